@@ -1,0 +1,3 @@
+from meshcompose.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Presentation: argparse commands and rendering. The only layer that prints."""

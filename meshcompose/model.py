@@ -1,0 +1,183 @@
+"""The validated project: frozen dataclasses and enums, no I/O.
+
+`config` builds these once at the boundary; everything after trusts them.
+Durations are seconds (float), sizes are bytes (int), paths are absolute.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional, Tuple, Union
+
+
+class Condition(str, enum.Enum):
+    STARTED = "started"
+    HEALTHY = "healthy"
+    COMPLETED_SUCCESSFULLY = "completed_successfully"
+    REGISTERED = "registered"
+
+
+class RestartMode(str, enum.Enum):
+    NO = "no"
+    ON_FAILURE = "on-failure"
+    ALWAYS = "always"
+    UNLESS_STOPPED = "unless-stopped"
+
+
+class AgentState(str, enum.Enum):
+    """The same words everywhere: console, `ps`, state file, control protocol."""
+
+    WAITING = "waiting"
+    STARTING = "starting"
+    RUNNING = "running"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    RESTARTING = "restarting"
+    STOPPING = "stopping"
+    EXITED = "exited"  # rendered as `exited (CODE)`
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ORPHANED = "orphaned"  # alive, but its supervisor is gone (only `ps` says this)
+
+    @property
+    def is_alive(self) -> bool:
+        return self in _ALIVE
+
+
+_ALIVE = frozenset(
+    {AgentState.STARTING, AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY,
+     AgentState.STOPPING, AgentState.ORPHANED}
+)
+
+
+class HealthKind(str, enum.Enum):
+    HTTP = "http"  # target: URL; 2xx/3xx is healthy
+    TCP = "tcp"  # target: "host:port"; connecting is healthy
+    CMD = "cmd"  # command: argv; exit 0 is healthy
+    LOG = "log"  # target: regex; a matching output line is healthy
+    REGISTRY = "registry"  # registered and healthy in the MCP Mesh registry
+
+
+class RunKind(str, enum.Enum):
+    SCRIPT = "script"  # [interpreter, -u, script, *args]
+    MODULE = "module"  # [interpreter, -u, -m, module, *args]
+    COMMAND = "command"  # [*command, *args]; no interpreter
+
+
+@dataclass(frozen=True)
+class DependsOn:
+    name: str
+    condition: Condition = Condition.STARTED
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    kind: HealthKind
+    target: str = ""  # URL, host:port or regex; empty for cmd/registry
+    command: Tuple[str, ...] = ()  # argv for kind CMD
+    interval: float = 2.0
+    timeout: float = 5.0
+    retries: int = 3
+    start_period: float = 0.0
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 1.0
+    maximum: float = 30.0
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    mode: RestartMode = RestartMode.NO
+    max_restarts: Optional[int] = None  # None: unlimited
+    backoff: Backoff = field(default_factory=Backoff)
+    # An agent that stays up this long has its backoff delay reset.
+    reset_after: float = 10.0
+
+
+@dataclass(frozen=True)
+class Resources:
+    timeout: Optional[float] = None  # seconds
+    memory_limit: Optional[int] = None  # bytes, summed RSS of the process tree
+    cpu_limit: Optional[float] = None  # CPUs; < 1 throttles, whole numbers pin
+
+
+@dataclass(frozen=True)
+class Metadata:
+    name: Optional[str] = None
+    version: Optional[str] = None
+    description: Optional[str] = None
+    tags: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PythonRequirements:
+    """What an agent needs of its interpreter."""
+
+    requires: str = ">=3.7"  # PEP 440 specifier
+    packages: Tuple[str, ...] = ()  # PEP 508 requirement strings
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    run: RunKind
+    target: str = ""  # absolute script path, or module name; empty for COMMAND
+    command: Tuple[str, ...] = ()  # argv for COMMAND
+    args: Tuple[str, ...] = ()
+    working_dir: Path = Path(".")
+    interpreter: Optional[str] = None  # as written: path, venv dir or command name
+    python: PythonRequirements = field(default_factory=PythonRequirements)
+    # Final values: env_file contents overlaid by `environment`; bare KEYs resolved.
+    environment: Mapping[str, str] = field(default_factory=dict)
+    depends_on: Tuple[DependsOn, ...] = ()
+    healthcheck: Optional[Healthcheck] = None
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    stop_signal: str = "SIGTERM"
+    stop_grace_period: float = 10.0
+    resources: Resources = field(default_factory=Resources)
+    metadata: Metadata = field(default_factory=Metadata)
+    profiles: Tuple[str, ...] = ()
+
+    @property
+    def is_python(self) -> bool:
+        return self.run is not RunKind.COMMAND
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Where agents find the MCP Mesh registry, and whether mesh-compose runs it."""
+
+    url: Optional[str] = None  # None: decided at run time (flags, env, default)
+    host: Optional[str] = None
+    port: Optional[int] = None
+    # argv of a registry mesh-compose starts itself; ("auto",) means
+    # `mcp-mesh-registry` from PATH; empty means use an external one.
+    command: Tuple[str, ...] = ()
+
+    @property
+    def managed(self) -> bool:
+        return bool(self.command)
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    directory: Path  # where the (first) project file lives; `.mesh-compose/` goes here
+    files: Tuple[Path, ...]
+    agents: Mapping[str, Agent]  # in file order
+    python: PythonRequirements = field(default_factory=PythonRequirements)
+    interpreter: Optional[str] = None  # project-wide `python.interpreter`
+    registry: Registry = field(default_factory=Registry)
+    profiles: Tuple[str, ...] = ()  # the active ones
+
+    @property
+    def state_dir(self) -> Path:
+        return self.directory / ".mesh-compose"
+
+
+InterpreterSpec = Union[str, Path]
