@@ -1,0 +1,19 @@
+"""Renders the supervisor's reports on the terminal through the log multiplexer."""
+
+from __future__ import annotations
+
+from meshcompose.events import AgentStatus, Notice
+
+
+class ConsoleObserver:
+    def __init__(self, mux) -> None:
+        self.mux = mux  # meshcompose.console.ConsoleMux
+
+    def agent_line(self, agent: str, stream: str, text: str) -> None:
+        self.mux.line(agent, text, stream)
+
+    def agent_status(self, status: AgentStatus) -> None:
+        pass  # the runner's notices already say what changed, in words
+
+    def notice(self, notice: Notice) -> None:
+        self.mux.event(notice.agent, notice.text, notice.level)

@@ -1,0 +1,76 @@
+"""What the supervisor reports: agent status snapshots and the observer seam.
+
+The supervisor never prints. Everything it has to say goes to an `Observer`:
+the console, the per-agent log files and the state file are all observers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Optional, Protocol, Sequence
+
+from meshcompose.model import AgentState
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """One agent as the supervisor sees it right now."""
+
+    name: str
+    state: AgentState = AgentState.WAITING
+    exit_code: Optional[int] = None
+    message: Optional[str] = None  # why: skipped because…, failed after…, timeout…
+    pid: Optional[int] = None
+    create_time: Optional[float] = None
+    token: Optional[str] = None
+    restarts: int = 0
+    started_at: Optional[float] = None
+    ever_started: bool = False
+    final: bool = False  # ended, and nothing will start it again on its own
+
+    def label(self) -> str:
+        """The status word users see: `healthy`, `exited (1)`."""
+        if self.state is AgentState.EXITED and self.exit_code is not None:
+            return f"exited ({self.exit_code})"
+        return self.state.value
+
+    def evolve(self, **changes) -> "AgentStatus":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message of mesh-compose's own, about one agent or the project."""
+
+    text: str
+    agent: Optional[str] = None
+    level: str = "info"  # info | warning | error
+    when: float = field(default_factory=time.time)
+
+
+class Observer(Protocol):
+    def agent_line(self, agent: str, stream: str, text: str) -> None: ...
+
+    def agent_status(self, status: AgentStatus) -> None: ...
+
+    def notice(self, notice: Notice) -> None: ...
+
+
+class FanOut:
+    """Sends everything to several observers, in order."""
+
+    def __init__(self, observers: Sequence[Observer]) -> None:
+        self.observers = list(observers)
+
+    def agent_line(self, agent: str, stream: str, text: str) -> None:
+        for observer in self.observers:
+            observer.agent_line(agent, stream, text)
+
+    def agent_status(self, status: AgentStatus) -> None:
+        for observer in self.observers:
+            observer.agent_status(status)
+
+    def notice(self, notice: Notice) -> None:
+        for observer in self.observers:
+            observer.notice(notice)
