@@ -1,0 +1,209 @@
+"""Reading the MCP Mesh registry over HTTP: health, the agent list, waiting.
+
+Standard library only (urllib in the calling thread; the async variants run it
+in a worker thread), so `ps` pays no import cost and adds no dependency.
+Every read has a short timeout and never raises: a dead or wedged registry
+reads as "not healthy" / "no answer", because `ps` must never hang or crash
+on it.
+
+Shapes, observed with mcp-mesh-registry 3.7.1 and the mcp-mesh 3.7.1 SDK:
+
+`GET /health` → 200
+    {"service": "mcp-mesh-registry", "status": "healthy",
+     "timestamp": "...Z", "uptime_seconds": 7, "version": "1.0.0"}
+
+`GET /agents` → 200
+    {"agents": [AGENT, ...] | null, "count": 2, "timestamp": "...Z"}
+    `agents` is null, not [], while nothing ever registered. AGENT:
+    {"id": "demo-hello", "name": "hello", "status": "healthy",
+     "endpoint": "http://127.0.0.1:40011", "runtime": "python",
+     "agent_type": "mcp_agent", "version": "1.0.0",
+     "capabilities": [{"name": "greeting", "function_name": "hello",
+                       "available": true, "tags": [], "version": "1.0.0",
+                       "description": "..."},
+                      {"name": "__mesh_job_status", "tags": ["mesh-jobs",
+                       "framework"], ...}, ...],
+     "dependencies_resolved": 1, "total_dependencies": 1,
+     "dependency_resolutions": [{"capability": "greeting",
+                                 "status": "available" | "unresolved",
+                                 "provider_agent_id": "demo-hello", ...}] | null,
+     "created_at": "...", "last_seen": "...", ...}
+    An SDK agent appears (status "healthy") 2-3 s after start. On SIGTERM it
+    deregisters and stays listed with status "unhealthy"; so does an agent
+    whose heartbeats stop (after the registry's 20 s default timeout).
+    Every SDK agent also lists three framework capabilities (`__mesh_job_*`,
+    tagged "framework"); they are not counted here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional
+
+from meshcompose.errors import RegistryError
+
+DEFAULT_TIMEOUT = 0.5  # seconds; `ps` calls these on every run
+HEALTHY = "healthy"
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """One agent as the registry lists it."""
+
+    id: str
+    name: str
+    status: str  # "healthy" or "unhealthy" (the registry's own words)
+    capabilities: int  # user capabilities, framework ones left out
+    endpoint: str = ""
+    dependencies_resolved: int = 0
+    total_dependencies: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == HEALTHY
+
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def _opener(host: str) -> urllib.request.OpenerDirector:
+    """No proxy for a loopback registry: an http_proxy meant for the outside
+    world would otherwise swallow requests to 127.0.0.1."""
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    if name in _LOOPBACK_NAMES or name.startswith("127."):
+        return _DIRECT
+    return urllib.request.build_opener()
+
+
+def _get_json(url: str, path: str, timeout: float) -> Optional[Any]:
+    """The decoded JSON body of a 2xx answer, or None for anything else."""
+    try:
+        request = urllib.request.Request(url.rstrip("/") + path, headers={"Accept": "application/json"})
+        with _opener(request.host).open(request, timeout=timeout) as response:
+            if not 200 <= response.status < 300:
+                return None
+            return json.loads(response.read(4 * 1024 * 1024))
+    except (OSError, ValueError, urllib.error.URLError):
+        # OSError covers refused, reset and timeouts; ValueError bad JSON or URL.
+        return None
+
+
+def health(url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """True when `GET /health` answers 2xx with status "healthy" (or no status)."""
+    body = _get_json(url, "/health", timeout)
+    if not isinstance(body, dict):
+        return False
+    return body.get("status", HEALTHY) == HEALTHY
+
+
+def _is_framework(capability: Any) -> bool:
+    if not isinstance(capability, dict):
+        return True
+    tags = capability.get("tags") or []
+    return "framework" in tags or str(capability.get("name", "")).startswith("__")
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def parse_agent(raw: Mapping[str, Any]) -> Optional[AgentInfo]:
+    """An AgentInfo from one entry of `GET /agents`, or None if it has no id."""
+    agent_id = raw.get("id")
+    if not isinstance(agent_id, str) or not agent_id:
+        return None
+    capabilities = raw.get("capabilities") or []
+    if not isinstance(capabilities, list):
+        capabilities = []
+    return AgentInfo(
+        id=agent_id,
+        name=str(raw.get("name") or ""),
+        status=str(raw.get("status") or "unknown"),
+        capabilities=sum(1 for c in capabilities if not _is_framework(c)),
+        endpoint=str(raw.get("endpoint") or ""),
+        dependencies_resolved=_int(raw.get("dependencies_resolved")),
+        total_dependencies=_int(raw.get("total_dependencies")),
+    )
+
+
+def agents(url: str, timeout: float = DEFAULT_TIMEOUT) -> Optional[Dict[str, AgentInfo]]:
+    """Registered agents by id; None when the registry gives no usable answer.
+
+    None (unreachable) and {} (reachable, nothing registered) differ on
+    purpose: `ps` shows the first as an unknown MESH state.
+    """
+    body = _get_json(url, "/agents", timeout)
+    if not isinstance(body, dict):
+        return None
+    listed = body.get("agents") or []
+    if not isinstance(listed, list):
+        return None
+    found = (parse_agent(raw) for raw in listed if isinstance(raw, dict))
+    return {info.id: info for info in found if info is not None}
+
+
+def is_registered(url: str, agent_id: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """True when the registry lists `agent_id` with status "healthy"."""
+    listed = agents(url, timeout) or {}
+    info = listed.get(agent_id)
+    return info is not None and info.healthy
+
+
+async def ahealth(url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(health, url, timeout)
+
+
+async def aagents(url: str, timeout: float = DEFAULT_TIMEOUT) -> Optional[Dict[str, AgentInfo]]:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(agents, url, timeout)
+
+
+async def ais_registered(url: str, agent_id: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(is_registered, url, agent_id, timeout)
+
+
+async def wait_registered(
+    url: str, agent_id: str, *, interval: float = 0.5, timeout: Optional[float] = None
+) -> None:
+    """Return once the registry lists `agent_id` as healthy.
+
+    Keeps polling through a registry that is down or restarting; only
+    `timeout` (seconds, None: forever, i.e. until the caller cancels) ends
+    the wait early, with NotRegisteredError carrying the last thing seen.
+    """
+    import anyio
+
+    deadline = math.inf if timeout is None else anyio.current_time() + timeout
+    while True:
+        listed = await aagents(url, timeout=min(DEFAULT_TIMEOUT * 4, max(interval, DEFAULT_TIMEOUT)))
+        info = (listed or {}).get(agent_id)
+        if info is not None and info.healthy:
+            return
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            seen = "registry not answering" if listed is None else (
+                f"listed as {info.status}" if info else "not listed")
+            raise NotRegisteredError(url, agent_id, timeout or 0.0, seen)
+        await anyio.sleep(min(interval, remaining))
+
+
+class NotRegisteredError(RegistryError):
+    """An agent did not show up healthy in the registry in time."""
+
+    def __init__(self, url: str, agent_id: str, timeout: float, seen: str) -> None:
+        self.url, self.agent_id, self.timeout, self.seen = url, agent_id, timeout, seen
+        super().__init__(
+            f"agent '{agent_id}' did not register with the registry at {url} "
+            f"within {timeout:g}s ({seen})",
+            hint=f"check the agent's log, and that it uses MCP_MESH_REGISTRY_URL={url}",
+        )

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs the real MCP Mesh stack for the `mesh` test tier and the example:
+#   - the Python SDK `mcp-mesh` (import name `mesh`) into a dedicated venv, so
+#     its ~230 MB of dependencies never touch the interpreter mesh-compose uses;
+#   - the registry binary `mcp-mesh-registry`, shipped inside the npm package
+#     @mcpmesh/cli-linux-x64 (no separate download step, so it works offline
+#     against the package registries alone).
+# Idempotent: a second run with everything in place only verifies and prints.
+# Needs python3 (with venv), and npm. Override the location with MESH_STACK_DIR.
+set -euo pipefail
+
+# Pinned to the versions checked by hand: SDK and registry from one release.
+MCP_MESH_VERSION="${MCP_MESH_VERSION:-3.7.1}"
+MCP_MESH_CLI_VERSION="${MCP_MESH_CLI_VERSION:-3.7.1}"
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STACK="${MESH_STACK_DIR:-$ROOT/.mesh-stack}"
+VENV="$STACK/venv"
+BIN="$STACK/bin"
+REGISTRY="$BIN/mcp-mesh-registry"
+
+sdk_installed() {
+    [ -x "$VENV/bin/python" ] &&
+        "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp-mesh') != sys.argv[1])" \
+            "$MCP_MESH_VERSION" 2>/dev/null
+}
+
+install_sdk() {
+    if sdk_installed; then
+        echo "mcp-mesh $MCP_MESH_VERSION already in $VENV"
+        return
+    fi
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q "mcp-mesh==$MCP_MESH_VERSION"
+    "$VENV/bin/python" -c "import mesh" # fail here, not in the tests
+}
+
+registry_installed() {
+    [ -x "$REGISTRY" ] && [ -f "$BIN/.version" ] &&
+        [ "$(cat "$BIN/.version")" = "$MCP_MESH_CLI_VERSION" ]
+}
+
+install_registry() {
+    if registry_installed; then
+        echo "mcp-mesh-registry $MCP_MESH_CLI_VERSION already at $REGISTRY"
+        return
+    fi
+    local work
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' RETURN
+    (cd "$work" && npm pack --silent "@mcpmesh/cli-linux-x64@$MCP_MESH_CLI_VERSION" >/dev/null)
+    tar -xzf "$work"/*.tgz -C "$work"
+    mkdir -p "$BIN"
+    install -m 0755 "$work/package/bin/mcp-mesh-registry" "$REGISTRY"
+    echo "$MCP_MESH_CLI_VERSION" >"$BIN/.version"
+}
+
+mkdir -p "$STACK"
+install_sdk
+install_registry
+echo "MCP Mesh stack ready:"
+echo "  SDK python:  $VENV/bin/python (mcp-mesh $MCP_MESH_VERSION)"
+echo "  registry:    $REGISTRY ($MCP_MESH_CLI_VERSION)"
+echo "  put the registry on PATH with: export PATH=\"$BIN:\$PATH\""
