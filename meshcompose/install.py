@@ -1,0 +1,153 @@
+"""Installing missing packages into an interpreter, and creating a project .venv.
+
+The decision to install is made by the caller (the CLI asks); this module
+only does it and reports progress through a callback `progress(package,
+status)` with status "installing", "installed" or "failed". It never prints.
+
+`uv pip install --python X` is used when uv is on PATH (fast, works in a
+venv without pip), else `X -m pip install`; a venv without pip gets
+`ensurepip` first. Extra index arguments (e.g. `--no-index --find-links
+DIR`) are passed to either tool unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+from meshcompose.errors import InstallError
+
+Progress = Callable[[str, str], None]
+
+_EXTERNALLY_MANAGED = re.compile(r"externally[- ]managed", re.I)
+_UNREACHABLE = re.compile(
+    r"NewConnectionError|Failed to establish a new connection|Network is unreachable|"
+    r"Temporary failure in name resolution|Name or service not known|dns error|"
+    r"error sending request|Failed to fetch|Could not fetch URL|ConnectTimeout|ProxyError",
+    re.I,
+)
+_NOT_FOUND = re.compile(
+    r"No matching distribution found|Could not find a version that satisfies|"
+    r"No solution found|not found in the package registry|was not found in the provided package locations",
+    re.I,
+)
+_NO_PIP = re.compile(r"No module named pip\b", re.I)
+
+
+def find_uv() -> Optional[str]:
+    return shutil.which("uv")
+
+
+def choose_tool(tool: Optional[str] = None) -> str:
+    """"uv" when asked for or available, else "pip"."""
+    if tool in ("uv", "pip"):
+        return tool
+    return "uv" if find_uv() else "pip"
+
+
+def install_command(executable: str, requirements: Sequence[str], *, index_args: Sequence[str] = (),
+                    tool: Optional[str] = None) -> List[str]:
+    """The exact argv that installs `requirements` into `executable`."""
+    if choose_tool(tool) == "uv":
+        return [find_uv() or "uv", "pip", "install", "--python", executable, *index_args, *requirements]
+    return [executable, "-m", "pip", "install", "--disable-pip-version-check", *index_args, *requirements]
+
+
+def format_command(argv: Sequence[str]) -> str:
+    return shlex.join(list(argv))
+
+
+def _environment() -> dict:
+    env = dict(os.environ)
+    env.pop("PYTHONHOME", None)
+    env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              errors="replace", env=_environment())
+    except OSError as error:
+        raise InstallError(f"could not run {argv[0]}: {error.strerror or error}") from None
+
+
+def _notify(progress: Optional[Progress], requirements: Sequence[str], status: str) -> None:
+    if progress is not None:
+        for requirement in requirements:
+            progress(requirement, status)
+
+
+def _failure(executable: str, requirements: Sequence[str], argv: Sequence[str], output: str) -> InstallError:
+    """Turn the tool's output into the error a user can act on."""
+    what = ", ".join(requirements)
+    if _EXTERNALLY_MANAGED.search(output):
+        return InstallError(
+            f"{executable} is an externally managed system Python (PEP 668); it refuses to install {what}",
+            output, hint="create a virtual environment instead: choose `v` at the prompt, or run "
+                         f"`{executable} -m venv .venv` in the project directory and install there",
+        )
+    if _UNREACHABLE.search(output):
+        return InstallError(f"the package index is unreachable while installing {what}", output,
+                            hint="check the network or proxy, or point pip at a local index "
+                                 "(MESH_COMPOSE_PIP_ARGS='--no-index --find-links DIR')")
+    if _NOT_FOUND.search(output):
+        return InstallError(f"no installable distribution found for {what}", output,
+                            hint="check the package names and versions in `packages:`")
+    return InstallError(f"installing {what} into {executable} failed", output,
+                        hint=f"the command was: {format_command(argv)}")
+
+
+def _ensure_pip(executable: str) -> None:
+    done = _run([executable, "-m", "ensurepip", "--upgrade", "--default-pip"])
+    if done.returncode != 0:
+        raise InstallError(f"{executable} has no pip, and ensurepip failed", done.stdout + done.stderr,
+                           hint="install uv (`pip install uv`), or recreate the venv with pip")
+
+
+def install_packages(executable: str, requirements: Sequence[str], *, progress: Optional[Progress] = None,
+                     index_args: Sequence[str] = (), tool: Optional[str] = None) -> None:
+    """Install `requirements` into `executable`; raises InstallError with the tool's output on failure."""
+    if not requirements:
+        return
+    _notify(progress, requirements, "installing")
+    argv = install_command(executable, requirements, index_args=index_args, tool=tool)
+    done = _run(argv)
+    output = done.stdout + done.stderr
+    if done.returncode != 0 and choose_tool(tool) == "pip" and _NO_PIP.search(output):
+        _ensure_pip(executable)
+        done = _run(argv)
+        output = done.stdout + done.stderr
+    if done.returncode != 0:
+        _notify(progress, requirements, "failed")
+        raise _failure(executable, requirements, argv, output)
+    _notify(progress, requirements, "installed")
+
+
+def venv_interpreter(venv: Path) -> Path:
+    if os.name == "nt":
+        return venv / "Scripts" / "python.exe"
+    return venv / "bin" / "python"
+
+
+def create_venv(project_dir: Path, base_executable: str, *, tool: Optional[str] = None) -> str:
+    """Create `<project_dir>/.venv` from `base_executable`; returns its interpreter path."""
+    venv = Path(project_dir) / ".venv"
+    interpreter = venv_interpreter(venv)
+    if interpreter.is_file():
+        return str(interpreter)
+    if choose_tool(tool) == "uv":
+        argv = [find_uv() or "uv", "venv", "--quiet", "--python", base_executable, str(venv)]
+    else:
+        argv = [base_executable, "-m", "venv", str(venv)]
+    done = _run(argv)
+    if done.returncode != 0 or not interpreter.is_file():
+        raise InstallError(f"could not create a virtual environment in {venv}", done.stdout + done.stderr,
+                           hint=f"the command was: {format_command(argv)}")
+    return str(interpreter)
