@@ -1,0 +1,32 @@
+"""Find the project directory without loading the configuration.
+
+`ps`, `logs` and `down` must answer even when the project file no longer
+validates, and must not pay for jsonschema or networkx: they only need the
+directory that holds `.mesh-compose/`, which is the directory of the project
+file. This is the same search `config` does, reduced to file names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from meshcompose.errors import ProjectNotFoundError
+
+PROJECT_FILES = ("mesh-compose.yaml", "mesh-compose.yml")
+
+
+def project_dir(files: Sequence[str], cwd: Optional[Path] = None) -> Path:
+    """The directory of the first `-f` file (or the directory itself when a
+    directory is given), else the nearest directory from `cwd` upwards that
+    holds a project file. Raises ProjectNotFoundError."""
+    if files:
+        given = Path(files[0]).expanduser()
+        if not given.is_absolute() and cwd is not None:
+            given = cwd / given
+        return (given if given.is_dir() else given.parent).resolve()
+    here = (cwd or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if any((directory / name).is_file() for name in PROJECT_FILES):
+            return directory
+    raise ProjectNotFoundError(str(here))
