@@ -1,0 +1,167 @@
+"""The `mesh` tier: the real mcp-mesh-registry binary and the real mcp-mesh SDK.
+
+Install them with `bash scripts/install-mesh.sh` (into .mesh-stack/, or
+MESH_STACK_DIR). When they are missing, every test here is skipped with a
+reason that names the missing piece and that command; with
+MESH_COMPOSE_REQUIRE_MESH=1 (for CI, after installing) a missing stack fails
+instead, so the tier can never pass by not running.
+
+Tests talk to a `MeshDriver`. `DirectDriver` starts the registry and agents
+as plain subprocesses; a driver for `mesh-compose up -d` / `ps` / `down`
+can replace it behind the same methods without touching the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+from meshcompose import registry
+from meshcompose.model import Agent, Registry, RunKind
+from mesh_helpers import INSTALL_COMMAND, PROJECT, REPO, free_port, wait_until
+
+
+
+@dataclass(frozen=True)
+class MeshStack:
+    registry_binary: Path
+    python: Path  # an interpreter that imports `mesh`
+
+
+def stack_dir() -> Path:
+    return Path(os.environ.get("MESH_STACK_DIR") or REPO / ".mesh-stack")
+
+
+def _find_registry_binary() -> Optional[Path]:
+    installed = stack_dir() / "bin" / registry.REGISTRY_BINARY
+    if os.access(installed, os.X_OK):
+        return installed
+    on_path = shutil.which(registry.REGISTRY_BINARY)
+    return Path(on_path) if on_path else None
+
+
+def _sdk_python() -> Optional[Path]:
+    python = stack_dir() / "venv" / "bin" / "python"
+    if not python.exists():
+        return None
+    check = "import importlib.util as u, sys; sys.exit(u.find_spec('mesh') is None)"
+    result = subprocess.run([str(python), "-c", check], capture_output=True, timeout=60)
+    return python if result.returncode == 0 else None
+
+
+def missing_stack_reason() -> Optional[str]:
+    """Why the real stack cannot be used, or None when it can."""
+    missing = []
+    if _find_registry_binary() is None:
+        missing.append(f"the registry binary {registry.REGISTRY_BINARY} "
+                       f"(not in {stack_dir() / 'bin'} nor on PATH)")
+    if _sdk_python() is None:
+        missing.append(f"the mcp-mesh SDK (no {stack_dir() / 'venv/bin/python'} that imports `mesh`)")
+    if not missing:
+        return None
+    return f"MCP Mesh stack not installed: missing {' and '.join(missing)}; install with `{INSTALL_COMMAND}`"
+
+
+@pytest.fixture(scope="session")
+def mesh_stack() -> MeshStack:
+    reason = missing_stack_reason()
+    if reason:
+        if os.environ.get("MESH_COMPOSE_REQUIRE_MESH") == "1":
+            pytest.fail(reason + " (MESH_COMPOSE_REQUIRE_MESH=1)", pytrace=False)
+        pytest.skip(reason)
+    return MeshStack(_find_registry_binary(), _sdk_python())
+
+
+@dataclass
+class Started:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+@dataclass
+class DirectDriver:
+    """Runs the registry and agents as subprocesses, the way `up` would."""
+
+    stack: MeshStack
+    workdir: Path
+    url: str = ""
+    started: List[Started] = field(default_factory=list)
+
+    def start_registry(self) -> Started:
+        state_dir = self.workdir / ".mesh-compose"
+        state_dir.mkdir(exist_ok=True)
+        self.url = f"http://127.0.0.1:{free_port()}"
+        argv, env = registry.managed_command(
+            _auto(), url=self.url, state_dir=state_dir, which=lambda _: str(self.stack.registry_binary))
+        proc = self._spawn("registry", argv, env)
+        wait_until(lambda: registry.health(self.url), 15, "the registry's /health")
+        return proc
+
+    def start_agent(self, name: str, script: Path) -> Started:
+        agent = Agent(name=name, run=RunKind.SCRIPT, target=str(script), working_dir=script.parent)
+        env = registry.agent_environment(PROJECT, agent, self.url)
+        env["MCP_MESH_HTTP_PORT"] = str(free_port())
+        return self._spawn(name, [str(self.stack.python), "-u", str(script)], env, cwd=script.parent)
+
+    def stop(self, proc: Started, grace: float = 10) -> int:
+        """SIGTERM the process group, wait the grace, then SIGKILL it."""
+        _signal_group(proc.popen, signal.SIGTERM)
+        try:
+            return proc.popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.popen, signal.SIGKILL)
+            return proc.popen.wait(5)
+
+    def down(self) -> None:
+        """Newest first: dependents stop before what they depend on."""
+        for proc in reversed(self.started):
+            if proc.popen.poll() is None:
+                self.stop(proc)
+
+    def kill_all(self) -> None:
+        for proc in self.started:
+            if proc.popen.poll() is None:
+                _signal_group(proc.popen, signal.SIGKILL)
+                proc.popen.wait(5)
+
+    def _spawn(self, name: str, argv: List[str], extra: Dict[str, str], cwd: Optional[Path] = None) -> Started:
+        log = self.workdir / f"{name}.log"
+        env = {**os.environ, **extra, "PYTHONUNBUFFERED": "1"}
+        with open(log, "wb") as sink:
+            popen = subprocess.Popen(argv, env=env, cwd=cwd or self.workdir, stdout=sink,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        proc = Started(name, popen, log)
+        self.started.append(proc)
+        return proc
+
+
+def _auto() -> Registry:
+    return Registry(command=("auto",))
+
+
+def _signal_group(popen: subprocess.Popen, sig: signal.Signals) -> None:
+    try:
+        os.killpg(popen.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture
+def driver(mesh_stack: MeshStack, tmp_path: Path):
+    mesh = DirectDriver(mesh_stack, tmp_path)
+    try:
+        yield mesh
+    finally:
+        mesh.kill_all()  # whatever a failing test left running
