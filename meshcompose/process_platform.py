@@ -1,0 +1,119 @@
+"""The operating-system seam of `process`: everything that differs by platform.
+
+`process` decides *what* to signal and checks identities; this module knows
+*how* on POSIX and on Windows. Tests patch `IS_WINDOWS` (and `os.kill`) to
+exercise the Windows branch on any machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any, Dict, Optional, Union
+
+import psutil
+
+from meshcompose.errors import ConfigError
+
+IS_WINDOWS = os.name == "nt"
+
+# Missing from the `signal`/`subprocess` modules off Windows; the values are
+# Windows' own, so the patched Windows branch sends what Windows would get.
+CTRL_BREAK_EVENT = getattr(signal, "CTRL_BREAK_EVENT", 1)
+CREATE_NEW_PROCESS_GROUP = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
+
+KILL = "SIGKILL"
+
+
+def signal_name(sig: Union[int, str]) -> str:
+    """`"SIGTERM"`, `"term"`, `15` → `"SIGTERM"`; unknown names are a config error."""
+    if isinstance(sig, int):
+        try:
+            return signal.Signals(sig).name
+        except ValueError:
+            raise ConfigError(f"unknown signal number {sig}") from None
+    name = sig.strip().upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    if name == KILL or hasattr(signal, name) or IS_WINDOWS or name in _WINDOWS_ONLY_OK:
+        return name
+    raise ConfigError(f"unknown stop_signal {sig!r}", hint="use a name such as SIGTERM, SIGINT or SIGHUP")
+
+
+# Names a project written on one platform may carry to another.
+_WINDOWS_ONLY_OK = frozenset({"SIGBREAK"})
+
+
+def spawn_options() -> Dict[str, Any]:
+    """Keyword arguments for `anyio.open_process` that give the child its own group."""
+    if IS_WINDOWS:
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def send_to_group(pid: int, name: str) -> None:
+    """Deliver a stop signal to the group led by `pid` (caller checked identity).
+
+    Windows has no signals for another process group: the only graceful
+    request that reaches a CREATE_NEW_PROCESS_GROUP child is CTRL_BREAK_EVENT
+    (CTRL_C is disabled in new groups), whatever stop_signal says.
+    """
+    if IS_WINDOWS:
+        if name == KILL:
+            psutil.Process(pid).kill()
+        else:
+            os.kill(pid, CTRL_BREAK_EVENT)
+        return
+    number = _posix_number(name)
+    if _leads_group(pid):
+        os.killpg(pid, number)
+    else:
+        os.kill(pid, number)
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the whole group led by `pid` at once. Windows has no group kill;
+    there `process.kill_tree` terminates each member it finds."""
+    if IS_WINDOWS:
+        return
+    if _leads_group(pid):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
+
+
+def _posix_number(name: str) -> int:
+    number: Optional[int] = getattr(signal, name, None)
+    if number is None:
+        # SIGBREAK from a Windows-first project: the nearest POSIX meaning.
+        return int(signal.SIGTERM)
+    return int(number)
+
+
+def carries_token(proc: psutil.Process, var: str, token: str) -> bool:
+    """Whether `proc`'s environment holds `var=token`.
+
+    On Linux this reads /proc/PID/environ as bytes: a stop scans every
+    process, and parsing each environment into a dict costs several times more.
+    """
+    if sys.platform.startswith("linux"):
+        return _linux_carries(proc.pid, f"{var}={token}\0".encode())
+    try:
+        return proc.environ().get(var) == token
+    except (psutil.Error, OSError):
+        return False
+
+
+def _linux_carries(pid: int, entry: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return data.startswith(entry) or (b"\0" + entry) in data
