@@ -6,7 +6,7 @@
 #     @mcpmesh/cli-linux-x64 (no separate download step, so it works offline
 #     against the package registries alone).
 # Idempotent: a second run with everything in place only verifies and prints.
-# Needs python3 (with venv), and npm. Override the location with MESH_STACK_DIR.
+# Needs python3 (with its venv module; Debian: python3-venv) and npm. Override the location with MESH_STACK_DIR.
 set -euo pipefail
 
 # Pinned to the versions checked by hand: SDK and registry from one release.
@@ -19,6 +19,20 @@ VENV="$STACK/venv"
 BIN="$STACK/bin"
 REGISTRY="$BIN/mcp-mesh-registry"
 
+# The SDK needs Python >= 3.11: take MESH_PYTHON, else the first such python3.
+find_python() {
+    local candidate
+    for candidate in ${MESH_PYTHON:-} python3 python3.13 python3.12 python3.11; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "install-mesh.sh: the mcp-mesh SDK needs Python >= 3.11; none found (set MESH_PYTHON)" >&2
+    exit 1
+}
+
 sdk_installed() {
     [ -x "$VENV/bin/python" ] &&
         "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp-mesh') != sys.argv[1])" \
@@ -30,10 +44,11 @@ install_sdk() {
         echo "mcp-mesh $MCP_MESH_VERSION already in $VENV"
         return
     fi
-    python3 -m venv "$VENV"
+    "$(find_python)" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q "mcp-mesh==$MCP_MESH_VERSION"
-    "$VENV/bin/python" -c "import mesh" # fail here, not in the tests
+    # Fail here, not in the tests (importing it logs a banner: keep it quiet).
+    "$VENV/bin/python" -c "import mesh" >/dev/null 2>&1 || "$VENV/bin/python" -c "import mesh"
 }
 
 registry_installed() {
