@@ -12,7 +12,7 @@ import anyio
 from meshcompose.logfiles import LogFile, agent_log_paths, agents_with_logs
 from meshcompose.logrecord import Record, format_record, parse_record, utc_timestamp
 from meshcompose.logread import LogFollower, last_lines, read_records, tail_records
-from meshcompose.logs import LogDirectory, flush_every
+from meshcompose.logs import flush_every
 
 WHEN = 1714564800.123456  # 2024-05-01T12:00:00.123456Z
 
@@ -127,16 +127,28 @@ def test_follower_sees_appends_truncation_rotation_and_new_agents(tmp_path: Path
     follower.close()
 
 
-def test_log_directory_observer_and_flush_every(tmp_path: Path):
-    files = LogDirectory(tmp_path / "logs")
+def test_flush_every_writes_idle_buffers_and_flushes_on_cancel(tmp_path: Path):
+    log = LogFile(tmp_path / "api.log")
 
     async def main() -> None:
         async with anyio.create_task_group() as group:
-            group.start_soon(flush_every, [files], 0.02)
-            files.agent_line("api", "out", "hello")
+            group.start_soon(flush_every, [log], 0.02)
+            log.write("out", "hello")
             await anyio.sleep(0.2)
-            assert (tmp_path / "logs" / "api.log").read_text().endswith(" out hello\n")
+            assert (tmp_path / "api.log").read_text().endswith(" out hello\n")
+            log.write("out", "at shutdown")
             group.cancel_scope.cancel()
+        assert (tmp_path / "api.log").read_text().endswith(" out at shutdown\n")
 
     anyio.run(main)
-    files.close()
+    log.close()
+
+
+def test_following_a_named_agent_whose_file_appears_later(tmp_path: Path):
+    (tmp_path / "other.log").write_text("2024-05-01T12:00:00.000000Z out not followed\n")
+    follower = LogFollower(tmp_path, ["later"])
+    assert follower.poll() == [] and follower.offsets() == {}
+    (tmp_path / "later.log").write_text("2024-05-01T12:00:01.000000Z out from the start\n")
+    (tmp_path / "other.log").write_text("2024-05-01T12:00:02.000000Z out still not\n")
+    assert [(r.agent, r.text) for r in follower.poll()] == [("later", "from the start")]
+    follower.close()

@@ -126,3 +126,14 @@ def test_follow_picks_up_appends_rotation_and_new_agents_until_ctrl_c(project: P
             child.wait()
         child.stdout.close()
         child.stderr.close()
+
+
+def test_logs_does_not_load_the_configuration_machinery(project: Path):
+    """`logs` must stay fast and work when the project file is invalid."""
+    (project / "mesh-compose.yaml").write_text("agents: [this is: not valid\n")
+    code = ("import sys\nfrom meshcompose.cli.main import main\nrc = main(['logs', '-n', '1', 'api'])\n"
+            "print(sorted(m for m in ('networkx', 'jsonschema', 'yaml') if m in sys.modules))\nsys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=project, env=environment(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["api | api four", "[]"]
