@@ -104,6 +104,15 @@ def _failure(executable: str, requirements: Sequence[str], argv: Sequence[str], 
                         hint=f"the command was: {format_command(argv)}")
 
 
+def _pip_diagnosis(argv: Sequence[str], output: str) -> str:
+    """pip logs an unreachable index only at -vv and then says "from versions: none"; ask it again."""
+    if "from versions: none" not in output or argv[1:3] != ["-m", "pip"]:
+        return ""
+    done = _run([*argv[:4], "-vv", *argv[4:]])
+    found = [line for line in (done.stdout + done.stderr).splitlines() if _UNREACHABLE.search(line)]
+    return "\n" + "\n".join(found[:5]) if found else ""
+
+
 def _ensure_pip(executable: str) -> None:
     done = _run([executable, "-m", "ensurepip", "--upgrade", "--default-pip"])
     if done.returncode != 0:
@@ -126,7 +135,7 @@ def install_packages(executable: str, requirements: Sequence[str], *, progress: 
         output = done.stdout + done.stderr
     if done.returncode != 0:
         _notify(progress, requirements, "failed")
-        raise _failure(executable, requirements, argv, output)
+        raise _failure(executable, requirements, argv, output + _pip_diagnosis(argv, output))
     _notify(progress, requirements, "installed")
 
 
