@@ -94,11 +94,13 @@ def _get_json(url: str, path: str, timeout: float) -> Optional[Any]:
 
 
 def health(url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
-    """True when `GET /health` answers 2xx with status "healthy" (or no status)."""
+    """True when `GET /health` answers 2xx with JSON status "healthy".
+
+    Strict on purpose: some other web server on the port that happens to
+    answer /health must not be taken for a registry (and reused).
+    """
     body = _get_json(url, "/health", timeout)
-    if not isinstance(body, dict):
-        return False
-    return body.get("status", HEALTHY) == HEALTHY
+    return isinstance(body, dict) and body.get("status") == HEALTHY
 
 
 def _is_framework(capability: Any) -> bool:

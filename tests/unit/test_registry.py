@@ -175,6 +175,11 @@ def test_health_of_a_live_registry_then_a_dead_one(fake):
     assert registry.agents(fake.url) is None
 
 
+def test_another_web_server_is_not_taken_for_a_registry(fake):
+    fake.health_status = None  # answers 200 JSON, but not the registry's shape
+    assert not registry.health(fake.url)
+
+
 def test_nothing_listening_is_unhealthy_and_quick():
     started = time.monotonic()
     assert not registry.health(closed_port_url())
