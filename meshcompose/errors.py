@@ -43,7 +43,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        parts = [part for part in (where, self.path, self.message) if part]
+        return ": ".join(parts)
 
 
 class ConfigError(MeshComposeError):
