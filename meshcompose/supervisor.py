@@ -164,14 +164,14 @@ class Supervisor:
 
     async def await_registered(self, other: AgentRunner) -> Tuple[bool, str]:
         """Until the registry lists `other` as healthy, or `other` ends."""
-        from meshcompose import registry
+        from meshcompose import registry, registry_client
 
         agent_id = registry.agent_id(self.project.name, other.agent.name)
         outcome: List[Tuple[bool, str]] = []
         async with anyio.create_task_group() as tg:
 
             async def registered() -> None:
-                await registry.wait_registered(self.registry_url, agent_id)
+                await registry_client.wait_registered(self.registry_url, agent_id)
                 outcome.append((True, ""))
                 tg.cancel_scope.cancel()
 
@@ -186,12 +186,12 @@ class Supervisor:
         return outcome[0]
 
     def registry_probe(self, runner: AgentRunner) -> Callable:
-        from meshcompose import registry
+        from meshcompose import registry, registry_client
 
         agent_id = registry.agent_id(self.project.name, runner.agent.name)
 
         async def probe() -> bool:
-            return await registry.ais_registered(self.registry_url, agent_id)
+            return await registry_client.ais_registered(self.registry_url, agent_id)
 
         return probe
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import pid_alive, wait_until
+from cli_helpers import pid_alive, wait_until
 
 # An agent that records its start and its SIGTERM in events.log, each line
 # `EVENT NAME TIME`, then runs until stopped (or exits with EXIT_CODE).
