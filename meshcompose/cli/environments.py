@@ -85,11 +85,15 @@ def _offers_venv(env: Environment) -> bool:
     return not env.is_venv and not env.source.startswith(("agent interpreter", "project interpreter"))
 
 
+def _agents_phrase(agents: Sequence[str]) -> str:
+    return f"Agent {agents[0]} needs" if len(agents) == 1 else f"Agents {', '.join(agents)} need"
+
+
 def _prompt_text(env: Environment, project: model.Project) -> str:
     where = ("this virtual environment" if env.is_venv else "the system Python (for every user of it)")
     lines = [
         "",
-        f"Agents {', '.join(env.affected_agents)} need packages missing from {env.executable}",
+        f"{_agents_phrase(env.affected_agents)} packages missing from {env.executable}",
         f"  ({env.kind} Python {env.version_text}, found via {env.source})",
         f"  missing: {', '.join(env.missing)}",
         f"  i  install them into {where} (default)",
