@@ -1,0 +1,323 @@
+"""The control protocol: JSON lines between the CLI and the running supervisor.
+
+Request `{"op": "...", ...}`, response `{"ok": true, ...}` or
+`{"ok": false, "error": "...", "hint": "..."}`; a connection may carry several
+requests. POSIX serves a unix socket (0600, in a 0700 directory) and checks
+the peer's uid where the kernel tells it (SO_PEERCRED on Linux). Windows
+serves loopback TCP on a random port, and every request must carry the token
+from the 0600 state file. The transport is chosen by one seam (`use_tcp`), so
+the token check is tested on POSIX too.
+
+The server side is anyio (it runs inside the supervisor's task group); the
+client is a plain blocking socket, because the CLI sends one request and a
+thread-free socket is the fastest way to do it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Mapping, Optional, Union
+
+from meshcompose.errors import ControlError, MeshComposeError, NotRunningError
+
+if TYPE_CHECKING:
+    import anyio.abc
+
+    from meshcompose.state import StateDoc
+
+Handler = Callable[[Dict[str, Any]], Awaitable[Dict[str, Any]]]
+MAX_LINE = 1 << 20  # a request is a few hundred bytes; this bounds a hostile one
+LOOPBACK = "127.0.0.1"
+
+
+def default_use_tcp() -> bool:
+    return sys.platform == "win32" or not hasattr(socket, "AF_UNIX")
+
+
+def failure(error: str, hint: Optional[str] = None) -> Dict[str, Any]:
+    return {"ok": False, "error": error, "hint": hint}
+
+
+# --------------------------------------------------------------------- server
+
+
+async def serve(
+    path: Path,
+    handler: Handler,
+    *,
+    token: Optional[str] = None,
+    use_tcp: Optional[bool] = None,
+    owner_uid: Optional[int] = None,
+    task_status: "anyio.abc.TaskStatus[Optional[int]]" = None,  # type: ignore[assignment]
+) -> None:
+    """Serve `handler` until cancelled; `task_status.started(port)` reports the
+    TCP port (None for a unix socket) once requests can be accepted.
+
+    `token`: when given, every request must carry it (required for TCP).
+    `owner_uid`: the uid allowed to connect (default: ours; Linux only)."""
+    import anyio
+
+    if task_status is None:
+        task_status = anyio.TASK_STATUS_IGNORED
+    tcp = default_use_tcp() if use_tcp is None else use_tcp
+    if tcp and not token:
+        raise ValueError("a TCP control endpoint needs a token")
+    uid = owner_uid if owner_uid is not None else (os.getuid() if hasattr(os, "getuid") else None)
+    listener, port = await _listen(Path(path), tcp)
+    session = _Session(handler, token, uid)
+    try:
+        async with listener:
+            task_status.started(port)
+            await listener.serve(session.run)
+    finally:
+        if not tcp:
+            _unlink_socket(Path(path))
+
+
+async def _listen(path: Path, tcp: bool):
+    import anyio
+    from anyio.abc import SocketAttribute
+
+    if tcp:
+        listener = await anyio.create_tcp_listener(local_host=LOOPBACK, local_port=0)
+        return listener, listener.extra(SocketAttribute.local_port)
+    _remove_stale_socket(path)
+    listener = await anyio.create_unix_listener(path)
+    os.chmod(path, 0o600)
+    return listener, None
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """A socket file left by a killed supervisor is removed; a live one is not."""
+    if not os.path.lexists(path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise ControlError(f"another supervisor is serving {path}",
+                       hint="stop it with `mesh-compose down` first")
+
+
+def _unlink_socket(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class _Session:
+    """One connection: check the peer, then answer requests line by line."""
+
+    def __init__(self, handler: Handler, token: Optional[str], owner_uid: Optional[int]) -> None:
+        self.handler, self.token, self.owner_uid = handler, token, owner_uid
+
+    async def run(self, stream: "anyio.abc.SocketStream") -> None:
+        async with stream:
+            try:
+                await self._converse(stream)
+            except Exception:  # noqa: BLE001 - one broken connection must not end the server
+                pass
+
+    async def _converse(self, stream: "anyio.abc.SocketStream") -> None:
+        from anyio.streams.buffered import BufferedByteReceiveStream
+
+        refusal = self._refuse_peer(stream)
+        reader = BufferedByteReceiveStream(stream)
+        while True:
+            line = await _receive_line(reader)
+            if line is None:
+                return
+            if refusal:  # answered after reading, so the client sees the reason
+                await _send(stream, failure(refusal))
+                return
+            response = await self._answer(line)
+            if not await _send(stream, response):
+                return
+
+    def _refuse_peer(self, stream: "anyio.abc.SocketStream") -> Optional[str]:
+        from anyio.abc import SocketAttribute
+
+        if self.owner_uid is None:
+            return None
+        uid = peer_uid(stream.extra(SocketAttribute.raw_socket))
+        if uid is not None and uid != self.owner_uid:
+            return f"permission denied: uid {uid} does not own this project"
+        return None
+
+    async def _answer(self, line: bytes) -> Dict[str, Any]:
+        try:
+            request = json.loads(line)
+        except ValueError as error:
+            return failure(f"invalid request: not JSON ({error})")
+        if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+            return failure('invalid request: expected an object with an "op" string')
+        if self.token is not None and not _token_matches(request.pop("token", None), self.token):
+            return failure("permission denied: missing or wrong token")
+        request.pop("token", None)
+        return await self._call(request)
+
+    async def _call(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        try:
+            response = await self.handler(request)
+        except MeshComposeError as error:
+            return failure(error.message, error.hint)
+        except Exception as error:  # noqa: BLE001 - one bad request must not end the server
+            return failure(f"{request['op']} failed: {type(error).__name__}: {error}")
+        if not isinstance(response, dict):
+            return failure(f"{request['op']} failed: the handler returned {type(response).__name__}")
+        return {"ok": True, **response}
+
+
+def _token_matches(given: Any, expected: str) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+async def _receive_line(reader) -> Optional[bytes]:
+    """The next line, or None when the peer is gone or sent an over-long line."""
+    import anyio
+
+    try:
+        return await reader.receive_until(b"\n", MAX_LINE)
+    except (anyio.IncompleteRead, anyio.DelimiterNotFound, anyio.EndOfStream,
+            anyio.BrokenResourceError, anyio.ClosedResourceError):
+        return None
+
+
+async def _send(stream, response: Dict[str, Any]) -> bool:
+    import anyio
+
+    try:
+        payload = json.dumps(response, default=str)
+        await stream.send(payload.encode() + b"\n")
+        return True
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        return False
+
+
+def peer_uid(sock: socket.socket) -> Optional[int]:
+    """The uid of the process at the other end of a unix socket, where known."""
+    if getattr(sock, "family", None) != getattr(socket, "AF_UNIX", None):
+        return None
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None  # macOS/BSD: the 0700 directory and 0600 socket guard it
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid
+
+
+# --------------------------------------------------------------------- client
+
+Target = Union[str, Path, Mapping[str, Any]]
+
+
+def request(
+    path_or_state: Target,
+    message: Dict[str, Any],
+    *,
+    timeout: float = 5.0,
+    token: Optional[str] = None,
+    check: bool = True,
+) -> Dict[str, Any]:
+    """Send one request and return the response.
+
+    `path_or_state` is a socket path or a state document (whose supervisor
+    record gives the socket, or the TCP port and token). Raises NotRunningError
+    when nothing serves the project, ControlError when the supervisor cannot
+    be reached in time, and (with `check`) ControlError carrying the server's
+    error and hint when the response is `{"ok": false}`."""
+    endpoint = _endpoint(path_or_state, token)
+    with _connect(endpoint, timeout) as sock:
+        response = _exchange(sock, {**message, **endpoint.credentials()}, timeout)
+    if check and not response.get("ok"):
+        raise ControlError(str(response.get("error") or "the supervisor refused the request"),
+                           hint=response.get("hint"))
+    return response
+
+
+class _Endpoint:
+    def __init__(self, project: str, socket_path: Optional[str], port: Optional[int],
+                 token: Optional[str]) -> None:
+        self.project, self.socket_path, self.port, self.token = project, socket_path, port, token
+
+    def credentials(self) -> Dict[str, str]:
+        return {"token": self.token} if self.token else {}
+
+    def describe(self) -> str:
+        return f"{LOOPBACK}:{self.port}" if self.port else str(self.socket_path)
+
+
+def _endpoint(target: Target, token: Optional[str]) -> _Endpoint:
+    if isinstance(target, (str, Path)):
+        return _Endpoint(Path(target).name, str(target), None, token)
+    project = str(target.get("project") or "?")
+    record = target.get("supervisor")
+    if not record:
+        raise NotRunningError(project)
+    return _Endpoint(project, record.get("socket"), record.get("port"), token or record.get("token"))
+
+
+def _connect(endpoint: _Endpoint, timeout: float) -> socket.socket:
+    if endpoint.port:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        address: Any = (LOOPBACK, endpoint.port)
+    else:
+        if not endpoint.socket_path or not os.path.exists(endpoint.socket_path):
+            raise NotRunningError(endpoint.project)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        address = endpoint.socket_path
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address)
+    except (ConnectionRefusedError, FileNotFoundError):
+        sock.close()
+        raise NotRunningError(endpoint.project, hint="its supervisor is gone; "
+                              "`mesh-compose down` cleans up what it left") from None
+    except OSError as error:
+        sock.close()
+        raise ControlError(f"cannot reach the supervisor at {endpoint.describe()}: {error}") from None
+    return sock
+
+
+def _exchange(sock: socket.socket, message: Dict[str, Any], timeout: float) -> Dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    try:
+        try:
+            sock.sendall(json.dumps(message).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it may have answered (refused) before reading: the answer says why
+        return _read_response(sock, deadline)
+    except socket.timeout:
+        raise ControlError(f"the supervisor did not answer {message.get('op')!r} within {timeout:g}s",
+                           hint="it may be busy or hung; `mesh-compose ps` shows what is known") from None
+    except OSError as error:
+        raise ControlError(f"the connection to the supervisor failed: {error}") from None
+
+
+def _read_response(sock: socket.socket, deadline: float) -> Dict[str, Any]:
+    buffer = b""
+    while b"\n" not in buffer:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ControlError("the supervisor closed the connection without answering")
+        buffer += chunk
+    try:
+        response = json.loads(buffer.split(b"\n", 1)[0])
+    except ValueError:
+        raise ControlError("the supervisor sent an answer that is not JSON") from None
+    if not isinstance(response, dict):
+        raise ControlError("the supervisor sent an answer that is not an object")
+    return response
