@@ -38,13 +38,8 @@ def requirement_names(requirements: Sequence[str]) -> List[str]:
 
 
 def requires_of(agent: model.Agent, project: model.Project) -> str:
-    """The agent's requirement, narrowed by the project's when both say something."""
-    parts = [agent.python.requires.strip(), project.python.requires.strip()]
-    merged: List[str] = []
-    for part in parts:
-        if part and part not in merged:
-            merged.append(part)
-    return ",".join(merged)
+    """The agent's own requirement: the loader already applied the project default (agents override it)."""
+    return agent.python.requires.strip()
 
 
 def version_ok(version_text: str, requires: str) -> bool:

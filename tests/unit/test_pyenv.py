@@ -38,7 +38,8 @@ def bin_dir(tmp_path: Path, *names: str) -> Path:
     directory = tmp_path / "bin"
     directory.mkdir(exist_ok=True)
     for name in names:
-        (directory / name).symlink_to(os.path.realpath(sys.executable))
+        if not (directory / name).exists():
+            (directory / name).symlink_to(os.path.realpath(sys.executable))
     return directory
 
 
@@ -244,9 +245,10 @@ def test_old_pythons_fail_with_a_clear_message(tree: Path, tmp_path: Path, versi
     assert "agent interpreter of 'a'" in message and "a, b" in message
 
 
-def test_project_requirement_narrows_agent_default(tree: Path, tmp_path: Path) -> None:
-    exe = pyenv_python("3.10.13")
-    proj = project(tree, agent("a", tree, interpreter=str(exe)),
-                   python=model.PythonRequirements(requires=">=3.11"))
+def test_agent_requirement_is_checked_as_a_version_not_a_string(tree: Path, tmp_path: Path) -> None:
+    exe = pyenv_python("3.10.13")  # "3.10" < "3.9" as strings: must still pass >=3.9
+    ok = project(tree, agent("a", tree, interpreter=str(exe), python=model.PythonRequirements(requires=">=3.9")))
+    assert resolve(ok, tmp_path)["a"].version == (3, 10, 13)
+    strict = project(tree, agent("a", tree, interpreter=str(exe), python=model.PythonRequirements(requires=">=3.11")))
     with pytest.raises(InterpreterVersionError, match=r"3\.10\.13"):
-        resolve(proj, tmp_path)
+        resolve(strict, tmp_path)
