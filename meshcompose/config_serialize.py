@@ -1,0 +1,90 @@
+"""The model back as a plain mesh-compose document: what `config` prints.
+
+Every default is filled in and every short form is long, and the result is
+itself a valid mesh-compose.yaml (durations in seconds, sizes in bytes,
+absolute paths), so `config` output can be loaded again to the same project.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from meshcompose.model import Agent, Healthcheck, Project, RunKind
+
+
+def project_to_dict(project: Project) -> Dict[str, Any]:
+    python: Dict[str, Any] = {"requires": project.python.requires, "packages": list(project.python.packages)}
+    if project.interpreter:
+        python = {"interpreter": project.interpreter, **python}
+    result: Dict[str, Any] = {"name": project.name, "python": python}
+    registry = _registry(project)
+    if registry:
+        result["registry"] = registry
+    result["agents"] = {name: _agent(agent) for name, agent in project.agents.items()}
+    return result
+
+
+def _registry(project: Project) -> Dict[str, Any]:
+    registry = project.registry
+    found: Dict[str, Any] = {}
+    for key in ("url", "host", "port"):
+        if getattr(registry, key) is not None:
+            found[key] = getattr(registry, key)
+    if registry.command:
+        found["command"] = "auto" if registry.command == ("auto",) else list(registry.command)
+    return found
+
+
+def _agent(agent: Agent) -> Dict[str, Any]:
+    result: Dict[str, Any] = {}
+    if agent.run is RunKind.SCRIPT:
+        result["script"] = agent.target
+    elif agent.run is RunKind.MODULE:
+        result["module"] = agent.target
+    else:
+        result["command"] = list(agent.command)
+    result["args"] = list(agent.args)
+    result["working_dir"] = str(agent.working_dir)
+    if agent.interpreter:
+        result["interpreter"] = agent.interpreter
+    result["python"] = {"requires": agent.python.requires, "packages": list(agent.python.packages)}
+    result["environment"] = dict(agent.environment)
+    result["depends_on"] = {
+        dep.name: {"condition": dep.condition.value, "required": dep.required} for dep in agent.depends_on
+    }
+    if agent.healthcheck:
+        result["healthcheck"] = _healthcheck(agent.healthcheck)
+    result.update(_restart(agent))
+    result["stop_signal"] = agent.stop_signal
+    result["stop_grace_period"] = agent.stop_grace_period
+    resources = {k: getattr(agent.resources, k) for k in ("timeout", "memory_limit", "cpu_limit")}
+    result["resources"] = {k: v for k, v in resources.items() if v is not None}
+    result["metadata"] = _metadata(agent)
+    result["profiles"] = list(agent.profiles)
+    return result
+
+
+def _healthcheck(check: Healthcheck) -> Dict[str, Any]:
+    kind = check.kind.value
+    value: Any = list(check.command) if kind == "cmd" else True if kind == "registry" else check.target
+    return {
+        kind: value, "interval": check.interval, "timeout": check.timeout,
+        "retries": check.retries, "start_period": check.start_period,
+    }
+
+
+def _restart(agent: Agent) -> Dict[str, Any]:
+    policy = agent.restart
+    result: Dict[str, Any] = {"restart": policy.mode.value}
+    if policy.max_restarts is not None:
+        result["max_restarts"] = policy.max_restarts
+    result["backoff"] = {"initial": policy.backoff.initial, "maximum": policy.backoff.maximum}
+    return result
+
+
+def _metadata(agent: Agent) -> Dict[str, Any]:
+    metadata = agent.metadata
+    found = {k: getattr(metadata, k) for k in ("name", "version", "description")}
+    result: Dict[str, Any] = {k: v for k, v in found.items() if v is not None}
+    result["tags"] = list(metadata.tags)
+    return result

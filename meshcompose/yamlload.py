@@ -1,0 +1,188 @@
+"""Line-aware YAML loading: plain data plus where every key and item came from.
+
+Differences from `yaml.safe_load`, each on purpose:
+
+- Duplicate keys are problems, not "last one wins".
+- Booleans follow YAML 1.2 (only true/false): `restart: no` stays the string
+  "no", as docker compose users expect, instead of silently becoming False.
+- Parser errors become a located problem, never a traceback.
+- Alias expansion is bounded, so a "billion laughs" file is an error.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Set, Tuple
+
+import yaml
+
+from meshcompose.errors import Problem
+
+Path_ = Tuple[Any, ...]  # key path inside the document: ("agents", "api", "args", 0)
+MAX_NODES = 200_000
+
+
+@dataclass(frozen=True)
+class Mark:
+    file: str
+    line: int
+    column: int
+
+
+@dataclass
+class Loaded:
+    data: Any
+    marks: Dict[Path_, Mark] = field(default_factory=dict)
+    problems: List[Problem] = field(default_factory=list)
+    # Agents already reported as malformed: known by name, but not built.
+    broken: Set[str] = field(default_factory=set)
+
+
+_DROPPED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    # Timestamps go too: a date stays the string that was written.
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_text(text: str, file: str) -> Loaded:
+    """Parse one YAML document. Problems are collected in the result."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        return Loaded(None, problems=[_parser_problem(error, file)])
+    except yaml.YAMLError as error:
+        return Loaded(None, problems=[Problem(file, 1, 1, "", f"not valid YAML: {error}")])
+    finally:
+        loader.dispose()
+    loaded = Loaded(None, {(): Mark(file, 1, 1)})
+    if root is None:
+        return loaded
+    builder = _Builder(loader, file, loaded)
+    try:
+        loaded.data = builder.build(root, ())
+    except _TooLarge:
+        loaded.problems.append(Problem(file, 1, 1, "", f"document expands to more than {MAX_NODES} values (alias bomb?)"))
+        loaded.data = None
+    return loaded
+
+
+def _parser_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = " ".join(part for part in (error.context, error.problem) if part)
+    return Problem(file, line, column, "", f"not valid YAML: {what or error}")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Builder:
+    def __init__(self, loader: _Loader, file: str, loaded: Loaded) -> None:
+        self.loader = loader
+        self.file = file
+        self.loaded = loaded
+        self.count = 0
+        self.active: set = set()  # node ids on the current branch: recursive aliases
+
+    def mark(self, node: yaml.Node) -> Mark:
+        return Mark(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def problem(self, node: yaml.Node, path: Path_, message: str) -> None:
+        mark = self.mark(node)
+        self.loaded.problems.append(Problem(self.file, mark.line, mark.column, dotted(path), message))
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge()
+        if id(node) in self.active:
+            self.problem(node, path, "recursive YAML alias")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, yaml.SequenceNode):
+                return self._sequence(node, path)
+            return self._scalar(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:
+            self.problem(node, path, f"invalid value {node.value!r}: {error}")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(node, path, f"{node.value!r} is not a finite number")
+            return None
+        # Explicitly tagged oddities (!!binary, ...) stay the text that was written.
+        return value if isinstance(value, _PLAIN_TYPES) else str(node.value)
+
+    def _sequence(self, node: yaml.SequenceNode, path: Path_) -> List[Any]:
+        items = []
+        for index, child in enumerate(node.value):
+            self.loaded.marks[path + (index,)] = self.mark(child)
+            items.append(self.build(child, path + (index,)))
+        return items
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> Dict[Any, Any]:
+        self._check_duplicates(node, path)
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.YAMLError as error:
+            self.problem(node, path, f"invalid merge key (<<): {getattr(error, 'problem', error)}")
+            node.value = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        result: Dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node, path)
+            if key is None:
+                continue
+            self.loaded.marks[path + (key,)] = self.mark(key_node)
+            result[key] = self.build(value_node, path + (key,))
+        return result
+
+    def _key(self, key_node: yaml.Node, path: Path_) -> Any:
+        if not isinstance(key_node, yaml.ScalarNode):
+            self.problem(key_node, path, "a key must be a plain value, not a list or map")
+            return None
+        key = self._scalar(key_node, path)
+        return key if isinstance(key, str) else str(key_node.value)
+
+    def _check_duplicates(self, node: yaml.MappingNode, path: Path_) -> None:
+        seen: Dict[str, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            first = seen.setdefault(key_node.value, key_node)
+            if first is not key_node:
+                line = first.start_mark.line + 1
+                self.problem(key_node, path + (key_node.value,), f"duplicate key '{key_node.value}' (first defined on line {line})")
+
+
+def dotted(path: Path_) -> str:
+    """`agents.api.args[0]` for ("agents", "api", "args", 0)."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
