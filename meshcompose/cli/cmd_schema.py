@@ -1,10 +1,9 @@
-"""PLACEHOLDER: replaced by the real command."""
+"""`mesh-compose schema`: print the JSON Schema of mesh-compose.yaml."""
 
 from __future__ import annotations
 
 import argparse
-
-from meshcompose.errors import MeshComposeError
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -12,4 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    raise MeshComposeError(f"`{args.command}` is not built yet")
+    from meshcompose.validate import schema_text
+
+    text = schema_text()
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
