@@ -136,6 +136,10 @@ class InstallError(EnvironmentProblem):
         super().__init__(message, hint=hint)
 
 
+class ExternallyManagedError(InstallError):
+    """The target is a system Python that refuses installs (PEP 668); a venv is the way out."""
+
+
 class AgentStartError(MeshComposeError):
     """An agent cannot be started at all (missing script, unusable working_dir)."""
 

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from meshcompose.errors import InstallError
+from meshcompose.errors import ExternallyManagedError, InstallError
 
 Progress = Callable[[str, str], None]
 
@@ -88,7 +88,7 @@ def _failure(executable: str, requirements: Sequence[str], argv: Sequence[str], 
     """Turn the tool's output into the error a user can act on."""
     what = ", ".join(requirements)
     if _EXTERNALLY_MANAGED.search(output):
-        return InstallError(
+        return ExternallyManagedError(
             f"{executable} is an externally managed system Python (PEP 668); it refuses to install {what}",
             output, hint="create a virtual environment instead: choose `v` at the prompt, or run "
                          f"`{executable} -m venv .venv` in the project directory and install there",

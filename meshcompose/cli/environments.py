@@ -20,9 +20,13 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Set, TextIO
 
-from meshcompose import install, model, pyenv
-from meshcompose.errors import InstallError, MissingPackagesError
-from meshcompose.pyenv import Environment, ResolvedPython
+from typing import TYPE_CHECKING
+
+from meshcompose import install, model
+from meshcompose.errors import ExternallyManagedError, InstallError, MissingPackagesError
+
+if TYPE_CHECKING:  # pyenv pulls in packaging and rich is heavy: imported on use, so `--help` stays fast
+    from meshcompose.pyenv import Environment, ResolvedPython
 
 Ask = Callable[[str], str]
 CHOICES = {"i": "install", "v": "venv", "c": "continue", "q": "quit"}
@@ -89,31 +93,36 @@ def _agents_phrase(agents: Sequence[str]) -> str:
     return f"Agent {agents[0]} needs" if len(agents) == 1 else f"Agents {', '.join(agents)} need"
 
 
-def _prompt_text(env: Environment, project: model.Project) -> str:
+def _prompt_text(env: Environment, project: model.Project, allowed: Set[str]) -> str:
     where = ("this virtual environment" if env.is_venv else "the system Python (for every user of it)")
+    options = {
+        "i": f"install them into {where}",
+        "v": f"create {project.directory / '.venv'} with Python {env.version_text} and install there",
+        "c": "continue without them (the agents may fail to start or reach the registry)",
+        "q": "quit",
+    }
+    keys = [key for key in "ivcq" if key in allowed]
     lines = [
         "",
         f"{_agents_phrase(env.affected_agents)} packages missing from {env.executable}",
         f"  ({env.kind} Python {env.version_text}, found via {env.source})",
         f"  missing: {', '.join(env.missing)}",
-        f"  i  install them into {where} (default)",
     ]
-    if _offers_venv(env):
-        lines.append(f"  v  create {project.directory / '.venv'} with Python {env.version_text} and install there")
-    lines += ["  c  continue without them (the agents may fail to start or reach the registry)", "  q  quit"]
-    keys = "i/v/c/q" if _offers_venv(env) else "i/c/q"
-    return "\n".join(lines) + f"\nChoice [{keys}]: "
+    lines += [f"  {key}  {options[key]}" + (" (default)" if key == keys[0] else "") for key in keys]
+    return "\n".join(lines) + f"\nChoice [{'/'.join(keys)}]: "
 
 
-def ask_choice(env: Environment, project: model.Project, ask: Ask, out: TextIO) -> str:
-    """One of i, v, c, q; Enter means i; anything else asks again."""
-    allowed = {"i", "c", "q"} | ({"v"} if _offers_venv(env) else set())
-    prompt = _prompt_text(env, project)
+def ask_choice(env: Environment, project: model.Project, ask: Ask, out: TextIO,
+               allowed: Optional[Set[str]] = None) -> str:
+    """One of i, v, c, q; Enter means the first allowed (i); anything else asks again."""
+    allowed = allowed or ({"i", "c", "q"} | ({"v"} if _offers_venv(env) else set()))
+    prompt = _prompt_text(env, project, allowed)
+    default = next(key for key in "ivcq" if key in allowed)
     while True:
-        answer = ask(prompt).strip().lower() or "i"
+        answer = ask(prompt).strip().lower() or default
         if answer[:1] in allowed:
             return answer[:1]
-        out.write(f"please answer {', '.join(sorted(allowed))}\n")
+        out.write(f"please answer {', '.join(k for k in 'ivcq' if k in allowed)}\n")
         prompt = f"Choice [{'/'.join(k for k in 'ivcq' if k in allowed)}]: "
 
 
@@ -145,26 +154,27 @@ def _install_with_progress(console, executable: str, requirements: Sequence[str]
 
 
 def _resolve(project: model.Project, names: Optional[Sequence[str]]) -> Dict[str, ResolvedPython]:
+    from meshcompose import pyenv
+
     return pyenv.resolve_project(project, names)
 
 
-def _act(choice: str, env: Environment, project: model.Project, console, extra: Sequence[str]) -> bool:
-    """Carry out one decision; True when something changed and a re-probe is due."""
+def _act(choice: str, env: Environment, project: model.Project, console, extra: Sequence[str]) -> None:
+    """Carry out one decision."""
     if choice == "q":
         raise missing_error(env, extra)
     if choice == "c":
         console.print(f"continuing without {', '.join(env.missing)} for {', '.join(env.affected_agents)}")
-        return False
+        return
     if choice == "v":
         created = install.create_venv(Path(project.directory), env.executable)
         console.print(f"created {created}")
-        return True
+        return
     console.print(f"installing into {env.executable}")
     _install_with_progress(console, env.executable, env.missing, extra)
-    return True
 
 
-def _decide(env: Environment, args: argparse.Namespace, project: model.Project, ask: Optional[Ask],
+def _decide(env: Environment, args: argparse.Namespace, project: model.Project, ask: Ask,
             interactive: bool, stream: TextIO, extra: Sequence[str]) -> str:
     if getattr(args, "install", False):
         return "i"
@@ -172,7 +182,7 @@ def _decide(env: Environment, args: argparse.Namespace, project: model.Project, 
         return "c"
     if not interactive:
         raise missing_error(env, extra)
-    return ask_choice(env, project, ask or _default_ask(stream), stream)
+    return ask_choice(env, project, ask, stream)
 
 
 def _is_interactive(stream: TextIO) -> bool:
@@ -183,28 +193,45 @@ def ensure_environments(project: model.Project, names: Optional[Sequence[str]], 
                         console_stream: TextIO = sys.stderr, *, ask: Optional[Ask] = None,
                         interactive: Optional[bool] = None) -> Dict[str, ResolvedPython]:
     """Resolve, summarize, and settle missing packages; the agents' final interpreters."""
+    from meshcompose import pyenv
+
     console = _console(console_stream, args)
     extra = index_args(args)
     resolved = _resolve(project, names)
     print_summary(console, pyenv.environments(resolved))
     interactive = _is_interactive(console_stream) if interactive is None else interactive
+    ask = ask or _default_ask(console_stream)
     wanted: Set[str] = set()  # agents whose packages the user chose to install
-    changed = False
     for env in pyenv.environments(resolved):
-        if not env.missing:
-            continue
-        choice = _decide(env, args, project, ask, interactive, console_stream, extra)
-        if choice in ("i", "v"):
-            wanted.update(env.affected_agents)
-        changed = _act(choice, env, project, console, extra) or changed
-    if not changed:
-        return resolved
-    return _settle(project, names, wanted, console, extra)
+        if env.missing:
+            choice = _decide(env, args, project, ask, interactive, console_stream, extra)
+            if _carry_out(choice, env, project, console, extra, ask if interactive else None) in ("i", "v"):
+                wanted.update(env.affected_agents)
+    return _settle(project, names, wanted, console, extra) if wanted else resolved
+
+
+def _carry_out(choice: str, env: Environment, project: model.Project, console, extra: Sequence[str],
+               ask: Optional[Ask]) -> str:
+    """Act on `choice`; a PEP 668 refusal on a terminal offers v/c/q instead. Returns what was done."""
+    from rich.markup import escape
+
+    try:
+        _act(choice, env, project, console, extra)
+        return choice
+    except ExternallyManagedError as error:
+        if ask is None or not _offers_venv(env):
+            raise
+        console.print(f"{escape(error.message)}\n[dim]{escape(error.hint or '')}[/]")
+        choice = ask_choice(env, project, ask, console.file, allowed={"v", "c", "q"})
+        _act(choice, env, project, console, extra)
+        return choice
 
 
 def _settle(project: model.Project, names: Optional[Sequence[str]], wanted: Set[str], console,
             extra: Sequence[str]) -> Dict[str, ResolvedPython]:
     """Re-probe; a fresh .venv (choice v) still lacks everything, so fill it, then verify."""
+    from meshcompose import pyenv
+
     resolved = _resolve(project, names)
     for env in pyenv.environments(resolved):
         if env.missing and set(env.affected_agents) & wanted and env.is_venv:

@@ -11,6 +11,7 @@ import io
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -195,3 +196,32 @@ def test_prompt_through_a_pseudo_terminal(tmp_path: Path, wheels: Path, reply: b
     assert "Choice [i/c/q]:" in output
     assert expect in output, output
     assert status == code
+
+
+def test_externally_managed_system_python_offers_v_instead(tmp_path: Path, wheels: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from meshcompose import install
+    from meshcompose.errors import ExternallyManagedError
+
+    system = tmp_path / "sysbin"
+    system.mkdir()
+    (system / "python3").symlink_to(os.path.realpath(sys.executable))
+    monkeypatch.setenv("PATH", f"{system}{os.pathsep}{os.environ['PATH']}")
+    real_install = install.install_packages
+
+    def refuse_outside_venvs(executable, requirements, **kw):
+        if ".venv" not in executable:  # what pip says on a PEP 668 system Python
+            raise install._failure(executable, requirements, ["pip"], "error: externally-managed-environment")
+        return real_install(executable, requirements, **kw)
+
+    monkeypatch.setattr(install, "install_packages", refuse_outside_venvs)
+    proj = make_project(tmp_path / "p", venv=False)
+    ask, prompts = answers("i", "v")
+    resolved, text = ensure(proj, options(wheels), interactive=True, ask=ask)
+    assert "externally managed system Python (PEP 668)" in text
+    assert prompts[1].endswith("Choice [v/c/q]: ") and "(default)" in prompts[1].split("  v  ")[1].split("\n")[0]
+    assert resolved["a"].executable.endswith(".venv/bin/python") and resolved["a"].missing == ()
+    shutil.rmtree(tmp_path / "p" / ".venv")
+    install_flag = argparse.Namespace(install=True, no_install=False, find_links=[str(wheels)], no_color=True)
+    with pytest.raises(ExternallyManagedError):  # without a terminal: an error carrying the hint
+        ensure(proj, install_flag, interactive=False)

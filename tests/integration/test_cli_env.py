@@ -1,0 +1,92 @@
+"""`mesh-compose env` and the environment step of `up`, through the real CLI without a terminal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("meshcompose.cli.project", reason="the project loader (issue 2) is not built yet")
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
+from wheelmaker import make_wheel  # noqa: E402
+
+PYENV = Path.home() / ".pyenv" / "versions"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESH_COMPOSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("MESH_COMPOSE_PIP_ARGS", raising=False)
+
+
+@pytest.fixture
+def venv_project(project):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project.root / ".venv")], check=True)
+    project.script("a.py", "print('a ran')\n")
+    project.script("sub/b.py", "print('b ran')\n")
+    project.compose({
+        "a": {"script": "a.py", "python": {"packages": ["tiny-one>=1"]}},
+        "b": {"script": "sub/b.py", "working_dir": "sub"},
+    }, python={})
+    make_wheel(project.root / "wheels", "tiny-one", "1.0")
+    return project
+
+
+def test_env_json_shows_interpreter_rule_and_missing(venv_project) -> None:
+    done = venv_project.cli("env", "--format", "json")
+    assert done.returncode == 4, done.stderr
+    rows = {row["agent"]: row for row in json.loads(done.stdout)}
+    python = str(venv_project.root / ".venv" / "bin" / "python")
+    assert rows["a"]["interpreter"] == python and rows["a"]["venv"] is True
+    assert rows["a"]["found_via"] == f".venv in {venv_project.root}"
+    assert rows["a"]["missing"] == ["tiny-one>=1"] and rows["b"]["missing"] == []
+    assert rows["b"]["found_via"] == f".venv in {venv_project.root}" and rows["b"]["shared_with"] == ["a"]
+
+
+def test_env_for_one_agent_and_table_output(venv_project) -> None:
+    done = venv_project.cli("env", "b")
+    assert done.returncode == 0, done.stderr
+    assert "INTERPRETER" in done.stdout and ".venv/bin/python" in done.stdout
+    assert "a.py" not in done.stdout and "\nb " in "\n" + done.stdout.split("\n", 1)[1]
+
+
+def test_env_install_installs_then_reports_nothing_missing(venv_project) -> None:
+    done = venv_project.cli("env", "--install", "--find-links", "wheels", "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {row["agent"]: row for row in json.loads(done.stdout)}
+    assert rows["a"]["missing"] == [] and rows["a"]["installed"] == {"tiny-one": "1.0"}
+    assert "tiny-one>=1" in done.stderr and "installed" in done.stderr
+
+
+def test_up_without_terminal_or_flag_prints_the_fix_command(venv_project) -> None:
+    done = venv_project.cli("up")
+    assert done.returncode == 4, done.stdout + done.stderr
+    python = str(venv_project.root / ".venv" / "bin" / "python")
+    assert f"error: {python} lacks tiny-one>=1 (needed by a)" in done.stderr
+    assert "install" in done.stderr and python in done.stderr.split("hint:", 1)[1]
+    assert "--install" in done.stderr
+    assert "a ran" not in done.stdout
+
+
+def test_up_summary_is_one_line_per_environment(venv_project) -> None:
+    done = venv_project.cli("up", "--no-install", "--abort-on-exit", timeout=60)
+    text = done.stdout + done.stderr
+    assert text.count("python 3.") == 1, text
+    assert "2 agents (a, b)" in text and "missing: tiny-one>=1" in text
+
+
+def test_old_python_is_refused_with_where_it_was_found(project) -> None:
+    old = PYENV / "3.6.15" / "bin" / "python"
+    if not old.exists():
+        pytest.skip("Python 3.6 not installed")
+    project.script("a.py", "print('a')\n")
+    project.compose({"a": {"script": "a.py"}}, python={"interpreter": str(old)})
+    done = project.cli("env")
+    assert done.returncode == 4
+    assert f"{old} is Python 3.6.15 (found via project interpreter)" in done.stderr
+    assert ">=3.7" in done.stderr
