@@ -31,10 +31,11 @@ STATE_FILE_NAME = "state.json"
 LOCK_FILE_NAME = "lock"
 # A unix socket path must fit in sun_path (104 bytes on macOS, 108 on Linux).
 _MAX_RUNTIME_DIR = 60
-# psutil computes create_time from boot time and clock ticks (1/100 s), so the
-# same process always yields the same value; a different process that reused
-# the pid cannot have started within the same tick.
-_CREATE_TIME_TOLERANCE = 0.01
+# The same tolerance as process.CREATE_TIME_TOLERANCE, so `ps` and `down`
+# agree on which recorded pids are still ours (process.py is not imported
+# here: it pulls in anyio, and `ps` must stay fast). A reused pid cannot have
+# started within a second of the recorded one.
+_CREATE_TIME_TOLERANCE = 1.0
 
 
 class SupervisorRecord(TypedDict):

@@ -170,3 +170,16 @@ def test_only_the_owner_may_control(sock_path):
     with serving(sock_path, owner_uid=os.getuid() + 1):
         with pytest.raises(ControlError, match=f"uid {os.getuid()} does not own"):
             control.request(sock_path, {"op": "echo"})
+
+
+@posix_only
+def test_the_supervisor_pattern_tg_start_then_requests_from_a_thread(sock_path):
+    async def main() -> dict:
+        async with anyio.create_task_group() as tg:
+            port = await tg.start(control.serve, sock_path, handler)
+            answer = await anyio.to_thread.run_sync(control.request, sock_path, {"op": "echo"})
+            tg.cancel_scope.cancel()
+        return {"port": port, **answer}
+
+    assert anyio.run(main) == {"port": None, "ok": True, "echo": {"op": "echo"}}
+    assert not os.path.lexists(sock_path)

@@ -226,3 +226,9 @@ def test_supervisor_alive_reads_the_record(tmp_path):
     doc["supervisor"]["create_time"] -= 3
     assert not state.supervisor_alive(doc)
     json.dumps(doc)  # the document is plain JSON
+
+
+def test_liveness_tolerance_agrees_with_the_process_layer():
+    from meshcompose import process
+
+    assert state._CREATE_TIME_TOLERANCE == process.CREATE_TIME_TOLERANCE
