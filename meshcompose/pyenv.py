@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from meshcompose import model
-from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError
+from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
 from meshcompose.pyenv_checks import requirement_names, requires_of, unmet, version_ok
 from meshcompose.pyenv_probe import (
     ProbeFunction, ProbeResult, default_cache_dir, is_cacheable, load_cached, probe_interpreter, store_cached,
@@ -249,7 +249,7 @@ def resolve_project(project: model.Project, names: Optional[Sequence[str]] = Non
                     probe: Optional[ProbeFunction] = None,
                     platform: Platform = PLATFORM) -> Dict[str, ResolvedPython]:
     """The interpreter of every Python agent in the selection (all agents if `names` is None)."""
-    selected = [project.agents[n] for n in (names if names is not None else list(project.agents))]
+    selected = [_agent(project, n) for n in (names if names is not None else list(project.agents))]
     agents = [a for a in selected if a.is_python]
     found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
     wanted: Dict[Tuple[str, ...], List[str]] = {}
@@ -274,6 +274,12 @@ async def resolve_project_async(project: model.Project, names: Optional[Sequence
 
     call = functools.partial(resolve_project, project, names, **options)  # type: ignore[arg-type]
     return await anyio.to_thread.run_sync(call)
+
+
+def _agent(project: model.Project, name: str) -> model.Agent:
+    if name not in project.agents:
+        raise UnknownAgentError(name, list(project.agents))
+    return project.agents[name]
 
 
 def _packages(agent: model.Agent, project: model.Project) -> List[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from meshcompose import model, pyenv
-from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError
+from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
 from meshcompose.pyenv import Platform
 
 PYENV = Path.home() / ".pyenv" / "versions"
@@ -153,6 +153,8 @@ def test_command_agents_are_skipped_and_sharing_is_reported(tree: Path, tmp_path
 def test_selection_limits_resolution(tree: Path, tmp_path: Path) -> None:
     proj = project(tree, agent("a", tree), agent("b", tree, interpreter="nope"))
     assert set(resolve(proj, tmp_path, names=["a"])) == {"a"}
+    with pytest.raises(UnknownAgentError, match="did you mean 'a'"):
+        resolve(proj, tmp_path, names=["aa"])
 
 
 def test_packages_missing_and_version_mismatch(tree: Path, tmp_path: Path) -> None:
