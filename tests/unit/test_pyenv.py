@@ -153,8 +153,9 @@ def test_command_agents_are_skipped_and_sharing_is_reported(tree: Path, tmp_path
 def test_selection_limits_resolution(tree: Path, tmp_path: Path) -> None:
     proj = project(tree, agent("a", tree), agent("b", tree, interpreter="nope"))
     assert set(resolve(proj, tmp_path, names=["a"])) == {"a"}
-    with pytest.raises(UnknownAgentError, match="did you mean 'a'"):
+    with pytest.raises(UnknownAgentError) as caught:
         resolve(proj, tmp_path, names=["aa"])
+    assert caught.value.hint == "did you mean 'a'?"
 
 
 def test_packages_missing_and_version_mismatch(tree: Path, tmp_path: Path) -> None:
