@@ -24,6 +24,18 @@ class LaunchSpec:
     python_version: Optional[str] = None
     is_venv: Optional[bool] = None
 
+    def to_dict(self) -> dict:
+        """A JSON-ready form, for handing a launch to a running supervisor."""
+        return {"argv": list(self.argv), "cwd": str(self.cwd), "env": dict(self.env),
+                "interpreter": self.interpreter, "python_version": self.python_version,
+                "is_venv": self.is_venv}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping) -> "LaunchSpec":
+        return cls(argv=tuple(raw["argv"]), cwd=Path(raw["cwd"]), env=dict(raw["env"]),
+                   interpreter=raw.get("interpreter"), python_version=raw.get("python_version"),
+                   is_venv=raw.get("is_venv"))
+
 
 def agent_argv(agent: Agent, executable: Optional[str]) -> Tuple[str, ...]:
     if agent.run is RunKind.COMMAND:

@@ -252,8 +252,7 @@ class AgentRunner:
         if self._exited.is_set() or self.status.state is AgentState.STOPPING:
             return
         self._set(state=AgentState.HEALTHY if healthy else AgentState.UNHEALTHY)
-        if not healthy:
-            self._notice("healthcheck failing", "warning")
+        self._notice("healthy" if healthy else "unhealthy: healthcheck failing", "info" if healthy else "warning")
 
     # -- stopping ------------------------------------------------------------
 

@@ -260,6 +260,18 @@ class ProjectLock:
         self._fd = fd
         self.write_holder(os.getpid())
 
+    def adopt(self, fd: int) -> None:
+        """Take over a lock inherited from the parent (`up -d`)."""
+        self._fd = fd
+        self.write_holder(os.getpid())
+
+    def hand_over(self) -> None:
+        """Close our descriptor without unlocking: a child that inherited the
+        same open file keeps the lock (flock belongs to the open file)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
     def write_holder(self, pid: int) -> None:
         """Record `pid` as the holder (a detached supervisor inherits the lock)."""
         fd = self.fileno()

@@ -93,14 +93,16 @@ class Supervisor:
 
     # -- stopping ------------------------------------------------------------
 
-    def request_shutdown(self) -> None:
+    def request_shutdown(self, timeout: Optional[float] = None) -> None:
+        """Stops every agent in reverse dependency order; `run` then returns."""
         if self.stopping:
             return
         self.stopping = True
-        self._agents_tg.start_soon(self._shutdown, name="shutdown")
+        timeout = self.options.stop_timeout if timeout is None else timeout
+        self._agents_tg.start_soon(self._shutdown, timeout, name="shutdown")
 
-    async def _shutdown(self) -> None:
-        await self.stop(list(self.runners), timeout=self.options.stop_timeout)
+    async def _shutdown(self, timeout: Optional[float]) -> None:
+        await self.stop(list(self.runners), timeout=timeout)
         self._stopped_all.set()
 
     async def stop(self, names: Sequence[str], *, timeout: Optional[float] = None) -> None:

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="stop grace period for every agent, instead of each one's stop_grace_period")
     parser.add_argument("--no-log-prefix", action="store_true", help="print agent output without the `NAME |` prefix")
     parser.add_argument("--timestamps", action="store_true", help="show a timestamp on every line")
+    # The detached supervisor is this same command, started by `up -d`.
+    parser.add_argument("--detached-child", action="store_true", help=argparse.SUPPRESS)
     add_registry_options(parser)
     add_install_options(parser)
 
@@ -53,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
 
     planner.check(project)
     selected = planner.select(project, names, with_deps=not args.no_deps)
-    from meshcompose.cli.up_run import run_foreground
+    from meshcompose.cli.up_run import run_up
 
-    return run_foreground(project, selected, args)
+    return run_up(project, selected, args)

@@ -1,4 +1,5 @@
-"""The foreground `up`: resolve environments, then supervise until stopped."""
+"""`up` after the project is planned: environments, the lock, then supervise
+in the foreground, detach a supervisor, or hand new agents to a running one."""
 
 from __future__ import annotations
 
@@ -7,61 +8,88 @@ import os
 import sys
 from typing import Sequence
 
-import anyio
-
-# How often buffered console and log-file output is flushed.
-FLUSH_INTERVAL = 0.05
+# Set in a detached supervisor: the descriptor of the project lock its parent took.
+LOCK_FD_VAR = "MESH_COMPOSE_LOCK_FD"
 
 
-def run_foreground(project, selected: Sequence[str], args: argparse.Namespace) -> int:
-    from meshcompose import launch
-    from meshcompose.cli.environments import ensure_environments
-    from meshcompose.supervisor import RunOptions, Supervisor
+def run_up(project, selected: Sequence[str], args: argparse.Namespace) -> int:
+    from meshcompose import launch, state
+    from meshcompose.errors import AlreadyRunningError
 
     launch.preflight([project.agents[name] for name in selected])
-    resolved = ensure_environments(project, selected, args, sys.stderr)
-    launches = launch.build_launches(project, selected, resolved, os.environ)
-    mux, recorder, observer = _observers(project, selected, args)
+    if os.environ.get(LOCK_FD_VAR) and args.detached_child:
+        lock = state.ProjectLock(project.directory, project.name)
+        lock.adopt(int(os.environ.pop(LOCK_FD_VAR)))
+        return _supervise(project, selected, launches_for(project, selected, args), args, lock)
+    lock = state.ProjectLock(project.directory, project.name)
+    try:
+        lock.acquire()
+    except AlreadyRunningError:
+        if not args.names:
+            raise
+        from meshcompose.cli.background import start_in_running
+
+        return start_in_running(project, selected, args)
+    try:
+        launches = launches_for(project, selected, args)
+        if args.detach:
+            from meshcompose.cli.background import detach
+
+            return detach(project, selected, args, lock)
+        return _supervise(project, selected, launches, args, lock)
+    finally:
+        lock.release()
+
+
+def launches_for(project, selected, args):
+    from meshcompose import launch
+    from meshcompose.cli.environments import ensure_environments
+
+    stream = sys.stderr
+    resolved = ensure_environments(project, selected, args, stream)
+    return launch.build_launches(project, selected, resolved, os.environ)
+
+
+def _supervise(project, selected, launches, args, lock) -> int:
+    import anyio
+
+    from meshcompose import host, state
+    from meshcompose.supervisor import RunOptions, Supervisor
+
+    store = state.StateStore(project.directory)
+    store.write(state.new_document(project.name, project.directory, [str(f) for f in project.files]))
+    mux, recorder, observers = _observers(project, selected, args)
+    state_recorder = host.StateRecorder(store, recorder.directory)
     options = RunOptions(
         abort_on_exit=args.abort_on_exit,
         exit_code_from=args.exit_code_from,
         stop_timeout=args.timeout,
+        linger=args.detached_child,
     )
-    supervisor = Supervisor(project, launches, observer, options)
+    from meshcompose.events import FanOut
+
+    supervisor = Supervisor(project, launches, FanOut([*observers, state_recorder]), options)
+    state_recorder.add_agents(supervisor, launches)
     try:
-        return anyio.run(_supervise, supervisor, selected, (mux, recorder))
+        return anyio.run(lambda: host.host(
+            supervisor, selected, store=store, recorder=state_recorder,
+            flushables=[mux, recorder], detached=args.detached_child))
     finally:
         recorder.close()
         mux.flush()
-
-
-async def _supervise(supervisor, selected, flushables) -> int:
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_flush_forever, flushables)
-        code = await supervisor.run(selected)
-        tg.cancel_scope.cancel()
-    return code
-
-
-async def _flush_forever(flushables) -> None:
-    while True:
-        await anyio.sleep(FLUSH_INTERVAL)
-        for item in flushables:
-            item.flush()
 
 
 def _observers(project, selected, args):
     from meshcompose.cli.console_observer import ConsoleObserver
     from meshcompose.cli.render import color_enabled
     from meshcompose.console import ConsoleMux
-    from meshcompose.events import FanOut
     from meshcompose.recorder import LogRecorder
 
     mux = ConsoleMux(
-        sys.stdout, list(selected),
+        sys.stdout, list(project.agents),
         color=color_enabled(sys.stdout, args.no_color),
         prefix=not args.no_log_prefix,
         timestamps=args.timestamps,
     )
     recorder = LogRecorder(project.state_dir / "logs")
-    return mux, recorder, FanOut([ConsoleObserver(mux), recorder])
+    return mux, recorder, [ConsoleObserver(mux), recorder]

@@ -1,0 +1,174 @@
+"""The supervisor as a process other terminals can reach.
+
+Wraps `Supervisor.run` with what makes a running project visible and
+controllable: the state file (kept current by `StateRecorder`), the control
+socket (requests handled by `ControlHandler`), and periodic flushing of
+buffered output. Used by the foreground `up` and by the detached supervisor.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+import anyio
+
+from meshcompose import control, state
+from meshcompose.events import AgentStatus, Notice
+from meshcompose.launch import LaunchSpec
+from meshcompose.model import AgentState
+from meshcompose.supervisor import Supervisor
+
+FLUSH_INTERVAL = 0.05  # console and log files
+STATE_FLUSH_INTERVAL = 0.1
+
+
+class StateRecorder:
+    """Mirrors every agent status into `.mesh-compose/state.json`."""
+
+    def __init__(self, store: state.StateStore, log_dir: Path) -> None:
+        self.store = store
+        self.log_dir = log_dir
+
+    def add_agents(self, supervisor: Supervisor, launches: Mapping[str, LaunchSpec]) -> None:
+        for name, launch in launches.items():
+            agent = supervisor.project.agents[name]
+            self.store.update_agent(
+                name, interpreter=launch.interpreter, python_version=launch.python_version,
+                venv=launch.is_venv, log_path=str(self.log_dir / f"{name}.log"),
+                depends_on=[dep.name for dep in agent.depends_on],
+            )
+
+    def agent_line(self, agent: str, stream: str, text: str) -> None:
+        pass
+
+    def agent_status(self, status: AgentStatus) -> None:
+        health = {AgentState.HEALTHY: "healthy", AgentState.UNHEALTHY: "unhealthy"}.get(status.state)
+        self.store.update_agent(
+            status.name, status=status.state.value, exit_code=status.exit_code, message=status.message,
+            pid=status.pid, create_time=status.create_time, pgid=status.pid, token=status.token,
+            restarts=status.restarts, started_at=status.started_at, health=health,
+        )
+
+    def notice(self, notice: Notice) -> None:
+        pass
+
+
+class ControlHandler:
+    """Answers control requests (`down`, `stop`, `start`, `restart`, `ping`)."""
+
+    def __init__(self, supervisor: Supervisor, recorder: StateRecorder) -> None:
+        self.supervisor = supervisor
+        self.recorder = recorder
+
+    async def __call__(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        op = request.get("op")
+        handler = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
+        if handler is None:
+            return control.failure(f"unknown request {op!r}")
+        return await handler(request)
+
+    async def op_ping(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        return {"ok": True, "pid": os.getpid(), "project": self.supervisor.project.name}
+
+    async def op_down(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        self.supervisor.request_shutdown(timeout=request.get("timeout"))
+        return {"ok": True}
+
+    async def op_stop(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        names = self._known(request.get("names"))
+        if isinstance(names, dict):
+            return names
+        warnings = self._dependents_warnings(names)
+        await self.supervisor.stop(names, timeout=request.get("timeout"))
+        return {"ok": True, "stopped": names, "warnings": warnings}
+
+    async def op_start(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        launches = {name: LaunchSpec.from_dict(raw) for name, raw in (request.get("launches") or {}).items()}
+        names = self._known(request.get("names"), extra=launches)
+        if isinstance(names, dict):
+            return names
+        if self.supervisor.stopping:
+            return control.failure("the project is stopping")
+        self.supervisor.launches.update(launches)
+        self.recorder.add_agents(self.supervisor, launches)
+        return {"ok": True, "started": self.supervisor.start(names)}
+
+    async def op_restart(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        stopped = await self.op_stop(request)
+        if not stopped.get("ok"):
+            return stopped
+        started = await self.op_start({"names": stopped["stopped"]})
+        return {**started, "warnings": stopped["warnings"]}
+
+    def _known(self, names: Any, extra: Mapping[str, Any] = {}):
+        """The requested names, or a failure response naming the unknown ones."""
+        if not isinstance(names, list) or not names:
+            names = list(self.supervisor.launches)
+        unknown = [n for n in names if n not in self.supervisor.launches and n not in extra]
+        if unknown:
+            return control.failure(f"not part of the running project: {', '.join(map(str, unknown))}",
+                                   hint="start them with `mesh-compose up NAME`")
+        return names
+
+    def _dependents_warnings(self, names: Sequence[str]) -> List[str]:
+        chosen, warnings = set(names), []
+        for name in names:
+            active = [other for other, runner in self.supervisor.runners.items()
+                      if other not in chosen and not runner.status.final
+                      and any(dep.name == name for dep in runner.agent.depends_on)]
+            if active:
+                warnings.append(f"{', '.join(active)} depend(s) on {name} and keep running")
+        return warnings
+
+
+async def host(
+    supervisor: Supervisor,
+    names: Sequence[str],
+    *,
+    store: state.StateStore,
+    recorder: StateRecorder,
+    flushables: Iterable[Any] = (),
+    detached: bool = False,
+) -> int:
+    """Runs the supervisor, serving control requests and keeping state current."""
+    project = supervisor.project
+    socket = state.socket_path(project.directory)
+    token = secrets.token_hex(16)
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(lambda task_status: control.serve(
+            socket, ControlHandler(supervisor, recorder), token=token, task_status=task_status))
+        store.set_supervisor(state.SupervisorRecord(
+            pid=os.getpid(), create_time=_own_create_time(), started_at=time.time(),
+            socket=str(socket), token=token, port=port, detached=detached))
+        store.write_now()
+        tg.start_soon(_flush_forever, list(flushables), FLUSH_INTERVAL)
+        tg.start_soon(_flush_forever, [store], STATE_FLUSH_INTERVAL)
+        try:
+            code = await supervisor.run(names)
+        finally:
+            tg.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True):
+                store.set_supervisor(None)
+                store.write_now()
+    return code
+
+
+async def _flush_forever(flushables: List[Any], interval: float) -> None:
+    try:
+        while True:
+            await anyio.sleep(interval)
+            for item in flushables:
+                item.flush()
+    finally:
+        for item in flushables:
+            item.flush()
+
+
+def _own_create_time() -> float:
+    import psutil
+
+    return psutil.Process().create_time()
