@@ -165,6 +165,7 @@ def _read_yaml(path: Path) -> Loaded:
         loaded.problems.append(Problem(file, 1, 1, "", "the file is empty; expected a map with `agents:`"))
     elif not isinstance(loaded.data, dict):
         loaded.problems.append(Problem(file, 1, 1, "", "expected a map with `agents:` at the top level"))
+        loaded.data = None
     return loaded
 
 

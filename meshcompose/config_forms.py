@@ -17,6 +17,8 @@ from meshcompose.yamlload import Loaded, Mark, Path_, dotted
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SEED_AGENT_KEYS = {"script": "script", "working_directory": "working_dir", "python_interpreter": "interpreter"}
 _SEED_TOP_KEYS = ("agent", "environment", "metadata", "resources")
+_RUN_KINDS = ("script", "module", "command")
+_HEALTH_KINDS = ("http", "tcp", "cmd", "log", "registry")
 
 
 def name_from(text: str, fallback: str = "agent") -> str:
@@ -140,7 +142,7 @@ def prune(loaded: Loaded, bad_paths: List[Path_]) -> None:
     """
     for path in bad_paths:
         cut = next((i for i, part in enumerate(path) if isinstance(part, int)), len(path))
-        target = tuple(path[:cut])
+        target = _widen(tuple(path[:cut]))
         if not target:
             loaded.data = {}
             continue
@@ -150,6 +152,15 @@ def prune(loaded: Loaded, bad_paths: List[Path_]) -> None:
         parent = _lookup(loaded.data, target[:-1])
         if isinstance(parent, dict):
             parent.pop(target[-1], None)
+
+
+def _widen(target: Path_) -> Path_:
+    """Without its kind a healthcheck means nothing: drop all of it (an agent: see _drop_agent)."""
+    if len(target) == 3 and target[0] == "agents" and target[2] in _RUN_KINDS:
+        return target[:2]
+    if len(target) == 4 and target[2] == "healthcheck" and target[3] in _HEALTH_KINDS:
+        return target[:3]
+    return target
 
 
 def _drop_agent(loaded: Loaded, target: Path_) -> None:

@@ -67,10 +67,10 @@ def _explain(error: Any, description: str) -> Iterator[Tuple[Path_, str]]:
     path = tuple(error.absolute_path)
     description = error.schema.get("description", description) if isinstance(error.schema, dict) else description
     kind, value, instance = error.validator, error.validator_value, error.instance
-    if kind == "additionalProperties":
-        yield from _unknown_keys(error.schema, instance, path)
-    elif kind == "propertyNames":
+    if "propertyNames" in error.schema_path:
         yield path + (instance,), f"invalid name {instance!r}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
+    elif kind == "additionalProperties":
+        yield from _unknown_keys(error.schema, instance, path)
     elif kind in ("oneOf", "anyOf"):
         yield from _alternatives(error, path, description)
     elif kind == "type":
