@@ -154,7 +154,7 @@ async def _probe_cmd(argv: Tuple[str, ...], cwd: Path, env: Mapping[str, str], t
             code = await _drain_and_wait(proc)
     finally:
         with anyio.CancelScope(shield=True):
-            process.kill_tree(ident, token)
+            await process.kill_tree_and_wait(ident, token)
             await proc.aclose()
     return code == 0
 

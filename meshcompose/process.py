@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Union
 
 import anyio
 import anyio.abc
@@ -40,6 +40,9 @@ CREATE_TIME_TOLERANCE = 1.0
 # After SIGKILL, how long to wait for the leader and the leftovers to vanish.
 KILL_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.05
+# A process scanned in the middle of exec() shows no environment yet (Linux).
+EXEC_RETRIES = 5
+EXEC_RETRY_SECONDS = 0.002
 
 
 def new_token() -> str:
@@ -155,10 +158,20 @@ def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.
 
 
 def _token_carriers(token: str) -> List[psutil.Process]:
-    carriers = []
+    carriers, undecided = [], []
     for proc in psutil.process_iter():
-        if platform.carries_token(proc, TOKEN_VAR, token):
+        verdict = platform.carries_token(proc, TOKEN_VAR, token)
+        if verdict:
             carriers.append(proc)
+        elif verdict is None:
+            undecided.append(proc)
+    for _ in range(EXEC_RETRIES):
+        if not undecided:
+            break
+        time.sleep(EXEC_RETRY_SECONDS)  # caught mid-exec: its environment is moments away
+        verdicts = [(proc, platform.carries_token(proc, TOKEN_VAR, token)) for proc in undecided]
+        carriers += [proc for proc, verdict in verdicts if verdict]
+        undecided = [proc for proc, verdict in verdicts if verdict is None]
     return carriers
 
 
@@ -168,7 +181,7 @@ def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
     Returns how many live processes were killed. Repeats while a round still
     finds someone, since a dying tree may fork once more before its end.
     """
-    killed = 0
+    killed: Set[int] = set()
     for _ in range(3):
         victims = tree(ident, token)
         if not victims:
@@ -178,8 +191,8 @@ def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
             _quietly(platform.kill_group, leader.pid)
         for proc in victims:
             _quietly(proc.kill)  # psutil refuses if the pid was reused meanwhile
-        killed += len(victims)
-    return killed
+        killed.update(proc.pid for proc in victims)
+    return len(killed)
 
 
 def _quietly(action, *args) -> None:
@@ -217,12 +230,13 @@ async def stop_process(
             with anyio.move_on_after(KILL_WAIT_SECONDS):
                 code = await process.wait()
         # The leader is gone; whatever it left (a setsid'ed grandchild) goes too.
-        await _kill_leftovers(ident, token)
+        await kill_tree_and_wait(ident, token)
     return code if code is not None else -9
 
 
-async def _kill_leftovers(ident: Optional[ProcessIdentity], token: Optional[str]) -> None:
-    # Killed processes take a moment to die; repeat until a scan finds none.
+async def kill_tree_and_wait(ident: Optional[ProcessIdentity], token: Optional[str]) -> None:
+    """`kill_tree`, then wait (time-boxed) until a scan finds nothing alive:
+    SIGKILL is delivered asynchronously, and a caller that says "gone" must mean it."""
     with anyio.move_on_after(KILL_WAIT_SECONDS):
         while kill_tree(ident, token):
             await anyio.sleep(POLL_SECONDS)
