@@ -48,7 +48,7 @@ class Located:
         return self.convert(path, raw, units.parse_duration, default)
 
     def integer(self, path: Path_, raw: Any, default: Optional[int], low: int = 0, high: Optional[int] = None) -> Optional[int]:
-        value = self.convert(path, raw, lambda v: int(str(v).strip()), default)
+        value = self.convert(path, raw, _whole_number, default)
         if value is not None and (value < low or (high is not None and value > high)):
             self.add(path, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
             return default
@@ -156,3 +156,10 @@ def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:
     argv: Tuple[str, ...] = ("auto",) if command == "auto" else tuple(str(a) for a in command or ())
     return Registry(url=url, host=raw.get("host"), port=port, command=argv)
 
+
+
+def _whole_number(raw: Any) -> int:
+    text = str(raw).strip()
+    if not re.fullmatch(r"-?\d+", text):
+        raise ValueError(f"expected a whole number, got {raw!r}")
+    return int(text)
