@@ -160,7 +160,7 @@ def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.
 def _token_carriers(token: str) -> List[psutil.Process]:
     carriers, undecided = [], []
     for proc in psutil.process_iter():
-        verdict = platform.carries_token(proc, TOKEN_VAR, token)
+        verdict = platform.carries_token(proc.pid, TOKEN_VAR, token)
         if verdict:
             carriers.append(proc)
         elif verdict is None:
@@ -169,7 +169,7 @@ def _token_carriers(token: str) -> List[psutil.Process]:
         if not undecided:
             break
         time.sleep(EXEC_RETRY_SECONDS)  # caught mid-exec: its environment is moments away
-        verdicts = [(proc, platform.carries_token(proc, TOKEN_VAR, token)) for proc in undecided]
+        verdicts = [(proc, platform.carries_token(proc.pid, TOKEN_VAR, token)) for proc in undecided]
         carriers += [proc for proc, verdict in verdicts if verdict]
         undecided = [proc for proc, verdict in verdicts if verdict is None]
     return carriers

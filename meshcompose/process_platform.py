@@ -96,8 +96,8 @@ def _posix_number(name: str) -> int:
     return int(number)
 
 
-def carries_token(proc: psutil.Process, var: str, token: str) -> Optional[bool]:
-    """Whether `proc`'s environment holds `var=token`; None if it cannot tell yet.
+def carries_token(pid: int, var: str, token: str) -> Optional[bool]:
+    """Whether process `pid`'s environment holds `var=token`; None if it cannot tell yet.
 
     None means a live user process with an empty environment, which on Linux is
     what a process looks like for a moment in the middle of exec(): the kernel
@@ -108,9 +108,9 @@ def carries_token(proc: psutil.Process, var: str, token: str) -> Optional[bool]:
     process, and parsing each environment into a dict costs several times more.
     """
     if sys.platform.startswith("linux"):
-        return _linux_carries(proc.pid, f"{var}={token}\0".encode())
+        return _linux_carries(pid, f"{var}={token}\0".encode())
     try:
-        return proc.environ().get(var) == token
+        return psutil.Process(pid).environ().get(var) == token
     except (psutil.Error, OSError):
         return False
 

@@ -255,7 +255,8 @@ def test_token_scan_finds_a_process_caught_in_the_middle_of_exec():
             env={**os.environ, process.TOKEN_VAR: token}, start_new_session=True,
         )
         try:
-            if [p.pid for p in process.tree(None, token)] != [child.pid]:
+            first_look = platform.carries_token(child.pid, process.TOKEN_VAR, token)
+            if first_look is False or [p.pid for p in process.tree(None, token)] != [child.pid]:
                 missed.append(child.pid)
         finally:
             child.kill()
