@@ -1,0 +1,120 @@
+"""`mesh-compose config` and `schema` as a user runs them: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "meshcompose", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+
+
+def test_config_prints_normalized_yaml_and_json(tmp_path: Path) -> None:
+    (tmp_path / "mesh-compose.yaml").write_text("agents:\n  b: {script: b.py, depends_on: [a]}\n  a: {script: a.py}\n")
+    out = cli(tmp_path, "config")
+    assert out.returncode == 0, out.stderr
+    document = yaml.safe_load(out.stdout)
+    assert document["agents"]["b"]["depends_on"] == {"a": {"condition": "started", "required": True}}
+    assert document["agents"]["a"]["script"] == str(tmp_path / "a.py")
+    as_json = json.loads(cli(tmp_path, "config", "--format", "json").stdout)
+    assert as_json == document
+    assert cli(tmp_path, "config", "--services").stdout.split() == ["a", "b"]  # start order
+    quiet = cli(tmp_path, "config", "-q")
+    assert (quiet.returncode, quiet.stdout) == (0, "")
+
+
+def test_five_mistakes_five_located_errors_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "mesh-compose.yaml").write_text(textwrap.dedent("""\
+        agents:
+          api:
+            script: api.py
+            restart: sometimes
+            stop_grace_period: forever
+          worker:
+            script: w.py
+            depends_on: [apii]
+            resources: {memory_limit: lots}
+            healthcheck: {http: "http://x", intervl: 1s}
+        """))
+    out = cli(tmp_path, "config", "-q")
+    assert out.returncode == 3 and out.stdout == ""
+    located = [line for line in out.stderr.splitlines() if line.startswith(str(tmp_path / "mesh-compose.yaml") + ":")]
+    assert [line.split(": ")[1] for line in located] == [
+        "agents.api.restart", "agents.api.stop_grace_period", "agents.worker.depends_on.apii",
+        "agents.worker.resources.memory_limit", "agents.worker.healthcheck.intervl",
+    ]
+    assert "5 problems" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_warnings_go_to_stderr_and_env_file_option(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("agents:\n  a: {script: a.py, args: ['$UNSET_ONE', '${FROM_FILE}']}\n")
+    (tmp_path / "vars.env").write_text("FROM_FILE=yes\n")
+    out = cli(tmp_path, "config", "-f", "m.yaml", "--env-file", "vars.env", "--format", "json", env={"UNSET_ONE": ""})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["agents"]["a"]["args"] == ["", "yes"]
+    env = {k: v for k, v in os.environ.items() if k != "UNSET_ONE"}
+    out = subprocess.run([sys.executable, "-m", "meshcompose", "-f", "m.yaml", "config", "-q"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0 and "warning: the UNSET_ONE variable is not set" in out.stderr
+    assert "FROM_FILE" in out.stderr  # .env is not read when absent; vars.env was not passed this time
+
+
+def test_profiles_and_bare_python_file(tmp_path: Path) -> None:
+    (tmp_path / "hello.py").write_text("print('hi')\n")
+    out = cli(tmp_path, "config", "-f", "hello.py", "--services")
+    assert (out.returncode, out.stdout) == (0, "hello\n")
+    for name in ("full.yaml", "api.env", "worker.env"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    plain = cli(tmp_path, "-f", "full.yaml", "config", "--services").stdout.split()
+    debug = cli(tmp_path, "-f", "full.yaml", "--profile", "debug", "config", "--services").stdout.split()
+    assert "debug-shell" not in plain and debug[-1] == "debug-shell"
+
+
+def test_not_yaml_and_missing_project(tmp_path: Path) -> None:
+    out = cli(tmp_path, "config")
+    assert out.returncode == 3 and "no mesh-compose.yaml found" in out.stderr
+    (tmp_path / "mesh-compose.yaml").write_text("agents: [\n")
+    out = cli(tmp_path, "config")
+    assert out.returncode == 3 and "mesh-compose.yaml:2:1: not valid YAML" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_schema_command_prints_the_schema(tmp_path: Path) -> None:
+    out = cli(tmp_path, "schema")
+    assert out.returncode == 0 and json.loads(out.stdout)["$id"].endswith("mesh-compose.schema.json")
+
+
+@pytest.mark.timeout(300)
+def test_plain_install_ships_the_schema(tmp_path: Path) -> None:
+    """A non-editable `pip install .` in a fresh venv validates a project (the schema is package data)."""
+    uv = shutil.which("uv")
+    if not uv:
+        pytest.skip("uv is not installed")
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".mesh-compose", ".mesh-stack", "*.egg-info", "build", "__pycache__", ".hypothesis", ".pytest_cache"))
+    venv = tmp_path / "venv"
+    subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), str(source)], check=True, timeout=240,
+                   capture_output=True)
+    shutil.rmtree(source)  # nothing may be read from the checkout any more
+    (tmp_path / "mesh-compose.yaml").write_text("agents:\n  a: {script: a.py, restart: nope}\n")
+    out = subprocess.run([str(venv / "bin" / "mesh-compose"), "config", "-q"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 3 and "agents.a.restart: must be one of" in out.stderr, out.stderr
+    schema = subprocess.run([str(venv / "bin" / "mesh-compose"), "schema"], capture_output=True, text=True, timeout=60)
+    assert json.loads(schema.stdout)["title"] == "mesh-compose.yaml"
