@@ -1,0 +1,101 @@
+"""The peer tools (honcho, supervisord) in the harness's own venv.
+
+They are installed from PyPI into `benchmarks/.work/peers/` (gitignored) with
+the same interpreter that runs the benchmark, so every tool starts its agents
+with the same Python. Nothing in the test suite uses this venv.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional
+
+WORK = Path(__file__).resolve().parent / ".work"
+VENV = WORK / "peers"
+# supervisor still imports pkg_resources, which newer setuptools dropped.
+REQUIREMENTS = ("honcho", "supervisor", "setuptools<81")
+
+
+@dataclass(frozen=True)
+class Peers:
+    """Executables of the installed peers; a missing tool maps to None with a note."""
+
+    honcho: Optional[Path]
+    supervisord: Optional[Path]
+    supervisorctl: Optional[Path]
+    notes: Dict[str, str]
+
+
+def ensure_peers(log: Optional[Path] = None) -> Peers:
+    """Create the venv and install the peers once; later runs reuse them."""
+    notes: Dict[str, str] = {}
+    try:
+        _ensure_venv()
+        if not _installed():
+            _pip_install(log)
+    except (OSError, subprocess.CalledProcessError) as error:
+        note = f"could not install the peers into {VENV}: {error}"
+        notes.update(honcho=note, supervisord=note)
+    return Peers(
+        honcho=_executable("honcho", notes, "honcho"),
+        supervisord=_executable("supervisord", notes, "supervisord"),
+        supervisorctl=_executable("supervisorctl", notes, "supervisord"),
+        notes=notes,
+    )
+
+
+def peer_versions() -> Dict[str, str]:
+    """Installed versions, for the report."""
+    code = ("import importlib.metadata as m, json; "
+            "print(json.dumps({n: m.version(n) for n in ('honcho', 'supervisor')}))")
+    try:
+        out = subprocess.run([str(_bin("python")), "-c", code], capture_output=True, text=True, timeout=30)
+        import json
+
+        return json.loads(out.stdout) if out.returncode == 0 else {}
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return {}
+
+
+def _ensure_venv() -> None:
+    if _bin("python").exists():
+        return
+    WORK.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True)
+
+
+def _installed() -> bool:
+    return all(_bin(name).exists() for name in ("honcho", "supervisord", "supervisorctl"))
+
+
+def _pip_install(log: Optional[Path]) -> None:
+    command = [str(_bin("python")), "-m", "pip", "install", "--disable-pip-version-check", "-q", *REQUIREMENTS]
+    env = {**os.environ, "PIP_NO_INPUT": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    if log is not None:
+        log.write_text(result.stdout + result.stderr)
+    result.check_returncode()
+
+
+def _executable(name: str, notes: Dict[str, str], tool: str) -> Optional[Path]:
+    path = _bin(name)
+    if path.exists():
+        return path
+    notes.setdefault(tool, f"{name} is not installed in {VENV}")
+    return None
+
+
+def _bin(name: str) -> Path:
+    folder = "Scripts" if os.name == "nt" else "bin"
+    suffix = ".exe" if os.name == "nt" else ""
+    return VENV / folder / f"{name}{suffix}"
+
+
+if __name__ == "__main__":
+    peers = ensure_peers()
+    print(peers)
+    print(peer_versions())

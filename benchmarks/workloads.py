@@ -1,0 +1,167 @@
+"""The work every tool runs: N trivial agents, and the files each tool reads.
+
+One agent script serves both workloads. It writes a readiness marker
+(`markers/NAME.up`, holding its pid) once it is running and exits on SIGTERM
+or SIGINT. In `flood` mode it then waits for `markers/GO` and writes LINES
+lines to stdout as fast as it can, ends with `FLOOD-DONE NAME`, and idles
+until stopped (honcho stops everything when one process exits, so no agent
+exits on its own). It writes with `os.write` in batches, so its speed does not
+depend on whether a tool runs Python unbuffered.
+
+Every tool gets the same argv per agent: `[python, agent.py, NAME, MARKERS, MODE, LINES]`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List
+
+import yaml
+
+AGENT = r'''
+import os, signal, sys, time
+
+name, markers, mode, lines = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+def stop(signum, frame):
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+temp = os.path.join(markers, name + ".tmp")
+with open(temp, "w") as handle:
+    handle.write(str(os.getpid()))
+os.replace(temp, os.path.join(markers, name + ".up"))
+if mode == "flood":
+    go = os.path.join(markers, "GO")
+    while not os.path.exists(go):
+        time.sleep(0.001)
+    batch = 64
+    chunk = "".join(f"{name} flood line {i:03d} padding-padding-padding-padding\n" for i in range(batch)).encode()
+    for _ in range(lines // batch):
+        os.write(1, chunk)
+    os.write(1, f"FLOOD-DONE {name}\n".encode())
+while True:
+    signal.pause()
+'''
+
+BARE = r'''
+"""The floor: spawn every agent directly, stop them all on SIGINT/SIGTERM."""
+import json, signal, subprocess, sys
+
+spec = json.load(open(sys.argv[1]))
+output = open(spec["output"], "ab")
+children = [subprocess.Popen(argv, cwd=spec["cwd"], stdout=output, stderr=output) for argv in spec["agents"]]
+
+def stop(signum, frame):
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.wait()
+    sys.exit(0)
+
+signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    signal.pause()
+'''
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One tool's copy of a workload, in its own directory."""
+
+    directory: Path
+    mode: str  # "idle" or "flood"
+    names: List[str]
+    lines: int  # per agent, flood mode only
+    python: str
+
+    @property
+    def markers(self) -> Path:
+        return self.directory / "markers"
+
+    @property
+    def script(self) -> Path:
+        return self.directory / "agent.py"
+
+    def argv(self, name: str) -> List[str]:
+        return [self.python, str(self.script), name, str(self.markers), self.mode, str(self.lines)]
+
+    def reset(self) -> None:
+        """Fresh markers before each launch."""
+        shutil.rmtree(self.markers, ignore_errors=True)
+        self.markers.mkdir(parents=True)
+
+
+def make_workload(root: Path, tool: str, mode: str, count: int, lines: int = 0) -> Workload:
+    directory = root / tool / mode
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    names = [f"a{index:02d}" for index in range(1, count + 1)]
+    workload = Workload(directory, mode, names, lines, sys.executable)
+    workload.script.write_text(AGENT)
+    workload.reset()
+    return workload
+
+
+def write_bare(workload: Workload, output: Path) -> Path:
+    spec = {"cwd": str(workload.directory), "output": str(output), "agents": [workload.argv(n) for n in workload.names]}
+    (workload.directory / "bare-spec.json").write_text(json.dumps(spec))
+    path = workload.directory / "bare.py"
+    path.write_text(BARE)
+    return path
+
+
+def write_procfile(workload: Workload) -> Path:
+    # honcho runs each line through /bin/sh; `exec` keeps the agent a direct child.
+    lines = [f"{name}: exec {shlex.join(workload.argv(name))}" for name in workload.names]
+    path = workload.directory / "Procfile"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_mesh_compose(workload: Workload) -> Path:
+    agents = {
+        name: {"script": workload.script.name, "args": workload.argv(name)[2:]}
+        for name in workload.names
+    }
+    document = {"name": f"bench-{workload.mode}", "python": {"interpreter": workload.python}, "agents": agents}
+    path = workload.directory / "mesh-compose.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def write_supervisord(workload: Workload) -> Path:
+    """A nodaemon supervisord config; its socket lives in a short /tmp dir (path length limit)."""
+    socket = Path(tempfile.mkdtemp(prefix="mcb")) / "s.sock"
+    logs = workload.directory / "logs"
+    logs.mkdir(exist_ok=True)
+    sections = [
+        f"[unix_http_server]\nfile={socket}\n",
+        f"[supervisord]\nnodaemon=true\nlogfile={workload.directory / 'supervisord.log'}\n"
+        f"pidfile={workload.directory / 'supervisord.pid'}\nchildlogdir={logs}\n",
+        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+        f"[supervisorctl]\nserverurl=unix://{socket}\n",
+    ]
+    for name in workload.names:
+        sections.append(
+            f"[program:{name}]\ncommand={shlex.join(workload.argv(name))}\ndirectory={workload.directory}\n"
+            "autostart=true\nautorestart=false\nstartsecs=0\nstopsignal=TERM\nstopwaitsecs=10\n"
+            f"redirect_stderr=true\nstdout_logfile={logs / (name + '.log')}\nstdout_logfile_maxbytes=0\n"
+        )
+    # One group, so supervisord stops the agents together rather than one group per tick.
+    sections.append(f"[group:agents]\nprograms={','.join(workload.names)}\n")
+    path = workload.directory / "supervisord.conf"
+    path.write_text("\n".join(sections).replace("%", "%%"))
+    return path
+
+
+def supervisord_logs(workload: Workload) -> List[Path]:
+    return [workload.directory / "logs" / f"{name}.log" for name in workload.names]
