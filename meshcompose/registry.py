@@ -155,17 +155,6 @@ def agent_environment(
     return {key: value for key, value in wanted.items() if key not in agent.environment}
 
 
-def needs_registry(agent: model.Agent) -> bool:
-    """Whether `agent` needs a registry: Python agents (they may be mesh agents),
-    and any agent waiting on or health-checked by registration. A command agent
-    without either (which is how a managed registry itself is run) does not."""
-    if agent.is_python:
-        return True
-    if agent.healthcheck is not None and agent.healthcheck.kind is model.HealthKind.REGISTRY:
-        return True
-    return any(dep.condition is model.Condition.REGISTERED for dep in agent.depends_on)
-
-
 def managed_command(
     registry: model.Registry,
     *,

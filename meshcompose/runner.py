@@ -191,7 +191,7 @@ class AgentRunner:
         finally:
             with anyio.CancelScope(shield=True):
                 self._exited.set()
-                process.kill_tree(self._identity, token)
+                await process.kill_tree_and_wait(self._identity, token)
                 await proc.aclose()
 
     def _started_text(self, pid: int) -> str:

@@ -65,6 +65,9 @@ class AgentRecord(TypedDict):
     health: Optional[str]  # "healthy" | "unhealthy" | None
     depends_on: List[str]
     mesh: Optional[Dict[str, Any]]  # reserved for the registry column
+    # How to stop it, for a `down` that must reap it after the supervisor died.
+    stop_signal: Optional[str]
+    stop_grace: Optional[float]
 
 
 class StateDoc(TypedDict):
@@ -75,6 +78,7 @@ class StateDoc(TypedDict):
     updated_at: float
     supervisor: Optional[SupervisorRecord]
     agents: Dict[str, AgentRecord]
+    registry_url: Optional[str]  # where agents register; `ps` reads the MESH column there
 
 
 AGENT_FIELDS = frozenset(AgentRecord.__annotations__)
@@ -82,7 +86,8 @@ AGENT_FIELDS = frozenset(AgentRecord.__annotations__)
 
 def new_document(project: str, directory: Path, files: List[str]) -> StateDoc:
     return StateDoc(version=STATE_VERSION, project=project, directory=str(directory),
-                    files=[str(f) for f in files], updated_at=time.time(), supervisor=None, agents={})
+                    files=[str(f) for f in files], updated_at=time.time(), supervisor=None, agents={},
+                    registry_url=None)
 
 
 def new_agent(**fields: Any) -> AgentRecord:
@@ -91,6 +96,7 @@ def new_agent(**fields: Any) -> AgentRecord:
         status="waiting", exit_code=None, message=None, pid=None, create_time=None, pgid=None,
         token=None, restarts=0, started_at=None, interpreter=None, python_version=None,
         venv=None, log_path="", health=None, depends_on=[], mesh=None,
+        stop_signal=None, stop_grace=None,
     )
     _check_fields(fields)
     record.update(_plain(fields))  # type: ignore[typeddict-item]
@@ -205,6 +211,7 @@ def _parse(text: str, path: Path) -> StateDoc:
     doc["agents"] = {name: {**new_agent(), **(record if isinstance(record, dict) else {})}
                      for name, record in doc["agents"].items()}
     doc.setdefault("supervisor", None)
+    doc.setdefault("registry_url", None)
     return doc  # type: ignore[return-value]
 
 

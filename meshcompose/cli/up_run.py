@@ -13,10 +13,14 @@ LOCK_FD_VAR = "MESH_COMPOSE_LOCK_FD"
 
 
 def run_up(project, selected: Sequence[str], args: argparse.Namespace) -> int:
-    from meshcompose import launch, state
+    from meshcompose import launch, meshplan, state
     from meshcompose.errors import AlreadyRunningError
 
     launch.preflight([project.agents[name] for name in selected])
+    mesh = meshplan.plan(project, selected, url=registry_url(project, args))
+    project, selected = meshplan.with_managed_registry(project, selected, mesh)
+    if meshplan.describe(mesh) and not args.detached_child:
+        print(meshplan.describe(mesh), file=sys.stderr)
     if os.environ.get(LOCK_FD_VAR) and args.detached_child:
         lock = state.ProjectLock(project.directory, project.name)
         lock.adopt(int(os.environ.pop(LOCK_FD_VAR)))
@@ -41,13 +45,20 @@ def run_up(project, selected: Sequence[str], args: argparse.Namespace) -> int:
         lock.release()
 
 
+def registry_url(project, args) -> str:
+    from meshcompose import registry
+
+    return registry.resolve_url(project.registry, cli_url=args.registry_url, cli_host=args.registry_host,
+                                cli_port=args.registry_port, environ=os.environ)
+
+
 def launches_for(project, selected, args):
-    from meshcompose import launch
+    from meshcompose import launch, meshplan
     from meshcompose.cli.environments import ensure_environments
 
-    stream = sys.stderr
-    resolved = ensure_environments(project, selected, args, stream)
-    return launch.build_launches(project, selected, resolved, os.environ)
+    resolved = ensure_environments(project, selected, args, sys.stderr)
+    mesh_env = meshplan.agent_environments(project, selected, registry_url(project, args), args.log_level)
+    return launch.build_launches(project, selected, resolved, os.environ, mesh_env)
 
 
 def _supervise(project, selected, launches, args, lock) -> int:
@@ -57,7 +68,9 @@ def _supervise(project, selected, launches, args, lock) -> int:
     from meshcompose.supervisor import RunOptions, Supervisor
 
     store = state.StateStore(project.directory)
-    store.write(state.new_document(project.name, project.directory, [str(f) for f in project.files]))
+    doc = state.new_document(project.name, project.directory, [str(f) for f in project.files])
+    doc["registry_url"] = registry_url(project, args)
+    store.write(doc)
     mux, recorder, observers = _observers(project, selected, args)
     state_recorder = host.StateRecorder(store, recorder.directory)
     options = RunOptions(
@@ -69,6 +82,7 @@ def _supervise(project, selected, launches, args, lock) -> int:
     from meshcompose.events import FanOut
 
     supervisor = Supervisor(project, launches, FanOut([*observers, state_recorder]), options)
+    supervisor.registry_url = doc["registry_url"]
     state_recorder.add_agents(supervisor, launches)
     try:
         return anyio.run(lambda: host.host(

@@ -119,19 +119,6 @@ def test_agent_environment_leaves_out_what_the_agent_sets_itself():
     assert env["MCP_MESH_HTTP_HOST"] == "127.0.0.1" and env["MCP_MESH_LOG_LEVEL"] == "INFO"
 
 
-def test_needs_registry():
-    command = Agent(name="db", run=RunKind.COMMAND, command=("sleep", "9"))
-    assert registry.needs_registry(script_agent())
-    assert registry.needs_registry(Agent(name="m", run=RunKind.MODULE, target="pkg.mod"))
-    assert not registry.needs_registry(command)
-    assert registry.needs_registry(Agent(name="c", run=RunKind.COMMAND, command=("x",),
-                                         depends_on=(DependsOn("a", Condition.REGISTERED),)))
-    assert not registry.needs_registry(Agent(name="c", run=RunKind.COMMAND, command=("x",),
-                                             depends_on=(DependsOn("a", Condition.HEALTHY),)))
-    assert registry.needs_registry(Agent(name="c", run=RunKind.COMMAND, command=("x",),
-                                         healthcheck=Healthcheck(HealthKind.REGISTRY)))
-
-
 # -- managed registry ----------------------------------------------------------
 
 
