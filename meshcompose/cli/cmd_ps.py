@@ -24,6 +24,9 @@ STATES = ("waiting", "starting", "running", "healthy", "unhealthy", "restarting"
 ENDED = frozenset({"exited", "failed", "skipped"})
 RUNNING_FAMILY = frozenset({"running", "healthy", "unhealthy"})
 COLUMNS = ("NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON")
+MESH_COLUMNS = ("MESH", "CAPS")
+# `ps` must answer even when the registry is dead or hangs.
+REGISTRY_TIMEOUT = 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -57,6 +60,8 @@ class Row:
     Interpreter: Optional[str]
     Message: Optional[str]
     LogPath: str
+    Mesh: Optional[str] = None  # registered | unhealthy | None (not listed, or no registry)
+    Capabilities: Optional[int] = None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,12 +74,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     supervised = state.supervisor_alive(doc)
     rows = [agent_row(doc, name, record, supervised) for name, record in doc["agents"].items()]
+    if doc.get("registry_url"):
+        add_mesh_columns(doc, rows)
     _warn_if_orphaned(doc, rows, supervised)
     shown = [row for row in rows if wanted(row, args.all, args.statuses)]
     if not shown:
         _print_empty(args, "no agents running")
         return 0
-    _print_rows(args, shown)
+    _print_rows(args, shown, mesh=bool(doc.get("registry_url")))
     return 0
 
 
@@ -125,6 +132,18 @@ def agent_row(doc: "StateDoc", name: str, record: "AgentRecord", supervised: boo
     )
 
 
+def add_mesh_columns(doc: "StateDoc", rows: Sequence[Row]) -> None:
+    """What the MCP Mesh registry says of each agent (one short request)."""
+    from meshcompose import registry
+
+    listed = registry.agents(doc["registry_url"], timeout=REGISTRY_TIMEOUT) or {}
+    for row in rows:
+        info = listed.get(registry.agent_id(doc["project"], row.Name))
+        if info is not None:
+            row.Mesh = "registered" if info.healthy else "unhealthy"
+            row.Capabilities = info.capabilities
+
+
 def tree_usage(pid: int, create_time: float) -> Optional[tuple]:
     """(CPU % averaged since start, summed RSS) of the agent and its descendants."""
     import psutil
@@ -162,31 +181,35 @@ def _print_empty(args: argparse.Namespace, message: str) -> None:
         print(message)
 
 
-def _print_rows(args: argparse.Namespace, rows: List[Row]) -> None:
+def _print_rows(args: argparse.Namespace, rows: List[Row], mesh: bool) -> None:
     if args.quiet:
         sys.stdout.write("".join(f"{row.Name}\n" for row in rows))
     elif args.format == "json":
         sys.stdout.write("".join(json.dumps(asdict(row)) + "\n" for row in rows))
     else:
-        sys.stdout.write(render_table(rows))
+        sys.stdout.write(render_table(rows, mesh))
 
 
-def table_cells(row: Row) -> List[str]:
+def table_cells(row: Row, mesh: bool = False) -> List[str]:
     from meshcompose.units import format_duration, format_size
 
     python = "-"
     if row.Python:
         python = f"{row.Python} ({'venv' if row.Venv else 'system'})" if row.Venv is not None else row.Python
-    return [
+    cells = [
         row.Name, row.Status, str(row.Pid) if row.Pid else "-",
         format_duration(row.Uptime) if row.Uptime is not None else "-", str(row.Restarts),
         f"{row.CPUPercent:.1f}" if row.CPUPercent is not None else "-",
         format_size(row.MemoryBytes) if row.MemoryBytes is not None else "-", python,
     ]
+    if mesh:
+        cells += [row.Mesh or "—", str(row.Capabilities) if row.Capabilities is not None else "—"]
+    return cells
 
 
-def render_table(rows: Sequence[Row]) -> str:
-    lines = [list(COLUMNS), *(table_cells(row) for row in rows)]
-    widths = [max(len(line[index]) for line in lines) for index in range(len(COLUMNS))]
+def render_table(rows: Sequence[Row], mesh: bool = False) -> str:
+    columns = [*COLUMNS, *MESH_COLUMNS] if mesh else list(COLUMNS)
+    lines = [columns, *(table_cells(row, mesh) for row in rows)]
+    widths = [max(len(line[index]) for line in lines) for index in range(len(columns))]
     return "".join("   ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() + "\n"
                    for line in lines)

@@ -24,7 +24,7 @@ def run_up(project, selected: Sequence[str], args: argparse.Namespace) -> int:
     if os.environ.get(LOCK_FD_VAR) and args.detached_child:
         lock = state.ProjectLock(project.directory, project.name)
         lock.adopt(int(os.environ.pop(LOCK_FD_VAR)))
-        return _supervise(project, selected, launches_for(project, selected, args), args, lock)
+        return _supervise(project, selected, launches_for(project, selected, args), args, lock, mesh)
     lock = state.ProjectLock(project.directory, project.name)
     try:
         lock.acquire()
@@ -40,7 +40,7 @@ def run_up(project, selected: Sequence[str], args: argparse.Namespace) -> int:
             from meshcompose.cli.background import detach
 
             return detach(project, selected, args, lock)
-        return _supervise(project, selected, launches, args, lock)
+        return _supervise(project, selected, launches, args, lock, mesh)
     finally:
         lock.release()
 
@@ -61,7 +61,7 @@ def launches_for(project, selected, args):
     return launch.build_launches(project, selected, resolved, os.environ, mesh_env)
 
 
-def _supervise(project, selected, launches, args, lock) -> int:
+def _supervise(project, selected, launches, args, lock, mesh) -> int:
     import anyio
 
     from meshcompose import host, state
@@ -69,7 +69,7 @@ def _supervise(project, selected, launches, args, lock) -> int:
 
     store = state.StateStore(project.directory)
     doc = state.new_document(project.name, project.directory, [str(f) for f in project.files])
-    doc["registry_url"] = registry_url(project, args)
+    doc["registry_url"] = mesh.url if (mesh.needed or mesh.managed or mesh.reused) else None
     store.write(doc)
     mux, recorder, observers = _observers(project, selected, args)
     state_recorder = host.StateRecorder(store, recorder.directory)
@@ -82,7 +82,7 @@ def _supervise(project, selected, launches, args, lock) -> int:
     from meshcompose.events import FanOut
 
     supervisor = Supervisor(project, launches, FanOut([*observers, state_recorder]), options)
-    supervisor.registry_url = doc["registry_url"]
+    supervisor.registry_url = mesh.url
     state_recorder.add_agents(supervisor, launches)
     try:
         return anyio.run(lambda: host.host(
