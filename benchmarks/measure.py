@@ -76,6 +76,7 @@ def wait_until_gone(agents: Sequence[psutil.Process], started: float, timeout: f
 class Idle:
     cpu_percent: float
     rss_mb: float
+    uss_mb: float
 
 
 def idle_cost(session: Session, agents: Sequence[psutil.Process], seconds: float) -> Optional[Idle]:
@@ -86,7 +87,8 @@ def idle_cost(session: Session, agents: Sequence[psutil.Process], seconds: float
     time.sleep(seconds)
     after = _orchestrator_cpu(session.measured_pid, agents)
     cpu = sum(after.get(pid, 0.0) - spent for pid, spent in before.items() if pid in after)
-    return Idle(cpu_percent=100.0 * cpu / seconds, rss_mb=_orchestrator_rss(session.measured_pid, agents) / 2**20)
+    rss, uss = _orchestrator_memory(session.measured_pid, agents)
+    return Idle(cpu_percent=100.0 * cpu / seconds, rss_mb=rss / 2**20, uss_mb=uss / 2**20)
 
 
 def flood_rate(session: Session, workload: Workload, timeout: float) -> float:
@@ -144,12 +146,14 @@ def kill_tokened(token: str) -> int:
     return killed
 
 
-def tail(session: Session, size: int = 400) -> str:
+def tail(session: Session, lines: int = 3) -> str:
+    """The last lines the tool printed, for a note."""
     try:
-        data = session.outputs[0].read_bytes()[-size:] if session.outputs else b""
+        data = session.outputs[0].read_bytes()[-4000:] if session.outputs else b""
     except OSError:
         data = b""
-    return data.decode("utf-8", "replace").strip().replace("\n", " | ") or "(no output)"
+    last = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()][-lines:]
+    return " | ".join(last) or "(no output)"
 
 
 class _Tail:
@@ -206,11 +210,17 @@ def _orchestrator_cpu(pid: int, agents: Sequence[psutil.Process]) -> Dict[int, f
     return spent
 
 
-def _orchestrator_rss(pid: int, agents: Sequence[psutil.Process]) -> int:
-    total = 0
+def _orchestrator_memory(pid: int, agents: Sequence[psutil.Process]) -> Tuple[int, int]:
+    """RSS and USS summed over the orchestrator's processes.
+
+    RSS counts pages a forked helper shares with its parent once per process
+    (honcho forks one helper per agent); USS counts only what each owns.
+    """
+    rss = uss = 0
     for proc in _orchestrator_processes(pid, agents):
         try:
-            total += proc.memory_info().rss
+            info = proc.memory_full_info()
+            rss, uss = rss + info.rss, uss + getattr(info, "uss", info.rss)
         except psutil.Error:
             continue
-    return total
+    return rss, uss

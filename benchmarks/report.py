@@ -102,7 +102,7 @@ def _header(settings: Dict[str, object], versions: Dict[str, str]) -> str:
 
 def _lifecycle(table: Dict[str, Dict[str, float]]) -> str:
     bare = table.get(FLOOR, {})
-    rows = [["tool", "up s", "x bare", "stop s", "x bare", "left behind", "idle CPU %", "RSS MB"]]
+    rows = [["tool", "up s", "x bare", "stop s", "x bare", "left behind", "idle CPU %", "RSS MB", "USS MB"]]
     for tool, values in table.items():
         if "up_s" not in values:
             continue
@@ -110,7 +110,7 @@ def _lifecycle(table: Dict[str, Dict[str, float]]) -> str:
             tool, _num(values.get("up_s"), "{:.3f}"), _ratio(values.get("up_s"), bare.get("up_s")),
             _num(values.get("stop_s"), "{:.3f}"), _ratio(values.get("stop_s"), bare.get("stop_s")),
             _num(values.get("left_behind"), "{:.0f}"), _num(values.get("idle_cpu_percent"), "{:.3f}"),
-            _num(values.get("rss_mb"), "{:.1f}"),
+            _num(values.get("rss_mb"), "{:.1f}"), _num(values.get("uss_mb"), "{:.1f}"),
         ])
     return "Lifecycle\n" + _grid(rows) if len(rows) > 1 else ""
 

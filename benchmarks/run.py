@@ -79,7 +79,7 @@ class Bench:
             agents = measure.agent_processes(workload)
             idle = measure.idle_cost(session, agents, self.args.idle)
             if idle:
-                self._add(tool, idle_cpu_percent=idle.cpu_percent, rss_mb=idle.rss_mb)
+                self._add(tool, idle_cpu_percent=idle.cpu_percent, rss_mb=idle.rss_mb, uss_mb=idle.uss_mb)
             self._status_latency(tool, workload)
             asked = time.perf_counter()
             tool.request_stop(session, workload)
