@@ -24,6 +24,7 @@ from meshcompose.supervisor import Supervisor
 
 FLUSH_INTERVAL = 0.05  # console and log files
 STATE_FLUSH_INTERVAL = 0.1
+SETTLE_SECONDS = 5.0  # a stopped runner's pipes drain for at most runner.PIPE_DRAIN_SECONDS
 
 
 class StateRecorder:
@@ -40,7 +41,16 @@ class StateRecorder:
                 name, interpreter=launch.interpreter, python_version=launch.python_version,
                 venv=launch.is_venv, log_path=str(self.log_dir / f"{name}.log"),
                 depends_on=[dep.name for dep in agent.depends_on],
+                stop_signal=agent.stop_signal, stop_grace=agent.stop_grace_period,
             )
+
+    def mark_starting(self, names: Sequence[str]) -> None:
+        """Written before the start request is answered, so a client polling
+        the state file never mistakes the previous run's `exited (0)` for this one."""
+        for name in names:
+            self.store.update_agent(name, status=AgentState.WAITING.value, exit_code=None,
+                                    message=None, health=None)
+        self.store.write_now()
 
     def agent_line(self, agent: str, stream: str, text: str) -> None:
         pass
@@ -84,7 +94,19 @@ class ControlHandler:
             return names
         warnings = self._dependents_warnings(names)
         await self.supervisor.stop(names, timeout=request.get("timeout"))
+        await self._settled(names)
         return {"ok": True, "stopped": names, "warnings": warnings}
+
+    async def _settled(self, names: Sequence[str]) -> None:
+        """Until each stopped runner has recorded its end (its pipes drain after
+        the process exits), and the state file says so: a `start` right after
+        must find it final, and a `ps` right after must see it exited."""
+        with anyio.move_on_after(SETTLE_SECONDS):
+            for name in names:
+                runner = self.supervisor.runners.get(name)
+                while runner is not None and not runner.status.final:
+                    await runner.wait_changed()
+        self.recorder.store.write_now()
 
     async def op_start(self, request: Dict[str, Any]) -> Dict[str, Any]:
         launches = {name: LaunchSpec.from_dict(raw) for name, raw in (request.get("launches") or {}).items()}
@@ -95,7 +117,9 @@ class ControlHandler:
             return control.failure("the project is stopping")
         self.supervisor.launches.update(launches)
         self.recorder.add_agents(self.supervisor, launches)
-        return {"ok": True, "started": self.supervisor.start(names)}
+        started = self.supervisor.start(names)
+        self.recorder.mark_starting(started)
+        return {"ok": True, "started": started}
 
     async def op_restart(self, request: Dict[str, Any]) -> Dict[str, Any]:
         stopped = await self.op_stop(request)

@@ -24,6 +24,7 @@ def detach(project, selected: Sequence[str], args: argparse.Namespace, lock) -> 
             _child_argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=env, pass_fds=(lock.fileno(),), start_new_session=True, close_fds=True,
         )
+    lock.write_holder(child.pid)  # a concurrent `up` names the supervisor, not this short-lived parent
     lock.hand_over()
     return wait_until_up(project, selected, args.wait_timeout, child=child, log_path=log_path)
 
