@@ -28,11 +28,12 @@ class AgentStatus:
     started_at: Optional[float] = None
     ever_started: bool = False
     final: bool = False  # ended, and nothing will start it again on its own
+    limits: Optional[str] = None  # resource limits in force and how: "cpu 0.5 (CPU 1, duty cycle 50%)"
 
     def label(self) -> str:
-        """The status word users see: `healthy`, `exited (1)`."""
+        """The status word users see: `healthy`, `exited (1)`, `exited (timeout after 5m)`."""
         if self.state is AgentState.EXITED and self.exit_code is not None:
-            return f"exited ({self.exit_code})"
+            return f"exited ({self.message or self.exit_code})"
         return self.state.value
 
     def evolve(self, **changes) -> "AgentStatus":

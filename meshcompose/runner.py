@@ -19,10 +19,11 @@ from meshcompose.errors import AgentStartError
 from meshcompose.events import AgentStatus, Notice
 from meshcompose.health import LogMatcher, monitor
 from meshcompose.logpump import pump
-from meshcompose.model import Agent, AgentState, Condition, HealthKind, RestartMode
+from meshcompose.model import Agent, AgentState, Condition, HealthKind, Resources, RestartMode
 
 if TYPE_CHECKING:
     from meshcompose.launch import LaunchSpec
+    from meshcompose.resources import Breach
     from meshcompose.supervisor import Supervisor
 
 # After the leader exits, how long its output pipes may still drain.
@@ -41,6 +42,7 @@ class AgentRunner:
         self._exited = anyio.Event()
         self._wait_scope: Optional[anyio.CancelScope] = None
         self.stop_requested = False
+        self._exit_reason: Optional[str] = None  # set when a resource limit stopped it
         self._log_matcher = None
         check = agent.healthcheck
         if check is not None and check.kind is HealthKind.LOG:
@@ -87,7 +89,7 @@ class AgentRunner:
             if time.monotonic() - started >= self.agent.restart.reset_after:
                 failures = 0
             if not self._wants_restart(code):
-                self._finish(AgentState.EXITED, code)
+                self._finish(AgentState.EXITED, code, self._exit_reason)
                 return
             if self._restarts_exhausted():
                 message = f"gave up after {self.status.restarts} restart(s); last exit code {code}"
@@ -97,7 +99,7 @@ class AgentRunner:
             delay = self._backoff(failures)
             failures += 1
             self._notice(f"restarting in {_seconds(delay)} (restart {self.status.restarts + 1})")
-            self._set(state=AgentState.RESTARTING)
+            self._set(state=AgentState.RESTARTING, message=self._exit_reason)
             with self._stoppable() as scope:
                 await anyio.sleep(delay)
             if scope.cancelled_caught or self.stop_requested:
@@ -122,7 +124,7 @@ class AgentRunner:
             return False  # an exit during shutdown is never restarted
         mode = self.agent.restart.mode
         if mode is RestartMode.ON_FAILURE:
-            return code != 0
+            return code != 0 or self._exit_reason is not None  # a crossed limit is a failure
         return mode in (RestartMode.ALWAYS, RestartMode.UNLESS_STOPPED)
 
     def _restarts_exhausted(self) -> bool:
@@ -169,6 +171,7 @@ class AgentRunner:
     async def _run_once(self) -> Optional[int]:
         """Starts the process and waits for it; None if it could not start."""
         self._set(state=AgentState.STARTING, exit_code=None)
+        self._exit_reason = None
         try:
             self._exited = anyio.Event()
             token = process.new_token()
@@ -186,13 +189,33 @@ class AgentRunner:
             started_at=time.time(),
         )
         self._notice(self._started_text(proc.pid))
+        self._watch_limits(token)
         try:
             return await self._supervise(proc, token)
         finally:
             with anyio.CancelScope(shield=True):
+                self.supervisor.resources.unwatch(self.agent.name)
                 self._exited.set()
                 await process.kill_tree_and_wait(self._identity, token)
                 await proc.aclose()
+
+    def _watch_limits(self, token: str) -> None:
+        limits = self.agent.resources
+        if self._identity is None or limits == Resources():
+            return
+        described, notes = self.supervisor.resources.watch(
+            self.agent.name, self._identity, token, limits, self._stop_for_limit)
+        for note in notes:
+            self._notice(note.text, note.level)
+        self._set(limits=described)
+
+    async def _stop_for_limit(self, breach: "Breach") -> None:
+        """A limit crossed: stop like a user would, but the restart policy still applies."""
+        if not self.alive or self.stop_requested or self.status.state is AgentState.STOPPING:
+            return
+        self._exit_reason = breach.message
+        self._notice(breach.detail, "warning")
+        await self._terminate(self.agent.stop_grace_period)
 
     def _started_text(self, pid: int) -> str:
         if self.launch.interpreter:
@@ -265,15 +288,18 @@ class AgentRunner:
             await self.wait_changed()  # a spawn in flight is stopped once it exists
         if not self.alive:
             return
-        grace = self.agent.stop_grace_period if grace is None else grace
+        await self._terminate(self.agent.stop_grace_period if grace is None else grace)
+
+    async def _terminate(self, grace: float) -> None:
         self._set(state=AgentState.STOPPING)
         self._notice("stopping")
+        self.supervisor.resources.unwatch(self.agent.name)  # a throttled group must run to hear the signal
         process.signal_group(self._identity, self.agent.stop_signal)
         with anyio.move_on_after(grace):
             await self._exited.wait()
         if not self._exited.is_set():
             self._notice(f"did not stop within {_seconds(grace)}; killing", "warning")
-            self.kill()
+            process.kill_tree(self._identity, self.status.token)
         with anyio.move_on_after(5):
             await self._exited.wait()
 

@@ -18,6 +18,7 @@ import anyio
 from meshcompose.events import Notice, Observer
 from meshcompose.launch import LaunchSpec
 from meshcompose.model import AgentState, Project
+from meshcompose.resources import ResourceWatcher
 from meshcompose.runner import AgentRunner
 
 EXIT_FORCED = 130
@@ -52,6 +53,7 @@ class Supervisor:
         self._agents_tg: Optional[anyio.abc.TaskGroup] = None
         self._stopped_all = anyio.Event()
         self.registry_url: Optional[str] = None
+        self.resources = ResourceWatcher()  # one loop enforces every agent's limits
 
     # -- running -------------------------------------------------------------
 
@@ -59,6 +61,7 @@ class Supervisor:
         async with anyio.create_task_group() as outer:
             if self.options.handle_signals and sys.platform != "win32":
                 await outer.start(self._watch_signals)
+            await outer.start(self.resources.run)
             async with anyio.create_task_group() as agents:
                 self._agents_tg = agents
                 self.start(names)
