@@ -53,14 +53,14 @@ async def run_pipes(producers: int, lines: int, log_dir: Path) -> Dict[str, floa
             nonlocal received
             log_file = files[name]
 
-            def on_line(text: str) -> None:
+            def on_lines(texts) -> None:
                 nonlocal received
-                received += 1
-                console.line(name, text)
-                log_file.write("out", text)
+                received += len(texts)
+                console.lines(name, texts)
+                log_file.write_lines("out", texts)
 
             async with await anyio.open_process([sys.executable, "-c", PRODUCER, str(lines)]) as process:
-                await pump(process.stdout, on_line)
+                await pump(process.stdout, on_lines)
                 await process.wait()
 
         started = time.perf_counter()

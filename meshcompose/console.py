@@ -5,7 +5,8 @@ is a plain string with its ANSI escapes built once per agent, lines are
 joined into a buffer, and the buffer is written in one call. Output is
 flushed when 64 KiB are buffered, when a line comes 50 ms or more after the
 last flush, and on `flush()`; whoever owns the mux must also call `flush()`
-when output goes idle (`meshcompose.logs.flush_every` does it every 50 ms).
+when output goes idle (the supervisor's `host.Flusher` does it 50 ms after
+output stops).
 
 The caller decides about colour (`meshcompose.cli.render.color_enabled`).
 A reader that goes away (`mesh-compose up | head`) is not an error: the mux
@@ -104,6 +105,19 @@ class ConsoleMux:
         if self.timestamps:
             head += (when if isinstance(when, str) else utc_timestamp(when)) + " "
         self._write(f"{head}{text}\n")
+
+    def lines(self, agent: str, texts: List[str], stream: str = "out") -> None:
+        """A batch of an agent's lines: one string join, however many lines."""
+        if self.timestamps or not texts:
+            for text in texts:
+                self.line(agent, text, stream)
+            return
+        prefixes = self._prefixes.get(agent)
+        if prefixes is None:
+            self.add_name(agent)
+            prefixes = self._prefixes[agent]
+        head = (prefixes[1] if stream == "err" else prefixes[0]) if self.prefix else ""
+        self._write(head + ("\n" + head).join(texts) + "\n")
 
     def event(self, agent: Optional[str], message: str, level: str = "info") -> None:
         """A message of mesh-compose's own about `agent` (None: the project)."""

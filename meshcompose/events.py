@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Optional, Protocol, Sequence
+from typing import List, Optional, Protocol, Sequence
 
 from meshcompose.model import AgentState
 
@@ -51,7 +51,7 @@ class Notice:
 
 
 class Observer(Protocol):
-    def agent_line(self, agent: str, stream: str, text: str) -> None: ...
+    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None: ...
 
     def agent_status(self, status: AgentStatus) -> None: ...
 
@@ -64,9 +64,9 @@ class FanOut:
     def __init__(self, observers: Sequence[Observer]) -> None:
         self.observers = list(observers)
 
-    def agent_line(self, agent: str, stream: str, text: str) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
         for observer in self.observers:
-            observer.agent_line(agent, stream, text)
+            observer.agent_lines(agent, stream, lines)
 
     def agent_status(self, status: AgentStatus) -> None:
         for observer in self.observers:

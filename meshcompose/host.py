@@ -22,8 +22,9 @@ from meshcompose.launch import LaunchSpec
 from meshcompose.model import AgentState
 from meshcompose.supervisor import Supervisor
 
-FLUSH_INTERVAL = 0.05  # console and log files
-STATE_FLUSH_INTERVAL = 0.1
+# Buffered console, log-file and state output is flushed this long after it
+# was written; an idle project is never woken up for it.
+FLUSH_DELAY = 0.05
 SETTLE_SECONDS = 5.0  # a stopped runner's pipes drain for at most runner.PIPE_DRAIN_SECONDS
 
 
@@ -52,7 +53,7 @@ class StateRecorder:
                                     message=None, health=None)
         self.store.write_now()
 
-    def agent_line(self, agent: str, stream: str, text: str) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
         pass
 
     def agent_status(self, status: AgentStatus) -> None:
@@ -155,10 +156,11 @@ async def host(
     *,
     store: state.StateStore,
     recorder: StateRecorder,
-    flushables: Iterable[Any] = (),
+    flusher: Flusher,
     detached: bool = False,
 ) -> int:
-    """Runs the supervisor, serving control requests and keeping state current."""
+    """Runs the supervisor, serving control requests and keeping state current.
+    `flusher` must be among the supervisor's observers."""
     project = supervisor.project
     socket = state.socket_path(project.directory)
     token = secrets.token_hex(16)
@@ -169,8 +171,7 @@ async def host(
             pid=os.getpid(), create_time=_own_create_time(), started_at=time.time(),
             socket=str(socket), token=token, port=port, detached=detached))
         store.write_now()
-        tg.start_soon(_flush_forever, list(flushables), FLUSH_INTERVAL)
-        tg.start_soon(_flush_forever, [store], STATE_FLUSH_INTERVAL)
+        tg.start_soon(flusher.run)
         try:
             code = await supervisor.run(names)
         finally:
@@ -181,15 +182,42 @@ async def host(
     return code
 
 
-async def _flush_forever(flushables: List[Any], interval: float) -> None:
-    try:
-        while True:
-            await anyio.sleep(interval)
-            for item in flushables:
-                item.flush()
-    finally:
-        for item in flushables:
-            item.flush()
+class Flusher:
+    """An observer that flushes the buffered sinks shortly after anything
+    happened, and sleeps while nothing does: an idle supervisor does not
+    wake up (no measurable CPU), a busy one flushes every FLUSH_DELAY."""
+
+    def __init__(self, sinks: Iterable[Any], delay: float = FLUSH_DELAY) -> None:
+        self.sinks = list(sinks)
+        self.delay = delay
+        self._pending = anyio.Event()
+
+    def _wake(self) -> None:
+        if not self._pending.is_set():
+            self._pending.set()
+
+    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+        self._wake()
+
+    def agent_status(self, status: AgentStatus) -> None:
+        self._wake()
+
+    def notice(self, notice: Notice) -> None:
+        self._wake()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self._pending.wait()
+                await anyio.sleep(self.delay)
+                self._pending = anyio.Event()
+                self.flush()
+        finally:
+            self.flush()
+
+    def flush(self) -> None:
+        for sink in self.sinks:
+            sink.flush()
 
 
 def _own_create_time() -> float:

@@ -14,8 +14,8 @@ Layout and defaults (the README cites this docstring):
   supervisor appends to the existing file.
 - Writes are buffered: a `LogFile` writes to disk when its buffer holds
   64 KiB, when a write comes 0.2 s or more after the last flush, on `flush()`
-  and on `close()`. An idle file must be flushed by its owner: run
-  `meshcompose.logs.flush_every` in the supervisor's task group.
+  and on `close()`. An idle file must be flushed by its owner (the
+  supervisor's `host.Flusher`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from meshcompose.logrecord import format_record
+from meshcompose.logrecord import format_record, utc_timestamp
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_BACKUPS = 3
@@ -97,9 +97,17 @@ class LogFile:
 
     def write(self, stream: str, text: str, when: Optional[float] = None) -> None:
         """Append one record; `when` defaults to now (Unix time)."""
+        self._append(format_record(stream, text, when).encode("utf-8", "replace"))
+
+    def write_lines(self, stream: str, texts: List[str], when: Optional[float] = None) -> None:
+        """Append a batch of records sharing one timestamp (the lines of one read)."""
+        head = f"{utc_timestamp(when)} {stream} "
+        body = ("\n" + head).join(text.replace("\n", "\\n") for text in texts)
+        self._append(f"{head}{body}\n".encode("utf-8", "replace"))
+
+    def _append(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError(f"log file {self.path} is closed")
-        data = format_record(stream, text, when).encode("utf-8", "replace")
         if self._size + self._buffered + len(data) > self.max_bytes and self._size + self._buffered > 0:
             self._rotate()
         self._buffer.append(data)

@@ -3,18 +3,19 @@
 A fixed-limit `readline()` crashes or hangs on a huge line without a newline,
 and strict decoding crashes on bytes that are not UTF-8 (see the traps in
 DESIGN.md). `pump` reads chunks instead, so memory stays bounded by
-`max_line` whatever the agent writes, and every line reaches `on_line`.
+`max_line` whatever the agent writes, and every line reaches `on_lines`.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, List
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
 DEFAULT_MAX_LINE = 64 * 1024
+Lines = List[str]
 _CHUNK = 64 * 1024
 _STREAM_GONE = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError)
 
@@ -32,39 +33,44 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _emit_line(line: str, on_line: Callable[[str], None], max_line: int) -> None:
-    if line.endswith("\r"):
-        line = line[:-1]
-    if len(line) <= max_line:
-        on_line(line)
-        return
-    for start in range(0, len(line), max_line):
-        on_line(line[start : start + max_line])
+def _bounded(lines: Lines, max_line: int) -> Lines:
+    """Drop a trailing \r of each line; cut lines longer than `max_line`."""
+    out: Lines = []
+    for line in lines:
+        if line.endswith("\r"):
+            line = line[:-1]
+        if len(line) <= max_line:
+            out.append(line)
+        else:
+            out.extend(line[start : start + max_line] for start in range(0, len(line), max_line))
+    return out
 
 
-def _emit_complete(buffer: bytes, on_line: Callable[[str], None], max_line: int) -> bytes:
-    """Emit every finished line of `buffer`; return the unfinished rest, < max_line bytes."""
+def _complete_lines(buffer: bytes, max_line: int) -> "tuple[Lines, bytes]":
+    """Every finished line of `buffer`, and the unfinished rest (< max_line bytes)."""
+    lines: Lines = []
     cut = buffer.rfind(b"\n")
     if cut >= 0:
         # Decoding the block at once is safe: b"\n" never occurs inside a
         # UTF-8 sequence, and it is much faster than per-line decoding.
-        for line in _decode(buffer[:cut]).split("\n"):
-            _emit_line(line, on_line, max_line)
+        lines = _bounded(_decode(buffer[:cut]).split("\n"), max_line)
         buffer = buffer[cut + 1 :]
     while len(buffer) > max_line:
         cut = _char_boundary(buffer, max_line)
-        on_line(_decode(buffer[:cut]))
+        lines.append(_decode(buffer[:cut]))
         buffer = buffer[cut:]
-    return buffer
+    return lines, buffer
 
 
 async def pump(
     stream: anyio.abc.ByteReceiveStream,
-    on_line: Callable[[str], None],
+    on_lines: Callable[[Lines], None],
     *,
     max_line: int = DEFAULT_MAX_LINE,
 ) -> None:
-    """Call `on_line(text)` for each line of `stream` until it ends.
+    """Call `on_lines([text, ...])` with the lines of each chunk read from
+    `stream`, until it ends. Batches keep the per-line cost of everything
+    downstream (console, log file) to a string join.
 
     Lines are split on `\\n` (a trailing `\\r` is dropped) and decoded as
     UTF-8 with invalid bytes replaced by U+FFFD. A line longer than
@@ -79,10 +85,12 @@ async def pump(
                 chunk = await stream.receive(_CHUNK)
             except _STREAM_GONE:
                 break
-            rest = _emit_complete(rest + chunk if rest else chunk, on_line, max_line)
+            lines, rest = _complete_lines(rest + chunk if rest else chunk, max_line)
+            if lines:
+                on_lines(lines)
             # A stream that always has data ready never suspends; yield so a
             # fast writer cannot starve the pumps of the other agents.
             await anyio.lowlevel.checkpoint()
     finally:
         if rest:
-            _emit_line(_decode(rest), on_line, max_line)
+            on_lines(_bounded([_decode(rest)], max_line))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 from meshcompose.events import AgentStatus, Notice
 
@@ -22,11 +22,11 @@ class LogRecorder:
     def path(self, agent: str) -> Path:
         return self.directory / f"{agent}.log"
 
-    def agent_line(self, agent: str, stream: str, text: str) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
         log = self.files.get(agent)
         if log is None:
             log = self.files[agent] = self._open(self.path(agent))
-        log.write(stream, text)
+        log.write_lines(stream, lines)
 
     def agent_status(self, status: AgentStatus) -> None:
         pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
 import anyio
 
@@ -250,13 +250,14 @@ class AgentRunner:
         observer, agent = self.supervisor.observer, self.agent.name
         matcher = self._log_matcher
 
-        def on_line(text: str) -> None:
-            observer.agent_line(agent, name, text)
-            if matcher is not None:
-                matcher.feed(text)
+        def on_lines(lines: List[str]) -> None:
+            observer.agent_lines(agent, name, lines)
+            if matcher is not None and not matcher.matched:
+                for line in lines:
+                    matcher.feed(line)
 
         try:
-            await pump(stream, on_line)
+            await pump(stream, on_lines)
         finally:
             drained.tick()
 

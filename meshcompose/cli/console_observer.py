@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import List
+
 from meshcompose.events import AgentStatus, Notice
 
 
@@ -9,8 +11,8 @@ class ConsoleObserver:
     def __init__(self, mux) -> None:
         self.mux = mux  # meshcompose.console.ConsoleMux
 
-    def agent_line(self, agent: str, stream: str, text: str) -> None:
-        self.mux.line(agent, text, stream)
+    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+        self.mux.lines(agent, lines, stream)
 
     def agent_status(self, status: AgentStatus) -> None:
         pass  # the runner's notices already say what changed, in words

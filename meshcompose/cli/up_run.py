@@ -81,13 +81,14 @@ def _supervise(project, selected, launches, args, lock, mesh) -> int:
     )
     from meshcompose.events import FanOut
 
-    supervisor = Supervisor(project, launches, FanOut([*observers, state_recorder]), options)
+    flusher = host.Flusher([mux, recorder, store])
+    supervisor = Supervisor(project, launches, FanOut([*observers, state_recorder, flusher]), options)
     supervisor.registry_url = mesh.url
     state_recorder.add_agents(supervisor, launches)
     try:
         return anyio.run(lambda: host.host(
             supervisor, selected, store=store, recorder=state_recorder,
-            flushables=[mux, recorder], detached=args.detached_child))
+            flusher=flusher, detached=args.detached_child))
     finally:
         recorder.close()
         mux.flush()

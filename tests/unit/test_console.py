@@ -29,6 +29,13 @@ def test_plain_lines_are_padded_to_the_widest_name():
     assert text == "api    | hello\nworker | oops\n"
 
 
+def test_a_batch_of_lines_reads_exactly_like_single_lines():
+    single = render(["api", "worker"], [lambda m: [m.line("api", t, "err") for t in ("a", "", "c")]], color=True)
+    batch = render(["api", "worker"], [lambda m: m.lines("api", ["a", "", "c"], "err")], color=True)
+    assert batch == single
+    assert render(["api"], [lambda m: m.lines("api", ["1", "2"])], prefix=False) == "1\n2\n"
+
+
 def test_a_name_added_later_widens_every_prefix():
     text = render(["a"], [lambda m: m.line("a", "1"), lambda m: m.add_name("longer"), lambda m: m.line("a", "2"),
                           lambda m: m.line("late", "3")])

@@ -12,7 +12,6 @@ import anyio
 from meshcompose.logfiles import LogFile, agent_log_paths, agents_with_logs
 from meshcompose.logrecord import Record, format_record, parse_record, utc_timestamp
 from meshcompose.logread import LogFollower, last_lines, read_records, tail_records
-from meshcompose.logs import flush_every
 
 WHEN = 1714564800.123456  # 2024-05-01T12:00:00.123456Z
 
@@ -21,6 +20,18 @@ def test_record_format_is_the_documented_contract():
     assert format_record("err", "boom", WHEN) == "2024-05-01T12:00:00.123456Z err boom\n"
     assert utc_timestamp(WHEN + 1.5)[:26] == "2024-05-01T12:00:01.623456"
     assert format_record("out", "a\nb", WHEN).count("\n") == 1
+
+
+def test_a_batch_is_one_record_per_line_with_one_timestamp(tmp_path: Path):
+    log = LogFile(tmp_path / "a.log")
+    log.write_lines("err", ["first", "", "with\nnewline"], when=1714564800.5)
+    log.close()
+    records = [parse_record(line) for line in (tmp_path / "a.log").read_text().splitlines()]
+    assert [(r.when, r.stream, r.text) for r in records] == [
+        ("2024-05-01T12:00:00.500000Z", "err", "first"),
+        ("2024-05-01T12:00:00.500000Z", "err", ""),
+        ("2024-05-01T12:00:00.500000Z", "err", "with\\nnewline"),
+    ]
 
 
 def test_parse_keeps_foreign_lines_as_text():
@@ -125,23 +136,6 @@ def test_follower_sees_appends_truncation_rotation_and_new_agents(tmp_path: Path
         f.write("2024-05-01T12:00:06.000000Z out b again\n")
     assert [r.text for r in follower.poll()] == ["b again"]
     follower.close()
-
-
-def test_flush_every_writes_idle_buffers_and_flushes_on_cancel(tmp_path: Path):
-    log = LogFile(tmp_path / "api.log")
-
-    async def main() -> None:
-        async with anyio.create_task_group() as group:
-            group.start_soon(flush_every, [log], 0.02)
-            log.write("out", "hello")
-            await anyio.sleep(0.2)
-            assert (tmp_path / "api.log").read_text().endswith(" out hello\n")
-            log.write("out", "at shutdown")
-            group.cancel_scope.cancel()
-        assert (tmp_path / "api.log").read_text().endswith(" out at shutdown\n")
-
-    anyio.run(main)
-    log.close()
 
 
 def test_following_a_named_agent_whose_file_appears_later(tmp_path: Path):

@@ -18,7 +18,7 @@ async def pump_process(code: str, *, max_line: int = 64 * 1024) -> List[str]:
     lines: List[str] = []
     async with await anyio.open_process([sys.executable, "-c", textwrap.dedent(code)]) as process:
         with anyio.fail_after(30):
-            await pump(process.stdout, lines.append, max_line=max_line)
+            await pump(process.stdout, lines.extend, max_line=max_line)
             await process.wait()
     return lines
 
@@ -87,13 +87,13 @@ class ScriptedStream(anyio.abc.ByteReceiveStream):
 def test_lines_across_chunk_boundaries_and_any_stream_ending(ending):
     lines: List[str] = []
     stream = ScriptedStream([b"ab", b"c\nd", b"e\n\xc3", b"\xa9 tail"], ending)
-    anyio.run(pump, stream, lines.append)
+    anyio.run(pump, stream, lines.extend)
     assert lines == ["abc", "de", "é tail"]
 
 
 def test_long_terminated_line_in_one_chunk_is_split_too():
     lines: List[str] = []
-    anyio.run(lambda: pump(ScriptedStream([b"a" * 25 + b"\nb\n"]), lines.append, max_line=10))
+    anyio.run(lambda: pump(ScriptedStream([b"a" * 25 + b"\nb\n"]), lines.extend, max_line=10))
     assert lines == ["a" * 10, "a" * 10, "a" * 5, "b"]
 
 
@@ -115,8 +115,8 @@ def test_fast_writer_does_not_starve_a_slow_one():
     """
     arrivals: dict = {"slow": [], "fast_done": None, "fast_lines": 0}
 
-    def on_fast(_line: str) -> None:
-        arrivals["fast_lines"] += 1
+    def on_fast(lines: List[str]) -> None:
+        arrivals["fast_lines"] += len(lines)
 
     async def main() -> None:
         async def fast() -> None:
@@ -127,7 +127,7 @@ def test_fast_writer_does_not_starve_a_slow_one():
 
         async def slow() -> None:
             async with await anyio.open_process([sys.executable, "-c", textwrap.dedent(slow_code)]) as process:
-                await pump(process.stdout, lambda line: arrivals["slow"].append((line, time.monotonic())))
+                await pump(process.stdout, lambda lines: arrivals["slow"].extend((line, time.monotonic()) for line in lines))
                 await process.wait()
 
         with anyio.fail_after(60):
