@@ -49,7 +49,27 @@ def add_project_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
                         help="plain output without colors")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Project options that take a value: skipped when looking for the command name.
+_VALUE_OPTIONS = frozenset({"-f", "--file", "-p", "--project-name", "--profile", "--env-file"})
+
+
+def chosen_command(argv: Sequence[str]) -> Optional[str]:
+    """The command named on the command line, found without parsing it."""
+    names = {name for name, _, _ in COMMANDS}
+    expect_value = False
+    for token in argv:
+        if expect_value:
+            expect_value = False
+        elif token in _VALUE_OPTIONS:
+            expect_value = True
+        elif not token.startswith("-"):
+            return token if token in names else None
+    return None
+
+
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """Every command is listed, but only `command`'s module is imported to
+    add its arguments: `ps`, `logs` and `--help` pay for nothing else."""
     parser = argparse.ArgumentParser(
         prog="mesh-compose",
         description="Run a mesh of Python agents from one checked-in mesh-compose.yaml.",
@@ -58,17 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_project_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name, help_text in COMMANDS:
-        module = importlib.import_module(f"meshcompose.cli.{module_name}")
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         add_project_options(command_parser, suppress=True)
-        module.add_arguments(command_parser, name)
-        command_parser.set_defaults(_module=module)
+        if name == command:
+            module = importlib.import_module(f"meshcompose.cli.{module_name}")
+            module.add_arguments(command_parser, name)
+            command_parser.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(chosen_command(argv))
+    args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
