@@ -1,0 +1,128 @@
+"""Resource limits through the real `mesh-compose up`: agents that allocate,
+burn CPU or overstay, measured by the agents themselves.
+
+Bounds are generous for a noisy 2-core machine but still prove each
+mechanism: without it the memory agent would live 30 s, the burner would use
+a whole CPU (two for the threaded one), the sleeper would run 30 s.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from cli_helpers import pid_alive, wait_until
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the limits are measured with POSIX tools")
+
+# Allocates MEGABYTES once started, records when, and when SIGTERM came.
+ALLOCATOR = """
+import os, signal, sys, time
+def on_term(*_):
+    print("term", time.time(), flush=True)
+    sys.exit(3)
+signal.signal(signal.SIGTERM, on_term)
+print("start", flush=True)
+time.sleep(0.3)
+blob = bytearray(int(os.environ["MEGABYTES"]) * 1024 * 1024)
+for i in range(0, len(blob), 4096):
+    blob[i] = 1
+print("allocated", time.time(), flush=True)
+time.sleep(30)
+"""
+
+# Burns CPU in THREADS threads (hashing releases the GIL, so threads really run
+# in parallel) and reports its own CPU time over WINDOW seconds of wall time.
+BURNER = """
+import hashlib, os, threading, time
+data = os.urandom(1 << 20)
+def burn():
+    while True:
+        hashlib.sha256(data).digest()
+for _ in range(int(os.environ["THREADS"])):
+    threading.Thread(target=burn, daemon=True).start()
+time.sleep(0.5)
+wall, cpu = time.monotonic(), time.process_time()
+time.sleep(float(os.environ["WINDOW"]))
+share = (time.process_time() - cpu) / (time.monotonic() - wall)
+print("share", round(share, 3), "cpus", len(os.sched_getaffinity(0)), flush=True)
+time.sleep(30)
+"""
+
+# Ignores SIGTERM, so only the kill after the grace ends it.
+STUBBORN = """
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("pid", os.getpid(), time.time(), flush=True)
+time.sleep(30)
+"""
+
+
+def numbers_after(word: str, text: str) -> list[float]:
+    return [float(value) for value in re.findall(rf"\| {word} ([0-9.]+)", text)]
+
+
+def test_memory_limit_stops_within_two_samples_then_restarts(project):
+    project.script("alloc.py", ALLOCATOR)
+    project.compose({"hog": {
+        "script": "alloc.py", "environment": {"MEGABYTES": "160"}, "restart": "on-failure",
+        "max_restarts": 1, "backoff": "0.2s", "stop_grace_period": "3s",
+        "resources": {"memory_limit": "100MB"},
+    }})
+    up = project.start("up")
+    text = up.wait_for("gave up after 1 restart", timeout=40)
+    assert up.wait(15) == 1
+    assert re.search(r"memory limit 95\.4 MiB exceeded: 1[6-9]\d\.\d MiB", text), text  # 160 MiB + interpreter
+    allocated, terms = numbers_after("allocated", text), numbers_after("term", text)
+    assert len(allocated) == 2 and len(terms) == 2, text  # stopped, restarted, stopped again
+    for done, stopped in zip(allocated, terms):
+        assert 0 <= stopped - done <= 2 * 1.0 + 0.5, text  # two sampling periods, plus slack
+    assert text.count("hog | start") == 2
+
+
+def burner_share(project, threads: int, cpu_limit: float) -> tuple[float, int]:
+    project.script("burn.py", BURNER)
+    project.compose({"burner": {
+        "script": "burn.py", "environment": {"THREADS": str(threads), "WINDOW": "5"},
+        "stop_grace_period": "2s", "resources": {"cpu_limit": cpu_limit},
+    }})
+    up = project.start("up")
+    text = up.wait_for("burner | share", timeout=30)
+    up.interrupt()
+    assert up.wait(20) == 0
+    match = re.search(r"share ([0-9.]+) cpus (\d+)", text)
+    return float(match.group(1)), int(match.group(2))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to show pinning")
+def test_fractional_cpu_limit_throttles_to_that_share(project):
+    share, cpus = burner_share(project, threads=2, cpu_limit=0.5)
+    assert cpus == 1
+    assert 0.2 <= share <= 0.60
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to show pinning")
+def test_whole_cpu_limit_pins_two_busy_threads_to_one_cpu(project):
+    share, cpus = burner_share(project, threads=2, cpu_limit=1)
+    assert cpus == 1
+    assert 0.5 <= share <= 1.10
+
+
+def test_timeout_stops_after_the_timeout_plus_grace(project):
+    project.script("stubborn.py", STUBBORN)
+    project.compose({"sleeper": {
+        "script": "stubborn.py", "stop_grace_period": "1s", "resources": {"timeout": "1s"},
+    }})
+    up = project.start("up")
+    text = up.wait_for("sleeper | pid", timeout=20)
+    pid, started = (float(v) for v in re.search(r"\| pid (\d+) ([0-9.]+)", text).groups())
+    wait_until(lambda: not pid_alive(int(pid)), timeout=10, what="the agent to be gone")
+    gone_after = time.time() - started
+    assert 1.9 <= gone_after <= 1 + 1 + 1.5
+    assert up.wait(15) == 1
+    output = up.output
+    assert "timeout after 1s: stopping" in output
+    assert "did not stop within 1s; killing" in output
