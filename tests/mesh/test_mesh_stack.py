@@ -1,8 +1,8 @@
 """The real MCP Mesh stack: registry binary + SDK agents from examples/mcp-mesh.
 
-For now the `driver` starts processes directly (see conftest.DirectDriver);
-once `mesh-compose up -d`/`ps`/`down` exist, a driver that runs them can
-take its place and these assertions stay as they are.
+The `driver` starts processes directly (see conftest.DirectDriver): it checks
+the stack itself; test_mesh_compose.py drives the same example through the
+real `mesh-compose up -d` / `ps` / `down`.
 """
 
 from __future__ import annotations
