@@ -187,3 +187,22 @@ def test_a_recorded_pid_now_used_by_another_process_is_left_alone(project, stran
     wait_until(lambda: not pid_alive(real.pid), 5, "the real orphan to be gone")
     assert reused.is_running() and reused.status() != psutil.STATUS_ZOMBIE  # never signalled
     assert {row["State"] for row in ps_json(project, "-a").values()} == {"exited"}
+
+
+def test_down_imports_neither_networkx_nor_jsonschema(project, strangers):
+    project.compose({})
+    token = uuid.uuid4().hex
+    orphan = strangers({process.TOKEN_VAR: token})
+    store = state.StateStore(project.root)
+    store.write(state.new_document("t", project.root, []))
+    store.update_agent("a", status="running", pid=orphan.pid, create_time=orphan.create_time(), token=token)
+    store.write_now()
+    code = ("import sys, io, contextlib\n"
+            "from meshcompose.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): assert main(['down']) == 0\n"
+            "print(' '.join(m for m in ('networkx', 'jsonschema') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+    wait_until(lambda: not pid_alive(orphan.pid), 5, "the orphan to be reaped")
