@@ -61,7 +61,7 @@ class StateRecorder:
         self.store.update_agent(
             status.name, status=status.state.value, exit_code=status.exit_code, message=status.message,
             pid=status.pid, create_time=status.create_time, pgid=status.pid, token=status.token,
-            restarts=status.restarts, started_at=status.started_at, health=health,
+            restarts=status.restarts, started_at=status.started_at, health=health, limits=status.limits,
         )
 
     def notice(self, notice: Notice) -> None:

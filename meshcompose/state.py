@@ -65,6 +65,7 @@ class AgentRecord(TypedDict):
     health: Optional[str]  # "healthy" | "unhealthy" | None
     depends_on: List[str]
     mesh: Optional[Dict[str, Any]]  # reserved for the registry column
+    limits: Optional[str]  # resource limits in force and the mechanism enforcing each
     # How to stop it, for a `down` that must reap it after the supervisor died.
     stop_signal: Optional[str]
     stop_grace: Optional[float]
@@ -96,7 +97,7 @@ def new_agent(**fields: Any) -> AgentRecord:
         status="waiting", exit_code=None, message=None, pid=None, create_time=None, pgid=None,
         token=None, restarts=0, started_at=None, interpreter=None, python_version=None,
         venv=None, log_path="", health=None, depends_on=[], mesh=None,
-        stop_signal=None, stop_grace=None,
+        stop_signal=None, stop_grace=None, limits=None,
     )
     _check_fields(fields)
     record.update(_plain(fields))  # type: ignore[typeddict-item]

@@ -60,6 +60,7 @@ class Row:
     Interpreter: Optional[str]
     Message: Optional[str]
     LogPath: str
+    Limits: Optional[str]  # e.g. "memory 1.0 GiB (sampled RSS, no hard limit); cpu 0.5 (CPU 1, duty cycle 50%)"
     Mesh: Optional[str] = None  # registered | unhealthy | None (not listed, or no registry)
     Capabilities: Optional[int] = None
 
@@ -129,6 +130,7 @@ def agent_row(doc: "StateDoc", name: str, record: "AgentRecord", supervised: boo
         Python=record.get("python_version"), Venv=record.get("venv"),
         Interpreter=record.get("interpreter"), Message=record.get("message"),
         LogPath=record.get("log_path") or "",
+        Limits=record.get("limits"),
     )
 
 

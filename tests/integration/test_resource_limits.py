@@ -8,6 +8,7 @@ a whole CPU (two for the threaded one), the sleeper would run 30 s.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -91,6 +92,8 @@ def burner_share(project, threads: int, cpu_limit: float) -> tuple[float, int]:
     }})
     up = project.start("up")
     text = up.wait_for("burner | share", timeout=30)
+    limits = json.loads(project.cli("ps", "--format", "json").stdout.splitlines()[0])["Limits"]
+    assert limits.startswith(f"cpu {cpu_limit:g} (CPU ")  # which mechanism enforces it
     up.interrupt()
     assert up.wait(20) == 0
     match = re.search(r"share ([0-9.]+) cpus (\d+)", text)

@@ -68,12 +68,14 @@ def test_dependency_order_and_reverse_stop(project):
         "api": {**recorder(project, PORT=port),
                 "depends_on": {"setup": {"condition": "completed_successfully"}},
                 "healthcheck": {"http": f"http://127.0.0.1:{port}/", "interval": "0.2s"}},
-        "worker": {**recorder(project), "depends_on": {"api": {"condition": "healthy"}}},
-        "leaf": {**recorder(project), "depends_on": ["worker"]},
+        "worker": {**recorder(project), "depends_on": {"api": {"condition": "healthy"}},
+                   "healthcheck": {"log": "worker up"}},
+        "leaf": {**recorder(project), "depends_on": {"worker": {"condition": "healthy"}}},
+        "follower": {**recorder(project), "depends_on": ["leaf"]},
         "loner": recorder(project),
     })
     up = project.start("up")
-    up.wait_for("leaf up")
+    up.wait_for("follower up")
     up.interrupt()
     assert up.wait(30) == 0
     rows = events(project)
@@ -82,7 +84,11 @@ def test_dependency_order_and_reverse_stop(project):
     assert first(rows, "start", "api") < first(rows, "start", "worker") < first(rows, "start", "leaf")
     # The independent agent did not wait for the chain.
     assert first(rows, "start", "loner") < first(rows, "start", "worker")
+    # `started` only promises the process exists, so only mesh-compose's own order shows it.
+    out = up.output
+    assert re.search(r"leaf +⇒ started", out).start() < re.search(r"follower +⇒ started", out).start()
     # Stops: dependents first.
+    assert first(rows, "stop", "follower") < first(rows, "stop", "leaf")
     assert first(rows, "stop", "leaf") < first(rows, "stop", "worker") < first(rows, "stop", "api")
     assert "Gracefully stopping" in up.output
 
