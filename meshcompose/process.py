@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Set, Union
+from typing import Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Union
 
 import anyio
 import anyio.abc
@@ -205,33 +205,37 @@ def _quietly(action, *args) -> None:
 # -- stopping -------------------------------------------------------------------
 
 
-async def stop_process(
-    process: anyio.abc.Process,
+async def stop_group(
     ident: Optional[ProcessIdentity],
     token: Optional[str],
     *,
     stop_signal: str,
     grace: float,
-) -> int:
-    """Graceful stop of a process this supervisor spawned; returns its exit code.
+    exited: Callable[[], Awaitable[object]],
+    on_kill: Optional[Callable[[], None]] = None,
+) -> bool:
+    """Graceful stop of an agent this supervisor spawned: `stop_signal` to its
+    group, up to `grace` seconds for `exited()` (the owner's wait for the
+    leader), then SIGKILL for the group, every descendant and every token
+    carrier. Returns True if it had to kill.
 
-    Shielded from cancellation and time-boxed (grace + kill waits), so it is
-    safe in a `finally` of a cancelled task; the caller's cancellation is
-    delivered at its next checkpoint.
+    Shielded from cancellation and time-boxed, so it is safe in a `finally`
+    of a cancelled task. Whatever the leader leaves behind (a setsid'ed
+    grandchild) goes too.
     """
     with anyio.CancelScope(shield=True):
-        code = process.returncode
-        if code is None:
-            signal_group(ident, stop_signal)
-            with anyio.move_on_after(grace):
-                code = await process.wait()
-        if code is None:
+        signal_group(ident, stop_signal)
+        with anyio.move_on_after(grace) as waiting:
+            await exited()
+        forced = waiting.cancelled_caught
+        if forced:
+            if on_kill is not None:
+                on_kill()
             kill_tree(ident, token)
             with anyio.move_on_after(KILL_WAIT_SECONDS):
-                code = await process.wait()
-        # The leader is gone; whatever it left (a setsid'ed grandchild) goes too.
+                await exited()
         await kill_tree_and_wait(ident, token)
-    return code if code is not None else -9
+    return forced
 
 
 async def kill_tree_and_wait(ident: Optional[ProcessIdentity], token: Optional[str]) -> None:
@@ -240,34 +244,3 @@ async def kill_tree_and_wait(ident: Optional[ProcessIdentity], token: Optional[s
     with anyio.move_on_after(KILL_WAIT_SECONDS):
         while kill_tree(ident, token):
             await anyio.sleep(POLL_SECONDS)
-
-
-def reap_from_record(
-    pid: int,
-    create_time: float,
-    token: Optional[str],
-    *,
-    stop_signal: str = "SIGTERM",
-    grace: float = 10.0,
-) -> bool:
-    """Stop an agent recorded by a supervisor that is gone (for `down`).
-
-    Synchronous; blocks up to `grace` plus the kill wait. Returns True if any
-    process of the agent was found running (and is now stopped).
-    """
-    ident = ProcessIdentity(pid, create_time)
-    if not tree(ident, token):
-        return False
-    if signal_group(ident, stop_signal):
-        _poll_until(lambda: not is_alive(ident), grace)
-    _poll_until(lambda: kill_tree(ident, token) == 0, KILL_WAIT_SECONDS)
-    return True
-
-
-def _poll_until(done, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_SECONDS)
-    return True

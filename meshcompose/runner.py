@@ -295,14 +295,11 @@ class AgentRunner:
         self._set(state=AgentState.STOPPING)
         self._notice("stopping")
         self.supervisor.resources.unwatch(self.agent.name)  # a throttled group must run to hear the signal
-        process.signal_group(self._identity, self.agent.stop_signal)
-        with anyio.move_on_after(grace):
-            await self._exited.wait()
-        if not self._exited.is_set():
-            self._notice(f"did not stop within {_seconds(grace)}; killing", "warning")
-            process.kill_tree(self._identity, self.status.token)
-        with anyio.move_on_after(5):
-            await self._exited.wait()
+        await process.stop_group(
+            self._identity, self.status.token, stop_signal=self.agent.stop_signal, grace=grace,
+            exited=self._exited.wait,
+            on_kill=lambda: self._notice(f"did not stop within {_seconds(grace)}; killing", "warning"),
+        )
 
     def kill(self) -> None:
         """Immediate SIGKILL of the whole tree (second Ctrl+C)."""

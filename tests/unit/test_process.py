@@ -186,40 +186,6 @@ async def test_a_reused_pid_is_left_alone(tmp_path):
         assert await proc.wait() == -signal.SIGKILL
 
 
-def test_reap_from_record_ignores_a_reused_pid():
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
-    try:
-        created = psutil.Process(proc.pid).create_time()
-        assert process.reap_from_record(proc.pid, created - 3600, None, grace=0.2) is False
-        assert proc.poll() is None
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-# -- signals ----------------------------------------------------------------------
-
-
-@pytest.mark.anyio
-async def test_signal_group_reaches_the_whole_group_by_name(tmp_path):
-    body = """
-        import signal, subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-        open(sys.argv[1], "w").write(str(child.pid))
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print("ready", flush=True)
-        time.sleep(60)
-    """
-    proc, ident = await start(tmp_path, body, str(tmp_path / "child.pid"))
-    async with proc:
-        child = recorded_pid(tmp_path / "child.pid")
-        assert process.signal_group(ident, "int")  # the leader ignores it, its child does not
-        assert await anyio.to_thread.run_sync(wait_dead, child)
-        assert process.is_alive(ident)
-        assert process.signal_group(ident, signal.SIGKILL)
-        assert await proc.wait() == -signal.SIGKILL
-
-
 def test_unknown_signal_name_is_a_config_error():
     with pytest.raises(ConfigError) as caught:
         process.signal_group(process.ProcessIdentity(1, 0.0), "SIGFOO")
@@ -264,7 +230,7 @@ def test_token_scan_finds_a_process_caught_in_the_middle_of_exec():
     assert missed == []
 
 
-# -- stop_process -----------------------------------------------------------------
+# -- stop_group -----------------------------------------------------------------
 
 
 @pytest.mark.anyio
@@ -273,8 +239,8 @@ async def test_stop_returns_the_exit_code_of_a_graceful_exit(tmp_path):
     proc, ident = await start(tmp_path, EXITS_ON_TERM, token=token)
     async with proc:
         began = time.monotonic()
-        code = await process.stop_process(proc, ident, token, stop_signal="SIGTERM", grace=10)
-    assert code == 7
+        forced = await process.stop_group(ident, token, stop_signal="SIGTERM", grace=10, exited=proc.wait)
+    assert not forced and proc.returncode == 7
     assert time.monotonic() - began < 5  # did not sit out the grace period
 
 
@@ -284,9 +250,9 @@ async def test_process_ignoring_sigterm_is_killed_right_after_grace(tmp_path):
     proc, ident = await start(tmp_path, IGNORES_TERM, token=token)
     async with proc:
         began = time.monotonic()
-        code = await process.stop_process(proc, ident, token, stop_signal="SIGTERM", grace=1.0)
+        forced = await process.stop_group(ident, token, stop_signal="SIGTERM", grace=1.0, exited=proc.wait)
         elapsed = time.monotonic() - began
-    assert code == -signal.SIGKILL
+    assert forced and proc.returncode == -signal.SIGKILL
     assert 0.9 <= elapsed < 4.0, elapsed  # after the 1 s grace, not after 10 s
     assert not process.is_alive(ident)
 
@@ -297,8 +263,8 @@ async def test_setsid_grandchild_is_gone_after_stop(tmp_path):
     proc, ident = await start(tmp_path, ESCAPING_GRANDCHILD, str(tmp_path / "gc.pid"), token=token)
     async with proc:
         grandchild = recorded_pid(tmp_path / "gc.pid")
-        code = await process.stop_process(proc, ident, token, stop_signal="SIGTERM", grace=5)
-    assert code == 0  # the leader left gracefully; the grandchild ignored SIGTERM
+        forced = await process.stop_group(ident, token, stop_signal="SIGTERM", grace=5, exited=proc.wait)
+    assert not forced and proc.returncode == 0  # the leader left gracefully; the grandchild ignored SIGTERM
     assert not process.is_alive(grandchild)
     assert process.tree(ident, token) == []
 
@@ -310,8 +276,8 @@ async def test_stop_still_completes_inside_a_cancelled_scope(tmp_path):
     async with proc:
         with anyio.CancelScope() as scope:
             scope.cancel()
-            code = await process.stop_process(proc, ident, token, stop_signal="SIGTERM", grace=0.3)
-        assert code == -signal.SIGKILL
+            forced = await process.stop_group(ident, token, stop_signal="SIGTERM", grace=0.3, exited=proc.wait)
+        assert forced and proc.returncode == -signal.SIGKILL
     assert not process.is_alive(ident)
 
 
@@ -321,34 +287,8 @@ async def test_stop_of_an_already_exited_process_returns_its_code(tmp_path):
     async with proc:
         ident = process.identity(proc.pid)
         assert await proc.wait() == 3
-        assert await process.stop_process(proc, ident, None, stop_signal="SIGTERM", grace=5) == 3
-
-
-# -- reap_from_record (supervisor gone) ---------------------------------------------
-
-
-def test_reap_from_record_stops_group_and_escaped_grandchild(tmp_path):
-    token = process.new_token()
-    script = write_script(tmp_path, ESCAPING_GRANDCHILD)
-    env = {**os.environ, process.TOKEN_VAR: token}
-    proc = subprocess.Popen(
-        [sys.executable, "-u", str(script), str(tmp_path / "gc.pid")],
-        start_new_session=True, env=env, stdout=subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout.readline().startswith(b"ready")
-        grandchild = recorded_pid(tmp_path / "gc.pid")
-        created = psutil.Process(proc.pid).create_time()
-        began = time.monotonic()
-        assert process.reap_from_record(proc.pid, created, token, grace=5) is True
-        assert time.monotonic() - began < 4  # the leader obeyed SIGTERM; no grace wasted
-        assert not process.is_alive(grandchild)
-        assert proc.wait(timeout=5) == 0
-        assert process.reap_from_record(proc.pid, created, token) is False
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
+        assert not await process.stop_group(ident, None, stop_signal="SIGTERM", grace=5, exited=proc.wait)
+        assert proc.returncode == 3
 
 
 # -- the Windows branch, through the platform seam ------------------------------------
@@ -395,8 +335,8 @@ async def test_windows_stop_sends_ctrl_break_then_terminates_the_tree_after_grac
         child = recorded_pid(tmp_path / "child.pid")
         windows = as_windows()
         began = time.monotonic()
-        code = await process.stop_process(proc, ident, token, stop_signal="SIGINT", grace=0.5)
+        forced = await process.stop_group(ident, token, stop_signal="SIGINT", grace=0.5, exited=proc.wait)
         elapsed = time.monotonic() - began
     assert windows == [(ident.pid, platform.CTRL_BREAK_EVENT)]  # not SIGINT: useless on Windows
-    assert code == -signal.SIGKILL and 0.4 <= elapsed < 4
+    assert forced and proc.returncode == -signal.SIGKILL and 0.4 <= elapsed < 4
     assert await anyio.to_thread.run_sync(wait_dead, child)
