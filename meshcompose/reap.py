@@ -73,8 +73,8 @@ def reap_agent(name: str, record: "state.AgentRecord", grace: Optional[float] = 
     grace = DEFAULT_GRACE if grace is None else grace
     forced = False
     if process.signal_group(ident, record.get("stop_signal") or DEFAULT_STOP_SIGNAL):
-        forced = not _poll_until(lambda: not process.is_alive(ident), grace)
-    _poll_until(lambda: process.kill_tree(ident, token) == 0, process.KILL_WAIT_SECONDS)
+        forced = not poll_until(lambda: not process.is_alive(ident), grace)
+    poll_until(lambda: process.kill_tree(ident, token) == 0, process.KILL_WAIT_SECONDS)
     return Reaped(name, found=True, forced=forced)
 
 
@@ -140,7 +140,8 @@ def mark_reaped(doc: "state.StateDoc", outcomes: Sequence[Reaped]) -> None:
         doc["supervisor"] = None
 
 
-def _poll_until(done, timeout: float) -> bool:
+def poll_until(done, timeout: float) -> bool:
+    """Polls `done()` until it is true (True) or `timeout` seconds passed (False)."""
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() >= deadline:

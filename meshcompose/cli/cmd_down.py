@@ -63,7 +63,7 @@ def _down_via_supervisor(directory: Path, doc, timeout: Optional[float]) -> int:
     except NotRunningError:
         return _reap_orphans(directory, timeout)  # it died just now
     bound = _stop_bound(doc, timeout)
-    if not _wait(lambda: not state.process_alive(supervisor["pid"], supervisor["create_time"]), bound):
+    if not reap.poll_until(lambda: not state.process_alive(supervisor["pid"], supervisor["create_time"]), bound):
         raise ControlError(f"the supervisor (pid {supervisor['pid']}) did not finish stopping within {bound:g}s",
                            hint=f"run `mesh-compose down` again, or kill {supervisor['pid']}")
     # It is gone; anything it recorded that still lives (it died mid-stop) is reaped here.
@@ -98,15 +98,6 @@ def _stop_bound(doc, timeout: Optional[float]) -> float:
         grace = timeout if timeout is not None else record.get("stop_grace")
         graces[name] = (reap.DEFAULT_GRACE if grace is None else grace) + KILL_ALLOWANCE_SECONDS
     return sum(graces.values()) + 10.0
-
-
-def _wait(done, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_SECONDS)
-    return True
 
 
 def _reap_orphans(directory: Path, timeout: Optional[float]) -> int:
