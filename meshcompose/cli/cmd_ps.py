@@ -10,11 +10,12 @@ aligned text, like compose's.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence
 
 if TYPE_CHECKING:
     from meshcompose.state import AgentRecord, StateDoc
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         _print_empty(args, "no agents running (the project has not run here yet)")
         return 0
     supervised = state.supervisor_alive(doc)
-    rows = [agent_row(doc, name, record, supervised) for name, record in doc["agents"].items()]
+    children = functools.lru_cache(maxsize=None)(children_map)  # scanned once, and only if needed
+    rows = [agent_row(doc, name, record, supervised, children) for name, record in doc["agents"].items()]
     if doc.get("registry_url"):
         add_mesh_columns(doc, rows)
     _warn_if_orphaned(doc, rows, supervised)
@@ -113,12 +115,13 @@ def status_label(state_word: str, record: "AgentRecord") -> str:
     return state_word
 
 
-def agent_row(doc: "StateDoc", name: str, record: "AgentRecord", supervised: bool) -> Row:
+def agent_row(doc: "StateDoc", name: str, record: "AgentRecord", supervised: bool,
+              children: Callable[[], Dict[int, List[int]]]) -> Row:
     from meshcompose import state
 
     alive = state.process_alive(record.get("pid"), record.get("create_time"))
     word = effective_state(record, supervised, alive)
-    usage = tree_usage(record["pid"], record["create_time"]) if alive else None
+    usage = tree_usage(record["pid"], record["create_time"], children()) if alive else None
     started = record.get("started_at")
     return Row(
         Name=name, Project=doc["project"], State=word, Status=status_label(word, record),
@@ -146,18 +149,14 @@ def add_mesh_columns(doc: "StateDoc", rows: Sequence[Row]) -> None:
             row.Capabilities = info.capabilities
 
 
-def tree_usage(pid: int, create_time: float) -> Optional[tuple]:
+def tree_usage(pid: int, create_time: float, children: Dict[int, List[int]]) -> Optional[tuple]:
     """(CPU % averaged since start, summed RSS) of the agent and its descendants."""
     import psutil
 
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return None
     cpu_seconds, rss = 0.0, 0
-    for proc in tree:
+    for member in _descendants(pid, children):
         try:
+            proc = psutil.Process(member)
             with proc.oneshot():
                 times = proc.cpu_times()
                 cpu_seconds += times.user + times.system
@@ -166,6 +165,26 @@ def tree_usage(pid: int, create_time: float) -> Optional[tuple]:
             continue
     elapsed = max(time.time() - create_time, 0.001)
     return round(100.0 * cpu_seconds / elapsed, 1), rss
+
+
+def children_map() -> Dict[int, List[int]]:
+    """parent pid -> child pids, from one scan of the process table (asking
+    psutil for each agent's children would scan it once per agent)."""
+    import psutil
+
+    children: Dict[int, List[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        children.setdefault(proc.info["ppid"], []).append(proc.pid)
+    return children
+
+
+def _descendants(pid: int, children: Dict[int, List[int]]) -> List[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(children.get(current, ()))
+    return found
 
 
 def _warn_if_orphaned(doc: "StateDoc", rows: Iterable[Row], supervised: bool) -> None:
