@@ -50,7 +50,6 @@ async def run_pipes(producers: int, lines: int, log_dir: Path) -> Dict[str, floa
         received = 0
 
         async def one(name: str) -> None:
-            nonlocal received
             log_file = files[name]
 
             def on_lines(texts) -> None:

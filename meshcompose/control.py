@@ -30,8 +30,6 @@ from meshcompose.errors import ControlError, MeshComposeError, NotRunningError
 if TYPE_CHECKING:
     import anyio.abc
 
-    from meshcompose.state import StateDoc
-
 Handler = Callable[[Dict[str, Any]], Awaitable[Dict[str, Any]]]
 MAX_LINE = 1 << 20  # a request is a few hundred bytes; this bounds a hostile one
 LOOPBACK = "127.0.0.1"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from meshcompose import model, registry

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:

@@ -7,8 +7,6 @@ import json
 import re
 import time
 
-import pytest
-
 from cli_helpers import pid_alive, wait_until
 
 # An agent that records its start and its SIGTERM in events.log, each line

@@ -7,7 +7,6 @@ import stat
 import time
 from pathlib import Path
 
-import anyio
 
 from meshcompose.logfiles import LogFile, agent_log_paths, agents_with_logs
 from meshcompose.logrecord import Record, format_record, parse_record, utc_timestamp

@@ -13,9 +13,7 @@ import pytest
 from fake_registry import FakeRegistry
 from meshcompose import registry
 from meshcompose.errors import RegistryError
-from meshcompose.model import (
-    Agent, Condition, DependsOn, Healthcheck, HealthKind, Registry, RunKind,
-)
+from meshcompose.model import Agent, Registry, RunKind
 
 
 @pytest.fixture
