@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -37,18 +36,7 @@ def test_config_prints_normalized_yaml_and_json(tmp_path: Path) -> None:
 
 
 def test_five_mistakes_five_located_errors_no_traceback(tmp_path: Path) -> None:
-    (tmp_path / "mesh-compose.yaml").write_text(textwrap.dedent("""\
-        agents:
-          api:
-            script: api.py
-            restart: sometimes
-            stop_grace_period: forever
-          worker:
-            script: w.py
-            depends_on: [apii]
-            resources: {memory_limit: lots}
-            healthcheck: {http: "http://x", intervl: 1s}
-        """))
+    shutil.copy(FIXTURES / "five_mistakes.yaml", tmp_path / "mesh-compose.yaml")
     out = cli(tmp_path, "config", "-q")
     assert out.returncode == 3 and out.stdout == ""
     located = [line for line in out.stderr.splitlines() if line.startswith(str(tmp_path / "mesh-compose.yaml") + ":")]

@@ -11,6 +11,8 @@ import pytest
 from meshcompose import config
 from meshcompose.errors import EXIT_CONFIG, ConfigError
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
 
 def problems(tmp_path: Path, text: str, **kwargs) -> List[str]:
     path = tmp_path / "mesh-compose.yaml"
@@ -23,18 +25,7 @@ def problems(tmp_path: Path, text: str, **kwargs) -> List[str]:
 
 
 def test_five_mistakes_give_five_located_errors(tmp_path: Path) -> None:
-    found = problems(tmp_path, """\
-        agents:
-          api:
-            script: api.py
-            restart: sometimes
-            stop_grace_period: forever
-          worker:
-            script: w.py
-            depends_on: [apii]
-            resources: {memory_limit: lots}
-            healthcheck: {http: "http://x", intervl: 1s}
-        """)
+    found = problems(tmp_path, (FIXTURES / "five_mistakes.yaml").read_text())
     assert found == [
         "4:5: agents.api.restart: must be one of: no, on-failure, always, unless-stopped (got 'sometimes')",
         "5:5: agents.api.stop_grace_period: invalid value 'forever': A duration: seconds as a number, "
