@@ -239,11 +239,12 @@ class AgentRunner:
                 await drained.wait()
             tg.cancel_scope.cancel()
         self._notice(self._exit_text(code), "info" if code == 0 or self.stop_requested else "warning")
-        return code
+        # Recorded as a shell reports it (128 + signal), as compose shows `exited (143)`.
+        return 128 - code if code < 0 else code
 
     def _exit_text(self, code: int) -> str:
         if code < 0:
-            return f"exited (killed by signal {-code})"
+            return f"exited (killed by signal {-code}, code {128 - code})"
         return f"exited with code {code}"
 
     async def _pump(self, stream, name: str, drained: "_Countdown") -> None:

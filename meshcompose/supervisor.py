@@ -158,7 +158,7 @@ class Supervisor:
         wanted = self.options.exit_code_from
         if wanted is not None:
             code = self.runners[wanted].status.exit_code if wanted in self.runners else None
-            return code if code is not None and code >= 0 else 1
+            return code if code is not None else 1
         if self.options.abort_on_exit and self._first_exit is not None:
             return _success(self._first_exit)
         if self.stopping:

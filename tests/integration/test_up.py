@@ -162,6 +162,7 @@ def test_agent_ignoring_sigterm_is_killed_after_its_grace(project):
     assert 0.9 <= took < 4.0, took  # killed right after the 1 s grace, not after 10 s
     assert not pid_alive(pid)
     assert "did not stop within 1s; killing" in up.output
+    assert "exited (137)" in project.cli("ps", "-a").stdout  # 128 + SIGKILL, as a shell reports it
 
 
 def test_second_ctrl_c_forces(project):
