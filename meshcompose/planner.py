@@ -8,18 +8,24 @@ waits for and whether the dependency is `required`.
 An optional dependency (`required: false`) on an agent that is not in the
 project is skipped, as compose does; a required one is an error. networkx is
 imported here only, and this module is imported lazily by the commands that
-need it, so `ps`, `logs` and `--help` never pay for it.
+need it, so `ps`, `logs` and `--help` never pay for it; and `check` and
+`select` (what `up` needs) remember their results by a digest of the graph
+(see `memo`), so a warm `up` of an unchanged project does not import it at all.
 """
 
 from __future__ import annotations
 
 from difflib import get_close_matches
-from typing import Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Sequence
 
-import networkx as nx
-
+from meshcompose import memo
 from meshcompose.errors import CycleError, Problem, UnknownAgentError, UnknownDependencyError
 from meshcompose.model import Project
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+_PLANS = memo.Memo("plans")
 
 
 def build_graph(project: Project) -> nx.DiGraph:
@@ -28,6 +34,8 @@ def build_graph(project: Project) -> nx.DiGraph:
     Dependencies on agents missing from the project are left out; `check`
     reports the required ones.
     """
+    import networkx as nx
+
     graph = nx.DiGraph()
     graph.add_nodes_from(project.agents)
     for agent in project.agents.values():
@@ -39,6 +47,10 @@ def build_graph(project: Project) -> nx.DiGraph:
 
 def check(project: Project) -> None:
     """Raise on required dependencies that do not exist, then on cycles."""
+    _remembered(project, ("check",), lambda: _check(project) or True)
+
+
+def _check(project: Project) -> None:
     problems = _unknown_dependencies(project)
     if problems:
         raise UnknownDependencyError(problems, hint="fix the depends_on entries, or mark them `required: false`")
@@ -52,6 +64,12 @@ def select(project: Project, names: Sequence[str], *, with_deps: bool = True) ->
 
     No names means every agent. Unknown names raise `UnknownAgentError`.
     """
+    return _remembered(project, ("select", list(names), with_deps), lambda: _select(project, names, with_deps))
+
+
+def _select(project: Project, names: Sequence[str], with_deps: bool) -> List[str]:
+    import networkx as nx
+
     if not names:
         return _flatten(start_order(project))
     _require_known(project, names)
@@ -70,6 +88,8 @@ def start_order(project: Project, names: Optional[Iterable[str]] = None) -> List
     use `select` for that); a dependency outside the selection is treated as
     already satisfied. Within a wave, agents keep their file order.
     """
+    import networkx as nx
+
     graph = _checked_graph(project)
     if names is not None:
         wanted = list(names)
@@ -86,6 +106,8 @@ def stop_order(project: Project, names: Optional[Iterable[str]] = None) -> List[
 
 def dependents(project: Project, name: str) -> List[str]:
     """Every agent that depends on `name`, directly or transitively, in start order."""
+    import networkx as nx
+
     _require_known(project, [name])
     found = nx.descendants(_checked_graph(project), name)
     return [agent for agent in _flatten(start_order(project)) if agent in found]
@@ -123,6 +145,8 @@ def _first_cycle(graph: nx.DiGraph, order: Sequence[str]) -> Optional[List[str]]
     Searching from each agent in file order makes the reported cycle stable,
     and rotating it to start at its earliest agent makes it read naturally.
     """
+    import networkx as nx
+
     reverse = graph.reverse(copy=False)
     for name in order:
         try:
@@ -133,6 +157,19 @@ def _first_cycle(graph: nx.DiGraph, order: Sequence[str]) -> Optional[List[str]]
         first = min(range(len(cycle)), key=lambda i: order.index(cycle[i]))
         return cycle[first:] + cycle[:first]
     return None
+
+
+def _remembered(project: Project, question: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()`, or what it returned before for this very graph and question."""
+    graph = [[agent.name, [[d.name, d.condition.value, d.required] for d in agent.depends_on]]
+             for agent in project.agents.values()]
+    key = memo.digest("planner", graph, *question)
+    known = _PLANS.get(key)
+    if known is not None:
+        return known
+    result = compute()  # raises for a project that cannot be planned: nothing is kept
+    _PLANS.put(key, result)
+    return result
 
 
 def _flatten(waves: List[List[str]]) -> List[str]:

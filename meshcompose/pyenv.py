@@ -26,9 +26,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from meshcompose import model
 from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
+from meshcompose.memo import default_cache_dir
 from meshcompose.pyenv_checks import requirement_names, requires_of, unmet, version_ok
 from meshcompose.pyenv_probe import (
-    ProbeFunction, ProbeResult, default_cache_dir, is_cacheable, load_cached, probe_interpreter, store_cached,
+    ProbeFunction, ProbeResult, is_cacheable, load_cached, probe_interpreter, store_cached,
 )
 
 

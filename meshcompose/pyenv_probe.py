@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -197,18 +196,6 @@ def probe_interpreter(argv: Sequence[str], packages: Sequence[str]) -> ProbeResu
 
 
 # --- cache -----------------------------------------------------------------
-
-
-def default_cache_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get("MESH_COMPOSE_CACHE_DIR"):
-        return Path(env["MESH_COMPOSE_CACHE_DIR"])
-    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
-        return Path(env["LOCALAPPDATA"]) / "mesh-compose" / "cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "mesh-compose"
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mesh-compose"
 
 
 def _stat_key(path: str) -> Optional[List[int]]:

@@ -15,6 +15,7 @@ import re
 from importlib import resources
 from typing import Any, Dict, Iterator, List, Mapping, Sequence, Tuple
 
+from meshcompose import memo
 from meshcompose.errors import Problem
 from meshcompose.yamlload import Mark, Path_, dotted
 
@@ -25,6 +26,10 @@ _TYPE_WORDS = {
 }
 
 
+_VALID = memo.Memo("valid-documents")
+
+
+@functools.lru_cache(maxsize=1)
 def schema_text() -> str:
     return resources.files("meshcompose").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
 
@@ -48,10 +53,15 @@ def schema_problems(data: Any, marks: Mapping[Path_, Mark]) -> List[Tuple[Path_,
     healthcheck kinds) is only enforced when two are present: an override file
     may leave them out, and the merged project is checked for exactly one.
     """
+    key = memo.digest(schema_text(), data)
+    if _VALID.get(key):
+        return []  # this very document passed this very schema before: skip jsonschema
     found: Dict[Problem, Path_] = {}
     for error in _validator().iter_errors(data):
         for path, message in _explain(error, ""):
             found.setdefault(locate(marks, path, message), path)
+    if not found:
+        _VALID.put(key, True)
     return [(path, problem) for problem, path in sorted(found.items())]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from meshcompose import model, pyenv, pyenv_probe
+from meshcompose import memo, model, pyenv
 from meshcompose.errors import InterpreterProbeError
 from meshcompose.pyenv_probe import probe_interpreter
 
@@ -140,6 +140,6 @@ def test_distinct_interpreters_probe_once_each(tmp_path: Path) -> None:
 
 
 def test_default_cache_dir_honours_environment(tmp_path: Path) -> None:
-    assert pyenv_probe.default_cache_dir({"MESH_COMPOSE_CACHE_DIR": str(tmp_path)}) == tmp_path
+    assert memo.default_cache_dir({"MESH_COMPOSE_CACHE_DIR": str(tmp_path)}) == tmp_path
     if sys.platform.startswith("linux"):
-        assert pyenv_probe.default_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/mesh-compose")
+        assert memo.default_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/mesh-compose")
