@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import List
 
@@ -81,13 +82,15 @@ def fake():
 
 
 def test_dependent_waits_until_the_registry_lists_the_provider_healthy(tmp_path, fake):
+    registered_at = time.time() + 1.0
     fake.register_later(1.0, registry.agent_id("demo", "provider"))
     seen = run_project(tmp_path, fake, "import time\nwhile True: time.sleep(0.1)\n", stop_after=3)
     client = [s for s in seen.statuses if s.name == "client" and s.state is AgentState.RUNNING]
-    healthy = [s for s in seen.statuses if s.name == "provider" and s.state is AgentState.HEALTHY]
-    assert client and healthy
-    assert seen.statuses.index(healthy[0]) < seen.statuses.index(client[0])
-    assert client[0].started_at - healthy[0].started_at >= 1.0  # it waited for the registration
+    provider = [s for s in seen.statuses if s.name == "provider" and s.state is AgentState.RUNNING]
+    assert client and provider
+    assert provider[0].started_at < registered_at - 0.5  # the provider ran long before...
+    assert client[0].started_at >= registered_at - 0.05  # ...its dependent, which waited for the registry
+    assert AgentState.HEALTHY in seen.states("provider")  # and `healthcheck: {registry: true}` saw it too
 
 
 def test_provider_that_never_registers_and_exits_skips_its_dependent(tmp_path, fake):
