@@ -37,14 +37,16 @@ Shapes, observed with mcp-mesh-registry 3.7.1 and the mcp-mesh 3.7.1 SDK:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from meshcompose.errors import RegistryError
+
+if TYPE_CHECKING:
+    import urllib.request
 
 DEFAULT_TIMEOUT = 0.5  # seconds; `ps` calls these on every run
 HEALTHY = "healthy"
@@ -67,21 +69,27 @@ class AgentInfo:
         return self.status == HEALTHY
 
 
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-def _opener(host: str) -> urllib.request.OpenerDirector:
+@functools.lru_cache(maxsize=None)
+def _opener(host: str) -> "urllib.request.OpenerDirector":
     """No proxy for a loopback registry: an http_proxy meant for the outside
-    world would otherwise swallow requests to 127.0.0.1."""
+    world would otherwise swallow requests to 127.0.0.1. (urllib is imported
+    here, not at the top: it costs ~25 ms, and `up` often needs no registry.)"""
+    import urllib.request
+
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
     if name in _LOOPBACK_NAMES or name.startswith("127."):
-        return _DIRECT
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
     return urllib.request.build_opener()
 
 
 def _get_json(url: str, path: str, timeout: float) -> Optional[Any]:
     """The decoded JSON body of a 2xx answer, or None for anything else."""
+    import urllib.error
+    import urllib.request
+
     try:
         request = urllib.request.Request(url.rstrip("/") + path, headers={"Accept": "application/json"})
         with _opener(request.host).open(request, timeout=timeout) as response:
