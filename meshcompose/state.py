@@ -2,10 +2,13 @@
 
 The running supervisor is the only writer of `state.json`; `ps`, `down` and
 `logs` read it from other processes, so every write is atomic (temp file in
-the same directory, fsync, `os.replace`): a reader sees the old or the new
-document, never half of one. Writes are coalesced: `update_agent` only marks
-the document dirty, and the supervisor's ~100 ms loop calls `flush()`, so 50
-agents starting cost one fsync, not 50.
+the same directory, then `os.replace`): a reader sees the old or the new
+document, never half of one, and so does a supervisor killed mid-write.
+There is no fsync: it protects only against the machine itself crashing,
+after which no agent is running anyway, and it cost ~25 ms per write on the
+supervisor's event loop while 50 agents were starting. Writes are coalesced:
+`update_agent` only marks the document dirty, and the supervisor flushes it
+shortly after a burst of changes.
 
 This module must stay cheap to import (`ps` uses it): stdlib only at import
 time, psutil inside the functions that need it.
@@ -186,7 +189,7 @@ class StateStore:
         doc = self._require_doc()
         doc["updated_at"] = time.time()
         state_dir(self.project_dir)
-        _atomic_write(self.path, json.dumps(doc, indent=1, sort_keys=False) + "\n")
+        _atomic_write(self.path, json.dumps(doc) + "\n")  # no indent: the C encoder, ~10x faster
         self.dirty = False
 
     def _require_doc(self) -> StateDoc:
@@ -221,8 +224,6 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         try:

@@ -21,7 +21,7 @@ def detach(project, selected: Sequence[str], args: argparse.Namespace, lock) -> 
     env = {**os.environ, LOCK_FD_VAR: str(lock.fileno())}
     with open(log_path, "ab") as log:
         child = subprocess.Popen(
-            _child_argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            _child_argv(args.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=env, pass_fds=(lock.fileno(),), start_new_session=True, close_fds=True,
         )
     lock.write_holder(child.pid)  # a concurrent `up` names the supervisor, not this short-lived parent
@@ -29,10 +29,12 @@ def detach(project, selected: Sequence[str], args: argparse.Namespace, lock) -> 
     return wait_until_up(project, selected, args.wait_timeout, child=child, log_path=log_path)
 
 
-def _child_argv() -> list:
+def _child_argv(given: Sequence[str]) -> list:
     """This very command line, minus -d, plus the flags of a detached supervisor."""
-    argv = [a for a in sys.argv[1:] if a not in ("-d", "--detach", "--install")]
-    index = argv.index("up")
+    from meshcompose.cli.main import command_index
+
+    argv = [a for a in given if a not in ("-d", "--detach", "--install")]
+    index = command_index(argv)
     return [sys.executable, "-m", "meshcompose", *argv[:index + 1], "--detached-child", "--no-install",
             *[a for a in argv[index + 1:] if a != "--no-install"]]
 

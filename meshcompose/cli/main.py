@@ -53,18 +53,25 @@ def add_project_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 _VALUE_OPTIONS = frozenset({"-f", "--file", "-p", "--project-name", "--profile", "--env-file"})
 
 
-def chosen_command(argv: Sequence[str]) -> Optional[str]:
-    """The command named on the command line, found without parsing it."""
-    names = {name for name, _, _ in COMMANDS}
+def command_index(argv: Sequence[str]) -> Optional[int]:
+    """Where the command stands on the command line, found without parsing it
+    (the values of project options are skipped, so `-p up ps` is `ps`)."""
     expect_value = False
-    for token in argv:
+    for index, token in enumerate(argv):
         if expect_value:
             expect_value = False
         elif token in _VALUE_OPTIONS:
             expect_value = True
         elif not token.startswith("-"):
-            return token if token in names else None
+            return index
     return None
+
+
+def chosen_command(argv: Sequence[str]) -> Optional[str]:
+    """The command named on the command line, if it is one of ours."""
+    index = command_index(argv)
+    names = {name for name, _, _ in COMMANDS}
+    return argv[index] if index is not None and argv[index] in names else None
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
@@ -91,6 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
+    args.argv = argv  # the command line as given (a detached `up` re-runs it)
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
