@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 import anyio
 
-from meshcompose import control, state
+from meshcompose import control, logfiles, state
 from meshcompose.events import AgentStatus, Notice
 from meshcompose.launch import LaunchSpec
 from meshcompose.model import AgentState
@@ -40,7 +40,7 @@ class StateRecorder:
             agent = supervisor.project.agents[name]
             self.store.update_agent(
                 name, interpreter=launch.interpreter, python_version=launch.python_version,
-                venv=launch.is_venv, log_path=str(self.log_dir / f"{name}.log"),
+                venv=launch.is_venv, log_path=str(logfiles.log_path(self.log_dir, name)),
                 depends_on=[dep.name for dep in agent.depends_on],
                 stop_signal=agent.stop_signal, stop_grace=agent.stop_grace_period,
             )

@@ -1,4 +1,4 @@
-"""Observers that keep a record: per-agent log files and the state file."""
+"""The observer that keeps every agent's output in its log file."""
 
 from __future__ import annotations
 
@@ -6,26 +6,21 @@ from pathlib import Path
 from typing import Dict, List
 
 from meshcompose.events import AgentStatus, Notice
+from meshcompose.logfiles import LogFile, log_path
 
 
 class LogRecorder:
     """Every line of every agent into `.mesh-compose/logs/NAME.log`."""
 
     def __init__(self, directory: Path) -> None:
-        from meshcompose.logfiles import LogFile
-
-        self._open = LogFile
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.files: Dict[str, object] = {}
-
-    def path(self, agent: str) -> Path:
-        return self.directory / f"{agent}.log"
+        self.files: Dict[str, LogFile] = {}
 
     def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
         log = self.files.get(agent)
         if log is None:
-            log = self.files[agent] = self._open(self.path(agent))
+            log = self.files[agent] = LogFile(log_path(self.directory, agent))
         log.write_lines(stream, lines)
 
     def agent_status(self, status: AgentStatus) -> None:
