@@ -1,7 +1,7 @@
 """Log pump throughput: lines/s from agent pipes to the console and log files.
 
 Several producer processes each write LINES lines as fast as they can; one
-anyio task group pumps all of them (`meshcompose.logpump.pump`) into a
+anyio task group pumps all of them (`meshcompose.logs.logpump.pump`) into a
 `ConsoleMux` writing coloured output to /dev/null and a `LogFile` per agent,
 the same path `mesh-compose up` uses. Also reports the in-process cost of the
 sinks alone (no pipes), which bounds what the pump can reach.
@@ -22,9 +22,9 @@ from typing import Dict, List
 
 import anyio
 
-from meshcompose.console import ConsoleMux
-from meshcompose.logfiles import LogFile
-from meshcompose.logpump import pump
+from meshcompose.cli.console import ConsoleMux
+from meshcompose.logs.logfiles import LogFile
+from meshcompose.logs.logpump import pump
 
 PRODUCER = """
 import sys

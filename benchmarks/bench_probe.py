@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from meshcompose import model, pyenv
-from meshcompose.pyenv_probe import probe_interpreter
+from meshcompose import model
+from meshcompose.pyenv import resolve
+from meshcompose.pyenv.probe import probe_interpreter
 
 
 class CountingProbe:
@@ -44,7 +45,7 @@ def build_project(root: Path, agents: int) -> model.Project:
 def measure(project: model.Project, cache: Path) -> tuple[int, float]:
     probe = CountingProbe()
     start = time.perf_counter()
-    resolved = pyenv.resolve_project(project, cache_dir=cache, probe=probe, environ={})
+    resolved = resolve.resolve_project(project, cache_dir=cache, probe=probe, environ={})
     elapsed = time.perf_counter() - start
     assert len(resolved) == len(project.agents)
     return probe.count, elapsed

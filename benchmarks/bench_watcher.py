@@ -23,7 +23,9 @@ from typing import List, Tuple
 
 import anyio
 
-from meshcompose import process, resources, treemem
+from meshcompose.proc import process
+from meshcompose.runtime import resources
+from meshcompose.proc import treemem
 from meshcompose.model import Resources
 
 IDLE_AGENT = "import time\nwhile True: time.sleep(3600)"

@@ -41,12 +41,13 @@ def _child_argv(given: Sequence[str]) -> list:
 
 def start_in_running(project, selected: Sequence[str], args: argparse.Namespace) -> int:
     """`up NAME` while the project runs: the running supervisor starts them."""
-    from meshcompose import control, state
+    from meshcompose.control import protocol
+    from meshcompose.control import state
     from meshcompose.cli.up_run import launches_for
 
     doc = state.StateStore(project.directory).read()
     launches = launches_for(project, selected, args)
-    response = control.request(doc, {
+    response = protocol.request(doc, {
         "op": "start", "names": list(selected),
         "launches": {name: spec.to_dict() for name, spec in launches.items()},
     })
@@ -58,7 +59,7 @@ def start_in_running(project, selected: Sequence[str], args: argparse.Namespace)
 def wait_until_up(project, names: Sequence[str], timeout: float, *, child=None, log_path=None) -> int:
     """Until every agent is running (healthy where it has a healthcheck), has
     completed successfully, or can no longer get there; prints the outcome."""
-    from meshcompose import state
+    from meshcompose.control import state
 
     store = state.StateStore(project.directory)
     deadline = time.monotonic() + timeout

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if args.services:
         sys.stdout.write("".join(f"{name}\n" for name in start_order(project)))
         return 0
-    from meshcompose.config import project_to_dict
+    from meshcompose.config.loader import project_to_dict
 
     document = project_to_dict(project)
     if args.format == "json":
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 def start_order(project: Project) -> List[str]:
     """Agent names, dependencies first (the planner's waves, flattened)."""
     try:
-        from meshcompose import planner
+        from meshcompose.plan import planner
     except ImportError:  # the planner is not there yet: file order
         return list(project.agents)
     if hasattr(planner, "start_order"):
@@ -53,7 +53,7 @@ def start_order(project: Project) -> List[str]:
 def check_graph(project: Project) -> None:
     """Cycles and unknown dependencies are the planner's to find; `config -q` must report them too."""
     try:
-        from meshcompose import planner
+        from meshcompose.plan import planner
     except ImportError:
         return
     if hasattr(planner, "check"):

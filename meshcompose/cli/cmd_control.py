@@ -44,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_stop(args: argparse.Namespace) -> int:
-    from meshcompose import control, locate
+    from meshcompose.control import protocol
+    from meshcompose.config import locate
 
     doc = running_doc(locate.project_dir(getattr(args, "files", None) or []), "stop")
     names = known_names(args.names, list(doc["agents"])) or list(doc["agents"])
     was_alive = {name for name in names if _alive(doc["agents"][name])}
-    response = control.request(doc, {"op": "stop", "names": names, "timeout": args.timeout},
+    response = protocol.request(doc, {"op": "stop", "names": names, "timeout": args.timeout},
                                timeout=stop_bound(doc, names, args.timeout))
     print_warnings(response)
     stopped = response.get("stopped") or names
@@ -63,7 +64,8 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_start(args: argparse.Namespace) -> int:
-    from meshcompose import control, planner
+    from meshcompose.control import protocol
+    from meshcompose.plan import planner
     from meshcompose.cli.background import wait_until_up
     from meshcompose.cli.project import load_from_args
 
@@ -74,7 +76,7 @@ def run_start(args: argparse.Namespace) -> int:
     planner.check(project)
     selected = planner.select(project, args.names)
     launches = _new_launches(project, [name for name in selected if name not in doc["agents"]], args)
-    response = control.request(doc, {"op": "start", "names": selected, "launches": launches})
+    response = protocol.request(doc, {"op": "start", "names": selected, "launches": launches})
     started = response.get("started") or []
     print(f"starting: {', '.join(started)}" if started else "already running: nothing to start")
     return wait_until_up(project, selected, args.wait_timeout)
@@ -93,7 +95,7 @@ def _new_launches(project, names: Sequence[str], args: argparse.Namespace) -> di
 
 
 def run_restart(args: argparse.Namespace) -> int:
-    from meshcompose import control
+    from meshcompose.control import protocol
     from meshcompose.cli.background import wait_until_up
     from meshcompose.cli.project import load_from_args
     from meshcompose.errors import ControlError
@@ -105,7 +107,7 @@ def run_restart(args: argparse.Namespace) -> int:
     if never:
         raise ControlError(f"not started in this run: {', '.join(never)}",
                            hint=f"start it with `mesh-compose start {' '.join(never)}`")
-    response = control.request(doc, {"op": "restart", "names": names, "timeout": args.timeout},
+    response = protocol.request(doc, {"op": "restart", "names": names, "timeout": args.timeout},
                                timeout=stop_bound(doc, names, args.timeout))
     print_warnings(response)
     print(f"restarting: {', '.join(response.get('started') or names)}")
@@ -118,7 +120,7 @@ def run_restart(args: argparse.Namespace) -> int:
 def running_doc(directory: Path, verb: str, project: Optional[str] = None):
     """The state document of a project whose supervisor is alive, else
     NotRunningError with a hint that fits what is known."""
-    from meshcompose import state
+    from meshcompose.control import state
     from meshcompose.errors import NotRunningError
 
     doc = state.StateStore(directory).read()
@@ -161,6 +163,6 @@ def print_warnings(response: dict) -> None:
 
 
 def _alive(record) -> bool:
-    from meshcompose import state
+    from meshcompose.control import state
 
     return state.process_alive(record.get("pid"), record.get("create_time"))

@@ -4,7 +4,7 @@ first, and end the supervisor; return only when every process is gone.
 With a live supervisor, it is asked (over the control socket) and `down`
 waits until it and every recorded agent process have exited. With a dead
 one (killed by SIGKILL), `down` stops the agents itself from the state file
-(`meshcompose.reap`). Like `ps`, it only needs the project directory, not
+(`meshcompose.proc.reap`). Like `ps`, it only needs the project directory, not
 the configuration, so it works when the project file no longer validates.
 """
 
@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose import locate, state
+    from meshcompose.config import locate
+    from meshcompose.control import state
 
     directory = locate.project_dir(getattr(args, "files", None) or [])
     store = state.StateStore(directory)
@@ -53,13 +54,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _down_via_supervisor(directory: Path, doc, timeout: Optional[float]) -> int:
-    from meshcompose import control, reap, state
+    from meshcompose.control import protocol
+    from meshcompose.proc import reap
+    from meshcompose.control import state
     from meshcompose.errors import ControlError, NotRunningError
 
     active = _alive_agents(doc)
     supervisor = doc["supervisor"]
     try:
-        control.request(doc, {"op": "down", "timeout": timeout})
+        protocol.request(doc, {"op": "down", "timeout": timeout})
     except NotRunningError:
         return _reap_orphans(directory, timeout)  # it died just now
     bound = _stop_bound(doc, timeout)
@@ -84,14 +87,14 @@ def _alive_agents(doc) -> List[str]:
 
 
 def _still_alive(record) -> bool:
-    from meshcompose import state
+    from meshcompose.control import state
 
     return state.process_alive(record.get("pid"), record.get("create_time"))
 
 
 def _stop_bound(doc, timeout: Optional[float]) -> float:
     """Generous: every agent's grace one after another, plus the kill waits."""
-    from meshcompose import reap
+    from meshcompose.proc import reap
 
     graces: Dict[str, float] = {}
     for name, record in doc["agents"].items():
@@ -101,7 +104,7 @@ def _stop_bound(doc, timeout: Optional[float]) -> float:
 
 
 def _reap_orphans(directory: Path, timeout: Optional[float]) -> int:
-    from meshcompose import reap
+    from meshcompose.proc import reap
 
     outcomes = reap.reap_project(directory, timeout)
     found = [outcome for outcome in outcomes if outcome.found]

@@ -62,7 +62,7 @@ def _print_table(rows: List[Dict[str, object]], args: argparse.Namespace) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose import pyenv
+    from meshcompose.pyenv import resolve
     from meshcompose.cli.environments import ensure_environments
 
     project = _load(args)
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.install:
         resolved = ensure_environments(project, names, args, sys.stderr, interactive=False)
     else:
-        resolved = pyenv.resolve_project(project, names)
+        resolved = resolve.resolve_project(project, names)
     rows = agent_rows(resolved)
     if args.format == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")

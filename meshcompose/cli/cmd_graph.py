@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose import planner
+    from meshcompose.plan import planner
     from meshcompose.cli.project import load_from_args
 
     project = load_from_args(args)

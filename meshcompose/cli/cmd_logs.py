@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 from meshcompose.errors import MeshComposeError, ProjectNotFoundError
 
 if TYPE_CHECKING:
-    from meshcompose.console import ConsoleMux
+    from meshcompose.cli.console import ConsoleMux
 
 PROJECT_FILES = ("mesh-compose.yaml", "mesh-compose.yml")
 
@@ -78,8 +78,8 @@ def _check_names(names: Sequence[str], known: Sequence[str], follow: bool, log_d
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.cli.render import color_enabled
-    from meshcompose.console import ConsoleMux
-    from meshcompose.logfiles import agents_with_logs
+    from meshcompose.cli.console import ConsoleMux
+    from meshcompose.logs.logfiles import agents_with_logs
 
     log_dir = find_project_dir(getattr(args, "files", None) or [], Path.cwd()) / ".mesh-compose" / "logs"
     known = agents_with_logs(log_dir)
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _show(mux: ConsoleMux, log_dir: Path, args: argparse.Namespace, agents: List[str]) -> None:
-    from meshcompose.logread import LogFollower, follow, merge_by_time, tail_records
+    from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
 
     follower = LogFollower(log_dir, args.names or None) if args.follow else None
     offsets = follower.offsets() if follower else {}

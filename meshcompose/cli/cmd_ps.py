@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence
 
 if TYPE_CHECKING:
-    from meshcompose.state import AgentRecord, StateDoc
+    from meshcompose.control.state import AgentRecord, StateDoc
 
 STATES = ("waiting", "starting", "running", "healthy", "unhealthy", "restarting", "stopping",
           "exited", "failed", "skipped", "orphaned")  # model.AgentState values; a test keeps them equal
@@ -67,7 +67,8 @@ class Row:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose import locate, state
+    from meshcompose.config import locate
+    from meshcompose.control import state
 
     directory = locate.project_dir(getattr(args, "files", None) or [])
     doc = state.StateStore(directory).read()
@@ -117,7 +118,7 @@ def status_label(state_word: str, record: "AgentRecord") -> str:
 
 def agent_row(doc: "StateDoc", name: str, record: "AgentRecord", supervised: bool,
               children: Callable[[], Dict[int, List[int]]]) -> Row:
-    from meshcompose import state
+    from meshcompose.control import state
 
     alive = state.process_alive(record.get("pid"), record.get("create_time"))
     word = effective_state(record, supervised, alive)
@@ -139,7 +140,7 @@ def agent_row(doc: "StateDoc", name: str, record: "AgentRecord", supervised: boo
 
 def add_mesh_columns(doc: "StateDoc", rows: Sequence[Row]) -> None:
     """What the MCP Mesh registry says of each agent (one short request)."""
-    from meshcompose import registry
+    from meshcompose.mesh import registry
 
     listed = registry.agents(doc["registry_url"], timeout=REGISTRY_TIMEOUT) or {}
     for row in rows:

@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.validate import schema_text
+    from meshcompose.config.validate import schema_text
 
     text = schema_text()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

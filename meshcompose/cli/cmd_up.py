@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             from meshcompose.errors import UnknownAgentError
 
             raise UnknownAgentError(args.exit_code_from, list(project.agents))
-    from meshcompose import planner
+    from meshcompose.plan import planner
 
     planner.check(project)
     selected = planner.select(project, names, with_deps=not args.no_deps)

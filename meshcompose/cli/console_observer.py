@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import List
 
-from meshcompose.events import AgentStatus, Notice
+from meshcompose.runtime.events import AgentStatus, Notice
 
 
 class ConsoleObserver:
     def __init__(self, mux) -> None:
-        self.mux = mux  # meshcompose.console.ConsoleMux
+        self.mux = mux  # meshcompose.cli.console.ConsoleMux
 
     def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
         self.mux.lines(agent, lines, stream)

@@ -22,11 +22,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, TextIO
 
 from typing import TYPE_CHECKING
 
-from meshcompose import install, model
+from meshcompose import model
+from meshcompose.pyenv import install
 from meshcompose.errors import ExternallyManagedError, InstallError, MissingPackagesError
 
 if TYPE_CHECKING:  # pyenv pulls in packaging and rich is heavy: imported on use, so `--help` stays fast
-    from meshcompose.pyenv import Environment, ResolvedPython
+    from meshcompose.pyenv.resolve import Environment, ResolvedPython
 
 Ask = Callable[[str], str]
 CHOICES = {"i": "install", "v": "venv", "c": "continue", "q": "quit"}
@@ -154,9 +155,9 @@ def _install_with_progress(console, executable: str, requirements: Sequence[str]
 
 
 def _resolve(project: model.Project, names: Optional[Sequence[str]]) -> Dict[str, ResolvedPython]:
-    from meshcompose import pyenv
+    from meshcompose.pyenv import resolve
 
-    return pyenv.resolve_project(project, names)
+    return resolve.resolve_project(project, names)
 
 
 def _act(choice: str, env: Environment, project: model.Project, console, extra: Sequence[str]) -> None:
@@ -193,16 +194,16 @@ def ensure_environments(project: model.Project, names: Optional[Sequence[str]], 
                         console_stream: TextIO = sys.stderr, *, ask: Optional[Ask] = None,
                         interactive: Optional[bool] = None) -> Dict[str, ResolvedPython]:
     """Resolve, summarize, and settle missing packages; the agents' final interpreters."""
-    from meshcompose import pyenv
+    from meshcompose.pyenv import resolve
 
     console = _console(console_stream, args)
     extra = index_args(args)
     resolved = _resolve(project, names)
-    print_summary(console, pyenv.environments(resolved))
+    print_summary(console, resolve.environments(resolved))
     interactive = _is_interactive(console_stream) if interactive is None else interactive
     ask = ask or _default_ask(console_stream)
     wanted: Set[str] = set()  # agents whose packages the user chose to install
-    for env in pyenv.environments(resolved):
+    for env in resolve.environments(resolved):
         if env.missing:
             choice = _decide(env, args, project, ask, interactive, console_stream, extra)
             if _carry_out(choice, env, project, console, extra, ask if interactive else None) in ("i", "v"):
@@ -230,14 +231,14 @@ def _carry_out(choice: str, env: Environment, project: model.Project, console, e
 def _settle(project: model.Project, names: Optional[Sequence[str]], wanted: Set[str], console,
             extra: Sequence[str]) -> Dict[str, ResolvedPython]:
     """Re-probe; a fresh .venv (choice v) still lacks everything, so fill it, then verify."""
-    from meshcompose import pyenv
+    from meshcompose.pyenv import resolve
 
     resolved = _resolve(project, names)
-    for env in pyenv.environments(resolved):
+    for env in resolve.environments(resolved):
         if env.missing and set(env.affected_agents) & wanted and env.is_venv:
             _install_if_new_venv(env, project, console, extra)
     resolved = _resolve(project, names)
-    envs = pyenv.environments(resolved)
+    envs = resolve.environments(resolved)
     print_summary(console, envs)
     for env in envs:
         if set(env.affected_agents) & wanted:

@@ -33,11 +33,11 @@ def load_from_args(args: argparse.Namespace) -> Project:
 
     Raises ConfigError (caught and rendered by cli.main).
     """
-    from meshcompose import config
+    from meshcompose.config import loader
 
     warnings: List[str] = []
     try:
-        return config.load_project(
+        return loader.load_project(
             getattr(args, "files", None) or (),
             project_name=getattr(args, "project_name", None),
             profiles=getattr(args, "profiles", None) or (),

@@ -13,7 +13,9 @@ LOCK_FD_VAR = "MESH_COMPOSE_LOCK_FD"
 
 
 def run_up(project, selected: Sequence[str], args: argparse.Namespace) -> int:
-    from meshcompose import launch, meshplan, state
+    from meshcompose.plan import launch
+    from meshcompose.mesh import meshplan
+    from meshcompose.control import state
     from meshcompose.errors import AlreadyRunningError
 
     launch.preflight([project.agents[name] for name in selected])
@@ -46,14 +48,15 @@ def run_up(project, selected: Sequence[str], args: argparse.Namespace) -> int:
 
 
 def registry_url(project, args) -> str:
-    from meshcompose import registry
+    from meshcompose.mesh import registry
 
     return registry.resolve_url(project.registry, cli_url=args.registry_url, cli_host=args.registry_host,
                                 cli_port=args.registry_port, environ=os.environ)
 
 
 def launches_for(project, selected, args):
-    from meshcompose import launch, meshplan
+    from meshcompose.plan import launch
+    from meshcompose.mesh import meshplan
     from meshcompose.cli.environments import ensure_environments
 
     resolved = ensure_environments(project, selected, args, sys.stderr)
@@ -64,8 +67,9 @@ def launches_for(project, selected, args):
 def _supervise(project, selected, launches, args, lock, mesh) -> int:
     import anyio
 
-    from meshcompose import host, state
-    from meshcompose.supervisor import RunOptions, Supervisor
+    from meshcompose.runtime import host
+    from meshcompose.control import state
+    from meshcompose.runtime.supervisor import RunOptions, Supervisor
 
     store = state.StateStore(project.directory)
     doc = state.new_document(project.name, project.directory, [str(f) for f in project.files])
@@ -79,7 +83,7 @@ def _supervise(project, selected, launches, args, lock, mesh) -> int:
         stop_timeout=args.timeout,
         linger=args.detached_child,
     )
-    from meshcompose.events import FanOut
+    from meshcompose.runtime.events import FanOut
 
     flusher = host.Flusher([mux, recorder, store])
     supervisor = Supervisor(project, launches, FanOut([*observers, state_recorder, flusher]), options)
@@ -97,8 +101,8 @@ def _supervise(project, selected, launches, args, lock, mesh) -> int:
 def _observers(project, selected, args):
     from meshcompose.cli.console_observer import ConsoleObserver
     from meshcompose.cli.render import color_enabled
-    from meshcompose.console import ConsoleMux
-    from meshcompose.recorder import LogRecorder
+    from meshcompose.cli.console import ConsoleMux
+    from meshcompose.runtime.recorder import LogRecorder
 
     mux = ConsoleMux(
         sys.stdout, list(project.agents),

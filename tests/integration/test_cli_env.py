@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("meshcompose.cli.project", reason="the project loader (issue 2) is not built yet")
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
 from wheelmaker import make_wheel  # noqa: E402
 
 PYENV = Path.home() / ".pyenv" / "versions"

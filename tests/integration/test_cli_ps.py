@@ -17,7 +17,8 @@ import psutil
 import pytest
 from anyio.from_thread import start_blocking_portal
 
-from meshcompose import control, state
+from meshcompose.control import protocol
+from meshcompose.control import state
 from meshcompose.cli import cmd_ps
 from meshcompose.model import AgentState
 
@@ -204,14 +205,14 @@ def test_permissions_of_state_dir_state_file_and_socket_with_a_live_supervisor(r
     path = state.socket_path(root)
     me = psutil.Process()
     with start_blocking_portal() as portal:
-        future, _port = portal.start_task(control.serve, path, _answer)
+        future, _port = portal.start_task(protocol.serve, path, _answer)
         try:
             store = write_state(root, me, {"api": record(spawn(), "running")}, socket=str(path))
             assert stat.S_IMODE((root / ".mesh-compose").stat().st_mode) == 0o700
             assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
             assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-            assert control.request(store.read(), {"op": "status"}) == {"ok": True, "op": "status"}
+            assert protocol.request(store.read(), {"op": "status"}) == {"ok": True, "op": "status"}
             assert table_statuses(ps(root)) == {"api": "running"}
         finally:
             future.cancel()

@@ -18,7 +18,8 @@ import psutil
 import pytest
 
 from cli_helpers import ProjectDir, pid_alive, wait_until
-from meshcompose import process, state
+from meshcompose.proc import process
+from meshcompose.control import state
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and process groups")
 

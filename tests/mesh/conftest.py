@@ -23,7 +23,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from meshcompose import registry
+from meshcompose.mesh import registry
 from meshcompose.model import Agent, Registry, RunKind
 from mesh_helpers import INSTALL_COMMAND, PROJECT, REPO, free_port, wait_until
 

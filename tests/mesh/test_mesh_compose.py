@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mesh_helpers import EXAMPLE, PROJECT, alive, free_port, wait_until
-from meshcompose import registry
+from meshcompose.mesh import registry
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(240)]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from mesh_helpers import EXAMPLE, PROJECT, alive, call_tool, listening_addresses, wait_until
-from meshcompose import registry
+from meshcompose.mesh import registry
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(120)]
 

@@ -1,0 +1,1 @@
+"""Project files: discovery, YAML, env files, interpolation, schema validation, merge, the model."""

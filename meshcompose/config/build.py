@@ -1,0 +1,341 @@
+"""The merged, schema-valid document turned into the frozen model.
+
+Checks the schema cannot express live here (exactly one run kind after the
+merge, durations and sizes, PEP 440/508 strings, references between agents,
+profiles, env files), each reported as a located problem; all of them are
+raised together.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import signal
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+
+from meshcompose import units
+from meshcompose.config import envfile
+from meshcompose.config.forms import NAME_PATTERN, name_from
+from meshcompose.errors import ConfigError, Problem
+from meshcompose.model import (
+    Agent, Backoff, Condition, DependsOn, Healthcheck, HealthKind, Metadata, Project, PythonRequirements, Registry,
+    Resources, RestartMode, RestartPolicy, RunKind,
+)
+from meshcompose.config.validate import locate
+from meshcompose.config.yamlload import Loaded, Path_
+
+T = TypeVar("T")
+
+
+class Located:
+    """Collects problems located by the document's marks; converts values safely."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.marks = loaded.marks
+        self.problems: List[Problem] = []
+
+    def add(self, path: Path_, message: str) -> None:
+        self.problems.append(locate(self.marks, path, message))
+
+    def convert(self, path: Path_, raw: Any, parse: Callable[[Any], T], default: T) -> T:
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except (ValueError, TypeError, OverflowError) as error:
+            self.add(path, str(error))
+            return default
+
+    def duration(self, path: Path_, raw: Any, default: float) -> float:
+        return self.convert(path, raw, units.parse_duration, default)
+
+    def integer(self, path: Path_, raw: Any, default: Optional[int], low: int = 0, high: Optional[int] = None) -> Optional[int]:
+        value = self.convert(path, raw, _whole_number, default)
+        if value is not None and (value < low or (high is not None and value > high)):
+            self.add(path, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+            return default
+        return value
+
+    def requirements(self, path: Path_, raw: Mapping[str, Any], fallback: PythonRequirements) -> PythonRequirements:
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        requires = raw.get("requires", fallback.requires)
+        try:
+            SpecifierSet(requires)
+        except InvalidSpecifier:
+            self.add(path + ("requires",), f"not a PEP 440 version specifier: {requires!r} (e.g. '>=3.10')")
+        packages = tuple(raw.get("packages", ()))
+        for index, package in enumerate(packages):
+            try:
+                Requirement(package)
+            except InvalidRequirement as error:
+                self.add(path + ("packages", index), f"not a PEP 508 requirement: {package!r} ({error})")
+        return PythonRequirements(requires=requires, packages=packages)
+
+
+def build_project(
+    loaded: Loaded, *, files: Tuple[Path, ...], directory: Path, project_name: Optional[str],
+    profiles: Tuple[str, ...], variables: Mapping[str, str],
+) -> Project:
+    data: Dict[str, Any] = loaded.data
+    located = Located(loaded)
+    name = _project_name(located, data, directory, project_name)
+    raw_python = data.get("python") or {}
+    python = located.requirements(("python",), raw_python, PythonRequirements())
+    raw_agents: Dict[str, Any] = data.get("agents") or {}
+    if not raw_agents and not loaded.broken:
+        located.add(("agents",), "no agents defined; add at least one under `agents:`")
+    enabled = {n for n, a in raw_agents.items() if _enabled(a, profiles)}
+    known = {**{name: {} for name in loaded.broken if name}, **raw_agents}
+    context = BuildContext(directory, variables, python, known, enabled | loaded.broken)
+    builder = AgentBuilder(located, context)
+    agents = {n: builder.build(n, a) for n, a in raw_agents.items() if n in enabled}
+    registry = _registry(located, data.get("registry") or {})
+    if located.problems:
+        raise ConfigError(located.problems)
+    return Project(
+        name=name, directory=directory, files=files, agents=agents, python=python,
+        interpreter=raw_python.get("interpreter"), registry=registry, profiles=profiles,
+    )
+
+
+class BuildContext:
+    """What every agent is built against."""
+
+    def __init__(self, directory: Path, variables: Mapping[str, str], python: PythonRequirements,
+                 raw_agents: Mapping[str, Any], enabled: set) -> None:
+        self.directory = directory
+        self.variables = variables
+        self.python = python
+        self.raw_agents = raw_agents
+        self.enabled = enabled
+
+    def path(self, text: str) -> Path:
+        """Absolute, relative to the project directory, `~` expanded; symlinks kept."""
+        return Path(os.path.normpath(self.directory / Path(text).expanduser()))
+
+    def read_env_file(self, located: Located, path: Path_, text: str) -> Dict[str, str]:
+        file = self.path(text)
+        try:
+            return envfile.read_env_file(file, self.variables)
+        except envfile.EnvFileError as error:
+            located.problems.append(Problem(str(file), error.line, 1, "", error.message))
+        except OSError as error:
+            located.add(path, f"cannot read env_file {str(file)!r}: {error.strerror or error}")
+        return {}
+
+    def profiles_of(self, name: str) -> Sequence[str]:
+        return tuple((self.raw_agents.get(name) or {}).get("profiles") or ())
+
+    def suggestion(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self.raw_agents), n=1)
+        return f"; did you mean '{close[0]}'?" if close else f"; agents: {', '.join(self.raw_agents) or '(none)'}"
+
+
+def _enabled(agent: Mapping[str, Any], active: Sequence[str]) -> bool:
+    wanted = agent.get("profiles") or ()
+    return not wanted or any(p in active for p in wanted)
+
+
+def _project_name(located: Located, data: Mapping[str, Any], directory: Path, override: Optional[str]) -> str:
+    if override is not None:
+        if not NAME_PATTERN.match(override):
+            located.problems.append(Problem("-p/--project-name", 0, 0, "", f"invalid project name {override!r}: "
+                                            "use letters, digits, '_', '.' and '-'"))
+        return override
+    return data.get("name") or name_from(directory.name.lower(), "project")
+
+
+def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:
+    if raw.get("url") and (raw.get("host") or raw.get("port") is not None):
+        located.add(("registry", "url"), "use either url or host/port, not both")
+    url = raw.get("url")
+    if url is not None and not re.match(r"^https?://[^/\s]+", url):
+        located.add(("registry", "url"), f"not an http(s) URL: {url!r}")
+    port = located.integer(("registry", "port"), raw.get("port"), None, 1, 65535)
+    command = raw.get("command")
+    argv: Tuple[str, ...] = ("auto",) if command == "auto" else tuple(str(a) for a in command or ())
+    return Registry(url=url, host=raw.get("host"), port=port, command=argv)
+
+
+
+def _whole_number(raw: Any) -> int:
+    text = str(raw).strip()
+    if not re.fullmatch(r"-?\d+", text):
+        raise ValueError(f"expected a whole number, got {raw!r}")
+    return int(text)
+
+
+# -- one agent ------------------------------------------------------------------
+
+RUN_KINDS = ("script", "module", "command")
+HEALTH_KINDS = ("http", "tcp", "cmd", "log", "registry")
+_PORTABLE_SIGNALS = {"SIGTERM", "SIGINT", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK"}
+
+
+def argv(raw: Any) -> Tuple[str, ...]:
+    return tuple(str(item) for item in raw or ())
+
+
+def env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def stop_signal_name(raw: str) -> str:
+    """`term`, `TERM`, `SIGTERM` -> `SIGTERM`; ValueError for unknown signals."""
+    name = raw.strip().upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    if name not in {s.name for s in signal.Signals} | _PORTABLE_SIGNALS:
+        raise ValueError(f"unknown signal {raw!r} (e.g. SIGTERM, SIGINT, SIGHUP)")
+    return name
+
+
+def cpu_count(raw: Any) -> float:
+    value = float(str(raw).strip())
+    if value <= 0:
+        raise ValueError(f"cpu_limit must be greater than 0 (got {raw!r})")
+    return value
+
+
+class AgentBuilder:
+    def __init__(self, located: "Located", context: "BuildContext") -> None:
+        self.located = located
+        self.context = context
+
+    def build(self, name: str, raw: Mapping[str, Any]) -> Agent:
+        base: Path_ = ("agents", name)
+        run, target, command = self._run(base, raw)
+        return Agent(
+            name=name, run=run, target=target, command=command, args=argv(raw.get("args")),
+            working_dir=self.context.path(raw["working_dir"]) if raw.get("working_dir") else self.context.directory,
+            interpreter=raw.get("interpreter"),
+            python=self.located.requirements(base + ("python",), raw.get("python") or {},
+                                             PythonRequirements(requires=self.context.python.requires)),
+            environment=self._environment(base, raw),
+            depends_on=self._depends_on(base, name, raw.get("depends_on") or {}),
+            healthcheck=self._healthcheck(base + ("healthcheck",), raw.get("healthcheck")),
+            restart=self._restart(base, raw),
+            stop_signal=self.located.convert(base + ("stop_signal",), raw.get("stop_signal"), stop_signal_name, "SIGTERM"),
+            stop_grace_period=self.located.duration(base + ("stop_grace_period",), raw.get("stop_grace_period"), 10.0),
+            resources=self._resources(base + ("resources",), raw.get("resources") or {}),
+            metadata=self._metadata(raw.get("metadata") or {}),
+            profiles=tuple(raw.get("profiles") or ()),
+        )
+
+    def _run(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[RunKind, str, Tuple[str, ...]]:
+        present = [kind for kind in RUN_KINDS if kind in raw]
+        if len(present) != 1:
+            which = "none" if not present else ", ".join(present)
+            self.located.add(base, f"an agent needs exactly one of script, module or command (has: {which})")
+            return RunKind.COMMAND, "", ("false",)
+        kind = present[0]
+        if kind == "script":
+            return RunKind.SCRIPT, str(self.context.path(raw["script"])), ()
+        if kind == "module":
+            return RunKind.MODULE, raw["module"], ()
+        return RunKind.COMMAND, "", argv(raw["command"])
+
+    def _environment(self, base: Path_, raw: Mapping[str, Any]) -> Dict[str, str]:
+        result: Dict[str, str] = {}
+        for index, text in enumerate(raw.get("env_file") or ()):
+            result.update(self.context.read_env_file(self.located, base + ("env_file", index), text))
+        for key, value in (raw.get("environment") or {}).items():
+            if value is None:
+                if key in self.context.variables:
+                    result[key] = self.context.variables[key]
+                else:
+                    result.pop(key, None)
+            else:
+                result[key] = env_value(value)
+        return result
+
+    def _depends_on(self, base: Path_, name: str, raw: Mapping[str, Any]) -> Tuple[DependsOn, ...]:
+        found = []
+        for other, spec in raw.items():
+            path = base + ("depends_on", other)
+            spec = spec or {}
+            required = spec.get("required", True)
+            if other not in self.context.raw_agents:
+                self.located.add(path, f"unknown agent '{other}' in depends_on{self.context.suggestion(other)}")
+                continue
+            if other not in self.context.enabled:
+                if required:
+                    profiles = ", ".join(self.context.profiles_of(other))
+                    self.located.add(path, f"'{name}' depends on '{other}', which is only enabled with "
+                                           f"--profile {profiles}; enable that profile or set required: false")
+                continue
+            condition = Condition(spec.get("condition", "started"))
+            found.append(DependsOn(other, condition, required))
+        return tuple(found)
+
+    def _healthcheck(self, path: Path_, raw: Optional[Mapping[str, Any]]) -> Optional[Healthcheck]:
+        if raw is None:
+            return None
+        present = [kind for kind in HEALTH_KINDS if kind in raw]
+        if len(present) != 1:
+            which = "none" if not present else ", ".join(present)
+            self.located.add(path, f"a healthcheck needs exactly one of {', '.join(HEALTH_KINDS)} (has: {which})")
+            return None
+        kind = HealthKind(present[0])
+        value = raw[present[0]]
+        target, command = "", ()
+        if kind is HealthKind.CMD:
+            command = argv(value)
+        elif kind is not HealthKind.REGISTRY:
+            target = self._health_target(path + (present[0],), kind, value)
+        located = self.located
+        return Healthcheck(
+            kind=kind, target=target, command=command,
+            interval=located.duration(path + ("interval",), raw.get("interval"), 2.0),
+            timeout=located.duration(path + ("timeout",), raw.get("timeout"), 5.0),
+            retries=located.integer(path + ("retries",), raw.get("retries"), 3) or 0,
+            start_period=located.duration(path + ("start_period",), raw.get("start_period"), 0.0),
+        )
+
+    def _health_target(self, path: Path_, kind: HealthKind, value: str) -> str:
+        if kind is HealthKind.HTTP and not re.match(r"^https?://[^/\s]+", value):
+            self.located.add(path, f"not an http(s) URL: {value!r}")
+        if kind is HealthKind.TCP:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                self.located.add(path, f"expected host:port, such as 127.0.0.1:8080 (got {value!r})")
+        if kind is HealthKind.LOG:
+            try:
+                re.compile(value)
+            except re.error as error:
+                self.located.add(path, f"not a valid regular expression: {error}")
+        return value
+
+    def _restart(self, base: Path_, raw: Mapping[str, Any]) -> RestartPolicy:
+        mode = raw.get("restart")
+        backoff = raw.get("backoff") or {}
+        initial = self.located.duration(base + ("backoff", "initial"), backoff.get("initial"), 1.0)
+        maximum = self.located.duration(base + ("backoff", "maximum"), backoff.get("maximum"), max(30.0, initial))
+        if maximum < initial:
+            self.located.add(base + ("backoff", "maximum"), f"maximum ({maximum:g}s) is below initial ({initial:g}s)")
+        return RestartPolicy(
+            mode=RestartMode.NO if mode in (None, False) else RestartMode(mode),
+            max_restarts=self.located.integer(base + ("max_restarts",), raw.get("max_restarts"), None),
+            backoff=Backoff(initial=initial, maximum=maximum),
+        )
+
+    def _resources(self, path: Path_, raw: Mapping[str, Any]) -> Resources:
+        located = self.located
+        return Resources(
+            timeout=located.convert(path + ("timeout",), raw.get("timeout"), units.parse_duration, None),
+            memory_limit=located.convert(path + ("memory_limit",), raw.get("memory_limit"), units.parse_size, None),
+            cpu_limit=located.convert(path + ("cpu_limit",), raw.get("cpu_limit"), cpu_count, None),
+        )
+
+    @staticmethod
+    def _metadata(raw: Mapping[str, Any]) -> Metadata:
+        version = raw.get("version")
+        return Metadata(
+            name=raw.get("name"), version=None if version is None else str(version),
+            description=raw.get("description"), tags=tuple(raw.get("tags") or ()),
+        )

@@ -1,0 +1,186 @@
+"""Find, read, interpolate, validate and merge project files into a `Project`.
+
+Three kinds of input, told apart by extension and content:
+
+- a mesh-compose.yaml (top-level `agents:`),
+- the seed note's single-agent YAML (top-level `agent:` with `script`,
+  `working_directory`, `python_interpreter`, plus top-level `environment`,
+  `metadata`, `resources`),
+- a bare `agent.py` (a one-agent project named after the file).
+
+Each file is read, interpolated and validated on its own, so every problem is
+located in the file that has it; then the files are merged (compose rules) and
+the model is built from the result (see `config_build`). All problems of all
+files are reported together in one `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from meshcompose.config import envfile
+from meshcompose.config.build import build_project
+from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
+from meshcompose.config.merge import merge_documents
+from meshcompose.config.serialize import project_to_dict
+from meshcompose.errors import ConfigError, Problem, ProjectNotFoundError
+from meshcompose.config.interpolate import InterpolationError, interpolate
+from meshcompose.model import Project
+from meshcompose.config.validate import locate, schema_problems, schema_text
+from meshcompose.config.yamlload import Loaded, Path_, load_text
+
+__all__ = ["load_project", "project_to_dict", "schema_text", "find_project_file", "PROJECT_FILES"]
+
+PROJECT_FILES = ("mesh-compose.yaml", "mesh-compose.yml")
+OVERRIDE_FILES = ("mesh-compose.override.yaml", "mesh-compose.override.yml")
+PathLike = Union[str, Path]
+
+
+def load_project(
+    files: Sequence[PathLike] = (),
+    *,
+    project_name: Optional[str] = None,
+    profiles: Sequence[str] = (),
+    env_files: Sequence[PathLike] = (),
+    environ: Optional[Mapping[str, str]] = None,
+    cwd: Optional[Path] = None,
+    warnings: Optional[List[str]] = None,
+) -> Project:
+    """The validated project. Raises ConfigError with every located problem.
+
+    Interpolation warnings (unset variables) are appended to `warnings`.
+    """
+    cwd = Path(cwd) if cwd is not None else Path.cwd()
+    caller = dict(os.environ if environ is None else environ)
+    paths = _project_files(files, cwd)
+    directory = paths[0].parent
+    variables = _variables(directory, env_files, caller, cwd)
+    unset: List[str] = []
+    documents = [read_document(path, variables, unset) for path in paths]
+    if warnings is not None:
+        warnings.extend(f"the {name} variable is not set; using an empty string" for name in unset)
+    problems = [problem for document in documents for problem in document.problems]
+    if any(document.data is None for document in documents):
+        raise ConfigError(problems)
+    merged = merge_documents(documents)
+    try:
+        project = build_project(
+            merged, files=tuple(paths), directory=directory, project_name=project_name,
+            profiles=tuple(profiles), variables=variables,
+        )
+    except ConfigError as error:
+        raise ConfigError([*problems, *error.problems]) from None
+    if problems:
+        raise ConfigError(problems)
+    return project
+
+
+def find_project_file(start: Path) -> Path:
+    """mesh-compose.yaml (or .yml) in `start` or the nearest parent."""
+    for directory in (start, *start.parents):
+        for name in PROJECT_FILES:
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
+    raise ProjectNotFoundError(str(start))
+
+
+def _project_files(files: Sequence[PathLike], cwd: Path) -> List[Path]:
+    if files:
+        paths = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in files]
+        missing = [Problem(str(p), 0, 0, "", "no such file") for p in paths if not p.is_file()]
+        if missing:
+            raise ConfigError(missing, hint="check the -f paths")
+        return paths
+    main = Path(os.path.abspath(find_project_file(cwd)))
+    overrides = [main.parent / name for name in OVERRIDE_FILES if (main.parent / name).is_file()]
+    return [main, *overrides[:1]]
+
+
+def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str, str], cwd: Path) -> Dict[str, str]:
+    """Interpolation values: the caller's environment wins over .env / --env-file."""
+    if env_files:
+        sources = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in env_files]
+        required = True
+    else:
+        sources, required = [directory / ".env"], False
+    values: Dict[str, str] = {}
+    problems: List[Problem] = []
+    for source in sources:
+        if not source.is_file() and not required:
+            continue
+        try:
+            values.update(envfile.read_env_file(source, caller))
+        except envfile.EnvFileError as error:
+            problems.append(Problem(str(source), error.line, 1, "", error.message))
+        except OSError as error:
+            problems.append(Problem(str(source), 0, 0, "", f"cannot read the env file: {error.strerror or error}"))
+    if problems:
+        raise ConfigError(problems)
+    values.update(caller)
+    return values
+
+
+def read_document(path: Path, variables: Mapping[str, str], unset: List[str]) -> Loaded:
+    """One file as a normalized mesh-compose document (data, marks, problems)."""
+    if path.suffix == ".py":
+        return from_python_file(path)
+    loaded = _read_yaml(path)
+    if loaded.problems or loaded.data is None:
+        return loaded
+    if "agent" in loaded.data and "agents" not in loaded.data:
+        loaded = from_seed_yaml(loaded, path)
+        if loaded.problems:
+            return loaded
+    bad: List[Path_] = []
+    loaded.data = _interpolate_tree(loaded.data, (), variables, unset, loaded, bad)
+    found = schema_problems(loaded.data, loaded.marks)
+    loaded.problems.extend(problem for _, problem in found)
+    bad.extend(path for path, _ in found)
+    if bad:
+        # Keep checking what is left (references, durations...) so every
+        # mistake is reported at once; give up only if pruning did not help.
+        prune(loaded, bad)
+        if schema_problems(loaded.data, loaded.marks):
+            loaded.data = None
+            return loaded
+    normalize_forms(loaded)
+    return loaded
+
+
+def _read_yaml(path: Path) -> Loaded:
+    file = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        return Loaded(None, problems=[Problem(file, 0, 0, "", f"not UTF-8 text (byte {error.start})")])
+    except OSError as error:
+        return Loaded(None, problems=[Problem(file, 0, 0, "", f"cannot read: {error.strerror or error}")])
+    loaded = load_text(text, file)
+    if loaded.problems:
+        return loaded
+    if loaded.data is None:
+        loaded.problems.append(Problem(file, 1, 1, "", "the file is empty; expected a map with `agents:`"))
+    elif not isinstance(loaded.data, dict):
+        loaded.problems.append(Problem(file, 1, 1, "", "expected a map with `agents:` at the top level"))
+        loaded.data = None
+    return loaded
+
+
+def _interpolate_tree(
+    value: Any, path: Path_, variables: Mapping[str, str], unset: List[str], loaded: Loaded, bad: List[Path_],
+) -> Any:
+    if isinstance(value, str):
+        try:
+            return interpolate(value, variables, unset)
+        except InterpolationError as error:
+            loaded.problems.append(locate(loaded.marks, path, error.message))
+            bad.append(path)
+            return value
+    if isinstance(value, dict):
+        return {k: _interpolate_tree(v, path + (k,), variables, unset, loaded, bad) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate_tree(v, path + (i,), variables, unset, loaded, bad) for i, v in enumerate(value)]
+    return value

@@ -1,0 +1,219 @@
+"""Reading agent log files for `mesh-compose logs`: history, tail, merge, follow.
+
+Pure file work, no printing and no anyio, so `logs` starts fast. Agents are
+interleaved by the records' timestamps (fixed-width strings, compared as
+text); records of one agent keep their file order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import time
+from pathlib import Path
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+
+from meshcompose.logs.logfiles import agent_log_paths, agents_with_logs, log_path
+from meshcompose.logs.logrecord import Record, parse_record
+
+_BLOCK = 64 * 1024
+
+
+def _decode(line: bytes) -> str:
+    return line.decode("utf-8", "replace").rstrip("\r")
+
+
+def _parse_lines(lines: Iterable[bytes], agent: str, fallback: List[str]) -> Iterator[Record]:
+    """Parse lines; `fallback[0]` carries the last good timestamp across calls."""
+    for raw in lines:
+        record = parse_record(_decode(raw), agent, fallback[0])
+        fallback[0] = record.when
+        yield record
+
+
+def read_records(paths: Sequence[Path], agent: str = "") -> Iterator[Record]:
+    """Every record of these files, in order (pass oldest file first), lazily."""
+    fallback = [""]
+    for path in paths:
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            continue  # rotated away between listing and opening
+        with handle:
+            yield from _parse_lines((line.rstrip(b"\n") for line in handle), agent, fallback)
+
+
+def last_lines(path: Path, count: int, end: Optional[int] = None) -> List[bytes]:
+    """The last `count` lines of the first `end` bytes of a file, read backwards."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return []
+    with handle:
+        position = os.fstat(handle.fileno()).st_size if end is None else end
+        blocks: List[bytes] = []
+        newlines = 0
+        while position > 0 and newlines <= count:
+            step = min(_BLOCK, position)
+            position -= step
+            handle.seek(position)
+            blocks.append(handle.read(step))
+            newlines += blocks[-1].count(b"\n")
+    lines = b"".join(reversed(blocks)).split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines[-count:] if count > 0 else []
+
+
+def _all_lines(path: Path, end: Optional[int] = None) -> List[bytes]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read() if end is None else handle.read(end)
+    except FileNotFoundError:
+        return []
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def tail_records(log_dir: Path, agent: str, count: Optional[int], end: Optional[int] = None) -> List[Record]:
+    """The agent's last `count` records (all if None), rotated files included.
+
+    `end` limits the current file to its first `end` bytes, so a follower that
+    starts at that offset neither repeats nor misses a line.
+    """
+    paths = agent_log_paths(log_dir, agent)
+    current = log_path(log_dir, agent)
+    if count is None:
+        records = list(read_records([p for p in paths if p != current], agent))
+        lines = _all_lines(current, end)
+        return records + list(_parse_lines(lines, agent, [records[-1].when if records else ""]))
+    found: List[List[bytes]] = []
+    wanted = count
+    for path in reversed(paths):
+        if wanted <= 0:
+            break
+        lines = last_lines(path, wanted, end if path == current else None)
+        found.insert(0, lines)
+        wanted -= len(lines)
+    return list(_parse_lines((line for chunk in found for line in chunk), agent, [""]))
+
+
+def merge_by_time(streams: Iterable[Iterable[Record]]) -> Iterator[Record]:
+    """Interleave per-agent record streams by timestamp (stable on ties)."""
+    return heapq.merge(*streams, key=lambda record: record.when)
+
+
+class _FollowedFile:
+    """One agent's current log file, read incrementally across rotation."""
+
+    def __init__(self, agent: str, path: Path, at_end: bool) -> None:
+        self.agent, self.path = agent, path
+        self.handle: Optional[BinaryIO] = None
+        self.pending = b""
+        self.fallback = [""]
+        self.offset = 0
+        self._reopen(at_end)
+
+    def _reopen(self, at_end: bool) -> None:
+        if self.handle:
+            self.handle.close()
+        try:
+            self.handle = open(self.path, "rb")
+        except FileNotFoundError:
+            self.handle = None
+            return
+        if at_end:
+            self.handle.seek(0, os.SEEK_END)
+        self.offset = self.handle.tell()
+
+    def _drain(self) -> bytes:
+        if not self.handle:
+            return b""
+        if os.fstat(self.handle.fileno()).st_size < self.offset:  # truncated in place
+            self.handle.seek(0)
+            self.pending = b""
+        data = self.handle.read()
+        self.offset = self.handle.tell()
+        return data
+
+    def _replaced(self) -> bool:
+        """True when the path now names another file (rotated) or none."""
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return self.handle is not None
+        if self.handle is None:
+            return True
+        mine = os.fstat(self.handle.fileno())
+        return (on_disk.st_ino, on_disk.st_dev) != (mine.st_ino, mine.st_dev)
+
+    def read_new(self) -> List[Record]:
+        data = self._drain()
+        if self._replaced():
+            data += self._drain()  # what the writer added just before rotating
+            self._reopen(at_end=False)
+            data += self._drain()
+        if not data:
+            return []
+        lines = (self.pending + data).split(b"\n")
+        self.pending = lines.pop()
+        return list(_parse_lines(lines, self.agent, self.fallback))
+
+    def close(self) -> None:
+        if self.handle:
+            self.handle.close()
+            self.handle = None
+
+
+class LogFollower:
+    """New records of a project's agents since it was created, poll by poll.
+
+    `agents=None` follows every agent, including agents whose log file
+    appears later. Files that exist when the follower is created are read
+    from their current end (`offsets()` tells where, for `tail_records`);
+    files that appear later are read from their beginning.
+    """
+
+    def __init__(self, log_dir: Path, agents: Optional[Sequence[str]] = None) -> None:
+        self.log_dir = log_dir
+        self.agents = list(agents) if agents is not None else None
+        self._files: Dict[str, _FollowedFile] = {}
+        self._discover(at_end=True)
+
+    def _discover(self, at_end: bool) -> None:
+        names = self.agents if self.agents is not None else agents_with_logs(self.log_dir)
+        for name in names:
+            if name not in self._files:
+                path = log_path(self.log_dir, name)
+                if at_end or path.exists():
+                    self._files[name] = _FollowedFile(name, path, at_end)
+
+    def offsets(self) -> Dict[str, int]:
+        return {name: f.offset for name, f in self._files.items() if f.handle}
+
+    def poll(self) -> List[Record]:
+        """Complete records written since the last poll, interleaved by time."""
+        self._discover(at_end=False)
+        batches = [followed.read_new() for followed in self._files.values()]
+        return list(merge_by_time(batches))
+
+    def close(self) -> None:
+        for followed in self._files.values():
+            followed.close()
+
+
+def follow(
+    follower: LogFollower,
+    *,
+    interval: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[List[Record]]:
+    """Batches of new records, forever (the caller stops on Ctrl+C)."""
+    while True:
+        batch = follower.poll()
+        if batch:
+            yield batch
+        else:
+            sleep(interval)

@@ -1,0 +1,117 @@
+"""Fitting the MCP Mesh registry into a run: which URL, whether it is needed,
+whether to reuse a running one or start it as a managed service.
+
+A managed registry becomes one more agent (`mesh-registry`, a command agent
+with an HTTP healthcheck on /health) that every other agent depends on being
+healthy, so ordering, logs, restarts and shutdown need nothing special.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+from meshcompose import model
+from meshcompose.mesh import registry
+from meshcompose.errors import ConfigError, RegistryError
+
+REGISTRY_AGENT = "mesh-registry"
+MESH_PACKAGE = "mcp-mesh"
+
+
+@dataclass(frozen=True)
+class MeshPlan:
+    url: str
+    needed: bool  # some selected agent cannot work without a registry
+    reused: bool  # something already answers /health at `url`
+    managed: bool  # mesh-compose starts the registry itself
+
+
+def needs_registry(agent: model.Agent) -> bool:
+    """Agents that wait on registration, are health-checked by it, or require
+    the SDK. Other Python agents still get the registry settings, but a
+    registry is not demanded for them (the standard-library demo runs alone)."""
+    if agent.healthcheck is not None and agent.healthcheck.kind is model.HealthKind.REGISTRY:
+        return True
+    if any(dep.condition is model.Condition.REGISTERED for dep in agent.depends_on):
+        return True
+    return any(_requirement_name(req) == MESH_PACKAGE for req in agent.python.packages)
+
+
+def _requirement_name(requirement: str) -> str:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        return canonicalize_name(Requirement(requirement).name)
+    except InvalidRequirement:
+        return ""
+
+
+def plan(
+    project: model.Project,
+    selected: Sequence[str],
+    *,
+    url: str,
+    health: Callable[[str], bool] = registry.health,
+) -> MeshPlan:
+    """Decides before anything starts; raises RegistryError when a registry
+    is needed but none answers and none can be started."""
+    needed = any(needs_registry(project.agents[name]) for name in selected)
+    if not needed and not project.registry.managed:
+        return MeshPlan(url, needed=False, reused=False, managed=False)
+    if health(url):
+        return MeshPlan(url, needed=needed, reused=True, managed=False)
+    if project.registry.managed:
+        return MeshPlan(url, needed=needed, reused=False, managed=True)
+    raise RegistryError(
+        f"no MCP Mesh registry answers at {url}, and the project does not start one",
+        hint="start a registry there, pass --registry-url, or add `registry: {command: auto}` "
+             "to the project file; " + registry.INSTALL_HINT,
+    )
+
+
+def with_managed_registry(
+    project: model.Project,
+    selected: Sequence[str],
+    mesh: MeshPlan,
+    *,
+    which: Callable[[str], Optional[str]] = shutil.which,
+) -> Tuple[model.Project, list]:
+    """The project with the registry agent added and depended on by every
+    other agent; the selection with the registry first."""
+    if not mesh.managed:
+        return project, list(selected)
+    if REGISTRY_AGENT in project.agents:
+        raise ConfigError(f"the agent name '{REGISTRY_AGENT}' is reserved for the managed registry",
+                          hint="rename that agent, or remove registry.command")
+    state_dir = project.state_dir
+    argv, env = registry.managed_command(project.registry, url=mesh.url, state_dir=state_dir, which=which)
+    service = model.Agent(
+        name=REGISTRY_AGENT, run=model.RunKind.COMMAND, command=tuple(argv), working_dir=project.directory,
+        environment=env, stop_grace_period=5.0,
+        healthcheck=model.Healthcheck(model.HealthKind.HTTP, target=mesh.url.rstrip("/") + "/health",
+                                      interval=0.25, timeout=2.0, retries=3),
+    )
+    needs_it = model.DependsOn(REGISTRY_AGENT, model.Condition.HEALTHY)
+    agents: Dict[str, model.Agent] = {REGISTRY_AGENT: service}
+    for name, agent in project.agents.items():
+        agents[name] = dataclasses.replace(agent, depends_on=(needs_it, *agent.depends_on))
+    return dataclasses.replace(project, agents=agents), [REGISTRY_AGENT, *selected]
+
+
+def agent_environments(project: model.Project, names: Sequence[str], url: str,
+                       log_level: str) -> Dict[str, Mapping[str, str]]:
+    """Registry settings for every agent except the registry itself."""
+    return {name: registry.agent_environment(project.name, project.agents[name], url, log_level)
+            for name in names if name != REGISTRY_AGENT}
+
+
+def describe(mesh: MeshPlan) -> Optional[str]:
+    if mesh.reused:
+        return f"using the MCP Mesh registry already running at {mesh.url}"
+    if mesh.managed:
+        return f"starting the MCP Mesh registry at {mesh.url}"
+    return None

@@ -1,0 +1,176 @@
+"""The dependency planner: which agents to run, in which order.
+
+The graph has one node per agent (in file order) and one edge per
+`depends_on` entry, pointing from the dependency to its dependent, so a
+topological order is a start order. Edges carry the `condition` the dependent
+waits for and whether the dependency is `required`.
+
+An optional dependency (`required: false`) on an agent that is not in the
+project is skipped, as compose does; a required one is an error. networkx is
+imported here only, and this module is imported lazily by the commands that
+need it, so `ps`, `logs` and `--help` never pay for it; and `check` and
+`select` (what `up` needs) remember their results by a digest of the graph
+(see `memo`), so a warm `up` of an unchanged project does not import it at all.
+"""
+
+from __future__ import annotations
+
+from difflib import get_close_matches
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Sequence
+
+from meshcompose.config import memo
+from meshcompose.errors import CycleError, Problem, UnknownAgentError, UnknownDependencyError
+from meshcompose.model import Project
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+_PLANS = memo.Memo("plans")
+
+
+def build_graph(project: Project) -> nx.DiGraph:
+    """Agents as nodes (file order), edges dependency -> dependent.
+
+    Dependencies on agents missing from the project are left out; `check`
+    reports the required ones.
+    """
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(project.agents)
+    for agent in project.agents.values():
+        for dep in agent.depends_on:
+            if dep.name in project.agents:
+                graph.add_edge(dep.name, agent.name, condition=dep.condition, required=dep.required)
+    return graph
+
+
+def check(project: Project) -> None:
+    """Raise on required dependencies that do not exist, then on cycles."""
+    _remembered(project, ("check",), lambda: _check(project) or True)
+
+
+def _check(project: Project) -> None:
+    problems = _unknown_dependencies(project)
+    if problems:
+        raise UnknownDependencyError(problems, hint="fix the depends_on entries, or mark them `required: false`")
+    cycle = _first_cycle(build_graph(project), list(project.agents))
+    if cycle:
+        raise CycleError(cycle)
+
+
+def select(project: Project, names: Sequence[str], *, with_deps: bool = True) -> List[str]:
+    """The named agents plus their transitive dependencies, in start order.
+
+    No names means every agent. Unknown names raise `UnknownAgentError`.
+    """
+    return _remembered(project, ("select", list(names), with_deps), lambda: _select(project, names, with_deps))
+
+
+def _select(project: Project, names: Sequence[str], with_deps: bool) -> List[str]:
+    import networkx as nx
+
+    if not names:
+        return _flatten(start_order(project))
+    _require_known(project, names)
+    chosen = set(names)
+    if with_deps:
+        graph = build_graph(project)
+        for name in names:
+            chosen |= nx.ancestors(graph, name)
+    return _flatten(start_order(project, [n for n in project.agents if n in chosen]))
+
+
+def start_order(project: Project, names: Optional[Iterable[str]] = None) -> List[List[str]]:
+    """Waves of agents: each wave only needs agents of earlier waves.
+
+    `names` restricts the plan to those agents (no dependencies are added:
+    use `select` for that); a dependency outside the selection is treated as
+    already satisfied. Within a wave, agents keep their file order.
+    """
+    import networkx as nx
+
+    graph = _checked_graph(project)
+    if names is not None:
+        wanted = list(names)
+        _require_known(project, wanted)
+        graph = graph.subgraph(wanted)
+    position = {name: index for index, name in enumerate(project.agents)}
+    return [sorted(wave, key=position.__getitem__) for wave in nx.topological_generations(graph)]
+
+
+def stop_order(project: Project, names: Optional[Iterable[str]] = None) -> List[List[str]]:
+    """The exact reverse of `start_order`: every agent stops before its dependencies."""
+    return [list(reversed(wave)) for wave in reversed(start_order(project, names))]
+
+
+def dependents(project: Project, name: str) -> List[str]:
+    """Every agent that depends on `name`, directly or transitively, in start order."""
+    import networkx as nx
+
+    _require_known(project, [name])
+    found = nx.descendants(_checked_graph(project), name)
+    return [agent for agent in _flatten(start_order(project)) if agent in found]
+
+
+def _checked_graph(project: Project) -> nx.DiGraph:
+    check(project)
+    return build_graph(project)
+
+
+def _require_known(project: Project, names: Iterable[str]) -> None:
+    for name in names:
+        if name not in project.agents:
+            raise UnknownAgentError(name, list(project.agents))
+
+
+def _unknown_dependencies(project: Project) -> List[Problem]:
+    known = list(project.agents)
+    file = str(project.files[0]) if project.files else ""
+    problems = []
+    for agent in project.agents.values():
+        for dep in agent.depends_on:
+            if dep.name in project.agents or not dep.required:
+                continue
+            close = get_close_matches(dep.name, known, n=1)
+            guess = f"; did you mean '{close[0]}'?" if close else f" (agents: {', '.join(known)})"
+            message = f"unknown agent '{dep.name}' in depends_on{guess}"
+            problems.append(Problem(file, 0, 0, f"agents.{agent.name}.depends_on", message))
+    return problems
+
+
+def _first_cycle(graph: nx.DiGraph, order: Sequence[str]) -> Optional[List[str]]:
+    """One cycle, read in `depends_on` direction (a -> b: a depends on b).
+
+    Searching from each agent in file order makes the reported cycle stable,
+    and rotating it to start at its earliest agent makes it read naturally.
+    """
+    import networkx as nx
+
+    reverse = graph.reverse(copy=False)
+    for name in order:
+        try:
+            edges = nx.find_cycle(reverse, source=name)
+        except nx.NetworkXNoCycle:
+            continue
+        cycle = [edge[0] for edge in edges]
+        first = min(range(len(cycle)), key=lambda i: order.index(cycle[i]))
+        return cycle[first:] + cycle[:first]
+    return None
+
+
+def _remembered(project: Project, question: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()`, or what it returned before for this very graph and question."""
+    graph = [[agent.name, [[d.name, d.condition.value, d.required] for d in agent.depends_on]]
+             for agent in project.agents.values()]
+    key = memo.digest("planner", graph, *question)
+    known = _PLANS.get(key)
+    if known is not None:
+        return known
+    result = compute()  # raises for a project that cannot be planned: nothing is kept
+    _PLANS.put(key, result)
+    return result
+
+
+def _flatten(waves: List[List[str]]) -> List[str]:
+    return [name for wave in waves for name in wave]

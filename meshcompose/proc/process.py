@@ -1,0 +1,246 @@
+"""The platform process layer: spawn, identify, signal and kill agent processes.
+
+Three rules hold everywhere here:
+
+- A pid alone never identifies a process (pids are reused): every signal
+  goes through a `ProcessIdentity` (pid + create time) that must still match.
+- An agent's "tree" is more than its descendants: a grandchild that called
+  setsid() and was reparented to init is no longer anyone's descendant. Each
+  agent therefore runs with a unique token in its environment (`TOKEN_VAR`),
+  which every process it starts inherits; a scan for that token finds the
+  escapees, even from a later `down` after the supervisor died by SIGKILL.
+- A zombie is dead: it counts as gone and is never waited on here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Union
+
+import anyio
+import anyio.abc
+import psutil
+
+from meshcompose.proc import platform as platform
+from meshcompose.errors import AgentStartError
+
+TOKEN_VAR = "MESH_COMPOSE_TOKEN"
+
+# psutil derives create times from the boot time, which the kernel recomputes
+# when the wall clock is adjusted; a recorded value can drift by a fraction of
+# a second. A different process reusing the pid within this window is not a
+# realistic case, a drifted boot time is.
+CREATE_TIME_TOLERANCE = 1.0
+
+# After SIGKILL, how long to wait for the leader and the leftovers to vanish.
+KILL_WAIT_SECONDS = 5.0
+POLL_SECONDS = 0.05
+# A process scanned in the middle of exec() shows no environment yet (Linux).
+EXEC_RETRIES = 5
+EXEC_RETRY_SECONDS = 0.002
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+# -- spawning -----------------------------------------------------------------
+
+
+async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> anyio.abc.Process:
+    """Start `argv` (never through a shell) as the leader of its own group."""
+    if not argv:
+        raise AgentStartError("nothing to run: the command is empty")
+    if not Path(cwd).is_dir():
+        raise AgentStartError(
+            f"working directory {cwd} does not exist or is not a directory",
+            hint="fix working_dir in the project file",
+        )
+    try:
+        return await anyio.open_process(
+            list(argv), cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **platform.spawn_options(),
+        )
+    except FileNotFoundError:
+        raise AgentStartError(
+            f"executable {argv[0]!r} not found",
+            hint="check the interpreter or command; a bare name is looked up on PATH",
+        ) from None
+    except PermissionError:
+        raise AgentStartError(f"executable {argv[0]!r} is not executable (permission denied)") from None
+    except OSError as error:
+        raise AgentStartError(f"could not start {argv[0]!r}: {error.strerror or error}") from None
+
+
+# -- identity -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    pid: int
+    create_time: float
+
+
+def identity(pid: int) -> Optional[ProcessIdentity]:
+    """The identity of `pid` now (a zombie still has one), or None if gone."""
+    try:
+        return ProcessIdentity(pid, psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def _matching(ident: Optional[ProcessIdentity]) -> Optional[psutil.Process]:
+    """The process behind `ident` if it is still that process (zombie or not)."""
+    if ident is None:
+        return None
+    try:
+        proc = psutil.Process(ident.pid)
+        if abs(proc.create_time() - ident.create_time) <= CREATE_TIME_TOLERANCE:
+            return proc
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        pass
+    return None
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def is_alive(ident: Optional[ProcessIdentity]) -> bool:
+    """False for a gone pid, a zombie, and a pid now used by another process."""
+    proc = _matching(ident)
+    return proc is not None and _alive(proc)
+
+
+# -- signalling ---------------------------------------------------------------
+
+
+def signal_group(ident: Optional[ProcessIdentity], sig: Union[int, str]) -> bool:
+    """Send `sig` to the group `ident` leads; False if it is no longer running.
+
+    On Windows every stop signal becomes CTRL_BREAK_EVENT (see process_platform).
+    """
+    name = platform.signal_name(sig)
+    if not is_alive(ident):
+        return False
+    try:
+        platform.send_to_group(ident.pid, name)
+    except (OSError, psutil.Error):
+        return False  # gone in between, or no longer ours to signal
+    return True
+
+
+def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.Process]:
+    """Every live process of the agent: the leader, its descendants, and any
+    process carrying the agent's token (escaped grandchildren)."""
+    found: Dict[int, psutil.Process] = {}
+    leader = _matching(ident)
+    if leader is not None:
+        found[leader.pid] = leader
+        try:
+            for child in leader.children(recursive=True):
+                found[child.pid] = child
+        except psutil.Error:
+            pass
+    if token:
+        for proc in _token_carriers(token):
+            found.setdefault(proc.pid, proc)
+    me = os.getpid()
+    return [p for pid, p in sorted(found.items()) if pid != me and _alive(p)]
+
+
+def _token_carriers(token: str) -> List[psutil.Process]:
+    carriers, undecided = [], []
+    for proc in psutil.process_iter():
+        verdict = platform.carries_token(proc.pid, TOKEN_VAR, token)
+        if verdict:
+            carriers.append(proc)
+        elif verdict is None:
+            undecided.append(proc)
+    for _ in range(EXEC_RETRIES):
+        if not undecided:
+            break
+        time.sleep(EXEC_RETRY_SECONDS)  # caught mid-exec: its environment is moments away
+        verdicts = [(proc, platform.carries_token(proc.pid, TOKEN_VAR, token)) for proc in undecided]
+        carriers += [proc for proc, verdict in verdicts if verdict]
+        undecided = [proc for proc, verdict in verdicts if verdict is None]
+    return carriers
+
+
+def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
+    """SIGKILL the agent's group, every descendant and every token carrier.
+
+    Returns how many live processes were killed. Repeats while a round still
+    finds someone, since a dying tree may fork once more before its end.
+    """
+    killed: Set[int] = set()
+    for _ in range(3):
+        victims = tree(ident, token)
+        if not victims:
+            break
+        leader = _matching(ident)
+        if leader is not None:
+            _quietly(platform.kill_group, leader.pid)
+        for proc in victims:
+            _quietly(proc.kill)  # psutil refuses if the pid was reused meanwhile
+        killed.update(proc.pid for proc in victims)
+    return len(killed)
+
+
+def _quietly(action, *args) -> None:
+    try:
+        action(*args)
+    except (psutil.Error, ProcessLookupError, PermissionError):
+        pass
+
+
+# -- stopping -------------------------------------------------------------------
+
+
+async def stop_group(
+    ident: Optional[ProcessIdentity],
+    token: Optional[str],
+    *,
+    stop_signal: str,
+    grace: float,
+    exited: Callable[[], Awaitable[object]],
+    on_kill: Optional[Callable[[], None]] = None,
+) -> bool:
+    """Graceful stop of an agent this supervisor spawned: `stop_signal` to its
+    group, up to `grace` seconds for `exited()` (the owner's wait for the
+    leader), then SIGKILL for the group, every descendant and every token
+    carrier. Returns True if it had to kill.
+
+    Shielded from cancellation and time-boxed, so it is safe in a `finally`
+    of a cancelled task. Whatever the leader leaves behind (a setsid'ed
+    grandchild) goes too.
+    """
+    with anyio.CancelScope(shield=True):
+        signal_group(ident, stop_signal)
+        with anyio.move_on_after(grace) as waiting:
+            await exited()
+        forced = waiting.cancelled_caught
+        if forced:
+            if on_kill is not None:
+                on_kill()
+            kill_tree(ident, token)
+            with anyio.move_on_after(KILL_WAIT_SECONDS):
+                await exited()
+        await kill_tree_and_wait(ident, token)
+    return forced
+
+
+async def kill_tree_and_wait(ident: Optional[ProcessIdentity], token: Optional[str]) -> None:
+    """`kill_tree`, then wait (time-boxed) until a scan finds nothing alive:
+    SIGKILL is delivered asynchronously, and a caller that says "gone" must mean it."""
+    with anyio.move_on_after(KILL_WAIT_SECONDS):
+        while kill_tree(ident, token):
+            await anyio.sleep(POLL_SECONDS)

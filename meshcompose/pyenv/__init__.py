@@ -1,0 +1,1 @@
+"""Which Python runs each agent: discovery, the cached probe, checks, installs."""

@@ -1,0 +1,351 @@
+"""Which Python runs each agent: discovery, version and package checks.
+
+Resolution, per agent, first match wins:
+1. the agent's `interpreter`, else the project's `python.interpreter`
+   (a path relative to the project directory, a venv directory, or a
+   command name looked up on PATH);
+2. `.venv`, then `venv`, in the agent's working_dir and each parent up to
+   and including the project directory;
+3. the active virtual environment (VIRTUAL_ENV), when it is a real venv;
+4. the system Python: `py -3` (Windows only), `python3`, `python` on PATH,
+   never the Microsoft Store stub.
+
+Each distinct interpreter is probed once (concurrently, cached on disk, see
+`pyenv_probe`). The platform is one seam, `Platform`, so Windows and macOS
+layouts are testable on Linux.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from meshcompose import model
+from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
+from meshcompose.config.memo import default_cache_dir
+from meshcompose.pyenv.checks import requirement_names, requires_of, unmet, version_ok
+from meshcompose.pyenv.probe import (
+    ProbeFunction, ProbeResult, is_cacheable, load_cached, probe_interpreter, store_cached,
+)
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The one seam for OS differences in discovery."""
+
+    system: str  # "linux", "darwin" or "windows"
+
+    @property
+    def windows(self) -> bool:
+        return self.system == "windows"
+
+    @property
+    def pathsep(self) -> str:
+        return ";" if self.windows else ":"
+
+    def venv_pythons(self, venv: Path) -> List[Path]:
+        if self.windows:
+            return [venv / "Scripts" / "python.exe"]
+        return [venv / "bin" / "python", venv / "bin" / "python3"]
+
+    def executable_names(self, name: str) -> List[str]:
+        if self.windows and not name.lower().endswith(".exe"):
+            return [name + ".exe", name]
+        return [name]
+
+
+def current_platform() -> Platform:
+    if sys.platform == "win32":
+        return Platform("windows")
+    return Platform("darwin" if sys.platform == "darwin" else "linux")
+
+
+PLATFORM = current_platform()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An interpreter found by one rule, not yet probed."""
+
+    argv: Tuple[str, ...]  # ("/x/.venv/bin/python",) or ("C:/Windows/py.exe", "-3")
+    source: str  # which rule found it, for messages
+
+
+@dataclass(frozen=True)
+class ResolvedPython:
+    """The interpreter one agent runs with, and what it lacks."""
+
+    executable: str  # the path to run
+    version: Tuple[int, ...]
+    version_text: str
+    implementation: str
+    is_venv: bool
+    prefix: str
+    base_prefix: str
+    source: str
+    installed: Mapping[str, str] = field(default_factory=dict)  # normalized name -> version
+    missing: Tuple[str, ...] = ()  # requirement strings not satisfied
+    agents: Tuple[str, ...] = ()  # every agent sharing this interpreter
+    requires: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "venv" if self.is_venv else "system"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One interpreter and everything the agents sharing it need."""
+
+    executable: str
+    version_text: str
+    is_venv: bool
+    source: str
+    prefix: str
+    agents: Tuple[str, ...]
+    missing: Tuple[str, ...]  # union over the agents, in first-seen order
+    missing_by_agent: Mapping[str, Tuple[str, ...]]
+
+    @property
+    def kind(self) -> str:
+        return "venv" if self.is_venv else "system"
+
+    @property
+    def affected_agents(self) -> Tuple[str, ...]:
+        return tuple(name for name in self.agents if self.missing_by_agent.get(name))
+
+
+# --- discovery ---------------------------------------------------------------
+
+
+def find_on_path(name: str, environ: Mapping[str, str], platform: Platform = PLATFORM) -> Optional[str]:
+    """Like shutil.which, but with the seam's layout and never the WindowsApps stub."""
+    for directory in environ.get("PATH", "").split(platform.pathsep):
+        if not directory or "windowsapps" in directory.lower().replace("\\", "/").split("/"):
+            continue
+        for leaf in platform.executable_names(name):
+            path = os.path.join(directory, leaf)
+            if os.path.isfile(path) and (platform.windows or os.access(path, os.X_OK)):
+                return path
+    return None
+
+
+def venv_python(venv: Path, platform: Platform = PLATFORM) -> Optional[Path]:
+    for path in platform.venv_pythons(venv):
+        if path.is_file():
+            return path
+    return None
+
+
+def _looks_like_path(spec: str) -> bool:
+    return any(sep in spec for sep in ("/", "\\")) or spec.startswith((".", "~"))
+
+
+def _from_spec(spec: str, source: str, project_dir: Path, environ: Mapping[str, str],
+               platform: Platform) -> Candidate:
+    path = Path(os.path.expanduser(spec))
+    path = path if path.is_absolute() else project_dir / path
+    if path.is_dir():
+        found = venv_python(path, platform)
+        if found is None:
+            looked = [str(p) for p in platform.venv_pythons(path)]
+            raise InterpreterNotFoundError(spec, source, looked, hint="is it a virtual environment?")
+        return Candidate((os.path.abspath(found),), source)
+    if path.is_file():
+        return Candidate((os.path.abspath(path),), source)
+    if not _looks_like_path(spec):
+        on_path = find_on_path(spec, environ, platform)
+        if on_path:
+            return Candidate((os.path.abspath(on_path),), source)
+    raise InterpreterNotFoundError(spec, source, [str(path), "PATH"],
+                                   hint="give a path (relative to the project directory), a venv, or a command on PATH")
+
+
+def _search_dirs(working_dir: Path, project_dir: Path) -> List[Path]:
+    start, stop = Path(os.path.abspath(working_dir)), Path(os.path.abspath(project_dir))
+    if start != stop and stop not in start.parents:
+        return [start, stop]
+    dirs = [start]
+    while dirs[-1] != stop:
+        dirs.append(dirs[-1].parent)
+    return dirs
+
+
+def _from_venv_dirs(working_dir: Path, project_dir: Path, platform: Platform) -> Optional[Candidate]:
+    for directory in _search_dirs(working_dir, project_dir):
+        for name in (".venv", "venv"):
+            found = venv_python(directory / name, platform)
+            if found is not None:
+                return Candidate((os.path.abspath(found),), f"{name} in {directory}")
+    return None
+
+
+def _from_active_venv(environ: Mapping[str, str], platform: Platform) -> Optional[Candidate]:
+    active = environ.get("VIRTUAL_ENV")
+    if not active or not (Path(active) / "pyvenv.cfg").is_file():
+        return None
+    found = venv_python(Path(active), platform)
+    return Candidate((os.path.abspath(found),), "active venv (VIRTUAL_ENV)") if found else None
+
+
+def _from_system(environ: Mapping[str, str], platform: Platform) -> Optional[Candidate]:
+    if platform.windows:
+        launcher = find_on_path("py", environ, platform)
+        if launcher:
+            return Candidate((launcher, "-3"), "py -3 launcher")
+    for name in ("python3", "python"):
+        found = find_on_path(name, environ, platform)
+        if found:
+            return Candidate((found,), f"system {name} on PATH")
+    return None
+
+
+def discover(agent: model.Agent, project: model.Project, *, environ: Optional[Mapping[str, str]] = None,
+             platform: Platform = PLATFORM) -> Candidate:
+    """The interpreter candidate for one agent, by the first rule that matches."""
+    env = os.environ if environ is None else environ
+    if agent.interpreter:
+        return _from_spec(agent.interpreter, f"agent interpreter of '{agent.name}'", project.directory, env, platform)
+    if project.interpreter:
+        return _from_spec(project.interpreter, "project interpreter", project.directory, env, platform)
+    found = (_from_venv_dirs(agent.working_dir, project.directory, platform)
+             or _from_active_venv(env, platform) or _from_system(env, platform))
+    if found is None:
+        names = "py, python3, python" if platform.windows else "python3, python"
+        raise InterpreterNotFoundError(names, "PATH", [".venv", "venv", "VIRTUAL_ENV", "PATH"],
+                                       hint="install Python 3, or set `interpreter:` in mesh-compose.yaml")
+    return found
+
+
+# --- probing and checks ------------------------------------------------------
+
+
+def _probe_all(candidates: Mapping[Tuple[str, ...], Sequence[str]], cache_dir: Path,
+               probe: ProbeFunction) -> Dict[Tuple[str, ...], ProbeResult]:
+    """One probe per distinct interpreter, concurrently; cached ones cost nothing."""
+    results: Dict[Tuple[str, ...], ProbeResult] = {}
+    todo = []
+    for argv, names in candidates.items():
+        cached = load_cached(cache_dir, argv[0], names) if len(argv) == 1 else None
+        if cached is not None:
+            results[argv] = cached
+        else:
+            todo.append(argv)
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+            probed = list(pool.map(lambda argv: probe(argv, candidates[argv]), todo))
+        for argv, result in zip(todo, probed):
+            results[argv] = result
+            if len(argv) == 1 and is_cacheable(argv[0], result):
+                store_cached(cache_dir, argv[0], result)
+    return results
+
+
+def resolve_project(project: model.Project, names: Optional[Sequence[str]] = None, *,
+                    environ: Optional[Mapping[str, str]] = None, cache_dir: Optional[Path] = None,
+                    probe: Optional[ProbeFunction] = None,
+                    platform: Platform = PLATFORM) -> Dict[str, ResolvedPython]:
+    """The interpreter of every Python agent in the selection (all agents if `names` is None)."""
+    selected = [_agent(project, n) for n in (names if names is not None else list(project.agents))]
+    agents = [a for a in selected if a.is_python]
+    found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
+    wanted: Dict[Tuple[str, ...], List[str]] = {}
+    for agent in agents:
+        wanted.setdefault(found[agent.name].argv, []).extend(requirement_names(_packages(agent, project)))
+    cache = cache_dir if cache_dir is not None else default_cache_dir(environ)
+    results = _probe_all(wanted, cache, probe or probe_interpreter)
+    sharing: Dict[str, List[str]] = {}
+    for agent in agents:
+        sharing.setdefault(_run_path(found[agent.name], results), []).append(agent.name)
+    resolved = {a.name: _resolve_one(a, project, found[a.name], results, sharing) for a in agents}
+    _check_versions(resolved)
+    return resolved
+
+
+async def resolve_project_async(project: model.Project, names: Optional[Sequence[str]] = None,
+                                **options: object) -> Dict[str, ResolvedPython]:
+    """`resolve_project` in a worker thread, for callers already inside anyio."""
+    import functools
+
+    import anyio.to_thread
+
+    call = functools.partial(resolve_project, project, names, **options)  # type: ignore[arg-type]
+    return await anyio.to_thread.run_sync(call)
+
+
+def _agent(project: model.Project, name: str) -> model.Agent:
+    if name not in project.agents:
+        raise UnknownAgentError(name, list(project.agents))
+    return project.agents[name]
+
+
+def _packages(agent: model.Agent, project: model.Project) -> List[str]:
+    merged: List[str] = []
+    for req in (*project.python.packages, *agent.python.packages):
+        if req not in merged:
+            merged.append(req)
+    return merged
+
+
+def _run_path(candidate: Candidate, results: Mapping[Tuple[str, ...], ProbeResult]) -> str:
+    """Wrappers (shims, `py -3`) are replaced by the interpreter they chose."""
+    result = results[candidate.argv]
+    if len(candidate.argv) == 1 and is_cacheable(candidate.argv[0], result):
+        return candidate.argv[0]
+    return result.executable
+
+
+def _resolve_one(agent: model.Agent, project: model.Project, candidate: Candidate,
+                 results: Mapping[Tuple[str, ...], ProbeResult], sharing: Mapping[str, List[str]]) -> ResolvedPython:
+    result = results[candidate.argv]
+    executable = _run_path(candidate, results)
+    packages = _packages(agent, project)
+    wanted = set(requirement_names(packages))
+    return ResolvedPython(
+        executable=executable, version=result.version, version_text=result.version_text,
+        implementation=result.implementation, is_venv=result.is_venv, prefix=result.prefix,
+        base_prefix=result.base_prefix, source=candidate.source,
+        installed={k: v for k, v in result.installed.items() if k in wanted},
+        missing=unmet(packages, result), agents=tuple(sharing[executable]),
+        requires=requires_of(agent, project),
+    )
+
+
+def _check_versions(resolved: Mapping[str, ResolvedPython]) -> None:
+    failing: Dict[Tuple[str, str], List[str]] = {}
+    for name, python in resolved.items():
+        if not version_ok(python.version_text, python.requires):
+            failing.setdefault((python.executable, python.requires), []).append(name)
+    if failing:
+        (executable, requires), names = sorted(failing.items())[0]
+        first = resolved[names[0]]
+        raise InterpreterVersionError(executable, first.version_text, first.source, requires, names)
+
+
+def environments(resolved: Mapping[str, ResolvedPython]) -> List[Environment]:
+    """Agents grouped by the interpreter they share, in first-seen order."""
+    groups: Dict[str, List[str]] = {}
+    for name, python in resolved.items():
+        groups.setdefault(python.executable, []).append(name)
+    envs = []
+    for executable, names in groups.items():
+        first = resolved[names[0]]
+        missing: List[str] = []
+        for name in names:
+            missing.extend(req for req in resolved[name].missing if req not in missing)
+        envs.append(Environment(
+            executable=executable, version_text=first.version_text, is_venv=first.is_venv,
+            source=first.source, prefix=first.prefix, agents=tuple(names), missing=tuple(missing),
+            missing_by_agent={n: resolved[n].missing for n in names},
+        ))
+    return envs
+
+
+__all__ = [
+    "Candidate", "Environment", "Platform", "ResolvedPython", "discover", "environments",
+    "find_on_path", "resolve_project", "resolve_project_async", "venv_python",
+]

@@ -1,0 +1,1 @@
+"""The anyio supervisor: one runner per agent, health, conditions, limits, events, recorders."""

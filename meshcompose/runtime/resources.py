@@ -1,0 +1,339 @@
+"""`resources: {timeout, memory_limit, cpu_limit}`, enforced on each agent's whole tree.
+
+One `ResourceWatcher` serves every agent of a supervisor. It sleeps until the
+next thing due: the earliest timeout, or the next memory sample (about once a
+second, only while some agent has a `memory_limit`), so a project without
+limits costs nothing and fifty idle limited agents cost one listing of /proc
+a second (see `treemem`). A limit that is crossed is reported to the agent's
+runner (`on_breach`), which stops the agent gracefully; its restart policy
+then applies.
+
+Mechanisms, honestly:
+
+- timeout and memory_limit are enforced by this watcher. The memory figure is
+  the summed RSS of the tree, sampled, so an agent can overshoot for up to
+  one period. No hard kernel limit is applied: RLIMIT_AS limits virtual
+  memory, not RSS, and would break ordinary programs; a cgroup v2 memory
+  controller is detected and reported (`mechanisms()`) but not yet used.
+- cpu_limit pins the agent to ceil(limit) CPUs (affinity, inherited by its
+  children) and, for a fraction, runs a SIGSTOP/SIGCONT duty cycle on its
+  process group (`throttle`). A platform without a mechanism gets a warning.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple
+
+import anyio
+import psutil
+
+from meshcompose.proc import process
+from meshcompose.runtime import throttle
+from meshcompose.proc import treemem
+from meshcompose.model import Resources
+from meshcompose.units import format_duration, format_size
+
+SAMPLE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A limit an agent crossed: `message` for its status, `detail` for the log."""
+
+    kind: str  # "timeout" | "memory"
+    message: str  # "timeout after 5m", "memory limit 1.0 GiB exceeded: 1.2 GiB"
+    detail: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something to tell the user once when an agent's limits are applied."""
+
+    level: str  # info | warning
+    text: str
+
+
+@dataclass(frozen=True)
+class CpuPlan:
+    cpus: Tuple[int, ...] = ()  # pin to these; () leaves the affinity alone
+    share: Optional[float] = None  # duty cycle fraction, None for none
+    notes: Tuple[Note, ...] = ()
+
+
+OnBreach = Callable[[Breach], Awaitable[None]]
+
+
+# -- what this platform offers ------------------------------------------------
+
+
+def can_pin() -> bool:
+    return hasattr(psutil.Process, "cpu_affinity")
+
+
+def mechanisms() -> Dict[str, str]:
+    """Which mechanism enforces each limit here, for `env` / `ps --format json`."""
+    return {
+        "timeout": "watcher: stop signal, grace, kill",
+        "memory_limit": f"watcher: summed RSS of the process tree every {SAMPLE_SECONDS:g}s; "
+                        f"hard limit: {_hard_memory_limit()}",
+        "cpu_limit_whole": "CPU affinity" if can_pin() else "none: this platform cannot pin CPUs",
+        "cpu_limit_fraction": _fraction_mechanism(),
+    }
+
+
+def _fraction_mechanism() -> str:
+    if not throttle.HAS_JOB_CONTROL:
+        return "none: no SIGSTOP/SIGCONT on this platform"
+    pinned = " on one pinned CPU" if can_pin() else ""
+    return f"SIGSTOP/SIGCONT duty cycle on the process group every {throttle.PERIOD_SECONDS * 1000:g}ms{pinned}"
+
+
+def _hard_memory_limit() -> str:
+    """Why no kernel limit is applied (the honest answer for this machine)."""
+    group = _own_cgroup_v2()
+    if group is None:
+        return "none (no cgroup v2 here)"
+    controllers = _read_text(group / "cgroup.controllers").split()
+    if "memory" not in controllers:
+        return f"none (cgroup v2 offers no memory controller here: {' '.join(controllers) or 'none'})"
+    if not os.access(group, os.W_OK):
+        return "none (cgroup v2 memory controller present but not delegated to this user)"
+    return "none (a writable cgroup v2 memory controller exists; mesh-compose does not use it yet)"
+
+
+def _own_cgroup_v2() -> Optional[Path]:
+    lines = _read_text(Path("/proc/self/cgroup")).splitlines()
+    relative = next((line[3:] for line in lines if line.startswith("0::")), None)
+    if relative is None:
+        return None
+    for mount in _read_text(Path("/proc/self/mounts")).splitlines():
+        parts = mount.split()
+        if len(parts) > 2 and parts[2] == "cgroup2":
+            return Path(parts[1] + relative.rstrip("/"))
+    return None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+# -- cpu_limit ------------------------------------------------------------------
+
+
+def plan_cpu(limit: float, available: Sequence[int], start: int = 0, *,
+             pin: bool = True, duty: bool = True) -> CpuPlan:
+    """How to hold an agent to `limit` CPUs given the CPUs it may use.
+
+    ceil(limit) CPUs are pinned, chosen round-robin from `start` so several
+    limited agents spread out; a fraction then runs for limit/ceil(limit) of
+    the time, which is `limit` CPUs in total.
+    """
+    count = max(1, math.ceil(limit))
+    share = None if limit == count else limit / count
+    if count >= len(available) and share is None:
+        note = Note("warning", f"cpu_limit {limit:g} is not below the {len(available)} CPU(s) here: not limited")
+        return CpuPlan(notes=(note,))
+    cpus: Tuple[int, ...] = ()
+    notes: List[Note] = []
+    if count < len(available):
+        if pin:
+            ordered = list(available)
+            cpus = tuple(sorted(ordered[(start + i) % len(ordered)] for i in range(count)))
+        else:
+            notes.append(Note("warning", f"cpu_limit {limit:g} cannot pin CPUs on this platform: "
+                                         f"the agent may use every CPU"))
+    if share is not None and not duty:
+        notes.append(Note("warning", f"cpu_limit {limit:g} cannot be throttled on this platform "
+                                     f"(no SIGSTOP/SIGCONT): not limited to a fraction"))
+        share = None
+    return CpuPlan(cpus, share, tuple(notes))
+
+
+def pin(pid: int, cpus: Sequence[int]) -> None:
+    """Set the affinity of `pid` and of every thread it already has (Linux
+    affinity is per thread; later threads and children inherit it)."""
+    psutil.Process(pid).cpu_affinity(list(cpus))
+    if hasattr(os, "sched_setaffinity"):
+        for thread in psutil.Process(pid).threads():
+            try:
+                os.sched_setaffinity(thread.id, cpus)
+            except OSError:
+                pass  # a thread that just ended
+
+
+def describe(resources: Resources, plan: Optional[CpuPlan]) -> Optional[str]:
+    """One line for the agent's status: which limits hold and how."""
+    parts = []
+    if resources.timeout is not None:
+        parts.append(f"timeout {format_duration(resources.timeout)}")
+    if resources.memory_limit is not None:
+        parts.append(f"memory {format_size(resources.memory_limit)} (sampled RSS, no hard limit)")
+    if plan is not None and (plan.cpus or plan.share):
+        how = [f"CPU {','.join(map(str, plan.cpus))}"] if plan.cpus else []
+        how += [f"duty cycle {plan.share:.0%}"] if plan.share else []
+        parts.append(f"cpu {resources.cpu_limit:g} ({', '.join(how)})")
+    return "; ".join(parts) or None
+
+
+# -- the watcher ------------------------------------------------------------------
+
+
+@dataclass
+class _Watched:
+    ident: process.ProcessIdentity
+    token: str
+    resources: Resources
+    on_breach: OnBreach
+    deadline: Optional[float] = None
+    cycle: Optional[throttle.DutyCycle] = None
+    tasks_started: bool = field(default=False)
+
+
+class ResourceWatcher:
+    """The one loop that enforces every agent's limits; run it in the supervisor's task group."""
+
+    def __init__(self, period: float = SAMPLE_SECONDS, *, clock: Callable[[], float] = time.monotonic,
+                 sampler: Optional[treemem.TreeSampler] = None) -> None:
+        self.period = period
+        self._clock = clock
+        self._sampler = sampler or treemem.TreeSampler()
+        self._watched: Dict[str, _Watched] = {}
+        self._tg: Optional[anyio.abc.TaskGroup] = None
+        self._wake = anyio.Event()
+        self._last_sample = -math.inf
+        self._cpu_slots: Dict[str, int] = {}
+        self._told: Set[str] = set()
+
+    def watch(self, name: str, ident: process.ProcessIdentity, token: str, resources: Resources,
+              on_breach: OnBreach) -> Tuple[Optional[str], List[Note]]:
+        """Enforce `resources` on the agent `name` just spawned as `ident`.
+
+        Returns the status description of the active mechanisms and the notes
+        to show (each agent's notes only the first time: restarts stay quiet).
+        """
+        self.unwatch(name)
+        watched = _Watched(ident, token, resources, on_breach)
+        if resources.timeout is not None:
+            watched.deadline = self._clock() + resources.timeout
+        plan, notes = None, []
+        if resources.cpu_limit is not None:
+            plan, notes = self._apply_cpu(name, watched)
+        self._watched[name] = watched
+        self._start_cycle(watched)
+        self._wake.set()
+        if name in self._told:
+            notes = []
+        self._told.add(name)
+        return describe(resources, plan), notes
+
+    def unwatch(self, name: str) -> None:
+        """Stop enforcing (before a stop signal, and once the agent exited):
+        a throttled group is let run again so it can act on SIGTERM."""
+        watched = self._watched.pop(name, None)
+        if watched is not None and watched.cycle is not None:
+            watched.cycle.release()
+
+    @property
+    def watching(self) -> List[str]:
+        return sorted(self._watched)
+
+    # -- cpu ---------------------------------------------------------------------
+
+    def _apply_cpu(self, name: str, watched: _Watched) -> Tuple[CpuPlan, List[Note]]:
+        slot = self._cpu_slots.setdefault(name, sum(
+            math.ceil(w.resources.cpu_limit) for w in self._watched.values() if w.resources.cpu_limit))
+        plan = plan_cpu(watched.resources.cpu_limit, _available_cpus(), slot,
+                        pin=can_pin(), duty=throttle.HAS_JOB_CONTROL)
+        notes = list(plan.notes)
+        if plan.cpus:
+            try:
+                pin(watched.ident.pid, plan.cpus)
+            except (psutil.Error, OSError) as error:
+                notes.append(Note("warning", f"cpu_limit: could not pin to CPU {plan.cpus}: {error}"))
+        if plan.share is not None:
+            watched.cycle = throttle.DutyCycle(watched.ident, plan.share)
+        return plan, notes
+
+    def _start_cycle(self, watched: _Watched) -> None:
+        if watched.cycle is not None and self._tg is not None and not watched.tasks_started:
+            watched.tasks_started = True
+            self._tg.start_soon(watched.cycle.run, name="cpu duty cycle")
+
+    # -- the loop ----------------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                for watched in self._watched.values():
+                    self._start_cycle(watched)
+                task_status.started()
+                while True:
+                    delay = self._next_delay()
+                    self._wake = anyio.Event()
+                    with anyio.move_on_after(delay):
+                        await self._wake.wait()
+                    self._tick()
+        finally:
+            self._tg = None
+            for watched in self._watched.values():
+                if watched.cycle is not None:
+                    watched.cycle.release()  # never leave a group stopped behind us
+
+    def _next_delay(self) -> float:
+        now = self._clock()
+        due = [w.deadline for w in self._watched.values() if w.deadline is not None]
+        if self._memory_watched():
+            due.append(self._last_sample + self.period)
+        return max(0.0, min(due) - now) if due else math.inf
+
+    def _memory_watched(self) -> Dict[str, _Watched]:
+        return {name: w for name, w in self._watched.items() if w.resources.memory_limit is not None}
+
+    def _tick(self) -> None:
+        now = self._clock()
+        for name, watched in list(self._watched.items()):
+            if watched.deadline is not None and now >= watched.deadline:
+                self._breach(name, _timeout_breach(watched.resources.timeout))
+        limited = self._memory_watched()
+        if limited and now >= self._last_sample + self.period:
+            self._last_sample = now
+            usage = self._sampler.sample({name: (w.ident, w.token) for name, w in limited.items()})
+            for name, used in usage.items():
+                limit = limited[name].resources.memory_limit
+                if used.rss > limit and name in self._watched:
+                    self._breach(name, _memory_breach(limit, used))
+
+    def _breach(self, name: str, breach: Breach) -> None:
+        watched = self._watched[name]
+        self.unwatch(name)
+        if self._tg is not None:
+            self._tg.start_soon(watched.on_breach, breach, name=f"{breach.kind} limit of {name}")
+
+
+def _timeout_breach(timeout: float) -> Breach:
+    text = f"timeout after {format_duration(timeout)}"
+    return Breach("timeout", text, f"{text}: stopping")
+
+
+def _memory_breach(limit: int, used: treemem.TreeUsage) -> Breach:
+    text = f"memory limit {format_size(limit)} exceeded: {format_size(used.rss)}"
+    detail = f"{text} (summed RSS of {used.processes} process(es), limit {limit} bytes): stopping"
+    return Breach("memory", text, detail)
+
+
+def _available_cpus() -> List[int]:
+    if can_pin():
+        try:
+            return sorted(psutil.Process().cpu_affinity())
+        except (psutil.Error, OSError):
+            pass
+    return list(range(os.cpu_count() or 1))

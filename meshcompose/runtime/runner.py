@@ -1,0 +1,331 @@
+"""One agent's life: wait for its dependencies, run, watch health, restart, stop.
+
+A runner never stops its own process on shutdown: the supervisor calls
+`stop()` once every dependent has stopped, so the order is the supervisor's
+concern and the mechanics are this module's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from typing import TYPE_CHECKING, Iterator, List, Optional
+
+import anyio
+
+from meshcompose.runtime import conditions
+from meshcompose.proc import process
+from meshcompose.errors import AgentStartError
+from meshcompose.runtime.events import AgentStatus, Notice
+from meshcompose.runtime.health import LogMatcher, monitor
+from meshcompose.logs.logpump import pump
+from meshcompose.model import Agent, AgentState, Condition, HealthKind, Resources, RestartMode
+
+if TYPE_CHECKING:
+    from meshcompose.plan.launch import LaunchSpec
+    from meshcompose.runtime.resources import Breach
+    from meshcompose.runtime.supervisor import Supervisor
+
+# After the leader exits, how long its output pipes may still drain.
+PIPE_DRAIN_SECONDS = 2.0
+
+
+class AgentRunner:
+    def __init__(self, agent: Agent, launch: "LaunchSpec", supervisor: "Supervisor") -> None:
+        self.agent = agent
+        self.launch = launch
+        self.supervisor = supervisor
+        self.status = AgentStatus(agent.name)
+        self._changed = anyio.Event()
+        self._process: Optional[anyio.abc.Process] = None
+        self._identity: Optional[process.ProcessIdentity] = None
+        self._exited = anyio.Event()
+        self._wait_scope: Optional[anyio.CancelScope] = None
+        self.stop_requested = False
+        self._exit_reason: Optional[str] = None  # set when a resource limit stopped it
+        self._log_matcher = None
+        check = agent.healthcheck
+        if check is not None and check.kind is HealthKind.LOG:
+            self._log_matcher = LogMatcher(check.target)
+
+    # -- status ------------------------------------------------------------
+
+    def _set(self, **changes) -> None:
+        self.status = self.status.evolve(**changes)
+        self.supervisor.observer.agent_status(self.status)
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def _notice(self, text: str, level: str = "info") -> None:
+        self.supervisor.observer.notice(Notice(text, self.agent.name, level))
+
+    async def wait_changed(self) -> None:
+        await self._changed.wait()
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and not self._exited.is_set()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def run(self) -> None:
+        """The whole life of the agent in this supervisor; returns when final."""
+        self.stop_requested = False
+        self._set(state=AgentState.WAITING, final=False, message=None, exit_code=None)
+        ready = False
+        with self._stoppable() as scope:
+            ready = await self._await_dependencies()
+        if scope.cancelled_caught:
+            self._set(state=AgentState.EXITED, final=True, message="stopped before it started")
+            return
+        if not ready:
+            return
+        failures = 0
+        while True:
+            started = time.monotonic()
+            code = await self._run_once()
+            if code is None:
+                return
+            if time.monotonic() - started >= self.agent.restart.reset_after:
+                failures = 0
+            if not self._wants_restart(code):
+                self._finish(AgentState.EXITED, code, self._exit_reason)
+                return
+            if self._restarts_exhausted():
+                message = f"gave up after {self.status.restarts} restart(s); last exit code {code}"
+                self._notice(message, "error")
+                self._finish(AgentState.FAILED, code, message)
+                return
+            delay = self._backoff(failures)
+            failures += 1
+            self._notice(f"restarting in {_seconds(delay)} (restart {self.status.restarts + 1})")
+            self._set(state=AgentState.RESTARTING, message=self._exit_reason)
+            with self._stoppable() as scope:
+                await anyio.sleep(delay)
+            if scope.cancelled_caught or self.stop_requested:
+                self._finish(AgentState.EXITED, code)
+                return
+            self._set(restarts=self.status.restarts + 1)
+
+    @contextlib.contextmanager
+    def _stoppable(self) -> Iterator[anyio.CancelScope]:
+        """A wait (dependencies, backoff) that `stop()` interrupts."""
+        with anyio.CancelScope() as scope:
+            self._wait_scope = scope
+            if self.stop_requested:
+                scope.cancel()
+            try:
+                yield scope
+            finally:
+                self._wait_scope = None
+
+    def _wants_restart(self, code: int) -> bool:
+        if self.stop_requested or self.supervisor.stopping:
+            return False  # an exit during shutdown is never restarted
+        mode = self.agent.restart.mode
+        if mode is RestartMode.ON_FAILURE:
+            return code != 0 or self._exit_reason is not None  # a crossed limit is a failure
+        return mode in (RestartMode.ALWAYS, RestartMode.UNLESS_STOPPED)
+
+    def _restarts_exhausted(self) -> bool:
+        limit = self.agent.restart.max_restarts
+        return limit is not None and self.status.restarts >= limit
+
+    def _backoff(self, failures: int) -> float:
+        backoff = self.agent.restart.backoff
+        return min(backoff.initial * math.pow(2, failures), backoff.maximum)
+
+    def _finish(self, state: AgentState, code: Optional[int], message: Optional[str] = None) -> None:
+        self._set(state=state, exit_code=code, message=message, final=True)
+        self.supervisor.agent_ended(self)
+
+    # -- dependencies --------------------------------------------------------
+
+    async def _await_dependencies(self) -> bool:
+        for dep in self.agent.depends_on:
+            other = self.supervisor.runners.get(dep.name)
+            if other is None:
+                continue  # not selected (--no-deps): nothing to wait for
+            satisfied, reason = await self._await_condition(other, dep.condition)
+            if satisfied:
+                continue
+            if dep.required:
+                message = f"skipped because {reason}"
+                self._notice(message, "warning")
+                self._finish(AgentState.SKIPPED, None, message)
+                return False
+            self._notice(f"starting anyway (dependency not required): {reason}", "warning")
+        return True
+
+    async def _await_condition(self, other: "AgentRunner", condition: Condition):
+        if condition is Condition.REGISTERED:
+            return await self.supervisor.await_registered(other)
+        while True:
+            result = conditions.outcome(condition, other.status)
+            if result is not None:
+                return result, conditions.why_not(condition, other.status)
+            await other.wait_changed()
+
+    # -- one process ---------------------------------------------------------
+
+    async def _run_once(self) -> Optional[int]:
+        """Starts the process and waits for it; None if it could not start."""
+        self._set(state=AgentState.STARTING, exit_code=None)
+        self._exit_reason = None
+        try:
+            self._exited = anyio.Event()
+            token = process.new_token()
+            env = dict(self.launch.env)
+            env[process.TOKEN_VAR] = token
+            proc = await process.spawn(self.launch.argv, cwd=self.launch.cwd, env=env)
+        except AgentStartError as error:
+            self._notice(f"could not start: {error.message}", "error")
+            self._finish(AgentState.FAILED, None, error.message)
+            return None
+        self._process, self._identity = proc, process.identity(proc.pid)
+        self._set(
+            state=AgentState.RUNNING, pid=proc.pid, token=token, ever_started=True,
+            create_time=self._identity.create_time if self._identity else None,
+            started_at=time.time(),
+        )
+        self._notice(self._started_text(proc.pid))
+        self._watch_limits(token)
+        try:
+            return await self._supervise(proc, token)
+        finally:
+            with anyio.CancelScope(shield=True):
+                self.supervisor.resources.unwatch(self.agent.name)
+                self._exited.set()
+                await process.kill_tree_and_wait(self._identity, token)
+                await proc.aclose()
+
+    def _watch_limits(self, token: str) -> None:
+        limits = self.agent.resources
+        if self._identity is None or limits == Resources():
+            return
+        described, notes = self.supervisor.resources.watch(
+            self.agent.name, self._identity, token, limits, self._stop_for_limit)
+        for note in notes:
+            self._notice(note.text, note.level)
+        self._set(limits=described)
+
+    async def _stop_for_limit(self, breach: "Breach") -> None:
+        """A limit crossed: stop like a user would, but the restart policy still applies."""
+        if not self.alive or self.stop_requested or self.status.state is AgentState.STOPPING:
+            return
+        self._exit_reason = breach.message
+        self._notice(breach.detail, "warning")
+        await self._terminate(self.agent.stop_grace_period)
+
+    def _started_text(self, pid: int) -> str:
+        if self.launch.interpreter:
+            version = f" {self.launch.python_version}" if self.launch.python_version else ""
+            return f"started (pid {pid}, python{version} {self.launch.interpreter})"
+        return f"started (pid {pid})"
+
+    async def _supervise(self, proc: anyio.abc.Process, token: str) -> int:
+        async with anyio.create_task_group() as tg:
+            drained = _Countdown(2)
+            tg.start_soon(self._pump, proc.stdout, "out", drained)
+            tg.start_soon(self._pump, proc.stderr, "err", drained)
+            health = anyio.CancelScope()
+            if self.agent.healthcheck is not None:
+                tg.start_soon(self._watch_health, health)
+            code = await proc.wait()
+            self._exited.set()
+            health.cancel()
+            process.kill_tree(self._identity, token)  # nothing of it may outlive it
+            with anyio.move_on_after(PIPE_DRAIN_SECONDS):
+                await drained.wait()
+            tg.cancel_scope.cancel()
+        self._notice(self._exit_text(code), "info" if code == 0 or self.stop_requested else "warning")
+        # Recorded as a shell reports it (128 + signal), as compose shows `exited (143)`.
+        return 128 - code if code < 0 else code
+
+    def _exit_text(self, code: int) -> str:
+        if code < 0:
+            return f"exited (killed by signal {-code}, code {128 - code})"
+        return f"exited with code {code}"
+
+    async def _pump(self, stream, name: str, drained: "_Countdown") -> None:
+        observer, agent = self.supervisor.observer, self.agent.name
+        matcher = self._log_matcher
+
+        def on_lines(lines: List[str]) -> None:
+            observer.agent_lines(agent, name, lines)
+            if matcher is not None and not matcher.matched:
+                for line in lines:
+                    matcher.feed(line)
+
+        try:
+            await pump(stream, on_lines)
+        finally:
+            drained.tick()
+
+    async def _watch_health(self, scope: anyio.CancelScope) -> None:
+        check = self.agent.healthcheck
+        registry_probe = None
+        if check.kind is HealthKind.REGISTRY:
+            registry_probe = self.supervisor.registry_probe(self)
+        with scope:
+            await monitor(
+                check, cwd=self.launch.cwd, env=self.launch.env, on_change=self._health_changed,
+                log_matcher=self._log_matcher, registry_probe=registry_probe,
+            )
+
+    def _health_changed(self, healthy: bool) -> None:
+        if self._exited.is_set() or self.status.state is AgentState.STOPPING:
+            return
+        self._set(state=AgentState.HEALTHY if healthy else AgentState.UNHEALTHY)
+        self._notice("healthy" if healthy else "unhealthy: healthcheck failing", "info" if healthy else "warning")
+
+    # -- stopping ------------------------------------------------------------
+
+    async def stop(self, grace: Optional[float] = None) -> None:
+        """Graceful stop: stop signal to the group, wait the grace, then kill."""
+        self.stop_requested = True
+        if self._wait_scope is not None:
+            self._wait_scope.cancel()
+        while self.status.state is AgentState.STARTING:
+            await self.wait_changed()  # a spawn in flight is stopped once it exists
+        if not self.alive:
+            return
+        await self._terminate(self.agent.stop_grace_period if grace is None else grace)
+
+    async def _terminate(self, grace: float) -> None:
+        self._set(state=AgentState.STOPPING)
+        self._notice("stopping")
+        self.supervisor.resources.unwatch(self.agent.name)  # a throttled group must run to hear the signal
+        await process.stop_group(
+            self._identity, self.status.token, stop_signal=self.agent.stop_signal, grace=grace,
+            exited=self._exited.wait,
+            on_kill=lambda: self._notice(f"did not stop within {_seconds(grace)}; killing", "warning"),
+        )
+
+    def kill(self) -> None:
+        """Immediate SIGKILL of the whole tree (second Ctrl+C)."""
+        self.stop_requested = True
+        if self._wait_scope is not None:
+            self._wait_scope.cancel()
+        if self.alive:
+            process.kill_tree(self._identity, self.status.token)
+
+
+class _Countdown:
+    """An event that is set after `count` ticks."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.event = count, anyio.Event()
+
+    def tick(self) -> None:
+        self.count -= 1
+        if self.count <= 0:
+            self.event.set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s" if value < 60 else f"{value / 60:g}m"

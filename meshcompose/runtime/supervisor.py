@@ -1,0 +1,208 @@
+"""Runs a project's agents under one anyio task group.
+
+Agents start as soon as their own conditions hold (each runner waits for
+its dependencies); shutdown is the mirror image: an agent is stopped only
+after every agent that depends on it has stopped, unrelated agents together.
+Reports through an `Observer`; never prints.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import anyio
+
+from meshcompose.runtime.events import Notice, Observer
+from meshcompose.plan.launch import LaunchSpec
+from meshcompose.model import AgentState, Project
+from meshcompose.runtime.resources import ResourceWatcher
+from meshcompose.runtime.runner import AgentRunner
+
+EXIT_FORCED = 130
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    abort_on_exit: bool = False
+    exit_code_from: Optional[str] = None
+    stop_timeout: Optional[float] = None  # -t: overrides every stop_grace_period
+    handle_signals: bool = True
+    # Keep running when every agent has ended (a detached project waits for `down`).
+    linger: bool = False
+
+
+class Supervisor:
+    def __init__(
+        self,
+        project: Project,
+        launches: Mapping[str, LaunchSpec],
+        observer: Observer,
+        options: RunOptions = RunOptions(),
+    ) -> None:
+        self.project = project
+        self.launches = dict(launches)
+        self.observer = observer
+        self.options = options
+        self.runners: Dict[str, AgentRunner] = {}
+        self.stopping = False
+        self.forced = False
+        self._first_exit: Optional[AgentRunner] = None
+        self._agents_tg: Optional[anyio.abc.TaskGroup] = None
+        self._stopped_all = anyio.Event()
+        self.registry_url: Optional[str] = None
+        self.resources = ResourceWatcher()  # one loop enforces every agent's limits
+
+    # -- running -------------------------------------------------------------
+
+    async def run(self, names: Sequence[str]) -> int:
+        async with anyio.create_task_group() as outer:
+            if self.options.handle_signals and sys.platform != "win32":
+                await outer.start(self._watch_signals)
+            await outer.start(self.resources.run)
+            async with anyio.create_task_group() as agents:
+                self._agents_tg = agents
+                self.start(names)
+                if self.options.linger:
+                    agents.start_soon(self._stopped_all.wait)
+            outer.cancel_scope.cancel()
+        return self.exit_code()
+
+    def start(self, names: Sequence[str]) -> List[str]:
+        """Starts the named agents that are not already active."""
+        started = []
+        for name in names:
+            runner = self.runners.get(name)
+            if runner is not None and not runner.status.final:
+                continue
+            if runner is None:
+                runner = AgentRunner(self.project.agents[name], self.launches[name], self)
+                self.runners[name] = runner
+            self._agents_tg.start_soon(runner.run, name=f"agent {name}")
+            started.append(name)
+        return started
+
+    def agent_ended(self, runner: AgentRunner) -> None:
+        if self._first_exit is None:
+            self._first_exit = runner
+        if self.options.abort_on_exit and not self.stopping:
+            self.notice(f"'{runner.agent.name}' ended; stopping the project (--abort-on-exit)")
+            self.request_shutdown()
+
+    def notice(self, text: str, level: str = "info") -> None:
+        self.observer.notice(Notice(text, None, level))
+
+    # -- stopping ------------------------------------------------------------
+
+    def request_shutdown(self, timeout: Optional[float] = None) -> None:
+        """Stops every agent in reverse dependency order; `run` then returns."""
+        if self.stopping:
+            return
+        self.stopping = True
+        timeout = self.options.stop_timeout if timeout is None else timeout
+        self._agents_tg.start_soon(self._shutdown, timeout, name="shutdown")
+
+    async def _shutdown(self, timeout: Optional[float]) -> None:
+        await self.stop(list(self.runners), timeout=timeout)
+        self._stopped_all.set()
+
+    async def stop(self, names: Sequence[str], *, timeout: Optional[float] = None) -> None:
+        """Stops `names`, each only after its dependents among them stopped."""
+        dependents = self._dependents_within(names)
+        stopped = {name: anyio.Event() for name in names}
+
+        async def stop_one(name: str) -> None:
+            for dependent in dependents[name]:
+                await stopped[dependent].wait()
+            await self.runners[name].stop(timeout)
+            stopped[name].set()
+
+        async with anyio.create_task_group() as tg:
+            for name in names:
+                tg.start_soon(stop_one, name)
+
+    def _dependents_within(self, names: Sequence[str]) -> Dict[str, List[str]]:
+        chosen = set(names)
+        dependents: Dict[str, List[str]] = {name: [] for name in names}
+        for name in names:
+            for dep in self.project.agents[name].depends_on:
+                if dep.name in chosen:
+                    dependents[dep.name].append(name)
+        return dependents
+
+    def kill_all(self) -> None:
+        self.forced = True
+        self.stopping = True
+        for runner in self.runners.values():
+            runner.kill()
+        self._stopped_all.set()
+
+    async def _watch_signals(self, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            task_status.started()
+            async for signum in signals:
+                if not self.stopping:
+                    self.notice("Gracefully stopping… press Ctrl+C again to force", "warning")
+                    self.request_shutdown()
+                else:
+                    self.notice("Forcing: killing every agent now", "warning")
+                    self.kill_all()
+
+    # -- outcome -------------------------------------------------------------
+
+    def exit_code(self) -> int:
+        if self.forced:
+            return EXIT_FORCED
+        wanted = self.options.exit_code_from
+        if wanted is not None:
+            code = self.runners[wanted].status.exit_code if wanted in self.runners else None
+            return code if code is not None else 1
+        if self.options.abort_on_exit and self._first_exit is not None:
+            return _success(self._first_exit)
+        if self.stopping:
+            return 0  # stopped on request: a clean stop is a success
+        return 0 if all(_success(r) == 0 for r in self.runners.values()) else 1
+
+    # -- MCP Mesh registry ---------------------------------------------------
+
+    async def await_registered(self, other: AgentRunner) -> Tuple[bool, str]:
+        """Until the registry lists `other` as healthy, or `other` ends."""
+        from meshcompose.mesh import registry
+        from meshcompose.mesh import registry_client
+
+        agent_id = registry.agent_id(self.project.name, other.agent.name)
+        outcome: List[Tuple[bool, str]] = []
+        async with anyio.create_task_group() as tg:
+
+            async def registered() -> None:
+                await registry_client.wait_registered(self.registry_url, agent_id)
+                outcome.append((True, ""))
+                tg.cancel_scope.cancel()
+
+            async def ended() -> None:
+                while not other.status.final:
+                    await other.wait_changed()
+                outcome.append((False, f"'{other.agent.name}' never registered: it is {other.status.label()}"))
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(registered)
+            tg.start_soon(ended)
+        return outcome[0]
+
+    def registry_probe(self, runner: AgentRunner) -> Callable:
+        from meshcompose.mesh import registry
+        from meshcompose.mesh import registry_client
+
+        agent_id = registry.agent_id(self.project.name, runner.agent.name)
+
+        async def probe() -> bool:
+            return await registry_client.ais_registered(self.registry_url, agent_id)
+
+        return probe
+
+
+def _success(runner: AgentRunner) -> int:
+    status = runner.status
+    return 0 if status.state is AgentState.EXITED and status.exit_code == 0 else 1

@@ -1,0 +1,226 @@
+"""The install decision: i/v/c/q on a terminal, --install/--no-install without one.
+
+Installs are real (offline, from a hand-built wheel); the prompt is answered
+through injected input and, end to end, through a pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from meshcompose import model
+from meshcompose.cli import environments
+from meshcompose.errors import MissingPackagesError
+
+from wheelmaker import make_wheel  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESH_COMPOSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("MESH_COMPOSE_PIP_ARGS", raising=False)
+
+
+@pytest.fixture
+def wheels(tmp_path: Path) -> Path:
+    make_wheel(tmp_path / "wheels", "tiny-one", "1.0")
+    return tmp_path / "wheels"
+
+
+def make_project(directory: Path, packages=("tiny-one>=1",), venv: bool = True) -> model.Project:
+    directory.mkdir(parents=True, exist_ok=True)
+    if venv:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory / ".venv")], check=True)
+    agents = {name: model.Agent(name, model.RunKind.SCRIPT, f"{name}.py", working_dir=directory,
+                                python=model.PythonRequirements(packages=tuple(packages))) for name in ("a", "b")}
+    return model.Project("p", directory, (), agents)
+
+
+def options(wheels: Path, **flags) -> argparse.Namespace:
+    return argparse.Namespace(install=False, no_install=False, find_links=[str(wheels)], no_color=True, **flags)
+
+
+def answers(*replies: str):
+    queue, prompts = list(replies), []
+
+    def ask(prompt: str) -> str:
+        prompts.append(prompt)
+        return queue.pop(0)
+
+    return ask, prompts
+
+
+def ensure(proj, args, **kw):
+    out = io.StringIO()
+    result = environments.ensure_environments(proj, None, args, out, **kw)
+    return result, out.getvalue()
+
+
+def test_no_terminal_and_no_flag_stops_with_the_fix_command(tmp_path: Path, wheels: Path) -> None:
+    proj = make_project(tmp_path / "p")
+    with pytest.raises(MissingPackagesError) as caught:
+        ensure(proj, options(wheels), interactive=False)
+    error, venv_python = caught.value, str(tmp_path / "p" / ".venv" / "bin" / "python")
+    assert error.agents == ["a", "b"] and error.missing == ["tiny-one>=1"]
+    assert venv_python in error.fix and "install" in error.fix and "'tiny-one>=1'" in error.fix
+    assert f"run `{error.fix}`" in error.hint and "--install" in error.hint
+
+
+def test_no_install_flag_continues_and_summarizes_once_per_environment(tmp_path: Path, wheels: Path) -> None:
+    args = argparse.Namespace(install=False, no_install=True, find_links=[], no_color=True)
+    resolved, text = ensure(make_project(tmp_path / "p"), args, interactive=False)
+    assert resolved["a"].missing == ("tiny-one>=1",)
+    assert text.count("python 3.") == 1 and "2 agents (a, b)" in text and "missing: tiny-one>=1" in text
+
+
+def test_install_flag_installs_and_reprobes(tmp_path: Path, wheels: Path) -> None:
+    resolved, text = ensure(make_project(tmp_path / "p"),
+                            argparse.Namespace(install=True, no_install=False, find_links=[str(wheels)],
+                                               no_color=True), interactive=False)
+    assert resolved["a"].missing == () and resolved["b"].installed == {"tiny-one": "1.0"}
+    assert "tiny-one>=1  ✓ installed" in text and text.rstrip().endswith("ok")
+
+
+@pytest.mark.parametrize("reply", ["", "i", "I"])
+def test_enter_or_i_installs(tmp_path: Path, wheels: Path, reply: str) -> None:
+    ask, prompts = answers(reply)
+    resolved, _ = ensure(make_project(tmp_path / "p"), options(wheels), interactive=True, ask=ask)
+    assert resolved["a"].missing == ()
+    assert len(prompts) == 1 and prompts[0].endswith("Choice [i/c/q]: ")  # a venv: no `v`
+    assert "Agents a, b need packages missing from" in prompts[0] and "venv Python" in prompts[0]
+
+
+def test_c_continues_without_installing(tmp_path: Path, wheels: Path) -> None:
+    ask, _ = answers("c")
+    resolved, text = ensure(make_project(tmp_path / "p"), options(wheels), interactive=True, ask=ask)
+    assert resolved["a"].missing == ("tiny-one>=1",) and "continuing without tiny-one>=1" in text
+
+
+def test_q_quits(tmp_path: Path, wheels: Path) -> None:
+    ask, _ = answers("q")
+    with pytest.raises(MissingPackagesError):
+        ensure(make_project(tmp_path / "p"), options(wheels), interactive=True, ask=ask)
+
+
+def test_v_is_refused_for_a_venv_and_asked_again(tmp_path: Path, wheels: Path) -> None:
+    ask, prompts = answers("v", "x", "c")
+    ensure(make_project(tmp_path / "p"), options(wheels), interactive=True, ask=ask)
+    assert len(prompts) == 3 and prompts[-1] == "Choice [i/c/q]: "
+
+
+def test_v_creates_a_project_venv_for_a_system_python(tmp_path: Path, wheels: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    system = tmp_path / "sysbin"
+    system.mkdir()
+    (system / "python3").symlink_to(os.path.realpath(sys.executable))
+    monkeypatch.setenv("PATH", f"{system}{os.pathsep}{os.environ['PATH']}")
+    proj = make_project(tmp_path / "p", venv=False)
+    ask, prompts = answers("v")
+    resolved, text = ensure(proj, options(wheels), interactive=True, ask=ask)
+    assert prompts[0].endswith("Choice [i/v/c/q]: ") and "system Python" in prompts[0]
+    assert resolved["a"].executable == str(tmp_path / "p" / ".venv" / "bin" / "python")
+    assert resolved["a"].source == f".venv in {tmp_path / 'p'}" and resolved["a"].missing == ()
+
+
+# --- a real pseudo-terminal ----------------------------------------------------
+
+DRIVER = """
+import argparse, sys
+from pathlib import Path
+from meshcompose import model
+from meshcompose.cli.environments import ensure_environments
+from meshcompose.errors import MeshComposeError
+d = Path(sys.argv[1])
+agent = model.Agent("a", model.RunKind.SCRIPT, "a.py", working_dir=d,
+                    python=model.PythonRequirements(packages=("tiny-one",)))
+args = argparse.Namespace(install=False, no_install=False, find_links=[sys.argv[2]], no_color=True)
+try:
+    result = ensure_environments(model.Project("p", d, (), {"a": agent}), None, args, sys.stderr)
+    print("RESULT missing=%r" % (result["a"].missing,))
+except MeshComposeError as error:
+    print("ERROR " + error.message)
+    sys.exit(4)
+"""
+
+
+def run_in_pty(argv, reply: bytes, deadline: float = 60.0):
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True)
+    os.close(terminal)
+    output, sent, end = b"", False, time.monotonic() + deadline
+    try:
+        while time.monotonic() < end:
+            ready, _, _ = select.select([controller], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(controller, 4096)
+                except OSError:  # the terminal closed: the child is gone
+                    break
+                output += chunk
+            if not sent and b"Choice [" in output:
+                os.write(controller, reply)
+                sent = True
+            if proc.poll() is not None and not ready:
+                break
+        return proc.wait(timeout=10), output.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(controller)
+
+
+@pytest.mark.parametrize("reply, code, expect", [
+    (b"\r", 0, "RESULT missing=()"),
+    (b"q\r", 4, "ERROR "),
+    (b"c\r", 0, "RESULT missing=('tiny-one',)"),
+])
+def test_prompt_through_a_pseudo_terminal(tmp_path: Path, wheels: Path, reply: bytes, code: int, expect: str) -> None:
+    make_project(tmp_path / "p")
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    status, output = run_in_pty([sys.executable, str(driver), str(tmp_path / "p"), str(wheels)], reply)
+    assert "Choice [i/c/q]:" in output
+    assert expect in output, output
+    assert status == code
+
+
+def test_externally_managed_system_python_offers_v_instead(tmp_path: Path, wheels: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from meshcompose.pyenv import install
+    from meshcompose.errors import ExternallyManagedError
+
+    system = tmp_path / "sysbin"
+    system.mkdir()
+    (system / "python3").symlink_to(os.path.realpath(sys.executable))
+    monkeypatch.setenv("PATH", f"{system}{os.pathsep}{os.environ['PATH']}")
+    real_install = install.install_packages
+
+    def refuse_outside_venvs(executable, requirements, **kw):
+        if ".venv" not in executable:  # what pip says on a PEP 668 system Python
+            raise install._failure(executable, requirements, ["pip"], "error: externally-managed-environment")
+        return real_install(executable, requirements, **kw)
+
+    monkeypatch.setattr(install, "install_packages", refuse_outside_venvs)
+    proj = make_project(tmp_path / "p", venv=False)
+    ask, prompts = answers("i", "v")
+    resolved, text = ensure(proj, options(wheels), interactive=True, ask=ask)
+    assert "externally managed system Python (PEP 668)" in text
+    assert prompts[1].endswith("Choice [v/c/q]: ") and "(default)" in prompts[1].split("  v  ")[1].split("\n")[0]
+    assert resolved["a"].executable.endswith(".venv/bin/python") and resolved["a"].missing == ()
+    shutil.rmtree(tmp_path / "p" / ".venv")
+    install_flag = argparse.Namespace(install=True, no_install=False, find_links=[str(wheels)], no_color=True)
+    with pytest.raises(ExternallyManagedError):  # without a terminal: an error carrying the hint
+        ensure(proj, install_flag, interactive=False)

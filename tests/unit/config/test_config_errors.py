@@ -1,0 +1,153 @@
+"""Every class of mistake, with the located message a user sees."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from meshcompose.config import loader
+from meshcompose.errors import EXIT_CONFIG, ConfigError
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def problems(tmp_path: Path, text: str, **kwargs) -> List[str]:
+    path = tmp_path / "mesh-compose.yaml"
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(ConfigError) as caught:
+        loader.load_project([path], environ=kwargs.pop("environ", {}), **kwargs)
+    assert caught.value.exit_code == EXIT_CONFIG
+    prefix = f"{path}:"
+    return [str(p)[len(prefix):] if str(p).startswith(prefix) else str(p) for p in caught.value.problems]
+
+
+def test_five_mistakes_give_five_located_errors(tmp_path: Path) -> None:
+    found = problems(tmp_path, (FIXTURES / "five_mistakes.yaml").read_text())
+    assert found == [
+        "4:5: agents.api.restart: must be one of: no, on-failure, always, unless-stopped (got 'sometimes')",
+        "5:5: agents.api.stop_grace_period: invalid value 'forever': A duration: seconds as a number, "
+        "or a string such as 500ms, 30s, 1m30s, 2h.",
+        "8:18: agents.worker.depends_on.apii: unknown agent 'apii' in depends_on; did you mean 'api'?",
+        "9:17: agents.worker.resources.memory_limit: invalid value 'lots': A size: bytes as an integer, "
+        "or a string such as 512MB, 1GiB, 1GB.",
+        "10:37: agents.worker.healthcheck.intervl: unknown key 'intervl'; did you mean 'interval'? allowed: "
+        "http, tcp, cmd, log, registry, interval, timeout, retries, start_period, x-*",
+    ]
+
+
+def test_not_yaml_gives_parser_position(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "agents:\n  a: [1, 2\n  b: 3\n")
+    assert found.startswith("3:") and "not valid YAML" in found
+
+
+def test_duplicate_keys(tmp_path: Path) -> None:
+    found = problems(tmp_path, "agents:\n  a: {script: a.py}\n  a: {script: b.py}\n")
+    assert found == ["3:3: agents.a: duplicate key 'a' (first defined on line 2)"]
+
+
+def test_unknown_top_level_key_names_allowed(tmp_path: Path) -> None:
+    found = problems(tmp_path, "agent:\n  script: a.py\nagents: {a: {script: a.py}}\n")
+    assert found == ["1:1: agent: unknown key 'agent'; did you mean 'agents'? allowed: name, python, registry, agents, x-*"]
+
+
+def test_required_variable_error_names_file_key_and_message(tmp_path: Path) -> None:
+    found = problems(tmp_path, "agents:\n  a:\n    script: a.py\n    args: ['${TOKEN:?set TOKEN to your API token}']\n")
+    assert found == ["4:12: agents.a.args[0]: required variable TOKEN is missing a value: set TOKEN to your API token"]
+
+
+def test_malformed_interpolation(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "agents:\n  a:\n    script: a.py\n    healthcheck: {log: 'ready$'}\n")
+    assert found.startswith("4:19: agents.a.healthcheck.log: invalid interpolation format") and "$$" in found
+
+
+@pytest.mark.parametrize(
+    "agent, expected",
+    [
+        ("{args: [x]}", "agents.a: an agent needs exactly one of script, module or command (has: none)"),
+        ("{script: a.py, module: m}", "agents.a: use only one of script, module"),
+        ("{script: a.py, healthcheck: {interval: 1s}}",
+         "agents.a.healthcheck: a healthcheck needs exactly one of http, tcp, cmd, log, registry (has: none)"),
+        ("{script: a.py, healthcheck: {tcp: 'localhost'}}",
+         "agents.a.healthcheck.tcp: expected host:port, such as 127.0.0.1:8080 (got 'localhost')"),
+        ("{script: a.py, healthcheck: {http: 'localhost:80'}}", "agents.a.healthcheck.http: not an http(s) URL: 'localhost:80'"),
+        ("{script: a.py, healthcheck: {log: '(unclosed'}}", "agents.a.healthcheck.log: not a valid regular expression"),
+        ("{script: a.py, healthcheck: {registry: false}}", "agents.a.healthcheck.registry: must be true (got False)"),
+        ("{script: a.py, stop_signal: SIGNOPE}", "agents.a.stop_signal: unknown signal 'SIGNOPE'"),
+        ("{script: a.py, backoff: {initial: 1m, maximum: 2s}}", "agents.a.backoff.maximum: maximum (2s) is below initial (60s)"),
+        ("{script: a.py, resources: {cpu_limit: '0'}}", "agents.a.resources.cpu_limit: cpu_limit must be greater than 0"),
+        ("{script: a.py, python: {requires: 'three'}}", "agents.a.python.requires: not a PEP 440 version specifier: 'three'"),
+        ("{script: a.py, python: {packages: ['not a req!']}}", "agents.a.python.packages[0]: not a PEP 508 requirement"),
+        ("{script: a.py, depends_on: {b: {condition: ready}}}", "agents.a.depends_on.b.condition: must be one of: started, healthy"),
+        ("{script: a.py, environment: [=x]}", "agents.a.environment[0]: invalid value '=x'"),
+        ("{script: a.py, environment: 'A=1'}", "agents.a.environment: expected a map or a list, got a string ('A=1')"),
+        ("{script: a.py, max_restarts: -1}", "agents.a.max_restarts: must be at least 0 (got -1)"),
+        ("{script: a.py, depends_on: [a, a]}", "agents.a.depends_on: contains the same entry twice"),
+        ("{script: ''}", "agents.a.script: must not be empty"),
+        ("[script, a.py]", "agents.a: expected a map, got a list"),
+    ],
+)
+def test_agent_mistakes(tmp_path: Path, agent: str, expected: str) -> None:
+    found = problems(tmp_path, f"agents:\n  a: {agent}\n")
+    assert any(expected in line for line in found), found
+
+
+def test_invalid_agent_name(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "agents:\n  'bad name': {script: a.py}\n")
+    assert found.startswith("2:3: agents.bad name: invalid name 'bad name'")
+
+
+def test_registry_url_and_host(tmp_path: Path) -> None:
+    found = problems(tmp_path, "registry: {url: 'http://h:1', host: h, port: 99999}\nagents: {a: {script: a.py}}\n")
+    assert "1:12: registry.url: use either url or host/port, not both" in found
+    assert any("registry.port: must be between 1 and 65535" in f for f in found)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", "the file is empty"),
+        ("- a\n- b\n", "expected a map with `agents:` at the top level"),
+        ("name: x\n", "no agents defined"),
+        ("agents: {}\n", "no agents defined"),
+        ("agents: [a]\n", "agents: expected a map, got a list"),
+        ("agents:\n  a: &x {script: a.py, args: [*x]}\n", "recursive YAML alias"),
+    ],
+)
+def test_document_shape(tmp_path: Path, text: str, expected: str) -> None:
+    found = problems(tmp_path, text)
+    assert any(expected in line for line in found), found
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_bytes(b"agents:\n  a: {script: \xff\xfe}\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        loader.load_project([path], environ={})
+
+
+def test_missing_file_and_bad_project_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        loader.load_project([tmp_path / "nope.yaml"], environ={})
+    path = tmp_path / "m.yaml"
+    path.write_text("agents: {a: {script: a.py}}\n")
+    with pytest.raises(ConfigError, match="invalid project name"):
+        loader.load_project([path], project_name="no spaces", environ={})
+
+
+def test_missing_env_file_of_an_agent(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, "agents:\n  a: {script: a.py, env_file: [missing.env]}\n")
+    assert found.startswith("2:32: agents.a.env_file[0]: cannot read env_file")
+
+
+def test_errors_of_several_files_together_sorted(tmp_path: Path) -> None:
+    one = tmp_path / "one.yaml"
+    two = tmp_path / "two.yaml"
+    one.write_text("agents:\n  a: {script: a.py, restart: maybe}\n")
+    two.write_text("agents:\n  a: {stop_signal: 'no such'}\n")
+    with pytest.raises(ConfigError) as caught:
+        loader.load_project([two, one], environ={})
+    assert [p.file for p in caught.value.problems] == sorted([str(one), str(two)])
+    assert caught.value.message.startswith("2 problems in the project:")

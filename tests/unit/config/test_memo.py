@@ -1,0 +1,71 @@
+"""The on-disk memo that lets a warm `up` skip jsonschema and networkx."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meshcompose.config import memo
+from meshcompose.errors import ConfigError, CycleError
+
+PROJECT = """\
+agents:
+  api: {script: api.py}
+  worker: {script: worker.py, depends_on: {api: {condition: started}}}
+"""
+
+
+def test_digest_ignores_key_order_and_entries_round_trip(tmp_path: Path):
+    assert memo.digest({"a": 1, "b": [2]}) == memo.digest({"b": [2], "a": 1})
+    assert memo.digest({"a": 1}) != memo.digest({"a": 2})
+    store = memo.Memo("plans", tmp_path)
+    assert store.get("k") is None
+    store.put("k", ["api", "worker"])
+    assert store.get("k") == ["api", "worker"]
+    (store.directory / "k.json").write_text("{not json")
+    assert store.get("k") is None  # a damaged entry is a miss, never an error
+
+
+LOAD_AND_PLAN = """
+import sys
+from meshcompose.config import loader
+from meshcompose.plan import planner
+project = loader.load_project([sys.argv[1]])
+planner.check(project)
+print(planner.select(project, ["worker"]), "jsonschema" in sys.modules, "networkx" in sys.modules)
+"""
+
+
+def load_and_plan(tmp_path: Path) -> str:
+    env = {**os.environ, "MESH_COMPOSE_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", LOAD_AND_PLAN, str(tmp_path / "mesh-compose.yaml")],
+                            capture_output=True, text=True, env=env, check=True)
+    return result.stdout.strip()
+
+
+def test_a_warm_load_of_an_unchanged_project_imports_neither_jsonschema_nor_networkx(tmp_path: Path):
+    (tmp_path / "mesh-compose.yaml").write_text(PROJECT)
+    assert load_and_plan(tmp_path) == "['api', 'worker'] True True"
+    assert load_and_plan(tmp_path) == "['api', 'worker'] False False"
+    (tmp_path / "mesh-compose.yaml").write_text(PROJECT.replace("worker.py", "worker2.py"))
+    assert load_and_plan(tmp_path).endswith("True False")  # a changed document is validated again
+
+
+def test_remembered_successes_never_hide_a_new_mistake(tmp_path: Path, monkeypatch):
+    from meshcompose.config import loader
+    from meshcompose.plan import planner
+
+    monkeypatch.setenv("MESH_COMPOSE_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "mesh-compose.yaml"
+    path.write_text(PROJECT)
+    planner.check(loader.load_project([path]))
+    path.write_text(PROJECT + "  extra: {script: a.py, restart: sometimes}\n")
+    with pytest.raises(ConfigError, match="sometimes"):
+        loader.load_project([path])
+    path.write_text(PROJECT + "  a: {script: a.py, depends_on: [b]}\n  b: {script: b.py, depends_on: [a]}\n")
+    with pytest.raises(CycleError):
+        planner.check(loader.load_project([path]))

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshcompose.mesh import meshplan
+from meshcompose.errors import ConfigError, RegistryError
+from meshcompose.model import (
+    Agent, Condition, DependsOn, Healthcheck, HealthKind, Project, PythonRequirements, Registry, RunKind,
+)
+
+URL = "http://127.0.0.1:9"
+
+
+def agent(name="a", **kw) -> Agent:
+    return Agent(name=name, run=kw.pop("run", RunKind.SCRIPT), target="/x.py", **kw)
+
+
+def project(*agents: Agent, registry: Registry = Registry()) -> Project:
+    return Project("demo", Path("/p"), (), {a.name: a for a in agents}, registry=registry)
+
+
+def test_which_agents_need_a_registry():
+    assert not meshplan.needs_registry(agent())  # a plain Python agent runs without one
+    assert meshplan.needs_registry(agent(python=PythonRequirements(packages=("mcp-mesh>=3",))))
+    assert meshplan.needs_registry(agent(python=PythonRequirements(packages=("MCP_Mesh",))))
+    assert not meshplan.needs_registry(agent(python=PythonRequirements(packages=("mcp-mesh-tools",))))
+    assert meshplan.needs_registry(agent(depends_on=(DependsOn("b", Condition.REGISTERED),)))
+    assert not meshplan.needs_registry(agent(depends_on=(DependsOn("b", Condition.HEALTHY),)))
+    assert meshplan.needs_registry(agent(healthcheck=Healthcheck(HealthKind.REGISTRY)))
+
+
+def test_plan_without_need_asks_nothing():
+    def never(url):
+        raise AssertionError("must not probe the registry")
+
+    mesh = meshplan.plan(project(agent()), ["a"], url=URL, health=never)
+    assert not (mesh.needed or mesh.reused or mesh.managed)
+
+
+def test_plan_reuses_a_running_registry_even_when_it_could_start_one():
+    proj = project(agent(healthcheck=Healthcheck(HealthKind.REGISTRY)), registry=Registry(command=("auto",)))
+    mesh = meshplan.plan(proj, ["a"], url=URL, health=lambda url: True)
+    assert mesh.reused and not mesh.managed
+    assert meshplan.with_managed_registry(proj, ["a"], mesh)[1] == ["a"]
+
+
+def test_plan_starts_a_managed_registry_when_nothing_answers():
+    proj = project(agent(), registry=Registry(command=("auto",)))
+    mesh = meshplan.plan(proj, ["a"], url=URL, health=lambda url: False)
+    assert mesh.managed
+
+
+def test_plan_says_exactly_what_is_missing():
+    proj = project(agent(depends_on=(DependsOn("b", Condition.REGISTERED),)))
+    with pytest.raises(RegistryError) as caught:
+        meshplan.plan(proj, ["a"], url=URL, health=lambda url: False)
+    assert f"no MCP Mesh registry answers at {URL}" in caught.value.message
+    assert "mcp-mesh-registry" in caught.value.hint
+
+
+def test_managed_registry_becomes_the_first_agent_everyone_depends_on(tmp_path):
+    proj = Project("demo", tmp_path, (), {"a": agent(), "b": agent("b", depends_on=(DependsOn("a"),))},
+                   registry=Registry(command=("auto",)))
+    mesh = meshplan.MeshPlan(URL, needed=True, reused=False, managed=True)
+    new, selected = meshplan.with_managed_registry(proj, ["b"], mesh, which=lambda name: f"/bin/{name}")
+    assert selected == ["mesh-registry", "b"]
+    service = new.agents["mesh-registry"]
+    assert service.command == ("/bin/mcp-mesh-registry", "--host", "127.0.0.1", "--port", "9")
+    assert service.environment["DATABASE_URL"] == str(tmp_path / ".mesh-compose" / "registry.db")
+    assert service.healthcheck.target == f"{URL}/health"
+    assert new.agents["b"].depends_on[0] == DependsOn("mesh-registry", Condition.HEALTHY)
+    assert DependsOn("a") in new.agents["b"].depends_on
+
+
+def test_the_registry_agent_name_is_reserved():
+    proj = project(agent("mesh-registry"), registry=Registry(command=("auto",)))
+    mesh = meshplan.MeshPlan(URL, needed=True, reused=False, managed=True)
+    with pytest.raises(ConfigError):
+        meshplan.with_managed_registry(proj, ["mesh-registry"], mesh, which=lambda name: "/bin/x")
+
+
+def test_agents_get_registry_settings_but_the_registry_does_not():
+    proj = project(agent("a"), agent("mesh-registry", run=RunKind.COMMAND))
+    envs = meshplan.agent_environments(proj, ["mesh-registry", "a"], URL, "DEBUG")
+    assert list(envs) == ["a"]
+    assert envs["a"]["MCP_MESH_REGISTRY_URL"] == URL and envs["a"]["MCP_MESH_LOG_LEVEL"] == "DEBUG"
+    assert envs["a"]["MCP_MESH_AGENT_ID"] == "demo-a"

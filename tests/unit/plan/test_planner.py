@@ -1,0 +1,167 @@
+"""The planner on projects built directly from the model (no config loader)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Union
+
+import pytest
+
+from meshcompose.plan import planner
+from meshcompose.errors import CycleError, UnknownAgentError, UnknownDependencyError
+from meshcompose.model import Agent, Condition, DependsOn, Project, RunKind
+
+Deps = Dict[str, Union[list, dict]]
+
+
+def project(spec: Deps) -> Project:
+    """{"web": ["db"], "db": [], "api": {"db": ("healthy", False)}} -> Project."""
+    agents = {}
+    for name, deps in spec.items():
+        if isinstance(deps, dict):
+            depends = tuple(DependsOn(dep, Condition(cond), req) for dep, (cond, req) in deps.items())
+        else:
+            depends = tuple(DependsOn(dep) for dep in deps)
+        agents[name] = Agent(name=name, run=RunKind.SCRIPT, target=f"/p/{name}.py", depends_on=depends)
+    return Project(name="p", directory=Path("/p"), files=(Path("/p/mesh-compose.yaml"),), agents=agents)
+
+
+MESH = {
+    "registry": [],
+    "web": {"weather": ("healthy", True), "news": ("started", True)},
+    "weather": {"registry": ("registered", True)},
+    "news": {"registry": ("registered", True), "cache": ("started", False)},
+    "cache": [],
+    "lonely": [],
+}
+
+
+def test_graph_edges_point_from_dependency_to_dependent_with_their_condition() -> None:
+    graph = planner.build_graph(project(MESH))
+    assert list(graph.nodes) == list(MESH)
+    assert graph.edges["weather", "web"] == {"condition": Condition.HEALTHY, "required": True}
+    assert graph.edges["cache", "news"] == {"condition": Condition.STARTED, "required": False}
+    assert not graph.has_edge("web", "weather")
+
+
+@pytest.mark.parametrize(
+    "spec, waves",
+    [
+        ({}, []),
+        ({"a": []}, [["a"]]),
+        ({"b": [], "a": []}, [["b", "a"]]),  # independent agents together, in file order
+        ({"a": ["b"], "b": ["c"], "c": []}, [["c"], ["b"], ["a"]]),
+        ({"top": ["l", "r"], "l": ["base"], "r": ["base"], "base": []}, [["base"], ["l", "r"], ["top"]]),
+        (MESH, [["registry", "cache", "lonely"], ["weather", "news"], ["web"]]),
+    ],
+)
+def test_start_order_puts_dependencies_first_and_independents_together(spec: Deps, waves: list) -> None:
+    assert planner.start_order(project(spec)) == waves
+
+
+def test_stop_order_is_the_exact_reverse_of_start_order() -> None:
+    p = project(MESH)
+    start = [n for wave in planner.start_order(p) for n in wave]
+    stop = [n for wave in planner.stop_order(p) for n in wave]
+    assert stop == list(reversed(start))
+    assert planner.stop_order(p)[0] == ["web"]
+
+
+def test_nothing_stops_before_its_dependents() -> None:
+    p = project(MESH)
+    stop = [n for wave in planner.stop_order(p) for n in wave]
+    for agent in p.agents.values():
+        for dep in agent.depends_on:
+            assert stop.index(agent.name) < stop.index(dep.name)
+
+
+@pytest.mark.parametrize(
+    "names, with_deps, selected",
+    [
+        ([], True, ["registry", "cache", "lonely", "weather", "news", "web"]),
+        (["web"], True, ["registry", "cache", "weather", "news", "web"]),
+        (["news"], True, ["registry", "cache", "news"]),  # optional dependencies still start when present
+        (["web", "lonely"], True, ["registry", "cache", "lonely", "weather", "news", "web"]),
+        (["web"], False, ["web"]),
+        (["web", "weather"], False, ["weather", "web"]),  # start order, not argument order
+        (["cache"], True, ["cache"]),
+    ],
+)
+def test_select_adds_transitive_dependencies_in_start_order(names: list, with_deps: bool, selected: list) -> None:
+    assert planner.select(project(MESH), names, with_deps=with_deps) == selected
+
+
+def test_start_order_of_a_selection_treats_unselected_dependencies_as_satisfied() -> None:
+    assert planner.start_order(project(MESH), ["web", "news"]) == [["news"], ["web"]]
+
+
+def test_select_of_an_unknown_agent_suggests_the_closest_name() -> None:
+    with pytest.raises(UnknownAgentError) as caught:
+        planner.select(project(MESH), ["wether"])
+    assert caught.value.message == "no agent named 'wether' in the project"
+    assert caught.value.hint == "did you mean 'weather'?"
+
+
+def test_dependents_are_direct_and_transitive_in_start_order() -> None:
+    p = project(MESH)
+    assert planner.dependents(p, "registry") == ["weather", "news", "web"]
+    assert planner.dependents(p, "cache") == ["news", "web"]
+    assert planner.dependents(p, "web") == []
+    with pytest.raises(UnknownAgentError):
+        planner.dependents(p, "nope")
+
+
+def test_unknown_required_dependency_is_an_error_with_a_suggestion() -> None:
+    p = project({"registry": [], "web": ["registy"], "api": ["zzz"]})
+    with pytest.raises(UnknownDependencyError) as caught:
+        planner.check(p)
+    text = caught.value.message
+    assert "agents.web.depends_on: unknown agent 'registy' in depends_on; did you mean 'registry'?" in text
+    assert "agents.api.depends_on: unknown agent 'zzz' in depends_on (agents: registry, web, api)" in text
+    assert text.startswith("2 problems in the project:")
+    assert caught.value.exit_code == 3
+
+
+def test_unknown_optional_dependency_is_skipped() -> None:
+    p = project({"web": {"metrics": ("started", False)}})
+    planner.check(p)
+    assert planner.start_order(p) == [["web"]]
+
+
+@pytest.mark.parametrize(
+    "spec, chain",
+    [
+        ({"a": ["a"]}, "a -> a"),
+        ({"a": ["b"], "b": ["a"]}, "a -> b -> a"),
+        ({"a": ["b"], "b": ["c"], "c": ["a"]}, "a -> b -> c -> a"),
+        ({"c": ["a"], "a": ["b"], "b": ["c"]}, "c -> a -> b -> c"),  # starts at the first agent in the file
+        ({"ok": [], "x": ["ok", "y"], "y": ["z"], "z": ["y"]}, "y -> z -> y"),
+    ],
+)
+def test_cycle_error_prints_the_whole_cycle_in_depends_on_direction(spec: Deps, chain: str) -> None:
+    with pytest.raises(CycleError) as caught:
+        planner.check(project(spec))
+    assert caught.value.message == f"dependency cycle: {chain}"
+    assert caught.value.hint
+
+
+def test_every_ordering_function_refuses_a_cycle() -> None:
+    p = project({"a": ["b"], "b": ["a"], "c": []})
+    for call in (planner.start_order, planner.stop_order, lambda q: planner.select(q, ["c"])):
+        with pytest.raises(CycleError):
+            call(p)
+
+
+def test_order_is_deterministic_for_a_wide_graph() -> None:
+    spec: Deps = {f"a{i:02d}": ["hub"] for i in range(30)}
+    spec["hub"] = []
+    waves = planner.start_order(project(spec))
+    assert waves == [["hub"], [f"a{i:02d}" for i in range(30)]]
+
+
+def test_importing_the_cli_does_not_import_networkx() -> None:
+    code = "import sys, meshcompose.cli.main as m; [m.build_parser(c) for c, _, _ in m.COMMANDS]; print('networkx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

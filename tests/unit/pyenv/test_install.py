@@ -1,0 +1,114 @@
+"""Installing for real, offline: a hand-built wheel and --no-index --find-links."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meshcompose.pyenv import install
+from meshcompose.errors import InstallError
+
+from wheelmaker import make_wheel  # noqa: E402
+
+TOOLS = ["pip", pytest.param("uv", marks=pytest.mark.skipif(not shutil.which("uv"), reason="uv not on PATH"))]
+
+
+def make_venv(path: Path, *, with_pip: bool = False) -> str:
+    argv = [sys.executable, "-m", "venv", str(path)]
+    subprocess.run(argv if with_pip else [*argv, "--without-pip"], check=True)
+    return str(path / "bin" / "python")
+
+
+def version_in(python: str, module: str) -> str:
+    done = subprocess.run([python, "-c", f"import {module}; print({module}.VERSION)"],
+                          capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+@pytest.fixture
+def wheels(tmp_path: Path) -> Path:
+    make_wheel(tmp_path / "wheels", "tiny-one", "1.0")
+    make_wheel(tmp_path / "wheels", "tiny-two", "2.5")
+    return tmp_path / "wheels"
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_installs_from_local_wheels_with_progress(tmp_path: Path, wheels: Path, tool: str) -> None:
+    python = make_venv(tmp_path / "v")  # no pip: the pip path must bootstrap it with ensurepip
+    events = []
+    install.install_packages(python, ["tiny-one>=1", "tiny_two"], tool=tool,
+                             index_args=["--no-index", "--find-links", str(wheels)],
+                             progress=lambda pkg, status: events.append((pkg, status)))
+    assert version_in(python, "tiny_one") == "1.0" and version_in(python, "tiny_two") == "2.5"
+    assert events == [("tiny-one>=1", "installing"), ("tiny_two", "installing"),
+                      ("tiny-one>=1", "installed"), ("tiny_two", "installed")]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_unknown_package_keeps_tool_output(tmp_path: Path, wheels: Path, tool: str) -> None:
+    python = make_venv(tmp_path / "v", with_pip=(tool == "pip"))
+    events = []
+    with pytest.raises(InstallError) as caught:
+        install.install_packages(python, ["no-such-thing"], tool=tool,
+                                 index_args=["--no-index", "--find-links", str(wheels)],
+                                 progress=lambda pkg, status: events.append(status))
+    assert caught.value.message == "no installable distribution found for no-such-thing"
+    assert "no-such-thing" in caught.value.output
+    assert events == ["installing", "failed"]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_unreachable_index_is_reported_as_such(tmp_path: Path, tool: str, monkeypatch) -> None:
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    python = make_venv(tmp_path / "v", with_pip=(tool == "pip"))
+    index = f"http://127.0.0.1:{closed_port()}/simple"
+    extra = ["--index-url", index] + (["--retries", "0", "--timeout", "2"] if tool == "pip" else [])
+    with pytest.raises(InstallError) as caught:
+        install.install_packages(python, ["tiny-one"], tool=tool, index_args=extra)
+    assert caught.value.message == "the package index is unreachable while installing tiny-one"
+    assert "MESH_COMPOSE_PIP_ARGS" in caught.value.hint
+
+
+@pytest.mark.parametrize("output", [
+    "error: externally-managed-environment\n\n× This environment is externally managed",
+    "error: The interpreter at /usr is externally managed, and indicates the following:",
+])
+def test_externally_managed_python_is_explained(output: str) -> None:
+    error = install._failure("/usr/bin/python3", ["x"], ["pip"], output)
+    assert "externally managed system Python (PEP 668)" in error.message
+    assert "`v`" in error.hint and "-m venv .venv" in error.hint
+    assert error.output == output
+
+
+def test_install_command_is_exact() -> None:
+    assert install.install_command("/v/bin/python", ["a>=1"], tool="pip") == [
+        "/v/bin/python", "-m", "pip", "install", "--disable-pip-version-check", "a>=1"]
+    uv = install.install_command("/v/bin/python", ["a"], index_args=["--no-index"], tool="uv")
+    assert uv[1:] == ["pip", "install", "--python", "/v/bin/python", "--no-index", "a"]
+    assert install.format_command(["py", "a>=1"]) == "py 'a>=1'"
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_create_venv_in_project_dir(tmp_path: Path, wheels: Path, tool: str) -> None:
+    python = install.create_venv(tmp_path, sys.executable, tool=tool)
+    assert python == str(tmp_path / ".venv" / "bin" / "python")
+    assert (tmp_path / ".venv" / "pyvenv.cfg").is_file()
+    install.install_packages(python, ["tiny-one"], tool=tool, index_args=["--no-index", "--find-links", str(wheels)])
+    assert version_in(python, "tiny_one") == "1.0"
+    assert install.create_venv(tmp_path, sys.executable, tool=tool) == python  # reused, not rebuilt
+
+
+def test_create_venv_failure_is_an_install_error(tmp_path: Path) -> None:
+    with pytest.raises(InstallError, match="could not create a virtual environment"):
+        install.create_venv(tmp_path, "/bin/false", tool="pip")
