@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from meshcompose import model
 from meshcompose.mesh import registry
@@ -79,7 +79,7 @@ def with_managed_registry(
     mesh: MeshPlan,
     *,
     which: Callable[[str], Optional[str]] = shutil.which,
-) -> Tuple[model.Project, list]:
+) -> Tuple[model.Project, List[str]]:
     """The project with the registry agent added and depended on by every
     other agent; the selection with the registry first."""
     if not mesh.managed:
@@ -87,8 +87,10 @@ def with_managed_registry(
     if REGISTRY_AGENT in project.agents:
         raise ConfigError(f"the agent name '{REGISTRY_AGENT}' is reserved for the managed registry",
                           hint="rename that agent, or remove registry.command")
-    state_dir = project.state_dir
-    argv, env = registry.managed_command(project.registry, url=mesh.url, state_dir=state_dir, which=which)
+    command = registry.managed_command(project.registry, url=mesh.url, state_dir=project.state_dir, which=which)
+    if command is None:  # unreachable: `plan` marks a run managed only when project.registry is
+        return project, list(selected)
+    argv, env = command
     service = model.Agent(
         name=REGISTRY_AGENT, run=model.RunKind.COMMAND, command=tuple(argv), working_dir=project.directory,
         environment=env, stop_grace_period=5.0,

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _PLANS = memo.Memo("plans")
 
 
-def build_graph(project: Project) -> nx.DiGraph:
+def build_graph(project: Project) -> nx.DiGraph[str]:
     """Agents as nodes (file order), edges dependency -> dependent.
 
     Dependencies on agents missing from the project are left out; `check`
@@ -36,7 +36,7 @@ def build_graph(project: Project) -> nx.DiGraph:
     """
     import networkx as nx
 
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(project.agents)
     for agent in project.agents.values():
         for dep in agent.depends_on:
@@ -47,16 +47,18 @@ def build_graph(project: Project) -> nx.DiGraph:
 
 def check(project: Project) -> None:
     """Raise on required dependencies that do not exist, then on cycles."""
-    _remembered(project, ("check",), lambda: _check(project) or True)
+    _remembered(project, ("check",), lambda: _check(project))
 
 
-def _check(project: Project) -> None:
+def _check(project: Project) -> bool:
+    """True when the project can be planned (the memo keeps only answers, never None)."""
     problems = _unknown_dependencies(project)
     if problems:
         raise UnknownDependencyError(problems, hint="fix the depends_on entries, or mark them `required: false`")
     cycle = _first_cycle(build_graph(project), list(project.agents))
     if cycle:
         raise CycleError(cycle)
+    return True
 
 
 def select(project: Project, names: Sequence[str], *, with_deps: bool = True) -> List[str]:
@@ -113,7 +115,7 @@ def dependents(project: Project, name: str) -> List[str]:
     return [agent for agent in _flatten(start_order(project)) if agent in found]
 
 
-def _checked_graph(project: Project) -> nx.DiGraph:
+def _checked_graph(project: Project) -> nx.DiGraph[str]:
     check(project)
     return build_graph(project)
 
@@ -139,7 +141,7 @@ def _unknown_dependencies(project: Project) -> List[Problem]:
     return problems
 
 
-def _first_cycle(graph: nx.DiGraph, order: Sequence[str]) -> Optional[List[str]]:
+def _first_cycle(graph: nx.DiGraph[str], order: Sequence[str]) -> Optional[List[str]]:
     """One cycle, read in `depends_on` direction (a -> b: a depends on b).
 
     Searching from each agent in file order makes the reported cycle stable,
