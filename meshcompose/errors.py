@@ -6,8 +6,8 @@ The CLI is the only place that catches `MeshComposeError`; it prints
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -22,7 +22,7 @@ EXIT_INTERRUPTED = 130
 class MeshComposeError(Exception):
     exit_code = EXIT_FAILURE
 
-    def __init__(self, message: str, hint: Optional[str] = None) -> None:
+    def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -52,7 +52,7 @@ class ConfigError(MeshComposeError):
 
     exit_code = EXIT_CONFIG
 
-    def __init__(self, problems: Sequence[Problem] | str, hint: Optional[str] = None) -> None:
+    def __init__(self, problems: Sequence[Problem] | str, hint: str | None = None) -> None:
         if isinstance(problems, str):
             problems = [Problem("", 0, 0, "", problems)]
         self.problems = sorted(problems)
@@ -98,7 +98,7 @@ class EnvironmentProblem(MeshComposeError):
 
 
 class InterpreterNotFoundError(EnvironmentProblem):
-    def __init__(self, spec: str, source: str, looked: Sequence[str] = (), hint: Optional[str] = None) -> None:
+    def __init__(self, spec: str, source: str, looked: Sequence[str] = (), hint: str | None = None) -> None:
         self.spec, self.source, self.looked = spec, source, list(looked)
         where = f" (looked in: {', '.join(self.looked)})" if self.looked else ""
         super().__init__(f"Python interpreter {spec!r} from {source} not found{where}", hint=hint)
@@ -131,7 +131,7 @@ class MissingPackagesError(EnvironmentProblem):
 
 
 class InstallError(EnvironmentProblem):
-    def __init__(self, message: str, output: str = "", hint: Optional[str] = None) -> None:
+    def __init__(self, message: str, output: str = "", hint: str | None = None) -> None:
         self.output = output
         super().__init__(message, hint=hint)
 
@@ -155,7 +155,7 @@ class AlreadyRunningError(MeshComposeError):
 class NotRunningError(MeshComposeError):
     exit_code = EXIT_NOT_RUNNING
 
-    def __init__(self, project: str, hint: Optional[str] = "start it with `mesh-compose up -d`") -> None:
+    def __init__(self, project: str, hint: str | None = "start it with `mesh-compose up -d`") -> None:
         super().__init__(f"project '{project}' is not running", hint=hint)
 
 

@@ -7,9 +7,10 @@ Durations are seconds (float), sizes are bytes (int), paths are absolute.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Tuple, Union
+from typing import Union
 
 
 class Condition(str, enum.Enum):
@@ -77,7 +78,7 @@ class DependsOn:
 class Healthcheck:
     kind: HealthKind
     target: str = ""  # URL, host:port or regex; empty for cmd/registry
-    command: Tuple[str, ...] = ()  # argv for kind CMD
+    command: tuple[str, ...] = ()  # argv for kind CMD
     interval: float = 2.0
     timeout: float = 5.0
     retries: int = 3
@@ -93,7 +94,7 @@ class Backoff:
 @dataclass(frozen=True)
 class RestartPolicy:
     mode: RestartMode = RestartMode.NO
-    max_restarts: Optional[int] = None  # None: unlimited
+    max_restarts: int | None = None  # None: unlimited
     backoff: Backoff = field(default_factory=Backoff)
     # An agent that stays up this long has its backoff delay reset.
     reset_after: float = 10.0
@@ -101,17 +102,17 @@ class RestartPolicy:
 
 @dataclass(frozen=True)
 class Resources:
-    timeout: Optional[float] = None  # seconds
-    memory_limit: Optional[int] = None  # bytes, summed RSS of the process tree
-    cpu_limit: Optional[float] = None  # CPUs; < 1 throttles, whole numbers pin
+    timeout: float | None = None  # seconds
+    memory_limit: int | None = None  # bytes, summed RSS of the process tree
+    cpu_limit: float | None = None  # CPUs; < 1 throttles, whole numbers pin
 
 
 @dataclass(frozen=True)
 class Metadata:
-    name: Optional[str] = None
-    version: Optional[str] = None
-    description: Optional[str] = None
-    tags: Tuple[str, ...] = ()
+    name: str | None = None
+    version: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class PythonRequirements:
     """What an agent needs of its interpreter."""
 
     requires: str = ">=3.7"  # PEP 440 specifier
-    packages: Tuple[str, ...] = ()  # PEP 508 requirement strings
+    packages: tuple[str, ...] = ()  # PEP 508 requirement strings
 
 
 @dataclass(frozen=True)
@@ -127,21 +128,21 @@ class Agent:
     name: str
     run: RunKind
     target: str = ""  # absolute script path, or module name; empty for COMMAND
-    command: Tuple[str, ...] = ()  # argv for COMMAND
-    args: Tuple[str, ...] = ()
+    command: tuple[str, ...] = ()  # argv for COMMAND
+    args: tuple[str, ...] = ()
     working_dir: Path = Path(".")
-    interpreter: Optional[str] = None  # as written: path, venv dir or command name
+    interpreter: str | None = None  # as written: path, venv dir or command name
     python: PythonRequirements = field(default_factory=PythonRequirements)
     # Final values: env_file contents overlaid by `environment`; bare KEYs resolved.
     environment: Mapping[str, str] = field(default_factory=dict)
-    depends_on: Tuple[DependsOn, ...] = ()
-    healthcheck: Optional[Healthcheck] = None
+    depends_on: tuple[DependsOn, ...] = ()
+    healthcheck: Healthcheck | None = None
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     stop_signal: str = "SIGTERM"
     stop_grace_period: float = 10.0
     resources: Resources = field(default_factory=Resources)
     metadata: Metadata = field(default_factory=Metadata)
-    profiles: Tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
 
     @property
     def is_python(self) -> bool:
@@ -152,12 +153,12 @@ class Agent:
 class Registry:
     """Where agents find the MCP Mesh registry, and whether mesh-compose runs it."""
 
-    url: Optional[str] = None  # None: decided at run time (flags, env, default)
-    host: Optional[str] = None
-    port: Optional[int] = None
+    url: str | None = None  # None: decided at run time (flags, env, default)
+    host: str | None = None
+    port: int | None = None
     # argv of a registry mesh-compose starts itself; ("auto",) means
     # `mcp-mesh-registry` from PATH; empty means use an external one.
-    command: Tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
 
     @property
     def managed(self) -> bool:
@@ -168,12 +169,12 @@ class Registry:
 class Project:
     name: str
     directory: Path  # where the (first) project file lives; `.mesh-compose/` goes here
-    files: Tuple[Path, ...]
+    files: tuple[Path, ...]
     agents: Mapping[str, Agent]  # in file order
     python: PythonRequirements = field(default_factory=PythonRequirements)
-    interpreter: Optional[str] = None  # project-wide `python.interpreter`
+    interpreter: str | None = None  # project-wide `python.interpreter`
     registry: Registry = field(default_factory=Registry)
-    profiles: Tuple[str, ...] = ()  # the active ones
+    profiles: tuple[str, ...] = ()  # the active ones
 
     @property
     def state_dir(self) -> Path:

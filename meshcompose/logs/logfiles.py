@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import List, Optional
 
 from meshcompose.logs.logrecord import format_record, utc_timestamp
 
@@ -42,7 +41,7 @@ def rotated_path(path: Path, index: int) -> Path:
     return path.with_name(f"{path.name}.{index}")
 
 
-def agent_log_paths(log_dir: Path, agent: str, backups: int = DEFAULT_BACKUPS) -> List[Path]:
+def agent_log_paths(log_dir: Path, agent: str, backups: int = DEFAULT_BACKUPS) -> list[Path]:
     """The agent's existing files, oldest first: NAME.log.3 … NAME.log.1, NAME.log."""
     current = log_path(log_dir, agent)
     older = [rotated_path(current, i) for i in range(max(backups, _highest_backup(current)), 0, -1)]
@@ -64,7 +63,7 @@ def _highest_backup(current: Path) -> int:
     return highest
 
 
-def agents_with_logs(log_dir: Path) -> List[str]:
+def agents_with_logs(log_dir: Path) -> list[str]:
     """Agent names that have a current log file, sorted."""
     try:
         names = os.listdir(log_dir)
@@ -83,10 +82,10 @@ class LogFile:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
-        self._buffer: List[bytes] = []
+        self._buffer: list[bytes] = []
         self._buffered = 0
         self._last_flush = time.monotonic()
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
         self._size = 0  # bytes on disk in the current file
         self._open()
 
@@ -95,11 +94,11 @@ class LogFile:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._size = os.fstat(self._fd).st_size
 
-    def write(self, stream: str, text: str, when: Optional[float] = None) -> None:
+    def write(self, stream: str, text: str, when: float | None = None) -> None:
         """Append one record; `when` defaults to now (Unix time)."""
         self._append(format_record(stream, text, when).encode("utf-8", "replace"))
 
-    def write_lines(self, stream: str, texts: List[str], when: Optional[float] = None) -> None:
+    def write_lines(self, stream: str, texts: list[str], when: float | None = None) -> None:
         """Append a batch of records sharing one timestamp (the lines of one read)."""
         head = f"{utc_timestamp(when)} {stream} "
         body = ("\n" + head).join(text.replace("\n", "\\n") for text in texts)
@@ -158,7 +157,7 @@ class LogFile:
     def closed(self) -> bool:
         return self._fd is None
 
-    def __enter__(self) -> "LogFile":
+    def __enter__(self) -> LogFile:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,14 +8,14 @@ DESIGN.md). `pump` reads chunks instead, so memory stays bounded by
 
 from __future__ import annotations
 
-from typing import Callable, List
+from typing import Callable
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
 DEFAULT_MAX_LINE = 64 * 1024
-Lines = List[str]
+Lines = list[str]
 _CHUNK = 64 * 1024
 _STREAM_GONE = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError)
 
@@ -46,7 +46,7 @@ def _bounded(lines: Lines, max_line: int) -> Lines:
     return out
 
 
-def _complete_lines(buffer: bytes, max_line: int) -> "tuple[Lines, bytes]":
+def _complete_lines(buffer: bytes, max_line: int) -> tuple[Lines, bytes]:
     """Every finished line of `buffer`, and the unfinished rest (< max_line bytes)."""
     lines: Lines = []
     cut = buffer.rfind(b"\n")

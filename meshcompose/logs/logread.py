@@ -10,8 +10,9 @@ from __future__ import annotations
 import heapq
 import os
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import BinaryIO, Callable
 
 from meshcompose.logs.logfiles import agent_log_paths, agents_with_logs, log_path
 from meshcompose.logs.logrecord import Record, parse_record
@@ -23,7 +24,7 @@ def _decode(line: bytes) -> str:
     return line.decode("utf-8", "replace").rstrip("\r")
 
 
-def _parse_lines(lines: Iterable[bytes], agent: str, fallback: List[str]) -> Iterator[Record]:
+def _parse_lines(lines: Iterable[bytes], agent: str, fallback: list[str]) -> Iterator[Record]:
     """Parse lines; `fallback[0]` carries the last good timestamp across calls."""
     for raw in lines:
         record = parse_record(_decode(raw), agent, fallback[0])
@@ -36,22 +37,22 @@ def read_records(paths: Sequence[Path], agent: str = "") -> Iterator[Record]:
     fallback = [""]
     for path in paths:
         try:
-            handle = open(path, "rb")
+            handle = open(path, "rb")  # noqa: SIM115 (the try covers only the open; `with handle` closes it)
         except FileNotFoundError:
             continue  # rotated away between listing and opening
         with handle:
             yield from _parse_lines((line.rstrip(b"\n") for line in handle), agent, fallback)
 
 
-def last_lines(path: Path, count: int, end: Optional[int] = None) -> List[bytes]:
+def last_lines(path: Path, count: int, end: int | None = None) -> list[bytes]:
     """The last `count` lines of the first `end` bytes of a file, read backwards."""
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 (the try covers only the open; `with handle` closes it)
     except FileNotFoundError:
         return []
     with handle:
         position = os.fstat(handle.fileno()).st_size if end is None else end
-        blocks: List[bytes] = []
+        blocks: list[bytes] = []
         newlines = 0
         while position > 0 and newlines <= count:
             step = min(_BLOCK, position)
@@ -65,7 +66,7 @@ def last_lines(path: Path, count: int, end: Optional[int] = None) -> List[bytes]
     return lines[-count:] if count > 0 else []
 
 
-def _all_lines(path: Path, end: Optional[int] = None) -> List[bytes]:
+def _all_lines(path: Path, end: int | None = None) -> list[bytes]:
     try:
         with open(path, "rb") as handle:
             data = handle.read() if end is None else handle.read(end)
@@ -77,7 +78,7 @@ def _all_lines(path: Path, end: Optional[int] = None) -> List[bytes]:
     return lines
 
 
-def tail_records(log_dir: Path, agent: str, count: Optional[int], end: Optional[int] = None) -> List[Record]:
+def tail_records(log_dir: Path, agent: str, count: int | None, end: int | None = None) -> list[Record]:
     """The agent's last `count` records (all if None), rotated files included.
 
     `end` limits the current file to its first `end` bytes, so a follower that
@@ -89,7 +90,7 @@ def tail_records(log_dir: Path, agent: str, count: Optional[int], end: Optional[
         records = list(read_records([p for p in paths if p != current], agent))
         lines = _all_lines(current, end)
         return records + list(_parse_lines(lines, agent, [records[-1].when if records else ""]))
-    found: List[List[bytes]] = []
+    found: list[list[bytes]] = []
     wanted = count
     for path in reversed(paths):
         if wanted <= 0:
@@ -110,7 +111,7 @@ class _FollowedFile:
 
     def __init__(self, agent: str, path: Path, at_end: bool) -> None:
         self.agent, self.path = agent, path
-        self.handle: Optional[BinaryIO] = None
+        self.handle: BinaryIO | None = None
         self.pending = b""
         self.fallback = [""]
         self.offset = 0
@@ -120,7 +121,7 @@ class _FollowedFile:
         if self.handle:
             self.handle.close()
         try:
-            self.handle = open(self.path, "rb")
+            self.handle = open(self.path, "rb")  # noqa: SIM115 (held across polls; close() closes it)
         except FileNotFoundError:
             self.handle = None
             return
@@ -149,7 +150,7 @@ class _FollowedFile:
         mine = os.fstat(self.handle.fileno())
         return (on_disk.st_ino, on_disk.st_dev) != (mine.st_ino, mine.st_dev)
 
-    def read_new(self) -> List[Record]:
+    def read_new(self) -> list[Record]:
         data = self._drain()
         if self._replaced():
             data += self._drain()  # what the writer added just before rotating
@@ -176,10 +177,10 @@ class LogFollower:
     files that appear later are read from their beginning.
     """
 
-    def __init__(self, log_dir: Path, agents: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, log_dir: Path, agents: Sequence[str] | None = None) -> None:
         self.log_dir = log_dir
         self.agents = list(agents) if agents is not None else None
-        self._files: Dict[str, _FollowedFile] = {}
+        self._files: dict[str, _FollowedFile] = {}
         self._discover(at_end=True)
 
     def _discover(self, at_end: bool) -> None:
@@ -190,10 +191,10 @@ class LogFollower:
                 if at_end or path.exists():
                     self._files[name] = _FollowedFile(name, path, at_end)
 
-    def offsets(self) -> Dict[str, int]:
+    def offsets(self) -> dict[str, int]:
         return {name: f.offset for name, f in self._files.items() if f.handle}
 
-    def poll(self) -> List[Record]:
+    def poll(self) -> list[Record]:
         """Complete records written since the last poll, interleaved by time."""
         self._discover(at_end=False)
         batches = [followed.read_new() for followed in self._files.values()]
@@ -209,7 +210,7 @@ def follow(
     *,
     interval: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[List[Record]]:
+) -> Iterator[list[Record]]:
     """Batches of new records, forever (the caller stops on Ctrl+C)."""
     while True:
         batch = follower.poll()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 STREAMS = ("out", "err")
 TIMESTAMP_WIDTH = len("2024-05-01T12:00:00.123456Z")
@@ -33,14 +32,14 @@ class Record:
 class _SecondCache:
     """strftime once per second: formatting is on the path of every line."""
 
-    second: Optional[int] = None
+    second: int | None = None
     prefix: str = ""
 
 
 _cache = _SecondCache()
 
 
-def utc_timestamp(when: Optional[float] = None) -> str:
+def utc_timestamp(when: float | None = None) -> str:
     """`2024-05-01T12:00:00.123456Z` for a Unix time (default: now)."""
     if when is None:
         when = time.time()
@@ -52,7 +51,7 @@ def utc_timestamp(when: Optional[float] = None) -> str:
     return f"{_cache.prefix}.{micro:06d}Z"
 
 
-def format_record(stream: str, text: str, when: Optional[float] = None) -> str:
+def format_record(stream: str, text: str, when: float | None = None) -> str:
     """The line written to disk, newline included.
 
     A newline inside `text` would break the one-record-per-line contract, so

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable
 
 from meshcompose import model
-from meshcompose.mesh import registry
 from meshcompose.errors import ConfigError, RegistryError
+from meshcompose.mesh import registry
 
 REGISTRY_AGENT = "mesh-registry"
 MESH_PACKAGE = "mcp-mesh"
@@ -78,8 +79,8 @@ def with_managed_registry(
     selected: Sequence[str],
     mesh: MeshPlan,
     *,
-    which: Callable[[str], Optional[str]] = shutil.which,
-) -> Tuple[model.Project, List[str]]:
+    which: Callable[[str], str | None] = shutil.which,
+) -> tuple[model.Project, list[str]]:
     """The project with the registry agent added and depended on by every
     other agent; the selection with the registry first."""
     if not mesh.managed:
@@ -98,20 +99,20 @@ def with_managed_registry(
                                       interval=0.25, timeout=2.0, retries=3),
     )
     needs_it = model.DependsOn(REGISTRY_AGENT, model.Condition.HEALTHY)
-    agents: Dict[str, model.Agent] = {REGISTRY_AGENT: service}
+    agents: dict[str, model.Agent] = {REGISTRY_AGENT: service}
     for name, agent in project.agents.items():
         agents[name] = dataclasses.replace(agent, depends_on=(needs_it, *agent.depends_on))
     return dataclasses.replace(project, agents=agents), [REGISTRY_AGENT, *selected]
 
 
 def agent_environments(project: model.Project, names: Sequence[str], url: str,
-                       log_level: str) -> Dict[str, Mapping[str, str]]:
+                       log_level: str) -> dict[str, Mapping[str, str]]:
     """Registry settings for every agent except the registry itself."""
     return {name: registry.agent_environment(project.name, project.agents[name], url, log_level)
             for name in names if name != REGISTRY_AGENT}
 
 
-def describe(mesh: MeshPlan) -> Optional[str]:
+def describe(mesh: MeshPlan) -> str | None:
     if mesh.reused:
         return f"using the MCP Mesh registry already running at {mesh.url}"
     if mesh.managed:

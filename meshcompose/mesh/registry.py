@@ -24,8 +24,9 @@ import hashlib
 import re
 import shutil
 import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable
 
 from meshcompose import model
 from meshcompose.errors import RegistryError
@@ -72,7 +73,7 @@ def normalize_url(url: str, source: str) -> str:
     return urllib.parse.urlunsplit(parsed._replace(path=parsed.path.rstrip("/"))).rstrip("/")
 
 
-def _from_host_port(host: Optional[str], port: Optional[int]) -> str:
+def _from_host_port(host: str | None, port: int | None) -> str:
     host = host or _LOOPBACK
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 literal
@@ -82,9 +83,9 @@ def _from_host_port(host: Optional[str], port: Optional[int]) -> str:
 def resolve_url(
     project_registry: model.Registry,
     *,
-    cli_url: Optional[str],
-    cli_host: Optional[str],
-    cli_port: Optional[int],
+    cli_url: str | None,
+    cli_host: str | None,
+    cli_port: int | None,
     environ: Mapping[str, str],
 ) -> str:
     """The registry URL, first found: --registry-url (or --registry-host/--registry-port),
@@ -106,7 +107,7 @@ def resolve_url(
     return DEFAULT_URL
 
 
-def host_and_port(url: str) -> Tuple[str, int]:
+def host_and_port(url: str) -> tuple[str, int]:
     """Host (IPv6 without brackets) and port of a registry URL, port defaulted by scheme."""
     parsed = urllib.parse.urlsplit(url)
     default = 443 if parsed.scheme == "https" else 8000
@@ -136,7 +137,7 @@ def agent_id(project_name: str, agent_name: str) -> str:
 
 def agent_environment(
     project_name: str, agent: model.Agent, url: str, log_level: str = "INFO"
-) -> Dict[str, str]:
+) -> dict[str, str]:
     """The variables to add to `agent`'s environment; keys it sets itself are left out.
 
     Binds to loopback by default: a development mesh must not listen on every
@@ -160,8 +161,8 @@ def managed_command(
     *,
     url: str,
     state_dir: Path,
-    which: Callable[[str], Optional[str]] = shutil.which,
-) -> Optional[Tuple[List[str], Dict[str, str]]]:
+    which: Callable[[str], str | None] = shutil.which,
+) -> tuple[list[str], dict[str, str]] | None:
     """argv and extra environment to run a managed registry; None if not managed.
 
     `auto` means `mcp-mesh-registry` found on PATH (only there: mesh-compose

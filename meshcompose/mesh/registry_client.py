@@ -40,8 +40,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any
 
 from meshcompose.errors import RegistryError
 
@@ -72,8 +73,8 @@ class AgentInfo:
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-@functools.lru_cache(maxsize=None)
-def _opener(host: str) -> "urllib.request.OpenerDirector":
+@functools.cache
+def _opener(host: str) -> urllib.request.OpenerDirector:
     """No proxy for a loopback registry: an http_proxy meant for the outside
     world would otherwise swallow requests to 127.0.0.1. (urllib is imported
     here, not at the top: it costs ~25 ms, and `up` often needs no registry.)"""
@@ -85,7 +86,7 @@ def _opener(host: str) -> "urllib.request.OpenerDirector":
     return urllib.request.build_opener()
 
 
-def _get_json(url: str, path: str, timeout: float) -> Optional[Any]:
+def _get_json(url: str, path: str, timeout: float) -> Any | None:
     """The decoded JSON body of a 2xx answer, or None for anything else."""
     import urllib.error
     import urllib.request
@@ -122,7 +123,7 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def parse_agent(raw: Mapping[str, Any]) -> Optional[AgentInfo]:
+def parse_agent(raw: Mapping[str, Any]) -> AgentInfo | None:
     """An AgentInfo from one entry of `GET /agents`, or None if it has no id."""
     agent_id = raw.get("id")
     if not isinstance(agent_id, str) or not agent_id:
@@ -141,7 +142,7 @@ def parse_agent(raw: Mapping[str, Any]) -> Optional[AgentInfo]:
     )
 
 
-def agents(url: str, timeout: float = DEFAULT_TIMEOUT) -> Optional[Dict[str, AgentInfo]]:
+def agents(url: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, AgentInfo] | None:
     """Registered agents by id; None when the registry gives no usable answer.
 
     None (unreachable) and {} (reachable, nothing registered) differ on
@@ -170,7 +171,7 @@ async def ahealth(url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
     return await anyio.to_thread.run_sync(health, url, timeout)
 
 
-async def aagents(url: str, timeout: float = DEFAULT_TIMEOUT) -> Optional[Dict[str, AgentInfo]]:
+async def aagents(url: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, AgentInfo] | None:
     import anyio.to_thread
 
     return await anyio.to_thread.run_sync(agents, url, timeout)
@@ -183,7 +184,7 @@ async def ais_registered(url: str, agent_id: str, timeout: float = DEFAULT_TIMEO
 
 
 async def wait_registered(
-    url: str, agent_id: str, *, interval: float = 0.5, timeout: Optional[float] = None
+    url: str, agent_id: str, *, interval: float = 0.5, timeout: float | None = None
 ) -> None:
     """Return once the registry lists `agent_id` as healthy.
 

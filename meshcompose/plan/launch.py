@@ -7,9 +7,9 @@ a missing script is reported before anything starts.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Tuple
 
 from meshcompose.errors import AgentStartError
 from meshcompose.model import Agent, Project, RunKind
@@ -17,12 +17,12 @@ from meshcompose.model import Agent, Project, RunKind
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    argv: Tuple[str, ...]
+    argv: tuple[str, ...]
     cwd: Path
     env: Mapping[str, str]
-    interpreter: Optional[str] = None  # shown in "started" messages and `ps`
-    python_version: Optional[str] = None
-    is_venv: Optional[bool] = None
+    interpreter: str | None = None  # shown in "started" messages and `ps`
+    python_version: str | None = None
+    is_venv: bool | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready form, for handing a launch to a running supervisor."""
@@ -31,13 +31,13 @@ class LaunchSpec:
                 "is_venv": self.is_venv}
 
     @classmethod
-    def from_dict(cls, raw: Mapping) -> "LaunchSpec":
+    def from_dict(cls, raw: Mapping) -> LaunchSpec:
         return cls(argv=tuple(raw["argv"]), cwd=Path(raw["cwd"]), env=dict(raw["env"]),
                    interpreter=raw.get("interpreter"), python_version=raw.get("python_version"),
                    is_venv=raw.get("is_venv"))
 
 
-def agent_argv(agent: Agent, executable: Optional[str]) -> Tuple[str, ...]:
+def agent_argv(agent: Agent, executable: str | None) -> tuple[str, ...]:
     if agent.run is RunKind.COMMAND:
         return (*agent.command, *agent.args)
     if not executable:

@@ -6,7 +6,7 @@ strings); everything goes through `packaging`.
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -33,7 +33,7 @@ def parse_specifier(text: str) -> SpecifierSet:
                           hint="use a PEP 440 specifier such as '>=3.9'") from None
 
 
-def requirement_names(requirements: Sequence[str]) -> List[str]:
+def requirement_names(requirements: Sequence[str]) -> list[str]:
     return [canonicalize_name(parse_requirement(r).name) for r in requirements]
 
 
@@ -64,7 +64,7 @@ def _satisfied(req: Requirement, result: ProbeResult) -> bool:
         return False
 
 
-def unmet(requirements: Sequence[str], result: ProbeResult) -> Tuple[str, ...]:
+def unmet(requirements: Sequence[str], result: ProbeResult) -> tuple[str, ...]:
     """The requirement strings this interpreter does not satisfy (markers evaluated there)."""
     missing = []
     for text in requirements:

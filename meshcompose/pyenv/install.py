@@ -17,8 +17,9 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable
 
 from meshcompose.errors import ExternallyManagedError, InstallError
 
@@ -39,11 +40,11 @@ _NOT_FOUND = re.compile(
 _NO_PIP = re.compile(r"No module named pip\b", re.I)
 
 
-def find_uv() -> Optional[str]:
+def find_uv() -> str | None:
     return shutil.which("uv")
 
 
-def choose_tool(tool: Optional[str] = None) -> str:
+def choose_tool(tool: str | None = None) -> str:
     """"uv" when asked for or available, else "pip"."""
     if tool in ("uv", "pip"):
         return tool
@@ -51,7 +52,7 @@ def choose_tool(tool: Optional[str] = None) -> str:
 
 
 def install_command(executable: str, requirements: Sequence[str], *, index_args: Sequence[str] = (),
-                    tool: Optional[str] = None) -> List[str]:
+                    tool: str | None = None) -> list[str]:
     """The exact argv that installs `requirements` into `executable`."""
     if choose_tool(tool) == "uv":
         return [find_uv() or "uv", "pip", "install", "--python", executable, *index_args, *requirements]
@@ -78,7 +79,7 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess:
         raise InstallError(f"could not run {argv[0]}: {error.strerror or error}") from None
 
 
-def _notify(progress: Optional[Progress], requirements: Sequence[str], status: str) -> None:
+def _notify(progress: Progress | None, requirements: Sequence[str], status: str) -> None:
     if progress is not None:
         for requirement in requirements:
             progress(requirement, status)
@@ -120,8 +121,8 @@ def _ensure_pip(executable: str) -> None:
                            hint="install uv (`pip install uv`), or recreate the venv with pip")
 
 
-def install_packages(executable: str, requirements: Sequence[str], *, progress: Optional[Progress] = None,
-                     index_args: Sequence[str] = (), tool: Optional[str] = None) -> None:
+def install_packages(executable: str, requirements: Sequence[str], *, progress: Progress | None = None,
+                     index_args: Sequence[str] = (), tool: str | None = None) -> None:
     """Install `requirements` into `executable`; raises InstallError with the tool's output on failure."""
     if not requirements:
         return
@@ -145,7 +146,7 @@ def venv_interpreter(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def create_venv(project_dir: Path, base_executable: str, *, tool: Optional[str] = None) -> str:
+def create_venv(project_dir: Path, base_executable: str, *, tool: str | None = None) -> str:
     """Create `<project_dir>/.venv` from `base_executable`; returns its interpreter path."""
     venv = Path(project_dir) / ".venv"
     interpreter = venv_interpreter(venv)

@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from meshcompose import model
-from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
 from meshcompose.config.memo import default_cache_dir
+from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
 from meshcompose.pyenv.checks import requirement_names, requires_of, unmet, version_ok
 from meshcompose.pyenv.probe import (
-    ProbeFunction, ProbeResult, is_cacheable, load_cached, probe_interpreter, store_cached,
+    ProbeFunction,
+    ProbeResult,
+    is_cacheable,
+    load_cached,
+    probe_interpreter,
+    store_cached,
 )
 
 
@@ -47,12 +52,12 @@ class Platform:
     def pathsep(self) -> str:
         return ";" if self.windows else ":"
 
-    def venv_pythons(self, venv: Path) -> List[Path]:
+    def venv_pythons(self, venv: Path) -> list[Path]:
         if self.windows:
             return [venv / "Scripts" / "python.exe"]
         return [venv / "bin" / "python", venv / "bin" / "python3"]
 
-    def executable_names(self, name: str) -> List[str]:
+    def executable_names(self, name: str) -> list[str]:
         if self.windows and not name.lower().endswith(".exe"):
             return [name + ".exe", name]
         return [name]
@@ -71,7 +76,7 @@ PLATFORM = current_platform()
 class Candidate:
     """An interpreter found by one rule, not yet probed."""
 
-    argv: Tuple[str, ...]  # ("/x/.venv/bin/python",) or ("C:/Windows/py.exe", "-3")
+    argv: tuple[str, ...]  # ("/x/.venv/bin/python",) or ("C:/Windows/py.exe", "-3")
     source: str  # which rule found it, for messages
 
 
@@ -80,7 +85,7 @@ class ResolvedPython:
     """The interpreter one agent runs with, and what it lacks."""
 
     executable: str  # the path to run
-    version: Tuple[int, ...]
+    version: tuple[int, ...]
     version_text: str
     implementation: str
     is_venv: bool
@@ -88,8 +93,8 @@ class ResolvedPython:
     base_prefix: str
     source: str
     installed: Mapping[str, str] = field(default_factory=dict)  # normalized name -> version
-    missing: Tuple[str, ...] = ()  # requirement strings not satisfied
-    agents: Tuple[str, ...] = ()  # every agent sharing this interpreter
+    missing: tuple[str, ...] = ()  # requirement strings not satisfied
+    agents: tuple[str, ...] = ()  # every agent sharing this interpreter
     requires: str = ""
 
     @property
@@ -106,23 +111,23 @@ class Environment:
     is_venv: bool
     source: str
     prefix: str
-    agents: Tuple[str, ...]
-    missing: Tuple[str, ...]  # union over the agents, in first-seen order
-    missing_by_agent: Mapping[str, Tuple[str, ...]]
+    agents: tuple[str, ...]
+    missing: tuple[str, ...]  # union over the agents, in first-seen order
+    missing_by_agent: Mapping[str, tuple[str, ...]]
 
     @property
     def kind(self) -> str:
         return "venv" if self.is_venv else "system"
 
     @property
-    def affected_agents(self) -> Tuple[str, ...]:
+    def affected_agents(self) -> tuple[str, ...]:
         return tuple(name for name in self.agents if self.missing_by_agent.get(name))
 
 
 # --- discovery ---------------------------------------------------------------
 
 
-def find_on_path(name: str, environ: Mapping[str, str], platform: Platform = PLATFORM) -> Optional[str]:
+def find_on_path(name: str, environ: Mapping[str, str], platform: Platform = PLATFORM) -> str | None:
     """Like shutil.which, but with the seam's layout and never the WindowsApps stub."""
     for directory in environ.get("PATH", "").split(platform.pathsep):
         if not directory or "windowsapps" in directory.lower().replace("\\", "/").split("/"):
@@ -134,7 +139,7 @@ def find_on_path(name: str, environ: Mapping[str, str], platform: Platform = PLA
     return None
 
 
-def venv_python(venv: Path, platform: Platform = PLATFORM) -> Optional[Path]:
+def venv_python(venv: Path, platform: Platform = PLATFORM) -> Path | None:
     for path in platform.venv_pythons(venv):
         if path.is_file():
             return path
@@ -165,7 +170,7 @@ def _from_spec(spec: str, source: str, project_dir: Path, environ: Mapping[str, 
                                    hint="give a path (relative to the project directory), a venv, or a command on PATH")
 
 
-def _search_dirs(working_dir: Path, project_dir: Path) -> List[Path]:
+def _search_dirs(working_dir: Path, project_dir: Path) -> list[Path]:
     start, stop = Path(os.path.abspath(working_dir)), Path(os.path.abspath(project_dir))
     if start != stop and stop not in start.parents:
         return [start, stop]
@@ -175,7 +180,7 @@ def _search_dirs(working_dir: Path, project_dir: Path) -> List[Path]:
     return dirs
 
 
-def _from_venv_dirs(working_dir: Path, project_dir: Path, platform: Platform) -> Optional[Candidate]:
+def _from_venv_dirs(working_dir: Path, project_dir: Path, platform: Platform) -> Candidate | None:
     for directory in _search_dirs(working_dir, project_dir):
         for name in (".venv", "venv"):
             found = venv_python(directory / name, platform)
@@ -184,7 +189,7 @@ def _from_venv_dirs(working_dir: Path, project_dir: Path, platform: Platform) ->
     return None
 
 
-def _from_active_venv(environ: Mapping[str, str], platform: Platform) -> Optional[Candidate]:
+def _from_active_venv(environ: Mapping[str, str], platform: Platform) -> Candidate | None:
     active = environ.get("VIRTUAL_ENV")
     if not active or not (Path(active) / "pyvenv.cfg").is_file():
         return None
@@ -192,7 +197,7 @@ def _from_active_venv(environ: Mapping[str, str], platform: Platform) -> Optiona
     return Candidate((os.path.abspath(found),), "active venv (VIRTUAL_ENV)") if found else None
 
 
-def _from_system(environ: Mapping[str, str], platform: Platform) -> Optional[Candidate]:
+def _from_system(environ: Mapping[str, str], platform: Platform) -> Candidate | None:
     if platform.windows:
         launcher = find_on_path("py", environ, platform)
         if launcher:
@@ -204,7 +209,7 @@ def _from_system(environ: Mapping[str, str], platform: Platform) -> Optional[Can
     return None
 
 
-def discover(agent: model.Agent, project: model.Project, *, environ: Optional[Mapping[str, str]] = None,
+def discover(agent: model.Agent, project: model.Project, *, environ: Mapping[str, str] | None = None,
              platform: Platform = PLATFORM) -> Candidate:
     """The interpreter candidate for one agent, by the first rule that matches."""
     env = os.environ if environ is None else environ
@@ -224,10 +229,10 @@ def discover(agent: model.Agent, project: model.Project, *, environ: Optional[Ma
 # --- probing and checks ------------------------------------------------------
 
 
-def _probe_all(candidates: Mapping[Tuple[str, ...], Sequence[str]], cache_dir: Path,
-               probe: ProbeFunction) -> Dict[Tuple[str, ...], ProbeResult]:
+def _probe_all(candidates: Mapping[tuple[str, ...], Sequence[str]], cache_dir: Path,
+               probe: ProbeFunction) -> dict[tuple[str, ...], ProbeResult]:
     """One probe per distinct interpreter, concurrently; cached ones cost nothing."""
-    results: Dict[Tuple[str, ...], ProbeResult] = {}
+    results: dict[tuple[str, ...], ProbeResult] = {}
     todo = []
     for argv, names in candidates.items():
         cached = load_cached(cache_dir, argv[0], names) if len(argv) == 1 else None
@@ -245,20 +250,20 @@ def _probe_all(candidates: Mapping[Tuple[str, ...], Sequence[str]], cache_dir: P
     return results
 
 
-def resolve_project(project: model.Project, names: Optional[Sequence[str]] = None, *,
-                    environ: Optional[Mapping[str, str]] = None, cache_dir: Optional[Path] = None,
-                    probe: Optional[ProbeFunction] = None,
-                    platform: Platform = PLATFORM) -> Dict[str, ResolvedPython]:
+def resolve_project(project: model.Project, names: Sequence[str] | None = None, *,
+                    environ: Mapping[str, str] | None = None, cache_dir: Path | None = None,
+                    probe: ProbeFunction | None = None,
+                    platform: Platform = PLATFORM) -> dict[str, ResolvedPython]:
     """The interpreter of every Python agent in the selection (all agents if `names` is None)."""
     selected = [_agent(project, n) for n in (names if names is not None else list(project.agents))]
     agents = [a for a in selected if a.is_python]
     found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
-    wanted: Dict[Tuple[str, ...], List[str]] = {}
+    wanted: dict[tuple[str, ...], list[str]] = {}
     for agent in agents:
         wanted.setdefault(found[agent.name].argv, []).extend(requirement_names(_packages(agent, project)))
     cache = cache_dir if cache_dir is not None else default_cache_dir(environ)
     results = _probe_all(wanted, cache, probe or probe_interpreter)
-    sharing: Dict[str, List[str]] = {}
+    sharing: dict[str, list[str]] = {}
     for agent in agents:
         sharing.setdefault(_run_path(found[agent.name], results), []).append(agent.name)
     resolved = {a.name: _resolve_one(a, project, found[a.name], results, sharing) for a in agents}
@@ -266,8 +271,8 @@ def resolve_project(project: model.Project, names: Optional[Sequence[str]] = Non
     return resolved
 
 
-async def resolve_project_async(project: model.Project, names: Optional[Sequence[str]] = None,
-                                **options: object) -> Dict[str, ResolvedPython]:
+async def resolve_project_async(project: model.Project, names: Sequence[str] | None = None,
+                                **options: object) -> dict[str, ResolvedPython]:
     """`resolve_project` in a worker thread, for callers already inside anyio."""
     import functools
 
@@ -283,15 +288,15 @@ def _agent(project: model.Project, name: str) -> model.Agent:
     return project.agents[name]
 
 
-def _packages(agent: model.Agent, project: model.Project) -> List[str]:
-    merged: List[str] = []
+def _packages(agent: model.Agent, project: model.Project) -> list[str]:
+    merged: list[str] = []
     for req in (*project.python.packages, *agent.python.packages):
         if req not in merged:
             merged.append(req)
     return merged
 
 
-def _run_path(candidate: Candidate, results: Mapping[Tuple[str, ...], ProbeResult]) -> str:
+def _run_path(candidate: Candidate, results: Mapping[tuple[str, ...], ProbeResult]) -> str:
     """Wrappers (shims, `py -3`) are replaced by the interpreter they chose."""
     result = results[candidate.argv]
     if len(candidate.argv) == 1 and is_cacheable(candidate.argv[0], result):
@@ -300,7 +305,7 @@ def _run_path(candidate: Candidate, results: Mapping[Tuple[str, ...], ProbeResul
 
 
 def _resolve_one(agent: model.Agent, project: model.Project, candidate: Candidate,
-                 results: Mapping[Tuple[str, ...], ProbeResult], sharing: Mapping[str, List[str]]) -> ResolvedPython:
+                 results: Mapping[tuple[str, ...], ProbeResult], sharing: Mapping[str, list[str]]) -> ResolvedPython:
     result = results[candidate.argv]
     executable = _run_path(candidate, results)
     packages = _packages(agent, project)
@@ -316,7 +321,7 @@ def _resolve_one(agent: model.Agent, project: model.Project, candidate: Candidat
 
 
 def _check_versions(resolved: Mapping[str, ResolvedPython]) -> None:
-    failing: Dict[Tuple[str, str], List[str]] = {}
+    failing: dict[tuple[str, str], list[str]] = {}
     for name, python in resolved.items():
         if not version_ok(python.version_text, python.requires):
             failing.setdefault((python.executable, python.requires), []).append(name)
@@ -326,15 +331,15 @@ def _check_versions(resolved: Mapping[str, ResolvedPython]) -> None:
         raise InterpreterVersionError(executable, first.version_text, first.source, requires, names)
 
 
-def environments(resolved: Mapping[str, ResolvedPython]) -> List[Environment]:
+def environments(resolved: Mapping[str, ResolvedPython]) -> list[Environment]:
     """Agents grouped by the interpreter they share, in first-seen order."""
-    groups: Dict[str, List[str]] = {}
+    groups: dict[str, list[str]] = {}
     for name, python in resolved.items():
         groups.setdefault(python.executable, []).append(name)
     envs = []
     for executable, names in groups.items():
         first = resolved[names[0]]
-        missing: List[str] = []
+        missing: list[str] = []
         for name in names:
             missing.extend(req for req in resolved[name].missing if req not in missing)
         envs.append(Environment(
