@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README "Quickstart"): installs mesh-compose with its test
-# tools into .venv-test, the real MCP Mesh stack into .mesh-stack (for the
-# `mesh` tier), and runs the whole suite. Extra arguments go to pytest.
+# tools into .venv-test and the real MCP Mesh stack into .mesh-stack (for the
+# `mesh` tier), runs the gates (ruff, mypy, the import-linter layer contracts),
+# then the whole suite. Extra arguments go to pytest. Every step runs, so one
+# report shows every problem; any failure fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv-test
@@ -12,4 +14,28 @@ if bash scripts/install-mesh.sh; then
 else
     echo "test.sh: the MCP Mesh stack did not install; the mesh tier will be skipped with its reason" >&2
 fi
-exec .venv-test/bin/python -m pytest "$@"
+# The test extra's command-line tools (uv: the installer tests use it) must be
+# found on PATH. Appended, not prepended, so `python3` on PATH stays the
+# machine's interpreter, as it is for a user.
+export PATH="$PATH:$PWD/.venv-test/bin"
+
+failed=()
+run() {
+    local name=$1
+    shift
+    echo "test.sh: $name" >&2
+    local status=0
+    "$@" || status=$?
+    if ((status != 0)); then
+        failed+=("$name (exit $status)")
+    fi
+}
+run "ruff" .venv-test/bin/ruff check .
+run "mypy" .venv-test/bin/mypy meshcompose
+run "import contracts" .venv-test/bin/lint-imports
+run "pytest" .venv-test/bin/python -m pytest "$@"
+if ((${#failed[@]} > 0)); then
+    printf 'test.sh: FAILED: %s\n' "${failed[@]}" >&2
+    exit 1
+fi
+echo "test.sh: all gates and tests passed" >&2
