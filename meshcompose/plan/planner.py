@@ -96,7 +96,9 @@ def start_order(project: Project, names: Optional[Iterable[str]] = None) -> List
     if names is not None:
         wanted = list(names)
         _require_known(project, wanted)
-        graph = graph.subgraph(wanted)
+        # the graph is this call's own copy; removing nodes (not `subgraph`, which older
+        # networkx stubs type as an undirected Graph) keeps it a DiGraph for every stub version
+        graph.remove_nodes_from([name for name in project.agents if name not in wanted])
     position = {name: index for index, name in enumerate(project.agents)}
     return [sorted(wave, key=position.__getitem__) for wave in nx.topological_generations(graph)]
 
