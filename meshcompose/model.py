@@ -7,10 +7,9 @@ Durations are seconds (float), sizes are bytes (int), paths are absolute.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Mapping, Optional, Tuple, Union
 
 
 class Condition(str, enum.Enum):
@@ -78,7 +77,7 @@ class DependsOn:
 class Healthcheck:
     kind: HealthKind
     target: str = ""  # URL, host:port or regex; empty for cmd/registry
-    command: tuple[str, ...] = ()  # argv for kind CMD
+    command: Tuple[str, ...] = ()  # argv for kind CMD
     interval: float = 2.0
     timeout: float = 5.0
     retries: int = 3
@@ -94,7 +93,7 @@ class Backoff:
 @dataclass(frozen=True)
 class RestartPolicy:
     mode: RestartMode = RestartMode.NO
-    max_restarts: int | None = None  # None: unlimited
+    max_restarts: Optional[int] = None  # None: unlimited
     backoff: Backoff = field(default_factory=Backoff)
     # An agent that stays up this long has its backoff delay reset.
     reset_after: float = 10.0
@@ -102,17 +101,17 @@ class RestartPolicy:
 
 @dataclass(frozen=True)
 class Resources:
-    timeout: float | None = None  # seconds
-    memory_limit: int | None = None  # bytes, summed RSS of the process tree
-    cpu_limit: float | None = None  # CPUs; < 1 throttles, whole numbers pin
+    timeout: Optional[float] = None  # seconds
+    memory_limit: Optional[int] = None  # bytes, summed RSS of the process tree
+    cpu_limit: Optional[float] = None  # CPUs; < 1 throttles, whole numbers pin
 
 
 @dataclass(frozen=True)
 class Metadata:
-    name: str | None = None
-    version: str | None = None
-    description: str | None = None
-    tags: tuple[str, ...] = ()
+    name: Optional[str] = None
+    version: Optional[str] = None
+    description: Optional[str] = None
+    tags: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ class PythonRequirements:
     """What an agent needs of its interpreter."""
 
     requires: str = ">=3.7"  # PEP 440 specifier
-    packages: tuple[str, ...] = ()  # PEP 508 requirement strings
+    packages: Tuple[str, ...] = ()  # PEP 508 requirement strings
 
 
 @dataclass(frozen=True)
@@ -128,21 +127,21 @@ class Agent:
     name: str
     run: RunKind
     target: str = ""  # absolute script path, or module name; empty for COMMAND
-    command: tuple[str, ...] = ()  # argv for COMMAND
-    args: tuple[str, ...] = ()
+    command: Tuple[str, ...] = ()  # argv for COMMAND
+    args: Tuple[str, ...] = ()
     working_dir: Path = Path(".")
-    interpreter: str | None = None  # as written: path, venv dir or command name
+    interpreter: Optional[str] = None  # as written: path, venv dir or command name
     python: PythonRequirements = field(default_factory=PythonRequirements)
     # Final values: env_file contents overlaid by `environment`; bare KEYs resolved.
     environment: Mapping[str, str] = field(default_factory=dict)
-    depends_on: tuple[DependsOn, ...] = ()
-    healthcheck: Healthcheck | None = None
+    depends_on: Tuple[DependsOn, ...] = ()
+    healthcheck: Optional[Healthcheck] = None
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     stop_signal: str = "SIGTERM"
     stop_grace_period: float = 10.0
     resources: Resources = field(default_factory=Resources)
     metadata: Metadata = field(default_factory=Metadata)
-    profiles: tuple[str, ...] = ()
+    profiles: Tuple[str, ...] = ()
 
     @property
     def is_python(self) -> bool:
@@ -153,12 +152,12 @@ class Agent:
 class Registry:
     """Where agents find the MCP Mesh registry, and whether mesh-compose runs it."""
 
-    url: str | None = None  # None: decided at run time (flags, env, default)
-    host: str | None = None
-    port: int | None = None
+    url: Optional[str] = None  # None: decided at run time (flags, env, default)
+    host: Optional[str] = None
+    port: Optional[int] = None
     # argv of a registry mesh-compose starts itself; ("auto",) means
     # `mcp-mesh-registry` from PATH; empty means use an external one.
-    command: tuple[str, ...] = ()
+    command: Tuple[str, ...] = ()
 
     @property
     def managed(self) -> bool:
@@ -169,12 +168,12 @@ class Registry:
 class Project:
     name: str
     directory: Path  # where the (first) project file lives; `.mesh-compose/` goes here
-    files: tuple[Path, ...]
+    files: Tuple[Path, ...]
     agents: Mapping[str, Agent]  # in file order
     python: PythonRequirements = field(default_factory=PythonRequirements)
-    interpreter: str | None = None  # project-wide `python.interpreter`
+    interpreter: Optional[str] = None  # project-wide `python.interpreter`
     registry: Registry = field(default_factory=Registry)
-    profiles: tuple[str, ...] = ()  # the active ones
+    profiles: Tuple[str, ...] = ()  # the active ones
 
     @property
     def state_dir(self) -> Path:
