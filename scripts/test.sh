@@ -30,7 +30,7 @@ run() {
         failed+=("$name (exit $status)")
     fi
 }
-run "ruff" .venv-test/bin/ruff check .
+run "ruff" .venv-test/bin/ruff check --output-format concise .
 run "mypy" .venv-test/bin/mypy meshcompose
 run "import contracts" .venv-test/bin/lint-imports
 run "pytest" .venv-test/bin/python -m pytest "$@"
