@@ -13,7 +13,7 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar
 
 from meshcompose import units
 from meshcompose.config import envfile
@@ -232,7 +232,7 @@ class AgentBuilder:
             external=frozenset(self._interpolated(base) | {f"environment.{key}" for key in external_env}),
         )
 
-    def _interpolated(self, base: Path_) -> set:
+    def _interpolated(self, base: Path_) -> Set[str]:
         """Settings (other than environment, see _environment) holding interpolated variables."""
         size = len(base)
         return {dotted(path[size:]) for path in self.located.interpolated
@@ -251,11 +251,11 @@ class AgentBuilder:
             return RunKind.MODULE, raw["module"], ()
         return RunKind.COMMAND, "", argv(raw["command"])
 
-    def _environment(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[Dict[str, str], set]:
+    def _environment(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[Dict[str, str], Set[str]]:
         """The final environment, and the keys whose value came from outside the
         project files: an env_file, a bare KEY, or an interpolated variable."""
         result: Dict[str, str] = {}
-        external = set()
+        external: Set[str] = set()
         for index, text in enumerate(raw.get("env_file") or ()):
             values = self.context.read_env_file(self.located, base + ("env_file", index), text)
             result.update(values)

@@ -65,10 +65,10 @@ def _handler(agent: Agent, check: Healthcheck, context: Context) -> Optional[Dic
             get["scheme"] = "HTTPS"
         return {"httpGet": get}
     if check.kind is HealthKind.TCP:
-        host, _, port = check.target.rpartition(":")
+        host, _, port_text = check.target.rpartition(":")
         if host.strip("[]") not in _LOCAL_HOSTS:
             context.warn(f"{where}.tcp", f"checks {host}, but a probe can only reach the pod itself")
-        return {"tcpSocket": {"port": int(port)}}
+        return {"tcpSocket": {"port": int(port_text)}}
     if check.kind is HealthKind.CMD:
         return {"exec": {"command": list(check.command)}}
     if check.kind is HealthKind.REGISTRY:
