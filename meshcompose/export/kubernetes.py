@@ -55,7 +55,7 @@ def _refuse_external_settings(project: Project) -> None:
     found = sorted(
         f"agents.{agent.name}.{setting}"
         for agent in project.agents.values() for setting in agent.external
-        if not setting.startswith("environment.") and setting.split(".")[0].split("[")[0] not in _NOT_WRITTEN
+        if _written(setting)
     )
     if found:
         raise ExportError(
@@ -63,6 +63,14 @@ def _refuse_external_settings(project: Project) -> None:
             + "\n".join(f"  {setting}" for setting in found),
             hint="write the value in the project file, or pass it through `environment:` (exported as a Secret "
                  "reference); for an image tag use --image AGENT=IMAGE")
+
+
+def _written(setting: str) -> bool:
+    """Whether the export copies this setting (environment is handled by Secret references)."""
+    key = setting.split(".")[0].split("[")[0]
+    if key == "environment" or key in _NOT_WRITTEN:
+        return False
+    return not key.startswith("x-") or key == "x-kubernetes"
 
 
 def _namespace(namespace: str, context: Context) -> Manifest:
