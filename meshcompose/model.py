@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Tuple, Union
+from typing import Any, FrozenSet, Mapping, Optional, Tuple, Union
 
 
 class Condition(str, enum.Enum):
@@ -142,6 +142,15 @@ class Agent:
     resources: Resources = field(default_factory=Resources)
     metadata: Metadata = field(default_factory=Metadata)
     profiles: Tuple[str, ...] = ()
+    # The agent's x-* keys as written (after interpolation and merge), for
+    # tools that read their own extension, such as `x-kubernetes`.
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+    # Settings whose value came, whole or in part, from outside the project
+    # files (the caller's environment, .env/--env-file, an env_file), as
+    # dotted paths: "environment.API_KEY", "healthcheck.http", "args[1]".
+    # An export must not copy these values into what it writes. Not compared:
+    # where a value came from is not part of what the agent is.
+    external: FrozenSet[str] = field(default=frozenset(), compare=False)
 
     @property
     def is_python(self) -> bool:

@@ -29,6 +29,7 @@ COMMANDS = [
     ("config", "cmd_config", "validate and print the merged, normalized project"),
     ("graph", "cmd_graph", "print the dependency graph"),
     ("env", "cmd_env", "show each agent's Python interpreter, version and missing packages"),
+    ("export", "cmd_export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
     ("schema", "cmd_schema", "print the JSON Schema of mesh-compose.yaml"),
 ]
 

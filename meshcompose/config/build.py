@@ -13,7 +13,7 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar
 
 from meshcompose import units
 from meshcompose.config import envfile
@@ -24,7 +24,7 @@ from meshcompose.model import (
     Resources, RestartMode, RestartPolicy, RunKind,
 )
 from meshcompose.config.validate import locate
-from meshcompose.config.yamlload import Loaded, Path_
+from meshcompose.config.yamlload import Loaded, Path_, dotted
 
 T = TypeVar("T")
 
@@ -35,6 +35,8 @@ class Located:
     def __init__(self, loaded: Loaded) -> None:
         self.marks = loaded.marks
         self.problems: List[Problem] = []
+        # Paths whose value holds interpolated variables (few: found once, not per agent).
+        self.interpolated = [path for path, mark in loaded.marks.items() if mark.variables]
 
     def add(self, path: Path_, message: str) -> None:
         self.problems.append(locate(self.marks, path, message))
@@ -210,13 +212,14 @@ class AgentBuilder:
     def build(self, name: str, raw: Mapping[str, Any]) -> Agent:
         base: Path_ = ("agents", name)
         run, target, command = self._run(base, raw)
+        environment, external_env = self._environment(base, raw)
         return Agent(
             name=name, run=run, target=target, command=command, args=argv(raw.get("args")),
             working_dir=self.context.path(raw["working_dir"]) if raw.get("working_dir") else self.context.directory,
             interpreter=raw.get("interpreter"),
             python=self.located.requirements(base + ("python",), raw.get("python") or {},
                                              PythonRequirements(requires=self.context.python.requires)),
-            environment=self._environment(base, raw),
+            environment=environment,
             depends_on=self._depends_on(base, name, raw.get("depends_on") or {}),
             healthcheck=self._healthcheck(base + ("healthcheck",), raw.get("healthcheck")),
             restart=self._restart(base, raw),
@@ -225,7 +228,15 @@ class AgentBuilder:
             resources=self._resources(base + ("resources",), raw.get("resources") or {}),
             metadata=self._metadata(raw.get("metadata") or {}),
             profiles=tuple(raw.get("profiles") or ()),
+            extensions={key: value for key, value in raw.items() if str(key).startswith("x-")},
+            external=frozenset(self._interpolated(base) | {f"environment.{key}" for key in external_env}),
         )
+
+    def _interpolated(self, base: Path_) -> Set[str]:
+        """Settings (other than environment, see _environment) holding interpolated variables."""
+        size = len(base)
+        return {dotted(path[size:]) for path in self.located.interpolated
+                if path[:size] == base and path[size:size + 1] != ("environment",)}
 
     def _run(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[RunKind, str, Tuple[str, ...]]:
         present = [kind for kind in RUN_KINDS if kind in raw]
@@ -240,11 +251,17 @@ class AgentBuilder:
             return RunKind.MODULE, raw["module"], ()
         return RunKind.COMMAND, "", argv(raw["command"])
 
-    def _environment(self, base: Path_, raw: Mapping[str, Any]) -> Dict[str, str]:
+    def _environment(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[Dict[str, str], Set[str]]:
+        """The final environment, and the keys whose value came from outside the
+        project files: an env_file, a bare KEY, or an interpolated variable."""
         result: Dict[str, str] = {}
+        external: Set[str] = set()
         for index, text in enumerate(raw.get("env_file") or ()):
-            result.update(self.context.read_env_file(self.located, base + ("env_file", index), text))
+            values = self.context.read_env_file(self.located, base + ("env_file", index), text)
+            result.update(values)
+            external.update(values)
         for key, value in (raw.get("environment") or {}).items():
+            mark = self.located.marks.get(base + ("environment", key))
             if value is None:
                 if key in self.context.variables:
                     result[key] = self.context.variables[key]
@@ -252,7 +269,11 @@ class AgentBuilder:
                     result.pop(key, None)
             else:
                 result[key] = env_value(value)
-        return result
+            if value is None or (mark is not None and mark.variables):
+                external.add(key)
+            else:
+                external.discard(key)
+        return result, {key for key in external if key in result}
 
     def _depends_on(self, base: Path_, name: str, raw: Mapping[str, Any]) -> Tuple[DependsOn, ...]:
         found = []

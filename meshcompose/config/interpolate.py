@@ -34,21 +34,31 @@ class InterpolationError(ValueError):
         self.variable = variable
 
 
-def interpolate(text: str, variables: Mapping[str, str], unset: Optional[List[str]] = None) -> str:
+def interpolate(
+    text: str, variables: Mapping[str, str], unset: Optional[List[str]] = None, used: Optional[List[str]] = None,
+) -> str:
     """Substitute variables in `text`.
 
     Names of variables used without a default that are not set are appended
     to `unset` (once each), so the caller can warn; they become empty.
+    Names of variables whose value went into the result are appended to
+    `used` (once each): the result then carries a value from outside the file.
     """
     if "$" not in text:
         return text
-    return _Interpolator(variables, unset if unset is not None else []).expand(text)
+    return _Interpolator(variables, unset if unset is not None else [], used if used is not None else []).expand(text)
 
 
 class _Interpolator:
-    def __init__(self, variables: Mapping[str, str], unset: List[str]) -> None:
+    def __init__(self, variables: Mapping[str, str], unset: List[str], used: List[str]) -> None:
         self.variables = variables
         self.unset = unset
+        self.used = used
+
+    def _value_of(self, name: str, value: str) -> str:
+        if name not in self.used:
+            self.used.append(name)
+        return value
 
     def expand(self, text: str) -> str:
         out: List[str] = []
@@ -95,11 +105,11 @@ class _Interpolator:
         usable = bool(value) if operator.startswith(":") else is_set
         kind = operator[-1]
         if kind == "-":
-            return value if usable else self.expand(word)  # type: ignore[return-value]
+            return self._value_of(name, value) if usable else self.expand(word)  # type: ignore[arg-type]
         if kind == "+":
             return self.expand(word) if usable else ""
         if usable:
-            return value  # type: ignore[return-value]
+            return self._value_of(name, value)  # type: ignore[arg-type]
         detail = self.expand(word) or ("is empty or not set" if operator == ":?" else "is not set")
         raise InterpolationError(f"required variable {name} is missing a value: {detail}", variable=name)
 
@@ -109,7 +119,7 @@ class _Interpolator:
             if name not in self.unset:
                 self.unset.append(name)
             return ""
-        return value
+        return self._value_of(name, value)
 
 
 def _closing_brace(text: str, start: int) -> int:

@@ -16,6 +16,7 @@ files are reported together in one `ConfigError`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -29,7 +30,7 @@ from meshcompose.errors import ConfigError, Problem, ProjectNotFoundError
 from meshcompose.config.interpolate import InterpolationError, interpolate
 from meshcompose.model import Project
 from meshcompose.config.validate import locate, schema_problems, schema_text
-from meshcompose.config.yamlload import Loaded, Path_, load_text
+from meshcompose.config.yamlload import Loaded, Mark, Path_, load_text
 
 __all__ = ["load_project", "project_to_dict", "schema_text", "find_project_file", "PROJECT_FILES"]
 
@@ -150,6 +151,13 @@ def read_document(path: Path, variables: Mapping[str, str], unset: List[str]) ->
     return loaded
 
 
+def _nearest_mark(loaded: Loaded, path: Path_) -> Mark:
+    """The mark of `path`'s nearest marked parent (every value needs one to carry provenance)."""
+    while path and path not in loaded.marks:
+        path = path[:-1]
+    return loaded.marks.get(path) or Mark("", 0, 0)
+
+
 def _read_yaml(path: Path) -> Loaded:
     file = str(path)
     try:
@@ -173,12 +181,17 @@ def _interpolate_tree(
     value: Any, path: Path_, variables: Mapping[str, str], unset: List[str], loaded: Loaded, bad: List[Path_],
 ) -> Any:
     if isinstance(value, str):
+        used: List[str] = []
         try:
-            return interpolate(value, variables, unset)
+            result = interpolate(value, variables, unset, used)
         except InterpolationError as error:
             loaded.problems.append(locate(loaded.marks, path, error.message))
             bad.append(path)
             return value
+        if used:  # remembered where the value is, so merges and renames carry it along
+            mark = _nearest_mark(loaded, path)
+            loaded.marks[path] = dataclasses.replace(mark, variables=tuple(used))
+        return result
     if isinstance(value, dict):
         return {k: _interpolate_tree(v, path + (k,), variables, unset, loaded, bad) for k, v in value.items()}
     if isinstance(value, list):

@@ -61,6 +61,7 @@ def _agent(agent: Agent) -> Dict[str, Any]:
     result["resources"] = {k: v for k, v in resources.items() if v is not None}
     result["metadata"] = _metadata(agent)
     result["profiles"] = list(agent.profiles)
+    result.update(agent.extensions)
     return result
 
 

@@ -29,6 +29,9 @@ class Mark:
     file: str
     line: int
     column: int
+    # Interpolation variables whose values went into this value: it came, in
+    # part, from the caller's environment or .env, not from the file.
+    variables: Tuple[str, ...] = ()
 
 
 @dataclass

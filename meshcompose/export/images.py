@@ -1,0 +1,156 @@
+"""Which image runs each agent, and how its code gets there.
+
+MCP Mesh publishes, for every release, `mcpmesh/registry:<version>` (the Go
+registry: ENTRYPOINT the binary, CMD `--host 0.0.0.0 --port 8000`, SQLite
+under /data) and `mcpmesh/python-runtime:<version>` (python:3.11-slim with
+`mcp-mesh==<version>` installed, ENTRYPOINT `python`, WORKDIR /app, user
+999). Sources: the repository's helm/mcp-mesh-registry/values.yaml and
+helm/mcp-mesh-agent/values.yaml (image.repository), packaging/docker/*.Dockerfile
+and the release workflow's tags. The version is pinned to the SDK this
+project tests against (scripts/install-mesh.sh), never `latest`.
+
+An agent runs either
+- in its own image (`x-kubernetes.image` or `--image`), which holds the
+  project directory at `workdir` (default /app) and the agent's packages; or
+- by default in the Python runtime image, its script mounted from a
+  ConfigMap at /app/agent, the way MCP Mesh's agent chart mounts `agentCode`.
+  That stops working when the script is over the ConfigMap limit (1 MiB),
+  imports modules that sit beside it, or needs packages the image lacks.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from meshcompose.export.options import ExportError, Warn
+from meshcompose.model import Agent, Project, RunKind
+
+MCP_MESH_VERSION = "3.7.1"
+REGISTRY_IMAGE = f"mcpmesh/registry:{MCP_MESH_VERSION}"
+PYTHON_RUNTIME_IMAGE = f"mcpmesh/python-runtime:{MCP_MESH_VERSION}"
+RUNTIME_PYTHON = "3.11"  # the runtime image's base: python:3.11-slim
+RUNTIME_PACKAGES = ("mcp-mesh",)
+SCRIPT_MOUNT = "/app/agent"
+DEFAULT_WORKDIR = "/app"
+CONFIGMAP_LIMIT = 1024 * 1024  # the API server rejects a ConfigMap whose data is larger
+
+
+@dataclass(frozen=True)
+class Placement:
+    image: str
+    command: Tuple[str, ...]
+    working_dir: Optional[str]  # None: the image's own WORKDIR
+    script: Optional[Tuple[str, str]]  # (file name, source) mounted from a ConfigMap, or None
+
+
+def place(project: Project, agent: Agent, image: Optional[str], warn: Warn) -> Placement:
+    """The image, argv and files of `agent`'s container."""
+    if agent.interpreter:
+        warn(f"agents.{agent.name}.interpreter", "the container runs the image's `python`")
+    elif project.interpreter and agent.is_python:
+        warn("python.interpreter", "every container runs its image's `python`")
+    if image:
+        return _in_own_image(project, agent, image, warn)
+    return _in_runtime_image(project, agent, warn)
+
+
+def _in_own_image(project: Project, agent: Agent, image: str, warn: Warn) -> Placement:
+    workdir = str(agent.extensions.get("x-kubernetes", {}).get("workdir") or DEFAULT_WORKDIR)
+    cwd = posixpath.normpath(posixpath.join(workdir, _relative(project, agent, agent.working_dir, "working_dir")))
+    if agent.run is RunKind.SCRIPT:
+        script = posixpath.join(workdir, _relative(project, agent, Path(agent.target), "script"))
+        return Placement(image, ("python", "-u", script, *agent.args), cwd, None)
+    return Placement(image, _argv(agent), cwd, None)
+
+
+def _in_runtime_image(project: Project, agent: Agent, warn: Warn) -> Placement:
+    where = f"agents.{agent.name}"
+    _check_python(agent, warn)
+    if agent.working_dir != project.directory:
+        warn(f"{where}.working_dir", "the runtime image has no project directory; the agent runs in /app "
+             "(set x-kubernetes.image to an image that holds the project)")
+    if agent.run is not RunKind.SCRIPT:
+        what = "a module" if agent.run is RunKind.MODULE else "a command"
+        warn(where, f"runs {what}, which MCP Mesh's Python runtime image does not contain unless a package "
+             "installs it: set x-kubernetes.image (or --image) to an image that has it")
+        return Placement(PYTHON_RUNTIME_IMAGE, _argv(agent), None, None)
+    path = Path(agent.target)
+    source = _read_script(agent, path)
+    for module in local_imports(source, path.parent):
+        warn(f"{where}.script", f"imports '{module}', which sits beside the script and is not in the ConfigMap: "
+             "set x-kubernetes.image to an image that holds the project")
+    command = ("python", "-u", posixpath.join(SCRIPT_MOUNT, path.name), *agent.args)
+    return Placement(PYTHON_RUNTIME_IMAGE, command, None, (path.name, source))
+
+
+def _argv(agent: Agent) -> Tuple[str, ...]:
+    if agent.run is RunKind.MODULE:
+        return ("python", "-u", "-m", agent.target, *agent.args)
+    if agent.run is RunKind.SCRIPT:
+        return ("python", "-u", agent.target, *agent.args)
+    return (*agent.command, *agent.args)
+
+
+def _relative(project: Project, agent: Agent, path: Path, key: str) -> str:
+    try:
+        return path.relative_to(project.directory).as_posix()
+    except ValueError:
+        raise ExportError(f"agents.{agent.name}.{key}: {path} is outside the project directory, so it cannot "
+                          "be found in the agent's image") from None
+
+
+def _read_script(agent: Agent, path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ExportError(f"agents.{agent.name}.script: cannot read {path}: {error.strerror or error}") from None
+    if len(data) > CONFIGMAP_LIMIT - 1024:
+        raise ExportError(
+            f"agents.{agent.name}.script: {path.name} is {len(data)} bytes, over the 1 MiB a ConfigMap can hold",
+            hint="set x-kubernetes.image (or --image) to an image that contains the project")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ExportError(f"agents.{agent.name}.script: {path.name} is not UTF-8 text") from None
+
+
+def local_imports(source: str, directory: Path) -> List[str]:
+    """Top-level modules `source` imports that are files or packages in `directory`, sorted."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            found.add("." * node.level + (node.module or ""))
+            continue
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+        for name in names:
+            top = name.split(".")[0]
+            if (directory / f"{top}.py").is_file() or (directory / top / "__init__.py").is_file():
+                found.add(top)
+    return sorted(found)
+
+
+def _check_python(agent: Agent, warn: Warn) -> None:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+
+    where = f"agents.{agent.name}.python"
+    if not SpecifierSet(agent.python.requires).contains(RUNTIME_PYTHON + ".0"):
+        warn(f"{where}.requires", f"{agent.python.requires!r} excludes the runtime image's Python {RUNTIME_PYTHON}")
+    missing: Sequence[str] = []
+    try:
+        missing = [p for p in agent.python.packages if canonicalize_name(Requirement(p).name) not in RUNTIME_PACKAGES]
+    except InvalidRequirement:
+        pass
+    if missing:
+        warn(f"{where}.packages", f"{', '.join(missing)} not in the runtime image (it has mcp-mesh and its "
+             "dependencies): set x-kubernetes.image to an image that installs them")

@@ -1,0 +1,133 @@
+"""Healthchecks, stopping and resources as container and pod fields.
+
+- http -> httpGet on the pod's port (Kubernetes probes the pod IP, so the
+  URL's loopback host is dropped); tcp -> tcpSocket; cmd -> exec;
+  registry -> exec of the wait script once (the agent's id listed healthy);
+  log -> not mappable (a probe cannot read the container's output).
+- The healthcheck always becomes the readinessProbe (which is what Services
+  and `healthy` waits follow); a livenessProbe only with
+  `x-kubernetes.liveness: true`; `start_period` becomes a startupProbe that
+  allows that long plus the retries.
+- `stop_signal` becomes `lifecycle.stopSignal` on Kubernetes >= 1.33 (it
+  needs `spec.os.name`), else a preStop hook that sends the signal to the
+  agent (PID 1) and waits for the grace period, so the kubelet's SIGTERM only
+  follows if the agent outlives it.
+"""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+from typing import Any, Dict, Optional
+
+from meshcompose.export import waits
+from meshcompose.export.context import Context
+from meshcompose.export.options import STOP_SIGNAL_VERSION
+from meshcompose.model import Agent, Healthcheck, HealthKind
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
+
+
+def probes(agent: Agent, context: Context) -> Dict[str, Any]:
+    """readinessProbe / livenessProbe / startupProbe fields for the agent's container."""
+    check = agent.healthcheck
+    handler = _handler(agent, check, context) if check else None
+    liveness = bool(agent.extensions.get("x-kubernetes", {}).get("liveness"))
+    if handler is None:
+        port = context.ports.get(agent.name)
+        if liveness:
+            context.warn(f"agents.{agent.name}.x-kubernetes.liveness", "no healthcheck to use as a livenessProbe")
+        return {"readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 2}} if port else {}
+    assert check is not None
+    period, timeout = _seconds(check.interval), _seconds(check.timeout)
+    probe = {**handler, "periodSeconds": period, "timeoutSeconds": timeout, "failureThreshold": max(1, check.retries)}
+    found: Dict[str, Any] = {"readinessProbe": probe}
+    if liveness:
+        found["livenessProbe"] = dict(probe)
+    if check.start_period > 0:
+        allowance = math.ceil(check.start_period / period) + max(1, check.retries)
+        found["startupProbe"] = {**handler, "periodSeconds": period, "timeoutSeconds": timeout,
+                                 "failureThreshold": allowance}
+    return found
+
+
+def _handler(agent: Agent, check: Healthcheck, context: Context) -> Optional[Dict[str, Any]]:
+    where = f"agents.{agent.name}.healthcheck"
+    if check.kind is HealthKind.HTTP:
+        url = urllib.parse.urlsplit(check.target)
+        if (url.hostname or "") not in _LOCAL_HOSTS:
+            context.warn(f"{where}.http", f"checks {url.hostname}, but a probe can only reach the pod itself")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        path = url.path or "/"
+        path += f"?{url.query}" if url.query else ""
+        get: Dict[str, Any] = {"path": path, "port": port}
+        if url.scheme == "https":
+            get["scheme"] = "HTTPS"
+        return {"httpGet": get}
+    if check.kind is HealthKind.TCP:
+        host, _, port_text = check.target.rpartition(":")
+        if host.strip("[]") not in _LOCAL_HOSTS:
+            context.warn(f"{where}.tcp", f"checks {host}, but a probe can only reach the pod itself")
+        return {"tcpSocket": {"port": int(port_text)}}
+    if check.kind is HealthKind.CMD:
+        return {"exec": {"command": list(check.command)}}
+    if check.kind is HealthKind.REGISTRY:
+        spec = {"kind": "registry", "url": context.registry_url, "agent_id": context.agent_id(agent),
+                "what": f"'{agent.name}' in the registry", "once": True}
+        return {"exec": {"command": waits.command(spec)}}
+    context.warn(f"{where}.log", "a probe cannot read the agent's output; no readinessProbe from it")
+    return None
+
+
+def probe_ports(probed: Dict[str, Any]) -> set:
+    """The ports the probes use (each must be a port of the container)."""
+    return {probe[kind]["port"] for probe in probed.values() for kind in ("httpGet", "tcpSocket") if kind in probe}
+
+
+def _seconds(value: float) -> int:
+    return max(1, math.ceil(value))
+
+
+def stopping(agent: Agent, context: Context) -> Dict[str, Any]:
+    """Pod fields (`terminationGracePeriodSeconds`, maybe `os`) and the container's `lifecycle`."""
+    grace = math.ceil(agent.stop_grace_period)
+    fields: Dict[str, Any] = {"terminationGracePeriodSeconds": grace}
+    if agent.stop_signal == "SIGTERM":
+        return fields
+    where = f"agents.{agent.name}.stop_signal"
+    if context.options.kubernetes_version >= STOP_SIGNAL_VERSION:
+        fields["os"] = {"name": "linux"}
+        fields["lifecycle"] = {"stopSignal": agent.stop_signal}
+        context.warn(where, "lifecycle.stopSignal needs the ContainerStopSignals feature gate (alpha since 1.33); "
+                     "without it the API server drops the field and the agent gets SIGTERM")
+        return fields
+    kill = (f"import os, signal, time; os.kill(1, signal.{agent.stop_signal}); "
+            f"time.sleep({grace})")
+    fields["lifecycle"] = {"preStop": {"exec": {"command": ["python", "-c", kill]}}}
+    return fields
+
+
+def resources(agent: Agent, context: Context, in_job: bool) -> Dict[str, Any]:
+    """Container `resources` (limits = requests) and, for a Job, `activeDeadlineSeconds`."""
+    found: Dict[str, Any] = {}
+    limits: Dict[str, str] = {}
+    if agent.resources.cpu_limit is not None:
+        limits["cpu"] = f"{max(1, round(agent.resources.cpu_limit * 1000))}m"
+    if agent.resources.memory_limit is not None:
+        limits["memory"] = memory_quantity(agent.resources.memory_limit)
+    if limits:
+        found["resources"] = {"limits": limits, "requests": dict(limits)}
+    if agent.resources.timeout is not None:
+        if in_job:
+            found["activeDeadlineSeconds"] = max(1, math.ceil(agent.resources.timeout))
+        else:
+            context.warn(f"agents.{agent.name}.resources.timeout",
+                         "a Deployment has no run-time limit (only a Job has activeDeadlineSeconds)")
+    return found
+
+
+def memory_quantity(size: int) -> str:
+    for unit, factor in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10), ("G", 10**9), ("M", 10**6)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)

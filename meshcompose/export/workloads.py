@@ -1,0 +1,194 @@
+"""One agent's objects: ConfigMaps, Secret stub, wait RBAC, Service, Deployment or Job.
+
+`restart: no` runs once, as a Job (`backoffLimit: 0`, `restartPolicy:
+Never`); every other policy is a Deployment with one replica and the
+`Recreate` strategy, so two copies of an agent (with one agent id) never
+run at once, as locally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Dict, List
+
+from meshcompose.export import env as envs
+from meshcompose.export import images, names, probes, waits
+from meshcompose.export.context import Context
+from meshcompose.export.edges import Edge, edges
+from meshcompose.export.options import Manifest
+from meshcompose.export.yamlout import filename
+from meshcompose.model import Agent, RestartMode
+
+
+def agent_manifests(agent: Agent, context: Context) -> List[Manifest]:
+    name = context.names[agent.name]
+    placement = images.place(context.project, agent, context.image(agent), context.warn)
+    environment = envs.agent_env(agent, context)
+    agent_edges = edges(agent, context)
+    found = [_configmap(context, name, "env", dict(sorted(environment.config.items())))]
+    if placement.script:
+        found.append(_configmap(context, name, "script", {placement.script[0]: placement.script[1]}))
+    if environment.secret_keys:
+        found.append(_secret_stub(context, name, environment.secret_keys))
+    access = waits.Access(f"{name}-waits", [e.wait.api_object for e in agent_edges if e.wait and e.wait.api_object])
+    if access.objects:
+        found += _rbac(context, access, name)
+    stopping = probes.stopping(agent, context)
+    limits = probes.resources(agent, context, in_job=agent.name in context.jobs)
+    container = _container(agent, context, placement, environment, {**limits, **stopping})
+    if container.get("ports"):
+        found.append(_service(context, name, container["ports"]))
+    pod = _pod(agent, context, placement, container, agent_edges, access, stopping)
+    found.append(_workload(agent, context, pod, agent_edges, _hash(found), limits.get("activeDeadlineSeconds")))
+    _warn_restart(agent, context)
+    return found
+
+
+def _manifest(body: Dict[str, Any]) -> Manifest:
+    return Manifest(filename(body["kind"], body["metadata"]["name"]), body)
+
+
+def _configmap(context: Context, owner: str, suffix: str, data: Dict[str, str]) -> Manifest:
+    metadata = context.metadata(f"{owner}-{suffix}", owner)
+    return _manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
+
+
+def _secret_stub(context: Context, name: str, keys: List[str]) -> Manifest:
+    """No values, ever: re-applying the stub never overwrites what was filled in."""
+    metadata = context.metadata(f"{name}-secrets", name)
+    metadata["annotations"] = {
+        f"{names.DOMAIN}/keys": ",".join(keys),
+        f"{names.DOMAIN}/fill-in": (f"kubectl create secret generic {name}-secrets "
+                                    + " ".join(f"--from-literal={key}=..." for key in keys)),
+    }
+    return _manifest({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque"})
+
+
+def _rbac(context: Context, access: waits.Access, owner: str) -> List[Manifest]:
+    subject: Dict[str, Any] = {"kind": "ServiceAccount", "name": access.name}
+    if context.options.namespace:
+        subject["namespace"] = context.options.namespace
+    rbac = "rbac.authorization.k8s.io"
+    return [
+        _manifest({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": context.metadata(access.name, owner),
+                   "automountServiceAccountToken": False}),
+        _manifest({"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": context.metadata(access.name, owner),
+                   "rules": access.rules()}),
+        _manifest({"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": context.metadata(access.name, owner),
+                   "roleRef": {"apiGroup": rbac, "kind": "Role", "name": access.name}, "subjects": [subject]}),
+    ]
+
+
+def _service(context: Context, name: str, ports: List[Dict[str, Any]]) -> Manifest:
+    service_ports = [{"name": p["name"], "port": p["containerPort"], "targetPort": p["name"]} for p in ports]
+    return _manifest({"apiVersion": "v1", "kind": "Service", "metadata": context.metadata(name),
+                      "spec": {"selector": context.selector(name), "ports": service_ports}})
+
+
+def _container(agent: Agent, context: Context, placement: images.Placement, environment: envs.AgentEnv,
+               fields: Dict[str, Any]) -> Dict[str, Any]:
+    """The agent's container; `fields` may carry its `resources` and `lifecycle`."""
+    name = context.names[agent.name]
+    container: Dict[str, Any] = {"name": name, "image": placement.image, "imagePullPolicy": "IfNotPresent",
+                                 "command": list(placement.command)}
+    if placement.working_dir:
+        container["workingDir"] = placement.working_dir
+    probed = probes.probes(agent, context)
+    ports = _ports(context.ports.get(agent.name), probes.probe_ports(probed))
+    if ports:
+        container["ports"] = ports
+    container["envFrom"] = [{"configMapRef": {"name": f"{name}-env"}}]
+    env = environment.container_env(f"{name}-secrets")
+    if env:
+        container["env"] = env
+    if "resources" in fields:
+        container["resources"] = fields["resources"]
+    container.update(probed)
+    if "lifecycle" in fields:
+        container["lifecycle"] = fields["lifecycle"]
+    if placement.script:
+        container["volumeMounts"] = [{"name": "script", "mountPath": images.SCRIPT_MOUNT, "readOnly": True}]
+    return container
+
+
+def _ports(main: Any, probed: set) -> List[Dict[str, Any]]:
+    ports = []
+    if main:
+        ports.append({"name": "http", "containerPort": main})
+    for index, port in enumerate(sorted(p for p in probed if p != main)):
+        ports.append({"name": f"probe-{index}" if index else "probe", "containerPort": port})
+    return ports
+
+
+def _pod(agent: Agent, context: Context, placement: images.Placement, container: Dict[str, Any],
+         agent_edges: List[Edge], access: waits.Access, stopping: Dict[str, Any]) -> Dict[str, Any]:
+    pod: Dict[str, Any] = {}
+    if access.objects:
+        pod["serviceAccountName"] = access.name
+    pod["automountServiceAccountToken"] = False
+    pod["enableServiceLinks"] = False  # no Docker-link variables (CATALOG_API_PORT=tcp://...) in the environment
+    if "os" in stopping:
+        pod["os"] = stopping["os"]
+    pod["terminationGracePeriodSeconds"] = stopping["terminationGracePeriodSeconds"]
+    init = [waits.init_container(e.wait, placement.image) for e in agent_edges if e.wait]
+    if init:
+        pod["initContainers"] = init
+    pod["containers"] = [container]
+    volumes = []
+    if placement.script:
+        volumes.append({"name": "script", "configMap": {"name": f"{context.names[agent.name]}-script"}})
+    if access.objects:
+        volumes.append(waits.api_volume())
+    if volumes:
+        pod["volumes"] = volumes
+    return pod
+
+
+def _workload(agent: Agent, context: Context, pod: Dict[str, Any], agent_edges: List[Edge], digest: str,
+              deadline: Any) -> Manifest:
+    name = context.names[agent.name]
+    metadata = context.metadata(name)
+    metadata["annotations"] = _annotations(agent, agent_edges)
+    template = {"metadata": {"labels": context.labels(name), "annotations": {f"{names.DOMAIN}/config-hash": digest}},
+                "spec": pod}
+    if agent.name in context.jobs:
+        pod["restartPolicy"] = "Never"
+        spec: Dict[str, Any] = {"backoffLimit": 0}
+        if deadline:
+            spec["activeDeadlineSeconds"] = deadline
+        spec["template"] = template
+        return _manifest({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec})
+    spec = {"replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": context.selector(name)},
+            "template": template}
+    return _manifest({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec})
+
+
+def _annotations(agent: Agent, agent_edges: List[Edge]) -> Dict[str, str]:
+    found = {f"{names.DOMAIN}/agent": agent.name}
+    meta = agent.metadata
+    for key, value in (("display-name", meta.name), ("version", meta.version), ("description", meta.description)):
+        if value:
+            found[f"{names.DOMAIN}/{key}"] = value
+    if meta.tags:
+        found[f"{names.DOMAIN}/tags"] = ",".join(meta.tags)
+    found.update(edge.annotation for edge in agent_edges)
+    return found
+
+
+def _hash(manifests: List[Manifest]) -> str:
+    """Changes when the agent's configuration or script does, so `kubectl apply` rolls its pod."""
+    data = [m.body.get("data") for m in manifests if m.kind == "ConfigMap"]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def _warn_restart(agent: Agent, context: Context) -> None:
+    where = f"agents.{agent.name}"
+    policy = agent.restart
+    if policy.mode is RestartMode.ON_FAILURE:
+        context.warn(f"{where}.restart", "on-failure becomes a Deployment, which also restarts the agent after "
+                     "it exits 0")
+    if policy.mode is not RestartMode.NO and policy.max_restarts is not None:
+        context.warn(f"{where}.max_restarts", "a Deployment restarts without limit")
+    if policy.mode is not RestartMode.NO and policy.backoff != type(policy.backoff)():
+        context.warn(f"{where}.backoff", "Kubernetes uses its own restart back-off (10 s doubling to 5 min)")

@@ -1,0 +1,53 @@
+"""Every manifest validates, in strict mode, against the Kubernetes schemas of
+the oldest and the newest version the export supports (kubernetes-validate
+bundles them and works offline)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import kubernetes_validate
+import pytest
+from export_projects import PROJECTS, documents, export
+
+from meshcompose.export.options import NEWEST_VERSION, OLDEST_VERSION, STOP_SIGNAL_VERSION
+
+
+def _version(version: Tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}.0"
+
+
+def _validate(document: Dict[str, Any], version: str) -> None:
+    try:
+        kubernetes_validate.validate(document, version, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        pytest.fail(f"{document['kind']}/{document['metadata']['name']} is invalid for Kubernetes {version}: "
+                    f"{'.'.join(map(str, error.path))}: {error.message}")
+
+
+def test_the_supported_range_is_what_kubernetes_validate_bundles() -> None:
+    bundled = kubernetes_validate.utils.all_versions()
+    assert _version(OLDEST_VERSION) in bundled and _version(NEWEST_VERSION) in bundled
+
+
+@pytest.mark.parametrize("version", [OLDEST_VERSION, NEWEST_VERSION])
+@pytest.mark.parametrize("name", sorted(PROJECTS))
+def test_every_manifest_is_valid(name: str, version: Tuple[int, int], exported: dict) -> None:
+    for document in documents(exported[name]):
+        _validate(document, _version(version))
+
+
+@pytest.mark.parametrize("version", [STOP_SIGNAL_VERSION, NEWEST_VERSION])
+def test_manifests_for_a_newer_cluster_use_the_stop_signal_field_and_are_valid(version: Tuple[int, int]) -> None:
+    result = export("full", kubernetes_version=version)
+    api = next(d for d in documents(result) if d["kind"] == "Deployment" and d["metadata"]["name"] == "api")
+    pod = api["spec"]["template"]["spec"]
+    assert pod["containers"][0]["lifecycle"] == {"stopSignal": "SIGINT"} and pod["os"] == {"name": "linux"}
+    for document in documents(result):
+        _validate(document, _version(version))
+
+
+def test_older_clusters_get_a_pre_stop_hook_that_sends_the_signal(exported: dict) -> None:
+    api = next(d for d in documents(exported["full"]) if d["kind"] == "Deployment" and d["metadata"]["name"] == "api")
+    hook = api["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+    assert hook[:2] == ["python", "-c"] and "os.kill(1, signal.SIGINT)" in hook[2]
