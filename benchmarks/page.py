@@ -67,7 +67,20 @@ def headline(results: Mapping[str, Any]) -> str:
     rows.append(["idle memory, RSS (USS) MB", *(_memory(medians[tool]) for tool in tools)])
     rows.append(["log lines/s through the tool", *(_rate(medians[tool].get("log_lines_per_s"), medians)
                                                    for tool in tools)])
+    rows.append(["idle CPU", *(_percent(medians[tool].get("idle_cpu_percent")) for tool in tools)])
+    status = {"mesh-compose": ("`ps`", "status_s"), "supervisord": ("`supervisorctl status`", "status_s")}
+    rows.append(["status command", *(_command(medians[tool], *status[tool]) if tool in status else "–"
+                                     for tool in tools)])
     return table(["", *tools], rows)
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None else f"{value:.3f} %"
+
+
+def _command(values: Mapping[str, float], label: str, metric: str) -> str:
+    value = values.get(metric)
+    return "–" if value is None else f"{label} {value * 1000:.0f} ms"
 
 
 def _memory(values: Mapping[str, float]) -> str:

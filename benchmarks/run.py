@@ -60,6 +60,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=peers.WORK / "results.json", help="where to write the JSON")
     parser.add_argument("--markdown", type=Path, metavar="PATH",
                         help="also write the whole benchmarks page (e.g. docs/benchmarks.md) from this run")
+    parser.add_argument("--from-json", type=Path, metavar="PATH",
+                        help="measure nothing: print the tables (and write --markdown) from a saved results.json")
     args = parser.parse_args(argv)
     quick = args.quick
     args.agents = args.agents or (10 if quick else 50)
@@ -221,6 +223,8 @@ def run_script(name: str, argv: List[str], output: Path, env: Dict[str, str], ti
 
 def main(argv: List[str]) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        return rerender(args.from_json, args.markdown)
     started, load_before = time.time(), os.getloadavg()
     print("setting up the peers (honcho, supervisor) in benchmarks/.work/peers ...", file=sys.stderr, flush=True)
     installed = peers.ensure_peers(peers.WORK / "pip.log")
@@ -261,6 +265,19 @@ def main(argv: List[str]) -> int:
     if args.markdown:
         report.write_page(args.markdown, results)
         print(f"page: {args.markdown}", file=sys.stderr)
+    return 0
+
+
+def rerender(saved: Path, markdown: Optional[Path]) -> int:
+    """The tables and page of an earlier run, through the current report code."""
+    import budgets
+
+    results = json.loads(saved.read_text())
+    results["budgets"] = budgets.rows(results)
+    print(report.render(results))
+    if markdown:
+        report.write_page(markdown, results)
+        print(f"page: {markdown}", file=sys.stderr)
     return 0
 
 
