@@ -79,6 +79,33 @@ def time_in_process(project: Path, cache: Path, repeat: int) -> Dict[str, float]
     return found
 
 
+def time_parts(project: Path, repeat: int) -> Dict[str, float]:
+    """For context, where loading could go: the YAML parse alone (pure Python and libyaml) and
+    jsonschema against the published schema alone."""
+    import jsonschema
+    import yaml
+
+    import meshcompose
+
+    text = project.read_text()
+    document = yaml.safe_load(text)
+    schema = json.loads((Path(meshcompose.__file__).parent / "schemas" / "mesh-compose.schema.json").read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    steps: Dict[str, Callable[[], Any]] = {
+        "yaml_pure_s": lambda: yaml.load(text, Loader=yaml.SafeLoader),
+        "schema_s": lambda: list(validator.iter_errors(document)),
+    }
+    if hasattr(yaml, "CSafeLoader"):
+        steps["yaml_libyaml_s"] = lambda: yaml.load(text, Loader=yaml.CSafeLoader)
+    found = {}
+    for name, step in steps.items():
+        samples: List[float] = []
+        for _ in range(repeat):
+            _timed(samples, step)
+        found[name] = statistics.median(samples)
+    return found
+
+
 def _timed(into: List[float], step: Callable[[], Any]) -> Any:
     started = time.perf_counter()
     value = step()
@@ -102,6 +129,10 @@ def measure(agents: int, repeat: int) -> Dict[str, Any]:
         else:
             found["in_process"] = inside
             found["in_process_total_s"] = inside["total_s"]
+        try:
+            found["parts"] = time_parts(project, repeat)
+        except (ImportError, OSError, ValueError) as error:
+            found["notes"].append(f"YAML/schema timing not available: {type(error).__name__}: {error}")
     return found
 
 
@@ -114,6 +145,12 @@ def table_rows(found: Mapping[str, Any]) -> List[List[str]]:
                  ["in-process: check the graph (unknown dependencies, cycles)", seconds(inside["check_s"])],
                  [f"in-process: start order ({inside['waves']:.0f} waves)", seconds(inside["start_order_s"])],
                  ["in-process: all three", seconds(inside["total_s"])]]
+    parts = found.get("parts") or {}
+    for key, label in (("yaml_pure_s", "for comparison: `yaml.load` of the file alone, pure-Python SafeLoader"),
+                       ("yaml_libyaml_s", "for comparison: `yaml.load` of the file alone, libyaml CSafeLoader"),
+                       ("schema_s", "for comparison: jsonschema against the published schema alone")):
+        if key in parts:
+            rows.append([label, seconds(parts[key])])
     return rows
 
 
