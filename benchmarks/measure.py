@@ -12,7 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
@@ -20,6 +20,17 @@ from runners import TOKEN_VAR, Session, ToolFailed
 from workloads import Workload
 
 POLL = 0.002
+
+
+def attempt(step: Callable[[], object]) -> Optional[str]:
+    """Run a measurement; a tool that cannot do it is a finding for the report, not a crash of the run."""
+    try:
+        step()
+    except ToolFailed as failure:
+        return str(failure)
+    except (OSError, subprocess.SubprocessError, psutil.Error) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def wait_until_up(session: Session, workload: Workload, started: float, timeout: float) -> float:
@@ -49,27 +60,64 @@ def agent_processes(workload: Workload) -> List[psutil.Process]:
     return found
 
 
-def check_stop_command(session: Session, timeout: float = 30.0) -> None:
-    """A tool stopped by a command (`down`, `supervisorctl shutdown`): that command must succeed."""
-    if session.stopper is None:
-        return
+def wait_for_return(session: Session, started: float, timeout: float) -> float:
+    """Seconds from `started` until the launching command (`up -d`) returned; it must succeed."""
     try:
-        code = session.stopper.wait(timeout)
+        code = session.proc.wait(max(0.0, started + timeout - time.perf_counter()))
     except subprocess.TimeoutExpired:
-        raise ToolFailed(f"the stop command did not return within {timeout:.0f}s") from None
+        raise ToolFailed(f"did not return within {timeout:.0f}s: {tail(session)}") from None
     if code != 0:
-        raise ToolFailed(f"the stop command exited with code {code}: {tail(session)}")
+        raise ToolFailed(f"exited with code {code}: {tail(session)}")
+    return time.perf_counter() - started
 
 
-def wait_until_gone(agents: Sequence[psutil.Process], started: float, timeout: float) -> Tuple[float, int]:
-    """Seconds from `started` until no agent is alive, and how many outlived `timeout`."""
+@dataclass(frozen=True)
+class Stopped:
+    stop_s: float  # until no agent was alive
+    exit_s: float  # ... and the tool's own commands had exited (the prompt is back)
+    left_behind: int  # agents still alive after the timeout
+
+
+def wait_until_stopped(session: Session, agents: Sequence[psutil.Process], started: float,
+                       timeout: float) -> Stopped:
+    """Times from `started` (the stop request) until the agents are gone, and until the tool has exited.
+
+    A stop command (`down`, `supervisorctl shutdown`) must succeed.
+    """
     deadline = started + timeout
     alive = list(agents)
-    while alive and time.perf_counter() < deadline:
+    running = [proc for proc in (session.proc, session.stopper) if proc is not None]
+    gone_at = exited_at = None
+    while (gone_at is None or exited_at is None) and time.perf_counter() < deadline:
         alive = [proc for proc in alive if _alive(proc)]
-        if alive:
-            time.sleep(POLL)
-    return time.perf_counter() - started, len(alive)
+        running = [proc for proc in running if proc.poll() is None]
+        now = time.perf_counter()
+        gone_at = gone_at or (now if not alive else None)
+        exited_at = exited_at or (now if not running else None)
+        time.sleep(POLL)
+    if session.stopper is not None and session.stopper.poll() not in (None, 0):
+        raise ToolFailed(f"the stop command exited with code {session.stopper.returncode}: {tail(session)}")
+    end = time.perf_counter()
+    return Stopped((gone_at or end) - started, (exited_at or end) - started, len(alive))
+
+
+def stop_order_violations(workload: Workload, tree: Dict[str, List[str]]) -> Tuple[int, int]:
+    """How many `depends_on` edges were stopped out of order, of how many.
+
+    An edge is kept when the dependent had exited (its `.down` marker written
+    before exiting) before its dependency was asked to stop; a missing marker
+    counts as a violation.
+    """
+    stopped = {}
+    for name in workload.names:
+        try:
+            stopped[name] = int((workload.markers / f"{name}.down").read_text())
+        except (OSError, ValueError):
+            continue
+    edges = [(dependent, needed) for dependent, needs in tree.items() for needed in needs]
+    bad = sum(1 for dependent, needed in edges
+              if dependent not in stopped or needed not in stopped or stopped[dependent] > stopped[needed])
+    return bad, len(edges)
 
 
 @dataclass(frozen=True)

@@ -1,45 +1,67 @@
-"""Run the same work through a bare script, honcho, supervisord and mesh-compose.
+"""Run the same work through two bare floors, honcho, supervisord and mesh-compose.
 
-    python benchmarks/run.py [--agents N] [--repeat K] [--quick]
+    python benchmarks/run.py [--agents N] [--repeat K] [--scale 50,200,500] [--quick] [--markdown PATH]
 
 Tools are interleaved within each round (and the order rotates between
-rounds), so drift in the machine's load hits every tool alike. A tool that
+rounds), so drift in the machine's load hits every tool alike. Each round
+gives every tool a fresh project directory and runs it twice there: cold
+(first run: empty caches) and warm (the same directory again). A tool that
 does not do the work is skipped from then on, with a note in the report.
+After the rounds come the scale series, the 1,000-agent file
+(`bench_plan.py`) and the memory breakdown (`bench_memory.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import json
+import os
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import imports  # noqa: E402
 import measure  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
+import scale  # noqa: E402
 import workloads  # noqa: E402
-from runners import Session, Tool, ToolFailed, all_tools  # noqa: E402
+from runners import FLOOR_NO_PIPES, FLOOR_PIPES, Session, Tool, all_tools, slug  # noqa: E402
 from workloads import Workload  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+STEPS = ("flood", "scale", "plan", "memory")
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, help="agents per tool (default 50; --quick 10)")
     parser.add_argument("--repeat", type=int, help="rounds; medians are taken over them (default 3; --quick 1)")
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run: fewer agents, lines, idle seconds")
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run: fewer agents, lines, idle seconds, "
+                        "no scale series")
     parser.add_argument("--idle", type=float, help="idle window for CPU, seconds (default 10; --quick 2)")
     parser.add_argument("--flood-agents", type=int, default=4, help="agents writing logs as fast as they can")
     parser.add_argument("--flood-lines", type=int, help="lines per flooding agent (default 100000; --quick 20000)")
-    parser.add_argument("--tools", help="comma-separated subset, e.g. 'bare script,mesh-compose'")
+    parser.add_argument("--scale", help="agent counts of the scale series, e.g. 50,200,500 (the default; "
+                        "--quick: none); 'none' skips it")
+    parser.add_argument("--scale-timeout", type=float, default=60.0,
+                        help="seconds a tool gets to start, and to stop, at each scale count (default 60)")
+    parser.add_argument("--memory-agents", type=int, default=50, help="agents for the memory breakdown (default 50)")
+    parser.add_argument("--plan-agents", type=int, default=1000, help="agents in the file that must plan in < 1 s")
+    parser.add_argument("--skip", default="", help=f"comma-separated steps to leave out: {', '.join(STEPS)}")
+    parser.add_argument("--tools", help="comma-separated subset, e.g. 'honcho,mesh-compose' (the floors always run)")
     parser.add_argument("--json", type=Path, default=peers.WORK / "results.json", help="where to write the JSON")
+    parser.add_argument("--markdown", type=Path, metavar="PATH",
+                        help="also write the whole benchmarks page (e.g. docs/benchmarks.md) from this run")
+    parser.add_argument("--from-json", type=Path, metavar="PATH",
+                        help="measure nothing: print the tables (and write --markdown) from a saved results.json")
     args = parser.parse_args(argv)
     quick = args.quick
     args.agents = args.agents or (10 if quick else 50)
@@ -47,6 +69,12 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     args.idle = args.idle if args.idle is not None else (2.0 if quick else 10.0)
     args.flood_lines = args.flood_lines or (20_000 if quick else 100_000)
     args.cli_repeats = 3 if quick else 10
+    scale_text = args.scale if args.scale is not None else ("none" if quick else "50,200,500")
+    args.scale_counts = [] if scale_text.strip() in ("", "none") else [int(part) for part in scale_text.split(",")]
+    args.skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    unknown = args.skip - set(STEPS)
+    if unknown:
+        parser.error(f"--skip: unknown step(s) {', '.join(sorted(unknown))}; choose from {', '.join(STEPS)}")
     return args
 
 
@@ -55,43 +83,54 @@ class Bench:
 
     def __init__(self, args: argparse.Namespace, tools: List[Tool], notes: Dict[str, str], token: str) -> None:
         self.args, self.tools, self.notes, self.token = args, tools, notes, token
-        root = peers.WORK / "run"
-        self.idle = {t.name: workloads.make_workload(root, _slug(t.name), "idle", args.agents) for t in tools}
-        self.flood = {t.name: workloads.make_workload(root, _slug(t.name), "flood", args.flood_agents,
+        self.root = peers.WORK / "run"
+        self.flood = {t.name: workloads.make_workload(self.root, slug(t.name), "flood", args.flood_agents,
                                                       args.flood_lines) for t in tools if t.flood}
         self.samples: report.Samples = {t.name: {} for t in tools}
+        self.imports: Dict[str, Dict[str, object]] = {}
 
     def round(self, number: int) -> None:
         shift = number % len(self.tools)
         order = self.tools[shift:] + self.tools[:shift]
         for tool in order:
-            self._guarded(tool, self.lifecycle, number)
+            self.guarded(tool, self.lifecycle, number)
+        if "flood" not in self.args.skip:
+            for tool in order:
+                if tool.flood:
+                    self.guarded(tool, self.log_flood, number)
         for tool in order:
-            if tool.flood:
-                self._guarded(tool, self.log_flood, number)
-        for tool in order:
-            self._guarded(tool, self.help_latency, number)
+            self.guarded(tool, self.help_latency, number)
 
     def lifecycle(self, tool: Tool, number: int) -> None:
-        workload = self.idle[tool.name]
-        session, up = self._launch(tool, workload, number)
+        """A fresh directory (cold), then the same directory again (warm, with the idle measurements)."""
+        workload = workloads.make_workload(self.root, slug(tool.name), "idle", self.args.agents)
+        for case in ("cold", "warm"):
+            self._add(tool, **self.life(tool, workload, f"{number}-{case}", case, extras=case == "warm"))
+
+    def life(self, tool: Tool, workload: Workload, label: str, case: str, *, extras: bool,
+             timeout: float = 60.0) -> Dict[str, float]:
+        """One up and stop of `workload`; `extras` adds the idle cost and status latency."""
+        session, up = self.launch(tool, workload, label, timeout)
+        values = {f"up_{case}_s": up}
         try:
             agents = measure.agent_processes(workload)
-            idle = measure.idle_cost(session, agents, self.args.idle)
-            if idle:
-                self._add(tool, idle_cpu_percent=idle.cpu_percent, rss_mb=idle.rss_mb, uss_mb=idle.uss_mb)
-            self._status_latency(tool, workload)
+            if extras:
+                values.update(self._while_idle(tool, session, agents, workload))
             asked = time.perf_counter()
             tool.request_stop(session, workload)
-            measure.check_stop_command(session)
-            stop, left = measure.wait_until_gone(agents, asked, timeout=30.0)
-            self._add(tool, up_s=up, stop_s=stop, left_behind=float(left))
+            stopped = measure.wait_until_stopped(session, agents, asked, timeout=timeout)
+            values.update({f"stop_{case}_s": stopped.stop_s, f"exit_{case}_s": stopped.exit_s,
+                           "left_behind": float(stopped.left_behind)})
+            if tool.ordered:
+                bad, edges = measure.stop_order_violations(workload, workloads.dependency_tree(workload.names))
+                values.update(order_violations=float(bad), order_edges=float(edges))
         finally:
             measure.reap(session, self.token)
+        return values
 
     def log_flood(self, tool: Tool, number: int) -> None:
         workload = self.flood[tool.name]
-        session, _ = self._launch(tool, workload, number)
+        session, _ = self.launch(tool, workload, str(number), 60.0)
         try:
             rate = measure.flood_rate(session, workload, timeout=120.0)
             self._add(tool, log_lines_per_s=rate)
@@ -101,79 +140,154 @@ class Bench:
 
     def help_latency(self, tool: Tool, number: int) -> None:
         argv = tool.help_argv()
-        if argv:
-            cwd = self.idle[tool.name].directory
-            self._add(tool, help_s=measure.cli_latency(argv, self.args.cli_repeats, tool.env, cwd))
+        if not argv:
+            return
+        cwd = self.root
+        self._add(tool, help_s=measure.cli_latency(argv, self.args.cli_repeats, tool.env, cwd))
+        if tool.check_imports and tool.help_name and tool.help_name not in self.imports:
+            self._import_check(tool.help_name, argv, tool.env, cwd)
 
-    def _launch(self, tool: Tool, workload: Workload, number: int) -> tuple[Session, float]:
+    def launch(self, tool: Tool, workload: Workload, label: str, timeout: float) -> tuple[Session, float]:
+        """Start the tool; seconds until every agent is up (and, for `up -d`, the command returned)."""
         workload.reset()
-        output = workload.directory / f"output-{number}.log"
+        output = workload.directory / f"output-{label}.log"
         output.unlink(missing_ok=True)
         started = time.perf_counter()
         session = tool.launch(workload, output)
         try:
-            return session, measure.wait_until_up(session, workload, started, timeout=60.0)
+            up = measure.wait_until_up(session, workload, started, timeout=timeout)
+            if tool.returns_after_up:
+                up = max(up, measure.wait_for_return(session, started, timeout=timeout))
+            return session, up
         except BaseException:
             if session.proc.poll() is None:
                 tool.request_stop(session, workload)
             measure.reap(session, self.token)
             raise
 
-    def _status_latency(self, tool: Tool, workload: Workload) -> None:
-        argv = tool.status_argv(workload)
-        if not argv:
-            return
-        try:
-            self._add(tool, status_s=measure.cli_latency(argv, self.args.cli_repeats, tool.env, workload.directory))
-        except ToolFailed as failure:
-            self.notes.setdefault(f"{tool.name} ({tool.status_name})", f"skipped: {failure}")
-
-    def _guarded(self, tool: Tool, step, number: int) -> None:
+    def guarded(self, tool: Tool, step: Callable[[Tool, int], None], number: int) -> None:
         if tool.name in self.notes:
             return
-        print(f"  round {number + 1}: {tool.name}: {step.__name__.replace('_', ' ')}", file=sys.stderr, flush=True)
+        title = step.__name__.replace("_", " ")
+        print(f"  round {number + 1}: {tool.name}: {title}", file=sys.stderr, flush=True)
+        failure = measure.attempt(lambda: step(tool, number))
+        if failure:
+            self.notes[tool.name] = f"skipped ({title}): {failure}"
+
+    def _while_idle(self, tool: Tool, session: Session, agents: List[psutil.Process],
+                    workload: Workload) -> Dict[str, float]:
+        values: Dict[str, float] = {}
+        if tool.idle:
+            idle = measure.idle_cost(session, agents, self.args.idle)
+            if idle:
+                values.update(idle_cpu_percent=idle.cpu_percent, rss_mb=idle.rss_mb, uss_mb=idle.uss_mb)
+        argv = tool.status_argv(workload)
+        if argv and tool.status_name:
+            env = tool.env_for(workload)
+            failure = measure.attempt(lambda: values.update(
+                status_s=measure.cli_latency(argv, self.args.cli_repeats, env, workload.directory)))
+            if failure:
+                self.notes.setdefault(f"{tool.name} ({tool.status_name})", f"skipped: {failure}")
+            elif tool.check_imports and tool.status_name not in self.imports:
+                self._import_check(tool.status_name, argv, env, workload.directory)
+        return values
+
+    def _import_check(self, label: str, argv: List[str], env: Dict[str, str], cwd: Path) -> None:
         try:
-            step(tool, number)
-        except ToolFailed as failure:
-            self.notes[tool.name] = f"skipped ({step.__name__.replace('_', ' ')}): {failure}"
-        except (OSError, subprocess.SubprocessError, psutil.Error) as error:
-            # A tool that cannot even be run is a finding for the report, not a crash of the run.
-            self.notes[tool.name] = f"skipped ({step.__name__.replace('_', ' ')}): {type(error).__name__}: {error}"
+            self.imports[label] = imports.summary(imports.profile(argv, env, cwd))
+        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            self.notes.setdefault(f"import check of {label}", str(error))
 
     def _add(self, tool: Tool, **values: float) -> None:
         for metric, value in values.items():
             self.samples[tool.name].setdefault(metric, []).append(value)
 
 
+def run_script(name: str, argv: List[str], output: Path, env: Dict[str, str], timeout: float,
+               notes: Dict[str, str]) -> Optional[Dict[str, object]]:
+    """One of the focused scripts (bench_plan.py, bench_memory.py), writing its JSON to `output`."""
+    print(f"  {name} ...", file=sys.stderr, flush=True)
+    output.unlink(missing_ok=True)
+    command = [sys.executable, str(HERE / name), *argv, "--json", str(output)]
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        notes[name] = f"did not finish within {timeout:.0f}s"
+        return None
+    if result.returncode != 0 or not output.exists():
+        lines = [line for line in result.stderr.splitlines() if line.strip()][-3:]
+        notes[name] = f"exited {result.returncode}: {' | '.join(lines) or '(no output)'}"
+        return None
+    return json.loads(output.read_text())
+
+
 def main(argv: List[str]) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        return rerender(args.from_json, args.markdown)
+    started, load_before = time.time(), os.getloadavg()
     print("setting up the peers (honcho, supervisor) in benchmarks/.work/peers ...", file=sys.stderr, flush=True)
     installed = peers.ensure_peers(peers.WORK / "pip.log")
     token = uuid.uuid4().hex
     tools, notes = all_tools(installed, token)
     if args.tools:
         wanted = {name.strip() for name in args.tools.split(",")}
-        tools = [tool for tool in tools if tool.name in wanted or tool.name == report.FLOOR]
+        tools = [tool for tool in tools if tool.name in wanted or tool.name in (FLOOR_NO_PIPES, FLOOR_PIPES)]
     bench = Bench(args, tools, notes, token)
+    extra: Dict[str, object] = {}
     try:
         for number in range(args.repeat):
             bench.round(number)
+        if args.scale_counts and "scale" not in args.skip:
+            extra["scale"] = scale.run_series(bench, args.scale_counts, args.scale_timeout)
+        env = {**tools[0].env}
+        if "plan" not in args.skip:
+            extra["plan"] = run_script("bench_plan.py", ["--agents", str(args.plan_agents)],
+                                       peers.WORK / "plan.json", env, 600.0, notes)
+        if "memory" not in args.skip:
+            extra["memory"] = run_script("bench_memory.py", ["--agents", str(args.memory_agents)],
+                                         peers.WORK / "memory.json", env, 900.0, notes)
     finally:
         measure.kill_tokened(token)
-    settings = {"agents": args.agents, "repeat": args.repeat, "idle_s": args.idle,
-                "flood_agents": args.flood_agents, "flood_lines": args.flood_lines}
-    versions = peers.peer_versions()
-    samples = {tool: metrics for tool, metrics in bench.samples.items() if metrics}
-    labels = {f"{t.name}/{metric}": label for t in tools
-              for metric, label in (("status_s", t.status_name), ("help_s", t.help_name)) if label}
-    print(report.render(samples, bench.notes, settings, versions, labels))
-    report.write_json(args.json, samples, bench.notes, settings, versions)
+        for tool in tools:
+            tool.close()
+    results = report.assemble(
+        bench.samples, notes, settings=_settings(args, argv), versions=peers.peer_versions(),
+        labels={f"{t.name}/{metric}": label for t in tools
+                for metric, label in (("status_s", t.status_name), ("help_s", t.help_name)) if label},
+        imports=bench.imports, extra=extra,
+        timing={"started": started, "seconds": time.time() - started,
+                "load_before": load_before, "load_after": os.getloadavg()},
+    )
+    report.write_json(args.json, results)
+    print(report.render(results))
     print(f"JSON: {args.json}", file=sys.stderr)
+    if args.markdown:
+        report.write_page(args.markdown, results)
+        print(f"page: {args.markdown}", file=sys.stderr)
     return 0
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower())
+def rerender(saved: Path, markdown: Optional[Path]) -> int:
+    """The tables and page of an earlier run, through the current report code."""
+    import budgets
+
+    results = json.loads(saved.read_text())
+    results["budgets"] = budgets.rows(results)
+    print(report.render(results))
+    if markdown:
+        report.write_page(markdown, results)
+        print(f"page: {markdown}", file=sys.stderr)
+    return 0
+
+
+def _settings(args: argparse.Namespace, argv: List[str]) -> Dict[str, object]:
+    return {"agents": args.agents, "repeat": args.repeat, "idle_s": args.idle,
+            "flood_agents": args.flood_agents, "flood_lines": args.flood_lines,
+            "scale": args.scale_counts if "scale" not in args.skip else [],
+            "scale_timeout_s": args.scale_timeout, "memory_agents": args.memory_agents,
+            "plan_agents": args.plan_agents, "skipped": sorted(args.skip),
+            "command": " ".join(["python", "benchmarks/run.py", *argv])}
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ its agents, so whatever a tool leaves behind can be found and killed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -20,6 +22,8 @@ from peers import Peers
 from workloads import Workload
 
 TOKEN_VAR = "BENCH_TOKEN"
+FLOOR_NO_PIPES = "bare spawner (no pipes)"
+FLOOR_PIPES = "bare script (pipes)"
 
 
 class ToolFailed(Exception):
@@ -40,14 +44,32 @@ class Session:
 class Tool:
     name = "?"
     flood = True  # can it run the log throughput workload?
+    idle = True  # is its idle cost (CPU, memory) measured?
+    ordered = False  # does its project declare dependencies (and so a stop order to check)?
+    returns_after_up = False  # does the launching command return once the agents are up (`up -d`)?
+    scale = True  # does it take part in the scale series?
+    check_imports = False  # are its status and --help commands checked for heavy imports?
     status_name: Optional[str] = None  # label of its status command, if it has one
     help_name: Optional[str] = None  # label of its --help command
 
     def __init__(self, env: Dict[str, str]) -> None:
         self.env = env
 
+    def env_for(self, workload: Workload) -> Dict[str, str]:
+        """The tool's environment with the user cache in the workload's directory.
+
+        A fresh directory therefore means cold caches (mesh-compose keeps
+        interpreter probes and remembered validations and plans there), and a
+        second run in the same directory means warm ones.
+        """
+        return {**self.env, "XDG_CACHE_HOME": str(workload.cache),
+                "MESH_COMPOSE_CACHE_DIR": str(workload.cache / "mesh-compose")}
+
     def launch(self, workload: Workload, output: Path) -> Session:
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Remove whatever the tool kept outside the workloads."""
 
     def request_stop(self, session: Session, workload: Workload) -> None:
         session.proc.send_signal(signal.SIGINT)
@@ -61,20 +83,34 @@ class Tool:
     def _spawn(self, argv: List[str], workload: Workload, output: Path) -> subprocess.Popen:
         with open(output, "ab") as sink:
             return subprocess.Popen(argv, cwd=workload.directory, stdout=sink, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=self.env)
+                                    stdin=subprocess.DEVNULL, env=self.env_for(workload))
 
 
-class Bare(Tool):
-    name = "bare script"
-    help_name = "python -c pass"
+class BareNoPipes(Tool):
+    """The first floor: a script that spawns every agent on its own stdout (no pipes)."""
+
+    name = FLOOR_NO_PIPES
+    help_name: Optional[str] = "python -c pass"
+    pipes = False
 
     def launch(self, workload: Workload, output: Path) -> Session:
-        script = workloads.write_bare(workload, output)
+        script = workloads.write_bare(workload, self.pipes)
         proc = self._spawn([sys.executable, str(script), str(workload.directory / "bare-spec.json")], workload, output)
         return Session(proc, [output], proc.pid)
 
     def help_argv(self) -> Optional[List[str]]:
         return [sys.executable, "-c", "pass"]  # the floor for a Python CLI: interpreter start-up
+
+
+class BarePipes(BareNoPipes):
+    """The second floor: one pipe per agent, all copied to the record by one loop."""
+
+    name = FLOOR_PIPES
+    help_name = None
+    pipes = True
+
+    def help_argv(self) -> Optional[List[str]]:
+        return None
 
 
 class Honcho(Tool):
@@ -103,11 +139,14 @@ class Supervisord(Tool):
     def __init__(self, env: Dict[str, str], supervisord: Path, supervisorctl: Path) -> None:
         super().__init__(env)
         self.supervisord, self.supervisorctl = supervisord, supervisorctl
-        self.configs: Dict[Path, Path] = {}
+        # Its socket lives in a short directory of our own (a unix socket path is limited in length).
+        self.sockets = Path(tempfile.mkdtemp(prefix="mcb"))
 
     def launch(self, workload: Workload, output: Path) -> Session:
-        config = self.configs.get(workload.directory) or workloads.write_supervisord(workload)
-        self.configs[workload.directory] = config
+        config = self._config(workload)
+        if not config.exists():
+            socket = self.sockets / f"{len(list(self.sockets.iterdir()))}.sock"
+            workloads.write_supervisord(workload, socket)
         for log in workloads.supervisord_logs(workload):
             log.unlink(missing_ok=True)
         proc = self._spawn([str(self.supervisord), "-c", str(config)], workload, output)
@@ -115,7 +154,7 @@ class Supervisord(Tool):
 
     def request_stop(self, session: Session, workload: Workload) -> None:
         session.stopper = subprocess.Popen(self._ctl(workload, "shutdown"), stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, env=self.env)
+                                           stderr=subprocess.DEVNULL, env=self.env_for(workload))
 
     def status_argv(self, workload: Workload) -> Optional[List[str]]:
         return self._ctl(workload, "status")
@@ -123,16 +162,23 @@ class Supervisord(Tool):
     def help_argv(self) -> Optional[List[str]]:
         return [str(self.supervisorctl), "--help"]
 
+    def close(self) -> None:
+        shutil.rmtree(self.sockets, ignore_errors=True)
+
+    def _config(self, workload: Workload) -> Path:
+        return workload.directory / "supervisord.conf"
+
     def _ctl(self, workload: Workload, *command: str) -> List[str]:
-        return [str(self.supervisorctl), "-c", str(self.configs[workload.directory]), *command]
+        return [str(self.supervisorctl), "-c", str(self._config(workload)), *command]
 
 
 class MeshCompose(Tool):
     """`mesh-compose -f FILE up` in the foreground, stopped by SIGINT (Ctrl+C)."""
 
     name = "mesh-compose"
-    status_name = "mesh-compose ps"
-    help_name = "mesh-compose --help"
+    check_imports = True
+    status_name: Optional[str] = "mesh-compose ps"
+    help_name: Optional[str] = "mesh-compose --help"
 
     def __init__(self, env: Dict[str, str]) -> None:
         super().__init__(env)
@@ -150,11 +196,33 @@ class MeshCompose(Tool):
         return [*self.cli, "--help"]
 
 
+class MeshComposeOrdered(MeshCompose):
+    """Foreground `up` of a project with `depends_on` edges, to check the stop order (Ctrl+C)."""
+
+    name = "mesh-compose (depends_on)"
+    flood = idle = scale = check_imports = False
+    ordered = True
+    status_name = help_name = None
+
+    def launch(self, workload: Workload, output: Path) -> Session:
+        project = workloads.write_mesh_compose(workload, ordered=True)
+        proc = self._spawn([*self.cli, "-f", str(project), "--no-color", "up"], workload, output)
+        return Session(proc, [output], proc.pid)
+
+    def status_argv(self, workload: Workload) -> Optional[List[str]]:
+        return None
+
+    def help_argv(self) -> Optional[List[str]]:
+        return None
+
+
 class MeshComposeDetached(MeshCompose):
     """`mesh-compose up -d`, then `mesh-compose down`; its supervisor's pid is not ours to measure."""
 
     name = "mesh-compose -d"
     flood = False  # detached output goes to per-agent log files, not to one stream
+    idle = check_imports = False  # its supervisor is measured by bench_memory.py
+    returns_after_up = True
     status_name = None
     help_name = None
 
@@ -167,7 +235,7 @@ class MeshComposeDetached(MeshCompose):
         project = workload.directory / "mesh-compose.yaml"
         with open(session.outputs[0], "ab") as sink:
             session.stopper = subprocess.Popen([*self.cli, "-f", str(project), "down"], cwd=workload.directory,
-                                               stdout=sink, stderr=subprocess.STDOUT, env=self.env)
+                                               stdout=sink, stderr=subprocess.STDOUT, env=self.env_for(workload))
 
     def status_argv(self, workload: Workload) -> Optional[List[str]]:
         return None
@@ -188,12 +256,24 @@ def mesh_compose_cli() -> List[str]:
 
 def all_tools(peers: Peers, token: str) -> tuple[List[Tool], Dict[str, str]]:
     """The tools to compare, and a note for each peer that is not available."""
-    env = {**os.environ, TOKEN_VAR: token}
-    env.pop("PYTHONUNBUFFERED", None)
-    tools: List[Tool] = [Bare(env)]
+    env = base_env(token)
+    tools: List[Tool] = [BareNoPipes(env), BarePipes(env)]
     if peers.honcho:
         tools.append(Honcho(env, peers.honcho))
     if peers.supervisord and peers.supervisorctl:
         tools.append(Supervisord(env, peers.supervisord, peers.supervisorctl))
-    tools += [MeshCompose(env), MeshComposeDetached(env)]
+    tools += [MeshCompose(env), MeshComposeDetached(env), MeshComposeOrdered(env)]
     return tools, dict(peers.notes)
+
+
+def slug(name: str) -> str:
+    """A tool's name as a directory name."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def base_env(token: str) -> Dict[str, str]:
+    """This environment with the run's token, minus what would change how the tools run."""
+    env = {**os.environ, TOKEN_VAR: token}
+    for name in ("PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC", "MESH_COMPOSE_CACHE_DIR"):
+        env.pop(name, None)
+    return env

@@ -1,8 +1,10 @@
 """The work every tool runs: N trivial agents, and the files each tool reads.
 
 One agent script serves both workloads. It writes a readiness marker
-(`markers/NAME.up`, holding its pid) once it is running and exits on SIGTERM
-or SIGINT. In `flood` mode it then waits for `markers/GO` and writes LINES
+(`markers/NAME.up`, holding its pid) once it is running, and on SIGTERM or
+SIGINT writes `markers/NAME.down` (the system-wide monotonic clock, in ns, so
+the stop order of dependents and dependencies can be checked) and exits. In
+`flood` mode it then waits for `markers/GO` and writes LINES
 lines to stdout as fast as it can, ends with `FLOOD-DONE NAME`, and idles
 until stopped (honcho stops everything when one process exits, so no agent
 exits on its own). It writes with `os.write` in batches, so its speed does not
@@ -17,10 +19,9 @@ import json
 import shlex
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import yaml
 
@@ -30,6 +31,8 @@ import os, signal, sys, time
 name, markers, mode, lines = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
 def stop(signum, frame):
+    with open(os.path.join(markers, name + ".down"), "w") as handle:
+        handle.write(str(time.monotonic_ns()))
     sys.exit(0)
 
 signal.signal(signal.SIGTERM, stop)
@@ -51,13 +54,13 @@ while True:
     signal.pause()
 '''
 
-BARE = r'''
-"""The floor: spawn every agent directly, stop them all on SIGINT/SIGTERM."""
+# The no-pipe floor: the agents inherit the spawner's stdout (the file the harness hands it).
+BARE_NO_PIPES = r'''
+"""Spawn every agent directly (they write to our stdout); stop them all on SIGINT/SIGTERM."""
 import json, signal, subprocess, sys
 
 spec = json.load(open(sys.argv[1]))
-output = open(spec["output"], "ab")
-children = [subprocess.Popen(argv, cwd=spec["cwd"], stdout=output, stderr=output) for argv in spec["agents"]]
+children = [subprocess.Popen(argv, cwd=spec["cwd"]) for argv in spec["agents"]]
 
 def stop(signum, frame):
     for child in children:
@@ -70,6 +73,39 @@ signal.signal(signal.SIGINT, stop)
 signal.signal(signal.SIGTERM, stop)
 while True:
     signal.pause()
+'''
+
+# The pipe floor: what an orchestrator that records its agents' output must do at least,
+# one pipe per agent and one loop copying every pipe to the record (our stdout).
+BARE_PIPES = r'''
+"""Spawn every agent on a pipe, copy all pipes to stdout; stop them all on SIGINT/SIGTERM."""
+import json, os, selectors, signal, subprocess, sys
+
+spec = json.load(open(sys.argv[1]))
+children = []
+selector = selectors.DefaultSelector()
+for argv in spec["agents"]:
+    child = subprocess.Popen(argv, cwd=spec["cwd"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    children.append(child)
+    selector.register(child.stdout.fileno(), selectors.EVENT_READ)
+
+def stop(signum, frame):
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.wait()
+    sys.exit(0)
+
+signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    for key, _ in selector.select():
+        data = os.read(key.fd, 65536)
+        if not data:
+            selector.unregister(key.fd)
+            continue
+        while data:
+            data = data[os.write(1, data):]
 '''
 
 
@@ -91,6 +127,11 @@ class Workload:
     def script(self) -> Path:
         return self.directory / "agent.py"
 
+    @property
+    def cache(self) -> Path:
+        """The user cache directory every tool gets here (XDG_CACHE_HOME): fresh with the directory."""
+        return self.directory / ".cache"
+
     def argv(self, name: str) -> List[str]:
         return [self.python, str(self.script), name, str(self.markers), self.mode, str(self.lines)]
 
@@ -111,11 +152,12 @@ def make_workload(root: Path, tool: str, mode: str, count: int, lines: int = 0) 
     return workload
 
 
-def write_bare(workload: Workload, output: Path) -> Path:
-    spec = {"cwd": str(workload.directory), "output": str(output), "agents": [workload.argv(n) for n in workload.names]}
+def write_bare(workload: Workload, pipes: bool) -> Path:
+    """The floor script (with or without pipes) and its spec; returns the script."""
+    spec = {"cwd": str(workload.directory), "agents": [workload.argv(n) for n in workload.names]}
     (workload.directory / "bare-spec.json").write_text(json.dumps(spec))
-    path = workload.directory / "bare.py"
-    path.write_text(BARE)
+    path = workload.directory / ("bare-pipes.py" if pipes else "bare-no-pipes.py")
+    path.write_text(BARE_PIPES if pipes else BARE_NO_PIPES)
     return path
 
 
@@ -127,20 +169,36 @@ def write_procfile(workload: Workload) -> Path:
     return path
 
 
-def write_mesh_compose(workload: Workload) -> Path:
-    agents = {
+def dependency_tree(names: List[str]) -> Dict[str, List[str]]:
+    """Three levels: the first agent, four that need it, and the rest each needing one of the four.
+
+    A shape like a mesh's (a few shared agents, many that use them), with two
+    stop phases that must wait for the one before.
+    """
+    middle = names[1:5]
+    tree: Dict[str, List[str]] = {name: [names[0]] for name in middle}
+    for index, name in enumerate(names[5:]):
+        tree[name] = [middle[index % len(middle)]]
+    return tree
+
+
+def write_mesh_compose(workload: Workload, ordered: bool = False) -> Path:
+    """The project file; `ordered` adds `depends_on` edges (see `dependency_tree`)."""
+    agents: Dict[str, Dict[str, object]] = {
         name: {"script": workload.script.name, "args": workload.argv(name)[2:]}
         for name in workload.names
     }
+    if ordered:
+        for name, needs in dependency_tree(workload.names).items():
+            agents[name]["depends_on"] = needs
     document = {"name": f"bench-{workload.mode}", "python": {"interpreter": workload.python}, "agents": agents}
     path = workload.directory / "mesh-compose.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
 
-def write_supervisord(workload: Workload) -> Path:
-    """A nodaemon supervisord config; its socket lives in a short /tmp dir (path length limit)."""
-    socket = Path(tempfile.mkdtemp(prefix="mcb")) / "s.sock"
+def write_supervisord(workload: Workload, socket: Path) -> Path:
+    """A nodaemon supervisord config serving its control socket at `socket`."""
     logs = workload.directory / "logs"
     logs.mkdir(exist_ok=True)
     sections = [
