@@ -1,0 +1,71 @@
+"""`logs`: agent output from `.mesh-compose/logs/`, merged by time, and
+followed with `-f`.
+
+Reads the files directly, so it works during and after a run, for detached
+projects, and when the project file no longer validates (it needs only the
+project directory, not the configuration, which would cost jsonschema and
+networkx).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+from meshcompose.app.options import LogSink, LogsOptions
+from meshcompose.control.state import STATE_DIR_NAME
+from meshcompose.errors import MeshComposeError
+from meshcompose.logs.logfiles import agents_with_logs
+from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
+
+
+@dataclass(frozen=True)
+class LogsResult:
+    log_dir: Path
+    agents: Tuple[str, ...]  # whose logs were shown; empty: none yet
+
+
+def log_dir(directory: Path) -> Path:
+    return directory / STATE_DIR_NAME / "logs"
+
+
+def logs(directory: Path, options: LogsOptions, sink: LogSink) -> LogsResult:
+    """Shows the history, then (following) new lines until the reader leaves
+    or the caller interrupts (KeyboardInterrupt passes through)."""
+    where = log_dir(directory)
+    known = agents_with_logs(where)
+    _check_names(options.names, known, options.follow, where)
+    agents: List[str] = list(options.names) or known
+    if not agents and not options.follow:
+        return LogsResult(where, ())
+    sink.begin(agents)
+    follower = LogFollower(where, list(options.names) or None) if options.follow else None
+    try:
+        offsets = follower.offsets() if follower else {}
+        history = [tail_records(where, name, options.tail, offsets.get(name)) for name in agents]
+        if sink.show(list(merge_by_time(history))) and follower is not None:
+            _follow(follower, sink, where, waiting=not agents)
+    finally:
+        if follower is not None:
+            follower.close()
+    return LogsResult(where, tuple(agents))
+
+
+def _follow(follower: LogFollower, sink: LogSink, where: Path, *, waiting: bool) -> None:
+    if waiting:
+        sink.waiting(where)
+    for batch in follow(follower):
+        if not sink.show(batch):
+            return
+
+
+def _check_names(names: Sequence[str], known: Sequence[str], following: bool, where: Path) -> None:
+    for name in names:
+        if "/" in name or "\\" in name or name.startswith(".") or not name:
+            raise MeshComposeError(f"not an agent name: {name!r}")
+        if name not in known and not following:
+            raise MeshComposeError(
+                f"no logs for agent '{name}' in {where}",
+                hint=f"agents with logs: {', '.join(known)}" if known else "the project has not run yet",
+            )

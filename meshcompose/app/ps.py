@@ -1,0 +1,173 @@
+"""`ps`: the agents of a project and their state, from `.mesh-compose/state.json`.
+
+Reads the state file instead of asking the supervisor, so it answers when
+the project never ran, while it runs, and after its supervisor died (agents
+still alive are then `orphaned`). It must be fast: it imports neither the
+configuration stack nor rich, and psutil scans the process table once.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from meshcompose.app.options import PsOptions
+from meshcompose.control import state
+from meshcompose.model import AgentState
+
+STATES = tuple(word.value for word in AgentState)
+ENDED = frozenset({AgentState.EXITED.value, AgentState.FAILED.value, AgentState.SKIPPED.value})
+RUNNING_FAMILY = frozenset({AgentState.RUNNING.value, AgentState.HEALTHY.value, AgentState.UNHEALTHY.value})
+# `ps` must answer even when the registry is dead or hangs.
+REGISTRY_TIMEOUT = 0.5
+
+
+@dataclass
+class Row:
+    """One agent as `ps` shows it; the JSON output is this, one per line."""
+
+    Name: str
+    Project: str
+    State: str  # the state word: running, healthy, exited, orphaned, …
+    Status: str  # as shown: `running (healthy)`, `exited (1)`
+    Health: Optional[str]
+    ExitCode: Optional[int]
+    Pid: Optional[int]
+    StartedAt: Optional[float]
+    Uptime: Optional[float]  # seconds
+    Restarts: int
+    CPUPercent: Optional[float]  # average since the process started, as ps(1)
+    MemoryBytes: Optional[int]  # RSS summed over the agent's process tree
+    Python: Optional[str]
+    Venv: Optional[bool]
+    Interpreter: Optional[str]
+    Message: Optional[str]
+    LogPath: str
+    Limits: Optional[str]  # e.g. "memory 1.0 GiB (sampled RSS, no hard limit); cpu 0.5 (CPU 1, duty cycle 50%)"
+    Mesh: Optional[str] = None  # registered | unhealthy | None (not listed, or no registry)
+    Capabilities: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class PsResult:
+    rows: Tuple[Row, ...]  # the ones asked for
+    ran: bool = True  # False: the project has not run here
+    mesh: bool = False  # the run involves a registry: show MESH and CAPS
+    orphaned: Tuple[str, ...] = ()  # alive, but their supervisor is gone
+    supervisor_pid: Optional[int] = None  # the gone supervisor's, when known
+
+
+def ps(directory: Path, options: PsOptions) -> PsResult:
+    doc = state.StateStore(directory).read()
+    if doc is None:
+        return PsResult((), ran=False)
+    supervised = state.supervisor_alive(doc)
+    children = functools.lru_cache(maxsize=None)(children_map)  # scanned once, and only if needed
+    rows = [agent_row(doc, name, record, supervised, children) for name, record in doc["agents"].items()]
+    mesh = bool(doc.get("registry_url")) and options.mesh
+    if mesh:
+        add_mesh_columns(doc, rows)
+    orphaned = () if supervised else tuple(row.Name for row in rows if row.State == AgentState.ORPHANED.value)
+    record = doc.get("supervisor")
+    return PsResult(tuple(row for row in rows if wanted(row, options.all, options.statuses)), mesh=mesh,
+                    orphaned=orphaned, supervisor_pid=record["pid"] if record else None)
+
+
+def wanted(row: Row, show_all: bool, statuses: Sequence[str]) -> bool:
+    if statuses:
+        return row.State in statuses or (AgentState.RUNNING.value in statuses and row.State in RUNNING_FAMILY)
+    return show_all or row.State not in ENDED
+
+
+def effective_state(record: state.AgentRecord, supervised: bool, alive: bool) -> str:
+    """With a live supervisor its word is the truth; without one, a process
+    still alive is orphaned and one that is gone has ended, whatever the last
+    word was (a `running` agent without a process is not running)."""
+    recorded = record["status"]
+    if supervised:
+        return recorded
+    if alive:
+        return AgentState.ORPHANED.value
+    return recorded if recorded in ENDED else AgentState.EXITED.value
+
+
+def status_label(state_word: str, record: state.AgentRecord) -> str:
+    health = record.get("health") or (state_word if state_word in ("healthy", "unhealthy") else None)
+    if state_word in RUNNING_FAMILY:
+        return f"running ({health})" if health else "running"
+    if state_word in ("exited", "failed") and record.get("exit_code") is not None:
+        return f"{state_word} ({record['exit_code']})"
+    return state_word
+
+
+def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervised: bool,
+              children: Callable[[], Dict[int, List[int]]]) -> Row:
+    alive = state.process_alive(record.get("pid"), record.get("create_time"))
+    word = effective_state(record, supervised, alive)
+    usage = tree_usage(record["pid"], record["create_time"], children()) if alive else None  # type: ignore[arg-type]
+    started = record.get("started_at")
+    return Row(
+        Name=name, Project=doc["project"], State=word, Status=status_label(word, record),
+        Health=record.get("health"), ExitCode=record.get("exit_code"),
+        Pid=record["pid"] if alive else None, StartedAt=started,
+        Uptime=max(time.time() - started, 0.0) if alive and started else None,
+        Restarts=int(record.get("restarts") or 0),
+        CPUPercent=usage[0] if usage else None, MemoryBytes=usage[1] if usage else None,
+        Python=record.get("python_version"), Venv=record.get("venv"),
+        Interpreter=record.get("interpreter"), Message=record.get("message"),
+        LogPath=record.get("log_path") or "",
+        Limits=record.get("limits"),
+    )
+
+
+def add_mesh_columns(doc: state.StateDoc, rows: Sequence[Row]) -> None:
+    """What the MCP Mesh registry says of each agent (one short request)."""
+    from meshcompose.mesh import registry
+
+    listed = registry.agents(doc["registry_url"], timeout=REGISTRY_TIMEOUT) or {}
+    for row in rows:
+        info = listed.get(registry.agent_id(doc["project"], row.Name))
+        if info is not None:
+            row.Mesh = "registered" if info.healthy else "unhealthy"
+            row.Capabilities = info.capabilities
+
+
+def tree_usage(pid: int, create_time: float, children: Dict[int, List[int]]) -> Optional[Tuple[float, int]]:
+    """(CPU % averaged since start, summed RSS) of the agent and its descendants."""
+    import psutil
+
+    cpu_seconds, rss = 0.0, 0
+    for member in _descendants(pid, children):
+        try:
+            proc = psutil.Process(member)
+            with proc.oneshot():
+                times = proc.cpu_times()
+                cpu_seconds += times.user + times.system
+                rss += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    elapsed = max(time.time() - create_time, 0.001)
+    return round(100.0 * cpu_seconds / elapsed, 1), rss
+
+
+def children_map() -> Dict[int, List[int]]:
+    """parent pid -> child pids, from one scan of the process table (asking
+    psutil for each agent's children would scan it once per agent)."""
+    import psutil
+
+    children: Dict[int, List[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        children.setdefault(proc.info["ppid"], []).append(proc.pid)
+    return children
+
+
+def _descendants(pid: int, children: Dict[int, List[int]]) -> List[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(children.get(current, ()))
+    return found
