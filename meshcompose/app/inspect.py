@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import ConfigOptions, EnvOptions, GraphOptions
 from meshcompose.app.running import known_names
 from meshcompose.model import Project
 from meshcompose.plan import planner
+
+if TYPE_CHECKING:
+    from meshcompose.pyenv.resolve import ResolvedPython
 
 # -- config --------------------------------------------------------------------------
 
@@ -101,7 +104,7 @@ def env(project: Project, options: EnvOptions) -> EnvResult:
     return EnvResult(tuple(_env_row(name, python) for name, python in resolved.items()))
 
 
-def _env_row(name: str, python: Any) -> Dict[str, Any]:
+def _env_row(name: str, python: ResolvedPython) -> Dict[str, Any]:
     return {
         "agent": name, "interpreter": python.executable, "version": python.version_text,
         "implementation": python.implementation, "venv": python.is_venv, "found_via": python.source,

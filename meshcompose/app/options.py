@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ContextManager, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, ContextManager, List, Optional, Protocol, Sequence, Tuple
 
 if TYPE_CHECKING:
     from meshcompose.errors import ExternallyManagedError
@@ -141,7 +141,7 @@ class RegistryOptions:
 class ConsoleSink(Protocol):
     """A foreground run's output: the supervisor's observer, flushed when idle."""
 
-    def agent_lines(self, agent: str, stream: str, lines: list) -> None: ...
+    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None: ...
 
     def agent_status(self, status: "AgentStatus") -> None: ...
 

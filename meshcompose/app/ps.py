@@ -67,9 +67,10 @@ def ps(directory: Path, options: PsOptions) -> PsResult:
     supervised = state.supervisor_alive(doc)
     children = functools.lru_cache(maxsize=None)(children_map)  # scanned once, and only if needed
     rows = [agent_row(doc, name, record, supervised, children) for name, record in doc["agents"].items()]
-    mesh = bool(doc.get("registry_url")) and options.mesh
-    if mesh:
-        add_mesh_columns(doc, rows)
+    registry_url = doc.get("registry_url")
+    mesh = bool(registry_url) and options.mesh
+    if registry_url and mesh:
+        add_mesh_columns(registry_url, doc["project"], rows)
     orphaned = () if supervised else tuple(row.Name for row in rows if row.State == AgentState.ORPHANED.value)
     record = doc.get("supervisor")
     return PsResult(tuple(row for row in rows if wanted(row, options.all, options.statuses)), mesh=mesh,
@@ -123,13 +124,13 @@ def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervi
     )
 
 
-def add_mesh_columns(doc: state.StateDoc, rows: Sequence[Row]) -> None:
+def add_mesh_columns(registry_url: str, project: str, rows: Sequence[Row]) -> None:
     """What the MCP Mesh registry says of each agent (one short request)."""
     from meshcompose.mesh import registry
 
-    listed = registry.agents(doc["registry_url"], timeout=REGISTRY_TIMEOUT) or {}
+    listed = registry.agents(registry_url, timeout=REGISTRY_TIMEOUT) or {}
     for row in rows:
-        info = listed.get(registry.agent_id(doc["project"], row.Name))
+        info = listed.get(registry.agent_id(project, row.Name))
         if info is not None:
             row.Mesh = "registered" if info.healthy else "unhealthy"
             row.Capabilities = info.capabilities

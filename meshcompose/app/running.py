@@ -51,6 +51,6 @@ def stop_bound(doc: state.StateDoc, names: Sequence[str], timeout: Optional[floa
     total = MARGIN_SECONDS
     for name in names:
         record = doc["agents"].get(name)
-        grace = timeout if timeout is not None else (record or {}).get("stop_grace")
+        grace = timeout if timeout is not None else (record["stop_grace"] if record else None)
         total += (DEFAULT_GRACE if grace is None else grace) + KILL_ALLOWANCE_SECONDS
     return total

@@ -58,8 +58,8 @@ def wait_until_up(directory: Path, names: Sequence[str], healthchecked: Abstract
 
 
 def _ours(doc: state.StateDoc, child: Optional[subprocess.Popen]) -> bool:
-    supervisor = doc.get("supervisor") or {}
-    return child is None or supervisor.get("pid") == child.pid
+    supervisor = doc.get("supervisor")
+    return child is None or (supervisor is not None and supervisor["pid"] == child.pid)
 
 
 def _reached(record: Optional[state.AgentRecord], healthchecked: bool) -> Optional[bool]:
@@ -76,7 +76,7 @@ def _reached(record: Optional[state.AgentRecord], healthchecked: bool) -> Option
 
 
 def _outcome(names: Sequence[str], healthchecked: AbstractSet[str], doc: Optional[state.StateDoc]) -> WaitOutcome:
-    records: Dict[str, state.AgentRecord] = dict((doc or {}).get("agents", {}))
+    records: Dict[str, state.AgentRecord] = dict(doc["agents"]) if doc else {}
     agents = []
     for name in names:
         record = records.get(name)

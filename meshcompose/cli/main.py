@@ -14,7 +14,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 from meshcompose import __version__
 from meshcompose.errors import EXIT_INTERRUPTED, EXIT_USAGE, MeshComposeError
@@ -38,7 +38,7 @@ COMMANDS = [
 def add_project_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Options that pick the project; accepted before and after the command."""
     default = argparse.SUPPRESS if suppress else None
-    listing = argparse.SUPPRESS if suppress else []
+    listing: Union[str, List[str]] = argparse.SUPPRESS if suppress else []
     parser.add_argument("-f", "--file", dest="files", action="append", default=listing, metavar="FILE",
                         help="project file: mesh-compose.yaml, a single-agent YAML, or an agent .py (repeatable)")
     parser.add_argument("-p", "--project-name", default=default, metavar="NAME",

@@ -101,7 +101,8 @@ class EnvironmentConsole:
     @contextlib.contextmanager
     def installing(self, executable: str, requirements: Sequence[str]) -> Iterator[Progress]:
         from rich.markup import escape
-        from rich.progress import Progress as Bar, SpinnerColumn, TextColumn
+        from rich.progress import Progress as Bar
+        from rich.progress import SpinnerColumn, TextColumn
 
         from meshcompose.errors import InstallError
 

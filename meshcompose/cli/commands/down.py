@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from meshcompose.app.down import DownResult
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -20,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     return render(app_down.down(project_directory(args), DownOptions(timeout=args.timeout)))
 
 
-def render(result) -> int:  # app.down.DownResult
+def render(result: DownResult) -> int:
     from meshcompose.app.down import DownMode
     from meshcompose.cli.render import print_marked
 

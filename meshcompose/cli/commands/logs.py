@@ -34,7 +34,7 @@ def _release_option(parser: argparse.ArgumentParser, option: str) -> None:
     command: `mesh-compose -f FILE logs -f`). argparse has no public way."""
     for action in parser._actions:
         if option in action.option_strings:
-            action.option_strings.remove(option)
+            action.option_strings = [name for name in action.option_strings if name != option]
     parser._option_string_actions.pop(option, None)
 
 

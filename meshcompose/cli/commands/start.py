@@ -30,4 +30,5 @@ def run(args: argparse.Namespace) -> int:
         install=cli_options.install_options(args), notify=lambda message: print(message, file=sys.stderr),
     ))
     print(f"starting: {', '.join(result.started)}" if result.started else "already running: nothing to start")
+    assert result.outcome is not None  # `start` always waits
     return print_outcome(result.outcome)

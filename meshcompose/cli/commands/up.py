@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, List
+
+if TYPE_CHECKING:
+    from meshcompose.app.up import UpResult
+    from meshcompose.cli.console_observer import ConsoleObserver
 
 from meshcompose.cli.options import add_install_options, add_registry_options
 
@@ -11,7 +16,8 @@ from meshcompose.cli.options import add_install_options, add_registry_options
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("names", nargs="*", metavar="AGENT",
                         help="agents to start (with their dependencies); an existing .py/.yaml file means -f FILE")
-    parser.add_argument("-d", "--detach", action="store_true", help="run in the background; return once the agents are up")
+    parser.add_argument("-d", "--detach", action="store_true",
+                        help="run in the background; return once the agents are up")
     parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="with -d: how long to wait for the agents to be up (default 60)")
     parser.add_argument("--no-deps", action="store_true", help="do not start the named agents' dependencies")
@@ -43,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     return render(result)
 
 
-def render(result) -> int:  # app.up.UpResult
+def render(result: UpResult) -> int:
     from meshcompose.app.up import UpMode
     from meshcompose.cli.render import print_outcome
 
@@ -51,6 +57,7 @@ def render(result) -> int:  # app.up.UpResult
         return result.exit_code
     if result.mode is UpMode.HANDED_OVER:
         print(f"asked the running supervisor to start: {', '.join(result.started) or 'nothing (all already up)'}")
+    assert result.outcome is not None  # detached and handed over runs wait
     return print_outcome(result.outcome)
 
 
@@ -58,7 +65,7 @@ def _notify(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _console(args: argparse.Namespace, names: list):
+def _console(args: argparse.Namespace, names: List[str]) -> ConsoleObserver:
     from meshcompose.cli.console import ConsoleMux
     from meshcompose.cli.console_observer import ConsoleObserver
     from meshcompose.cli.render import color_enabled
