@@ -2,8 +2,8 @@
 
     up        app.up.up(project, UpOptions)            -> UpResult
     start     app.up.start(project, StartOptions)      -> UpResult (calls `up`, as `up NAME` does)
-    stop      app.control.stop(directory, StopOptions) -> StopResult
-    restart   app.control.restart(project, RestartOptions) -> RestartResult
+    stop      app.stop.stop(directory, StopOptions)    -> StopResult
+    restart   app.restart.restart(project, RestartOptions) -> RestartResult
     down      app.down.down(directory, DownOptions)    -> DownResult
     ps        app.ps.ps(directory, PsOptions)          -> PsResult
     logs      app.logs.logs(directory, LogsOptions, LogSink) -> LogsResult
@@ -18,5 +18,8 @@ so they answer when the project file no longer validates. Nothing here
 prints, reads stdin or knows argparse: results are values the CLI renders,
 and questions (the install prompt) come back through callbacks in the options.
 
-Modules are imported one by one, never from here, so `ps` pays only for `ps`.
+Options are frozen dataclasses in `app.options`, except those of the
+commands that must stay fast (ps, logs, down, stop), which live beside their
+function. Modules are imported one by one, never from here, so `ps` pays
+only for `ps`.
 """

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from meshcompose.app.options import DownOptions
 from meshcompose.app.running import alive, stop_bound
 from meshcompose.control import protocol, state
 from meshcompose.errors import AlreadyRunningError, ControlError, NotRunningError
@@ -32,6 +31,11 @@ class DownMode(str, enum.Enum):
     NEVER_RAN = "never ran"  # no state file: the project has not run here
     SUPERVISOR = "supervisor"  # the live supervisor stopped everything
     REAPED = "reaped"  # the supervisor was gone; `down` stopped what it left
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    timeout: Optional[float] = None  # instead of each agent's stop_grace_period
 
 
 @dataclass(frozen=True)

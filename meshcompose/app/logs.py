@@ -11,13 +11,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Protocol, Sequence, Tuple
 
-from meshcompose.app.options import LogSink, LogsOptions
 from meshcompose.control.state import STATE_DIR_NAME
 from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
 from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
+
+if TYPE_CHECKING:
+    from meshcompose.logs.logrecord import Record
+
+
+@dataclass(frozen=True)
+class LogsOptions:
+    names: Tuple[str, ...] = ()
+    follow: bool = False
+    tail: Optional[int] = None  # last N lines per agent; None: all
+
+
+class LogSink(Protocol):
+    """Where `logs` puts records, in time order (the CLI's console)."""
+
+    def begin(self, agents: Sequence[str]) -> None:
+        """The agents shown (known before the first record, for alignment)."""
+
+    def show(self, records: Sequence[Record]) -> bool:
+        """Render a batch; False when the reader has gone (stop following)."""
+
+    def waiting(self, log_dir: Path) -> None:
+        """Following, and no agent has written a log yet."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The typed options of every user action, and the callbacks the caller supplies.
+"""The typed options of the user actions that load the project, and the
+callbacks the caller supplies.
 
 One frozen dataclass per action, built by the CLI from its arguments (the
 way docker compose's `api.UpOptions` is built from cobra flags). What the
@@ -6,7 +7,13 @@ application cannot decide or show itself comes in as a callback: the answer
 to the install prompt (`InstallOptions.decide`), one-line messages for the
 user (`notify`), and where a foreground run's output goes (`UpOptions.console`).
 
-Stdlib only at import time: `ps` and `logs` import this.
+The commands that must stay fast and work without a valid project file
+define their options beside their functions: `ProjectSelection` in
+`app.project`, `PsOptions` in `app.ps`, `LogsOptions` and `LogSink` in
+`app.logs`, `DownOptions` in `app.down`, `StopOptions` in `app.stop` (and
+so, for symmetry, `RestartOptions` in `app.restart`). Creating a frozen
+dataclass costs about a millisecond, and `ps` should not pay for the dozen
+defined here.
 """
 
 from __future__ import annotations
@@ -16,32 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ContextManager, List, Optional, Protocol, Sequence, Tuple
 
+from meshcompose.app.project import Notify, ignore
+
 if TYPE_CHECKING:
     from meshcompose.errors import ExternallyManagedError
-    from meshcompose.logs.logrecord import Record
     from meshcompose.pyenv.resolve import Environment
     from meshcompose.runtime.events import AgentStatus, Notice
 
-Notify = Callable[[str], None]
 DEFAULT_WAIT_TIMEOUT = 60.0
-
-
-def ignore(_message: str) -> None:
-    """The default `notify`: nobody is listening."""
-
-
-# -- the project ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProjectSelection:
-    """Which project: -f files (none: search upwards from cwd), -p, --profile, --env-file."""
-
-    files: Tuple[str, ...] = ()
-    name: Optional[str] = None
-    profiles: Tuple[str, ...] = ()
-    env_files: Tuple[str, ...] = ()
-    cwd: Optional[Path] = None
 
 
 # -- Python environments -----------------------------------------------------------
@@ -176,52 +165,7 @@ class StartOptions:
     notify: Notify = ignore
 
 
-@dataclass(frozen=True)
-class StopOptions:
-    names: Tuple[str, ...] = ()  # empty: every agent
-    timeout: Optional[float] = None  # instead of each agent's stop_grace_period
-
-
-@dataclass(frozen=True)
-class RestartOptions:
-    names: Tuple[str, ...] = ()
-    timeout: Optional[float] = None
-    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
-
-
-@dataclass(frozen=True)
-class DownOptions:
-    timeout: Optional[float] = None
-
-
 # -- looking -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PsOptions:
-    all: bool = False  # include ended agents
-    statuses: Tuple[str, ...] = ()  # only these state words
-    mesh: bool = True  # ask the registry for the MESH and CAPS columns
-
-
-class LogSink(Protocol):
-    """Where `logs` puts records, in time order."""
-
-    def begin(self, agents: Sequence[str]) -> None:
-        """The agents shown (known before the first record, for alignment)."""
-
-    def show(self, records: Sequence["Record"]) -> bool:
-        """Render a batch; False when the reader has gone (stop following)."""
-
-    def waiting(self, log_dir: Path) -> None:
-        """Following, and no agent has written a log yet."""
-
-
-@dataclass(frozen=True)
-class LogsOptions:
-    names: Tuple[str, ...] = ()
-    follow: bool = False
-    tail: Optional[int] = None  # last N lines per agent; None: all
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
-from meshcompose.app.options import Notify, ProjectSelection, ignore
 from meshcompose.config import locate
-from meshcompose.model import Project
+
+if TYPE_CHECKING:  # the model costs `ps` ~20 ms; only `load` returns one
+    from meshcompose.model import Project
+
+Notify = Callable[[str], None]  # a one-line message for the user
+
+
+def ignore(_message: str) -> None:
+    """The default Notify: nobody is listening."""
+
+
+@dataclass(frozen=True)
+class ProjectSelection:
+    """Which project: -f files (none: search upwards from cwd), -p, --profile, --env-file."""
+
+    files: Tuple[str, ...] = ()
+    name: Optional[str] = None
+    profiles: Tuple[str, ...] = ()
+    env_files: Tuple[str, ...] = ()
+    cwd: Optional[Path] = None
 
 
 def load(selection: ProjectSelection, warn: Notify = ignore) -> Project:

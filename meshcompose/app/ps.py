@@ -14,15 +14,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from meshcompose.app.options import PsOptions
 from meshcompose.control import state
-from meshcompose.model import AgentState
 
-STATES = tuple(word.value for word in AgentState)
-ENDED = frozenset({AgentState.EXITED.value, AgentState.FAILED.value, AgentState.SKIPPED.value})
-RUNNING_FAMILY = frozenset({AgentState.RUNNING.value, AgentState.HEALTHY.value, AgentState.UNHEALTHY.value})
+# model.AgentState's values (a test keeps them equal): importing the model
+# would cost `ps` ~20 ms.
+STATES = ("waiting", "starting", "running", "healthy", "unhealthy", "restarting", "stopping",
+          "exited", "failed", "skipped", "orphaned")
+ENDED = frozenset({"exited", "failed", "skipped"})
+RUNNING_FAMILY = frozenset({"running", "healthy", "unhealthy"})
+ORPHANED = "orphaned"
 # `ps` must answer even when the registry is dead or hangs.
 REGISTRY_TIMEOUT = 0.5
+
+
+@dataclass(frozen=True)
+class PsOptions:
+    all: bool = False  # include ended agents
+    statuses: Tuple[str, ...] = ()  # only these state words
+    mesh: bool = True  # ask the registry for the MESH and CAPS columns
 
 
 @dataclass
@@ -71,7 +80,7 @@ def ps(directory: Path, options: PsOptions) -> PsResult:
     mesh = bool(registry_url) and options.mesh
     if registry_url and mesh:
         add_mesh_columns(registry_url, doc["project"], rows)
-    orphaned = () if supervised else tuple(row.Name for row in rows if row.State == AgentState.ORPHANED.value)
+    orphaned = () if supervised else tuple(row.Name for row in rows if row.State == ORPHANED)
     record = doc.get("supervisor")
     return PsResult(tuple(row for row in rows if wanted(row, options.all, options.statuses)), mesh=mesh,
                     orphaned=orphaned, supervisor_pid=record["pid"] if record else None)
@@ -79,7 +88,7 @@ def ps(directory: Path, options: PsOptions) -> PsResult:
 
 def wanted(row: Row, show_all: bool, statuses: Sequence[str]) -> bool:
     if statuses:
-        return row.State in statuses or (AgentState.RUNNING.value in statuses and row.State in RUNNING_FAMILY)
+        return row.State in statuses or ("running" in statuses and row.State in RUNNING_FAMILY)
     return show_all or row.State not in ENDED
 
 
@@ -91,8 +100,8 @@ def effective_state(record: state.AgentRecord, supervised: bool, alive: bool) ->
     if supervised:
         return recorded
     if alive:
-        return AgentState.ORPHANED.value
-    return recorded if recorded in ENDED else AgentState.EXITED.value
+        return ORPHANED
+    return recorded if recorded in ENDED else "exited"
 
 
 def status_label(state_word: str, record: state.AgentRecord) -> str:

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence, TextIO, Tuple
 
-from meshcompose.app.options import InstallOptions, InstallPolicy, ProjectSelection, RegistryOptions
+from meshcompose.app.project import ProjectSelection
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # app.options is imported on use: `ps` and `logs` do not need it
+    from meshcompose.app.options import InstallOptions, RegistryOptions
     from meshcompose.cli.prompt import Ask
     from meshcompose.model import Project
 
@@ -81,6 +82,8 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
 
 
 def registry_options(args: argparse.Namespace) -> RegistryOptions:
+    from meshcompose.app.options import RegistryOptions
+
     return RegistryOptions(url=args.registry_url, host=args.registry_host, port=args.registry_port,
                            log_level=args.log_level)
 
@@ -108,6 +111,7 @@ def install_options(args: argparse.Namespace, stream: TextIO = sys.stderr, *, as
                     interactive: Optional[bool] = None) -> InstallOptions:
     """--install/--no-install, else the prompt when `stream` and stdin are a
     terminal (`interactive` and `ask` override both, for tests); reports on `stream`."""
+    from meshcompose.app.options import InstallOptions, InstallPolicy
     from meshcompose.cli import prompt
     from meshcompose.cli.render import EnvironmentConsole
 

@@ -26,7 +26,8 @@ import pytest
 from cli_helpers import ProjectDir, _env, pid_alive, wait_until
 from meshcompose.app import project as app_project
 from meshcompose.app import up as app_up
-from meshcompose.app.options import InstallOptions, InstallPolicy, ProjectSelection, UpOptions
+from meshcompose.app.options import InstallOptions, InstallPolicy, UpOptions
+from meshcompose.app.project import ProjectSelection
 from meshcompose.app.waiting import wait_until_up
 from meshcompose.control import state
 from meshcompose.plan import runplan

@@ -15,12 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app import control
-    from meshcompose.app.options import RestartOptions
+    from meshcompose.app import restart
     from meshcompose.cli.options import load_project
     from meshcompose.cli.render import print_outcome, print_warnings
 
-    result = control.restart(load_project(args), RestartOptions(
+    result = restart.restart(load_project(args), restart.RestartOptions(
         names=tuple(args.names), timeout=args.timeout, wait_timeout=args.wait_timeout))
     print_warnings(result.warnings)
     print(f"restarting: {', '.join(result.restarted)}")

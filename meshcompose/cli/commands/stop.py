@@ -13,12 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app import control
-    from meshcompose.app.options import StopOptions
+    from meshcompose.app import stop
     from meshcompose.cli.options import project_directory
     from meshcompose.cli.render import print_marked, print_warnings
 
-    result = control.stop(project_directory(args), StopOptions(names=tuple(args.names), timeout=args.timeout))
+    result = stop.stop(project_directory(args), stop.StopOptions(names=tuple(args.names), timeout=args.timeout))
     print_warnings(result.warnings)
     print_marked([("✔", name, "stopped" if name in result.was_running else "was not running")
                   for name in result.stopped])
