@@ -125,7 +125,6 @@ def healthchecked(project: Project, names: Sequence[str]) -> Set[str]:
 def _foreground(plan: RunPlan, options: UpOptions) -> UpResult:
     from meshcompose.runtime import session  # anyio and the supervisor: only when supervising here
 
-    runplan.write(plan)  # the record of what runs; the foreground run uses the value itself
     return UpResult(UpMode.FOREGROUND, session.supervise(plan, console=options.console, detached=False))
 
 

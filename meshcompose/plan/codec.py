@@ -27,6 +27,7 @@ from typing import Any, Dict, Type, TypeVar
 T = TypeVar("T")
 
 _NONE = type(None)
+_PLAIN = frozenset({str, int, float, bool, _NONE})
 _SEQUENCES = (list, tuple, collections.abc.Sequence)
 _MAPPINGS = (dict, collections.abc.Mapping)
 
@@ -41,6 +42,8 @@ class DecodeError(ValueError):
 
 def encode(value: Any) -> Any:
     """`value` as JSON types (dict, list, str, int, float, bool, None)."""
+    if type(value) in _PLAIN:  # most values (environments are most of a plan): checked first
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: encode(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
@@ -100,6 +103,8 @@ def _sequence(origin: Any, args: tuple, raw: Any, where: str) -> Any:
             raise DecodeError(where, f"expected {len(args)} items, got {len(raw)}")
         return tuple(_decode(arg, item, f"{where}[{i}]") for i, (arg, item) in enumerate(zip(args, raw)))
     item_kind = args[0] if args else Any
+    if _all_plain(item_kind, raw):
+        return raw if origin is list else tuple(raw)
     items = [_decode(item_kind, item, f"{where}[{i}]") for i, item in enumerate(raw)]
     return items if origin is list else tuple(items)
 
@@ -108,6 +113,8 @@ def _mapping(args: tuple, raw: Any, where: str) -> Dict[str, Any]:
     if not isinstance(raw, dict):
         raise DecodeError(where, f"expected an object, got {_show(raw)}")
     value_kind = args[1] if len(args) == 2 else Any
+    if _all_plain(value_kind, raw.values()):  # an environment: thousands of strings, checked at once
+        return dict(raw)
     return {key: _decode(value_kind, item, _join(where, key)) for key, item in raw.items()}
 
 
@@ -137,6 +144,8 @@ def _enum(kind: Type[enum.Enum], raw: Any, where: str) -> Any:
 
 
 def _scalar(kind: Any, raw: Any, where: str) -> Any:
+    if type(raw) is kind and kind in _PLAIN:
+        return raw
     if kind is Path:
         if isinstance(raw, str):
             return Path(raw)
@@ -150,6 +159,10 @@ def _scalar(kind: Any, raw: Any, where: str) -> Any:
     if kind not in (str, bool, int, float):
         raise TypeError(f"the codec does not handle {kind!r} (at {where or 'the top'})")
     raise DecodeError(where, f"expected {kind.__name__}, got {_show(raw)}")
+
+
+def _all_plain(kind: Any, values: Any) -> bool:
+    return kind in (str, int, bool) and all(type(value) is kind for value in values)
 
 
 @functools.lru_cache(maxsize=None)
