@@ -48,6 +48,10 @@ class UpResult:
 
 
 def up(project: Project, options: UpOptions) -> UpResult:
+    """Starts the selected agents: supervised here (the default), by a
+    detached supervisor (`detach`), or, when the project already runs and
+    agents were named, by its supervisor. Takes the project lock for the
+    first two; the third waits, like `up -d`, until the agents are up."""
     selected = select(project, options)
     lock = state.ProjectLock(project.directory, project.name)
     try:
