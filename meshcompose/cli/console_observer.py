@@ -1,15 +1,18 @@
-"""Renders the supervisor's reports on the terminal through the log multiplexer."""
+"""Renders a foreground run on the terminal through the log multiplexer: the
+console the CLI hands to `app.up` (an observer of the supervisor, flushed
+when output goes idle)."""
 
 from __future__ import annotations
 
 from typing import List
 
+from meshcompose.cli.console import ConsoleMux
 from meshcompose.runtime.events import AgentStatus, Notice
 
 
 class ConsoleObserver:
-    def __init__(self, mux) -> None:
-        self.mux = mux  # meshcompose.cli.console.ConsoleMux
+    def __init__(self, mux: ConsoleMux) -> None:
+        self.mux = mux
 
     def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
         self.mux.lines(agent, lines, stream)
@@ -18,4 +21,9 @@ class ConsoleObserver:
         pass  # the runner's notices already say what changed, in words
 
     def notice(self, notice: Notice) -> None:
+        if notice.agent:
+            self.mux.add_name(notice.agent)  # e.g. the managed registry, added by the plan
         self.mux.event(notice.agent, notice.text, notice.level)
+
+    def flush(self) -> None:
+        self.mux.flush()

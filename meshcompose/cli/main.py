@@ -1,9 +1,11 @@
 """Entry point: builds the parser from the command table and runs one command.
 
-Each command lives in `meshcompose.cli.cmd_<name>` and provides
-`add_arguments(parser)` and `run(args) -> int`. Command modules keep heavy
-imports (networkx, jsonschema, anyio) inside `run`, so `--help`, `ps` and
-`logs` stay fast.
+Each command is a module in `meshcompose.cli.commands` with
+`add_arguments(parser, name)` and `run(args) -> int`: parse, build the
+command's options, make one `meshcompose.app` call, render the result, return
+the exit code. Only the chosen command's module is imported, and it imports
+its `app` module inside `run`, so `--help`, `ps` and `logs` never pay for
+networkx, jsonschema or anyio. `MeshComposeError` is caught here and only here.
 """
 
 from __future__ import annotations
@@ -12,32 +14,32 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 from meshcompose import __version__
 from meshcompose.errors import EXIT_INTERRUPTED, EXIT_USAGE, MeshComposeError
 
 # (command, module, one-line help), in the order `--help` lists them.
 COMMANDS = [
-    ("up", "cmd_up", "start the project's agents (foreground, or -d to detach)"),
-    ("down", "cmd_down", "stop every agent in reverse dependency order and end the supervisor"),
-    ("ps", "cmd_ps", "list the agents and their status"),
-    ("logs", "cmd_logs", "show agent output from the log files (-f to follow)"),
-    ("start", "cmd_control", "start agents of a running project"),
-    ("stop", "cmd_control", "stop agents of a running project"),
-    ("restart", "cmd_control", "restart agents of a running project"),
-    ("config", "cmd_config", "validate and print the merged, normalized project"),
-    ("graph", "cmd_graph", "print the dependency graph"),
-    ("env", "cmd_env", "show each agent's Python interpreter, version and missing packages"),
-    ("export", "cmd_export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
-    ("schema", "cmd_schema", "print the JSON Schema of mesh-compose.yaml"),
+    ("up", "up", "start the project's agents (foreground, or -d to detach)"),
+    ("down", "down", "stop every agent in reverse dependency order and end the supervisor"),
+    ("ps", "ps", "list the agents and their status"),
+    ("logs", "logs", "show agent output from the log files (-f to follow)"),
+    ("start", "start", "start agents of a running project"),
+    ("stop", "stop", "stop agents of a running project"),
+    ("restart", "restart", "restart agents of a running project"),
+    ("config", "config", "validate and print the merged, normalized project"),
+    ("graph", "graph", "print the dependency graph"),
+    ("env", "env", "show each agent's Python interpreter, version and missing packages"),
+    ("export", "export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
+    ("schema", "schema", "print the JSON Schema of mesh-compose.yaml"),
 ]
 
 
 def add_project_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Options that pick the project; accepted before and after the command."""
     default = argparse.SUPPRESS if suppress else None
-    listing = argparse.SUPPRESS if suppress else []
+    listing: Union[str, List[str]] = argparse.SUPPRESS if suppress else []
     parser.add_argument("-f", "--file", dest="files", action="append", default=listing, metavar="FILE",
                         help="project file: mesh-compose.yaml, a single-agent YAML, or an agent .py (repeatable)")
     parser.add_argument("-p", "--project-name", default=default, metavar="NAME",
@@ -89,7 +91,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         add_project_options(command_parser, suppress=True)
         if name == command:
-            module = importlib.import_module(f"meshcompose.cli.{module_name}")
+            module = importlib.import_module(f"meshcompose.cli.commands.{module_name}")
             module.add_arguments(command_parser, name)
             command_parser.set_defaults(_module=module)
     return parser
@@ -99,7 +101,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
-    args.argv = argv  # the command line as given (a detached `up` re-runs it)
     if not args.command:
         parser.print_help()
         return EXIT_USAGE

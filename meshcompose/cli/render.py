@@ -1,12 +1,26 @@
-"""Shared rendering helpers: consoles and error output."""
+"""Rendering shared by several commands: colour, errors, warnings, the
+outcome of waiting for agents, and the Python environments report.
+
+rich is imported only where it draws (the environments report), so `ps`
+and `logs` do not pay for it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TextIO
 
 from meshcompose.errors import MeshComposeError
+
+if TYPE_CHECKING:
+    from meshcompose.app.options import Progress
+    from meshcompose.app.waiting import WaitOutcome
+    from meshcompose.errors import ExternallyManagedError
+    from meshcompose.pyenv.resolve import Environment
+
+MARKS = {True: "✔", False: "✘", None: "…"}
 
 
 def color_enabled(stream: TextIO, no_color: bool = False) -> bool:
@@ -25,3 +39,96 @@ def print_error(error: MeshComposeError, *, no_color: bool = False, stream: Text
     if error.hint:
         stream.write(f"{dim}hint:{reset} {error.hint}\n")
     stream.flush()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
+def print_warnings(warnings: Iterable[str]) -> None:
+    for warning in warnings:
+        warn(warning)
+
+
+def print_marked(rows: Sequence[tuple]) -> None:
+    """` ✔ name  text` lines, names aligned; rows are (mark, name, text)."""
+    width = max((len(name) for _, name, _ in rows), default=0)
+    for mark, name, text in rows:
+        print(f" {mark} {name.ljust(width)}  {text}")
+
+
+def print_outcome(outcome: WaitOutcome) -> int:
+    """How waiting for agents ended; the exit code (1 unless every one is up)."""
+    if outcome.supervisor_exit is not None:
+        print(f"the detached supervisor exited with code {outcome.supervisor_exit}:\n{outcome.supervisor_log}",
+              file=sys.stderr)
+        return 1
+    rows = []
+    for agent in outcome.agents:
+        detail = f"  {agent.message}" if agent.message and agent.reached is not True else ""
+        if agent.reached is None:
+            detail += "  (not up in time; see `mesh-compose logs`)"
+        rows.append((MARKS[agent.reached], agent.name, f"{agent.status}{detail}"))
+    print_marked(rows)
+    return 0 if outcome.ok else 1
+
+
+class EnvironmentConsole:
+    """The app's EnvironmentReport on a terminal (or any stream): a line per
+    interpreter, messages, and a progress line per package being installed."""
+
+    def __init__(self, stream: TextIO, no_color: bool = False) -> None:
+        from rich.console import Console
+
+        color = color_enabled(stream, no_color)
+        self.console = Console(file=stream, no_color=not color, highlight=False, soft_wrap=True,
+                               force_terminal=color or None)
+
+    def summary(self, environments: Sequence[Environment]) -> None:
+        for env in environments:
+            self.console.print(summary_line(env))
+
+    def message(self, text: str) -> None:
+        from rich.markup import escape
+
+        self.console.print(escape(text))
+
+    def refused(self, error: ExternallyManagedError) -> None:
+        from rich.markup import escape
+
+        self.console.print(f"{escape(error.message)}\n[dim]{escape(error.hint or '')}[/]")
+
+    @contextlib.contextmanager
+    def installing(self, executable: str, requirements: Sequence[str]) -> Iterator[Progress]:
+        from rich.markup import escape
+        from rich.progress import Progress as Bar
+        from rich.progress import SpinnerColumn, TextColumn
+
+        from meshcompose.errors import InstallError
+
+        marks = {"installing": "installing", "installed": "[green]✓ installed[/]", "failed": "[red]✗ failed[/]"}
+        with Bar(SpinnerColumn(), TextColumn("{task.description}"), console=self.console) as bar:
+            tasks = {req: bar.add_task(escape(req), total=1) for req in requirements}
+
+            def progress(requirement: str, status: str) -> None:
+                bar.update(tasks[requirement], description=f"{escape(requirement)}  {marks.get(status, status)}",
+                           completed=0 if status == "installing" else 1)
+
+            try:
+                yield progress
+            except InstallError as error:
+                bar.stop()
+                if error.output.strip():
+                    self.console.print(escape(error.output.rstrip()), style="dim")
+                raise
+
+
+def summary_line(env: Environment) -> str:
+    """One line of rich markup: interpreter, version, kind, rule, agents, and what is missing."""
+    from rich.markup import escape
+
+    count = len(env.agents)
+    agents = escape(f"{count} agent{'s' if count != 1 else ''} ({', '.join(env.agents)})")
+    state = f"[red]missing: {escape(', '.join(env.missing))}[/]" if env.missing else "[green]ok[/]"
+    return (f"[bold]python {env.version_text}[/] {env.kind} {escape(env.executable)} "
+            f"[dim]{escape(f'(via {env.source})')}[/] — {agents} — {state}")

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("meshcompose.cli.project", reason="the project loader (issue 2) is not built yet")
-
-from wheelmaker import make_wheel  # noqa: E402
+from wheelmaker import make_wheel
 
 PYENV = Path.home() / ".pyenv" / "versions"
 

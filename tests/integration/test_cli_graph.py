@@ -10,9 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-# The shared CLI loader lands separately; until then there is nothing to drive.
-pytest.importorskip("meshcompose.cli.project", reason="meshcompose/cli/project.py (load_from_args) not landed yet")
-
 MESH = {
     "name": "demo",
     "agents": {

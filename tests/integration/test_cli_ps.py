@@ -19,7 +19,7 @@ from anyio.from_thread import start_blocking_portal
 
 from meshcompose.control import protocol
 from meshcompose.control import state
-from meshcompose.cli import cmd_ps
+from meshcompose.app import ps as app_ps
 from meshcompose.model import AgentState
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions and unix sockets")
@@ -192,8 +192,8 @@ def test_ps_imports_neither_networkx_nor_jsonschema(root):
 
 
 def test_ps_states_match_the_model():
-    assert set(cmd_ps.STATES) == {s.value for s in AgentState}
-    assert cmd_ps.ENDED == {AgentState.EXITED.value, AgentState.FAILED.value, AgentState.SKIPPED.value}
+    assert set(app_ps.STATES) == {s.value for s in AgentState}
+    assert app_ps.ENDED == {AgentState.EXITED.value, AgentState.FAILED.value, AgentState.SKIPPED.value}
 
 
 async def _answer(request: dict) -> dict:

@@ -246,3 +246,55 @@ def test_permissions_of_state_dir_state_file_and_socket(detached):
     assert len(str(socket_path)) < 104  # fits sun_path whatever the tmp_path length
     ok(project.cli("down"))
     assert not socket_path.exists()
+
+
+# Prints the registry settings it was given, as one JSON line.
+MESH_ENV_AGENT = """
+import json, os, signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+mesh = {k: v for k, v in os.environ.items() if k.startswith("MCP_MESH_") or k == "HOST"}
+print("ENV " + json.dumps(mesh, sort_keys=True), flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+@posix_only
+def test_up_name_and_start_name_hand_the_same_launch_to_a_running_supervisor(detached, monkeypatch):
+    """Agents a running project never ran join the mesh the others are in,
+    whichever command starts them; only their agent ids differ."""
+    from fake_registry import FakeRegistry
+
+    monkeypatch.delenv("MCP_MESH_REGISTRY_URL", raising=False)  # the command line names the registry
+    registry = FakeRegistry().start()
+    try:
+        project = detached
+        project.script("mesh_agent.py", MESH_ENV_AGENT)
+        # Listing the SDK makes an agent need the registry, so the run records where it is.
+        needs_mesh = {"script": "mesh_agent.py", "python": {"packages": ["mcp-mesh"]}, "stop_grace_period": "2s"}
+        project.compose({"base": needs_mesh, "one": needs_mesh, "two": needs_mesh})
+        ok(project.cli("up", "-d", "--no-install", "--registry-url", registry.url, "base"))
+        assert state(project)["registry_url"] == registry.url
+
+        up = ok(project.cli("up", "--no-install", "one"))
+        assert "asked the running supervisor to start: one" in up.stdout
+        start = ok(project.cli("start", "--no-install", "two"))
+        assert "starting: two" in start.stdout
+
+        given = {name: mesh_env(project, name) for name in ("base", "one", "two")}
+        assert given["one"]["MCP_MESH_REGISTRY_URL"] == registry.url  # not the default 127.0.0.1:8000
+        for name in ("one", "two"):
+            assert given[name].pop("MCP_MESH_AGENT_ID").endswith(f"-{name}")
+        given["base"].pop("MCP_MESH_AGENT_ID")
+        assert given["one"] == given["two"] == given["base"]
+        records = state(project)["agents"]
+        assert {key: records["one"][key] for key in ("interpreter", "python_version", "venv")} == \
+               {key: records["two"][key] for key in ("interpreter", "python_version", "venv")}
+    finally:
+        registry.die()
+
+
+def mesh_env(project: ProjectDir, name: str) -> dict:
+    wait_until(lambda: "ENV " in project.read(f".mesh-compose/logs/{name}.log"), 10, f"{name}'s environment")
+    line = next(line for line in project.read(f".mesh-compose/logs/{name}.log").splitlines() if "ENV " in line)
+    return json.loads(line.split("ENV ", 1)[1])

@@ -1,7 +1,10 @@
 """The install decision: i/v/c/q on a terminal, --install/--no-install without one.
 
-Installs are real (offline, from a hand-built wheel); the prompt is answered
-through injected input and, end to end, through a pseudo-terminal.
+The CLI builds the install options from its arguments (`cli.options`), the
+application settles the environments with them (`app.environments`), and the
+CLI's prompt and report render the conversation. Installs are real (offline,
+from a hand-built wheel); the prompt is answered through injected input and,
+end to end, through a pseudo-terminal.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from meshcompose import model
-from meshcompose.cli import environments
+from meshcompose.app import environments
+from meshcompose.cli.options import install_options
 from meshcompose.errors import MissingPackagesError
 
 from wheelmaker import make_wheel  # noqa: E402
@@ -64,7 +68,7 @@ def answers(*replies: str):
 
 def ensure(proj, args, **kw):
     out = io.StringIO()
-    result = environments.ensure_environments(proj, None, args, out, **kw)
+    result = environments.ensure_environments(proj, None, install_options(args, out, **kw))
     return result, out.getvalue()
 
 
@@ -140,14 +144,15 @@ DRIVER = """
 import argparse, sys
 from pathlib import Path
 from meshcompose import model
-from meshcompose.cli.environments import ensure_environments
+from meshcompose.app.environments import ensure_environments
+from meshcompose.cli.options import install_options
 from meshcompose.errors import MeshComposeError
 d = Path(sys.argv[1])
 agent = model.Agent("a", model.RunKind.SCRIPT, "a.py", working_dir=d,
                     python=model.PythonRequirements(packages=("tiny-one",)))
 args = argparse.Namespace(install=False, no_install=False, find_links=[sys.argv[2]], no_color=True)
 try:
-    result = ensure_environments(model.Project("p", d, (), {"a": agent}), None, args, sys.stderr)
+    result = ensure_environments(model.Project("p", d, (), {"a": agent}), None, install_options(args, sys.stderr))
     print("RESULT missing=%r" % (result["a"].missing,))
 except MeshComposeError as error:
     print("ERROR " + error.message)

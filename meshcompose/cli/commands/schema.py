@@ -11,8 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.config.validate import schema_text
+    from meshcompose.app import inspect
 
-    text = schema_text()
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.write(inspect.schema())
     return 0

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import TYPE_CHECKING, Callable, Dict
+
+if TYPE_CHECKING:
+    from meshcompose.app.inspect import GraphView
 
 FORMATS = ("text", "mermaid", "dot", "json")
 
@@ -23,46 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.plan import planner
-    from meshcompose.cli.project import load_from_args
+    from meshcompose.app import inspect
+    from meshcompose.app.options import GraphOptions
+    from meshcompose.cli.options import load_project
 
-    project = load_from_args(args)
-    planner.check(project)
-    selected = planner.select(project, args.names)
-    graph = planner.build_graph(project).subgraph(selected)
-    waves = planner.start_order(project, selected)
-    # Edges in the order the file lists them, so the output reads like the file.
-    edges = [
-        Edge(dep.name, name, dep.condition.value, dep.required)
-        for wave in waves for name in wave
-        for dep in project.agents[name].depends_on if graph.has_edge(dep.name, name)
-    ]
-    print(RENDERERS[args.format](GraphView(project.name, waves, edges)), end="")
+    view = inspect.graph(load_project(args), GraphOptions(names=tuple(args.names)))
+    print(RENDERERS[args.format](view), end="")
     return 0
-
-
-@dataclass(frozen=True)
-class Edge:
-    dependency: str
-    dependent: str
-    condition: str
-    required: bool
-
-    @property
-    def label(self) -> str:
-        return self.condition if self.required else f"{self.condition}, required: false"
-
-
-class GraphView:
-    """What every renderer needs: agents in start waves and labelled edges (dependents in start order)."""
-
-    def __init__(self, project: str, waves: List[List[str]], edges: Sequence[Edge]) -> None:
-        self.project, self.waves = project, waves
-        self.agents = [name for wave in waves for name in wave]
-        self.edges = list(edges)
-
-    def needs(self, agent: str) -> List[Edge]:
-        return [edge for edge in self.edges if edge.dependent == agent]
 
 
 def render_text(view: GraphView) -> str:
@@ -105,7 +74,7 @@ def render_json(view: GraphView) -> str:
     document = {
         "project": view.project,
         "agents": view.agents,
-        "start_order": view.waves,
+        "start_order": [list(wave) for wave in view.waves],
         "dependencies": [
             {"dependent": e.dependent, "dependency": e.dependency, "condition": e.condition, "required": e.required}
             for e in view.edges

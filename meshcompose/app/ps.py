@@ -1,43 +1,37 @@
-"""`mesh-compose ps [-a] [--format table|json] [-q] [--status S]`.
+"""`ps`: the agents of a project and their state, from `.mesh-compose/state.json`.
 
-Reads `.mesh-compose/state.json` directly instead of asking the supervisor:
-it answers when the project never ran, while it runs, and after its
-supervisor died (agents still alive are then `orphaned`). It must be fast, so
-it imports neither the configuration stack nor rich: the table is plain
-aligned text, like compose's.
+Reads the state file instead of asking the supervisor, so it answers when
+the project never ran, while it runs, and after its supervisor died (agents
+still alive are then `orphaned`). It must be fast: it imports neither the
+configuration stack nor rich, and psutil scans the process table once.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
-import sys
 import time
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-if TYPE_CHECKING:
-    from meshcompose.control.state import AgentRecord, StateDoc
+from meshcompose.control import state
 
+# model.AgentState's values (a test keeps them equal): importing the model
+# would cost `ps` ~20 ms.
 STATES = ("waiting", "starting", "running", "healthy", "unhealthy", "restarting", "stopping",
-          "exited", "failed", "skipped", "orphaned")  # model.AgentState values; a test keeps them equal
+          "exited", "failed", "skipped", "orphaned")
 ENDED = frozenset({"exited", "failed", "skipped"})
 RUNNING_FAMILY = frozenset({"running", "healthy", "unhealthy"})
-COLUMNS = ("NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON")
-MESH_COLUMNS = ("MESH", "CAPS")
+ORPHANED = "orphaned"
 # `ps` must answer even when the registry is dead or hangs.
 REGISTRY_TIMEOUT = 0.5
 
 
-def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument("-a", "--all", action="store_true",
-                        help="show every agent, including exited, failed and skipped ones")
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="table (default), or json: one object per line")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only print agent names")
-    parser.add_argument("--status", dest="statuses", action="append", choices=STATES, default=[],
-                        metavar="STATUS", help=f"only agents in this state (repeatable): {', '.join(STATES)}")
+@dataclass(frozen=True)
+class PsOptions:
+    all: bool = False  # include ended agents
+    statuses: Tuple[str, ...] = ()  # only these state words
+    mesh: bool = True  # ask the registry for the MESH and CAPS columns
 
 
 @dataclass
@@ -66,27 +60,30 @@ class Row:
     Capabilities: Optional[int] = None
 
 
-def run(args: argparse.Namespace) -> int:
-    from meshcompose.config import locate
-    from meshcompose.control import state
+@dataclass(frozen=True)
+class PsResult:
+    rows: Tuple[Row, ...]  # the ones asked for
+    ran: bool = True  # False: the project has not run here
+    mesh: bool = False  # the run involves a registry: show MESH and CAPS
+    orphaned: Tuple[str, ...] = ()  # alive, but their supervisor is gone
+    supervisor_pid: Optional[int] = None  # the gone supervisor's, when known
 
-    directory = locate.project_dir(getattr(args, "files", None) or [])
+
+def ps(directory: Path, options: PsOptions) -> PsResult:
     doc = state.StateStore(directory).read()
     if doc is None:
-        _print_empty(args, "no agents running (the project has not run here yet)")
-        return 0
+        return PsResult((), ran=False)
     supervised = state.supervisor_alive(doc)
     children = functools.lru_cache(maxsize=None)(children_map)  # scanned once, and only if needed
     rows = [agent_row(doc, name, record, supervised, children) for name, record in doc["agents"].items()]
-    if doc.get("registry_url"):
-        add_mesh_columns(doc, rows)
-    _warn_if_orphaned(doc, rows, supervised)
-    shown = [row for row in rows if wanted(row, args.all, args.statuses)]
-    if not shown:
-        _print_empty(args, "no agents running")
-        return 0
-    _print_rows(args, shown, mesh=bool(doc.get("registry_url")))
-    return 0
+    registry_url = doc.get("registry_url")
+    mesh = bool(registry_url) and options.mesh
+    if registry_url and mesh:
+        add_mesh_columns(registry_url, doc["project"], rows)
+    orphaned = () if supervised else tuple(row.Name for row in rows if row.State == ORPHANED)
+    record = doc.get("supervisor")
+    return PsResult(tuple(row for row in rows if wanted(row, options.all, options.statuses)), mesh=mesh,
+                    orphaned=orphaned, supervisor_pid=record["pid"] if record else None)
 
 
 def wanted(row: Row, show_all: bool, statuses: Sequence[str]) -> bool:
@@ -95,7 +92,7 @@ def wanted(row: Row, show_all: bool, statuses: Sequence[str]) -> bool:
     return show_all or row.State not in ENDED
 
 
-def effective_state(record: "AgentRecord", supervised: bool, alive: bool) -> str:
+def effective_state(record: state.AgentRecord, supervised: bool, alive: bool) -> str:
     """With a live supervisor its word is the truth; without one, a process
     still alive is orphaned and one that is gone has ended, whatever the last
     word was (a `running` agent without a process is not running)."""
@@ -103,11 +100,11 @@ def effective_state(record: "AgentRecord", supervised: bool, alive: bool) -> str
     if supervised:
         return recorded
     if alive:
-        return "orphaned"
+        return ORPHANED
     return recorded if recorded in ENDED else "exited"
 
 
-def status_label(state_word: str, record: "AgentRecord") -> str:
+def status_label(state_word: str, record: state.AgentRecord) -> str:
     health = record.get("health") or (state_word if state_word in ("healthy", "unhealthy") else None)
     if state_word in RUNNING_FAMILY:
         return f"running ({health})" if health else "running"
@@ -116,13 +113,11 @@ def status_label(state_word: str, record: "AgentRecord") -> str:
     return state_word
 
 
-def agent_row(doc: "StateDoc", name: str, record: "AgentRecord", supervised: bool,
+def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervised: bool,
               children: Callable[[], Dict[int, List[int]]]) -> Row:
-    from meshcompose.control import state
-
     alive = state.process_alive(record.get("pid"), record.get("create_time"))
     word = effective_state(record, supervised, alive)
-    usage = tree_usage(record["pid"], record["create_time"], children()) if alive else None
+    usage = tree_usage(record["pid"], record["create_time"], children()) if alive else None  # type: ignore[arg-type]
     started = record.get("started_at")
     return Row(
         Name=name, Project=doc["project"], State=word, Status=status_label(word, record),
@@ -138,19 +133,19 @@ def agent_row(doc: "StateDoc", name: str, record: "AgentRecord", supervised: boo
     )
 
 
-def add_mesh_columns(doc: "StateDoc", rows: Sequence[Row]) -> None:
+def add_mesh_columns(registry_url: str, project: str, rows: Sequence[Row]) -> None:
     """What the MCP Mesh registry says of each agent (one short request)."""
     from meshcompose.mesh import registry
 
-    listed = registry.agents(doc["registry_url"], timeout=REGISTRY_TIMEOUT) or {}
+    listed = registry.agents(registry_url, timeout=REGISTRY_TIMEOUT) or {}
     for row in rows:
-        info = listed.get(registry.agent_id(doc["project"], row.Name))
+        info = listed.get(registry.agent_id(project, row.Name))
         if info is not None:
             row.Mesh = "registered" if info.healthy else "unhealthy"
             row.Capabilities = info.capabilities
 
 
-def tree_usage(pid: int, create_time: float, children: Dict[int, List[int]]) -> Optional[tuple]:
+def tree_usage(pid: int, create_time: float, children: Dict[int, List[int]]) -> Optional[Tuple[float, int]]:
     """(CPU % averaged since start, summed RSS) of the agent and its descendants."""
     import psutil
 
@@ -186,52 +181,3 @@ def _descendants(pid: int, children: Dict[int, List[int]]) -> List[int]:
         found.append(current)
         pending.extend(children.get(current, ()))
     return found
-
-
-def _warn_if_orphaned(doc: "StateDoc", rows: Iterable[Row], supervised: bool) -> None:
-    orphans = [row.Name for row in rows if row.State == "orphaned"]
-    if supervised or not orphans:
-        return
-    record = doc.get("supervisor")
-    who = f"the supervisor (pid {record['pid']})" if record else "the supervisor"
-    print(f"warning: {who} is gone; {len(orphans)} agent(s) still run orphaned: {', '.join(orphans)} "
-          "— `mesh-compose down` stops them", file=sys.stderr)
-
-
-def _print_empty(args: argparse.Namespace, message: str) -> None:
-    if args.format == "table" and not args.quiet:
-        print(message)
-
-
-def _print_rows(args: argparse.Namespace, rows: List[Row], mesh: bool) -> None:
-    if args.quiet:
-        sys.stdout.write("".join(f"{row.Name}\n" for row in rows))
-    elif args.format == "json":
-        sys.stdout.write("".join(json.dumps(asdict(row)) + "\n" for row in rows))
-    else:
-        sys.stdout.write(render_table(rows, mesh))
-
-
-def table_cells(row: Row, mesh: bool = False) -> List[str]:
-    from meshcompose.units import format_duration, format_size
-
-    python = "-"
-    if row.Python:
-        python = f"{row.Python} ({'venv' if row.Venv else 'system'})" if row.Venv is not None else row.Python
-    cells = [
-        row.Name, row.Status, str(row.Pid) if row.Pid else "-",
-        format_duration(row.Uptime) if row.Uptime is not None else "-", str(row.Restarts),
-        f"{row.CPUPercent:.1f}" if row.CPUPercent is not None else "-",
-        format_size(row.MemoryBytes) if row.MemoryBytes is not None else "-", python,
-    ]
-    if mesh:
-        cells += [row.Mesh or "—", str(row.Capabilities) if row.Capabilities is not None else "—"]
-    return cells
-
-
-def render_table(rows: Sequence[Row], mesh: bool = False) -> str:
-    columns = [*COLUMNS, *MESH_COLUMNS] if mesh else list(COLUMNS)
-    lines = [columns, *(table_cells(row, mesh) for row in rows)]
-    widths = [max(len(line[index]) for line in lines) for index in range(len(columns))]
-    return "".join("   ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() + "\n"
-                   for line in lines)

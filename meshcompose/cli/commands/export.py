@@ -3,7 +3,7 @@
 `-o DIR` writes one file per object and a kustomization.yaml (`kubectl
 apply -k DIR`); `-o -` (the default) writes one multi-document stream to
 stdout. Whatever cannot be mapped is listed on stderr; `--strict` makes that
-a failure. The work is `meshcompose.export`; this module parses and writes.
+a failure.
 """
 
 from __future__ import annotations
@@ -37,43 +37,22 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.cli.project import load_from_args
-    from meshcompose.export import ExportOptions, export_kubernetes
+    from meshcompose.app.export import export
+    from meshcompose.cli.options import load_project
+    from meshcompose.cli.render import warn
+    from meshcompose.export import ExportOptions
     from meshcompose.export.options import OLDEST_VERSION, parse_version
 
-    project = load_from_args(args)
     options = ExportOptions(
         namespace=args.namespace, images=tuple(args.images), strict=args.strict,
         kubernetes_version=parse_version(args.kubernetes_version) if args.kubernetes_version else OLDEST_VERSION,
     )
-    result = export_kubernetes(project, options)
-    for warning in result.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
-    if args.output == "-":
-        sys.stdout.write(result.stream)
-        return 0
-    written = _write(Path(args.output), result.files)
-    sys.stderr.write(f"wrote {written} files to {args.output}; deploy with: kubectl apply -k {args.output}\n")
+    directory = None if args.output == "-" else Path(args.output)
+    outcome = export(load_project(args), options, directory)
+    for warning in outcome.result.warnings:
+        warn(warning)
+    if directory is None:
+        sys.stdout.write(outcome.result.stream)
+    else:
+        sys.stderr.write(f"wrote {outcome.written} files to {directory}; deploy with: kubectl apply -k {directory}\n")
     return 0
-
-
-def _write(directory: Path, files: Tuple[Tuple[str, str], ...]) -> int:
-    """Writes the files; removes files an earlier export wrote that this one no longer has."""
-    from meshcompose.export.yamlout import HEADER
-
-    directory.mkdir(parents=True, exist_ok=True)
-    names = {name for name, _ in files}
-    for old in directory.glob("*.yaml"):
-        if old.name not in names and _generated(old, HEADER):
-            old.unlink()
-    for name, text in files:
-        (directory / name).write_text(text, encoding="utf-8")
-    return len(files)
-
-
-def _generated(path: Path, header: str) -> bool:
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return handle.readline() == header
-    except (OSError, UnicodeDecodeError):
-        return False

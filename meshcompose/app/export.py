@@ -1,0 +1,46 @@
+"""`export kubernetes`: the project as manifests, written to a directory or returned as one stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+from meshcompose.export import ExportOptions, ExportResult, export_kubernetes
+from meshcompose.export.yamlout import HEADER
+from meshcompose.model import Project
+
+
+@dataclass(frozen=True)
+class ExportWritten:
+    result: ExportResult
+    directory: Optional[Path]  # None: the caller prints `result.stream`
+    written: int
+
+
+def export(project: Project, options: ExportOptions, directory: Optional[Path]) -> ExportWritten:
+    """Builds the manifests; with a directory, writes one file per object there
+    (and removes files an earlier export wrote that this one no longer has)."""
+    result = export_kubernetes(project, options)
+    if directory is None:
+        return ExportWritten(result, None, 0)
+    return ExportWritten(result, directory, _write(directory, result.files))
+
+
+def _write(directory: Path, files: Tuple[Tuple[str, str], ...]) -> int:
+    directory.mkdir(parents=True, exist_ok=True)
+    names = {name for name, _ in files}
+    for old in directory.glob("*.yaml"):
+        if old.name not in names and _generated(old):
+            old.unlink()
+    for name, text in files:
+        (directory / name).write_text(text, encoding="utf-8")
+    return len(files)
+
+
+def _generated(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline() == HEADER
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -1,0 +1,124 @@
+"""Looking at a project without running it: `config`, `graph`, `env`, `schema`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+from meshcompose.app.environments import ensure_environments
+from meshcompose.app.options import ConfigOptions, EnvOptions, GraphOptions
+from meshcompose.app.running import known_names
+from meshcompose.model import Project
+from meshcompose.plan import planner
+
+if TYPE_CHECKING:
+    from meshcompose.pyenv.resolve import ResolvedPython
+
+# -- config --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    document: Optional[Dict[str, Any]] = None  # the merged, normalized project (not for -q or --services)
+    start_order: Tuple[str, ...] = ()  # with --services: agent names, dependencies first
+
+
+def config(project: Project, options: ConfigOptions) -> ConfigResult:
+    """Validates (cycles and unknown dependencies too), then what was asked for."""
+    planner.check(project)
+    if options.quiet:
+        return ConfigResult()
+    if options.services:
+        return ConfigResult(start_order=tuple(name for wave in planner.start_order(project) for name in wave))
+    from meshcompose.config.serialize import project_to_dict
+
+    return ConfigResult(document=project_to_dict(project))
+
+
+# -- graph ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edge:
+    dependency: str
+    dependent: str
+    condition: str
+    required: bool
+
+    @property
+    def label(self) -> str:
+        return self.condition if self.required else f"{self.condition}, required: false"
+
+
+@dataclass(frozen=True)
+class GraphView:
+    """Agents in start waves and labelled edges (dependents in start order)."""
+
+    project: str
+    waves: Tuple[Tuple[str, ...], ...]
+    edges: Tuple[Edge, ...]
+
+    @property
+    def agents(self) -> List[str]:
+        return [name for wave in self.waves for name in wave]
+
+    def needs(self, agent: str) -> List[Edge]:
+        return [edge for edge in self.edges if edge.dependent == agent]
+
+
+def graph(project: Project, options: GraphOptions) -> GraphView:
+    planner.check(project)
+    selected = planner.select(project, list(options.names))
+    subgraph = planner.build_graph(project).subgraph(selected)
+    waves = planner.start_order(project, selected)
+    # Edges in the order the file lists them, so the output reads like the file.
+    edges = [
+        Edge(dep.name, name, dep.condition.value, dep.required)
+        for wave in waves for name in wave
+        for dep in project.agents[name].depends_on if subgraph.has_edge(dep.name, name)
+    ]
+    return GraphView(project.name, tuple(tuple(wave) for wave in waves), tuple(edges))
+
+
+# -- env ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnvResult:
+    rows: Tuple[Dict[str, Any], ...]  # per Python agent: interpreter, version, kind, rule, packages
+
+    @property
+    def missing(self) -> bool:
+        return any(row["missing"] for row in self.rows)
+
+
+def env(project: Project, options: EnvOptions) -> EnvResult:
+    """Each Python agent's interpreter; with `install`, missing packages settled first."""
+    from meshcompose.pyenv import resolve
+
+    names = known_names(options.names, project.agents) or None
+    if options.install is not None:
+        resolved = ensure_environments(project, names, options.install)
+    else:
+        resolved = resolve.resolve_project(project, names)
+    return EnvResult(tuple(_env_row(name, python) for name, python in resolved.items()))
+
+
+def _env_row(name: str, python: ResolvedPython) -> Dict[str, Any]:
+    return {
+        "agent": name, "interpreter": python.executable, "version": python.version_text,
+        "implementation": python.implementation, "venv": python.is_venv, "found_via": python.source,
+        "requires": python.requires, "installed": dict(python.installed), "missing": list(python.missing),
+        "shared_with": [other for other in python.agents if other != name],
+    }
+
+
+# -- schema ---------------------------------------------------------------------------
+
+
+def schema() -> str:
+    """The JSON Schema of mesh-compose.yaml, as published."""
+    from meshcompose.config.validate import schema_text
+
+    text = schema_text()
+    return text if text.endswith("\n") else text + "\n"

@@ -1,0 +1,93 @@
+"""`logs`: agent output from `.mesh-compose/logs/`, merged by time, and
+followed with `-f`.
+
+Reads the files directly, so it works during and after a run, for detached
+projects, and when the project file no longer validates (it needs only the
+project directory, not the configuration, which would cost jsonschema and
+networkx).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional, Protocol, Sequence, Tuple
+
+from meshcompose.control.state import STATE_DIR_NAME
+from meshcompose.errors import MeshComposeError
+from meshcompose.logs.logfiles import agents_with_logs
+from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
+
+if TYPE_CHECKING:
+    from meshcompose.logs.logrecord import Record
+
+
+@dataclass(frozen=True)
+class LogsOptions:
+    names: Tuple[str, ...] = ()
+    follow: bool = False
+    tail: Optional[int] = None  # last N lines per agent; None: all
+
+
+class LogSink(Protocol):
+    """Where `logs` puts records, in time order (the CLI's console)."""
+
+    def begin(self, agents: Sequence[str]) -> None:
+        """The agents shown (known before the first record, for alignment)."""
+
+    def show(self, records: Sequence[Record]) -> bool:
+        """Render a batch; False when the reader has gone (stop following)."""
+
+    def waiting(self, log_dir: Path) -> None:
+        """Following, and no agent has written a log yet."""
+
+
+@dataclass(frozen=True)
+class LogsResult:
+    log_dir: Path
+    agents: Tuple[str, ...]  # whose logs were shown; empty: none yet
+
+
+def log_dir(directory: Path) -> Path:
+    return directory / STATE_DIR_NAME / "logs"
+
+
+def logs(directory: Path, options: LogsOptions, sink: LogSink) -> LogsResult:
+    """Shows the history, then (following) new lines until the reader leaves
+    or the caller interrupts (KeyboardInterrupt passes through)."""
+    where = log_dir(directory)
+    known = agents_with_logs(where)
+    _check_names(options.names, known, options.follow, where)
+    agents: List[str] = list(options.names) or known
+    if not agents and not options.follow:
+        return LogsResult(where, ())
+    sink.begin(agents)
+    follower = LogFollower(where, list(options.names) or None) if options.follow else None
+    try:
+        offsets = follower.offsets() if follower else {}
+        history = [tail_records(where, name, options.tail, offsets.get(name)) for name in agents]
+        if sink.show(list(merge_by_time(history))) and follower is not None:
+            _follow(follower, sink, where, waiting=not agents)
+    finally:
+        if follower is not None:
+            follower.close()
+    return LogsResult(where, tuple(agents))
+
+
+def _follow(follower: LogFollower, sink: LogSink, where: Path, *, waiting: bool) -> None:
+    if waiting:
+        sink.waiting(where)
+    for batch in follow(follower):
+        if not sink.show(batch):
+            return
+
+
+def _check_names(names: Sequence[str], known: Sequence[str], following: bool, where: Path) -> None:
+    for name in names:
+        if "/" in name or "\\" in name or name.startswith(".") or not name:
+            raise MeshComposeError(f"not an agent name: {name!r}")
+        if name not in known and not following:
+            raise MeshComposeError(
+                f"no logs for agent '{name}' in {where}",
+                hint=f"agents with logs: {', '.join(known)}" if known else "the project has not run yet",
+            )

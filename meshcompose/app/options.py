@@ -1,0 +1,186 @@
+"""The typed options of the user actions that load the project, and the
+callbacks the caller supplies.
+
+One frozen dataclass per action, built by the CLI from its arguments (the
+way docker compose's `api.UpOptions` is built from cobra flags). What the
+application cannot decide or show itself comes in as a callback: the answer
+to the install prompt (`InstallOptions.decide`), one-line messages for the
+user (`notify`), and where a foreground run's output goes (`UpOptions.console`).
+
+The commands that must stay fast and work without a valid project file
+define their options beside their functions: `ProjectSelection` in
+`app.project`, `PsOptions` in `app.ps`, `LogsOptions` and `LogSink` in
+`app.logs`, `DownOptions` in `app.down`, `StopOptions` in `app.stop` (and
+so, for symmetry, `RestartOptions` in `app.restart`). Creating a frozen
+dataclass costs about a millisecond, and `ps` should not pay for the dozen
+defined here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ContextManager, List, Optional, Protocol, Sequence, Tuple
+
+from meshcompose.app.project import Notify, ignore
+
+if TYPE_CHECKING:
+    from meshcompose.errors import ExternallyManagedError
+    from meshcompose.pyenv.resolve import Environment
+    from meshcompose.runtime.events import AgentStatus, Notice
+
+DEFAULT_WAIT_TIMEOUT = 60.0
+
+
+# -- Python environments -----------------------------------------------------------
+
+
+class InstallPolicy(str, enum.Enum):
+    ASK = "ask"  # ask `decide`; without one, stop with the exact fix command
+    INSTALL = "install"  # --install
+    CONTINUE = "continue"  # --no-install
+
+
+class Decision(str, enum.Enum):
+    """The answers to "packages are missing": the letters the prompt offers."""
+
+    INSTALL = "i"  # into the interpreter that lacks them
+    VENV = "v"  # into a new project .venv made from that interpreter
+    CONTINUE = "c"  # without them
+    QUIT = "q"
+
+
+@dataclass(frozen=True)
+class MissingPackages:
+    """The question put to `InstallOptions.decide`."""
+
+    environment: "Environment"  # the interpreter, the agents sharing it, what they lack
+    project_dir: Path  # where choice `v` creates .venv
+    choices: Tuple[Decision, ...]  # what may be answered; the first is the default
+    # When set, installing was just refused (PEP 668) and this asks again.
+    refusal: Optional["ExternallyManagedError"] = None
+
+
+Progress = Callable[[str, str], None]  # (requirement, "installing" | "installed" | "failed")
+
+
+class EnvironmentReport(Protocol):
+    """Where the environment step reports; the CLI renders it."""
+
+    def summary(self, environments: Sequence["Environment"]) -> None:
+        """One line per distinct interpreter: version, kind, rule, agents, what is missing."""
+
+    def message(self, text: str) -> None:
+        """What was done: `installing into X`, `created X`, `continuing without X`."""
+
+    def refused(self, error: "ExternallyManagedError") -> None:
+        """An install refused by an externally managed Python, before asking again."""
+
+    def installing(self, executable: str, requirements: Sequence[str]) -> ContextManager[Progress]:
+        """Around one install; the progress callback it yields is called per requirement."""
+
+
+class SilentReport:
+    """An EnvironmentReport that shows nothing."""
+
+    def summary(self, environments: Sequence["Environment"]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def refused(self, error: "ExternallyManagedError") -> None:
+        pass
+
+    def installing(self, executable: str, requirements: Sequence[str]) -> ContextManager[Progress]:
+        import contextlib
+
+        return contextlib.nullcontext(lambda requirement, status: None)
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    policy: InstallPolicy = InstallPolicy.ASK
+    # Someone to ask (a terminal); None: nobody, so ASK stops with the fix command.
+    decide: Optional[Callable[[MissingPackages], Decision]] = None
+    index_args: Tuple[str, ...] = ()  # passed to pip/uv unchanged (--index-url, --find-links)
+    report: EnvironmentReport = field(default_factory=SilentReport)
+
+
+# -- the registry ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    url: Optional[str] = None  # --registry-url
+    host: Optional[str] = None  # --registry-host
+    port: Optional[int] = None  # --registry-port
+    log_level: str = "INFO"  # MCP_MESH_LOG_LEVEL for the agents
+
+    @property
+    def given(self) -> bool:
+        """True when the command line chose the registry."""
+        return bool(self.url or self.host or self.port)
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+class ConsoleSink(Protocol):
+    """A foreground run's output: the supervisor's observer, flushed when idle."""
+
+    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None: ...
+
+    def agent_status(self, status: "AgentStatus") -> None: ...
+
+    def notice(self, notice: "Notice") -> None: ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    names: Tuple[str, ...] = ()  # empty: every agent of the active profiles
+    with_deps: bool = True  # --no-deps turns it off
+    detach: bool = False
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT  # detached, or handed to a running supervisor
+    abort_on_exit: bool = False
+    exit_code_from: Optional[str] = None  # implies abort_on_exit
+    stop_timeout: Optional[float] = None
+    # `start`: only hand agents to a running supervisor; never start one.
+    require_running: bool = False
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    install: InstallOptions = field(default_factory=InstallOptions)
+    console: Optional[ConsoleSink] = None  # foreground output; None: log files only
+    notify: Notify = ignore
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    names: Tuple[str, ...] = ()  # empty: every agent
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    install: InstallOptions = field(default_factory=InstallOptions)
+    notify: Notify = ignore
+
+
+# -- looking -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigOptions:
+    quiet: bool = False  # validate only
+    services: bool = False  # only the agent names in start order
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    names: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnvOptions:
+    names: Tuple[str, ...] = ()
+    # None: only look; set: settle missing packages as these say (never asks).
+    install: Optional[InstallOptions] = None

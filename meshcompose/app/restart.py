@@ -1,0 +1,44 @@
+"""`restart`: stop and start agents of a running project through its
+supervisor, then wait like `up -d` for each agent's condition (healthy where
+it has a healthcheck), which is why it loads the project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT
+from meshcompose.app.running import known_names, running_doc, stop_bound
+from meshcompose.app.waiting import WaitOutcome, wait_until_up
+from meshcompose.control import protocol
+from meshcompose.errors import ControlError
+from meshcompose.model import Project
+
+
+@dataclass(frozen=True)
+class RestartOptions:
+    names: Tuple[str, ...] = ()  # empty: every agent of the run
+    timeout: Optional[float] = None  # stop grace, instead of each agent's stop_grace_period
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class RestartResult:
+    restarted: Tuple[str, ...]
+    outcome: WaitOutcome
+    warnings: Tuple[str, ...] = ()
+
+
+def restart(project: Project, options: RestartOptions) -> RestartResult:
+    doc = running_doc(project.directory, "restart", project.name)
+    names = known_names(options.names, project.agents) or list(doc["agents"])
+    never = [name for name in names if name not in doc["agents"]]
+    if never:
+        raise ControlError(f"not started in this run: {', '.join(never)}",
+                           hint=f"start it with `mesh-compose start {' '.join(never)}`")
+    response = protocol.request(doc, {"op": "restart", "names": names, "timeout": options.timeout},
+                                timeout=stop_bound(doc, names, options.timeout))
+    healthchecked = {name for name in names
+                     if name in project.agents and project.agents[name].healthcheck is not None}
+    outcome = wait_until_up(project.directory, names, healthchecked, options.wait_timeout)
+    return RestartResult(tuple(response.get("started") or names), outcome, tuple(response.get("warnings") or ()))

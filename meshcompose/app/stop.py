@@ -1,0 +1,35 @@
+"""`stop`: single agents of a running project, through its supervisor's
+control socket. Needs only the project directory: fast, and it works when
+the project file no longer validates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import FrozenSet, Optional, Tuple
+
+from meshcompose.app.running import alive, known_names, running_doc, stop_bound
+from meshcompose.control import protocol
+
+
+@dataclass(frozen=True)
+class StopOptions:
+    names: Tuple[str, ...] = ()  # empty: every agent
+    timeout: Optional[float] = None  # instead of each agent's stop_grace_period
+
+
+@dataclass(frozen=True)
+class StopResult:
+    stopped: Tuple[str, ...]
+    was_running: FrozenSet[str]  # the others were already stopped
+    warnings: Tuple[str, ...] = ()  # e.g. dependents that keep running
+
+
+def stop(directory: Path, options: StopOptions) -> StopResult:
+    doc = running_doc(directory, "stop")
+    names = known_names(options.names, doc["agents"]) or list(doc["agents"])
+    was_running = frozenset(name for name in names if alive(doc["agents"][name]))
+    response = protocol.request(doc, {"op": "stop", "names": names, "timeout": options.timeout},
+                                timeout=stop_bound(doc, names, options.timeout))
+    return StopResult(tuple(response.get("stopped") or names), was_running,
+                      tuple(response.get("warnings") or ()))

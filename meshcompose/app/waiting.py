@@ -1,0 +1,94 @@
+"""Waiting from outside for agents a supervisor is starting (`up -d`,
+`up NAME` or `start` on a running project, `restart`), by reading the state
+file until each is up, done, or cannot get there."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AbstractSet, Dict, Optional, Sequence, Tuple
+
+from meshcompose.control import state
+from meshcompose.model import AgentState
+
+POLL_SECONDS = 0.1
+LOG_TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class AgentOutcome:
+    name: str
+    status: str  # as the state file says it: `healthy`, `exited (1)`, `unknown`
+    reached: Optional[bool]  # True: up (or done); False: will not come up; None: not in time
+    message: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class WaitOutcome:
+    agents: Tuple[AgentOutcome, ...] = ()
+    # Set when the supervisor started for this wait died first: its exit code
+    # and the end of its log.
+    supervisor_exit: Optional[int] = None
+    supervisor_log: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.supervisor_exit is None and all(agent.reached for agent in self.agents)
+
+
+def wait_until_up(directory: Path, names: Sequence[str], healthchecked: AbstractSet[str], timeout: float, *,
+                  child: Optional[subprocess.Popen] = None, log_path: Optional[Path] = None) -> WaitOutcome:
+    """Until every agent in `names` is running (healthy if in `healthchecked`),
+    has completed successfully, or can no longer get there. `child`: the
+    supervisor just started, whose death ends the wait."""
+    store = state.StateStore(directory)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child is not None and child.poll() is not None:
+            return WaitOutcome(supervisor_exit=child.returncode, supervisor_log=_tail(log_path))
+        doc = store.read()
+        if doc and _ours(doc, child):
+            reached = {name: _reached(doc["agents"].get(name), name in healthchecked) for name in names}
+            if all(result is not None for result in reached.values()):
+                break
+        time.sleep(POLL_SECONDS)
+    return _outcome(names, healthchecked, store.read())
+
+
+def _ours(doc: state.StateDoc, child: Optional[subprocess.Popen]) -> bool:
+    supervisor = doc.get("supervisor")
+    return child is None or (supervisor is not None and supervisor["pid"] == child.pid)
+
+
+def _reached(record: Optional[state.AgentRecord], healthchecked: bool) -> Optional[bool]:
+    if not record:
+        return None
+    status = record.get("status")
+    if status == AgentState.HEALTHY.value or (status == AgentState.RUNNING.value and not healthchecked):
+        return True
+    if status == AgentState.EXITED.value:
+        return record.get("exit_code") == 0
+    if status in (AgentState.FAILED.value, AgentState.SKIPPED.value):
+        return False
+    return None
+
+
+def _outcome(names: Sequence[str], healthchecked: AbstractSet[str], doc: Optional[state.StateDoc]) -> WaitOutcome:
+    records: Dict[str, state.AgentRecord] = dict(doc["agents"]) if doc else {}
+    agents = []
+    for name in names:
+        record = records.get(name)
+        status = record.get("status", "unknown") if record else "unknown"
+        if record and status == AgentState.EXITED.value:
+            status = f"exited ({record.get('exit_code')})"
+        agents.append(AgentOutcome(name, status, _reached(record, name in healthchecked),
+                                   record.get("message") if record else None))
+    return WaitOutcome(tuple(agents))
+
+
+def _tail(log_path: Optional[Path]) -> str:
+    if log_path is None or not log_path.exists():
+        return ""
+    return "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-LOG_TAIL_LINES:])

@@ -1,0 +1,42 @@
+"""`mesh-compose down [-t SECONDS]`: stop every agent, newest dependents
+first, and end the supervisor; return only when every process is gone."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from meshcompose.app.down import DownResult
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
+                        help="stop grace period for every agent, instead of each one's stop_grace_period")
+
+
+def run(args: argparse.Namespace) -> int:
+    from meshcompose.app import down as app_down
+    from meshcompose.cli.options import project_directory
+
+    return render(app_down.down(project_directory(args), app_down.DownOptions(timeout=args.timeout)))
+
+
+def render(result: DownResult) -> int:
+    from meshcompose.app.down import DownMode
+    from meshcompose.cli.render import print_marked
+
+    if result.mode is DownMode.NEVER_RAN:
+        print("nothing to stop: the project has not run here")
+    elif result.mode is DownMode.SUPERVISOR:
+        print_marked([("✔", agent.name, "stopped") for agent in result.stopped])
+        print(f"supervisor (pid {result.supervisor_pid}) stopped" if result.stopped else
+              f"no agents were running; supervisor (pid {result.supervisor_pid}) stopped")
+    elif not result.stopped:
+        print("nothing to stop: no agents running")
+    else:
+        print("the supervisor was gone; stopped what it left:", file=sys.stderr)
+        print_marked([("✔", agent.name, "stopped" + ("  (killed after its grace period)" if agent.forced else ""))
+                      for agent in result.stopped])
+    return 0

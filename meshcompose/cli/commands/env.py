@@ -1,0 +1,56 @@
+"""`mesh-compose env [AGENT...] [--format json] [--install|--no-install]`.
+
+Per Python agent: interpreter path, version, venv or system, the rule that
+found it, and missing packages. Exit status 0 when every requirement is met,
+4 (EXIT_ENVIRONMENT) when packages are still missing, so CI can use it as a
+check. `--install` installs what is missing first (never without asking
+otherwise: `env` does not prompt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Dict, Sequence
+
+from meshcompose.cli.options import add_install_options
+from meshcompose.errors import EXIT_ENVIRONMENT, EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("agents", nargs="*", metavar="AGENT", help="only these agents (default: all)")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    add_install_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from meshcompose.app import inspect
+    from meshcompose.app.options import EnvOptions
+    from meshcompose.cli import options as cli_options
+
+    install = cli_options.install_options(args, sys.stderr, interactive=False) if args.install else None
+    result = inspect.env(cli_options.load_project(args), EnvOptions(names=tuple(args.agents), install=install))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(list(result.rows), indent=2) + "\n")
+    else:
+        _print_table(result.rows, args.no_color)
+    return EXIT_ENVIRONMENT if result.missing else EXIT_OK
+
+
+def _print_table(rows: Sequence[Dict[str, Any]], no_color: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from meshcompose.cli.render import color_enabled
+
+    console = Console(file=sys.stdout, no_color=not color_enabled(sys.stdout, no_color),
+                      highlight=False, width=None if sys.stdout.isatty() else 200)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("AGENT", "INTERPRETER", "VERSION", "KIND", "FOUND VIA", "MISSING"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        missing = ", ".join(row["missing"]) or "-"
+        table.add_row(row["agent"], row["interpreter"], row["version"], "venv" if row["venv"] else "system",
+                      row["found_via"], f"[red]{missing}[/]" if row["missing"] else missing)
+    console.print(table)

@@ -1,0 +1,94 @@
+"""`mesh-compose logs [NAME...] [-f] [-n N] [-t] [--no-color] [--no-log-prefix]`.
+
+Needs only the project directory, so it is fast and works when the project
+file no longer validates (see `meshcompose.app.logs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence
+
+if TYPE_CHECKING:
+    from meshcompose.cli.console import ConsoleMux
+    from meshcompose.logs.logrecord import Record
+
+
+def _line_count(value: str) -> Optional[int]:
+    if value == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of lines: {value!r} (use a number or 'all')") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError("the number of lines must not be negative")
+    return count
+
+
+def _release_option(parser: argparse.ArgumentParser, option: str) -> None:
+    """compose's `logs -f` means follow: take `-f` from the shared project
+    option `-f/--file`, which keeps working in its long form (and before the
+    command: `mesh-compose -f FILE logs -f`). argparse has no public way."""
+    for action in parser._actions:
+        if option in action.option_strings:
+            action.option_strings = [name for name in action.option_strings if name != option]
+    parser._option_string_actions.pop(option, None)
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    _release_option(parser, "-f")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="agents to show (default: all)")
+    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl+C")
+    parser.add_argument("-n", "--tail", type=_line_count, default=None, metavar="N",
+                        help="only the last N lines of each agent (default: all)")
+    parser.add_argument("-t", "--timestamps", action="store_true", help="show each line's timestamp (UTC)")
+    parser.add_argument("--no-log-prefix", action="store_true", help="do not print the `NAME |` prefix")
+
+
+def run(args: argparse.Namespace) -> int:
+    from meshcompose.app import logs as app_logs
+    from meshcompose.cli.options import project_directory
+
+    sink = MuxSink(args)
+    try:
+        result = app_logs.logs(project_directory(args),
+                               app_logs.LogsOptions(names=tuple(args.names), follow=args.follow, tail=args.tail), sink)
+    except KeyboardInterrupt:
+        return 0  # Ctrl+C is how `logs -f` ends
+    finally:
+        sink.flush()
+    if not result.agents and not args.follow:
+        print(f"no logs yet in {result.log_dir} (the project has not run here)", file=sys.stderr)
+    return 0
+
+
+class MuxSink:
+    """The app's LogSink: records through the console multiplexer."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.mux: Optional[ConsoleMux] = None
+
+    def begin(self, agents: Sequence[str]) -> None:
+        from meshcompose.cli.console import ConsoleMux
+        from meshcompose.cli.render import color_enabled
+
+        self.mux = ConsoleMux(sys.stdout, agents, color=color_enabled(sys.stdout, self.args.no_color),
+                              prefix=not self.args.no_log_prefix, timestamps=self.args.timestamps)
+
+    def show(self, records: Sequence[Record]) -> bool:
+        assert self.mux is not None, "begin() comes first"
+        for record in records:
+            self.mux.line(record.agent, record.text, record.stream, when=record.when)
+        self.mux.flush()
+        return not self.mux.broken
+
+    def waiting(self, log_dir: Path) -> None:
+        print(f"waiting for logs in {log_dir} (Ctrl+C to stop)", file=sys.stderr)
+
+    def flush(self) -> None:
+        if self.mux is not None:
+            self.mux.flush()

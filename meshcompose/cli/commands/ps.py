@@ -1,0 +1,81 @@
+"""`mesh-compose ps [-a] [--format table|json] [-q] [--status S]`.
+
+Fast: neither the configuration stack nor rich; the table is plain aligned
+text, like compose's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import TYPE_CHECKING, List, Sequence
+
+if TYPE_CHECKING:
+    from meshcompose.app.ps import PsResult, Row
+
+COLUMNS = ("NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON")
+MESH_COLUMNS = ("MESH", "CAPS")
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    from meshcompose.app.ps import STATES
+
+    parser.add_argument("-a", "--all", action="store_true",
+                        help="show every agent, including exited, failed and skipped ones")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default), or json: one object per line")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print agent names")
+    parser.add_argument("--status", dest="statuses", action="append", choices=STATES, default=[],
+                        metavar="STATUS", help=f"only agents in this state (repeatable): {', '.join(STATES)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from meshcompose.app import ps as app_ps
+    from meshcompose.cli.options import project_directory
+
+    result = app_ps.ps(project_directory(args), app_ps.PsOptions(all=args.all, statuses=tuple(args.statuses)))
+    render(result, quiet=args.quiet, json_lines=args.format == "json")
+    return 0
+
+
+def render(result: PsResult, *, quiet: bool, json_lines: bool) -> None:
+    if result.orphaned:
+        who = f"the supervisor (pid {result.supervisor_pid})" if result.supervisor_pid else "the supervisor"
+        print(f"warning: {who} is gone; {len(result.orphaned)} agent(s) still run orphaned: "
+              f"{', '.join(result.orphaned)} — `mesh-compose down` stops them", file=sys.stderr)
+    if not result.rows:
+        if not (quiet or json_lines):
+            print("no agents running" if result.ran else "no agents running (the project has not run here yet)")
+    elif quiet:
+        sys.stdout.write("".join(f"{row.Name}\n" for row in result.rows))
+    elif json_lines:
+        sys.stdout.write("".join(json.dumps(asdict(row)) + "\n" for row in result.rows))
+    else:
+        sys.stdout.write(render_table(result.rows, result.mesh))
+
+
+def table_cells(row: Row, mesh: bool = False) -> List[str]:
+    from meshcompose.units import format_duration, format_size
+
+    python = "-"
+    if row.Python:
+        python = f"{row.Python} ({'venv' if row.Venv else 'system'})" if row.Venv is not None else row.Python
+    cells = [
+        row.Name, row.Status, str(row.Pid) if row.Pid else "-",
+        format_duration(row.Uptime) if row.Uptime is not None else "-", str(row.Restarts),
+        f"{row.CPUPercent:.1f}" if row.CPUPercent is not None else "-",
+        format_size(row.MemoryBytes) if row.MemoryBytes is not None else "-", python,
+    ]
+    if mesh:
+        cells += [row.Mesh or "—", str(row.Capabilities) if row.Capabilities is not None else "—"]
+    return cells
+
+
+def render_table(rows: Sequence[Row], mesh: bool = False) -> str:
+    columns = [*COLUMNS, *MESH_COLUMNS] if mesh else list(COLUMNS)
+    lines = [columns, *(table_cells(row, mesh) for row in rows)]
+    widths = [max(len(line[index]) for line in lines) for index in range(len(columns))]
+    return "".join("   ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() + "\n"
+                   for line in lines)

@@ -1,0 +1,128 @@
+"""Arguments shared by several commands, and their translation into the
+application's options. `argparse.Namespace` stops here: commands pass the
+typed options built by these functions to `meshcompose.app`.
+
+Extra installer arguments: the environment variable MESH_COMPOSE_PIP_ARGS
+(shell-split, passed to pip or uv unchanged, e.g. "--index-url URL"), and the
+hidden option `--find-links DIR` (adds `--no-index --find-links DIR`; the
+tests use it to install offline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional, Sequence, TextIO, Tuple
+
+from meshcompose.app.project import ProjectSelection
+
+if TYPE_CHECKING:  # app.options is imported on use: `ps` and `logs` do not need it
+    from meshcompose.app.options import InstallOptions, RegistryOptions
+    from meshcompose.cli.prompt import Ask
+    from meshcompose.model import Project
+
+# Extensions that make an existing path given as an agent name mean `-f PATH`.
+_FILE_SUFFIXES = (".py", ".yaml", ".yml")
+
+
+# -- the project ------------------------------------------------------------------------
+
+
+def project_selection(args: argparse.Namespace, extra_files: Sequence[str] = ()) -> ProjectSelection:
+    return ProjectSelection(
+        files=(*(getattr(args, "files", None) or ()), *extra_files),
+        name=getattr(args, "project_name", None),
+        profiles=tuple(getattr(args, "profiles", None) or ()),
+        env_files=tuple(getattr(args, "env_files", None) or ()),
+    )
+
+
+def load_project(args: argparse.Namespace, extra_files: Sequence[str] = ()) -> Project:
+    """The project picked by -f/-p/--profile/--env-file; its warnings go to stderr."""
+    from meshcompose.app import project
+    from meshcompose.cli.render import warn
+
+    return project.load(project_selection(args, extra_files), warn=warn)
+
+
+def project_directory(args: argparse.Namespace) -> Path:
+    from meshcompose.app import project
+
+    return project.directory(project_selection(args))
+
+
+def split_file_arguments(names: Sequence[str]) -> Tuple[List[str], List[str]]:
+    """`up path/to/agent.py api` -> (["path/to/agent.py"], ["api"]).
+
+    An argument is a file when it names an existing .py/.yaml/.yml file or
+    contains a path separator and exists; anything else is an agent name.
+    """
+    files: List[str] = []
+    agents: List[str] = []
+    for name in names or ():
+        path = Path(name)
+        looks_like_file = path.suffix in _FILE_SUFFIXES or "/" in name or "\\" in name
+        (files if looks_like_file and path.is_file() else agents).append(name)
+    return files, agents
+
+
+# -- the registry -------------------------------------------------------------------------
+
+
+def add_registry_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry-url", metavar="URL", help="MCP Mesh registry URL (default: $MCP_MESH_REGISTRY_URL, "
+                        "the file's registry section, else http://127.0.0.1:8000)")
+    parser.add_argument("--registry-host", metavar="HOST", help="registry host (with --registry-port)")
+    parser.add_argument("--registry-port", type=int, metavar="PORT", help="registry port")
+    parser.add_argument("--log-level", default="INFO", metavar="LEVEL",
+                        help="MCP_MESH_LOG_LEVEL for the agents (default INFO)")
+
+
+def registry_options(args: argparse.Namespace) -> RegistryOptions:
+    from meshcompose.app.options import RegistryOptions
+
+    return RegistryOptions(url=args.registry_url, host=args.registry_host, port=args.registry_port,
+                           log_level=args.log_level)
+
+
+# -- Python environments --------------------------------------------------------------------
+
+
+def add_install_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--install", action="store_true",
+                       help="install missing Python packages without asking")
+    group.add_argument("--no-install", action="store_true",
+                       help="continue without missing Python packages, without asking")
+    parser.add_argument("--find-links", action="append", default=[], metavar="DIR", help=argparse.SUPPRESS)
+
+
+def index_args(args: argparse.Namespace) -> Tuple[str, ...]:
+    extra = shlex.split(os.environ.get("MESH_COMPOSE_PIP_ARGS", ""))
+    for directory in getattr(args, "find_links", None) or []:
+        extra += ["--no-index", "--find-links", os.path.abspath(directory)]
+    return tuple(extra)
+
+
+def install_options(args: argparse.Namespace, stream: TextIO = sys.stderr, *, ask: Optional[Ask] = None,
+                    interactive: Optional[bool] = None) -> InstallOptions:
+    """--install/--no-install, else the prompt when `stream` and stdin are a
+    terminal (`interactive` and `ask` override both, for tests); reports on `stream`."""
+    from meshcompose.app.options import InstallOptions, InstallPolicy
+    from meshcompose.cli import prompt
+    from meshcompose.cli.render import EnvironmentConsole
+
+    if getattr(args, "install", False):
+        policy = InstallPolicy.INSTALL
+    elif getattr(args, "no_install", False):
+        policy = InstallPolicy.CONTINUE
+    else:
+        policy = InstallPolicy.ASK
+    if interactive is None:
+        interactive = sys.stdin.isatty() and hasattr(stream, "isatty") and stream.isatty()
+    decide = prompt.decider(ask or prompt.terminal_ask(stream), stream) if interactive else None
+    return InstallOptions(policy=policy, decide=decide, index_args=index_args(args),
+                          report=EnvironmentConsole(stream, getattr(args, "no_color", False)))

@@ -1,0 +1,122 @@
+"""The run plan: everything a supervisor needs, decided once by `up`.
+
+`up` loads the project, selects the agents, settles their interpreters
+(probes, the install prompt), decides about the MCP Mesh registry and builds
+every launch spec. The result is this frozen value. The foreground `up`
+hands it to the supervisor in the same process; `up -d` writes it to
+`.mesh-compose/run-plan.json` and starts `python -m meshcompose.runtime
+PLAN`, which reads it back and never looks at the project file or probes an
+interpreter again: what was planned is what runs, even if the file changes
+or disappears in between.
+
+The file is versioned JSON, written atomically with mode 0600 (launch
+environments may hold secrets). Reading checks the version and every field,
+so a damaged or foreign file is a `RunPlanError` that says what is wrong.
+Imports stay light (no jsonschema, networkx or anyio).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Tuple
+
+from meshcompose import __version__
+from meshcompose.errors import MeshComposeError
+from meshcompose.model import Project
+from meshcompose.plan import codec
+from meshcompose.plan.launch import LaunchSpec
+
+PLAN_VERSION = 1
+PLAN_KIND = "mesh-compose run plan"
+PLAN_FILE_NAME = "run-plan.json"
+_HINT = "it is written by `mesh-compose up`; run `mesh-compose up -d` again"
+
+
+class RunPlanError(MeshComposeError):
+    """A run plan file that cannot be used: missing, corrupt, or from another version."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How the run behaves, from `up`'s options."""
+
+    abort_on_exit: bool = False
+    exit_code_from: Optional[str] = None
+    stop_timeout: Optional[float] = None  # -t: overrides every stop_grace_period
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    # The model the supervisor runs: with the managed registry agent, when
+    # there is one, already added and depended on.
+    project: Project
+    selected: Tuple[str, ...]  # what to start, in the order `up` selected it
+    launches: Mapping[str, LaunchSpec]  # argv, cwd, env and interpreter of every selected agent
+    registry_url: str  # where `registered` conditions and registry healthchecks look
+    # Recorded in the state file for `ps` and for agents started later (`start NAME`);
+    # None when the run does not involve a registry.
+    published_registry_url: Optional[str] = None
+    settings: RunSettings = field(default_factory=RunSettings)
+
+
+def plan_path(project_dir: Path) -> Path:
+    from meshcompose.control.state import STATE_DIR_NAME
+
+    return Path(project_dir) / STATE_DIR_NAME / PLAN_FILE_NAME
+
+
+def dumps(plan: RunPlan) -> str:
+    document = {"kind": PLAN_KIND, "version": PLAN_VERSION, "written_by": __version__,
+                "written_at": time.time(), "plan": codec.encode(plan)}
+    return json.dumps(document) + "\n"
+
+
+def loads(text: str, source: str = "the run plan") -> RunPlan:
+    """The plan in `text`; RunPlanError naming `source` and the problem."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise RunPlanError(f"{source} is corrupt (not JSON: {error})", hint=_HINT) from None
+    _check_envelope(document, source)
+    try:
+        return codec.decode(RunPlan, document["plan"], "plan")
+    except codec.DecodeError as error:
+        raise RunPlanError(f"{source} is invalid at {error}", hint=_HINT) from None
+
+
+def _check_envelope(document: Any, source: str) -> None:
+    if not isinstance(document, dict) or document.get("kind") != PLAN_KIND:
+        raise RunPlanError(f"{source} is not a mesh-compose run plan", hint=_HINT)
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RunPlanError(f"{source} is corrupt (no valid version)", hint=_HINT)
+    if version > PLAN_VERSION:
+        raise RunPlanError(
+            f"{source} was written by a newer mesh-compose ({document.get('written_by', '?')}, "
+            f"plan format {version}; this one reads format {PLAN_VERSION})",
+            hint="start the project with the mesh-compose that planned it, or upgrade this one")
+    if "plan" not in document:
+        raise RunPlanError(f"{source} is corrupt (no plan)", hint=_HINT)
+
+
+def write(plan: RunPlan) -> Path:
+    """Writes the plan beside the state file (atomically, 0600); returns its path."""
+    from meshcompose.control import state
+
+    path = plan_path(plan.project.directory)
+    state.state_dir(plan.project.directory)
+    state._atomic_write(path, dumps(plan))
+    return path
+
+
+def read(path: Path) -> RunPlan:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunPlanError(f"no run plan at {path}", hint=_HINT) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunPlanError(f"cannot read the run plan {path}: {error}", hint=_HINT) from None
+    return loads(text, f"the run plan {path}")

@@ -1,0 +1,50 @@
+"""One supervised run of a run plan, in this process.
+
+Sets up what makes the run visible and controllable (the state file, the
+per-agent log files, the control socket, flushing) around the supervisor,
+and runs it until it ends. The foreground `up` calls this with the plan it
+just made and a console; the detached supervisor (`python -m
+meshcompose.runtime PLAN`) with the plan read back from the file and no
+console. Either way the caller holds the project lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import anyio
+
+from meshcompose.control import state
+from meshcompose.plan.runplan import RunPlan
+from meshcompose.runtime import host
+from meshcompose.runtime.events import FanOut
+from meshcompose.runtime.recorder import LogRecorder
+from meshcompose.runtime.supervisor import RunOptions, Supervisor
+
+
+def supervise(plan: RunPlan, *, console: Optional[Any] = None, detached: bool = False) -> int:
+    """Runs `plan` to its end; the exit code of `up`. `console`: an observer
+    with `flush()` that shows the run; `detached`: keep running when every
+    agent has ended, until `down`."""
+    project = plan.project
+    store = state.StateStore(project.directory)
+    doc = state.new_document(project.name, project.directory, [str(path) for path in project.files])
+    doc["registry_url"] = plan.published_registry_url
+    store.write(doc)
+    recorder = LogRecorder(project.state_dir / "logs")
+    state_recorder = host.StateRecorder(store, recorder.directory)
+    shown: List[Any] = [console] if console is not None else []
+    flusher = host.Flusher([*shown, recorder, store])
+    settings = plan.settings
+    options = RunOptions(abort_on_exit=settings.abort_on_exit, exit_code_from=settings.exit_code_from,
+                         stop_timeout=settings.stop_timeout, linger=detached)
+    supervisor = Supervisor(project, plan.launches, FanOut([*shown, recorder, state_recorder, flusher]), options)
+    supervisor.registry_url = plan.registry_url
+    state_recorder.add_agents(supervisor, plan.launches)
+    try:
+        return anyio.run(lambda: host.host(supervisor, plan.selected, store=store, recorder=state_recorder,
+                                           flusher=flusher, detached=detached))
+    finally:
+        recorder.close()
+        for sink in shown:
+            sink.flush()
