@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from meshcompose.export import ExportOptions, ExportResult, export_kubernetes
+from meshcompose.export.options import OLDEST_VERSION, parse_image, parse_version
 from meshcompose.export.yamlout import HEADER
 from meshcompose.model import Project
+
+
+__all__ = ["OLDEST_VERSION", "ExportOptions", "ExportWritten", "export", "parse_image", "parse_version"]
 
 
 @dataclass(frozen=True)

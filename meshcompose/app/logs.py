@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Protocol, Sequence, Tuple
+from typing import List, Optional, Protocol, Sequence, Tuple
 
 from meshcompose.control.state import STATE_DIR_NAME
 from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
 from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
+from meshcompose.logs.logrecord import Record, utc_timestamp
 
-if TYPE_CHECKING:
-    from meshcompose.logs.logrecord import Record
+__all__ = ["LogsOptions", "LogsResult", "LogSink", "Record", "logs", "utc_timestamp"]  # Record: what the CLI renders
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import time
 import zlib
 from typing import Dict, List, Optional, Sequence, TextIO, Union
 
-from meshcompose.logs.logrecord import utc_timestamp
+from meshcompose.app.logs import utc_timestamp
 
 # No red: red means an error of mesh-compose's own.
 PALETTE = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import List
 
 from meshcompose.cli.console import ConsoleMux
-from meshcompose.runtime.events import AgentStatus, Notice
+from meshcompose.app.events import AgentStatus, Notice
 
 
 class ConsoleObserver:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from meshcompose.app.options import Progress
     from meshcompose.app.waiting import WaitOutcome
     from meshcompose.errors import ExternallyManagedError
-    from meshcompose.pyenv.resolve import Environment
+    from meshcompose.app.environments import Environment
 
 MARKS = {True: "✔", False: "✘", None: "…"}
 

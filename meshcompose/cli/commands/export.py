@@ -15,7 +15,7 @@ from typing import Tuple
 
 
 def _image(text: str) -> Tuple[str, str]:
-    from meshcompose.export.options import parse_image
+    from meshcompose.app.export import parse_image
 
     try:
         return parse_image(text)
@@ -37,11 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app.export import export
+    from meshcompose.app.export import OLDEST_VERSION, ExportOptions, export, parse_version
     from meshcompose.cli.options import load_project
     from meshcompose.cli.render import warn
-    from meshcompose.export import ExportOptions
-    from meshcompose.export.options import OLDEST_VERSION, parse_version
 
     options = ExportOptions(
         namespace=args.namespace, images=tuple(args.images), strict=args.strict,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 if TYPE_CHECKING:
     from meshcompose.cli.console import ConsoleMux
-    from meshcompose.logs.logrecord import Record
+    from meshcompose.app.logs import Record
 
 
 def _line_count(value: str) -> Optional[int]:
