@@ -15,7 +15,8 @@ from typing import Any, Dict, Optional, Union
 
 import psutil
 
-from meshcompose.errors import ConfigError
+from meshcompose.errors import ProcessError
+from meshcompose.units import parse_signal
 
 IS_WINDOWS = os.name == "nt"
 
@@ -28,21 +29,13 @@ KILL = "SIGKILL"
 
 
 def signal_name(sig: Union[int, str]) -> str:
-    """`"SIGTERM"`, `"term"`, `15` → `"SIGTERM"`; unknown names are a config error."""
-    if isinstance(sig, int):
-        try:
-            return signal.Signals(sig).name
-        except ValueError:
-            raise ConfigError(f"unknown signal number {sig}") from None
-    name = sig.strip().upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    if name == KILL or hasattr(signal, name) or IS_WINDOWS or name in _WINDOWS_ONLY_OK:
-        return name
-    raise ConfigError(f"unknown stop_signal {sig!r}", hint="use a name such as SIGTERM, SIGINT or SIGHUP")
-
-
-# Names a project written on one platform may carry to another.
-_WINDOWS_ONLY_OK = frozenset({"SIGBREAK"})
+    """`"SIGTERM"`, `"term"`, `15` → `"SIGTERM"` (`units.parse_signal`); an
+    unknown one is a `ProcessError` (config validated it: a state file did not)."""
+    try:
+        return parse_signal(sig)
+    except ValueError as error:
+        raise ProcessError(f"cannot send a stop signal: {error}",
+                           hint="use a name such as SIGTERM, SIGINT or SIGHUP") from None
 
 
 def spawn_options() -> Dict[str, Any]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Union
 
@@ -26,16 +24,11 @@ import anyio
 import anyio.abc
 import psutil
 
-from meshcompose.proc import platform as platform
 from meshcompose.errors import AgentStartError
-
-TOKEN_VAR = "MESH_COMPOSE_TOKEN"
-
-# psutil derives create times from the boot time, which the kernel recomputes
-# when the wall clock is adjusted; a recorded value can drift by a fraction of
-# a second. A different process reusing the pid within this window is not a
-# realistic case, a drifted boot time is.
-CREATE_TIME_TOLERANCE = 1.0
+from meshcompose.proc import platform
+from meshcompose.proc.identity import (  # noqa: F401 (the process layer's vocabulary, used by its callers)
+    CREATE_TIME_TOLERANCE, TOKEN_VAR, ProcessIdentity, identity, is_alive, matching, new_token, running,
+)
 
 # After SIGKILL, how long to wait for the leader and the leftovers to vanish.
 KILL_WAIT_SECONDS = 5.0
@@ -43,10 +36,6 @@ POLL_SECONDS = 0.05
 # A process scanned in the middle of exec() shows no environment yet (Linux).
 EXEC_RETRIES = 5
 EXEC_RETRY_SECONDS = 0.002
-
-
-def new_token() -> str:
-    return uuid.uuid4().hex
 
 
 # -- spawning -----------------------------------------------------------------
@@ -77,49 +66,6 @@ async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> an
         raise AgentStartError(f"could not start {argv[0]!r}: {error.strerror or error}") from None
 
 
-# -- identity -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProcessIdentity:
-    pid: int
-    create_time: float
-
-
-def identity(pid: int) -> Optional[ProcessIdentity]:
-    """The identity of `pid` now (a zombie still has one), or None if gone."""
-    try:
-        return ProcessIdentity(pid, psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-
-
-def _matching(ident: Optional[ProcessIdentity]) -> Optional[psutil.Process]:
-    """The process behind `ident` if it is still that process (zombie or not)."""
-    if ident is None:
-        return None
-    try:
-        proc = psutil.Process(ident.pid)
-        if abs(proc.create_time() - ident.create_time) <= CREATE_TIME_TOLERANCE:
-            return proc
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        pass
-    return None
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def is_alive(ident: Optional[ProcessIdentity]) -> bool:
-    """False for a gone pid, a zombie, and a pid now used by another process."""
-    proc = _matching(ident)
-    return proc is not None and _alive(proc)
-
-
 # -- signalling ---------------------------------------------------------------
 
 
@@ -142,7 +88,7 @@ def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.
     """Every live process of the agent: the leader, its descendants, and any
     process carrying the agent's token (escaped grandchildren)."""
     found: Dict[int, psutil.Process] = {}
-    leader = _matching(ident)
+    leader = matching(ident)
     if leader is not None:
         found[leader.pid] = leader
         try:
@@ -154,7 +100,7 @@ def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.
         for proc in _token_carriers(token):
             found.setdefault(proc.pid, proc)
     me = os.getpid()
-    return [p for pid, p in sorted(found.items()) if pid != me and _alive(p)]
+    return [p for pid, p in sorted(found.items()) if pid != me and running(p)]
 
 
 def _token_carriers(token: str) -> List[psutil.Process]:
@@ -186,7 +132,7 @@ def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
         victims = tree(ident, token)
         if not victims:
             break
-        leader = _matching(ident)
+        leader = matching(ident)
         if leader is not None:
             _quietly(platform.kill_group, leader.pid)
         for proc in victims:

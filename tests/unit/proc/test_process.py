@@ -17,7 +17,7 @@ import pytest
 
 from meshcompose.proc import process
 from meshcompose.proc import platform as platform
-from meshcompose.errors import AgentStartError, ConfigError
+from meshcompose.errors import AgentStartError, ConfigError, ProcessError
 
 
 @pytest.fixture
@@ -186,10 +186,11 @@ async def test_a_reused_pid_is_left_alone(tmp_path):
         assert await proc.wait() == -signal.SIGKILL
 
 
-def test_unknown_signal_name_is_a_config_error():
-    with pytest.raises(ConfigError) as caught:
+def test_unknown_signal_name_is_the_process_layers_own_error():
+    with pytest.raises(ProcessError) as caught:
         process.signal_group(process.ProcessIdentity(1, 0.0), "SIGFOO")
     assert "SIGFOO" in caught.value.message
+    assert not isinstance(caught.value, ConfigError)  # a state file, not the project, named it
 
 
 # -- trees and tokens -------------------------------------------------------------
