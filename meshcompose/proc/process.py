@@ -18,7 +18,8 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Union
+from functools import partial
+from typing import Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Union
 
 import anyio
 import anyio.abc
@@ -157,18 +158,22 @@ async def stop_group(
     *,
     stop_signal: str,
     grace: float,
-    exited: Callable[[], Awaitable[object]],
+    exited: Optional[Callable[[], Awaitable[object]]] = None,
     on_kill: Optional[Callable[[], None]] = None,
 ) -> bool:
-    """Graceful stop of an agent this supervisor spawned: `stop_signal` to its
-    group, up to `grace` seconds for `exited()` (the owner's wait for the
-    leader), then SIGKILL for the group, every descendant and every token
-    carrier. Returns True if it had to kill.
+    """The graceful stop, for the live supervisor and for `down` reaping a dead
+    one's agents alike: `stop_signal` to the agent's group, up to `grace`
+    seconds for the leader to exit, then SIGKILL for the group, every
+    descendant and every token carrier. Returns True if it had to kill.
 
-    Shielded from cancellation and time-boxed, so it is safe in a `finally`
-    of a cancelled task. Whatever the leader leaves behind (a setsid'ed
-    grandchild) goes too.
+    `exited` waits for the leader: its owner's wait (the supervisor must reap
+    its own child), or by default a poll until `ident` is gone (a reaper's
+    agents are init's children). Shielded from cancellation and time-boxed,
+    so it is safe in a `finally` of a cancelled task. Whatever the leader
+    leaves behind (a setsid'ed grandchild) goes too.
     """
+    if exited is None:
+        exited = partial(wait_gone, ident)
     with anyio.CancelScope(shield=True):
         signal_group(ident, stop_signal)
         with anyio.move_on_after(grace) as waiting:
@@ -184,9 +189,33 @@ async def stop_group(
     return forced
 
 
+async def wait_gone(ident: Optional[ProcessIdentity]) -> None:
+    """Until `ident` is no longer a live process (gone, a zombie, or reused)."""
+    while is_alive(ident):
+        await anyio.sleep(POLL_SECONDS)
+
+
 async def kill_tree_and_wait(ident: Optional[ProcessIdentity], token: Optional[str]) -> None:
     """`kill_tree`, then wait (time-boxed) until a scan finds nothing alive:
     SIGKILL is delivered asynchronously, and a caller that says "gone" must mean it."""
     with anyio.move_on_after(KILL_WAIT_SECONDS):
         while kill_tree(ident, token):
             await anyio.sleep(POLL_SECONDS)
+
+
+async def stop_in_order(before: Mapping[str, Iterable[str]], stop: Callable[[str], Awaitable[object]]) -> None:
+    """`stop(name)` for every agent of `before` (see `planner.stop_before`),
+    each once every agent it names has stopped, all others concurrently."""
+    stopped = {name: anyio.Event() for name in before}
+
+    async def stop_one(name: str) -> None:
+        try:
+            for other in before[name]:
+                await stopped[other].wait()
+            await stop(name)
+        finally:
+            stopped[name].set()  # a failed stop must not hold its dependencies forever
+
+    async with anyio.create_task_group() as tg:
+        for name in before:
+            tg.start_soon(stop_one, name)

@@ -15,6 +15,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import anyio
 
+from meshcompose.plan import planner
+from meshcompose.proc import process
 from meshcompose.runtime.events import Notice, Observer
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.model import AgentState, Project
@@ -109,28 +111,12 @@ class Supervisor:
         self._stopped_all.set()
 
     async def stop(self, names: Sequence[str], *, timeout: Optional[float] = None) -> None:
-        """Stops `names`, each only after its dependents among them stopped."""
-        dependents = self._dependents_within(names)
-        stopped = {name: anyio.Event() for name in names}
-
-        async def stop_one(name: str) -> None:
-            for dependent in dependents[name]:
-                await stopped[dependent].wait()
-            await self.runners[name].stop(timeout)
-            stopped[name].set()
-
-        async with anyio.create_task_group() as tg:
-            for name in names:
-                tg.start_soon(stop_one, name)
-
-    def _dependents_within(self, names: Sequence[str]) -> Dict[str, List[str]]:
-        chosen = set(names)
-        dependents: Dict[str, List[str]] = {name: [] for name in names}
-        for name in names:
-            for dep in self.project.agents[name].depends_on:
-                if dep.name in chosen:
-                    dependents[dep.name].append(name)
-        return dependents
+        """Stops `names`, each only after its dependents among them stopped
+        (`planner.stop_before`, the order `down` also reaps in)."""
+        chosen = [name for name in names if name in self.runners]
+        before = planner.stop_before(
+            {name: [dep.name for dep in self.project.agents[name].depends_on] for name in chosen})
+        await process.stop_in_order(before, lambda name: self.runners[name].stop(timeout))
 
     def kill_all(self) -> None:
         self.forced = True
