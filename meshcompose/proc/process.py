@@ -9,6 +9,7 @@ Three rules hold everywhere here:
   agent therefore runs with a unique token in its environment (`TOKEN_VAR`),
   which every process it starts inherits; a scan for that token finds the
   escapees, even from a later `down` after the supervisor died by SIGKILL.
+  Which processes are the agent's is defined once, in `proc.tree`.
 - A zombie is dead: it counts as gone and is never waited on here.
 """
 
@@ -16,10 +17,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from pathlib import Path
 from functools import partial
-from typing import Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Union
+from pathlib import Path
+from typing import Awaitable, Callable, Iterable, List, Mapping, Optional, Sequence, Set, Union
 
 import anyio
 import anyio.abc
@@ -27,6 +27,7 @@ import psutil
 
 from meshcompose.errors import AgentStartError
 from meshcompose.proc import platform
+from meshcompose.proc import tree as proctree
 from meshcompose.proc.identity import (  # noqa: F401 (the process layer's vocabulary, used by its callers)
     CREATE_TIME_TOLERANCE, TOKEN_VAR, ProcessIdentity, identity, is_alive, matching, new_token, running,
 )
@@ -34,9 +35,6 @@ from meshcompose.proc.identity import (  # noqa: F401 (the process layer's vocab
 # After SIGKILL, how long to wait for the leader and the leftovers to vanish.
 KILL_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.05
-# A process scanned in the middle of exec() shows no environment yet (Linux).
-EXEC_RETRIES = 5
-EXEC_RETRY_SECONDS = 0.002
 
 
 # -- spawning -----------------------------------------------------------------
@@ -86,40 +84,19 @@ def signal_group(ident: Optional[ProcessIdentity], sig: Union[int, str]) -> bool
 
 
 def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.Process]:
-    """Every live process of the agent: the leader, its descendants, and any
-    process carrying the agent's token (escaped grandchildren)."""
-    found: Dict[int, psutil.Process] = {}
-    leader = matching(ident)
-    if leader is not None:
-        found[leader.pid] = leader
-        try:
-            for child in leader.children(recursive=True):
-                found[child.pid] = child
-        except psutil.Error:
-            pass
-    if token:
-        for proc in _token_carriers(token):
-            found.setdefault(proc.pid, proc)
+    """Every live process of the agent (`proc.tree`: the leader, its group,
+    its token carriers and their descendants), from a fresh scan."""
+    table = proctree.scan(settle=bool(token))
     me = os.getpid()
-    return [p for pid, p in sorted(found.items()) if pid != me and running(p)]
-
-
-def _token_carriers(token: str) -> List[psutil.Process]:
-    carriers, undecided = [], []
-    for proc in psutil.process_iter():
-        verdict = platform.carries_token(proc.pid, TOKEN_VAR, token)
-        if verdict:
-            carriers.append(proc)
-        elif verdict is None:
-            undecided.append(proc)
-    for _ in range(EXEC_RETRIES):
-        if not undecided:
-            break
-        time.sleep(EXEC_RETRY_SECONDS)  # caught mid-exec: its environment is moments away
-        verdicts = [(proc, platform.carries_token(proc.pid, TOKEN_VAR, token)) for proc in undecided]
-        carriers += [proc for proc, verdict in verdicts if verdict]
-        undecided = [proc for proc, verdict in verdicts if verdict is None]
-    return carriers
+    found = []
+    for pid in sorted(table.members(ident, token)):
+        if pid == me or table.entries[pid].zombie:
+            continue
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:
+            continue  # gone since the scan
+    return found
 
 
 def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:

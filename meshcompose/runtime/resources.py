@@ -4,9 +4,9 @@ One `ResourceWatcher` serves every agent of a supervisor. It sleeps until the
 next thing due: the earliest timeout, or the next memory sample (about once a
 second, only while some agent has a `memory_limit`), so a project without
 limits costs nothing and fifty idle limited agents cost one listing of /proc
-a second (see `treemem`). A limit that is crossed is reported to the agent's
-runner (`on_breach`), which stops the agent gracefully; its restart policy
-then applies.
+a second (`proc.tree`, which also gives `ps` its figures). A limit that is
+crossed is reported to the agent's runner (`on_breach`), which stops the
+agent gracefully; its restart policy then applies.
 
 Mechanisms, honestly:
 
@@ -32,10 +32,10 @@ from typing import Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tup
 import anyio
 import psutil
 
-from meshcompose.proc import process
-from meshcompose.runtime import throttle
-from meshcompose.proc import treemem
 from meshcompose.model import Resources
+from meshcompose.proc import process
+from meshcompose.proc import tree as proctree
+from meshcompose.runtime import throttle
 from meshcompose.units import format_duration, format_size
 
 SAMPLE_SECONDS = 1.0
@@ -201,10 +201,10 @@ class ResourceWatcher:
     """The one loop that enforces every agent's limits; run it in the supervisor's task group."""
 
     def __init__(self, period: float = SAMPLE_SECONDS, *, clock: Callable[[], float] = time.monotonic,
-                 sampler: Optional[treemem.TreeSampler] = None) -> None:
+                 sampler: Optional[proctree.TreeSampler] = None) -> None:
         self.period = period
         self._clock = clock
-        self._sampler = sampler or treemem.TreeSampler()
+        self._sampler = sampler or proctree.TreeSampler()
         self._watched: Dict[str, _Watched] = {}
         self._tg: Optional[anyio.abc.TaskGroup] = None
         self._wake = anyio.Event()
@@ -324,7 +324,7 @@ def _timeout_breach(timeout: float) -> Breach:
     return Breach("timeout", text, f"{text}: stopping")
 
 
-def _memory_breach(limit: int, used: treemem.TreeUsage) -> Breach:
+def _memory_breach(limit: int, used: proctree.TreeUsage) -> Breach:
     text = f"memory limit {format_size(limit)} exceeded: {format_size(used.rss)}"
     detail = f"{text} (summed RSS of {used.processes} process(es), limit {limit} bytes): stopping"
     return Breach("memory", text, detail)
