@@ -13,6 +13,7 @@ time, psutil inside the functions that need it.
 
 from __future__ import annotations
 
+import enum
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Dict, List, Optional, TypedDict
 
 from meshcompose.control.paths import state_dir, state_file
 from meshcompose.errors import MeshComposeError
+from meshcompose.model import AgentState
 from meshcompose.privatefiles import write_atomic
 from meshcompose.proc.identity import process_alive
 
@@ -50,7 +52,7 @@ class AgentRecord(TypedDict):
     python_version: Optional[str]
     venv: Optional[bool]
     log_path: str
-    health: Optional[str]  # "healthy" | "unhealthy" | None
+    health: Optional[str]  # a model.HEALTH_STATES word, or None
     depends_on: List[str]
     mesh: Optional[Dict[str, Any]]  # reserved for the registry column
     limits: Optional[str]  # resource limits in force and the mechanism enforcing each
@@ -82,7 +84,7 @@ def new_document(project: str, directory: Path, files: List[str]) -> StateDoc:
 def new_agent(**fields: Any) -> AgentRecord:
     """A record with every key present; `fields` override the defaults."""
     record = AgentRecord(
-        status="waiting", exit_code=None, message=None, pid=None, create_time=None, pgid=None,
+        status=AgentState.WAITING.value, exit_code=None, message=None, pid=None, create_time=None, pgid=None,
         token=None, restarts=0, started_at=None, interpreter=None, python_version=None,
         venv=None, log_path="", health=None, depends_on=[], mesh=None,
         stop_signal=None, stop_grace=None, limits=None,
@@ -102,7 +104,7 @@ def _plain(fields: Dict[str, Any]) -> Dict[str, Any]:
     """Enums become their values, tuples lists: the file holds JSON types only."""
     out = {}
     for key, value in fields.items():
-        if hasattr(value, "value") and isinstance(value, str):
+        if isinstance(value, enum.Enum):
             value = value.value
         elif isinstance(value, tuple):
             value = list(value)
@@ -194,7 +196,7 @@ def _parse(text: str, path: Path) -> StateDoc:
 def supervisor_alive(doc: Optional[StateDoc]) -> bool:
     """Whether the supervisor the document names is still that process."""
     record = doc.get("supervisor") if doc else None
-    return bool(record) and process_alive(record.get("pid"), record.get("create_time"))
+    return record is not None and process_alive(record.get("pid"), record.get("create_time"))
 
 
 # Names that moved out of this module when it was split (issue 11): cli/

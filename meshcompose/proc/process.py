@@ -28,9 +28,15 @@ import psutil
 from meshcompose.errors import AgentStartError
 from meshcompose.proc import platform
 from meshcompose.proc import tree as proctree
-from meshcompose.proc.identity import (  # noqa: F401 (the process layer's vocabulary, used by its callers)
-    CREATE_TIME_TOLERANCE, TOKEN_VAR, ProcessIdentity, identity, is_alive, matching, new_token, running,
-)
+# The process layer's vocabulary, re-exported for its callers.
+from meshcompose.proc.identity import CREATE_TIME_TOLERANCE as CREATE_TIME_TOLERANCE
+from meshcompose.proc.identity import TOKEN_VAR as TOKEN_VAR
+from meshcompose.proc.identity import ProcessIdentity as ProcessIdentity
+from meshcompose.proc.identity import identity as identity
+from meshcompose.proc.identity import is_alive as is_alive
+from meshcompose.proc.identity import matching as matching
+from meshcompose.proc.identity import new_token as new_token
+from meshcompose.proc.identity import running as running
 
 # After SIGKILL, how long to wait for the leader and the leftovers to vanish.
 KILL_WAIT_SECONDS = 5.0
@@ -74,7 +80,7 @@ def signal_group(ident: Optional[ProcessIdentity], sig: Union[int, str]) -> bool
     On Windows every stop signal becomes CTRL_BREAK_EVENT (see process_platform).
     """
     name = platform.signal_name(sig)
-    if not is_alive(ident):
+    if ident is None or not is_alive(ident):
         return False
     try:
         platform.send_to_group(ident.pid, name)
@@ -119,7 +125,7 @@ def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
     return len(killed)
 
 
-def _quietly(action, *args) -> None:
+def _quietly(action: Callable[..., object], *args: object) -> None:
     try:
         action(*args)
     except (psutil.Error, ProcessLookupError, PermissionError):

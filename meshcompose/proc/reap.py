@@ -27,6 +27,7 @@ from meshcompose.control import state
 from meshcompose.control.lock import ProjectLock
 from meshcompose.model import ENDED_STATES, AgentState
 from meshcompose.plan import planner
+from meshcompose.proc.identity import ProcessIdentity
 
 DEFAULT_GRACE = 10.0
 DEFAULT_STOP_SIGNAL = "SIGTERM"
@@ -97,9 +98,7 @@ async def _reap_agent(name: str, record: state.AgentRecord, grace: Optional[floa
     return Reaped(name, found=True, forced=forced)
 
 
-def _identity(record: state.AgentRecord):  # -> Optional[ProcessIdentity]
-    from meshcompose.proc.identity import ProcessIdentity
-
+def _identity(record: state.AgentRecord) -> Optional[ProcessIdentity]:
     pid, create_time = record.get("pid"), record.get("create_time")
     if not pid or create_time is None:
         return None  # never spawned, or mid-spawn: only its token can find it
@@ -130,13 +129,12 @@ def reap_project(project_dir: Path, grace: Optional[float] = None,
 def mark_reaped(doc: state.StateDoc, outcomes: Sequence[Reaped]) -> None:
     """Every agent that was still alive, or recorded as active, is now exited;
     the dead supervisor's record goes."""
-    exited = AgentState.EXITED.value
     for outcome in outcomes:
         record = doc["agents"][outcome.name]
-        if outcome.found:
-            record.update(status=exited, message=REAPED_MESSAGE, health=None)
-        elif record.get("status") not in ENDED_STATES:
-            record.update(status=exited, message=GONE_MESSAGE, health=None)
+        if outcome.found or record.get("status") not in ENDED_STATES:
+            record["status"] = AgentState.EXITED.value
+            record["message"] = REAPED_MESSAGE if outcome.found else GONE_MESSAGE
+            record["health"] = None
     if not state.supervisor_alive(doc):
         doc["supervisor"] = None
 

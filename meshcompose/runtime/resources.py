@@ -27,7 +27,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Coroutine, Dict, List, Optional, Sequence, Set, Tuple
 
 import anyio
 import psutil
@@ -65,7 +65,7 @@ class CpuPlan:
     notes: Tuple[Note, ...] = ()
 
 
-OnBreach = Callable[[Breach], Awaitable[None]]
+OnBreach = Callable[[Breach], Coroutine[Any, Any, None]]
 
 
 # -- what this platform offers ------------------------------------------------
@@ -223,9 +223,10 @@ class ResourceWatcher:
         watched = _Watched(ident, token, resources, on_breach)
         if resources.timeout is not None:
             watched.deadline = self._clock() + resources.timeout
-        plan, notes = None, []
+        plan: Optional[CpuPlan] = None
+        notes: List[Note] = []
         if resources.cpu_limit is not None:
-            plan, notes = self._apply_cpu(name, watched)
+            plan, notes = self._apply_cpu(name, watched, resources.cpu_limit)
         self._watched[name] = watched
         self._start_cycle(watched)
         self._wake.set()
@@ -247,10 +248,10 @@ class ResourceWatcher:
 
     # -- cpu ---------------------------------------------------------------------
 
-    def _apply_cpu(self, name: str, watched: _Watched) -> Tuple[CpuPlan, List[Note]]:
+    def _apply_cpu(self, name: str, watched: _Watched, limit: float) -> Tuple[CpuPlan, List[Note]]:
         slot = self._cpu_slots.setdefault(name, sum(
             math.ceil(w.resources.cpu_limit) for w in self._watched.values() if w.resources.cpu_limit))
-        plan = plan_cpu(watched.resources.cpu_limit, _available_cpus(), slot,
+        plan = plan_cpu(limit, _available_cpus(), slot,
                         pin=can_pin(), duty=throttle.HAS_JOB_CONTROL)
         notes = list(plan.notes)
         if plan.cpus:
@@ -301,15 +302,16 @@ class ResourceWatcher:
     def _tick(self) -> None:
         now = self._clock()
         for name, watched in list(self._watched.items()):
-            if watched.deadline is not None and now >= watched.deadline:
-                self._breach(name, _timeout_breach(watched.resources.timeout))
+            timeout = watched.resources.timeout
+            if watched.deadline is not None and timeout is not None and now >= watched.deadline:
+                self._breach(name, _timeout_breach(timeout))
         limited = self._memory_watched()
         if limited and now >= self._last_sample + self.period:
             self._last_sample = now
             usage = self._sampler.sample({name: (w.ident, w.token) for name, w in limited.items()})
             for name, used in usage.items():
                 limit = limited[name].resources.memory_limit
-                if used.rss > limit and name in self._watched:
+                if limit is not None and used.rss > limit and name in self._watched:
                     self._breach(name, _memory_breach(limit, used))
 
     def _breach(self, name: str, breach: Breach) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import Iterator, List, Optional, Protocol, Tuple
+from typing import Any, Iterator, List, Optional, Protocol, Tuple
 
 import anyio
 
@@ -76,7 +76,7 @@ class AgentRunner:
 
     # -- status ------------------------------------------------------------
 
-    def _set(self, **changes) -> None:
+    def _set(self, **changes: Any) -> None:
         self.status = self.status.evolve(**changes)
         self.context.observer.agent_status(self.status)
         self._changed.set()
@@ -280,7 +280,8 @@ class AgentRunner:
             return f"exited (killed by signal {-code}, code {128 - code})"
         return f"exited with code {code}"
 
-    async def _pump(self, stream, name: str, drained: "_Countdown") -> None:
+    async def _pump(self, stream: Optional[anyio.abc.ByteReceiveStream], name: str,
+                    drained: "_Countdown") -> None:
         observer, agent = self.context.observer, self.agent.name
         matcher = self._log_matcher
 
@@ -291,12 +292,15 @@ class AgentRunner:
                     matcher.feed(line)
 
         try:
-            await pump(stream, on_lines)
+            if stream is not None:  # always a pipe: `process.spawn` asks for one
+                await pump(stream, on_lines)
         finally:
             drained.tick()
 
     async def _watch_health(self, scope: anyio.CancelScope) -> None:
         check = self.agent.healthcheck
+        if check is None:
+            return
         registry_probe = None
         if check.kind is HealthKind.REGISTRY:
             registry_probe = self.context.registration.probe(self.agent.name)

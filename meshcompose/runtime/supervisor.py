@@ -162,7 +162,7 @@ class Supervisor:
             runner.kill()
         self._stopped_all.set()
 
-    async def _watch_signals(self, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
+    async def _watch_signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             task_status.started()
             async for signum in signals:
