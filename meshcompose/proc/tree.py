@@ -144,6 +144,7 @@ class TreeSampler:
     def __init__(self) -> None:
         self._known: Dict[int, Entry] = {}
         self._ignored: Set[int] = set()  # kernel threads: never anyone's
+        self._indexed: Optional[ProcessTable] = None  # of `_known`, until it changes
 
     def sample(self, agents: Mapping[str, AgentKey]) -> Dict[str, TreeUsage]:
         table = self._table()
@@ -153,14 +154,18 @@ class TreeSampler:
         if not IS_LINUX:
             return ProcessTable(_psutil_entries())
         live = _listing()
-        for gone in set(self._known) - live:
-            del self._known[gone]
+        gone = set(self._known) - live
+        for pid in gone:
+            del self._known[pid]
         self._ignored &= live
         found, undecided, ignored = _linux_entries(live - set(self._known) - self._ignored)
         self._known.update(found)
         self._ignored |= ignored
-        # Caught mid-exec: counted now without a token, asked again next time.
-        return ProcessTable({**self._known, **_linux_entries(undecided, settled=True)[0]})
+        if undecided:  # caught mid-exec: counted now without a token, asked again next time
+            return ProcessTable({**self._known, **_linux_entries(undecided, settled=True)[0]})
+        if gone or found or self._indexed is None:
+            self._indexed = ProcessTable(dict(self._known))
+        return self._indexed
 
 
 # -- Linux: /proc ------------------------------------------------------------------
