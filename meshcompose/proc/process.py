@@ -92,6 +92,8 @@ def signal_group(ident: Optional[ProcessIdentity], sig: Union[int, str]) -> bool
 def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.Process]:
     """Every live process of the agent (`proc.tree`: the leader, its group,
     its token carriers and their descendants), from a fresh scan."""
+    if ident is None and not token:
+        return []  # nothing recorded to find it by
     table = proctree.scan(settle=bool(token))
     me = os.getpid()
     found = []
