@@ -25,7 +25,7 @@ import anyio
 
 from meshcompose.proc import process
 from meshcompose.runtime import resources
-from meshcompose.proc import treemem
+from meshcompose.proc import tree as proctree
 from meshcompose.model import Resources
 
 IDLE_AGENT = "import time\nwhile True: time.sleep(3600)"
@@ -64,7 +64,7 @@ async def watched_window(agents, window: float, limited: bool) -> float:
 
 
 def tick_cost(agents, ticks: int = 200) -> float:
-    sampler = treemem.TreeSampler()
+    sampler = proctree.TreeSampler()
     watched = {f"agent{index}": (ident, token) for index, (_, ident, token) in enumerate(agents)}
     sampler.sample(watched)
     before = time.process_time()

@@ -144,6 +144,11 @@ class AgentStartError(MeshComposeError):
     """An agent cannot be started at all (missing script, unusable working_dir)."""
 
 
+class ProcessError(MeshComposeError):
+    """The process layer was asked for something it cannot do (an unknown
+    signal, e.g. from a hand-edited state file)."""
+
+
 class AlreadyRunningError(MeshComposeError):
     def __init__(self, project: str, pid: int) -> None:
         self.pid = pid

@@ -27,7 +27,11 @@ class RestartMode(str, enum.Enum):
 
 
 class AgentState(str, enum.Enum):
-    """The same words everywhere: console, `ps`, state file, control protocol."""
+    """The same words everywhere: console, `ps`, state file, control protocol.
+
+    A state compares and hashes like its word, so `"exited" in ENDED_STATES`
+    holds for a word read back from the state file as well.
+    """
 
     WAITING = "waiting"
     STARTING = "starting"
@@ -41,15 +45,43 @@ class AgentState(str, enum.Enum):
     SKIPPED = "skipped"
     ORPHANED = "orphaned"  # alive, but its supervisor is gone (only `ps` says this)
 
+    @classmethod
+    def parse(cls, word: object) -> Optional["AgentState"]:
+        """The state a recorded word names, or None for a word no state has."""
+        try:
+            return cls(word)
+        except ValueError:
+            return None
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED_STATES
+
     @property
     def is_alive(self) -> bool:
-        return self in _ALIVE
+        return self in ALIVE_STATES
 
 
-_ALIVE = frozenset(
-    {AgentState.STARTING, AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY,
-     AgentState.STOPPING, AgentState.ORPHANED}
-)
+ENDED_STATES: FrozenSet[AgentState] = frozenset({AgentState.EXITED, AgentState.FAILED, AgentState.SKIPPED})
+"""Ended: nothing starts the agent again on its own. `ps` hides them without `-a`."""
+
+RUNNING_STATES: FrozenSet[AgentState] = frozenset({AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY})
+"""Up and serving as far as anyone knows: `ps` shows each as `running (HEALTH)`,
+and `--status running` matches all three."""
+
+HEALTH_STATES: FrozenSet[AgentState] = frozenset({AgentState.HEALTHY, AgentState.UNHEALTHY})
+"""The states that carry a healthcheck verdict (the state file's `health`)."""
+
+ALIVE_STATES: FrozenSet[AgentState] = frozenset(
+    {AgentState.STARTING, *RUNNING_STATES, AgentState.STOPPING, AgentState.ORPHANED})
+"""A process of the agent exists (or is being spawned)."""
+
+SUPERVISED_STATES: FrozenSet[AgentState] = frozenset(set(AgentState) - ENDED_STATES - {AgentState.ORPHANED})
+"""In a supervisor's hands: waiting, starting, up, restarting or stopping.
+Without a live supervisor, a record in one of these is stale."""
+
+STATE_WORDS: Tuple[str, ...] = tuple(state.value for state in AgentState)
+"""Every state word, in lifecycle order (`ps --status` choices)."""
 
 
 class HealthKind(str, enum.Enum):

@@ -1,8 +1,10 @@
-"""Durations (`1m30s`, `500ms`, `2h`, `10`) and sizes (`512MB`, `1GiB`), pure."""
+"""Value converters, pure: durations (`1m30s`, `500ms`, `2h`, `10`), sizes
+(`512MB`, `1GiB`) and signal names (`term`, `SIGTERM`, `15`)."""
 
 from __future__ import annotations
 
 import re
+import signal
 from typing import Union
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
@@ -51,6 +53,30 @@ def parse_size(value: Union[str, int]) -> int:
     if not match:
         raise ValueError(f"not a size: {value!r} (use e.g. 512MB, 1GiB, 1GB or bytes)")
     return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
+
+
+# Accepted on every platform, so a project written on one runs on another
+# (the process layer maps each to what the platform can deliver).
+PORTABLE_SIGNALS = frozenset({"SIGTERM", "SIGINT", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK"})
+
+
+def parse_signal(value: Union[str, int]) -> str:
+    """The canonical name of a signal: `term`, `TERM`, `SIGTERM`, `15` -> `SIGTERM`.
+
+    Names this platform knows and the portable ones are accepted. Raises ValueError.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"not a signal: {value!r}")
+    if isinstance(value, int):
+        try:
+            return signal.Signals(value).name
+        except ValueError:
+            raise ValueError(f"unknown signal number {value}") from None
+    name = str(value).strip().upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    if name not in PORTABLE_SIGNALS and name not in {known.name for known in signal.Signals}:
+        raise ValueError(f"unknown signal {value!r} (e.g. SIGTERM, SIGINT, SIGHUP)")
+    return name
 
 
 def format_duration(seconds: float) -> str:

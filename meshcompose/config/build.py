@@ -223,7 +223,7 @@ class AgentBuilder:
             depends_on=self._depends_on(base, name, raw.get("depends_on") or {}),
             healthcheck=self._healthcheck(base + ("healthcheck",), raw.get("healthcheck")),
             restart=self._restart(base, raw),
-            stop_signal=self.located.convert(base + ("stop_signal",), raw.get("stop_signal"), stop_signal_name, "SIGTERM"),
+            stop_signal=self.located.convert(base + ("stop_signal",), raw.get("stop_signal"), units.parse_signal, "SIGTERM"),
             stop_grace_period=self.located.duration(base + ("stop_grace_period",), raw.get("stop_grace_period"), 10.0),
             resources=self._resources(base + ("resources",), raw.get("resources") or {}),
             metadata=self._metadata(raw.get("metadata") or {}),

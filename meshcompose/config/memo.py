@@ -17,9 +17,10 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional
+
+from meshcompose.privatefiles import write_atomic
 
 FORMAT = 1
 
@@ -64,9 +65,6 @@ class Memo:
     def put(self, key: str, value: Any) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".memo-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(value, handle)
-            os.replace(temp, self.directory / f"{key}.json")
+            write_atomic(self.directory / f"{key}.json", json.dumps(value))
         except OSError:
             pass

@@ -23,12 +23,13 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from meshcompose.errors import ControlError, MeshComposeError, NotRunningError
 
 if TYPE_CHECKING:
     import anyio.abc
+    from anyio.streams.buffered import BufferedByteReceiveStream
 
 Handler = Callable[[Dict[str, Any]], Awaitable[Dict[str, Any]]]
 MAX_LINE = 1 << 20  # a request is a few hundred bytes; this bounds a hostile one
@@ -79,17 +80,17 @@ async def serve(
             _unlink_socket(Path(path))
 
 
-async def _listen(path: Path, tcp: bool):
+async def _listen(path: Path, tcp: bool) -> "Tuple[anyio.abc.Listener[Any], Optional[int]]":
     import anyio
     from anyio.abc import SocketAttribute
 
     if tcp:
-        listener = await anyio.create_tcp_listener(local_host=LOOPBACK, local_port=0)
-        return listener, listener.extra(SocketAttribute.local_port)
+        tcp_listener = await anyio.create_tcp_listener(local_host=LOOPBACK, local_port=0)
+        return tcp_listener, tcp_listener.extra(SocketAttribute.local_port)
     _remove_stale_socket(path)
-    listener = await anyio.create_unix_listener(path)
+    unix_listener = await anyio.create_unix_listener(path)
     os.chmod(path, 0o600)
-    return listener, None
+    return unix_listener, None
 
 
 def _remove_stale_socket(path: Path) -> None:
@@ -183,7 +184,7 @@ def _token_matches(given: Any, expected: str) -> bool:
     return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-async def _receive_line(reader) -> Optional[bytes]:
+async def _receive_line(reader: "BufferedByteReceiveStream") -> Optional[bytes]:
     """The next line, or None when the peer is gone or sent an over-long line."""
     import anyio
 
@@ -194,7 +195,7 @@ async def _receive_line(reader) -> Optional[bytes]:
         return None
 
 
-async def _send(stream, response: Dict[str, Any]) -> bool:
+async def _send(stream: "anyio.abc.ByteSendStream", response: Dict[str, Any]) -> bool:
     import anyio
 
     try:

@@ -1,4 +1,5 @@
-"""The dependency planner: which agents to run, in which order.
+"""The dependency planner: which agents to run, in which order, and who
+stops before whom (`stop_before`, the one stop order).
 
 The graph has one node per agent (in file order) and one edge per
 `depends_on` entry, pointing from the dependency to its dependent, so a
@@ -16,7 +17,7 @@ need it, so `ps`, `logs` and `--help` never pay for it; and `check` and
 from __future__ import annotations
 
 from difflib import get_close_matches
-from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set
 
 from meshcompose.config import memo
 from meshcompose.errors import CycleError, Problem, UnknownAgentError, UnknownDependencyError
@@ -103,9 +104,59 @@ def start_order(project: Project, names: Optional[Iterable[str]] = None) -> List
     return [sorted(wave, key=position.__getitem__) for wave in nx.topological_generations(graph)]
 
 
-def stop_order(project: Project, names: Optional[Iterable[str]] = None) -> List[List[str]]:
-    """The exact reverse of `start_order`: every agent stops before its dependencies."""
-    return [list(reversed(wave)) for wave in reversed(start_order(project, names))]
+def stop_before(depends_on: Mapping[str, Iterable[str]]) -> Dict[str, FrozenSet[str]]:
+    """The one stop order: for each agent of a set, the agents of the set that
+    must have stopped before it stops (those that depend on it).
+
+    `depends_on` maps each agent of the set to the names it depends on; names
+    outside the set are ignored, so a stop of some agents leaves the others
+    alone. Agents unrelated to each other stop together. Used by the live
+    supervisor (from the project) and by `down` reaping a dead supervisor's
+    agents (from the state file), so it is pure and needs no networkx.
+
+    A checked project has no cycle, but a hand-edited state file may: the
+    members of a cycle then stop together, after every agent outside the
+    cycle that depends on any of them, so no stop can wait forever.
+    """
+    graph = {name: {dep for dep in deps if dep in depends_on and dep != name} for name, deps in depends_on.items()}
+    cycle_of = _cycles(graph)
+    dependents: Dict[str, Set[str]] = {name: set() for name in graph}
+    for name, deps in graph.items():
+        for dep in deps:
+            dependents[dep].add(name)
+    return {name: frozenset(other for member in cycle_of[name] for other in dependents[member]
+                            if other not in cycle_of[name])
+            for name in graph}
+
+
+def stop_waves(depends_on: Mapping[str, Iterable[str]]) -> List[List[str]]:
+    """`stop_before` as waves, for showing: each wave only holds agents whose
+    dependents are all in earlier waves. Within a wave, the given order."""
+    before = stop_before(depends_on)
+    remaining, done, waves = list(before), set(), []
+    while remaining:
+        wave = [name for name in remaining if before[name] <= done]
+        waves.append(wave)
+        done.update(wave)
+        remaining = [name for name in remaining if name not in done]
+    return waves
+
+
+def _cycles(graph: Mapping[str, Set[str]]) -> Dict[str, FrozenSet[str]]:
+    """Each agent's cycle: the agents it reaches and that reach it (itself alone in a DAG)."""
+    reach = {name: _reachable(graph, name) for name in graph}
+    return {name: frozenset({name} | {other for other in reach[name] if name in reach[other]}) for name in graph}
+
+
+def _reachable(graph: Mapping[str, Set[str]], start: str) -> Set[str]:
+    seen: Set[str] = set()
+    pending = list(graph[start])
+    while pending:
+        name = pending.pop()
+        if name not in seen:
+            seen.add(name)
+            pending.extend(graph[name])
+    return seen
 
 
 def dependents(project: Project, name: str) -> List[str]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from typing import Any, Dict, Optional, Union
 
 import psutil
 
-from meshcompose.errors import ConfigError
+from meshcompose.errors import ProcessError
+from meshcompose.units import parse_signal
 
 IS_WINDOWS = os.name == "nt"
 
@@ -28,21 +28,13 @@ KILL = "SIGKILL"
 
 
 def signal_name(sig: Union[int, str]) -> str:
-    """`"SIGTERM"`, `"term"`, `15` → `"SIGTERM"`; unknown names are a config error."""
-    if isinstance(sig, int):
-        try:
-            return signal.Signals(sig).name
-        except ValueError:
-            raise ConfigError(f"unknown signal number {sig}") from None
-    name = sig.strip().upper()
-    name = name if name.startswith("SIG") else "SIG" + name
-    if name == KILL or hasattr(signal, name) or IS_WINDOWS or name in _WINDOWS_ONLY_OK:
-        return name
-    raise ConfigError(f"unknown stop_signal {sig!r}", hint="use a name such as SIGTERM, SIGINT or SIGHUP")
-
-
-# Names a project written on one platform may carry to another.
-_WINDOWS_ONLY_OK = frozenset({"SIGBREAK"})
+    """`"SIGTERM"`, `"term"`, `15` → `"SIGTERM"` (`units.parse_signal`); an
+    unknown one is a `ProcessError` (config validated it: a state file did not)."""
+    try:
+        return parse_signal(sig)
+    except ValueError as error:
+        raise ProcessError(f"cannot send a stop signal: {error}",
+                           hint="use a name such as SIGTERM, SIGINT or SIGHUP") from None
 
 
 def spawn_options() -> Dict[str, Any]:
@@ -94,47 +86,3 @@ def _posix_number(name: str) -> int:
         # SIGBREAK from a Windows-first project: the nearest POSIX meaning.
         return int(signal.SIGTERM)
     return int(number)
-
-
-def carries_token(pid: int, var: str, token: str) -> Optional[bool]:
-    """Whether process `pid`'s environment holds `var=token`; None if it cannot tell yet.
-
-    None means a live user process with an empty environment, which on Linux is
-    what a process looks like for a moment in the middle of exec(): the kernel
-    lets the parent (and a waiting Popen) run on before the new environment is
-    in place. The caller asks again a few milliseconds later.
-
-    On Linux this reads /proc/PID/environ as bytes: a stop scans every
-    process, and parsing each environment into a dict costs several times more.
-    """
-    if sys.platform.startswith("linux"):
-        return _linux_carries(pid, f"{var}={token}\0".encode())
-    try:
-        return psutil.Process(pid).environ().get(var) == token
-    except (psutil.Error, OSError):
-        return False
-
-
-def _linux_carries(pid: int, entry: bytes) -> Optional[bool]:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return False
-    if not data:
-        return None if _linux_user_process(pid) else False
-    return data.startswith(entry) or (b"\0" + entry) in data
-
-
-_PF_KTHREAD = 0x00200000
-
-
-def _linux_user_process(pid: int) -> bool:
-    """A live, non-kernel thread (kernel threads and zombies have empty environments)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    state, flags = fields[0], int(fields[6])
-    return state not in (b"Z", b"X") and not flags & _PF_KTHREAD

@@ -9,6 +9,7 @@ Three rules hold everywhere here:
   agent therefore runs with a unique token in its environment (`TOKEN_VAR`),
   which every process it starts inherits; a scan for that token finds the
   escapees, even from a later `down` after the supervisor died by SIGKILL.
+  Which processes are the agent's is defined once, in `proc.tree`.
 - A zombie is dead: it counts as gone and is never waited on here.
 """
 
@@ -16,37 +17,30 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-import uuid
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Union
+from typing import Awaitable, Callable, Iterable, List, Mapping, Optional, Sequence, Set, Union
 
 import anyio
 import anyio.abc
 import psutil
 
-from meshcompose.proc import platform as platform
 from meshcompose.errors import AgentStartError
-
-TOKEN_VAR = "MESH_COMPOSE_TOKEN"
-
-# psutil derives create times from the boot time, which the kernel recomputes
-# when the wall clock is adjusted; a recorded value can drift by a fraction of
-# a second. A different process reusing the pid within this window is not a
-# realistic case, a drifted boot time is.
-CREATE_TIME_TOLERANCE = 1.0
+from meshcompose.proc import platform
+from meshcompose.proc import tree as proctree
+# The process layer's vocabulary, re-exported for its callers.
+from meshcompose.proc.identity import CREATE_TIME_TOLERANCE as CREATE_TIME_TOLERANCE
+from meshcompose.proc.identity import TOKEN_VAR as TOKEN_VAR
+from meshcompose.proc.identity import ProcessIdentity as ProcessIdentity
+from meshcompose.proc.identity import identity as identity
+from meshcompose.proc.identity import is_alive as is_alive
+from meshcompose.proc.identity import matching as matching
+from meshcompose.proc.identity import new_token as new_token
+from meshcompose.proc.identity import running as running
 
 # After SIGKILL, how long to wait for the leader and the leftovers to vanish.
 KILL_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.05
-# A process scanned in the middle of exec() shows no environment yet (Linux).
-EXEC_RETRIES = 5
-EXEC_RETRY_SECONDS = 0.002
-
-
-def new_token() -> str:
-    return uuid.uuid4().hex
 
 
 # -- spawning -----------------------------------------------------------------
@@ -77,49 +71,6 @@ async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> an
         raise AgentStartError(f"could not start {argv[0]!r}: {error.strerror or error}") from None
 
 
-# -- identity -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProcessIdentity:
-    pid: int
-    create_time: float
-
-
-def identity(pid: int) -> Optional[ProcessIdentity]:
-    """The identity of `pid` now (a zombie still has one), or None if gone."""
-    try:
-        return ProcessIdentity(pid, psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-
-
-def _matching(ident: Optional[ProcessIdentity]) -> Optional[psutil.Process]:
-    """The process behind `ident` if it is still that process (zombie or not)."""
-    if ident is None:
-        return None
-    try:
-        proc = psutil.Process(ident.pid)
-        if abs(proc.create_time() - ident.create_time) <= CREATE_TIME_TOLERANCE:
-            return proc
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        pass
-    return None
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def is_alive(ident: Optional[ProcessIdentity]) -> bool:
-    """False for a gone pid, a zombie, and a pid now used by another process."""
-    proc = _matching(ident)
-    return proc is not None and _alive(proc)
-
-
 # -- signalling ---------------------------------------------------------------
 
 
@@ -129,7 +80,7 @@ def signal_group(ident: Optional[ProcessIdentity], sig: Union[int, str]) -> bool
     On Windows every stop signal becomes CTRL_BREAK_EVENT (see process_platform).
     """
     name = platform.signal_name(sig)
-    if not is_alive(ident):
+    if ident is None or not is_alive(ident):
         return False
     try:
         platform.send_to_group(ident.pid, name)
@@ -139,40 +90,21 @@ def signal_group(ident: Optional[ProcessIdentity], sig: Union[int, str]) -> bool
 
 
 def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.Process]:
-    """Every live process of the agent: the leader, its descendants, and any
-    process carrying the agent's token (escaped grandchildren)."""
-    found: Dict[int, psutil.Process] = {}
-    leader = _matching(ident)
-    if leader is not None:
-        found[leader.pid] = leader
-        try:
-            for child in leader.children(recursive=True):
-                found[child.pid] = child
-        except psutil.Error:
-            pass
-    if token:
-        for proc in _token_carriers(token):
-            found.setdefault(proc.pid, proc)
+    """Every live process of the agent (`proc.tree`: the leader, its group,
+    its token carriers and their descendants), from a fresh scan."""
+    if ident is None and not token:
+        return []  # nothing recorded to find it by
+    table = proctree.scan(settle=bool(token))
     me = os.getpid()
-    return [p for pid, p in sorted(found.items()) if pid != me and _alive(p)]
-
-
-def _token_carriers(token: str) -> List[psutil.Process]:
-    carriers, undecided = [], []
-    for proc in psutil.process_iter():
-        verdict = platform.carries_token(proc.pid, TOKEN_VAR, token)
-        if verdict:
-            carriers.append(proc)
-        elif verdict is None:
-            undecided.append(proc)
-    for _ in range(EXEC_RETRIES):
-        if not undecided:
-            break
-        time.sleep(EXEC_RETRY_SECONDS)  # caught mid-exec: its environment is moments away
-        verdicts = [(proc, platform.carries_token(proc.pid, TOKEN_VAR, token)) for proc in undecided]
-        carriers += [proc for proc, verdict in verdicts if verdict]
-        undecided = [proc for proc, verdict in verdicts if verdict is None]
-    return carriers
+    found = []
+    for pid in sorted(table.members(ident, token)):
+        if pid == me or table.entries[pid].zombie:
+            continue
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:
+            continue  # gone since the scan
+    return found
 
 
 def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
@@ -186,7 +118,7 @@ def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
         victims = tree(ident, token)
         if not victims:
             break
-        leader = _matching(ident)
+        leader = matching(ident)
         if leader is not None:
             _quietly(platform.kill_group, leader.pid)
         for proc in victims:
@@ -195,7 +127,7 @@ def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
     return len(killed)
 
 
-def _quietly(action, *args) -> None:
+def _quietly(action: Callable[..., object], *args: object) -> None:
     try:
         action(*args)
     except (psutil.Error, ProcessLookupError, PermissionError):
@@ -211,18 +143,22 @@ async def stop_group(
     *,
     stop_signal: str,
     grace: float,
-    exited: Callable[[], Awaitable[object]],
+    exited: Optional[Callable[[], Awaitable[object]]] = None,
     on_kill: Optional[Callable[[], None]] = None,
 ) -> bool:
-    """Graceful stop of an agent this supervisor spawned: `stop_signal` to its
-    group, up to `grace` seconds for `exited()` (the owner's wait for the
-    leader), then SIGKILL for the group, every descendant and every token
-    carrier. Returns True if it had to kill.
+    """The graceful stop, for the live supervisor and for `down` reaping a dead
+    one's agents alike: `stop_signal` to the agent's group, up to `grace`
+    seconds for the leader to exit, then SIGKILL for the group, every
+    descendant and every token carrier. Returns True if it had to kill.
 
-    Shielded from cancellation and time-boxed, so it is safe in a `finally`
-    of a cancelled task. Whatever the leader leaves behind (a setsid'ed
-    grandchild) goes too.
+    `exited` waits for the leader: its owner's wait (the supervisor must reap
+    its own child), or by default a poll until `ident` is gone (a reaper's
+    agents are init's children). Shielded from cancellation and time-boxed,
+    so it is safe in a `finally` of a cancelled task. Whatever the leader
+    leaves behind (a setsid'ed grandchild) goes too.
     """
+    if exited is None:
+        exited = partial(wait_gone, ident)
     with anyio.CancelScope(shield=True):
         signal_group(ident, stop_signal)
         with anyio.move_on_after(grace) as waiting:
@@ -238,9 +174,33 @@ async def stop_group(
     return forced
 
 
+async def wait_gone(ident: Optional[ProcessIdentity]) -> None:
+    """Until `ident` is no longer a live process (gone, a zombie, or reused)."""
+    while is_alive(ident):
+        await anyio.sleep(POLL_SECONDS)
+
+
 async def kill_tree_and_wait(ident: Optional[ProcessIdentity], token: Optional[str]) -> None:
     """`kill_tree`, then wait (time-boxed) until a scan finds nothing alive:
     SIGKILL is delivered asynchronously, and a caller that says "gone" must mean it."""
     with anyio.move_on_after(KILL_WAIT_SECONDS):
         while kill_tree(ident, token):
             await anyio.sleep(POLL_SECONDS)
+
+
+async def stop_in_order(before: Mapping[str, Iterable[str]], stop: Callable[[str], Awaitable[object]]) -> None:
+    """`stop(name)` for every agent of `before` (see `planner.stop_before`),
+    each once every agent it names has stopped, all others concurrently."""
+    stopped = {name: anyio.Event() for name in before}
+
+    async def stop_one(name: str) -> None:
+        try:
+            for other in before[name]:
+                await stopped[other].wait()
+            await stop(name)
+        finally:
+            stopped[name].set()  # a failed stop must not hold its dependencies forever
+
+    async with anyio.create_task_group() as tg:
+        for name in before:
+            tg.start_soon(stop_one, name)

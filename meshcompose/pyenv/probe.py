@@ -17,12 +17,12 @@ import hashlib
 import json
 import os
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from meshcompose.errors import InterpreterProbeError
+from meshcompose.privatefiles import write_atomic
 
 SENTINEL = "@@MESH-COMPOSE-PROBE@@"
 CACHE_FORMAT = 1
@@ -253,9 +253,6 @@ def store_cached(cache_dir: Path, candidate: str, result: ProbeResult) -> None:
              "site_mtimes": _site_mtimes(result.site_dirs), "result": asdict(result)}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".probe-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(entry, handle)
-        os.replace(temp, path)
+        write_atomic(path, json.dumps(entry))
     except OSError:
         pass

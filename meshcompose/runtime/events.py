@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import List, Optional, Protocol, Sequence
+from typing import Any, List, Optional, Protocol, Sequence
 
 from meshcompose.model import AgentState
 
@@ -36,7 +36,7 @@ class AgentStatus:
             return f"exited ({self.message or self.exit_code})"
         return self.state.value
 
-    def evolve(self, **changes) -> "AgentStatus":
+    def evolve(self, **changes: Any) -> "AgentStatus":
         return replace(self, **changes)
 
 

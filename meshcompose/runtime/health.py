@@ -12,14 +12,17 @@ from __future__ import annotations
 import re
 import ssl
 from pathlib import Path
-from typing import Awaitable, Callable, Mapping, Optional, Tuple
+from typing import Awaitable, Callable, Mapping, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.abc
 
 from meshcompose.proc import process
 from meshcompose.errors import ConfigError, MeshComposeError
 from meshcompose.model import Healthcheck, HealthKind
+
+T = TypeVar("T")
 
 RegistryProbe = Callable[[], Awaitable[bool]]
 
@@ -88,7 +91,7 @@ def _network_probe(check: Healthcheck, registry_probe: Optional[RegistryProbe]) 
     return _require(registry_probe, "registry_probe", check)
 
 
-def _require(value, what: str, check: Healthcheck):
+def _require(value: Optional[T], what: str, check: Healthcheck) -> T:
     if value is None:
         raise ValueError(f"a {check.kind.value} healthcheck needs {what}")
     return value
@@ -120,9 +123,11 @@ async def _probe_http(url: str) -> bool:
         raise ValueError(f"not an http(s) URL: {url!r}")
     tls = parts.scheme == "https"
     port = parts.port or (443 if tls else 80)
-    stream = await anyio.connect_tcp(
-        parts.hostname, port, tls=tls, ssl_context=ssl.create_default_context() if tls else None,
-    )
+    stream: anyio.abc.ByteStream
+    if tls:
+        stream = await anyio.connect_tcp(parts.hostname, port, tls=True, ssl_context=ssl.create_default_context())
+    else:
+        stream = await anyio.connect_tcp(parts.hostname, port)
     async with stream:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: mesh-compose\r\n"
@@ -130,7 +135,7 @@ async def _probe_http(url: str) -> bool:
         return 200 <= await _read_status(stream) < 400
 
 
-async def _read_status(stream) -> int:
+async def _read_status(stream: anyio.abc.ByteReceiveStream) -> int:
     received = b""
     while b"\r\n" not in received and len(received) < _STATUS_LINE_LIMIT:
         received += await stream.receive()
@@ -159,7 +164,7 @@ async def _probe_cmd(argv: Tuple[str, ...], cwd: Path, env: Mapping[str, str], t
     return code == 0
 
 
-async def _drain_and_wait(proc) -> int:
+async def _drain_and_wait(proc: anyio.abc.Process) -> int:
     """Reads and discards the probe's output so a chatty one never blocks on a full pipe."""
     async with anyio.create_task_group() as tg:
         for stream in (proc.stdout, proc.stderr):
@@ -169,7 +174,9 @@ async def _drain_and_wait(proc) -> int:
     return code
 
 
-async def _discard(stream) -> None:
+async def _discard(stream: Optional[anyio.abc.ByteReceiveStream]) -> None:
+    if stream is None:
+        return
     try:
         async for _ in stream:
             pass

@@ -4,9 +4,9 @@ One `ResourceWatcher` serves every agent of a supervisor. It sleeps until the
 next thing due: the earliest timeout, or the next memory sample (about once a
 second, only while some agent has a `memory_limit`), so a project without
 limits costs nothing and fifty idle limited agents cost one listing of /proc
-a second (see `treemem`). A limit that is crossed is reported to the agent's
-runner (`on_breach`), which stops the agent gracefully; its restart policy
-then applies.
+a second (`proc.tree`, which also gives `ps` its figures). A limit that is
+crossed is reported to the agent's runner (`on_breach`), which stops the
+agent gracefully; its restart policy then applies.
 
 Mechanisms, honestly:
 
@@ -27,15 +27,15 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Coroutine, Dict, List, Optional, Sequence, Set, Tuple
 
 import anyio
 import psutil
 
-from meshcompose.proc import process
-from meshcompose.runtime import throttle
-from meshcompose.proc import treemem
 from meshcompose.model import Resources
+from meshcompose.proc import process
+from meshcompose.proc import tree as proctree
+from meshcompose.runtime import throttle
 from meshcompose.units import format_duration, format_size
 
 SAMPLE_SECONDS = 1.0
@@ -65,7 +65,7 @@ class CpuPlan:
     notes: Tuple[Note, ...] = ()
 
 
-OnBreach = Callable[[Breach], Awaitable[None]]
+OnBreach = Callable[[Breach], Coroutine[Any, Any, None]]
 
 
 # -- what this platform offers ------------------------------------------------
@@ -201,10 +201,10 @@ class ResourceWatcher:
     """The one loop that enforces every agent's limits; run it in the supervisor's task group."""
 
     def __init__(self, period: float = SAMPLE_SECONDS, *, clock: Callable[[], float] = time.monotonic,
-                 sampler: Optional[treemem.TreeSampler] = None) -> None:
+                 sampler: Optional[proctree.TreeSampler] = None) -> None:
         self.period = period
         self._clock = clock
-        self._sampler = sampler or treemem.TreeSampler()
+        self._sampler = sampler or proctree.TreeSampler()
         self._watched: Dict[str, _Watched] = {}
         self._tg: Optional[anyio.abc.TaskGroup] = None
         self._wake = anyio.Event()
@@ -223,9 +223,10 @@ class ResourceWatcher:
         watched = _Watched(ident, token, resources, on_breach)
         if resources.timeout is not None:
             watched.deadline = self._clock() + resources.timeout
-        plan, notes = None, []
+        plan: Optional[CpuPlan] = None
+        notes: List[Note] = []
         if resources.cpu_limit is not None:
-            plan, notes = self._apply_cpu(name, watched)
+            plan, notes = self._apply_cpu(name, watched, resources.cpu_limit)
         self._watched[name] = watched
         self._start_cycle(watched)
         self._wake.set()
@@ -247,10 +248,10 @@ class ResourceWatcher:
 
     # -- cpu ---------------------------------------------------------------------
 
-    def _apply_cpu(self, name: str, watched: _Watched) -> Tuple[CpuPlan, List[Note]]:
+    def _apply_cpu(self, name: str, watched: _Watched, limit: float) -> Tuple[CpuPlan, List[Note]]:
         slot = self._cpu_slots.setdefault(name, sum(
             math.ceil(w.resources.cpu_limit) for w in self._watched.values() if w.resources.cpu_limit))
-        plan = plan_cpu(watched.resources.cpu_limit, _available_cpus(), slot,
+        plan = plan_cpu(limit, _available_cpus(), slot,
                         pin=can_pin(), duty=throttle.HAS_JOB_CONTROL)
         notes = list(plan.notes)
         if plan.cpus:
@@ -301,15 +302,16 @@ class ResourceWatcher:
     def _tick(self) -> None:
         now = self._clock()
         for name, watched in list(self._watched.items()):
-            if watched.deadline is not None and now >= watched.deadline:
-                self._breach(name, _timeout_breach(watched.resources.timeout))
+            timeout = watched.resources.timeout
+            if watched.deadline is not None and timeout is not None and now >= watched.deadline:
+                self._breach(name, _timeout_breach(timeout))
         limited = self._memory_watched()
         if limited and now >= self._last_sample + self.period:
             self._last_sample = now
             usage = self._sampler.sample({name: (w.ident, w.token) for name, w in limited.items()})
             for name, used in usage.items():
                 limit = limited[name].resources.memory_limit
-                if used.rss > limit and name in self._watched:
+                if limit is not None and used.rss > limit and name in self._watched:
                     self._breach(name, _memory_breach(limit, used))
 
     def _breach(self, name: str, breach: Breach) -> None:
@@ -324,7 +326,7 @@ def _timeout_breach(timeout: float) -> Breach:
     return Breach("timeout", text, f"{text}: stopping")
 
 
-def _memory_breach(limit: int, used: treemem.TreeUsage) -> Breach:
+def _memory_breach(limit: int, used: proctree.TreeUsage) -> Breach:
     text = f"memory limit {format_size(limit)} exceeded: {format_size(used.rss)}"
     detail = f"{text} (summed RSS of {used.processes} process(es), limit {limit} bytes): stopping"
     return Breach("memory", text, detail)

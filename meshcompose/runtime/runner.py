@@ -2,7 +2,8 @@
 
 A runner never stops its own process on shutdown: the supervisor calls
 `stop()` once every dependent has stopped, so the order is the supervisor's
-concern and the mechanics are this module's.
+concern and the mechanics are this module's. A runner sees its supervisor
+only through `RunnerContext`; it never imports it.
 """
 
 from __future__ import annotations
@@ -10,32 +11,56 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import TYPE_CHECKING, Iterator, List, Optional
+from typing import Any, Iterator, List, Optional, Protocol, Tuple
 
 import anyio
 
-from meshcompose.runtime import conditions
-from meshcompose.proc import process
 from meshcompose.errors import AgentStartError
-from meshcompose.runtime.events import AgentStatus, Notice
-from meshcompose.runtime.health import LogMatcher, monitor
 from meshcompose.logs.logpump import pump
+from meshcompose.mesh.registered import Registration
 from meshcompose.model import Agent, AgentState, Condition, HealthKind, Resources, RestartMode
-
-if TYPE_CHECKING:
-    from meshcompose.plan.launch import LaunchSpec
-    from meshcompose.runtime.resources import Breach
-    from meshcompose.runtime.supervisor import Supervisor
+from meshcompose.plan.launch import LaunchSpec
+from meshcompose.proc import identity, process
+from meshcompose.runtime import conditions
+from meshcompose.runtime.events import AgentStatus, Notice, Observer
+from meshcompose.runtime.health import LogMatcher, monitor
+from meshcompose.runtime.resources import Breach, ResourceWatcher
 
 # After the leader exits, how long its output pipes may still drain.
 PIPE_DRAIN_SECONDS = 2.0
 
 
+class RunnerContext(Protocol):
+    """What a runner needs from whoever runs it (the supervisor), and nothing more."""
+
+    @property
+    def observer(self) -> Observer:
+        """Where the runner reports its status, notices and output lines."""
+
+    @property
+    def resources(self) -> ResourceWatcher:
+        """The one watcher enforcing every agent's limits."""
+
+    @property
+    def registration(self) -> Registration:
+        """For `registered` conditions and registry healthchecks."""
+
+    @property
+    def stopping(self) -> bool:
+        """The whole project is shutting down: nothing restarts."""
+
+    def runner(self, name: str) -> Optional["AgentRunner"]:
+        """The runner of another agent (a dependency), if it is part of this run."""
+
+    def agent_ended(self, runner: "AgentRunner") -> None:
+        """Told once each time this runner reaches a final state."""
+
+
 class AgentRunner:
-    def __init__(self, agent: Agent, launch: "LaunchSpec", supervisor: "Supervisor") -> None:
+    def __init__(self, agent: Agent, launch: LaunchSpec, context: RunnerContext) -> None:
         self.agent = agent
         self.launch = launch
-        self.supervisor = supervisor
+        self.context = context
         self.status = AgentStatus(agent.name)
         self._changed = anyio.Event()
         self._process: Optional[anyio.abc.Process] = None
@@ -51,17 +76,24 @@ class AgentRunner:
 
     # -- status ------------------------------------------------------------
 
-    def _set(self, **changes) -> None:
+    def _set(self, **changes: Any) -> None:
         self.status = self.status.evolve(**changes)
-        self.supervisor.observer.agent_status(self.status)
+        self.context.observer.agent_status(self.status)
         self._changed.set()
         self._changed = anyio.Event()
 
     def _notice(self, text: str, level: str = "info") -> None:
-        self.supervisor.observer.notice(Notice(text, self.agent.name, level))
+        self.context.observer.notice(Notice(text, self.agent.name, level))
 
     async def wait_changed(self) -> None:
         await self._changed.wait()
+
+    async def wait_final(self) -> str:
+        """Until this run of the agent has ended for good; returns why, as in
+        `it is exited (0)`."""
+        while not self.status.final:
+            await self.wait_changed()
+        return f"it is {self.status.label()}"
 
     @property
     def alive(self) -> bool:
@@ -121,7 +153,7 @@ class AgentRunner:
                 self._wait_scope = None
 
     def _wants_restart(self, code: int) -> bool:
-        if self.stop_requested or self.supervisor.stopping:
+        if self.stop_requested or self.context.stopping:
             return False  # an exit during shutdown is never restarted
         mode = self.agent.restart.mode
         if mode is RestartMode.ON_FAILURE:
@@ -138,13 +170,13 @@ class AgentRunner:
 
     def _finish(self, state: AgentState, code: Optional[int], message: Optional[str] = None) -> None:
         self._set(state=state, exit_code=code, message=message, final=True)
-        self.supervisor.agent_ended(self)
+        self.context.agent_ended(self)
 
     # -- dependencies --------------------------------------------------------
 
     async def _await_dependencies(self) -> bool:
         for dep in self.agent.depends_on:
-            other = self.supervisor.runners.get(dep.name)
+            other = self.context.runner(dep.name)
             if other is None:
                 continue  # not selected (--no-deps): nothing to wait for
             satisfied, reason = await self._await_condition(other, dep.condition)
@@ -158,9 +190,9 @@ class AgentRunner:
             self._notice(f"starting anyway (dependency not required): {reason}", "warning")
         return True
 
-    async def _await_condition(self, other: "AgentRunner", condition: Condition):
+    async def _await_condition(self, other: "AgentRunner", condition: Condition) -> Tuple[bool, str]:
         if condition is Condition.REGISTERED:
-            return await self.supervisor.await_registered(other)
+            return await self.context.registration.wait(other.agent.name, other.wait_final)
         while True:
             result = conditions.outcome(condition, other.status)
             if result is not None:
@@ -175,9 +207,9 @@ class AgentRunner:
         self._exit_reason = None
         try:
             self._exited = anyio.Event()
-            token = process.new_token()
+            token = identity.new_token()
             env = dict(self.launch.env)
-            env[process.TOKEN_VAR] = token
+            env[identity.TOKEN_VAR] = token
             proc = await process.spawn(self.launch.argv, cwd=self.launch.cwd, env=env)
         except AgentStartError as error:
             self._notice(f"could not start: {error.message}", "error")
@@ -195,7 +227,7 @@ class AgentRunner:
             return await self._supervise(proc, token)
         finally:
             with anyio.CancelScope(shield=True):
-                self.supervisor.resources.unwatch(self.agent.name)
+                self.context.resources.unwatch(self.agent.name)
                 self._exited.set()
                 await process.kill_tree_and_wait(self._identity, token)
                 await proc.aclose()
@@ -204,13 +236,13 @@ class AgentRunner:
         limits = self.agent.resources
         if self._identity is None or limits == Resources():
             return
-        described, notes = self.supervisor.resources.watch(
+        described, notes = self.context.resources.watch(
             self.agent.name, self._identity, token, limits, self._stop_for_limit)
         for note in notes:
             self._notice(note.text, note.level)
         self._set(limits=described)
 
-    async def _stop_for_limit(self, breach: "Breach") -> None:
+    async def _stop_for_limit(self, breach: Breach) -> None:
         """A limit crossed: stop like a user would, but the restart policy still applies."""
         if not self.alive or self.stop_requested or self.status.state is AgentState.STOPPING:
             return
@@ -248,8 +280,9 @@ class AgentRunner:
             return f"exited (killed by signal {-code}, code {128 - code})"
         return f"exited with code {code}"
 
-    async def _pump(self, stream, name: str, drained: "_Countdown") -> None:
-        observer, agent = self.supervisor.observer, self.agent.name
+    async def _pump(self, stream: Optional[anyio.abc.ByteReceiveStream], name: str,
+                    drained: "_Countdown") -> None:
+        observer, agent = self.context.observer, self.agent.name
         matcher = self._log_matcher
 
         def on_lines(lines: List[str]) -> None:
@@ -259,15 +292,18 @@ class AgentRunner:
                     matcher.feed(line)
 
         try:
-            await pump(stream, on_lines)
+            if stream is not None:  # always a pipe: `process.spawn` asks for one
+                await pump(stream, on_lines)
         finally:
             drained.tick()
 
     async def _watch_health(self, scope: anyio.CancelScope) -> None:
         check = self.agent.healthcheck
+        if check is None:
+            return
         registry_probe = None
         if check.kind is HealthKind.REGISTRY:
-            registry_probe = self.supervisor.registry_probe(self)
+            registry_probe = self.context.registration.probe(self.agent.name)
         with scope:
             await monitor(
                 check, cwd=self.launch.cwd, env=self.launch.env, on_change=self._health_changed,
@@ -296,7 +332,7 @@ class AgentRunner:
     async def _terminate(self, grace: float) -> None:
         self._set(state=AgentState.STOPPING)
         self._notice("stopping")
-        self.supervisor.resources.unwatch(self.agent.name)  # a throttled group must run to hear the signal
+        self.context.resources.unwatch(self.agent.name)  # a throttled group must run to hear the signal
         await process.stop_group(
             self._identity, self.status.token, stop_signal=self.agent.stop_signal, grace=grace,
             exited=self._exited.wait,

@@ -11,13 +11,17 @@ from __future__ import annotations
 import signal
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Collection, Dict, List, Mapping, Optional, Sequence
 
 import anyio
+import anyio.abc
 
-from meshcompose.runtime.events import Notice, Observer
-from meshcompose.plan.launch import LaunchSpec
+from meshcompose.mesh.registered import Registration
 from meshcompose.model import AgentState, Project
+from meshcompose.plan import planner
+from meshcompose.plan.launch import LaunchSpec
+from meshcompose.proc import process
+from meshcompose.runtime.events import Notice, Observer
 from meshcompose.runtime.resources import ResourceWatcher
 from meshcompose.runtime.runner import AgentRunner
 
@@ -43,10 +47,10 @@ class Supervisor:
         options: RunOptions = RunOptions(),
     ) -> None:
         self.project = project
-        self.launches = dict(launches)
+        self._launches = dict(launches)
         self.observer = observer
         self.options = options
-        self.runners: Dict[str, AgentRunner] = {}
+        self._runners: Dict[str, AgentRunner] = {}
         self.stopping = False
         self.forced = False
         self._first_exit: Optional[AgentRunner] = None
@@ -74,15 +78,50 @@ class Supervisor:
         """Starts the named agents that are not already active."""
         started = []
         for name in names:
-            runner = self.runners.get(name)
+            runner = self._runners.get(name)
             if runner is not None and not runner.status.final:
                 continue
             if runner is None:
-                runner = AgentRunner(self.project.agents[name], self.launches[name], self)
-                self.runners[name] = runner
-            self._agents_tg.start_soon(runner.run, name=f"agent {name}")
+                runner = AgentRunner(self.project.agents[name], self._launches[name], self)
+                self._runners[name] = runner
+            self._task_group().start_soon(runner.run, name=f"agent {name}")
             started.append(name)
         return started
+
+    def add_launches(self, launches: Mapping[str, LaunchSpec]) -> None:
+        """Agents (or new launch specs for known ones) a later `start` may run."""
+        self._launches.update(launches)
+
+    @property
+    def agent_names(self) -> List[str]:
+        """Every agent this supervisor knows how to launch."""
+        return list(self._launches)
+
+    def runner(self, name: str) -> Optional[AgentRunner]:
+        return self._runners.get(name)
+
+    @property
+    def registration(self) -> Registration:
+        return Registration(self.registry_url, self.project.name)
+
+    def active_dependents(self, name: str, excluding: Collection[str] = ()) -> List[str]:
+        """Agents still active (not final) that depend on `name`, except `excluding`."""
+        return [other for other, runner in self._runners.items()
+                if other not in excluding and not runner.status.final
+                and any(dep.name == name for dep in runner.agent.depends_on)]
+
+    async def wait_final(self, names: Sequence[str]) -> None:
+        """Until each named runner has recorded its end (after a stop, its
+        pipes still drain for up to `runner.PIPE_DRAIN_SECONDS`)."""
+        for name in names:
+            runner = self._runners.get(name)
+            if runner is not None:
+                await runner.wait_final()
+
+    def _task_group(self) -> anyio.abc.TaskGroup:
+        if self._agents_tg is None:
+            raise RuntimeError("the supervisor is not running: call run() first")
+        return self._agents_tg
 
     def agent_ended(self, runner: AgentRunner) -> None:
         if self._first_exit is None:
@@ -102,44 +141,28 @@ class Supervisor:
             return
         self.stopping = True
         timeout = self.options.stop_timeout if timeout is None else timeout
-        self._agents_tg.start_soon(self._shutdown, timeout, name="shutdown")
+        self._task_group().start_soon(self._shutdown, timeout, name="shutdown")
 
     async def _shutdown(self, timeout: Optional[float]) -> None:
-        await self.stop(list(self.runners), timeout=timeout)
+        await self.stop(list(self._runners), timeout=timeout)
         self._stopped_all.set()
 
     async def stop(self, names: Sequence[str], *, timeout: Optional[float] = None) -> None:
-        """Stops `names`, each only after its dependents among them stopped."""
-        dependents = self._dependents_within(names)
-        stopped = {name: anyio.Event() for name in names}
-
-        async def stop_one(name: str) -> None:
-            for dependent in dependents[name]:
-                await stopped[dependent].wait()
-            await self.runners[name].stop(timeout)
-            stopped[name].set()
-
-        async with anyio.create_task_group() as tg:
-            for name in names:
-                tg.start_soon(stop_one, name)
-
-    def _dependents_within(self, names: Sequence[str]) -> Dict[str, List[str]]:
-        chosen = set(names)
-        dependents: Dict[str, List[str]] = {name: [] for name in names}
-        for name in names:
-            for dep in self.project.agents[name].depends_on:
-                if dep.name in chosen:
-                    dependents[dep.name].append(name)
-        return dependents
+        """Stops `names`, each only after its dependents among them stopped
+        (`planner.stop_before`, the order `down` also reaps in)."""
+        chosen = [name for name in names if name in self._runners]
+        before = planner.stop_before(
+            {name: [dep.name for dep in self.project.agents[name].depends_on] for name in chosen})
+        await process.stop_in_order(before, lambda name: self._runners[name].stop(timeout))
 
     def kill_all(self) -> None:
         self.forced = True
         self.stopping = True
-        for runner in self.runners.values():
+        for runner in self._runners.values():
             runner.kill()
         self._stopped_all.set()
 
-    async def _watch_signals(self, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
+    async def _watch_signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             task_status.started()
             async for signum in signals:
@@ -157,50 +180,13 @@ class Supervisor:
             return EXIT_FORCED
         wanted = self.options.exit_code_from
         if wanted is not None:
-            code = self.runners[wanted].status.exit_code if wanted in self.runners else None
+            code = self._runners[wanted].status.exit_code if wanted in self._runners else None
             return code if code is not None else 1
         if self.options.abort_on_exit and self._first_exit is not None:
             return _success(self._first_exit)
         if self.stopping:
             return 0  # stopped on request: a clean stop is a success
-        return 0 if all(_success(r) == 0 for r in self.runners.values()) else 1
-
-    # -- MCP Mesh registry ---------------------------------------------------
-
-    async def await_registered(self, other: AgentRunner) -> Tuple[bool, str]:
-        """Until the registry lists `other` as healthy, or `other` ends."""
-        from meshcompose.mesh import registry
-        from meshcompose.mesh import registry_client
-
-        agent_id = registry.agent_id(self.project.name, other.agent.name)
-        outcome: List[Tuple[bool, str]] = []
-        async with anyio.create_task_group() as tg:
-
-            async def registered() -> None:
-                await registry_client.wait_registered(self.registry_url, agent_id)
-                outcome.append((True, ""))
-                tg.cancel_scope.cancel()
-
-            async def ended() -> None:
-                while not other.status.final:
-                    await other.wait_changed()
-                outcome.append((False, f"'{other.agent.name}' never registered: it is {other.status.label()}"))
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(registered)
-            tg.start_soon(ended)
-        return outcome[0]
-
-    def registry_probe(self, runner: AgentRunner) -> Callable:
-        from meshcompose.mesh import registry
-        from meshcompose.mesh import registry_client
-
-        agent_id = registry.agent_id(self.project.name, runner.agent.name)
-
-        async def probe() -> bool:
-            return await registry_client.ais_registered(self.registry_url, agent_id)
-
-        return probe
+        return 0 if all(_success(r) == 0 for r in self._runners.values()) else 1
 
 
 def _success(runner: AgentRunner) -> int:

@@ -61,20 +61,52 @@ def test_start_order_puts_dependencies_first_and_independents_together(spec: Dep
     assert planner.start_order(project(spec)) == waves
 
 
-def test_stop_order_is_the_exact_reverse_of_start_order() -> None:
-    p = project(MESH)
-    start = [n for wave in planner.start_order(p) for n in wave]
-    stop = [n for wave in planner.stop_order(p) for n in wave]
-    assert stop == list(reversed(start))
-    assert planner.stop_order(p)[0] == ["web"]
+def depends_on(p: Project) -> Dict[str, list]:
+    return {agent.name: [dep.name for dep in agent.depends_on] for agent in p.agents.values()}
 
 
 def test_nothing_stops_before_its_dependents() -> None:
     p = project(MESH)
-    stop = [n for wave in planner.stop_order(p) for n in wave]
+    before = planner.stop_before(depends_on(p))
+    stop = [n for wave in planner.stop_waves(depends_on(p)) for n in wave]
     for agent in p.agents.values():
         for dep in agent.depends_on:
+            assert agent.name in before[dep.name]
             assert stop.index(agent.name) < stop.index(dep.name)
+
+
+def test_stop_waves_are_a_stop_order_for_the_whole_mesh_and_unrelated_agents_stop_at_once() -> None:
+    waves = planner.stop_waves(depends_on(project(MESH)))
+    assert waves == [["web", "lonely"], ["weather", "news"], ["registry", "cache"]]  # news: cache (optional)
+
+
+@pytest.mark.parametrize("graph, waves", [
+    ({"a": [], "b": ["a"], "c": ["b"]}, [["c"], ["b"], ["a"]]),
+    ({"db": [], "api": ["db"], "web": ["api"], "worker": ["db"], "loner": []},
+     [["web", "worker", "loner"], ["api"], ["db"]]),
+    ({"a": ["gone"], "b": ["a", "a"]}, [["b"], ["a"]]),  # outside the set, and repeated
+    ({"self": ["self"]}, [["self"]]),
+    ({}, []),
+])
+def test_stop_waves_put_dependents_first(graph: Deps, waves: list) -> None:
+    assert planner.stop_waves(graph) == waves
+
+
+@pytest.mark.parametrize("graph, before", [
+    ({"a": ["b"], "b": ["a"], "c": ["a"]}, {"a": {"c"}, "b": {"c"}, "c": set()}),
+    ({"a": ["b", "d"], "b": ["a"], "d": []}, {"a": set(), "b": set(), "d": {"a"}}),
+    ({"x": ["y"], "y": ["z"], "z": ["x"], "top": ["y"], "base": []}, {"x": {"top"}, "y": {"top"}, "z": {"top"},
+                                                                      "top": set(), "base": set()}),
+])
+def test_a_cycle_in_a_hand_edited_state_file_stops_together_and_never_blocks(graph: Deps, before: dict) -> None:
+    assert planner.stop_before(graph) == before
+    assert sum(len(wave) for wave in planner.stop_waves(graph)) == len(graph)
+
+
+def test_a_partial_stop_orders_only_the_chosen_agents() -> None:
+    p = project(MESH)
+    chosen = {name: deps for name, deps in depends_on(p).items() if name in ("web", "registry", "news")}
+    assert planner.stop_before(chosen) == {"registry": {"news"}, "news": {"web"}, "web": set()}
 
 
 @pytest.mark.parametrize(
@@ -149,7 +181,7 @@ def test_cycle_error_prints_the_whole_cycle_in_depends_on_direction(spec: Deps, 
 
 def test_every_ordering_function_refuses_a_cycle() -> None:
     p = project({"a": ["b"], "b": ["a"], "c": []})
-    for call in (planner.start_order, planner.stop_order, lambda q: planner.select(q, ["c"])):
+    for call in (planner.start_order, lambda q: planner.select(q, ["c"])):
         with pytest.raises(CycleError):
             call(p)
 

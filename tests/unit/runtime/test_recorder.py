@@ -3,7 +3,7 @@ from __future__ import annotations
 import anyio
 
 from meshcompose.runtime.events import Notice
-from meshcompose.runtime.host import Flusher
+from meshcompose.runtime.recorder import Flusher
 
 
 class CountingSink:

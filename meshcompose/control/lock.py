@@ -1,0 +1,122 @@
+"""`.mesh-compose/lock`: held by the one supervisor of a project.
+
+The kernel decides who wins (flock / msvcrt.locking), so two `up` started at
+the same moment cannot both pass. The holder's pid is written inside so the
+loser can name it. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from meshcompose.control.paths import lock_file, state_dir
+from meshcompose.errors import AlreadyRunningError
+
+# The winner writes its pid right after locking; a loser waits this long for it.
+HOLDER_WAIT_SECONDS = 1.0
+
+
+class ProjectLock:
+    """The project lock; a context manager, or acquire/release by hand."""
+
+    def __init__(self, project_dir: Path, project: Optional[str] = None) -> None:
+        self.project_dir = Path(project_dir)
+        self.project = project or self.project_dir.name
+        self.path = lock_file(self.project_dir)
+        self._fd: Optional[int] = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise RuntimeError("the lock is not held")
+        return self._fd
+
+    def acquire(self) -> None:
+        if self._fd is not None:
+            return
+        state_dir(self.project_dir)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _lock(fd)
+        except OSError:
+            os.close(fd)
+            raise AlreadyRunningError(self.project, self._holder_pid()) from None
+        self._fd = fd
+        self.write_holder(os.getpid())
+
+    def adopt(self, fd: int) -> None:
+        """Take over a lock inherited from the parent (`up -d`)."""
+        self._fd = fd
+        self.write_holder(os.getpid())
+
+    def hand_over(self) -> None:
+        """Close our descriptor without unlocking: a child that inherited the
+        same open file keeps the lock (flock belongs to the open file)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def write_holder(self, pid: int) -> None:
+        """Record `pid` as the holder (a detached supervisor inherits the lock)."""
+        fd = self.fileno()
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{pid}\n".encode())
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)
+            _unlock(fd)
+        finally:
+            os.close(fd)
+
+    def _holder_pid(self) -> int:
+        deadline = time.monotonic() + HOLDER_WAIT_SECONDS
+        while True:
+            try:
+                text = self.path.read_text().strip()
+            except OSError:
+                text = ""
+            if text.isdigit() or time.monotonic() > deadline:
+                return int(text) if text.isdigit() else 0
+            time.sleep(0.01)
+
+    def __enter__(self) -> "ProjectLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    # Lock a byte far past the pid so readers of the file are not blocked.
+    _WIN_LOCK_OFFSET = 1 << 20
+
+    def _lock(fd: int) -> None:
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)

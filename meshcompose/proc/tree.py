@@ -1,0 +1,299 @@
+"""Which processes are an agent's, and what they use: one definition for
+stopping an agent, for `ps` and for the memory limit.
+
+An agent's processes are
+
+- its leader, while it is still the recorded process (pid + create time);
+- every member of the leader's process group (the agent's own, since it was
+  spawned as a group leader; a member whose parent died is still in it);
+- every process carrying the agent's token in its environment, where that is
+  readable (descendants inherit it; a grandchild that escaped with setsid
+  keeps it, even from a later `down` after the supervisor died);
+- every descendant of any of those (a child started with a fresh environment).
+
+A `ProcessTable` is one scan of every process: parent, group, create time,
+token. On Linux it reads /proc directly (stat and environ, one small read
+each); psutil elsewhere. `TreeSampler` keeps what it learned about each
+process for the process's lifetime, so the memory watcher's once-a-second
+sample of fifty agents costs one listing of /proc plus one read per member;
+`tree_usage` is the same measurement from a fresh scan, for `ps`.
+
+Imports no anyio: `ps` uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
+
+import psutil
+
+from meshcompose.proc.identity import TOKEN_VAR, ProcessIdentity, same_process
+
+IS_LINUX = sys.platform.startswith("linux")
+PROC_ROOT = "/proc"
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_TOKEN_ENTRY = (TOKEN_VAR + "=").encode()
+_PF_KTHREAD = 0x00200000
+# A process scanned in the middle of exec() shows no environment yet (Linux):
+# a stop asks again this often, this long apart, before deciding it has none.
+EXEC_RETRIES = 5
+EXEC_RETRY_SECONDS = 0.002
+
+AgentKey = Tuple[Optional[ProcessIdentity], Optional[str]]
+"""How an agent's processes are found: its leader's identity and its token."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One process, as a scan saw it."""
+
+    ppid: int
+    pgrp: int  # 0 where there are no process groups (Windows)
+    create_time: float
+    token: Optional[str]  # its TOKEN_VAR, None if it has none or it cannot be read
+    zombie: bool = False
+
+
+@dataclass(frozen=True)
+class TreeUsage:
+    """What an agent's processes use right now."""
+
+    rss: int  # bytes, summed over the processes holding memory
+    processes: int  # how many hold memory (a zombie holds none)
+    cpu_seconds: float = 0.0  # user + system, summed
+    pids: Tuple[int, ...] = field(default=(), compare=False)  # every member found
+
+    def cpu_percent(self, since: float, now: Optional[float] = None) -> float:
+        """CPU time as a percentage of one CPU since `since` (the leader's
+        create time), averaged as ps(1) does."""
+        elapsed = max((time.time() if now is None else now) - since, 0.001)
+        return round(100.0 * self.cpu_seconds / elapsed, 1)
+
+
+class ProcessTable:
+    """One scan of the process table, indexed for many agents at once."""
+
+    def __init__(self, entries: Mapping[int, Entry]) -> None:
+        self.entries = entries
+        self._children: Dict[int, List[int]] = {}
+        self._groups: Dict[int, List[int]] = {}
+        self._tokens: Dict[str, List[int]] = {}
+        for pid, entry in entries.items():
+            self._children.setdefault(entry.ppid, []).append(pid)
+            if entry.pgrp:
+                self._groups.setdefault(entry.pgrp, []).append(pid)
+            if entry.token:
+                self._tokens.setdefault(entry.token, []).append(pid)
+
+    def members(self, ident: Optional[ProcessIdentity], token: Optional[str]) -> Set[int]:
+        """The agent's processes (see the module docstring), zombies included."""
+        roots: Set[int] = set(self._tokens.get(token, ())) if token else set()
+        if ident is not None:
+            leader = self.entries.get(ident.pid)
+            if leader is not None and same_process(leader.create_time, ident.create_time):
+                roots.add(ident.pid)
+            if leader is None or ident.pid in roots:
+                # A group id stays reserved while the group has members, so a
+                # group without its (dead) leader is still the agent's.
+                roots.update(self._groups.get(ident.pid, ()))
+        return self._with_descendants(roots)
+
+    def _with_descendants(self, roots: Iterable[int]) -> Set[int]:
+        found = set(roots)
+        pending = list(found)
+        while pending:
+            for child in self._children.get(pending.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    pending.append(child)
+        return found
+
+
+def scan(*, settle: bool = False) -> ProcessTable:
+    """A fresh table. `settle`: ask again about processes caught mid-exec
+    before deciding they carry no token (a stop must not miss one; `ps` need
+    not wait for it)."""
+    if not IS_LINUX:
+        return ProcessTable(_psutil_entries())
+    entries, undecided, _ = _linux_entries(_listing())
+    for _ in range(EXEC_RETRIES if settle else 0):
+        if not undecided:
+            break
+        time.sleep(EXEC_RETRY_SECONDS)  # its environment is moments away
+        found, undecided, _ = _linux_entries(undecided)
+        entries.update(found)
+    entries.update(_linux_entries(undecided, settled=True)[0])
+    return ProcessTable(entries)
+
+
+def tree_usage(agents: Mapping[str, AgentKey]) -> Dict[str, TreeUsage]:
+    """Each agent's summed RSS and CPU time, from one fresh scan: `ps`'s figures,
+    measured exactly as the memory limit measures them."""
+    return TreeSampler().sample(agents)
+
+
+class TreeSampler:
+    """Measures agents' trees repeatedly (the memory watcher: one call a tick),
+    remembering each process's parent, group and token for its lifetime."""
+
+    def __init__(self) -> None:
+        self._known: Dict[int, Entry] = {}
+        self._ignored: Set[int] = set()  # kernel threads: never anyone's
+        self._indexed: Optional[ProcessTable] = None  # of `_known`, until it changes
+
+    def sample(self, agents: Mapping[str, AgentKey]) -> Dict[str, TreeUsage]:
+        table = self._table()
+        return {name: _usage(table.members(ident, token)) for name, (ident, token) in agents.items()}
+
+    def _table(self) -> ProcessTable:
+        if not IS_LINUX:
+            return ProcessTable(_psutil_entries())
+        live = _listing()
+        gone = set(self._known) - live
+        for pid in gone:
+            del self._known[pid]
+        self._ignored &= live
+        found, undecided, ignored = _linux_entries(live - set(self._known) - self._ignored)
+        self._known.update(found)
+        self._ignored |= ignored
+        if undecided:  # caught mid-exec: counted now without a token, asked again next time
+            return ProcessTable({**self._known, **_linux_entries(undecided, settled=True)[0]})
+        if gone or found or self._indexed is None:
+            self._indexed = ProcessTable(dict(self._known))
+        return self._indexed
+
+
+# -- Linux: /proc ------------------------------------------------------------------
+
+
+def _listing() -> Set[int]:
+    return {int(entry) for entry in os.listdir(PROC_ROOT) if entry.isdigit()}
+
+
+def _linux_entries(pids: Iterable[int], *, settled: bool = False) -> Tuple[Dict[int, Entry], Set[int], Set[int]]:
+    """Entries for `pids`; the pids caught mid-exec (none when `settled`: then
+    those count as carrying no token); and those that are gone or kernel threads."""
+    entries: Dict[int, Entry] = {}
+    undecided: Set[int] = set()
+    skipped: Set[int] = set()
+    boot: Optional[float] = None
+    for pid in pids:
+        boot = psutil.boot_time() if boot is None else boot
+        entry = read_entry(pid, boot, settled=settled)
+        if entry is None:
+            skipped.add(pid)
+        elif entry is UNDECIDED:
+            undecided.add(pid)
+        else:
+            entries[pid] = entry
+    return entries, undecided, skipped
+
+
+UNDECIDED = Entry(-1, -1, -1.0, None)
+"""`read_entry`'s answer for a user process whose environment is empty: on
+Linux that is what a process looks like for a moment in the middle of exec(),
+when the kernel lets the parent (and a waiting Popen) run on before the new
+environment is in place."""
+
+
+def read_entry(pid: int, boot_time: Optional[float] = None, *, settled: bool = False) -> Optional[Entry]:
+    """Process `pid` from /proc: None if it is gone or a kernel thread,
+    UNDECIDED if it is caught mid-exec (unless `settled`)."""
+    stat = _read(f"{PROC_ROOT}/{pid}/stat")
+    fields = stat.rsplit(b")", 1)[-1].split() if stat else []
+    if len(fields) < 20 or int(fields[6]) & _PF_KTHREAD:
+        return None
+    zombie = fields[0] in (b"Z", b"X")
+    environ = None if zombie else _read(f"{PROC_ROOT}/{pid}/environ")
+    if environ == b"" and not settled:
+        return UNDECIDED
+    boot = psutil.boot_time() if boot_time is None else boot_time
+    return Entry(ppid=int(fields[1]), pgrp=int(fields[2]), create_time=boot + int(fields[19]) / _CLOCK_TICKS,
+                 token=_token_in(environ or b""), zombie=zombie)
+
+
+def _token_in(environ: bytes) -> Optional[str]:
+    """TOKEN_VAR's value in a NUL-separated environment (a byte search: a stop
+    scans every process, and splitting each environment costs several times more)."""
+    if environ.startswith(_TOKEN_ENTRY):
+        start = len(_TOKEN_ENTRY)
+    else:
+        at = environ.find(b"\0" + _TOKEN_ENTRY)
+        if at < 0:
+            return None
+        start = at + 1 + len(_TOKEN_ENTRY)
+    end = environ.find(b"\0", start)
+    return environ[start:end if end >= 0 else len(environ)].decode("ascii", "replace")
+
+
+def _read(path: str) -> Optional[bytes]:
+    """The file's bytes; None if unreadable (gone, or another user's environ)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _linux_usage(pid: int) -> Tuple[int, float]:
+    stat = _read(f"{PROC_ROOT}/{pid}/stat")
+    fields = stat.rsplit(b")", 1)[-1].split() if stat else []
+    if len(fields) < 22:
+        return 0, 0.0  # gone
+    cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return int(fields[21]) * _PAGE_SIZE, cpu  # a zombie's rss reads 0
+
+
+# -- elsewhere: psutil ---------------------------------------------------------------
+
+
+def _psutil_entries() -> Dict[int, Entry]:
+    entries: Dict[int, Entry] = {}
+    for proc in psutil.process_iter(["ppid", "create_time", "status"]):
+        info = proc.info
+        if info.get("ppid") is None or info.get("create_time") is None:
+            continue
+        entries[proc.pid] = Entry(info["ppid"], _group_of(proc.pid), info["create_time"], _environ_token(proc),
+                                  zombie=info.get("status") == psutil.STATUS_ZOMBIE)
+    return entries
+
+
+def _group_of(pid: int) -> int:
+    try:
+        return os.getpgid(pid) if hasattr(os, "getpgid") else 0
+    except OSError:
+        return 0
+
+
+def _environ_token(proc: psutil.Process) -> Optional[str]:
+    try:
+        return proc.environ().get(TOKEN_VAR)
+    except (psutil.Error, OSError):
+        return None
+
+
+def _psutil_usage(pid: int) -> Tuple[int, float]:
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            times = proc.cpu_times()
+            return proc.memory_info().rss, times.user + times.system
+    except psutil.Error:
+        return 0, 0.0
+
+
+def _usage(members: Set[int]) -> TreeUsage:
+    measure = _linux_usage if IS_LINUX else _psutil_usage
+    rss = count = 0
+    cpu = 0.0
+    for pid in sorted(members):
+        used, seconds = measure(pid)
+        cpu += seconds
+        if used:
+            rss, count = rss + used, count + 1
+    return TreeUsage(rss, count, cpu, tuple(sorted(members)))

@@ -1,0 +1,53 @@
+"""meshcompose.control.paths: the private state directory and the short socket path."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from meshcompose.control import paths
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@posix_only
+def test_state_dir_is_created_private_and_tightened(tmp_path):
+    assert mode(paths.state_dir(tmp_path)) == 0o700
+    loose = tmp_path / "other" / ".mesh-compose"
+    loose.mkdir(parents=True, mode=0o755)
+    os.chmod(loose, 0o755)
+    assert paths.state_dir(tmp_path / "other") == loose
+    assert mode(loose) == 0o700
+
+
+@posix_only
+def test_socket_path_is_short_private_and_per_project(tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    deep = tmp_path.joinpath(*["a-rather-long-directory-name"] * 12)
+    deep.mkdir(parents=True)
+    path = paths.socket_path(deep)
+    assert len(str(path)) < 100 and len(str(deep)) > 300
+    assert path.parent == Path(f"/tmp/mesh-compose-{os.getuid()}")
+    assert mode(path.parent) == 0o700
+    assert paths.socket_path(deep) == path
+    assert paths.socket_path(tmp_path) != path
+
+
+@posix_only
+def test_socket_path_uses_a_short_xdg_runtime_dir_only(tmp_path, monkeypatch):
+    runtime = tmp_path / "rt"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    if len(str(runtime)) <= 60:
+        assert paths.socket_path(tmp_path).parent == runtime / "mesh-compose"
+    long_runtime = tmp_path.joinpath(*["x" * 30] * 3)
+    long_runtime.mkdir(parents=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(long_runtime))
+    assert paths.socket_path(tmp_path).parent == Path(f"/tmp/mesh-compose-{os.getuid()}")

@@ -1,0 +1,59 @@
+"""mesh.registered.Registration against a fake registry: the `registered`
+condition holds once the agent is listed healthy, and fails with a reason
+once the agent has ended; the probe answers for one agent right now."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from fake_registry import FakeRegistry
+from meshcompose.mesh import registry
+from meshcompose.mesh.registered import Registration
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def fake():
+    server = FakeRegistry().start()
+    yield server
+    server.die()
+
+
+async def never() -> str:
+    await anyio.sleep_forever()
+    return ""
+
+
+def test_waits_until_the_agent_is_listed_healthy(fake):
+    fake.register(registry.agent_id("demo", "other"))
+    fake.register_later(0.5, registry.agent_id("demo", "provider"))
+
+    async def main() -> tuple:
+        with anyio.fail_after(10):
+            return await Registration(fake.url, "demo").wait("provider", never)
+
+    assert anyio.run(main) == (True, "")
+
+
+def test_an_agent_that_ends_first_never_registers(fake):
+    async def ended() -> str:
+        await anyio.sleep(0.3)
+        return "it is exited (0)"
+
+    async def main() -> tuple:
+        with anyio.fail_after(10):
+            return await Registration(fake.url, "demo").wait("provider", ended)
+
+    assert anyio.run(main) == (False, "'provider' never registered: it is exited (0)")
+
+
+def test_the_probe_answers_for_its_agent_only(fake):
+    fake.register(registry.agent_id("demo", "a"))
+    registration = Registration(fake.url, "demo")
+
+    async def main() -> tuple:
+        return await registration.probe("a")(), await registration.probe("b")()
+
+    assert anyio.run(main) == (True, False)

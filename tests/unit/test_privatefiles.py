@@ -1,0 +1,81 @@
+"""meshcompose.privatefiles: the one atomic, private write (state file, memo, probe cache)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from meshcompose.privatefiles import private_dir, write_atomic
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@posix_only
+def test_a_private_dir_is_created_0700_and_a_loose_one_tightened(tmp_path):
+    assert mode(private_dir(tmp_path / "a" / "b")) == 0o700
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    os.chmod(loose, 0o755)
+    assert private_dir(loose) == loose and mode(loose) == 0o700
+
+
+@posix_only
+def test_a_write_replaces_the_file_whole_and_private(tmp_path):
+    target = tmp_path / "doc.json"
+    target.write_text("old")
+    os.chmod(target, 0o644)
+    write_atomic(target, "new ✓")
+    assert target.read_text(encoding="utf-8") == "new ✓"
+    assert mode(target) == 0o600
+    assert os.listdir(tmp_path) == ["doc.json"]  # no temp file left
+
+
+def test_a_failed_write_keeps_the_old_content_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "doc.json"
+    target.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(target, "half \udc80 written")  # a lone surrogate cannot be encoded
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["doc.json"]
+
+
+@pytest.mark.parametrize("writer", ["memo", "probe cache", "state file"])
+def test_every_writer_uses_it(writer, tmp_path, monkeypatch):
+    """The memo, the probe cache and the state file all write through `write_atomic`."""
+    from meshcompose import privatefiles
+
+    written = []
+    real = privatefiles.write_atomic
+
+    def spy(path, text):
+        written.append(Path(path).name)
+        real(path, text)
+
+    if writer == "memo":
+        from meshcompose.config import memo
+
+        monkeypatch.setattr(memo, "write_atomic", spy)
+        memo.Memo("m", tmp_path).put("key", {"a": 1})
+        assert memo.Memo("m", tmp_path).get("key") == {"a": 1}
+    elif writer == "probe cache":
+        import sys
+
+        from meshcompose.pyenv import probe
+
+        monkeypatch.setattr(probe, "write_atomic", spy)
+        result = probe.probe_interpreter([sys.executable], ())
+        probe.store_cached(tmp_path, sys.executable, result)
+    else:
+        from meshcompose.control import state
+
+        monkeypatch.setattr(state, "write_atomic", spy)
+        store = state.StateStore(tmp_path)
+        store.write(state.new_document("p", tmp_path, []))
+    assert len(written) == 1
