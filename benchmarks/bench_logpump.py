@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
 
 import anyio
 
@@ -37,13 +36,13 @@ for start in range(0, count, batch):
 """
 
 
-def make_sinks(names: List[str], log_dir: Path, devnull):
+def make_sinks(names: list[str], log_dir: Path, devnull):
     console = ConsoleMux(devnull, names, color=True)
     files = {name: LogFile(log_dir / f"{name}.log") for name in names}
     return console, files
 
 
-async def run_pipes(producers: int, lines: int, log_dir: Path) -> Dict[str, float]:
+async def run_pipes(producers: int, lines: int, log_dir: Path) -> dict[str, float]:
     names = [f"agent-{i}" for i in range(producers)]
     with open(os.devnull, "w") as devnull:
         console, files = make_sinks(names, log_dir, devnull)
@@ -74,7 +73,7 @@ async def run_pipes(producers: int, lines: int, log_dir: Path) -> Dict[str, floa
     return {"lines": received, "seconds": elapsed, "lines_per_second": received / elapsed}
 
 
-def run_sinks_only(producers: int, lines: int, log_dir: Path) -> Dict[str, float]:
+def run_sinks_only(producers: int, lines: int, log_dir: Path) -> dict[str, float]:
     names = [f"agent-{i}" for i in range(producers)]
     text = "2024-05-01 12:00:00,000 INFO mesh.agent: handled request id=00000042 in 1.2ms"
     with open(os.devnull, "w") as devnull:

@@ -27,8 +27,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any
 
 import psutil
 
@@ -58,7 +59,7 @@ class Runs:
     def workload(self, name: str, agents: int) -> Workload:
         return workloads.make_workload(self.root, name, "idle", agents)
 
-    def idle(self, tool: Tool, workload: Workload, label: str) -> Dict[str, Any]:
+    def idle(self, tool: Tool, workload: Workload, label: str) -> dict[str, Any]:
         """Start, wait until idle, measure the agents' parent, stop."""
         session = self._up(tool, workload, label)
         try:
@@ -73,14 +74,14 @@ class Runs:
         finally:
             self._stop(tool, session, workload)
 
-    def imports_of(self, workload: Workload, label: str) -> List[imports.Imported]:
+    def imports_of(self, workload: Workload, label: str) -> list[imports.Imported]:
         """What a foreground `up` imports (the profiler's lines in its merged output)."""
         tool = MeshCompose({**self.env, "PYTHONPROFILEIMPORTTIME": "1"})
         session = self._up(tool, workload, label)
         self._stop(tool, session, workload)
         return imports.parse(session.outputs[0].read_text(errors="replace"))
 
-    def trace(self, workload: Workload, preimport: List[str]) -> Dict[str, Any]:
+    def trace(self, workload: Workload, preimport: list[str]) -> dict[str, Any]:
         """memory_trace.py: the supervisor in-process under tracemalloc, traced after `preimport`."""
         out = workload.directory / "trace.json"
         out.unlink(missing_ok=True)
@@ -133,11 +134,11 @@ class Runs:
             measure.reap(session, self.token)
 
 
-def supervisor_memory(pid: int) -> Dict[str, Any]:
+def supervisor_memory(pid: int) -> dict[str, Any]:
     """psutil's numbers plus /proc's split into anonymous and file-backed pages, and the top mappings."""
     proc = psutil.Process(pid)
     info = proc.memory_full_info()
-    found: Dict[str, Any] = {
+    found: dict[str, Any] = {
         "pid": pid, "command": " ".join(proc.cmdline()[:4]), "rss_mb": info.rss / MB,
         "uss_mb": getattr(info, "uss", 0) / MB, "pss_mb": getattr(info, "pss", 0) / MB,
         "threads": proc.num_threads(), "fds": proc.num_fds() if hasattr(proc, "num_fds") else None,
@@ -150,9 +151,9 @@ def supervisor_memory(pid: int) -> Dict[str, Any]:
     return found
 
 
-def top_mappings(pid: int, count: int = 8) -> List[Dict[str, Any]]:
+def top_mappings(pid: int, count: int = 8) -> list[dict[str, Any]]:
     """RSS by mapped file (anonymous memory and the heap under their own names), largest first."""
-    groups: Dict[str, List[int]] = {}
+    groups: dict[str, list[int]] = {}
     name = "?"
     try:
         with open(f"/proc/{pid}/smaps") as handle:
@@ -180,7 +181,7 @@ def _mapping_name(path: str) -> str:
     return os.path.basename(path)
 
 
-def _proc_status(pid: int) -> Dict[str, int]:
+def _proc_status(pid: int) -> dict[str, int]:
     found = {}
     try:
         with open(f"/proc/{pid}/status") as handle:
@@ -213,7 +214,7 @@ print(repr((before, after, spent, failed, len(sys.modules))))
 '''
 
 
-def rss_after_import(modules: List[str], env: Mapping[str, str]) -> Dict[str, Any]:
+def rss_after_import(modules: list[str], env: Mapping[str, str]) -> dict[str, Any]:
     result = subprocess.run([sys.executable, "-c", _RSS_PROBE, *modules], env=dict(env), capture_output=True,
                             text=True, timeout=120)
     if result.returncode != 0:
@@ -226,11 +227,11 @@ def rss_after_import(modules: List[str], env: Mapping[str, str]) -> Dict[str, An
             "failed": failed, "modules": loaded}
 
 
-def package_costs(warm: List[imports.Imported], cold: List[imports.Imported],
-                  env: Mapping[str, str]) -> List[Dict[str, Any]]:
+def package_costs(warm: list[imports.Imported], cold: list[imports.Imported],
+                  env: Mapping[str, str]) -> list[dict[str, Any]]:
     """RSS after `python -c pass`, after each heavy package alone, after all a supervisor imported."""
     warm_names, cold_names = _importable(warm), _importable(cold)
-    rows: List[Tuple[str, List[str]]] = [("`python -c pass`", [])] + [(f"`import {name}`", [name]) for name in (*HEAVY, "meshcompose.cli.main")]
+    rows: list[tuple[str, list[str]]] = [("`python -c pass`", [])] + [(f"`import {name}`", [name]) for name in (*HEAVY, "meshcompose.cli.main")]
     rows += [("everything a warm `up` imports", warm_names), ("everything a cold `up` imports", cold_names)]
     found = []
     for label, modules in rows:
@@ -240,19 +241,19 @@ def package_costs(warm: List[imports.Imported], cold: List[imports.Imported],
     return found
 
 
-def _importable(imported: List[imports.Imported]) -> List[str]:
+def _importable(imported: list[imports.Imported]) -> list[str]:
     names = dict.fromkeys(entry.module for entry in imported)
     return [name for name in names if not name.endswith("__main__") and name not in ("this", "antigravity")]
 
 
-def _top_in(modules: List[str], imported: List[imports.Imported]) -> Optional[bool]:
+def _top_in(modules: list[str], imported: list[imports.Imported]) -> bool | None:
     if len(modules) != 1:
         return None
     names = {entry.module for entry in imported}
     return any(name == modules[0] or name.startswith(modules[0] + ".") for name in names)
 
 
-def per_agent(small: Mapping[str, Any], large: Mapping[str, Any], count: int = 12) -> Dict[str, Any]:
+def per_agent(small: Mapping[str, Any], large: Mapping[str, Any], count: int = 12) -> dict[str, Any]:
     """Runtime bytes per extra agent between the two traces, and the sites that grew the most."""
     extra = large["agents"] - small["agents"]
     before = {(site["site"], site["via"]): site["bytes"] for site in small["sites"]}
@@ -267,9 +268,9 @@ def per_agent(small: Mapping[str, Any], large: Mapping[str, Any], count: int = 1
     }
 
 
-def measure_all(agents: int, settle: float, token: str) -> Dict[str, Any]:
+def measure_all(agents: int, settle: float, token: str) -> dict[str, Any]:
     runs = Runs(token, settle)
-    found: Dict[str, Any] = {"agents": agents, "settle_s": settle, "notes": []}
+    found: dict[str, Any] = {"agents": agents, "settle_s": settle, "notes": []}
     fg, bg = MeshCompose(runs.env), MeshComposeDetached(runs.env)
     main = runs.workload("supervisor", agents)
     progress("supervisors")
@@ -288,18 +289,18 @@ def measure_all(agents: int, settle: float, token: str) -> Dict[str, Any]:
     return found
 
 
-def _traces(runs: Runs, large: Workload, agents: int, preimport: List[str]) -> Dict[str, Any]:
+def _traces(runs: Runs, large: Workload, agents: int, preimport: list[str]) -> dict[str, Any]:
     small_count = max(2, agents // 5)
     small = runs.workload("trace-small", small_count)
     runs.idle(MeshCompose(runs.env), small, "warming the small project")  # warm its caches like `large`'s
     progress(f"tracemalloc, {small_count} agents")
     first = runs.trace(small, preimport)
     progress(f"tracemalloc, {agents} agents")
-    traced: Tuple[Dict[str, Any], Dict[str, Any]] = (first, runs.trace(large, preimport))
+    traced: tuple[dict[str, Any], dict[str, Any]] = (first, runs.trace(large, preimport))
     return {"trace": {"small": _trim(traced[0]), "large": _trim(traced[1])}, "per_agent": per_agent(*traced)}
 
 
-def _trim(trace: Dict[str, Any]) -> Dict[str, Any]:
+def _trim(trace: dict[str, Any]) -> dict[str, Any]:
     return {**trace, "sites": trace["sites"][:15]}
 
 
@@ -310,7 +311,7 @@ def progress(step: str) -> None:
     print(f"    memory: {step} ({time.perf_counter() - _STARTED:.0f}s in) ...", file=sys.stderr, flush=True)
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--settle", type=float, default=2.0, help="seconds to let the supervisor go idle")

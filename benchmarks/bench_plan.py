@@ -26,8 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -57,15 +58,15 @@ def time_cli(project: Path, cache: Path, repeat: int, fresh: bool) -> float:
     return statistics.median(samples)
 
 
-def time_in_process(project: Path, cache: Path, repeat: int) -> Dict[str, float]:
+def time_in_process(project: Path, cache: Path, repeat: int) -> dict[str, float]:
     """Median seconds of load+validate, check and start order, each with a cold cache, after the imports."""
-    from meshcompose.config.loader import load_project
-    from meshcompose.plan import planner
-
     import jsonschema  # noqa: F401  (imported now, so no step below pays for it)
     import networkx  # noqa: F401
 
-    steps: Dict[str, List[float]] = {"load_s": [], "check_s": [], "start_order_s": []}
+    from meshcompose.config.loader import load_project
+    from meshcompose.plan import planner
+
+    steps: dict[str, list[float]] = {"load_s": [], "check_s": [], "start_order_s": []}
     waves = 0
     for _ in range(repeat):
         shutil.rmtree(cache, ignore_errors=True)
@@ -79,7 +80,7 @@ def time_in_process(project: Path, cache: Path, repeat: int) -> Dict[str, float]
     return found
 
 
-def time_parts(project: Path, repeat: int) -> Dict[str, float]:
+def time_parts(project: Path, repeat: int) -> dict[str, float]:
     """For context, where loading could go: the YAML parse alone (pure Python and libyaml) and
     jsonschema against the published schema alone."""
     import jsonschema
@@ -91,7 +92,7 @@ def time_parts(project: Path, repeat: int) -> Dict[str, float]:
     document = yaml.safe_load(text)
     schema = json.loads((Path(meshcompose.__file__).parent / "schemas" / "mesh-compose.schema.json").read_text())
     validator = jsonschema.validators.validator_for(schema)(schema)
-    steps: Dict[str, Callable[[], Any]] = {
+    steps: dict[str, Callable[[], Any]] = {
         "yaml_pure_s": lambda: yaml.load(text, Loader=yaml.SafeLoader),
         "schema_s": lambda: list(validator.iter_errors(document)),
     }
@@ -99,26 +100,26 @@ def time_parts(project: Path, repeat: int) -> Dict[str, float]:
         steps["yaml_libyaml_s"] = lambda: yaml.load(text, Loader=yaml.CSafeLoader)
     found = {}
     for name, step in steps.items():
-        samples: List[float] = []
+        samples: list[float] = []
         for _ in range(repeat):
             _timed(samples, step)
         found[name] = statistics.median(samples)
     return found
 
 
-def _timed(into: List[float], step: Callable[[], Any]) -> Any:
+def _timed(into: list[float], step: Callable[[], Any]) -> Any:
     started = time.perf_counter()
     value = step()
     into.append(time.perf_counter() - started)
     return value
 
 
-def measure(agents: int, repeat: int) -> Dict[str, Any]:
+def measure(agents: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-plan-") as temp:
         root = Path(temp)
         project = write_project(root, agents)
         cache = root / "cache"
-        found: Dict[str, Any] = {"agents": agents, "repeat": repeat, "notes": []}
+        found: dict[str, Any] = {"agents": agents, "repeat": repeat, "notes": []}
         found["config_cold_s"] = time_cli(project, cache, repeat, fresh=True)
         found["config_warm_s"] = time_cli(project, cache, repeat, fresh=False)
         try:
@@ -136,7 +137,7 @@ def measure(agents: int, repeat: int) -> Dict[str, Any]:
     return found
 
 
-def table_rows(found: Mapping[str, Any]) -> List[List[str]]:
+def table_rows(found: Mapping[str, Any]) -> list[list[str]]:
     rows = [["`mesh-compose -f FILE config -q`, cold cache (subprocess)", seconds(found.get("config_cold_s"))],
             ["`mesh-compose -f FILE config -q`, warm cache (subprocess)", seconds(found.get("config_warm_s"))]]
     inside = found.get("in_process")
@@ -160,7 +161,7 @@ def table_text(found: Mapping[str, Any]) -> str:
     return text + ("\n\n" + "\n".join(f"- {note}" for note in notes) if notes else "")
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)

@@ -19,20 +19,19 @@ import os
 import subprocess
 import sys
 import time
-from typing import List, Tuple
 
 import anyio
 
-from meshcompose.proc import process
-from meshcompose.runtime import resources
-from meshcompose.proc import tree as proctree
 from meshcompose.model import Resources
+from meshcompose.proc import process
+from meshcompose.proc import tree as proctree
+from meshcompose.runtime import resources
 
 IDLE_AGENT = "import time\nwhile True: time.sleep(3600)"
 LIMITS = Resources(timeout=3600, memory_limit=1024**3)
 
 
-def start_agents(count: int) -> List[Tuple[subprocess.Popen, process.ProcessIdentity, str]]:
+def start_agents(count: int) -> list[tuple[subprocess.Popen, process.ProcessIdentity, str]]:
     agents = []
     for _ in range(count):
         token = process.new_token()

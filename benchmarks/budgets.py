@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from runners import FLOOR_NO_PIPES, FLOOR_PIPES
 
 MESH, DETACHED, ORDERED = "mesh-compose", "mesh-compose -d", "mesh-compose (depends_on)"
 RSS_LIMIT_MB = 25.0
 
-Row = Dict[str, str]
+Row = dict[str, str]
 
 
-def rows(results: Mapping[str, Any]) -> List[Row]:
+def rows(results: Mapping[str, Any]) -> list[Row]:
     table = results["medians"]
     mesh, floor = table.get(MESH, {}), table.get(FLOOR_NO_PIPES, {})
     found = [
@@ -35,7 +36,7 @@ def rows(results: Mapping[str, Any]) -> List[Row]:
     return found
 
 
-def cold_up(table: Mapping[str, Dict[str, float]]) -> Row:
+def cold_up(table: Mapping[str, dict[str, float]]) -> Row:
     label = "cold `up` no slower than honcho, relative to the same floor"
     mesh, honcho = table.get(MESH, {}).get("up_cold_s"), table.get("honcho", {}).get("up_cold_s")
     if mesh is None or honcho is None:
@@ -48,7 +49,7 @@ def cold_up(table: Mapping[str, Dict[str, float]]) -> Row:
     return _row(label, _verdict(mesh <= honcho), "; ".join(parts))
 
 
-def stop(table: Mapping[str, Dict[str, float]]) -> Row:
+def stop(table: Mapping[str, dict[str, float]]) -> Row:
     label = "stop ≤ 1.2× the no-pipe floor, reverse order kept (`depends_on` tree)"
     ordered, base = table.get(ORDERED, {}), table.get(FLOOR_NO_PIPES, {}).get("stop_s")
     value, edges = ordered.get("stop_s"), ordered.get("order_edges")
@@ -85,7 +86,7 @@ def lean_imports(found: Mapping[str, Mapping[str, Any]]) -> Row:
     return _row(label, _verdict(not heavy), "; ".join(heavy) or "neither, in " + " and ".join(checked))
 
 
-def plan(found: Optional[Mapping[str, Any]]) -> Row:
+def plan(found: Mapping[str, Any] | None) -> Row:
     agents = found.get("agents", 1000) if found else 1000
     label = f"a {agents:,}-agent file validates and plans in < 1 s (`config -q`, cold cache)"
     if not found or found.get("config_cold_s") is None:
@@ -96,7 +97,7 @@ def plan(found: Optional[Mapping[str, Any]]) -> Row:
     return _row(label, _verdict(cold < 1.0), detail)
 
 
-def scale(series: Optional[Mapping[str, Any]], settings: Mapping[str, Any]) -> Row:
+def scale(series: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> Row:
     counts = settings.get("scale") or []
     label = f"{', '.join(map(str, counts)) or 'N'} agents up and down without an error"
     if not series:
@@ -109,7 +110,7 @@ def scale(series: Optional[Mapping[str, Any]], settings: Mapping[str, Any]) -> R
     return _row(label, _verdict(not failed), detail)
 
 
-def idle_cpu(value: Optional[float], idle_seconds: float) -> Row:
+def idle_cpu(value: float | None, idle_seconds: float) -> Row:
     # "Not measurable": at most one clock tick (the resolution of cpu_times) over the window.
     limit = 100.0 * _clock_tick() / idle_seconds
     label = f"idle CPU not measurable (≤ {limit:.2f} %)"
@@ -118,13 +119,13 @@ def idle_cpu(value: Optional[float], idle_seconds: float) -> Row:
     return _row(label, _verdict(value <= limit + 1e-9), f"{value:.3f} %")
 
 
-def _pair(label: str, table: Mapping[str, Dict[str, float]], metric: str, limit: float) -> List[Row]:
+def _pair(label: str, table: Mapping[str, dict[str, float]], metric: str, limit: float) -> list[Row]:
     front, back = table.get(MESH, {}), table.get(DETACHED, {})
     return [_ratio(f"{label}, {case}", back.get(f"{metric}_{case}_s"), front.get(f"{metric}_{case}_s"), limit)
             for case in ("cold", "warm")]
 
 
-def _ratio(label: str, value: Optional[float], base: Optional[float], limit: float, *,
+def _ratio(label: str, value: float | None, base: float | None, limit: float, *,
            lower_is_better: bool = True) -> Row:
     if value is None or not base:
         return _row(label, "n/a", "not measured")

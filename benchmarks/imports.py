@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Sequence
 
 _LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s+)(\S+)\s*$")
 # Packages whose presence on a start-up path is worth a column of its own.
@@ -31,7 +31,7 @@ class Imported:
     depth: int  # 0 for an import made by the program itself
 
 
-def parse(stderr: str) -> List[Imported]:
+def parse(stderr: str) -> list[Imported]:
     found = []
     for line in stderr.splitlines():
         match = _LINE.match(line)
@@ -41,7 +41,7 @@ def parse(stderr: str) -> List[Imported]:
     return found
 
 
-def profile(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60.0) -> List[Imported]:
+def profile(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60.0) -> list[Imported]:
     """Run a command under the import profiler; it must succeed."""
     result = subprocess.run(list(argv), cwd=cwd, env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
                             capture_output=True, text=True, timeout=timeout)
@@ -51,7 +51,7 @@ def profile(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: flo
     return parse(result.stderr)
 
 
-def summary(imported: Sequence[Imported]) -> Dict[str, object]:
+def summary(imported: Sequence[Imported]) -> dict[str, object]:
     """For the report: how many modules, the total time, and whether each watched package came in."""
     names = {entry.module for entry in imported}
     return {
@@ -62,9 +62,9 @@ def summary(imported: Sequence[Imported]) -> Dict[str, object]:
     }
 
 
-def by_package(imported: Sequence[Imported]) -> List[Dict[str, object]]:
+def by_package(imported: Sequence[Imported]) -> list[dict[str, object]]:
     """Top-level packages by the sum of their modules' self times (the cost each package brings)."""
-    totals: Dict[str, List[int]] = {}
+    totals: dict[str, list[int]] = {}
     for entry in imported:
         top = entry.module.split(".")[0]
         slot = totals.setdefault(top, [0, 0])
@@ -74,7 +74,7 @@ def by_package(imported: Sequence[Imported]) -> List[Dict[str, object]]:
     return sorted(rows, key=lambda row: -float(row["self_ms"]))  # type: ignore[arg-type]
 
 
-def top_modules(imported: Sequence[Imported], count: int = 10) -> List[Dict[str, object]]:
+def top_modules(imported: Sequence[Imported], count: int = 10) -> list[dict[str, object]]:
     """The single modules that cost the most themselves."""
     ranked = sorted(imported, key=lambda entry: -entry.self_us)[:count]
     return [{"module": entry.module, "self_ms": entry.self_us / 1000.0, "cumulative_ms": entry.cumulative_us / 1000.0}

@@ -10,19 +10,19 @@ import os
 import statistics
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable
 
 import psutil
-
 from runners import TOKEN_VAR, Session, ToolFailed
 from workloads import Workload
 
 POLL = 0.002
 
 
-def attempt(step: Callable[[], object]) -> Optional[str]:
+def attempt(step: Callable[[], object]) -> str | None:
     """Run a measurement; a tool that cannot do it is a finding for the report, not a crash of the run."""
     try:
         step()
@@ -48,7 +48,7 @@ def wait_until_up(session: Session, workload: Workload, started: float, timeout:
     raise ToolFailed(f"only {seen} of {wanted} agents up after {timeout:.0f}s: {tail(session)}")
 
 
-def agent_processes(workload: Workload) -> List[psutil.Process]:
+def agent_processes(workload: Workload) -> list[psutil.Process]:
     """The agents, by the pid each wrote into its marker (create time checked by psutil)."""
     found = []
     for name in workload.names:
@@ -101,7 +101,7 @@ def wait_until_stopped(session: Session, agents: Sequence[psutil.Process], start
     return Stopped((gone_at or end) - started, (exited_at or end) - started, len(alive))
 
 
-def stop_order_violations(workload: Workload, tree: Dict[str, List[str]]) -> Tuple[int, int]:
+def stop_order_violations(workload: Workload, tree: dict[str, list[str]]) -> tuple[int, int]:
     """How many `depends_on` edges were stopped out of order, of how many.
 
     An edge is kept when the dependent had exited (its `.down` marker written
@@ -127,7 +127,7 @@ class Idle:
     uss_mb: float
 
 
-def idle_cost(session: Session, agents: Sequence[psutil.Process], seconds: float) -> Optional[Idle]:
+def idle_cost(session: Session, agents: Sequence[psutil.Process], seconds: float) -> Idle | None:
     """CPU of the orchestrator (and any helper it runs that is not an agent) over an idle window."""
     if session.measured_pid is None:
         return None
@@ -154,7 +154,7 @@ def flood_rate(session: Session, workload: Workload, timeout: float) -> float:
     raise ToolFailed(f"only {done} of {len(workload.names)} agents' output arrived in {timeout:.0f}s")
 
 
-def cli_latency(argv: Sequence[str], repeats: int, env: Dict[str, str], cwd: Path) -> float:
+def cli_latency(argv: Sequence[str], repeats: int, env: dict[str, str], cwd: Path) -> float:
     """Median wall time of a command that must succeed."""
     samples = []
     for _ in range(repeats):
@@ -238,7 +238,7 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
-def _orchestrator_processes(pid: int, agents: Sequence[psutil.Process]) -> List[psutil.Process]:
+def _orchestrator_processes(pid: int, agents: Sequence[psutil.Process]) -> list[psutil.Process]:
     agent_pids = {agent.pid for agent in agents}
     try:
         root = psutil.Process(pid)
@@ -247,7 +247,7 @@ def _orchestrator_processes(pid: int, agents: Sequence[psutil.Process]) -> List[
         return []
 
 
-def _orchestrator_cpu(pid: int, agents: Sequence[psutil.Process]) -> Dict[int, float]:
+def _orchestrator_cpu(pid: int, agents: Sequence[psutil.Process]) -> dict[int, float]:
     spent = {}
     for proc in _orchestrator_processes(pid, agents):
         try:
@@ -258,7 +258,7 @@ def _orchestrator_cpu(pid: int, agents: Sequence[psutil.Process]) -> Dict[int, f
     return spent
 
 
-def _orchestrator_memory(pid: int, agents: Sequence[psutil.Process]) -> Tuple[int, int]:
+def _orchestrator_memory(pid: int, agents: Sequence[psutil.Process]) -> tuple[int, int]:
     """RSS and USS summed over the orchestrator's processes.
 
     RSS counts pages a forked helper shares with its parent once per process

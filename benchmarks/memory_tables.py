@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 from report import number, table
 
-Section = Tuple[str, str]
+Section = tuple[str, str]
 
 
-def sections(found: Mapping[str, Any]) -> List[Section]:
+def sections(found: Mapping[str, Any]) -> list[Section]:
     agents = found["agents"]
     parts = [(f"Memory of the idle supervisor ({agents} agents)", supervisors(found)),
              ("Where the megabytes went: imports in a fresh interpreter", packages(found)),
@@ -102,12 +103,12 @@ def traces(found: Mapping[str, Any]) -> str:
     return text
 
 
-def _warm_foreground(found: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+def _warm_foreground(found: Mapping[str, Any]) -> dict[str, Any] | None:
     return next((entry for entry in found.get("supervisors", []) if "foreground" in entry["label"]
                  and "warm" in entry["label"]), None)
 
 
-def _mb(value: Optional[float]) -> str:
+def _mb(value: float | None) -> str:
     return number(value, "{:.1f}")
 
 
@@ -115,9 +116,9 @@ def _kb(value: float) -> str:
     return f"{value / 1024:,.0f}"
 
 
-def _ms_modules(row: Optional[Mapping[str, Any]]) -> str:
+def _ms_modules(row: Mapping[str, Any] | None) -> str:
     return "–" if row is None else f"{row['self_ms']:.1f} ({row['modules']})"
 
 
-def _flag(value: Optional[bool]) -> str:
+def _flag(value: bool | None) -> str:
     return "–" if value is None else ("yes" if value else "no")

@@ -25,7 +25,6 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 # Deep enough to find the import machinery under an allocation made by a late import.
 FRAMES = 10
@@ -59,10 +58,10 @@ def short(frame: tracemalloc.Frame) -> str:
     return f"{path}:{frame.lineno}"
 
 
-def analyse(snapshot: tracemalloc.Snapshot) -> Dict[str, object]:
+def analyse(snapshot: tracemalloc.Snapshot) -> dict[str, object]:
     """Totals, memory by owning package, and the runtime allocation sites (imports excluded)."""
-    packages: Dict[str, int] = {}
-    sites: Dict[Tuple[str, str], List[int]] = {}
+    packages: dict[str, int] = {}
+    sites: dict[tuple[str, str], list[int]] = {}
     imports = runtime = 0
     for trace in snapshot.traces:
         frames = list(trace.traceback)  # oldest first
@@ -97,7 +96,7 @@ def count_markers(markers: Path) -> int:
 def watch(markers: Path, count: int, out: Path, settle: float, timeout: float = 120.0) -> None:
     started = time.monotonic()
     deadline = started + timeout
-    error: Optional[str] = None
+    error: str | None = None
     while count_markers(markers) < count:
         if time.monotonic() > deadline:
             error = f"only {count_markers(markers)} of {count} agents up after {timeout:.0f}s"

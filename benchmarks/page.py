@@ -8,7 +8,8 @@ left and why) is hand-written and kept as it is.
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import tables
 from report import ratio, table
@@ -58,7 +59,7 @@ def headline(results: Mapping[str, Any]) -> str:
     medians = results["medians"]
     tools = [name for name in ("mesh-compose", "honcho", "supervisord") if name in medians]
     quiet, piped = medians.get(FLOOR_NO_PIPES, {}), medians.get(FLOOR_PIPES, {})
-    rows: List[List[str]] = []
+    rows: list[list[str]] = []
     for label, metric, floor in (("all agents up, cold, × no-pipe floor", "up_cold_s", quiet),
                                  ("all agents up, warm, × no-pipe floor", "up_warm_s", quiet),
                                  ("all agents up, warm, × pipe floor", "up_warm_s", piped),

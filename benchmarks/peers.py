@@ -12,7 +12,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
 
 WORK = Path(__file__).resolve().parent / ".work"
 VENV = WORK / "peers"
@@ -24,15 +23,15 @@ REQUIREMENTS = ("honcho", "supervisor", "setuptools<81")
 class Peers:
     """Executables of the installed peers; a missing tool maps to None with a note."""
 
-    honcho: Optional[Path]
-    supervisord: Optional[Path]
-    supervisorctl: Optional[Path]
-    notes: Dict[str, str]
+    honcho: Path | None
+    supervisord: Path | None
+    supervisorctl: Path | None
+    notes: dict[str, str]
 
 
-def ensure_peers(log: Optional[Path] = None) -> Peers:
+def ensure_peers(log: Path | None = None) -> Peers:
     """Create the venv and install the peers once; later runs reuse them."""
-    notes: Dict[str, str] = {}
+    notes: dict[str, str] = {}
     try:
         _ensure_venv()
         if not _installed():
@@ -48,7 +47,7 @@ def ensure_peers(log: Optional[Path] = None) -> Peers:
     )
 
 
-def peer_versions() -> Dict[str, str]:
+def peer_versions() -> dict[str, str]:
     """Installed versions, for the report."""
     code = ("import importlib.metadata as m, json; "
             "print(json.dumps({n: m.version(n) for n in ('honcho', 'supervisor')}))")
@@ -72,7 +71,7 @@ def _installed() -> bool:
     return all(_bin(name).exists() for name in ("honcho", "supervisord", "supervisorctl"))
 
 
-def _pip_install(log: Optional[Path]) -> None:
+def _pip_install(log: Path | None) -> None:
     command = [str(_bin("python")), "-m", "pip", "install", "--disable-pip-version-check", "-q", *REQUIREMENTS]
     env = {**os.environ, "PIP_NO_INPUT": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
@@ -81,7 +80,7 @@ def _pip_install(log: Optional[Path]) -> None:
     result.check_returncode()
 
 
-def _executable(name: str, notes: Dict[str, str], tool: str) -> Optional[Path]:
+def _executable(name: str, notes: dict[str, str], tool: str) -> Path | None:
     path = _bin(name)
     if path.exists():
         return path

@@ -12,11 +12,11 @@ import json
 import os
 import platform
 import statistics
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
 
-Samples = Dict[str, Dict[str, List[float]]]  # tool -> metric -> samples
-Medians = Dict[str, Dict[str, float]]
+Samples = dict[str, dict[str, list[float]]]  # tool -> metric -> samples
+Medians = dict[str, dict[str, float]]
 
 # Metrics measured in both cases, also reported pooled (a stop is the same work cold or warm).
 POOLED = ("stop", "exit")
@@ -36,7 +36,7 @@ def medians(samples: Samples) -> Medians:
     return table
 
 
-def machine() -> Dict[str, str]:
+def machine() -> dict[str, str]:
     memory = ""
     try:
         with open("/proc/meminfo") as handle:
@@ -53,12 +53,12 @@ def machine() -> Dict[str, str]:
     }
 
 
-def assemble(samples: Samples, notes: Dict[str, str], *, settings: Dict[str, object], versions: Dict[str, str],
-             labels: Dict[str, str], imports: Dict[str, Dict[str, object]], extra: Mapping[str, object],
-             timing: Dict[str, object]) -> Dict[str, object]:
+def assemble(samples: Samples, notes: dict[str, str], *, settings: dict[str, object], versions: dict[str, str],
+             labels: dict[str, str], imports: dict[str, dict[str, object]], extra: Mapping[str, object],
+             timing: dict[str, object]) -> dict[str, object]:
     import budgets
 
-    results: Dict[str, object] = {
+    results: dict[str, object] = {
         "date": datetime.datetime.fromtimestamp(float(timing["started"])).strftime("%Y-%m-%d %H:%M"),  # type: ignore[arg-type]
         "machine": machine(), "settings": settings, "versions": versions, "timing": timing,
         "medians": medians(samples), "samples": samples, "labels": labels, "imports": imports,
@@ -106,18 +106,18 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -
     return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
 
 
-def seconds(value: Optional[float]) -> str:
+def seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def ratio(value: Optional[float], base: Optional[float], bold: bool = False) -> str:
+def ratio(value: float | None, base: float | None, bold: bool = False) -> str:
     if value is None or not base:
         return "–"
     text = f"{value / base:.2f}×"
     return f"**{text}**" if bold else text
 
 
-def number(value: Optional[float], fmt: str) -> str:
+def number(value: float | None, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
 

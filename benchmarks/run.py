@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable
 
 import psutil
 
@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 STEPS = ("flood", "scale", "plan", "memory")
 
 
-def parse_args(argv: List[str]) -> argparse.Namespace:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, help="agents per tool (default 50; --quick 10)")
     parser.add_argument("--repeat", type=int, help="rounds; medians are taken over them (default 3; --quick 1)")
@@ -81,13 +81,13 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
 class Bench:
     """One run: the tools, their workloads, the samples and the notes."""
 
-    def __init__(self, args: argparse.Namespace, tools: List[Tool], notes: Dict[str, str], token: str) -> None:
+    def __init__(self, args: argparse.Namespace, tools: list[Tool], notes: dict[str, str], token: str) -> None:
         self.args, self.tools, self.notes, self.token = args, tools, notes, token
         self.root = peers.WORK / "run"
         self.flood = {t.name: workloads.make_workload(self.root, slug(t.name), "flood", args.flood_agents,
                                                       args.flood_lines) for t in tools if t.flood}
         self.samples: report.Samples = {t.name: {} for t in tools}
-        self.imports: Dict[str, Dict[str, object]] = {}
+        self.imports: dict[str, dict[str, object]] = {}
 
     def round(self, number: int) -> None:
         shift = number % len(self.tools)
@@ -108,7 +108,7 @@ class Bench:
             self._add(tool, **self.life(tool, workload, f"{number}-{case}", case, extras=case == "warm"))
 
     def life(self, tool: Tool, workload: Workload, label: str, case: str, *, extras: bool,
-             timeout: float = 60.0) -> Dict[str, float]:
+             timeout: float = 60.0) -> dict[str, float]:
         """One up and stop of `workload`; `extras` adds the idle cost and status latency."""
         session, up = self.launch(tool, workload, label, timeout)
         values = {f"up_{case}_s": up}
@@ -174,9 +174,9 @@ class Bench:
         if failure:
             self.notes[tool.name] = f"skipped ({title}): {failure}"
 
-    def _while_idle(self, tool: Tool, session: Session, agents: List[psutil.Process],
-                    workload: Workload) -> Dict[str, float]:
-        values: Dict[str, float] = {}
+    def _while_idle(self, tool: Tool, session: Session, agents: list[psutil.Process],
+                    workload: Workload) -> dict[str, float]:
+        values: dict[str, float] = {}
         if tool.idle:
             idle = measure.idle_cost(session, agents, self.args.idle)
             if idle:
@@ -192,7 +192,7 @@ class Bench:
                 self._import_check(tool.status_name, argv, env, workload.directory)
         return values
 
-    def _import_check(self, label: str, argv: List[str], env: Dict[str, str], cwd: Path) -> None:
+    def _import_check(self, label: str, argv: list[str], env: dict[str, str], cwd: Path) -> None:
         try:
             self.imports[label] = imports.summary(imports.profile(argv, env, cwd))
         except (OSError, RuntimeError, subprocess.SubprocessError) as error:
@@ -203,8 +203,8 @@ class Bench:
             self.samples[tool.name].setdefault(metric, []).append(value)
 
 
-def run_script(name: str, argv: List[str], output: Path, env: Dict[str, str], timeout: float,
-               notes: Dict[str, str]) -> Optional[Dict[str, object]]:
+def run_script(name: str, argv: list[str], output: Path, env: dict[str, str], timeout: float,
+               notes: dict[str, str]) -> dict[str, object] | None:
     """One of the focused scripts (bench_plan.py, bench_memory.py), writing its JSON to `output`."""
     print(f"  {name} ...", file=sys.stderr, flush=True)
     output.unlink(missing_ok=True)
@@ -221,7 +221,7 @@ def run_script(name: str, argv: List[str], output: Path, env: Dict[str, str], ti
     return json.loads(output.read_text())
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.from_json:
         return rerender(args.from_json, args.markdown)
@@ -234,7 +234,7 @@ def main(argv: List[str]) -> int:
         wanted = {name.strip() for name in args.tools.split(",")}
         tools = [tool for tool in tools if tool.name in wanted or tool.name in (FLOOR_NO_PIPES, FLOOR_PIPES)]
     bench = Bench(args, tools, notes, token)
-    extra: Dict[str, object] = {}
+    extra: dict[str, object] = {}
     try:
         for number in range(args.repeat):
             bench.round(number)
@@ -268,7 +268,7 @@ def main(argv: List[str]) -> int:
     return 0
 
 
-def rerender(saved: Path, markdown: Optional[Path]) -> int:
+def rerender(saved: Path, markdown: Path | None) -> int:
     """The tables and page of an earlier run, through the current report code."""
     import budgets
 
@@ -281,7 +281,7 @@ def rerender(saved: Path, markdown: Optional[Path]) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace, argv: List[str]) -> Dict[str, object]:
+def _settings(args: argparse.Namespace, argv: list[str]) -> dict[str, object]:
     return {"agents": args.agents, "repeat": args.repeat, "idle_s": args.idle,
             "flood_agents": args.flood_agents, "flood_lines": args.flood_lines,
             "scale": args.scale_counts if "scale" not in args.skip else [],

@@ -15,7 +15,6 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import workloads
 from peers import Peers
@@ -35,10 +34,10 @@ class Session:
     """One launched orchestrator."""
 
     proc: subprocess.Popen
-    outputs: List[Path]  # files the agents' output ends up in
-    measured_pid: Optional[int]  # the orchestrator to measure CPU/RSS of; None if unknown
-    stopper: Optional[subprocess.Popen] = None
-    extra: Dict[str, str] = field(default_factory=dict)
+    outputs: list[Path]  # files the agents' output ends up in
+    measured_pid: int | None  # the orchestrator to measure CPU/RSS of; None if unknown
+    stopper: subprocess.Popen | None = None
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 class Tool:
@@ -49,13 +48,13 @@ class Tool:
     returns_after_up = False  # does the launching command return once the agents are up (`up -d`)?
     scale = True  # does it take part in the scale series?
     check_imports = False  # are its status and --help commands checked for heavy imports?
-    status_name: Optional[str] = None  # label of its status command, if it has one
-    help_name: Optional[str] = None  # label of its --help command
+    status_name: str | None = None  # label of its status command, if it has one
+    help_name: str | None = None  # label of its --help command
 
-    def __init__(self, env: Dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str]) -> None:
         self.env = env
 
-    def env_for(self, workload: Workload) -> Dict[str, str]:
+    def env_for(self, workload: Workload) -> dict[str, str]:
         """The tool's environment with the user cache in the workload's directory.
 
         A fresh directory therefore means cold caches (mesh-compose keeps
@@ -74,13 +73,13 @@ class Tool:
     def request_stop(self, session: Session, workload: Workload) -> None:
         session.proc.send_signal(signal.SIGINT)
 
-    def status_argv(self, workload: Workload) -> Optional[List[str]]:
+    def status_argv(self, workload: Workload) -> list[str] | None:
         return None
 
-    def help_argv(self) -> Optional[List[str]]:
+    def help_argv(self) -> list[str] | None:
         return None
 
-    def _spawn(self, argv: List[str], workload: Workload, output: Path) -> subprocess.Popen:
+    def _spawn(self, argv: list[str], workload: Workload, output: Path) -> subprocess.Popen:
         with open(output, "ab") as sink:
             return subprocess.Popen(argv, cwd=workload.directory, stdout=sink, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=self.env_for(workload))
@@ -90,7 +89,7 @@ class BareNoPipes(Tool):
     """The first floor: a script that spawns every agent on its own stdout (no pipes)."""
 
     name = FLOOR_NO_PIPES
-    help_name: Optional[str] = "python -c pass"
+    help_name: str | None = "python -c pass"
     pipes = False
 
     def launch(self, workload: Workload, output: Path) -> Session:
@@ -98,7 +97,7 @@ class BareNoPipes(Tool):
         proc = self._spawn([sys.executable, str(script), str(workload.directory / "bare-spec.json")], workload, output)
         return Session(proc, [output], proc.pid)
 
-    def help_argv(self) -> Optional[List[str]]:
+    def help_argv(self) -> list[str] | None:
         return [sys.executable, "-c", "pass"]  # the floor for a Python CLI: interpreter start-up
 
 
@@ -109,7 +108,7 @@ class BarePipes(BareNoPipes):
     help_name = None
     pipes = True
 
-    def help_argv(self) -> Optional[List[str]]:
+    def help_argv(self) -> list[str] | None:
         return None
 
 
@@ -117,7 +116,7 @@ class Honcho(Tool):
     name = "honcho"
     help_name = "honcho --help"
 
-    def __init__(self, env: Dict[str, str], executable: Path) -> None:
+    def __init__(self, env: dict[str, str], executable: Path) -> None:
         super().__init__(env)
         self.executable = executable
 
@@ -127,7 +126,7 @@ class Honcho(Tool):
         proc = self._spawn(argv, workload, output)
         return Session(proc, [output], proc.pid)
 
-    def help_argv(self) -> Optional[List[str]]:
+    def help_argv(self) -> list[str] | None:
         return [str(self.executable), "--help"]
 
 
@@ -136,7 +135,7 @@ class Supervisord(Tool):
     status_name = "supervisorctl status"
     help_name = "supervisorctl --help"
 
-    def __init__(self, env: Dict[str, str], supervisord: Path, supervisorctl: Path) -> None:
+    def __init__(self, env: dict[str, str], supervisord: Path, supervisorctl: Path) -> None:
         super().__init__(env)
         self.supervisord, self.supervisorctl = supervisord, supervisorctl
         # Its socket lives in a short directory of our own (a unix socket path is limited in length).
@@ -156,10 +155,10 @@ class Supervisord(Tool):
         session.stopper = subprocess.Popen(self._ctl(workload, "shutdown"), stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL, env=self.env_for(workload))
 
-    def status_argv(self, workload: Workload) -> Optional[List[str]]:
+    def status_argv(self, workload: Workload) -> list[str] | None:
         return self._ctl(workload, "status")
 
-    def help_argv(self) -> Optional[List[str]]:
+    def help_argv(self) -> list[str] | None:
         return [str(self.supervisorctl), "--help"]
 
     def close(self) -> None:
@@ -168,7 +167,7 @@ class Supervisord(Tool):
     def _config(self, workload: Workload) -> Path:
         return workload.directory / "supervisord.conf"
 
-    def _ctl(self, workload: Workload, *command: str) -> List[str]:
+    def _ctl(self, workload: Workload, *command: str) -> list[str]:
         return [str(self.supervisorctl), "-c", str(self._config(workload)), *command]
 
 
@@ -177,10 +176,10 @@ class MeshCompose(Tool):
 
     name = "mesh-compose"
     check_imports = True
-    status_name: Optional[str] = "mesh-compose ps"
-    help_name: Optional[str] = "mesh-compose --help"
+    status_name: str | None = "mesh-compose ps"
+    help_name: str | None = "mesh-compose --help"
 
-    def __init__(self, env: Dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str]) -> None:
         super().__init__(env)
         self.cli = mesh_compose_cli()
 
@@ -189,10 +188,10 @@ class MeshCompose(Tool):
         proc = self._spawn([*self.cli, "-f", str(project), "--no-color", "up"], workload, output)
         return Session(proc, [output], proc.pid)
 
-    def status_argv(self, workload: Workload) -> Optional[List[str]]:
+    def status_argv(self, workload: Workload) -> list[str] | None:
         return [*self.cli, "-f", str(workload.directory / "mesh-compose.yaml"), "ps"]
 
-    def help_argv(self) -> Optional[List[str]]:
+    def help_argv(self) -> list[str] | None:
         return [*self.cli, "--help"]
 
 
@@ -209,10 +208,10 @@ class MeshComposeOrdered(MeshCompose):
         proc = self._spawn([*self.cli, "-f", str(project), "--no-color", "up"], workload, output)
         return Session(proc, [output], proc.pid)
 
-    def status_argv(self, workload: Workload) -> Optional[List[str]]:
+    def status_argv(self, workload: Workload) -> list[str] | None:
         return None
 
-    def help_argv(self) -> Optional[List[str]]:
+    def help_argv(self) -> list[str] | None:
         return None
 
 
@@ -237,14 +236,14 @@ class MeshComposeDetached(MeshCompose):
             session.stopper = subprocess.Popen([*self.cli, "-f", str(project), "down"], cwd=workload.directory,
                                                stdout=sink, stderr=subprocess.STDOUT, env=self.env_for(workload))
 
-    def status_argv(self, workload: Workload) -> Optional[List[str]]:
+    def status_argv(self, workload: Workload) -> list[str] | None:
         return None
 
-    def help_argv(self) -> Optional[List[str]]:
+    def help_argv(self) -> list[str] | None:
         return None
 
 
-def mesh_compose_cli() -> List[str]:
+def mesh_compose_cli() -> list[str]:
     """The installed console script next to this interpreter, else `python -m meshcompose`."""
     folder = Path(sys.executable).parent
     script = folder / ("mesh-compose.exe" if os.name == "nt" else "mesh-compose")
@@ -254,10 +253,10 @@ def mesh_compose_cli() -> List[str]:
     return [found] if found else [sys.executable, "-m", "meshcompose"]
 
 
-def all_tools(peers: Peers, token: str) -> tuple[List[Tool], Dict[str, str]]:
+def all_tools(peers: Peers, token: str) -> tuple[list[Tool], dict[str, str]]:
     """The tools to compare, and a note for each peer that is not available."""
     env = base_env(token)
-    tools: List[Tool] = [BareNoPipes(env), BarePipes(env)]
+    tools: list[Tool] = [BareNoPipes(env), BarePipes(env)]
     if peers.honcho:
         tools.append(Honcho(env, peers.honcho))
     if peers.supervisord and peers.supervisorctl:
@@ -271,7 +270,7 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def base_env(token: str) -> Dict[str, str]:
+def base_env(token: str) -> dict[str, str]:
     """This environment with the run's token, minus what would change how the tools run."""
     env = {**os.environ, TOKEN_VAR: token}
     for name in ("PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC", "MESH_COMPOSE_CACHE_DIR"):

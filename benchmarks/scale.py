@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING
 
 import measure
 import workloads
@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 CASES = ("cold", "warm")
 
 
-def run_series(bench: "Bench", counts: List[int], timeout: float) -> Dict[str, object]:
+def run_series(bench: Bench, counts: list[int], timeout: float) -> dict[str, object]:
     """{"counts", "values": {count: {tool: {metric: value}}}, "notes": {tool: why it stopped}}."""
     tools = [tool for tool in bench.tools if tool.scale and tool.name not in bench.notes]
-    values: Dict[str, Dict[str, Dict[str, float]]] = {}
-    notes: Dict[str, str] = {}
+    values: dict[str, dict[str, dict[str, float]]] = {}
+    notes: dict[str, str] = {}
     for index, count in enumerate(counts):
         shift = index % len(tools)
         for tool in tools[shift:] + tools[:shift]:
@@ -43,15 +43,15 @@ def run_series(bench: "Bench", counts: List[int], timeout: float) -> Dict[str, o
     return {"counts": counts, "timeout_s": timeout, "values": values, "notes": notes}
 
 
-def _one(bench: "Bench", tool: Tool, count: int, timeout: float) -> tuple[Dict[str, float], str]:
+def _one(bench: Bench, tool: Tool, count: int, timeout: float) -> tuple[dict[str, float], str]:
     """Cold and warm up/stop of `count` agents; the values, and why it failed ('' if it did not)."""
     workload = workloads.make_workload(bench.root / "scale", slug(tool.name), "idle", count)
-    measured: Dict[str, float] = {}
+    measured: dict[str, float] = {}
     left = 0.0
     started = time.perf_counter()
     try:
         for case in CASES:
-            found: Dict[str, float] = {}
+            found: dict[str, float] = {}
             failure = measure.attempt(lambda: found.update(
                 bench.life(tool, workload, f"{count}-{case}", case, extras=False, timeout=timeout)))
             left += found.pop("left_behind", 0.0)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 from report import number, ratio, seconds, table
 from runners import FLOOR_NO_PIPES, FLOOR_PIPES
@@ -17,16 +18,16 @@ SHOWN = {
 }
 NO_PIPE, PIPE = "× no-pipe floor", "× pipe floor"
 
-Section = Tuple[str, str]
+Section = tuple[str, str]
 
 
-def sections(results: Mapping[str, Any]) -> List[Section]:
+def sections(results: Mapping[str, Any]) -> list[Section]:
     """(title, markdown) for every table this run has data for, in page order."""
     import bench_plan
     import memory_tables
 
     agents = results["settings"]["agents"]
-    found: List[Section] = [
+    found: list[Section] = [
         (f"Start ({agents} agents)", start(results["medians"])),
         (f"Stop and idle ({agents} agents)", stop_and_idle(results["medians"])),
         (f"Detached mode ({agents} agents)", detached(results["medians"])),
@@ -45,7 +46,7 @@ def sections(results: Mapping[str, Any]) -> List[Section]:
     return [(title, body) for title, body in found if body]
 
 
-def start(table_: Mapping[str, Dict[str, float]]) -> str:
+def start(table_: Mapping[str, dict[str, float]]) -> str:
     quiet, piped = table_.get(FLOOR_NO_PIPES, {}), table_.get(FLOOR_PIPES, {})
     header = ["tool", "cold up s", NO_PIPE, PIPE, "warm up s", NO_PIPE, PIPE]
     rows = []
@@ -58,7 +59,7 @@ def start(table_: Mapping[str, Dict[str, float]]) -> str:
     return table(header, rows) if rows else ""
 
 
-def stop_and_idle(table_: Mapping[str, Dict[str, float]]) -> str:
+def stop_and_idle(table_: Mapping[str, dict[str, float]]) -> str:
     quiet, piped = table_.get(FLOOR_NO_PIPES, {}), table_.get(FLOOR_PIPES, {})
     header = ["tool", "stop s", NO_PIPE, PIPE, "prompt back s", "reverse order", "left behind",
               "idle CPU %", "RSS MB", "USS MB"]
@@ -82,7 +83,7 @@ def order_text(values: Mapping[str, float]) -> str:
     return f"kept ({edges:.0f} edges)" if not bad else f"**{bad:.0f} of {edges:.0f} edges out of order**"
 
 
-def detached(table_: Mapping[str, Dict[str, float]]) -> str:
+def detached(table_: Mapping[str, dict[str, float]]) -> str:
     front, back = table_.get(MESH, {}), table_.get(DETACHED, {})
     if not back:
         return ""
@@ -99,7 +100,7 @@ def detached(table_: Mapping[str, Dict[str, float]]) -> str:
 
 def scale(series: Mapping[str, Any]) -> str:
     counts = [str(count) for count in series["counts"]]
-    values: Mapping[str, Mapping[str, Dict[str, float]]] = series["values"]
+    values: Mapping[str, Mapping[str, dict[str, float]]] = series["values"]
     tools = list(dict.fromkeys(tool for count in counts for tool in values.get(count, {})))
     times = []
     for tool in tools:
@@ -127,7 +128,7 @@ def scale(series: Mapping[str, Any]) -> str:
     return text
 
 
-def logs(table_: Mapping[str, Dict[str, float]]) -> str:
+def logs(table_: Mapping[str, dict[str, float]]) -> str:
     piped = table_.get(FLOOR_PIPES, {}).get("log_lines_per_s")
     honcho = table_.get("honcho", {}).get("log_lines_per_s")
     how = {FLOOR_NO_PIPES: " (agents write the file themselves)", "supervisord": " (one raw log file per agent)",
@@ -161,7 +162,7 @@ def start_imports(found: Mapping[str, Mapping[str, Any]]) -> str:
                  rows) if rows else ""
 
 
-def budgets(rows: List[Dict[str, str]]) -> str:
+def budgets(rows: list[dict[str, str]]) -> str:
     shown = [[row["budget"], row["verdict"] if row["verdict"] != "MISS" else "**MISS**", row["detail"]]
              for row in rows]
     return table(["goal", "verdict", "measured"], shown, left=3)
@@ -176,12 +177,12 @@ def load_text(results: Mapping[str, Any]) -> str:
             f"the run took {timing['seconds'] / 60:.1f} min")
 
 
-def _mean(row: Mapping[str, float], name: str) -> Optional[float]:
+def _mean(row: Mapping[str, float], name: str) -> float | None:
     found = [row[key] for key in (f"{name}_cold_s", f"{name}_warm_s") if key in row]
     return sum(found) / len(found) if found else None
 
 
-def _scale_ratio(at_count: Mapping[str, Dict[str, float]], tool: str, metric: str, floor: str) -> str:
+def _scale_ratio(at_count: Mapping[str, dict[str, float]], tool: str, metric: str, floor: str) -> str:
     row, base = at_count.get(tool, {}), at_count.get(floor, {})
     value = _mean(row, metric) if metric in ("stop", "exit") else row.get(metric)
     base_value = _mean(base, metric) if metric in ("stop", "exit") else base.get(metric)

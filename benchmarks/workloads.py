@@ -21,7 +21,6 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
 
 import yaml
 
@@ -115,7 +114,7 @@ class Workload:
 
     directory: Path
     mode: str  # "idle" or "flood"
-    names: List[str]
+    names: list[str]
     lines: int  # per agent, flood mode only
     python: str
 
@@ -132,7 +131,7 @@ class Workload:
         """The user cache directory every tool gets here (XDG_CACHE_HOME): fresh with the directory."""
         return self.directory / ".cache"
 
-    def argv(self, name: str) -> List[str]:
+    def argv(self, name: str) -> list[str]:
         return [self.python, str(self.script), name, str(self.markers), self.mode, str(self.lines)]
 
     def reset(self) -> None:
@@ -169,14 +168,14 @@ def write_procfile(workload: Workload) -> Path:
     return path
 
 
-def dependency_tree(names: List[str]) -> Dict[str, List[str]]:
+def dependency_tree(names: list[str]) -> dict[str, list[str]]:
     """Three levels: the first agent, four that need it, and the rest each needing one of the four.
 
     A shape like a mesh's (a few shared agents, many that use them), with two
     stop phases that must wait for the one before.
     """
     middle = names[1:5]
-    tree: Dict[str, List[str]] = {name: [names[0]] for name in middle}
+    tree: dict[str, list[str]] = {name: [names[0]] for name in middle}
     for index, name in enumerate(names[5:]):
         tree[name] = [middle[index % len(middle)]]
     return tree
@@ -184,7 +183,7 @@ def dependency_tree(names: List[str]) -> Dict[str, List[str]]:
 
 def write_mesh_compose(workload: Workload, ordered: bool = False) -> Path:
     """The project file; `ordered` adds `depends_on` edges (see `dependency_tree`)."""
-    agents: Dict[str, Dict[str, object]] = {
+    agents: dict[str, dict[str, object]] = {
         name: {"script": workload.script.name, "args": workload.argv(name)[2:]}
         for name in workload.names
     }
@@ -221,5 +220,5 @@ def write_supervisord(workload: Workload, socket: Path) -> Path:
     return path
 
 
-def supervisord_logs(workload: Workload) -> List[Path]:
+def supervisord_logs(workload: Workload) -> list[Path]:
     return [workload.directory / "logs" / f"{name}.log" for name in workload.names]

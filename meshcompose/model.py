@@ -7,9 +7,10 @@ Durations are seconds (float), sizes are bytes (int), paths are absolute.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, FrozenSet, Mapping, Optional, Tuple, Union
+from typing import Any, Optional, Union
 
 
 class Condition(str, enum.Enum):
@@ -46,7 +47,7 @@ class AgentState(str, enum.Enum):
     ORPHANED = "orphaned"  # alive, but its supervisor is gone (only `ps` says this)
 
     @classmethod
-    def parse(cls, word: object) -> Optional["AgentState"]:
+    def parse(cls, word: object) -> Optional[AgentState]:
         """The state a recorded word names, or None for a word no state has."""
         try:
             return cls(word)
@@ -62,25 +63,25 @@ class AgentState(str, enum.Enum):
         return self in ALIVE_STATES
 
 
-ENDED_STATES: FrozenSet[AgentState] = frozenset({AgentState.EXITED, AgentState.FAILED, AgentState.SKIPPED})
+ENDED_STATES: frozenset[AgentState] = frozenset({AgentState.EXITED, AgentState.FAILED, AgentState.SKIPPED})
 """Ended: nothing starts the agent again on its own. `ps` hides them without `-a`."""
 
-RUNNING_STATES: FrozenSet[AgentState] = frozenset({AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY})
+RUNNING_STATES: frozenset[AgentState] = frozenset({AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY})
 """Up and serving as far as anyone knows: `ps` shows each as `running (HEALTH)`,
 and `--status running` matches all three."""
 
-HEALTH_STATES: FrozenSet[AgentState] = frozenset({AgentState.HEALTHY, AgentState.UNHEALTHY})
+HEALTH_STATES: frozenset[AgentState] = frozenset({AgentState.HEALTHY, AgentState.UNHEALTHY})
 """The states that carry a healthcheck verdict (the state file's `health`)."""
 
-ALIVE_STATES: FrozenSet[AgentState] = frozenset(
+ALIVE_STATES: frozenset[AgentState] = frozenset(
     {AgentState.STARTING, *RUNNING_STATES, AgentState.STOPPING, AgentState.ORPHANED})
 """A process of the agent exists (or is being spawned)."""
 
-SUPERVISED_STATES: FrozenSet[AgentState] = frozenset(set(AgentState) - ENDED_STATES - {AgentState.ORPHANED})
+SUPERVISED_STATES: frozenset[AgentState] = frozenset(set(AgentState) - ENDED_STATES - {AgentState.ORPHANED})
 """In a supervisor's hands: waiting, starting, up, restarting or stopping.
 Without a live supervisor, a record in one of these is stale."""
 
-STATE_WORDS: Tuple[str, ...] = tuple(state.value for state in AgentState)
+STATE_WORDS: tuple[str, ...] = tuple(state.value for state in AgentState)
 """Every state word, in lifecycle order (`ps --status` choices)."""
 
 
@@ -109,7 +110,7 @@ class DependsOn:
 class Healthcheck:
     kind: HealthKind
     target: str = ""  # URL, host:port or regex; empty for cmd/registry
-    command: Tuple[str, ...] = ()  # argv for kind CMD
+    command: tuple[str, ...] = ()  # argv for kind CMD
     interval: float = 2.0
     timeout: float = 5.0
     retries: int = 3
@@ -143,7 +144,7 @@ class Metadata:
     name: Optional[str] = None
     version: Optional[str] = None
     description: Optional[str] = None
-    tags: Tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class PythonRequirements:
     """What an agent needs of its interpreter."""
 
     requires: str = ">=3.7"  # PEP 440 specifier
-    packages: Tuple[str, ...] = ()  # PEP 508 requirement strings
+    packages: tuple[str, ...] = ()  # PEP 508 requirement strings
 
 
 @dataclass(frozen=True)
@@ -159,21 +160,21 @@ class Agent:
     name: str
     run: RunKind
     target: str = ""  # absolute script path, or module name; empty for COMMAND
-    command: Tuple[str, ...] = ()  # argv for COMMAND
-    args: Tuple[str, ...] = ()
+    command: tuple[str, ...] = ()  # argv for COMMAND
+    args: tuple[str, ...] = ()
     working_dir: Path = Path(".")
     interpreter: Optional[str] = None  # as written: path, venv dir or command name
     python: PythonRequirements = field(default_factory=PythonRequirements)
     # Final values: env_file contents overlaid by `environment`; bare KEYs resolved.
     environment: Mapping[str, str] = field(default_factory=dict)
-    depends_on: Tuple[DependsOn, ...] = ()
+    depends_on: tuple[DependsOn, ...] = ()
     healthcheck: Optional[Healthcheck] = None
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     stop_signal: str = "SIGTERM"
     stop_grace_period: float = 10.0
     resources: Resources = field(default_factory=Resources)
     metadata: Metadata = field(default_factory=Metadata)
-    profiles: Tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
     # The agent's x-* keys as written (after interpolation and merge), for
     # tools that read their own extension, such as `x-kubernetes`.
     extensions: Mapping[str, Any] = field(default_factory=dict)
@@ -182,7 +183,7 @@ class Agent:
     # dotted paths: "environment.API_KEY", "healthcheck.http", "args[1]".
     # An export must not copy these values into what it writes. Not compared:
     # where a value came from is not part of what the agent is.
-    external: FrozenSet[str] = field(default=frozenset(), compare=False)
+    external: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def is_python(self) -> bool:
@@ -198,7 +199,7 @@ class Registry:
     port: Optional[int] = None
     # argv of a registry mesh-compose starts itself; ("auto",) means
     # `mcp-mesh-registry` from PATH; empty means use an external one.
-    command: Tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
 
     @property
     def managed(self) -> bool:
@@ -209,12 +210,12 @@ class Registry:
 class Project:
     name: str
     directory: Path  # where the (first) project file lives; `.mesh-compose/` goes here
-    files: Tuple[Path, ...]
+    files: tuple[Path, ...]
     agents: Mapping[str, Agent]  # in file order
     python: PythonRequirements = field(default_factory=PythonRequirements)
     interpreter: Optional[str] = None  # project-wide `python.interpreter`
     registry: Registry = field(default_factory=Registry)
-    profiles: Tuple[str, ...] = ()  # the active ones
+    profiles: tuple[str, ...] = ()  # the active ones
 
     @property
     def state_dir(self) -> Path:

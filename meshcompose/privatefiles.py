@@ -13,16 +13,16 @@ Stdlib only, and cheap to import: `ps` reaches it through the state file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Union
 
 PRIVATE_DIR_MODE = 0o700
 
 
-def private_dir(path: Union[str, Path]) -> Path:
+def private_dir(path: str | Path) -> Path:
     """Create `path` (and its parents) with mode 0700, or tighten it if it exists looser."""
     path = Path(path)
     path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
@@ -31,7 +31,7 @@ def private_dir(path: Union[str, Path]) -> Path:
     return path
 
 
-def write_atomic(path: Union[str, Path], text: str) -> None:
+def write_atomic(path: str | Path, text: str) -> None:
     """Replace `path` with `text` (UTF-8) in one step; the file is 0600.
 
     The directory must exist. On any failure the temp file is removed and the
@@ -44,8 +44,6 @@ def write_atomic(path: Union[str, Path], text: str) -> None:
             handle.write(text)
         os.replace(temp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp)
-        except OSError:
-            pass
         raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import signal
-from typing import Union
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
 _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 0.000001}
@@ -19,7 +18,7 @@ _SIZE_UNITS = {
 }
 
 
-def parse_duration(value: Union[str, int, float]) -> float:
+def parse_duration(value: str | int | float) -> float:
     """Seconds from a number or a Go/compose-style duration. Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
@@ -41,7 +40,7 @@ def parse_duration(value: Union[str, int, float]) -> float:
     return total
 
 
-def parse_size(value: Union[str, int]) -> int:
+def parse_size(value: str | int) -> int:
     """Bytes from a number or `512MB` / `1GiB` / `1GB`. Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
@@ -60,7 +59,7 @@ def parse_size(value: Union[str, int]) -> int:
 PORTABLE_SIGNALS = frozenset({"SIGTERM", "SIGINT", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK"})
 
 
-def parse_signal(value: Union[str, int]) -> str:
+def parse_signal(value: str | int) -> str:
     """The canonical name of a signal: `term`, `TERM`, `SIGTERM`, `15` -> `SIGTERM`.
 
     Names this platform knows and the portable ones are accepted. Raises ValueError.

@@ -4,7 +4,7 @@ return only when every process is gone.
 With a live supervisor, it is asked over the control socket, and `down`
 waits until it and every recorded agent process have exited. With a dead one
 (killed by SIGKILL), the agents are reaped from the state file
-(`meshcompose.proc.reap`). Needs only the project directory, so it works
+(`meshcompose.runtime.reap`). Needs only the project directory, so it works
 when the project file no longer validates, and stays fast.
 """
 
@@ -14,12 +14,12 @@ import enum
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
 
 from meshcompose.app.running import alive, stop_bound
 from meshcompose.control import protocol, state
 from meshcompose.errors import AlreadyRunningError, ControlError, NotRunningError
-from meshcompose.proc import reap
+from meshcompose.proc.identity import process_alive
+from meshcompose.runtime import reap
 
 POLL_SECONDS = 0.05
 # How long a supervisor may still be starting (lock taken, socket not yet
@@ -35,7 +35,7 @@ class DownMode(str, enum.Enum):
 
 @dataclass(frozen=True)
 class DownOptions:
-    timeout: Optional[float] = None  # instead of each agent's stop_grace_period
+    timeout: float | None = None  # instead of each agent's stop_grace_period
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class StoppedAgent:
 @dataclass(frozen=True)
 class DownResult:
     mode: DownMode
-    stopped: Tuple[StoppedAgent, ...] = ()  # in the order they stopped (dependents first)
-    supervisor_pid: Optional[int] = None
+    stopped: tuple[StoppedAgent, ...] = ()  # in the order they stopped (dependents first)
+    supervisor_pid: int | None = None
 
 
 def down(directory: Path, options: DownOptions) -> DownResult:
@@ -68,7 +68,7 @@ def down(directory: Path, options: DownOptions) -> DownResult:
             time.sleep(POLL_SECONDS)  # a supervisor is starting: ask it once it serves
 
 
-def _via_supervisor(directory: Path, doc: state.StateDoc, timeout: Optional[float]) -> DownResult:
+def _via_supervisor(directory: Path, doc: state.StateDoc, timeout: float | None) -> DownResult:
     active = [name for name, record in doc["agents"].items() if alive(record)]
     supervisor = doc["supervisor"]
     assert supervisor is not None  # supervisor_alive said so
@@ -77,17 +77,17 @@ def _via_supervisor(directory: Path, doc: state.StateDoc, timeout: Optional[floa
     except NotRunningError:
         return _reap_orphans(directory, timeout)  # it died just now
     bound = stop_bound(doc, list(doc["agents"]), timeout)
-    if not reap.poll_until(lambda: not state.process_alive(supervisor["pid"], supervisor["create_time"]), bound):
+    if not reap.poll_until(lambda: not process_alive(supervisor["pid"], supervisor["create_time"]), bound):
         raise ControlError(f"the supervisor (pid {supervisor['pid']}) did not finish stopping within {bound:g}s",
                            hint=f"run `mesh-compose down` again, or kill {supervisor['pid']}")
     # It is gone; anything it recorded that still lives (it died mid-stop) is reaped here.
     leftovers = [name for name in active if alive(doc["agents"][name])]
     if leftovers:
         reap.reap_project(directory, timeout, only=leftovers)
-    order: List[str] = [name for wave in reap.stop_waves({n: doc["agents"][n] for n in active}) for name in wave]
+    order: list[str] = [name for wave in reap.stop_waves({n: doc["agents"][n] for n in active}) for name in wave]
     return DownResult(DownMode.SUPERVISOR, tuple(StoppedAgent(name) for name in order), supervisor["pid"])
 
 
-def _reap_orphans(directory: Path, timeout: Optional[float]) -> DownResult:
+def _reap_orphans(directory: Path, timeout: float | None) -> DownResult:
     found = [outcome for outcome in reap.reap_project(directory, timeout) if outcome.found]
     return DownResult(DownMode.REAPED, tuple(StoppedAgent(outcome.name, outcome.forced) for outcome in found))

@@ -11,8 +11,8 @@ is asked again with a new project .venv as the way out.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Set
 
 from meshcompose import model
 from meshcompose.app.options import Decision, InstallOptions, InstallPolicy, MissingPackages
@@ -20,16 +20,16 @@ from meshcompose.errors import ExternallyManagedError, MissingPackagesError
 from meshcompose.pyenv import install, resolve
 from meshcompose.pyenv.resolve import Environment, ResolvedPython
 
-Resolved = Dict[str, ResolvedPython]
+Resolved = dict[str, ResolvedPython]
 AFTER_REFUSAL = (Decision.VENV, Decision.CONTINUE, Decision.QUIT)
 
 
-def ensure_environments(project: model.Project, names: Optional[Sequence[str]],
+def ensure_environments(project: model.Project, names: Sequence[str] | None,
                         options: InstallOptions) -> Resolved:
     """The agents' final interpreters (`names` None: every agent)."""
     resolved = resolve.resolve_project(project, names)
     options.report.summary(resolve.environments(resolved))
-    wanted: Set[str] = set()  # agents whose packages the user chose to install
+    wanted: set[str] = set()  # agents whose packages the user chose to install
     for env in resolve.environments(resolved):
         if env.missing:
             done = _carry_out(_decide(env, project, options), env, project, options)
@@ -96,7 +96,7 @@ def _install(executable: str, requirements: Sequence[str], options: InstallOptio
         install.install_packages(executable, requirements, progress=progress, index_args=options.index_args)
 
 
-def _settle(project: model.Project, names: Optional[Sequence[str]], wanted: Set[str],
+def _settle(project: model.Project, names: Sequence[str] | None, wanted: set[str],
             options: InstallOptions) -> Resolved:
     """Re-probe; a fresh .venv (choice v) still lacks everything, so fill it, then verify."""
     project_venv = os.path.abspath(Path(project.directory) / ".venv")

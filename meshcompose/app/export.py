@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
 
 from meshcompose.export import ExportOptions, ExportResult, export_kubernetes
 from meshcompose.export.options import OLDEST_VERSION, parse_image, parse_version
 from meshcompose.export.yamlout import HEADER
 from meshcompose.model import Project
-
 
 __all__ = ["OLDEST_VERSION", "ExportOptions", "ExportWritten", "export", "parse_image", "parse_version"]
 
@@ -18,11 +16,11 @@ __all__ = ["OLDEST_VERSION", "ExportOptions", "ExportWritten", "export", "parse_
 @dataclass(frozen=True)
 class ExportWritten:
     result: ExportResult
-    directory: Optional[Path]  # None: the caller prints `result.stream`
+    directory: Path | None  # None: the caller prints `result.stream`
     written: int
 
 
-def export(project: Project, options: ExportOptions, directory: Optional[Path]) -> ExportWritten:
+def export(project: Project, options: ExportOptions, directory: Path | None) -> ExportWritten:
     """Builds the manifests; with a directory, writes one file per object there
     (and removes files an earlier export wrote that this one no longer has)."""
     result = export_kubernetes(project, options)
@@ -31,7 +29,7 @@ def export(project: Project, options: ExportOptions, directory: Optional[Path]) 
     return ExportWritten(result, directory, _write(directory, result.files))
 
 
-def _write(directory: Path, files: Tuple[Tuple[str, str], ...]) -> int:
+def _write(directory: Path, files: tuple[tuple[str, str], ...]) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     names = {name for name, _ in files}
     for old in directory.glob("*.yaml"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import ConfigOptions, EnvOptions, GraphOptions
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ConfigResult:
-    document: Optional[Dict[str, Any]] = None  # the merged, normalized project (not for -q or --services)
-    start_order: Tuple[str, ...] = ()  # with --services: agent names, dependencies first
+    document: dict[str, Any] | None = None  # the merged, normalized project (not for -q or --services)
+    start_order: tuple[str, ...] = ()  # with --services: agent names, dependencies first
 
 
 def config(project: Project, options: ConfigOptions) -> ConfigResult:
@@ -55,14 +55,14 @@ class GraphView:
     """Agents in start waves and labelled edges (dependents in start order)."""
 
     project: str
-    waves: Tuple[Tuple[str, ...], ...]
-    edges: Tuple[Edge, ...]
+    waves: tuple[tuple[str, ...], ...]
+    edges: tuple[Edge, ...]
 
     @property
-    def agents(self) -> List[str]:
+    def agents(self) -> list[str]:
         return [name for wave in self.waves for name in wave]
 
-    def needs(self, agent: str) -> List[Edge]:
+    def needs(self, agent: str) -> list[Edge]:
         return [edge for edge in self.edges if edge.dependent == agent]
 
 
@@ -85,7 +85,7 @@ def graph(project: Project, options: GraphOptions) -> GraphView:
 
 @dataclass(frozen=True)
 class EnvResult:
-    rows: Tuple[Dict[str, Any], ...]  # per Python agent: interpreter, version, kind, rule, packages
+    rows: tuple[dict[str, Any], ...]  # per Python agent: interpreter, version, kind, rule, packages
 
     @property
     def missing(self) -> bool:
@@ -104,7 +104,7 @@ def env(project: Project, options: EnvOptions) -> EnvResult:
     return EnvResult(tuple(_env_row(name, python) for name, python in resolved.items()))
 
 
-def _env_row(name: str, python: ResolvedPython) -> Dict[str, Any]:
+def _env_row(name: str, python: ResolvedPython) -> dict[str, Any]:
     return {
         "agent": name, "interpreter": python.executable, "version": python.version_text,
         "implementation": python.implementation, "venv": python.is_venv, "found_via": python.source,

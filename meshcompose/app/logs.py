@@ -9,11 +9,12 @@ networkx).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Protocol, Sequence, Tuple
+from typing import Protocol
 
-from meshcompose.control.state import STATE_DIR_NAME
+from meshcompose.control.paths import STATE_DIR_NAME
 from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
 from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
@@ -24,9 +25,9 @@ __all__ = ["LogsOptions", "LogsResult", "LogSink", "Record", "logs", "utc_timest
 
 @dataclass(frozen=True)
 class LogsOptions:
-    names: Tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
     follow: bool = False
-    tail: Optional[int] = None  # last N lines per agent; None: all
+    tail: int | None = None  # last N lines per agent; None: all
 
 
 class LogSink(Protocol):
@@ -45,7 +46,7 @@ class LogSink(Protocol):
 @dataclass(frozen=True)
 class LogsResult:
     log_dir: Path
-    agents: Tuple[str, ...]  # whose logs were shown; empty: none yet
+    agents: tuple[str, ...]  # whose logs were shown; empty: none yet
 
 
 def log_dir(directory: Path) -> Path:
@@ -58,7 +59,7 @@ def logs(directory: Path, options: LogsOptions, sink: LogSink) -> LogsResult:
     where = log_dir(directory)
     known = agents_with_logs(where)
     _check_names(options.names, known, options.follow, where)
-    agents: List[str] = list(options.names) or known
+    agents: list[str] = list(options.names) or known
     if not agents and not options.follow:
         return LogsResult(where, ())
     sink.begin(agents)

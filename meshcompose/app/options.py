@@ -19,9 +19,11 @@ defined here.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ContextManager, List, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from meshcompose.app.project import Notify, ignore
 
@@ -55,11 +57,11 @@ class Decision(str, enum.Enum):
 class MissingPackages:
     """The question put to `InstallOptions.decide`."""
 
-    environment: "Environment"  # the interpreter, the agents sharing it, what they lack
+    environment: Environment  # the interpreter, the agents sharing it, what they lack
     project_dir: Path  # where choice `v` creates .venv
-    choices: Tuple[Decision, ...]  # what may be answered; the first is the default
+    choices: tuple[Decision, ...]  # what may be answered; the first is the default
     # When set, installing was just refused (PEP 668) and this asks again.
-    refusal: Optional["ExternallyManagedError"] = None
+    refusal: ExternallyManagedError | None = None
 
 
 Progress = Callable[[str, str], None]  # (requirement, "installing" | "installed" | "failed")
@@ -68,13 +70,13 @@ Progress = Callable[[str, str], None]  # (requirement, "installing" | "installed
 class EnvironmentReport(Protocol):
     """Where the environment step reports; the CLI renders it."""
 
-    def summary(self, environments: Sequence["Environment"]) -> None:
+    def summary(self, environments: Sequence[Environment]) -> None:
         """One line per distinct interpreter: version, kind, rule, agents, what is missing."""
 
     def message(self, text: str) -> None:
         """What was done: `installing into X`, `created X`, `continuing without X`."""
 
-    def refused(self, error: "ExternallyManagedError") -> None:
+    def refused(self, error: ExternallyManagedError) -> None:
         """An install refused by an externally managed Python, before asking again."""
 
     def installing(self, executable: str, requirements: Sequence[str]) -> ContextManager[Progress]:
@@ -84,13 +86,13 @@ class EnvironmentReport(Protocol):
 class SilentReport:
     """An EnvironmentReport that shows nothing."""
 
-    def summary(self, environments: Sequence["Environment"]) -> None:
+    def summary(self, environments: Sequence[Environment]) -> None:
         pass
 
     def message(self, text: str) -> None:
         pass
 
-    def refused(self, error: "ExternallyManagedError") -> None:
+    def refused(self, error: ExternallyManagedError) -> None:
         pass
 
     def installing(self, executable: str, requirements: Sequence[str]) -> ContextManager[Progress]:
@@ -103,8 +105,8 @@ class SilentReport:
 class InstallOptions:
     policy: InstallPolicy = InstallPolicy.ASK
     # Someone to ask (a terminal); None: nobody, so ASK stops with the fix command.
-    decide: Optional[Callable[[MissingPackages], Decision]] = None
-    index_args: Tuple[str, ...] = ()  # passed to pip/uv unchanged (--index-url, --find-links)
+    decide: Callable[[MissingPackages], Decision] | None = None
+    index_args: tuple[str, ...] = ()  # passed to pip/uv unchanged (--index-url, --find-links)
     report: EnvironmentReport = field(default_factory=SilentReport)
 
 
@@ -113,9 +115,9 @@ class InstallOptions:
 
 @dataclass(frozen=True)
 class RegistryOptions:
-    url: Optional[str] = None  # --registry-url
-    host: Optional[str] = None  # --registry-host
-    port: Optional[int] = None  # --registry-port
+    url: str | None = None  # --registry-url
+    host: str | None = None  # --registry-host
+    port: int | None = None  # --registry-port
     log_level: str = "INFO"  # MCP_MESH_LOG_LEVEL for the agents
 
     @property
@@ -130,35 +132,35 @@ class RegistryOptions:
 class ConsoleSink(Protocol):
     """A foreground run's output: the supervisor's observer, flushed when idle."""
 
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None: ...
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None: ...
 
-    def agent_status(self, status: "AgentStatus") -> None: ...
+    def agent_status(self, status: AgentStatus) -> None: ...
 
-    def notice(self, notice: "Notice") -> None: ...
+    def notice(self, notice: Notice) -> None: ...
 
     def flush(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class UpOptions:
-    names: Tuple[str, ...] = ()  # empty: every agent of the active profiles
+    names: tuple[str, ...] = ()  # empty: every agent of the active profiles
     with_deps: bool = True  # --no-deps turns it off
     detach: bool = False
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT  # detached, or handed to a running supervisor
     abort_on_exit: bool = False
-    exit_code_from: Optional[str] = None  # implies abort_on_exit
-    stop_timeout: Optional[float] = None
+    exit_code_from: str | None = None  # implies abort_on_exit
+    stop_timeout: float | None = None
     # `start`: only hand agents to a running supervisor; never start one.
     require_running: bool = False
     registry: RegistryOptions = field(default_factory=RegistryOptions)
     install: InstallOptions = field(default_factory=InstallOptions)
-    console: Optional[ConsoleSink] = None  # foreground output; None: log files only
+    console: ConsoleSink | None = None  # foreground output; None: log files only
     notify: Notify = ignore
 
 
 @dataclass(frozen=True)
 class StartOptions:
-    names: Tuple[str, ...] = ()  # empty: every agent
+    names: tuple[str, ...] = ()  # empty: every agent
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     registry: RegistryOptions = field(default_factory=RegistryOptions)
     install: InstallOptions = field(default_factory=InstallOptions)
@@ -176,11 +178,11 @@ class ConfigOptions:
 
 @dataclass(frozen=True)
 class GraphOptions:
-    names: Tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class EnvOptions:
-    names: Tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
     # None: only look; set: settle missing packages as these say (never asks).
-    install: Optional[InstallOptions] = None
+    install: InstallOptions | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable
 
 from meshcompose.config import locate
 
@@ -22,11 +22,11 @@ def ignore(_message: str) -> None:
 class ProjectSelection:
     """Which project: -f files (none: search upwards from cwd), -p, --profile, --env-file."""
 
-    files: Tuple[str, ...] = ()
-    name: Optional[str] = None
-    profiles: Tuple[str, ...] = ()
-    env_files: Tuple[str, ...] = ()
-    cwd: Optional[Path] = None
+    files: tuple[str, ...] = ()
+    name: str | None = None
+    profiles: tuple[str, ...] = ()
+    env_files: tuple[str, ...] = ()
+    cwd: Path | None = None
 
 
 def load(selection: ProjectSelection, warn: Notify = ignore) -> Project:

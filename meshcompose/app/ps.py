@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable
 
 from meshcompose.control import state
+from meshcompose.proc.identity import process_alive
 
 # model.AgentState's values (a test keeps them equal): importing the model
 # would cost `ps` ~20 ms.
@@ -30,7 +32,7 @@ REGISTRY_TIMEOUT = 0.5
 @dataclass(frozen=True)
 class PsOptions:
     all: bool = False  # include ended agents
-    statuses: Tuple[str, ...] = ()  # only these state words
+    statuses: tuple[str, ...] = ()  # only these state words
     mesh: bool = True  # ask the registry for the MESH and CAPS columns
 
 
@@ -42,31 +44,31 @@ class Row:
     Project: str
     State: str  # the state word: running, healthy, exited, orphaned, …
     Status: str  # as shown: `running (healthy)`, `exited (1)`
-    Health: Optional[str]
-    ExitCode: Optional[int]
-    Pid: Optional[int]
-    StartedAt: Optional[float]
-    Uptime: Optional[float]  # seconds
+    Health: str | None
+    ExitCode: int | None
+    Pid: int | None
+    StartedAt: float | None
+    Uptime: float | None  # seconds
     Restarts: int
-    CPUPercent: Optional[float]  # average since the process started, as ps(1)
-    MemoryBytes: Optional[int]  # RSS summed over the agent's process tree
-    Python: Optional[str]
-    Venv: Optional[bool]
-    Interpreter: Optional[str]
-    Message: Optional[str]
+    CPUPercent: float | None  # average since the process started, as ps(1)
+    MemoryBytes: int | None  # RSS summed over the agent's process tree
+    Python: str | None
+    Venv: bool | None
+    Interpreter: str | None
+    Message: str | None
     LogPath: str
-    Limits: Optional[str]  # e.g. "memory 1.0 GiB (sampled RSS, no hard limit); cpu 0.5 (CPU 1, duty cycle 50%)"
-    Mesh: Optional[str] = None  # registered | unhealthy | None (not listed, or no registry)
-    Capabilities: Optional[int] = None
+    Limits: str | None  # e.g. "memory 1.0 GiB (sampled RSS, no hard limit); cpu 0.5 (CPU 1, duty cycle 50%)"
+    Mesh: str | None = None  # registered | unhealthy | None (not listed, or no registry)
+    Capabilities: int | None = None
 
 
 @dataclass(frozen=True)
 class PsResult:
-    rows: Tuple[Row, ...]  # the ones asked for
+    rows: tuple[Row, ...]  # the ones asked for
     ran: bool = True  # False: the project has not run here
     mesh: bool = False  # the run involves a registry: show MESH and CAPS
-    orphaned: Tuple[str, ...] = ()  # alive, but their supervisor is gone
-    supervisor_pid: Optional[int] = None  # the gone supervisor's, when known
+    orphaned: tuple[str, ...] = ()  # alive, but their supervisor is gone
+    supervisor_pid: int | None = None  # the gone supervisor's, when known
 
 
 def ps(directory: Path, options: PsOptions) -> PsResult:
@@ -114,8 +116,8 @@ def status_label(state_word: str, record: state.AgentRecord) -> str:
 
 
 def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervised: bool,
-              children: Callable[[], Dict[int, List[int]]]) -> Row:
-    alive = state.process_alive(record.get("pid"), record.get("create_time"))
+              children: Callable[[], dict[int, list[int]]]) -> Row:
+    alive = process_alive(record.get("pid"), record.get("create_time"))
     word = effective_state(record, supervised, alive)
     usage = tree_usage(record["pid"], record["create_time"], children()) if alive else None  # type: ignore[arg-type]
     started = record.get("started_at")
@@ -145,7 +147,7 @@ def add_mesh_columns(registry_url: str, project: str, rows: Sequence[Row]) -> No
             row.Capabilities = info.capabilities
 
 
-def tree_usage(pid: int, create_time: float, children: Dict[int, List[int]]) -> Optional[Tuple[float, int]]:
+def tree_usage(pid: int, create_time: float, children: dict[int, list[int]]) -> tuple[float, int] | None:
     """(CPU % averaged since start, summed RSS) of the agent and its descendants."""
     import psutil
 
@@ -163,18 +165,18 @@ def tree_usage(pid: int, create_time: float, children: Dict[int, List[int]]) -> 
     return round(100.0 * cpu_seconds / elapsed, 1), rss
 
 
-def children_map() -> Dict[int, List[int]]:
+def children_map() -> dict[int, list[int]]:
     """parent pid -> child pids, from one scan of the process table (asking
     psutil for each agent's children would scan it once per agent)."""
     import psutil
 
-    children: Dict[int, List[int]] = {}
+    children: dict[int, list[int]] = {}
     for proc in psutil.process_iter(["ppid"]):
         children.setdefault(proc.info["ppid"], []).append(proc.pid)
     return children
 
 
-def _descendants(pid: int, children: Dict[int, List[int]]) -> List[int]:
+def _descendants(pid: int, children: dict[int, list[int]]) -> list[int]:
     found, pending = [], [pid]
     while pending:
         current = pending.pop()

@@ -5,7 +5,6 @@ it has a healthcheck), which is why it loads the project."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT
 from meshcompose.app.running import known_names, running_doc, stop_bound
@@ -17,16 +16,16 @@ from meshcompose.model import Project
 
 @dataclass(frozen=True)
 class RestartOptions:
-    names: Tuple[str, ...] = ()  # empty: every agent of the run
-    timeout: Optional[float] = None  # stop grace, instead of each agent's stop_grace_period
+    names: tuple[str, ...] = ()  # empty: every agent of the run
+    timeout: float | None = None  # stop grace, instead of each agent's stop_grace_period
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
 
 
 @dataclass(frozen=True)
 class RestartResult:
-    restarted: Tuple[str, ...]
+    restarted: tuple[str, ...]
     outcome: WaitOutcome
-    warnings: Tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def restart(project: Project, options: RestartOptions) -> RestartResult:

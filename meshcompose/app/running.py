@@ -4,11 +4,12 @@ may take. Light: `stop` and `down` use it without loading the project."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
 
 from meshcompose.control import state
 from meshcompose.errors import NotRunningError, UnknownAgentError
+from meshcompose.proc.identity import process_alive
 
 # Per agent, on top of its grace period: the supervisor's own kill wait.
 KILL_ALLOWANCE_SECONDS = 6.0
@@ -16,7 +17,7 @@ MARGIN_SECONDS = 10.0
 DEFAULT_GRACE = 10.0  # model.Agent.stop_grace_period's default, for records that lack one
 
 
-def running_doc(directory: Path, verb: str, project: Optional[str] = None) -> state.StateDoc:
+def running_doc(directory: Path, verb: str, project: str | None = None) -> state.StateDoc:
     """The state document of a project whose supervisor is alive, else
     NotRunningError with a hint that fits what is known."""
     doc = state.StateStore(directory).read()
@@ -33,10 +34,10 @@ def running_doc(directory: Path, verb: str, project: Optional[str] = None) -> st
 
 
 def alive(record: state.AgentRecord) -> bool:
-    return state.process_alive(record.get("pid"), record.get("create_time"))
+    return process_alive(record.get("pid"), record.get("create_time"))
 
 
-def known_names(names: Sequence[str], known: Iterable[str]) -> List[str]:
+def known_names(names: Sequence[str], known: Iterable[str]) -> list[str]:
     """`names` as given, without repeats, after checking each is known (with a suggestion if not)."""
     known = list(known)
     for name in names:
@@ -45,7 +46,7 @@ def known_names(names: Sequence[str], known: Iterable[str]) -> List[str]:
     return list(dict.fromkeys(names))
 
 
-def stop_bound(doc: state.StateDoc, names: Sequence[str], timeout: Optional[float]) -> float:
+def stop_bound(doc: state.StateDoc, names: Sequence[str], timeout: float | None) -> float:
     """How long stopping `names` may take: graces one after another (a chain
     of dependents stops in order), the kill waits, and a margin."""
     total = MARGIN_SECONDS

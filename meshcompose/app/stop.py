@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import FrozenSet, Optional, Tuple
 
 from meshcompose.app.running import alive, known_names, running_doc, stop_bound
 from meshcompose.control import protocol
@@ -14,15 +13,15 @@ from meshcompose.control import protocol
 
 @dataclass(frozen=True)
 class StopOptions:
-    names: Tuple[str, ...] = ()  # empty: every agent
-    timeout: Optional[float] = None  # instead of each agent's stop_grace_period
+    names: tuple[str, ...] = ()  # empty: every agent
+    timeout: float | None = None  # instead of each agent's stop_grace_period
 
 
 @dataclass(frozen=True)
 class StopResult:
-    stopped: Tuple[str, ...]
-    was_running: FrozenSet[str]  # the others were already stopped
-    warnings: Tuple[str, ...] = ()  # e.g. dependents that keep running
+    stopped: tuple[str, ...]
+    was_running: frozenset[str]  # the others were already stopped
+    warnings: tuple[str, ...] = ()  # e.g. dependents that keep running
 
 
 def stop(directory: Path, options: StopOptions) -> StopResult:

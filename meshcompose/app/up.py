@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import InstallOptions, RegistryOptions, StartOptions, UpOptions
 from meshcompose.app.running import running_doc
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol, state
+from meshcompose.control.lock import ProjectLock
+from meshcompose.control.paths import plan_file, state_dir
 from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgentError
 from meshcompose.mesh import meshplan, registry
 from meshcompose.model import Project
@@ -43,8 +45,8 @@ class UpMode(str, enum.Enum):
 class UpResult:
     mode: UpMode
     exit_code: int
-    started: Tuple[str, ...] = ()  # handed over: what the running supervisor started
-    outcome: Optional[WaitOutcome] = None  # detached and handed over: how the wait ended
+    started: tuple[str, ...] = ()  # handed over: what the running supervisor started
+    outcome: WaitOutcome | None = None  # detached and handed over: how the wait ended
 
 
 def up(project: Project, options: UpOptions) -> UpResult:
@@ -53,7 +55,7 @@ def up(project: Project, options: UpOptions) -> UpResult:
     agents were named, by its supervisor. Takes the project lock for the
     first two; the third waits, like `up -d`, until the agents are up."""
     selected = select(project, options)
-    lock = state.ProjectLock(project.directory, project.name)
+    lock = ProjectLock(project.directory, project.name)
     try:
         lock.acquire()
     except AlreadyRunningError:
@@ -80,7 +82,7 @@ def start(project: Project, options: StartOptions) -> UpResult:
     ))
 
 
-def select(project: Project, options: UpOptions) -> List[str]:
+def select(project: Project, options: UpOptions) -> list[str]:
     if options.exit_code_from and options.exit_code_from not in project.agents:
         raise UnknownAgentError(options.exit_code_from, list(project.agents))
     planner.check(project)
@@ -104,7 +106,7 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
                    published_registry_url=mesh.url if involved else None, settings=settings)
 
 
-def registry_url(project: Project, given: RegistryOptions, running: Optional[state.StateDoc] = None) -> str:
+def registry_url(project: Project, given: RegistryOptions, running: state.StateDoc | None = None) -> str:
     """The registry agents are told about: the command line's, else the
     running project's (agents started later join the mesh the others are in),
     else the environment's, the project file's, or the default."""
@@ -115,14 +117,14 @@ def registry_url(project: Project, given: RegistryOptions, running: Optional[sta
 
 
 def launches_for(project: Project, names: Sequence[str], url: str, given: RegistryOptions,
-                 install: InstallOptions) -> Dict[str, LaunchSpec]:
+                 install: InstallOptions) -> dict[str, LaunchSpec]:
     """The launch spec of each of `names`, interpreters settled first."""
     resolved = ensure_environments(project, names, install)
     mesh_env = meshplan.agent_environments(project, names, url, given.log_level)
     return launch.build_launches(project, names, resolved, os.environ, mesh_env)
 
 
-def healthchecked(project: Project, names: Sequence[str]) -> Set[str]:
+def healthchecked(project: Project, names: Sequence[str]) -> set[str]:
     return {name for name in names if project.agents[name].healthcheck is not None}
 
 
@@ -132,11 +134,12 @@ def _foreground(plan: RunPlan, options: UpOptions) -> UpResult:
     return UpResult(UpMode.FOREGROUND, session.supervise(plan, console=options.console, detached=False))
 
 
-def _detach(plan: RunPlan, lock: state.ProjectLock, options: UpOptions) -> UpResult:
+def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
     from meshcompose.runtime import detached
 
     log_path = plan.project.state_dir / SUPERVISOR_LOG
-    child = detached.start(runplan.write(plan), lock, log_path)
+    state_dir(plan.project.directory)
+    child = detached.start(runplan.write(plan, plan_file(plan.project.directory)), lock, log_path)
     outcome = wait_until_up(plan.project.directory, plan.selected, healthchecked(plan.project, plan.selected),
                             options.wait_timeout, child=child, log_path=log_path)
     return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome)

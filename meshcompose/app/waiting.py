@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AbstractSet, Dict, Optional, Sequence, Tuple
 
 from meshcompose.control import state
 from meshcompose.model import AgentState
@@ -21,16 +22,16 @@ LOG_TAIL_LINES = 15
 class AgentOutcome:
     name: str
     status: str  # as the state file says it: `healthy`, `exited (1)`, `unknown`
-    reached: Optional[bool]  # True: up (or done); False: will not come up; None: not in time
-    message: Optional[str] = None
+    reached: bool | None  # True: up (or done); False: will not come up; None: not in time
+    message: str | None = None
 
 
 @dataclass(frozen=True)
 class WaitOutcome:
-    agents: Tuple[AgentOutcome, ...] = ()
+    agents: tuple[AgentOutcome, ...] = ()
     # Set when the supervisor started for this wait died first: its exit code
     # and the end of its log.
-    supervisor_exit: Optional[int] = None
+    supervisor_exit: int | None = None
     supervisor_log: str = ""
 
     @property
@@ -39,7 +40,7 @@ class WaitOutcome:
 
 
 def wait_until_up(directory: Path, names: Sequence[str], healthchecked: AbstractSet[str], timeout: float, *,
-                  child: Optional[subprocess.Popen] = None, log_path: Optional[Path] = None) -> WaitOutcome:
+                  child: subprocess.Popen | None = None, log_path: Path | None = None) -> WaitOutcome:
     """Until every agent in `names` is running (healthy if in `healthchecked`),
     has completed successfully, or can no longer get there. `child`: the
     supervisor just started, whose death ends the wait."""
@@ -57,12 +58,12 @@ def wait_until_up(directory: Path, names: Sequence[str], healthchecked: Abstract
     return _outcome(names, healthchecked, store.read())
 
 
-def _ours(doc: state.StateDoc, child: Optional[subprocess.Popen]) -> bool:
+def _ours(doc: state.StateDoc, child: subprocess.Popen | None) -> bool:
     supervisor = doc.get("supervisor")
     return child is None or (supervisor is not None and supervisor["pid"] == child.pid)
 
 
-def _reached(record: Optional[state.AgentRecord], healthchecked: bool) -> Optional[bool]:
+def _reached(record: state.AgentRecord | None, healthchecked: bool) -> bool | None:
     if not record:
         return None
     status = record.get("status")
@@ -75,8 +76,8 @@ def _reached(record: Optional[state.AgentRecord], healthchecked: bool) -> Option
     return None
 
 
-def _outcome(names: Sequence[str], healthchecked: AbstractSet[str], doc: Optional[state.StateDoc]) -> WaitOutcome:
-    records: Dict[str, state.AgentRecord] = dict(doc["agents"]) if doc else {}
+def _outcome(names: Sequence[str], healthchecked: AbstractSet[str], doc: state.StateDoc | None) -> WaitOutcome:
+    records: dict[str, state.AgentRecord] = dict(doc["agents"]) if doc else {}
     agents = []
     for name in names:
         record = records.get(name)
@@ -88,7 +89,7 @@ def _outcome(names: Sequence[str], healthchecked: AbstractSet[str], doc: Optiona
     return WaitOutcome(tuple(agents))
 
 
-def _tail(log_path: Optional[Path]) -> str:
+def _tail(log_path: Path | None) -> str:
     if log_path is None or not log_path.exists():
         return ""
     return "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-LOG_TAIL_LINES:])

@@ -5,7 +5,7 @@ is a plain string with its ANSI escapes built once per agent, lines are
 joined into a buffer, and the buffer is written in one call. Output is
 flushed when 64 KiB are buffered, when a line comes 50 ms or more after the
 last flush, and on `flush()`; whoever owns the mux must also call `flush()`
-when output goes idle (the supervisor's `host.Flusher` does it 50 ms after
+when output goes idle (the supervisor's `recorder.Flusher` does it 50 ms after
 output stops).
 
 The caller decides about colour (`meshcompose.cli.render.color_enabled`).
@@ -19,7 +19,8 @@ import errno
 import os
 import time
 import zlib
-from typing import Dict, List, Optional, Sequence, TextIO, Union
+from collections.abc import Sequence
+from typing import TextIO
 
 from meshcompose.app.logs import utc_timestamp
 
@@ -58,11 +59,11 @@ class ConsoleMux:
         self.timestamps = timestamps
         self.broken = False
         self.arrow = "⇒" if _can_encode(out, "⇒") else "=>"
-        self._names: List[str] = []
-        self._colors: Dict[str, str] = {}
-        self._prefixes: Dict[str, tuple] = {}  # name -> (out prefix, err prefix)
+        self._names: list[str] = []
+        self._colors: dict[str, str] = {}
+        self._prefixes: dict[str, tuple] = {}  # name -> (out prefix, err prefix)
         self._width = 0
-        self._buffer: List[str] = []
+        self._buffer: list[str] = []
         self._buffered = 0
         self._last_flush = time.monotonic()
         for name in names:
@@ -95,7 +96,7 @@ class ConsoleMux:
         # stderr is marked by a red bar only; the layout stays the same.
         return (f"\x1b[{code}m{padded} |{RESET} ", f"\x1b[{code}m{padded} {RESET}\x1b[31m|{RESET} ")
 
-    def line(self, agent: str, text: str, stream: str = "out", *, when: Union[float, str, None] = None) -> None:
+    def line(self, agent: str, text: str, stream: str = "out", *, when: float | str | None = None) -> None:
         """One line of an agent's output; `when` (Unix time or ISO text) for --timestamps."""
         prefixes = self._prefixes.get(agent)
         if prefixes is None:
@@ -106,7 +107,7 @@ class ConsoleMux:
             head += (when if isinstance(when, str) else utc_timestamp(when)) + " "
         self._write(f"{head}{text}\n")
 
-    def lines(self, agent: str, texts: List[str], stream: str = "out") -> None:
+    def lines(self, agent: str, texts: list[str], stream: str = "out") -> None:
         """A batch of an agent's lines: one string join, however many lines."""
         if self.timestamps or not texts:
             for text in texts:
@@ -119,7 +120,7 @@ class ConsoleMux:
         head = (prefixes[1] if stream == "err" else prefixes[0]) if self.prefix else ""
         self._write(head + ("\n" + head).join(texts) + "\n")
 
-    def event(self, agent: Optional[str], message: str, level: str = "info") -> None:
+    def event(self, agent: str | None, message: str, level: str = "info") -> None:
         """A message of mesh-compose's own about `agent` (None: the project)."""
         label = (agent or "").ljust(self._width)
         marker = f"{label} {self.arrow}" if label else self.arrow

@@ -4,17 +4,15 @@ when output goes idle)."""
 
 from __future__ import annotations
 
-from typing import List
-
-from meshcompose.cli.console import ConsoleMux
 from meshcompose.app.events import AgentStatus, Notice
+from meshcompose.cli.console import ConsoleMux
 
 
 class ConsoleObserver:
     def __init__(self, mux: ConsoleMux) -> None:
         self.mux = mux
 
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         self.mux.lines(agent, lines, stream)
 
     def agent_status(self, status: AgentStatus) -> None:

@@ -14,7 +14,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import List, Optional, Sequence, Union
+from collections.abc import Sequence
 
 from meshcompose import __version__
 from meshcompose.errors import EXIT_INTERRUPTED, EXIT_USAGE, MeshComposeError
@@ -39,7 +39,7 @@ COMMANDS = [
 def add_project_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Options that pick the project; accepted before and after the command."""
     default = argparse.SUPPRESS if suppress else None
-    listing: Union[str, List[str]] = argparse.SUPPRESS if suppress else []
+    listing: str | list[str] = argparse.SUPPRESS if suppress else []
     parser.add_argument("-f", "--file", dest="files", action="append", default=listing, metavar="FILE",
                         help="project file: mesh-compose.yaml, a single-agent YAML, or an agent .py (repeatable)")
     parser.add_argument("-p", "--project-name", default=default, metavar="NAME",
@@ -56,7 +56,7 @@ def add_project_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 _VALUE_OPTIONS = frozenset({"-f", "--file", "-p", "--project-name", "--profile", "--env-file"})
 
 
-def command_index(argv: Sequence[str]) -> Optional[int]:
+def command_index(argv: Sequence[str]) -> int | None:
     """Where the command stands on the command line, found without parsing it
     (the values of project options are skipped, so `-p up ps` is `ps`)."""
     expect_value = False
@@ -70,14 +70,14 @@ def command_index(argv: Sequence[str]) -> Optional[int]:
     return None
 
 
-def chosen_command(argv: Sequence[str]) -> Optional[str]:
+def chosen_command(argv: Sequence[str]) -> str | None:
     """The command named on the command line, if it is one of ours."""
     index = command_index(argv)
     names = {name for name, _, _ in COMMANDS}
     return argv[index] if index is not None and argv[index] in names else None
 
 
-def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Every command is listed, but only `command`'s module is imported to
     add its arguments: `ps`, `logs` and `--help` pay for nothing else."""
     parser = argparse.ArgumentParser(
@@ -97,7 +97,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)

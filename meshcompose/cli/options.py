@@ -14,8 +14,9 @@ import argparse
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Sequence, TextIO, Tuple
+from typing import TYPE_CHECKING, TextIO
 
 from meshcompose.app.project import ProjectSelection
 
@@ -54,14 +55,14 @@ def project_directory(args: argparse.Namespace) -> Path:
     return project.directory(project_selection(args))
 
 
-def split_file_arguments(names: Sequence[str]) -> Tuple[List[str], List[str]]:
+def split_file_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """`up path/to/agent.py api` -> (["path/to/agent.py"], ["api"]).
 
     An argument is a file when it names an existing .py/.yaml/.yml file or
     contains a path separator and exists; anything else is an agent name.
     """
-    files: List[str] = []
-    agents: List[str] = []
+    files: list[str] = []
+    agents: list[str] = []
     for name in names or ():
         path = Path(name)
         looks_like_file = path.suffix in _FILE_SUFFIXES or "/" in name or "\\" in name
@@ -100,15 +101,15 @@ def add_install_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--find-links", action="append", default=[], metavar="DIR", help=argparse.SUPPRESS)
 
 
-def index_args(args: argparse.Namespace) -> Tuple[str, ...]:
+def index_args(args: argparse.Namespace) -> tuple[str, ...]:
     extra = shlex.split(os.environ.get("MESH_COMPOSE_PIP_ARGS", ""))
     for directory in getattr(args, "find_links", None) or []:
         extra += ["--no-index", "--find-links", os.path.abspath(directory)]
     return tuple(extra)
 
 
-def install_options(args: argparse.Namespace, stream: TextIO = sys.stderr, *, ask: Optional[Ask] = None,
-                    interactive: Optional[bool] = None) -> InstallOptions:
+def install_options(args: argparse.Namespace, stream: TextIO = sys.stderr, *, ask: Ask | None = None,
+                    interactive: bool | None = None) -> InstallOptions:
     """--install/--no-install, else the prompt when `stream` and stdin are a
     terminal (`interactive` and `ask` override both, for tests); reports on `stream`."""
     from meshcompose.app.options import InstallOptions, InstallPolicy

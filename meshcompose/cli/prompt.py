@@ -9,7 +9,8 @@ The application asks through `InstallOptions.decide` with a
 from __future__ import annotations
 
 import sys
-from typing import Callable, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Callable, TextIO
 
 from meshcompose.app.options import Decision, MissingPackages
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, TextIO
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from meshcompose.errors import MeshComposeError
 
 if TYPE_CHECKING:
+    from meshcompose.app.environments import Environment
     from meshcompose.app.options import Progress
     from meshcompose.app.waiting import WaitOutcome
     from meshcompose.errors import ExternallyManagedError
-    from meshcompose.app.environments import Environment
 
 MARKS = {True: "✔", False: "✘", None: "…"}
 

@@ -10,7 +10,8 @@ changes the supervisor's data itself.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import anyio
 
@@ -18,7 +19,7 @@ from meshcompose.control import protocol
 from meshcompose.model import Project
 from meshcompose.plan.launch import LaunchSpec
 
-Response = Dict[str, Any]
+Response = dict[str, Any]
 # A stopped runner's pipes drain for at most runner.PIPE_DRAIN_SECONDS.
 SETTLE_SECONDS = 5.0
 
@@ -33,22 +34,22 @@ class Supervised(Protocol):
     def stopping(self) -> bool: ...
 
     @property
-    def agent_names(self) -> List[str]:
+    def agent_names(self) -> list[str]:
         """Every agent it knows how to launch."""
 
     def add_launches(self, launches: Mapping[str, LaunchSpec]) -> None: ...
 
-    def start(self, names: Sequence[str]) -> List[str]:
+    def start(self, names: Sequence[str]) -> list[str]:
         """Starts those not already active; returns the ones it started."""
 
-    async def stop(self, names: Sequence[str], *, timeout: Optional[float] = None) -> None: ...
+    async def stop(self, names: Sequence[str], *, timeout: float | None = None) -> None: ...
 
-    def request_shutdown(self, timeout: Optional[float] = None) -> None: ...
+    def request_shutdown(self, timeout: float | None = None) -> None: ...
 
     async def wait_final(self, names: Sequence[str]) -> None:
         """Until each named agent has recorded its end."""
 
-    def active_dependents(self, name: str, excluding: Sequence[str] = ()) -> List[str]: ...
+    def active_dependents(self, name: str, excluding: Sequence[str] = ()) -> list[str]: ...
 
 
 class StateRecording(Protocol):
@@ -68,7 +69,7 @@ class ControlHandler:
         self.supervisor = supervisor
         self.recorder = recorder
 
-    async def __call__(self, request: Dict[str, Any]) -> Response:
+    async def __call__(self, request: dict[str, Any]) -> Response:
         op = request.get("op")
         handler = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
         if handler is None:
@@ -76,14 +77,14 @@ class ControlHandler:
         response: Response = await handler(request)
         return response
 
-    async def op_ping(self, request: Dict[str, Any]) -> Response:
+    async def op_ping(self, request: dict[str, Any]) -> Response:
         return {"ok": True, "pid": os.getpid(), "project": self.supervisor.project.name}
 
-    async def op_down(self, request: Dict[str, Any]) -> Response:
+    async def op_down(self, request: dict[str, Any]) -> Response:
         self.supervisor.request_shutdown(timeout=request.get("timeout"))
         return {"ok": True}
 
-    async def op_stop(self, request: Dict[str, Any]) -> Response:
+    async def op_stop(self, request: dict[str, Any]) -> Response:
         names = self._known(request.get("names"))
         if isinstance(names, dict):
             return names
@@ -100,7 +101,7 @@ class ControlHandler:
             await self.supervisor.wait_final(names)
         self.recorder.write_now()
 
-    async def op_start(self, request: Dict[str, Any]) -> Response:
+    async def op_start(self, request: dict[str, Any]) -> Response:
         launches = {name: LaunchSpec.from_dict(raw) for name, raw in (request.get("launches") or {}).items()}
         names = self._known(request.get("names"), extra=launches)
         if isinstance(names, dict):
@@ -113,14 +114,14 @@ class ControlHandler:
         self.recorder.mark_starting(started)
         return {"ok": True, "started": started}
 
-    async def op_restart(self, request: Dict[str, Any]) -> Response:
+    async def op_restart(self, request: dict[str, Any]) -> Response:
         stopped = await self.op_stop(request)
         if not stopped.get("ok"):
             return stopped
         started = await self.op_start({"names": stopped["stopped"]})
         return {**started, "warnings": stopped["warnings"]}
 
-    def _known(self, names: Any, extra: Mapping[str, Any] = {}) -> Union[List[str], Response]:
+    def _known(self, names: Any, extra: Mapping[str, Any] = {}) -> list[str] | Response:
         """The requested names, or a failure response naming the unknown ones."""
         known = self.supervisor.agent_names
         if not isinstance(names, list) or not names:
@@ -131,7 +132,7 @@ class ControlHandler:
                                     hint="start them with `mesh-compose up NAME`")
         return names
 
-    def _dependents_warnings(self, names: Sequence[str]) -> List[str]:
+    def _dependents_warnings(self, names: Sequence[str]) -> list[str]:
         warnings = []
         for name in names:
             active = self.supervisor.active_dependents(name, excluding=names)

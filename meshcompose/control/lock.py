@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 from meshcompose.control.paths import lock_file, state_dir
 from meshcompose.errors import AlreadyRunningError
@@ -23,11 +22,11 @@ HOLDER_WAIT_SECONDS = 1.0
 class ProjectLock:
     """The project lock; a context manager, or acquire/release by hand."""
 
-    def __init__(self, project_dir: Path, project: Optional[str] = None) -> None:
+    def __init__(self, project_dir: Path, project: str | None = None) -> None:
         self.project_dir = Path(project_dir)
         self.project = project or self.project_dir.name
         self.path = lock_file(self.project_dir)
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
 
     @property
     def held(self) -> bool:
@@ -91,7 +90,7 @@ class ProjectLock:
                 return int(text) if text.isdigit() else 0
             time.sleep(0.01)
 
-    def __enter__(self) -> "ProjectLock":
+    def __enter__(self) -> ProjectLock:
         self.acquire()
         return self
 

@@ -18,6 +18,7 @@ from meshcompose.privatefiles import private_dir
 STATE_DIR_NAME = ".mesh-compose"
 STATE_FILE_NAME = "state.json"
 LOCK_FILE_NAME = "lock"
+PLAN_FILE_NAME = "run-plan.json"  # what the detached supervisor starts from
 # A unix socket path must fit in sun_path (104 bytes on macOS, 108 on Linux).
 _MAX_RUNTIME_DIR = 60
 
@@ -35,6 +36,11 @@ def state_file(project_dir: Path) -> Path:
 def lock_file(project_dir: Path) -> Path:
     """`.mesh-compose/lock` (not created here)."""
     return Path(project_dir) / STATE_DIR_NAME / LOCK_FILE_NAME
+
+
+def plan_file(project_dir: Path) -> Path:
+    """`.mesh-compose/run-plan.json` (not created here)."""
+    return Path(project_dir) / STATE_DIR_NAME / PLAN_FILE_NAME
 
 
 def runtime_dir() -> Path:

@@ -15,6 +15,7 @@ thread-free socket is the fastest way to do it.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import os
@@ -22,8 +23,9 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from meshcompose.errors import ControlError, MeshComposeError, NotRunningError
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     import anyio.abc
     from anyio.streams.buffered import BufferedByteReceiveStream
 
-Handler = Callable[[Dict[str, Any]], Awaitable[Dict[str, Any]]]
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_LINE = 1 << 20  # a request is a few hundred bytes; this bounds a hostile one
 LOOPBACK = "127.0.0.1"
 
@@ -40,7 +42,7 @@ def default_use_tcp() -> bool:
     return sys.platform == "win32" or not hasattr(socket, "AF_UNIX")
 
 
-def failure(error: str, hint: Optional[str] = None) -> Dict[str, Any]:
+def failure(error: str, hint: str | None = None) -> dict[str, Any]:
     return {"ok": False, "error": error, "hint": hint}
 
 
@@ -51,10 +53,10 @@ async def serve(
     path: Path,
     handler: Handler,
     *,
-    token: Optional[str] = None,
-    use_tcp: Optional[bool] = None,
-    owner_uid: Optional[int] = None,
-    task_status: "anyio.abc.TaskStatus[Optional[int]]" = None,  # type: ignore[assignment]
+    token: str | None = None,
+    use_tcp: bool | None = None,
+    owner_uid: int | None = None,
+    task_status: anyio.abc.TaskStatus[int | None] = None,  # type: ignore[assignment]
 ) -> None:
     """Serve `handler` until cancelled; `task_status.started(port)` reports the
     TCP port (None for a unix socket) once requests can be accepted.
@@ -80,7 +82,7 @@ async def serve(
             _unlink_socket(Path(path))
 
 
-async def _listen(path: Path, tcp: bool) -> "Tuple[anyio.abc.Listener[Any], Optional[int]]":
+async def _listen(path: Path, tcp: bool) -> tuple[anyio.abc.Listener[Any], int | None]:
     import anyio
     from anyio.abc import SocketAttribute
 
@@ -111,26 +113,24 @@ def _remove_stale_socket(path: Path) -> None:
 
 
 def _unlink_socket(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 class _Session:
     """One connection: check the peer, then answer requests line by line."""
 
-    def __init__(self, handler: Handler, token: Optional[str], owner_uid: Optional[int]) -> None:
+    def __init__(self, handler: Handler, token: str | None, owner_uid: int | None) -> None:
         self.handler, self.token, self.owner_uid = handler, token, owner_uid
 
-    async def run(self, stream: "anyio.abc.SocketStream") -> None:
+    async def run(self, stream: anyio.abc.SocketStream) -> None:
         async with stream:
             try:
                 await self._converse(stream)
             except Exception:  # noqa: BLE001 - one broken connection must not end the server
                 pass
 
-    async def _converse(self, stream: "anyio.abc.SocketStream") -> None:
+    async def _converse(self, stream: anyio.abc.SocketStream) -> None:
         from anyio.streams.buffered import BufferedByteReceiveStream
 
         refusal = self._refuse_peer(stream)
@@ -146,7 +146,7 @@ class _Session:
             if not await _send(stream, response):
                 return
 
-    def _refuse_peer(self, stream: "anyio.abc.SocketStream") -> Optional[str]:
+    def _refuse_peer(self, stream: anyio.abc.SocketStream) -> str | None:
         from anyio.abc import SocketAttribute
 
         if self.owner_uid is None:
@@ -156,7 +156,7 @@ class _Session:
             return f"permission denied: uid {uid} does not own this project"
         return None
 
-    async def _answer(self, line: bytes) -> Dict[str, Any]:
+    async def _answer(self, line: bytes) -> dict[str, Any]:
         try:
             request = json.loads(line)
         except ValueError as error:
@@ -168,7 +168,7 @@ class _Session:
         request.pop("token", None)
         return await self._call(request)
 
-    async def _call(self, request: Dict[str, Any]) -> Dict[str, Any]:
+    async def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
             response = await self.handler(request)
         except MeshComposeError as error:
@@ -184,7 +184,7 @@ def _token_matches(given: Any, expected: str) -> bool:
     return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-async def _receive_line(reader: "BufferedByteReceiveStream") -> Optional[bytes]:
+async def _receive_line(reader: BufferedByteReceiveStream) -> bytes | None:
     """The next line, or None when the peer is gone or sent an over-long line."""
     import anyio
 
@@ -195,7 +195,7 @@ async def _receive_line(reader: "BufferedByteReceiveStream") -> Optional[bytes]:
         return None
 
 
-async def _send(stream: "anyio.abc.ByteSendStream", response: Dict[str, Any]) -> bool:
+async def _send(stream: anyio.abc.ByteSendStream, response: dict[str, Any]) -> bool:
     import anyio
 
     try:
@@ -206,7 +206,7 @@ async def _send(stream: "anyio.abc.ByteSendStream", response: Dict[str, Any]) ->
         return False
 
 
-def peer_uid(sock: socket.socket) -> Optional[int]:
+def peer_uid(sock: socket.socket) -> int | None:
     """The uid of the process at the other end of a unix socket, where known."""
     if getattr(sock, "family", None) != getattr(socket, "AF_UNIX", None):
         return None
@@ -224,12 +224,12 @@ Target = Union[str, Path, Mapping[str, Any]]
 
 def request(
     path_or_state: Target,
-    message: Dict[str, Any],
+    message: dict[str, Any],
     *,
     timeout: float = 5.0,
-    token: Optional[str] = None,
+    token: str | None = None,
     check: bool = True,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Send one request and return the response.
 
     `path_or_state` is a socket path or a state document (whose supervisor
@@ -247,18 +247,18 @@ def request(
 
 
 class _Endpoint:
-    def __init__(self, project: str, socket_path: Optional[str], port: Optional[int],
-                 token: Optional[str]) -> None:
+    def __init__(self, project: str, socket_path: str | None, port: int | None,
+                 token: str | None) -> None:
         self.project, self.socket_path, self.port, self.token = project, socket_path, port, token
 
-    def credentials(self) -> Dict[str, str]:
+    def credentials(self) -> dict[str, str]:
         return {"token": self.token} if self.token else {}
 
     def describe(self) -> str:
         return f"{LOOPBACK}:{self.port}" if self.port else str(self.socket_path)
 
 
-def _endpoint(target: Target, token: Optional[str]) -> _Endpoint:
+def _endpoint(target: Target, token: str | None) -> _Endpoint:
     if isinstance(target, (str, Path)):
         return _Endpoint(Path(target).name, str(target), None, token)
     project = str(target.get("project") or "?")
@@ -290,7 +290,7 @@ def _connect(endpoint: _Endpoint, timeout: float) -> socket.socket:
     return sock
 
 
-def _exchange(sock: socket.socket, message: Dict[str, Any], timeout: float) -> Dict[str, Any]:
+def _exchange(sock: socket.socket, message: dict[str, Any], timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     try:
         try:
@@ -305,7 +305,7 @@ def _exchange(sock: socket.socket, message: Dict[str, Any], timeout: float) -> D
         raise ControlError(f"the connection to the supervisor failed: {error}") from None
 
 
-def _read_response(sock: socket.socket, deadline: float) -> Dict[str, Any]:
+def _read_response(sock: socket.socket, deadline: float) -> dict[str, Any]:
     buffer = b""
     while b"\n" not in buffer:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))

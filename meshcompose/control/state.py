@@ -17,7 +17,7 @@ import enum
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, TypedDict
+from typing import Any, TypedDict
 
 from meshcompose.control.paths import state_dir, state_file
 from meshcompose.errors import MeshComposeError
@@ -34,48 +34,48 @@ class SupervisorRecord(TypedDict):
     started_at: float
     socket: str
     token: str  # required in every request over TCP (Windows)
-    port: Optional[int]  # loopback TCP port on Windows, else None
+    port: int | None  # loopback TCP port on Windows, else None
     detached: bool
 
 
 class AgentRecord(TypedDict):
     status: str  # a model.AgentState value
-    exit_code: Optional[int]
-    message: Optional[str]
-    pid: Optional[int]
-    create_time: Optional[float]
-    pgid: Optional[int]
-    token: Optional[str]  # the identity.TOKEN_VAR value in the agent's environment
+    exit_code: int | None
+    message: str | None
+    pid: int | None
+    create_time: float | None
+    pgid: int | None
+    token: str | None  # the identity.TOKEN_VAR value in the agent's environment
     restarts: int
-    started_at: Optional[float]
-    interpreter: Optional[str]
-    python_version: Optional[str]
-    venv: Optional[bool]
+    started_at: float | None
+    interpreter: str | None
+    python_version: str | None
+    venv: bool | None
     log_path: str
-    health: Optional[str]  # a model.HEALTH_STATES word, or None
-    depends_on: List[str]
-    mesh: Optional[Dict[str, Any]]  # reserved for the registry column
-    limits: Optional[str]  # resource limits in force and the mechanism enforcing each
+    health: str | None  # a model.HEALTH_STATES word, or None
+    depends_on: list[str]
+    mesh: dict[str, Any] | None  # reserved for the registry column
+    limits: str | None  # resource limits in force and the mechanism enforcing each
     # How to stop it, for a `down` that must reap it after the supervisor died.
-    stop_signal: Optional[str]
-    stop_grace: Optional[float]
+    stop_signal: str | None
+    stop_grace: float | None
 
 
 class StateDoc(TypedDict):
     version: int
     project: str
     directory: str
-    files: List[str]
+    files: list[str]
     updated_at: float
-    supervisor: Optional[SupervisorRecord]
-    agents: Dict[str, AgentRecord]
-    registry_url: Optional[str]  # where agents register; `ps` reads the MESH column there
+    supervisor: SupervisorRecord | None
+    agents: dict[str, AgentRecord]
+    registry_url: str | None  # where agents register; `ps` reads the MESH column there
 
 
 AGENT_FIELDS = frozenset(AgentRecord.__annotations__)
 
 
-def new_document(project: str, directory: Path, files: List[str]) -> StateDoc:
+def new_document(project: str, directory: Path, files: list[str]) -> StateDoc:
     return StateDoc(version=STATE_VERSION, project=project, directory=str(directory),
                     files=[str(f) for f in files], updated_at=time.time(), supervisor=None, agents={},
                     registry_url=None)
@@ -94,13 +94,13 @@ def new_agent(**fields: Any) -> AgentRecord:
     return record
 
 
-def _check_fields(fields: Dict[str, Any]) -> None:
+def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - AGENT_FIELDS
     if unknown:
         raise TypeError(f"unknown agent record field(s): {', '.join(sorted(unknown))}")
 
 
-def _plain(fields: Dict[str, Any]) -> Dict[str, Any]:
+def _plain(fields: dict[str, Any]) -> dict[str, Any]:
     """Enums become their values, tuples lists: the file holds JSON types only."""
     out = {}
     for key, value in fields.items():
@@ -118,10 +118,10 @@ class StateStore:
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = Path(project_dir)
         self.path = state_file(self.project_dir)
-        self.doc: Optional[StateDoc] = None
+        self.doc: StateDoc | None = None
         self.dirty = False
 
-    def read(self) -> Optional[StateDoc]:
+    def read(self) -> StateDoc | None:
         """The document on disk, or None when the project never ran here."""
         try:
             text = self.path.read_text(encoding="utf-8")
@@ -148,7 +148,7 @@ class StateStore:
             record.update(_plain(fields))  # type: ignore[typeddict-item]
         self.dirty = True
 
-    def set_supervisor(self, record: Optional[SupervisorRecord]) -> None:
+    def set_supervisor(self, record: SupervisorRecord | None) -> None:
         self._require_doc()["supervisor"] = record
         self.dirty = True
 
@@ -190,18 +190,10 @@ def _parse(text: str, path: Path) -> StateDoc:
                      for name, record in doc["agents"].items()}
     doc.setdefault("supervisor", None)
     doc.setdefault("registry_url", None)
-    return doc  # type: ignore[return-value]
+    return doc
 
 
-def supervisor_alive(doc: Optional[StateDoc]) -> bool:
+def supervisor_alive(doc: StateDoc | None) -> bool:
     """Whether the supervisor the document names is still that process."""
     record = doc.get("supervisor") if doc else None
     return record is not None and process_alive(record.get("pid"), record.get("create_time"))
-
-
-# Names that moved out of this module when it was split (issue 11): cli/
-# still imports them from here. Remove once it imports them from their homes.
-from meshcompose.control.lock import ProjectLock  # noqa: E402,F401
-from meshcompose.control.paths import (  # noqa: E402,F401
-    LOCK_FILE_NAME, STATE_DIR_NAME, STATE_FILE_NAME, runtime_dir, socket_path,
-)

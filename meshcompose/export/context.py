@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Set
 
 from meshcompose.export import names
 from meshcompose.export.options import ExportOptions, Warn
@@ -25,13 +24,13 @@ class Context:
     project: Project
     options: ExportOptions
     warn: Warn = field(default_factory=Warn)
-    names: Dict[str, str] = field(default_factory=dict)  # agent -> object name
-    ports: Dict[str, int] = field(default_factory=dict)  # agent -> the port its Service exposes
-    jobs: Set[str] = field(default_factory=set)  # agents that run once (`restart: no`)
+    names: dict[str, str] = field(default_factory=dict)  # agent -> object name
+    ports: dict[str, int] = field(default_factory=dict)  # agent -> the port its Service exposes
+    jobs: set[str] = field(default_factory=set)  # agents that run once (`restart: no`)
     with_registry: bool = False
 
     @classmethod
-    def build(cls, project: Project, options: ExportOptions) -> "Context":
+    def build(cls, project: Project, options: ExportOptions) -> Context:
         context = cls(project, options, names=names.agent_names(project.agents, REGISTRY))
         for name, agent in project.agents.items():
             port = service_port(agent)
@@ -55,19 +54,19 @@ class Context:
         """The id the agent registers under: its own MCP_MESH_AGENT_ID, else the one `up` gives it."""
         return agent.environment.get("MCP_MESH_AGENT_ID") or registry.agent_id(self.project.name, agent.name)
 
-    def image(self, agent: Agent) -> Optional[str]:
+    def image(self, agent: Agent) -> str | None:
         chosen = self.options.image_for(agent.name)
         return chosen or agent.extensions.get("x-kubernetes", {}).get("image")
 
-    def labels(self, name: str, component: str = "agent") -> Dict[str, str]:
+    def labels(self, name: str, component: str = "agent") -> dict[str, str]:
         return names.labels(self.project.name, name, component)
 
-    def selector(self, name: str) -> Dict[str, str]:
+    def selector(self, name: str) -> dict[str, str]:
         return names.selector(self.project.name, name)
 
-    def metadata(self, name: str, owner: Optional[str] = None, component: str = "agent") -> Dict[str, object]:
+    def metadata(self, name: str, owner: str | None = None, component: str = "agent") -> dict[str, object]:
         """Name, namespace and labels of an object; `owner` names the agent it belongs to."""
-        metadata: Dict[str, object] = {"name": name}
+        metadata: dict[str, object] = {"name": name}
         if self.options.namespace:
             metadata["namespace"] = self.options.namespace
         metadata["labels"] = self.labels(owner or name, component)
@@ -80,7 +79,7 @@ def uses_registry(project: Project) -> bool:
     return bool(configured) or any(meshplan.needs_registry(agent) for agent in project.agents.values())
 
 
-def service_port(agent: Agent) -> Optional[int]:
+def service_port(agent: Agent) -> int | None:
     """MCP_MESH_HTTP_PORT when written in the file, else the healthcheck's port."""
     raw = agent.environment.get("MCP_MESH_HTTP_PORT", "")
     if raw.isdigit() and 0 < int(raw) < 65536 and "environment.MCP_MESH_HTTP_PORT" not in agent.external:
@@ -88,7 +87,7 @@ def service_port(agent: Agent) -> Optional[int]:
     return health_port(agent)
 
 
-def health_port(agent: Agent) -> Optional[int]:
+def health_port(agent: Agent) -> int | None:
     check = agent.healthcheck
     if check is None:
         return None

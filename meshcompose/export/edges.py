@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
 
 from meshcompose.export import names
 from meshcompose.export.context import REGISTRY, Context, health_port
@@ -23,11 +22,11 @@ ANNOTATION_PREFIX = f"depends-on.{names.DOMAIN}/"
 @dataclass(frozen=True)
 class Edge:
     dependency: DependsOn
-    wait: Optional[Wait]  # None: `started`, nothing to wait for
+    wait: Wait | None  # None: `started`, nothing to wait for
     implicit: bool = False  # added by mesh-compose (the registry), not written in the file
 
     @property
-    def annotation(self) -> Tuple[str, str]:
+    def annotation(self) -> tuple[str, str]:
         dep = self.dependency
         source = "implicit (the registry)" if self.implicit else "from depends_on"
         how = self.wait.how if self.wait else "no wait: pods start together"
@@ -35,7 +34,7 @@ class Edge:
                 f"{dep.condition.value}, required={str(dep.required).lower()}, {source}: {how}")
 
 
-def edges(agent: Agent, context: Context) -> List[Edge]:
+def edges(agent: Agent, context: Context) -> list[Edge]:
     found = []
     if context.with_registry:
         implicit = DependsOn(REGISTRY, Condition.HEALTHY)
@@ -51,7 +50,7 @@ def _registry_wait(context: Context) -> Wait:
     return Wait(names.container_name("wait", REGISTRY), spec, f"init container polls {url}")
 
 
-def _wait(agent: Agent, dependency: DependsOn, context: Context) -> Optional[Wait]:
+def _wait(agent: Agent, dependency: DependsOn, context: Context) -> Wait | None:
     condition = dependency.condition
     if condition is Condition.STARTED:
         return None

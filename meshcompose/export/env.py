@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any
 
 from meshcompose.export.context import REGISTRY, REGISTRY_PORT, Context
 from meshcompose.mesh import registry
@@ -28,12 +28,12 @@ _REGISTRY_KEYS = ("MCP_MESH_REGISTRY_URL", "MCP_MESH_REGISTRY_HOST", "MCP_MESH_R
 
 @dataclass
 class AgentEnv:
-    config: Dict[str, str] = field(default_factory=dict)  # ConfigMap data
-    secret_keys: List[str] = field(default_factory=list)  # read from the agent's Secret
-    pod_ip_keys: List[str] = field(default_factory=list)  # set from the downward API
+    config: dict[str, str] = field(default_factory=dict)  # ConfigMap data
+    secret_keys: list[str] = field(default_factory=list)  # read from the agent's Secret
+    pod_ip_keys: list[str] = field(default_factory=list)  # set from the downward API
 
-    def container_env(self, secret_name: str) -> List[Dict[str, Any]]:
-        env: List[Dict[str, Any]] = [
+    def container_env(self, secret_name: str) -> list[dict[str, Any]]:
+        env: list[dict[str, Any]] = [
             {"name": key, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
             for key in self.secret_keys
         ]
@@ -61,7 +61,7 @@ def agent_env(agent: Agent, context: Context) -> AgentEnv:
     return result
 
 
-def _wiring(agent: Agent, context: Context) -> Dict[str, str]:
+def _wiring(agent: Agent, context: Context) -> dict[str, str]:
     """What `up` adds to every agent, re-pointed at the cluster (these win over the file)."""
     name = context.names[agent.name]
     wanted = {"HOST": "0.0.0.0", "MCP_MESH_HTTP_HOST": context.host(name)}
@@ -95,13 +95,13 @@ def _force(result: AgentEnv, context: Context, where: str, agent: Agent, key: st
 
 def _to_services(where: str, value: str, agent: Agent, context: Context) -> str:
     """`http://127.0.0.1:8765` -> `http://catalog-api:8765` when agent catalog-api serves 8765."""
-    owners: Dict[int, List[str]] = {}
+    owners: dict[int, list[str]] = {}
     for name, port in context.ports.items():
         owners.setdefault(port, []).append(name)
     if context.with_registry:
         owners.setdefault(REGISTRY_PORT, []).append(REGISTRY)
 
-    def replace(match: "re.Match[str]") -> str:
+    def replace(match: re.Match[str]) -> str:
         port = int(match.group("port"))
         found = [name for name in owners.get(port, []) if name != agent.name]
         if len(found) == 1:

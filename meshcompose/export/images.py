@@ -21,10 +21,11 @@ An agent runs either
 from __future__ import annotations
 
 import ast
+import contextlib
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
 
 from meshcompose.export.options import ExportError, Warn
 from meshcompose.model import Agent, Project, RunKind
@@ -42,12 +43,12 @@ CONFIGMAP_LIMIT = 1024 * 1024  # the API server rejects a ConfigMap whose data i
 @dataclass(frozen=True)
 class Placement:
     image: str
-    command: Tuple[str, ...]
-    working_dir: Optional[str]  # None: the image's own WORKDIR
-    script: Optional[Tuple[str, str]]  # (file name, source) mounted from a ConfigMap, or None
+    command: tuple[str, ...]
+    working_dir: str | None  # None: the image's own WORKDIR
+    script: tuple[str, str] | None  # (file name, source) mounted from a ConfigMap, or None
 
 
-def place(project: Project, agent: Agent, image: Optional[str], warn: Warn) -> Placement:
+def place(project: Project, agent: Agent, image: str | None, warn: Warn) -> Placement:
     """The image, argv and files of `agent`'s container."""
     if agent.interpreter:
         warn(f"agents.{agent.name}.interpreter", "the container runs the image's `python`")
@@ -87,7 +88,7 @@ def _in_runtime_image(project: Project, agent: Agent, warn: Warn) -> Placement:
     return Placement(PYTHON_RUNTIME_IMAGE, command, None, (path.name, source))
 
 
-def _argv(agent: Agent) -> Tuple[str, ...]:
+def _argv(agent: Agent) -> tuple[str, ...]:
     if agent.run is RunKind.MODULE:
         return ("python", "-u", "-m", agent.target, *agent.args)
     if agent.run is RunKind.SCRIPT:
@@ -118,7 +119,7 @@ def _read_script(agent: Agent, path: Path) -> str:
         raise ExportError(f"agents.{agent.name}.script: {path.name} is not UTF-8 text") from None
 
 
-def local_imports(source: str, directory: Path) -> List[str]:
+def local_imports(source: str, directory: Path) -> list[str]:
     """Top-level modules `source` imports that are files or packages in `directory`, sorted."""
     try:
         tree = ast.parse(source)
@@ -147,10 +148,8 @@ def _check_python(agent: Agent, warn: Warn) -> None:
     if not SpecifierSet(agent.python.requires).contains(RUNTIME_PYTHON + ".0"):
         warn(f"{where}.requires", f"{agent.python.requires!r} excludes the runtime image's Python {RUNTIME_PYTHON}")
     missing: Sequence[str] = []
-    try:
+    with contextlib.suppress(InvalidRequirement):
         missing = [p for p in agent.python.packages if canonicalize_name(Requirement(p).name) not in RUNTIME_PACKAGES]
-    except InvalidRequirement:
-        pass
     if missing:
         warn(f"{where}.packages", f"{', '.join(missing)} not in the runtime image (it has mcp-mesh and its "
              "dependencies): set x-kubernetes.image to an image that installs them")

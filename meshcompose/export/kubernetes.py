@@ -15,7 +15,7 @@ be referenced, so the export refuses it and says which one.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any, Dict, List
+from typing import Any
 
 from meshcompose.export import images, yamlout
 from meshcompose.export.context import REGISTRY, REGISTRY_PORT, Context
@@ -31,7 +31,7 @@ def export_kubernetes(project: Project, options: ExportOptions) -> ExportResult:
     check_images(options.images, list(project.agents))
     _refuse_external_settings(project)
     context = Context.build(project, options)
-    manifests: List[Manifest] = []
+    manifests: list[Manifest] = []
     if options.namespace:
         manifests.append(_namespace(options.namespace, context))
     if context.with_registry:
@@ -79,7 +79,7 @@ def _namespace(namespace: str, context: Context) -> Manifest:
     return Manifest(yamlout.filename("Namespace", namespace), body)
 
 
-def _registry(context: Context) -> List[Manifest]:
+def _registry(context: Context) -> list[Manifest]:
     """MCP Mesh's registry image, as its own Helm chart runs it (SQLite in /data, /health)."""
     project = context.project
     if project.registry.command and project.registry.command != ("auto",):
@@ -89,7 +89,7 @@ def _registry(context: Context) -> List[Manifest]:
         context.warn("registry", f"agents use the registry Service ({context.registry_url}) instead of {host}")
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 5, "timeoutSeconds": 3,
              "failureThreshold": 3}
-    container: Dict[str, Any] = {
+    container: dict[str, Any] = {
         "name": "registry", "image": images.REGISTRY_IMAGE, "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": REGISTRY_PORT}],
         "readinessProbe": probe, "livenessProbe": dict(probe),
@@ -100,7 +100,8 @@ def _registry(context: Context) -> List[Manifest]:
     pod = {"automountServiceAccountToken": False, "enableServiceLinks": False, "containers": [container],
            "volumes": [{"name": "data", "emptyDir": {}}]}
     template = {"metadata": {"labels": context.labels(REGISTRY, "registry")}, "spec": pod}
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": context.metadata(REGISTRY, component="registry"),
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": context.metadata(REGISTRY, component="registry"),
                   "spec": {"replicas": 1, "strategy": {"type": "Recreate"},
                            "selector": {"matchLabels": context.selector(REGISTRY)}, "template": template}}
     service = {"apiVersion": "v1", "kind": "Service", "metadata": context.metadata(REGISTRY, component="registry"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Dict, Mapping
+from collections.abc import Mapping
 
 from meshcompose.export.options import ExportError
 
@@ -38,7 +38,7 @@ def label_value(text: str) -> str:
     return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned) or "x"
 
 
-def agent_names(agents: Mapping[str, object], reserved: str) -> Dict[str, str]:
+def agent_names(agents: Mapping[str, object], reserved: str) -> dict[str, str]:
     """Agent name -> object name; ExportError if one takes the registry's reserved name."""
     names = {name: dns_label(name) for name in agents}
     taken = [name for name, label in names.items() if label == reserved]
@@ -48,7 +48,7 @@ def agent_names(agents: Mapping[str, object], reserved: str) -> Dict[str, str]:
     return names
 
 
-def labels(project: str, name: str, component: str) -> Dict[str, str]:
+def labels(project: str, name: str, component: str) -> dict[str, str]:
     """The recommended labels; `name` + `part-of` select an agent's pods."""
     return {
         "app.kubernetes.io/name": label_value(name),
@@ -58,7 +58,7 @@ def labels(project: str, name: str, component: str) -> Dict[str, str]:
     }
 
 
-def selector(project: str, name: str) -> Dict[str, str]:
+def selector(project: str, name: str) -> dict[str, str]:
     return {key: value for key, value in labels(project, name, "").items()
             if key in ("app.kubernetes.io/name", "app.kubernetes.io/part-of")}
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 from meshcompose.errors import EXIT_CONFIG, MeshComposeError
 
@@ -27,7 +28,7 @@ class Warn:
     """Collects `agents.NAME.key: message` warnings in the order they are found."""
 
     def __init__(self) -> None:
-        self.messages: List[str] = []
+        self.messages: list[str] = []
 
     def __call__(self, where: str, message: str) -> None:
         text = f"{where}: {message}" if where else message
@@ -37,12 +38,12 @@ class Warn:
 
 @dataclass(frozen=True)
 class ExportOptions:
-    namespace: Optional[str] = None  # None: whatever namespace kubectl uses
-    images: Tuple[Tuple[str, str], ...] = ()  # (agent, image) pairs from --image
+    namespace: str | None = None  # None: whatever namespace kubectl uses
+    images: tuple[tuple[str, str], ...] = ()  # (agent, image) pairs from --image
     strict: bool = False  # warnings become an ExportError
-    kubernetes_version: Tuple[int, int] = OLDEST_VERSION  # the oldest cluster the output must run on
+    kubernetes_version: tuple[int, int] = OLDEST_VERSION  # the oldest cluster the output must run on
 
-    def image_for(self, agent: str) -> Optional[str]:
+    def image_for(self, agent: str) -> str | None:
         return dict(self.images).get(agent)
 
 
@@ -64,13 +65,13 @@ class Manifest:
 
 @dataclass(frozen=True)
 class ExportResult:
-    manifests: Tuple[Manifest, ...]  # in the order they are written
-    files: Tuple[Tuple[str, str], ...]  # (file name, text) for -o DIR, kustomization.yaml last
+    manifests: tuple[Manifest, ...]  # in the order they are written
+    files: tuple[tuple[str, str], ...]  # (file name, text) for -o DIR, kustomization.yaml last
     stream: str  # every manifest as one multi-document YAML stream, for -o -
-    warnings: Tuple[str, ...]  # what could not be mapped, as `agents.NAME.key: why`
+    warnings: tuple[str, ...]  # what could not be mapped, as `agents.NAME.key: why`
 
 
-def parse_version(text: str) -> Tuple[int, int]:
+def parse_version(text: str) -> tuple[int, int]:
     """`1.30` or `v1.30.2` -> (1, 30); ExportError outside the supported range."""
     match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", text.strip())
     if not match:
@@ -82,7 +83,7 @@ def parse_version(text: str) -> Tuple[int, int]:
     return version
 
 
-def parse_image(text: str) -> Tuple[str, str]:
+def parse_image(text: str) -> tuple[str, str]:
     """`AGENT=IMAGE` -> (agent, image); ValueError for any other form."""
     agent, sep, image = text.partition("=")
     if not sep or not agent.strip() or not image.strip():
@@ -90,7 +91,7 @@ def parse_image(text: str) -> Tuple[str, str]:
     return agent.strip(), image.strip()
 
 
-def check_images(images: Sequence[Tuple[str, str]], agents: Sequence[str]) -> None:
+def check_images(images: Sequence[tuple[str, str]], agents: Sequence[str]) -> None:
     unknown = [agent for agent, _ in images if agent not in agents]
     if unknown:
         raise ExportError(f"--image names no agent: {', '.join(unknown)}", hint=f"agents: {', '.join(agents)}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import urllib.parse
-from typing import Any, Dict, Optional
+from typing import Any
 
 from meshcompose.export import waits
 from meshcompose.export.context import Context
@@ -28,7 +28,7 @@ from meshcompose.model import Agent, Healthcheck, HealthKind
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
 
 
-def probes(agent: Agent, context: Context) -> Dict[str, Any]:
+def probes(agent: Agent, context: Context) -> dict[str, Any]:
     """readinessProbe / livenessProbe / startupProbe fields for the agent's container."""
     check = agent.healthcheck
     handler = _handler(agent, check, context) if check else None
@@ -41,7 +41,7 @@ def probes(agent: Agent, context: Context) -> Dict[str, Any]:
     assert check is not None
     period, timeout = _seconds(check.interval), _seconds(check.timeout)
     probe = {**handler, "periodSeconds": period, "timeoutSeconds": timeout, "failureThreshold": max(1, check.retries)}
-    found: Dict[str, Any] = {"readinessProbe": probe}
+    found: dict[str, Any] = {"readinessProbe": probe}
     if liveness:
         found["livenessProbe"] = dict(probe)
     if check.start_period > 0:
@@ -51,7 +51,7 @@ def probes(agent: Agent, context: Context) -> Dict[str, Any]:
     return found
 
 
-def _handler(agent: Agent, check: Healthcheck, context: Context) -> Optional[Dict[str, Any]]:
+def _handler(agent: Agent, check: Healthcheck, context: Context) -> dict[str, Any] | None:
     where = f"agents.{agent.name}.healthcheck"
     if check.kind is HealthKind.HTTP:
         url = urllib.parse.urlsplit(check.target)
@@ -60,7 +60,7 @@ def _handler(agent: Agent, check: Healthcheck, context: Context) -> Optional[Dic
         port = url.port or (443 if url.scheme == "https" else 80)
         path = url.path or "/"
         path += f"?{url.query}" if url.query else ""
-        get: Dict[str, Any] = {"path": path, "port": port}
+        get: dict[str, Any] = {"path": path, "port": port}
         if url.scheme == "https":
             get["scheme"] = "HTTPS"
         return {"httpGet": get}
@@ -79,7 +79,7 @@ def _handler(agent: Agent, check: Healthcheck, context: Context) -> Optional[Dic
     return None
 
 
-def probe_ports(probed: Dict[str, Any]) -> set:
+def probe_ports(probed: dict[str, Any]) -> set:
     """The ports the probes use (each must be a port of the container)."""
     return {probe[kind]["port"] for probe in probed.values() for kind in ("httpGet", "tcpSocket") if kind in probe}
 
@@ -88,10 +88,10 @@ def _seconds(value: float) -> int:
     return max(1, math.ceil(value))
 
 
-def stopping(agent: Agent, context: Context) -> Dict[str, Any]:
+def stopping(agent: Agent, context: Context) -> dict[str, Any]:
     """Pod fields (`terminationGracePeriodSeconds`, maybe `os`) and the container's `lifecycle`."""
     grace = math.ceil(agent.stop_grace_period)
-    fields: Dict[str, Any] = {"terminationGracePeriodSeconds": grace}
+    fields: dict[str, Any] = {"terminationGracePeriodSeconds": grace}
     if agent.stop_signal == "SIGTERM":
         return fields
     where = f"agents.{agent.name}.stop_signal"
@@ -107,10 +107,10 @@ def stopping(agent: Agent, context: Context) -> Dict[str, Any]:
     return fields
 
 
-def resources(agent: Agent, context: Context, in_job: bool) -> Dict[str, Any]:
+def resources(agent: Agent, context: Context, in_job: bool) -> dict[str, Any]:
     """Container `resources` (limits = requests) and, for a Job, `activeDeadlineSeconds`."""
-    found: Dict[str, Any] = {}
-    limits: Dict[str, str] = {}
+    found: dict[str, Any] = {}
+    limits: dict[str, str] = {}
     if agent.resources.cpu_limit is not None:
         limits["cpu"] = f"{max(1, round(agent.resources.cpu_limit * 1000))}m"
     if agent.resources.memory_limit is not None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 API_MOUNT = "/var/run/mesh-compose/api"
 API_VOLUME = "mesh-compose-api"
@@ -109,17 +109,17 @@ class Wait:
     """One edge's init container: what it checks, and the API object it may read."""
 
     container: str
-    spec: Dict[str, Any]
+    spec: dict[str, Any]
     how: str  # for the edge's annotation
-    api_object: Optional[Tuple[str, str]] = None  # ("job" | "deployment", name)
+    api_object: tuple[str, str] | None = None  # ("job" | "deployment", name)
 
 
-def command(spec: Dict[str, Any]) -> List[str]:
+def command(spec: dict[str, Any]) -> list[str]:
     return ["python", "-c", WAIT_SCRIPT, json.dumps(spec, sort_keys=True, separators=(",", ":"))]
 
 
-def init_container(wait: Wait, image: str) -> Dict[str, Any]:
-    container: Dict[str, Any] = {
+def init_container(wait: Wait, image: str) -> dict[str, Any]:
+    container: dict[str, Any] = {
         "name": wait.container, "image": image, "imagePullPolicy": "IfNotPresent", "command": command(wait.spec),
     }
     if wait.api_object:
@@ -127,7 +127,7 @@ def init_container(wait: Wait, image: str) -> Dict[str, Any]:
     return container
 
 
-def api_volume() -> Dict[str, Any]:
+def api_volume() -> dict[str, Any]:
     """A short-lived token, the cluster CA and the namespace, for the waiting containers only."""
     return {"name": API_VOLUME, "projected": {"sources": [
         {"serviceAccountToken": {"path": "token", "expirationSeconds": TOKEN_SECONDS}},
@@ -141,9 +141,9 @@ class Access:
     """The API objects one agent's waits read: becomes its ServiceAccount, Role and RoleBinding."""
 
     name: str
-    objects: List[Tuple[str, str]] = field(default_factory=list)
+    objects: list[tuple[str, str]] = field(default_factory=list)
 
-    def rules(self) -> List[Dict[str, Any]]:
+    def rules(self) -> list[dict[str, Any]]:
         rules = []
         for kind, group in (("job", "batch"), ("deployment", "apps")):
             names = sorted({name for k, name in self.objects if k == kind})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Dict, List
+from typing import Any
 
 from meshcompose.export import env as envs
 from meshcompose.export import images, names, probes, waits
@@ -21,7 +21,7 @@ from meshcompose.export.yamlout import filename
 from meshcompose.model import Agent, RestartMode
 
 
-def agent_manifests(agent: Agent, context: Context) -> List[Manifest]:
+def agent_manifests(agent: Agent, context: Context) -> list[Manifest]:
     name = context.names[agent.name]
     placement = images.place(context.project, agent, context.image(agent), context.warn)
     environment = envs.agent_env(agent, context)
@@ -45,16 +45,16 @@ def agent_manifests(agent: Agent, context: Context) -> List[Manifest]:
     return found
 
 
-def _manifest(body: Dict[str, Any]) -> Manifest:
+def _manifest(body: dict[str, Any]) -> Manifest:
     return Manifest(filename(body["kind"], body["metadata"]["name"]), body)
 
 
-def _configmap(context: Context, owner: str, suffix: str, data: Dict[str, str]) -> Manifest:
+def _configmap(context: Context, owner: str, suffix: str, data: dict[str, str]) -> Manifest:
     metadata = context.metadata(f"{owner}-{suffix}", owner)
     return _manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
 
 
-def _secret_stub(context: Context, name: str, keys: List[str]) -> Manifest:
+def _secret_stub(context: Context, name: str, keys: list[str]) -> Manifest:
     """No values, ever: re-applying the stub never overwrites what was filled in."""
     metadata = context.metadata(f"{name}-secrets", name)
     metadata["annotations"] = {
@@ -65,8 +65,8 @@ def _secret_stub(context: Context, name: str, keys: List[str]) -> Manifest:
     return _manifest({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque"})
 
 
-def _rbac(context: Context, access: waits.Access, owner: str) -> List[Manifest]:
-    subject: Dict[str, Any] = {"kind": "ServiceAccount", "name": access.name}
+def _rbac(context: Context, access: waits.Access, owner: str) -> list[Manifest]:
+    subject: dict[str, Any] = {"kind": "ServiceAccount", "name": access.name}
     if context.options.namespace:
         subject["namespace"] = context.options.namespace
     rbac = "rbac.authorization.k8s.io"
@@ -80,17 +80,17 @@ def _rbac(context: Context, access: waits.Access, owner: str) -> List[Manifest]:
     ]
 
 
-def _service(context: Context, name: str, ports: List[Dict[str, Any]]) -> Manifest:
+def _service(context: Context, name: str, ports: list[dict[str, Any]]) -> Manifest:
     service_ports = [{"name": p["name"], "port": p["containerPort"], "targetPort": p["name"]} for p in ports]
     return _manifest({"apiVersion": "v1", "kind": "Service", "metadata": context.metadata(name),
                       "spec": {"selector": context.selector(name), "ports": service_ports}})
 
 
 def _container(agent: Agent, context: Context, placement: images.Placement, environment: envs.AgentEnv,
-               fields: Dict[str, Any]) -> Dict[str, Any]:
+               fields: dict[str, Any]) -> dict[str, Any]:
     """The agent's container; `fields` may carry its `resources` and `lifecycle`."""
     name = context.names[agent.name]
-    container: Dict[str, Any] = {"name": name, "image": placement.image, "imagePullPolicy": "IfNotPresent",
+    container: dict[str, Any] = {"name": name, "image": placement.image, "imagePullPolicy": "IfNotPresent",
                                  "command": list(placement.command)}
     if placement.working_dir:
         container["workingDir"] = placement.working_dir
@@ -112,7 +112,7 @@ def _container(agent: Agent, context: Context, placement: images.Placement, envi
     return container
 
 
-def _ports(main: Any, probed: set) -> List[Dict[str, Any]]:
+def _ports(main: Any, probed: set) -> list[dict[str, Any]]:
     ports = []
     if main:
         ports.append({"name": "http", "containerPort": main})
@@ -121,9 +121,9 @@ def _ports(main: Any, probed: set) -> List[Dict[str, Any]]:
     return ports
 
 
-def _pod(agent: Agent, context: Context, placement: images.Placement, container: Dict[str, Any],
-         agent_edges: List[Edge], access: waits.Access, stopping: Dict[str, Any]) -> Dict[str, Any]:
-    pod: Dict[str, Any] = {}
+def _pod(agent: Agent, context: Context, placement: images.Placement, container: dict[str, Any],
+         agent_edges: list[Edge], access: waits.Access, stopping: dict[str, Any]) -> dict[str, Any]:
+    pod: dict[str, Any] = {}
     if access.objects:
         pod["serviceAccountName"] = access.name
     pod["automountServiceAccountToken"] = False
@@ -145,7 +145,7 @@ def _pod(agent: Agent, context: Context, placement: images.Placement, container:
     return pod
 
 
-def _workload(agent: Agent, context: Context, pod: Dict[str, Any], agent_edges: List[Edge], digest: str,
+def _workload(agent: Agent, context: Context, pod: dict[str, Any], agent_edges: list[Edge], digest: str,
               deadline: Any) -> Manifest:
     name = context.names[agent.name]
     metadata = context.metadata(name)
@@ -154,7 +154,7 @@ def _workload(agent: Agent, context: Context, pod: Dict[str, Any], agent_edges: 
                 "spec": pod}
     if agent.name in context.jobs:
         pod["restartPolicy"] = "Never"
-        spec: Dict[str, Any] = {"backoffLimit": 0}
+        spec: dict[str, Any] = {"backoffLimit": 0}
         if deadline:
             spec["activeDeadlineSeconds"] = deadline
         spec["template"] = template
@@ -164,7 +164,7 @@ def _workload(agent: Agent, context: Context, pod: Dict[str, Any], agent_edges: 
     return _manifest({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec})
 
 
-def _annotations(agent: Agent, agent_edges: List[Edge]) -> Dict[str, str]:
+def _annotations(agent: Agent, agent_edges: list[Edge]) -> dict[str, str]:
     found = {f"{names.DOMAIN}/agent": agent.name}
     meta = agent.metadata
     for key, value in (("display-name", meta.name), ("version", meta.version), ("description", meta.description)):
@@ -176,7 +176,7 @@ def _annotations(agent: Agent, agent_edges: List[Edge]) -> Dict[str, str]:
     return found
 
 
-def _hash(manifests: List[Manifest]) -> str:
+def _hash(manifests: list[Manifest]) -> str:
     """Changes when the agent's configuration or script does, so `kubectl apply` rolls its pod."""
     data = [m.body.get("data") for m in manifests if m.kind == "ConfigMap"]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]

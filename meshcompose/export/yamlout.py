@@ -7,7 +7,8 @@ string with line breaks is written as a `|` block so scripts stay readable.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import yaml
 
@@ -42,14 +43,14 @@ def filename(kind: str, name: str) -> str:
     return f"{name}.{kind.lower()}.yaml"
 
 
-def render_files(manifests: Sequence[Manifest], namespace: Optional[str]) -> Tuple[Tuple[str, str], ...]:
-    files: List[Tuple[str, str]] = [(m.filename, HEADER + dump(dict(m.body))) for m in manifests]
+def render_files(manifests: Sequence[Manifest], namespace: str | None) -> tuple[tuple[str, str], ...]:
+    files: list[tuple[str, str]] = [(m.filename, HEADER + dump(dict(m.body))) for m in manifests]
     files.append((KUSTOMIZATION, HEADER + dump(kustomization(manifests, namespace))))
     return tuple(files)
 
 
-def kustomization(manifests: Sequence[Manifest], namespace: Optional[str]) -> Dict[str, Any]:
-    document: Dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+def kustomization(manifests: Sequence[Manifest], namespace: str | None) -> dict[str, Any]:
+    document: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
     if namespace:
         document["namespace"] = namespace
     document["resources"] = [m.filename for m in manifests]

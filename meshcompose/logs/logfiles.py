@@ -15,7 +15,7 @@ Layout and defaults (the README cites this docstring):
 - Writes are buffered: a `LogFile` writes to disk when its buffer holds
   64 KiB, when a write comes 0.2 s or more after the last flush, on `flush()`
   and on `close()`. An idle file must be flushed by its owner (the
-  supervisor's `host.Flusher`).
+  supervisor's `recorder.Flusher`).
 """
 
 from __future__ import annotations

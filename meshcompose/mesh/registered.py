@@ -10,8 +10,9 @@ to its runners instead of answering registry questions itself.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, List, Optional, Tuple
+from typing import Callable
 
 import anyio
 
@@ -24,17 +25,17 @@ Probe = Callable[[], Awaitable[bool]]
 class Registration:
     """Registry questions about one project's agents; `url` None means no registry is known."""
 
-    url: Optional[str]
+    url: str | None
     project: str
 
     def agent_id(self, agent: str) -> str:
         return registry.agent_id(self.project, agent)
 
-    async def wait(self, agent: str, ended: Callable[[], Awaitable[str]]) -> Tuple[bool, str]:
+    async def wait(self, agent: str, ended: Callable[[], Awaitable[str]]) -> tuple[bool, str]:
         """Until the registry lists `agent` as healthy: (True, ""); or until
         `ended()` returns, which it does with the reason once the agent ended
         for good: (False, reason)."""
-        outcome: List[Tuple[bool, str]] = []
+        outcome: list[tuple[bool, str]] = []
         async with anyio.create_task_group() as tg:
 
             async def registered() -> None:

@@ -22,7 +22,7 @@ import enum
 import functools
 import typing
 from pathlib import Path
-from typing import Any, Dict, Type, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -57,7 +57,7 @@ def encode(value: Any) -> Any:
     return value
 
 
-def decode(kind: Type[T], raw: Any, where: str = "") -> T:
+def decode(kind: type[T], raw: Any, where: str = "") -> T:
     """`raw` (as `encode` made it) back as a `kind`; DecodeError if it does not fit."""
     return _decode(kind, raw, where)
 
@@ -109,7 +109,7 @@ def _sequence(origin: Any, args: tuple, raw: Any, where: str) -> Any:
     return items if origin is list else tuple(items)
 
 
-def _mapping(args: tuple, raw: Any, where: str) -> Dict[str, Any]:
+def _mapping(args: tuple, raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise DecodeError(where, f"expected an object, got {_show(raw)}")
     value_kind = args[1] if len(args) == 2 else Any
@@ -135,7 +135,7 @@ def _dataclass(kind: Any, raw: Any, where: str) -> Any:
     return kind(**values)
 
 
-def _enum(kind: Type[enum.Enum], raw: Any, where: str) -> Any:
+def _enum(kind: type[enum.Enum], raw: Any, where: str) -> Any:
     try:
         return kind(raw)
     except ValueError:
@@ -165,8 +165,8 @@ def _all_plain(kind: Any, values: Any) -> bool:
     return kind in (str, int, bool) and all(type(value) is kind for value in values)
 
 
-@functools.lru_cache(maxsize=None)
-def _hints(kind: type) -> Dict[str, Any]:
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
     return typing.get_type_hints(kind)
 
 

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from meshcompose.errors import AgentStartError
 from meshcompose.model import Agent, Project, RunKind
@@ -20,9 +21,9 @@ class LaunchSpec:
     argv: tuple[str, ...]
     cwd: Path
     env: Mapping[str, str]
-    interpreter: str | None = None  # shown in "started" messages and `ps`
-    python_version: str | None = None
-    is_venv: bool | None = None
+    interpreter: Optional[str] = None  # shown in "started" messages and `ps`
+    python_version: Optional[str] = None
+    is_venv: Optional[bool] = None
 
     def to_dict(self) -> dict:
         """A JSON-ready form, for handing a launch to a running supervisor."""
@@ -37,7 +38,7 @@ class LaunchSpec:
                    is_venv=raw.get("is_venv"))
 
 
-def agent_argv(agent: Agent, executable: str | None) -> tuple[str, ...]:
+def agent_argv(agent: Agent, executable: Optional[str]) -> tuple[str, ...]:
     if agent.run is RunKind.COMMAND:
         return (*agent.command, *agent.args)
     if not executable:

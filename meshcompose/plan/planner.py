@@ -16,8 +16,9 @@ need it, so `ps`, `logs` and `--help` never pay for it; and `check` and
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from difflib import get_close_matches
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set
+from typing import TYPE_CHECKING, Any, Callable
 
 from meshcompose.config import memo
 from meshcompose.errors import CycleError, Problem, UnknownAgentError, UnknownDependencyError
@@ -62,7 +63,7 @@ def _check(project: Project) -> bool:
     return True
 
 
-def select(project: Project, names: Sequence[str], *, with_deps: bool = True) -> List[str]:
+def select(project: Project, names: Sequence[str], *, with_deps: bool = True) -> list[str]:
     """The named agents plus their transitive dependencies, in start order.
 
     No names means every agent. Unknown names raise `UnknownAgentError`.
@@ -70,7 +71,7 @@ def select(project: Project, names: Sequence[str], *, with_deps: bool = True) ->
     return _remembered(project, ("select", list(names), with_deps), lambda: _select(project, names, with_deps))
 
 
-def _select(project: Project, names: Sequence[str], with_deps: bool) -> List[str]:
+def _select(project: Project, names: Sequence[str], with_deps: bool) -> list[str]:
     import networkx as nx
 
     if not names:
@@ -84,7 +85,7 @@ def _select(project: Project, names: Sequence[str], with_deps: bool) -> List[str
     return _flatten(start_order(project, [n for n in project.agents if n in chosen]))
 
 
-def start_order(project: Project, names: Optional[Iterable[str]] = None) -> List[List[str]]:
+def start_order(project: Project, names: Iterable[str] | None = None) -> list[list[str]]:
     """Waves of agents: each wave only needs agents of earlier waves.
 
     `names` restricts the plan to those agents (no dependencies are added:
@@ -104,7 +105,7 @@ def start_order(project: Project, names: Optional[Iterable[str]] = None) -> List
     return [sorted(wave, key=position.__getitem__) for wave in nx.topological_generations(graph)]
 
 
-def stop_before(depends_on: Mapping[str, Iterable[str]]) -> Dict[str, FrozenSet[str]]:
+def stop_before(depends_on: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
     """The one stop order: for each agent of a set, the agents of the set that
     must have stopped before it stops (those that depend on it).
 
@@ -120,7 +121,7 @@ def stop_before(depends_on: Mapping[str, Iterable[str]]) -> Dict[str, FrozenSet[
     """
     graph = {name: {dep for dep in deps if dep in depends_on and dep != name} for name, deps in depends_on.items()}
     cycle_of = _cycles(graph)
-    dependents: Dict[str, Set[str]] = {name: set() for name in graph}
+    dependents: dict[str, set[str]] = {name: set() for name in graph}
     for name, deps in graph.items():
         for dep in deps:
             dependents[dep].add(name)
@@ -129,11 +130,12 @@ def stop_before(depends_on: Mapping[str, Iterable[str]]) -> Dict[str, FrozenSet[
             for name in graph}
 
 
-def stop_waves(depends_on: Mapping[str, Iterable[str]]) -> List[List[str]]:
+def stop_waves(depends_on: Mapping[str, Iterable[str]]) -> list[list[str]]:
     """`stop_before` as waves, for showing: each wave only holds agents whose
     dependents are all in earlier waves. Within a wave, the given order."""
     before = stop_before(depends_on)
-    remaining, done, waves = list(before), set(), []
+    remaining, waves = list(before), []
+    done: set[str] = set()
     while remaining:
         wave = [name for name in remaining if before[name] <= done]
         waves.append(wave)
@@ -142,14 +144,14 @@ def stop_waves(depends_on: Mapping[str, Iterable[str]]) -> List[List[str]]:
     return waves
 
 
-def _cycles(graph: Mapping[str, Set[str]]) -> Dict[str, FrozenSet[str]]:
+def _cycles(graph: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
     """Each agent's cycle: the agents it reaches and that reach it (itself alone in a DAG)."""
     reach = {name: _reachable(graph, name) for name in graph}
     return {name: frozenset({name} | {other for other in reach[name] if name in reach[other]}) for name in graph}
 
 
-def _reachable(graph: Mapping[str, Set[str]], start: str) -> Set[str]:
-    seen: Set[str] = set()
+def _reachable(graph: Mapping[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
     pending = list(graph[start])
     while pending:
         name = pending.pop()
@@ -159,7 +161,7 @@ def _reachable(graph: Mapping[str, Set[str]], start: str) -> Set[str]:
     return seen
 
 
-def dependents(project: Project, name: str) -> List[str]:
+def dependents(project: Project, name: str) -> list[str]:
     """Every agent that depends on `name`, directly or transitively, in start order."""
     import networkx as nx
 
@@ -179,7 +181,7 @@ def _require_known(project: Project, names: Iterable[str]) -> None:
             raise UnknownAgentError(name, list(project.agents))
 
 
-def _unknown_dependencies(project: Project) -> List[Problem]:
+def _unknown_dependencies(project: Project) -> list[Problem]:
     known = list(project.agents)
     file = str(project.files[0]) if project.files else ""
     problems = []
@@ -194,7 +196,7 @@ def _unknown_dependencies(project: Project) -> List[Problem]:
     return problems
 
 
-def _first_cycle(graph: nx.DiGraph[str], order: Sequence[str]) -> Optional[List[str]]:
+def _first_cycle(graph: nx.DiGraph[str], order: Sequence[str]) -> list[str] | None:
     """One cycle, read in `depends_on` direction (a -> b: a depends on b).
 
     Searching from each agent in file order makes the reported cycle stable,
@@ -227,5 +229,5 @@ def _remembered(project: Project, question: tuple, compute: Callable[[], Any]) -
     return result
 
 
-def _flatten(waves: List[List[str]]) -> List[str]:
+def _flatten(waves: list[list[str]]) -> list[str]:
     return [name for wave in waves for name in wave]

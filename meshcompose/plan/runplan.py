@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Optional
 
 from meshcompose import __version__
 from meshcompose.errors import MeshComposeError
 from meshcompose.model import Project
 from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
+from meshcompose.privatefiles import write_atomic
 
 PLAN_VERSION = 1
 PLAN_KIND = "mesh-compose run plan"
-PLAN_FILE_NAME = "run-plan.json"
 _HINT = "it is written by `mesh-compose up`; run `mesh-compose up -d` again"
 
 
@@ -53,19 +54,13 @@ class RunPlan:
     # The model the supervisor runs: with the managed registry agent, when
     # there is one, already added and depended on.
     project: Project
-    selected: Tuple[str, ...]  # what to start, in the order `up` selected it
+    selected: tuple[str, ...]  # what to start, in the order `up` selected it
     launches: Mapping[str, LaunchSpec]  # argv, cwd, env and interpreter of every selected agent
     registry_url: str  # where `registered` conditions and registry healthchecks look
     # Recorded in the state file for `ps` and for agents started later (`start NAME`);
     # None when the run does not involve a registry.
     published_registry_url: Optional[str] = None
     settings: RunSettings = field(default_factory=RunSettings)
-
-
-def plan_path(project_dir: Path) -> Path:
-    from meshcompose.control.state import STATE_DIR_NAME
-
-    return Path(project_dir) / STATE_DIR_NAME / PLAN_FILE_NAME
 
 
 def dumps(plan: RunPlan) -> str:
@@ -102,13 +97,9 @@ def _check_envelope(document: Any, source: str) -> None:
         raise RunPlanError(f"{source} is corrupt (no plan)", hint=_HINT)
 
 
-def write(plan: RunPlan) -> Path:
-    """Writes the plan beside the state file (atomically, 0600); returns its path."""
-    from meshcompose.control import state
-
-    path = plan_path(plan.project.directory)
-    state.state_dir(plan.project.directory)
-    state._atomic_write(path, dumps(plan))
+def write(plan: RunPlan, path: Path) -> Path:
+    """Writes the plan to `path` (atomically, 0600); returns the path."""
+    write_atomic(path, dumps(plan))
     return path
 
 

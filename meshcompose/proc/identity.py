@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import psutil
@@ -42,7 +42,7 @@ def same_process(create_time: float, recorded: float) -> bool:
     return abs(create_time - recorded) <= CREATE_TIME_TOLERANCE
 
 
-def identity(pid: int) -> Optional[ProcessIdentity]:
+def identity(pid: int) -> ProcessIdentity | None:
     """The identity of `pid` now (a zombie still has one), or None if gone."""
     import psutil
 
@@ -52,7 +52,7 @@ def identity(pid: int) -> Optional[ProcessIdentity]:
         return None
 
 
-def matching(ident: Optional[ProcessIdentity]) -> Optional["psutil.Process"]:
+def matching(ident: ProcessIdentity | None) -> psutil.Process | None:
     """The process behind `ident` if it is still that process (zombie or not)."""
     if ident is None:
         return None
@@ -67,7 +67,7 @@ def matching(ident: Optional[ProcessIdentity]) -> Optional["psutil.Process"]:
     return None
 
 
-def running(proc: "psutil.Process") -> bool:
+def running(proc: psutil.Process) -> bool:
     """Alive and not a zombie (a zombie is dead: it only waits to be reaped)."""
     import psutil
 
@@ -77,13 +77,13 @@ def running(proc: "psutil.Process") -> bool:
         return False
 
 
-def is_alive(ident: Optional[ProcessIdentity]) -> bool:
+def is_alive(ident: ProcessIdentity | None) -> bool:
     """False for a gone pid, a zombie, and a pid now used by another process."""
     proc = matching(ident)
     return proc is not None and running(proc)
 
 
-def process_alive(pid: Optional[int], create_time: Optional[float]) -> bool:
+def process_alive(pid: int | None, create_time: float | None) -> bool:
     """`is_alive` for a pid and create time as recorded in the state file."""
     if not pid or create_time is None:
         return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from typing import Any, Dict, Optional, Union
+from typing import Any
 
 import psutil
 
@@ -27,7 +27,7 @@ CREATE_NEW_PROCESS_GROUP = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200
 KILL = "SIGKILL"
 
 
-def signal_name(sig: Union[int, str]) -> str:
+def signal_name(sig: int | str) -> str:
     """`"SIGTERM"`, `"term"`, `15` → `"SIGTERM"` (`units.parse_signal`); an
     unknown one is a `ProcessError` (config validated it: a state file did not)."""
     try:
@@ -37,7 +37,7 @@ def signal_name(sig: Union[int, str]) -> str:
                            hint="use a name such as SIGTERM, SIGINT or SIGHUP") from None
 
 
-def spawn_options() -> Dict[str, Any]:
+def spawn_options() -> dict[str, Any]:
     """Keyword arguments for `anyio.open_process` that give the child its own group."""
     if IS_WINDOWS:
         return {"creationflags": CREATE_NEW_PROCESS_GROUP}
@@ -81,7 +81,7 @@ def _leads_group(pid: int) -> bool:
 
 
 def _posix_number(name: str) -> int:
-    number: Optional[int] = getattr(signal, name, None)
+    number: int | None = getattr(signal, name, None)
     if number is None:
         # SIGBREAK from a Windows-first project: the nearest POSIX meaning.
         return int(signal.SIGTERM)

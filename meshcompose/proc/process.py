@@ -15,11 +15,13 @@ Three rules hold everywhere here:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Awaitable, Callable, Iterable, List, Mapping, Optional, Sequence, Set, Union
+from typing import Callable
 
 import anyio
 import anyio.abc
@@ -28,6 +30,7 @@ import psutil
 from meshcompose.errors import AgentStartError
 from meshcompose.proc import platform
 from meshcompose.proc import tree as proctree
+
 # The process layer's vocabulary, re-exported for its callers.
 from meshcompose.proc.identity import CREATE_TIME_TOLERANCE as CREATE_TIME_TOLERANCE
 from meshcompose.proc.identity import TOKEN_VAR as TOKEN_VAR
@@ -74,7 +77,7 @@ async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> an
 # -- signalling ---------------------------------------------------------------
 
 
-def signal_group(ident: Optional[ProcessIdentity], sig: Union[int, str]) -> bool:
+def signal_group(ident: ProcessIdentity | None, sig: int | str) -> bool:
     """Send `sig` to the group `ident` leads; False if it is no longer running.
 
     On Windows every stop signal becomes CTRL_BREAK_EVENT (see process_platform).
@@ -89,7 +92,7 @@ def signal_group(ident: Optional[ProcessIdentity], sig: Union[int, str]) -> bool
     return True
 
 
-def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.Process]:
+def tree(ident: ProcessIdentity | None, token: str | None) -> list[psutil.Process]:
     """Every live process of the agent (`proc.tree`: the leader, its group,
     its token carriers and their descendants), from a fresh scan."""
     if ident is None and not token:
@@ -107,13 +110,13 @@ def tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> List[psutil.
     return found
 
 
-def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
+def kill_tree(ident: ProcessIdentity | None, token: str | None) -> int:
     """SIGKILL the agent's group, every descendant and every token carrier.
 
     Returns how many live processes were killed. Repeats while a round still
     finds someone, since a dying tree may fork once more before its end.
     """
-    killed: Set[int] = set()
+    killed: set[int] = set()
     for _ in range(3):
         victims = tree(ident, token)
         if not victims:
@@ -128,23 +131,21 @@ def kill_tree(ident: Optional[ProcessIdentity], token: Optional[str]) -> int:
 
 
 def _quietly(action: Callable[..., object], *args: object) -> None:
-    try:
+    with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
         action(*args)
-    except (psutil.Error, ProcessLookupError, PermissionError):
-        pass
 
 
 # -- stopping -------------------------------------------------------------------
 
 
 async def stop_group(
-    ident: Optional[ProcessIdentity],
-    token: Optional[str],
+    ident: ProcessIdentity | None,
+    token: str | None,
     *,
     stop_signal: str,
     grace: float,
-    exited: Optional[Callable[[], Awaitable[object]]] = None,
-    on_kill: Optional[Callable[[], None]] = None,
+    exited: Callable[[], Awaitable[object]] | None = None,
+    on_kill: Callable[[], None] | None = None,
 ) -> bool:
     """The graceful stop, for the live supervisor and for `down` reaping a dead
     one's agents alike: `stop_signal` to the agent's group, up to `grace`
@@ -174,13 +175,13 @@ async def stop_group(
     return forced
 
 
-async def wait_gone(ident: Optional[ProcessIdentity]) -> None:
+async def wait_gone(ident: ProcessIdentity | None) -> None:
     """Until `ident` is no longer a live process (gone, a zombie, or reused)."""
     while is_alive(ident):
         await anyio.sleep(POLL_SECONDS)
 
 
-async def kill_tree_and_wait(ident: Optional[ProcessIdentity], token: Optional[str]) -> None:
+async def kill_tree_and_wait(ident: ProcessIdentity | None, token: str | None) -> None:
     """`kill_tree`, then wait (time-boxed) until a scan finds nothing alive:
     SIGKILL is delivered asynchronously, and a caller that says "gone" must mean it."""
     with anyio.move_on_after(KILL_WAIT_SECONDS):

@@ -26,8 +26,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Optional
 
 import psutil
 
@@ -44,7 +45,7 @@ _PF_KTHREAD = 0x00200000
 EXEC_RETRIES = 5
 EXEC_RETRY_SECONDS = 0.002
 
-AgentKey = Tuple[Optional[ProcessIdentity], Optional[str]]
+AgentKey = tuple[Optional[ProcessIdentity], Optional[str]]
 """How an agent's processes are found: its leader's identity and its token."""
 
 
@@ -55,7 +56,7 @@ class Entry:
     ppid: int
     pgrp: int  # 0 where there are no process groups (Windows)
     create_time: float
-    token: Optional[str]  # its TOKEN_VAR, None if it has none or it cannot be read
+    token: str | None  # its TOKEN_VAR, None if it has none or it cannot be read
     zombie: bool = False
 
 
@@ -66,9 +67,9 @@ class TreeUsage:
     rss: int  # bytes, summed over the processes holding memory
     processes: int  # how many hold memory (a zombie holds none)
     cpu_seconds: float = 0.0  # user + system, summed
-    pids: Tuple[int, ...] = field(default=(), compare=False)  # every member found
+    pids: tuple[int, ...] = field(default=(), compare=False)  # every member found
 
-    def cpu_percent(self, since: float, now: Optional[float] = None) -> float:
+    def cpu_percent(self, since: float, now: float | None = None) -> float:
         """CPU time as a percentage of one CPU since `since` (the leader's
         create time), averaged as ps(1) does."""
         elapsed = max((time.time() if now is None else now) - since, 0.001)
@@ -80,9 +81,9 @@ class ProcessTable:
 
     def __init__(self, entries: Mapping[int, Entry]) -> None:
         self.entries = entries
-        self._children: Dict[int, List[int]] = {}
-        self._groups: Dict[int, List[int]] = {}
-        self._tokens: Dict[str, List[int]] = {}
+        self._children: dict[int, list[int]] = {}
+        self._groups: dict[int, list[int]] = {}
+        self._tokens: dict[str, list[int]] = {}
         for pid, entry in entries.items():
             self._children.setdefault(entry.ppid, []).append(pid)
             if entry.pgrp:
@@ -90,9 +91,9 @@ class ProcessTable:
             if entry.token:
                 self._tokens.setdefault(entry.token, []).append(pid)
 
-    def members(self, ident: Optional[ProcessIdentity], token: Optional[str]) -> Set[int]:
+    def members(self, ident: ProcessIdentity | None, token: str | None) -> set[int]:
         """The agent's processes (see the module docstring), zombies included."""
-        roots: Set[int] = set(self._tokens.get(token, ())) if token else set()
+        roots: set[int] = set(self._tokens.get(token, ())) if token else set()
         if ident is not None:
             leader = self.entries.get(ident.pid)
             if leader is not None and same_process(leader.create_time, ident.create_time):
@@ -103,7 +104,7 @@ class ProcessTable:
                 roots.update(self._groups.get(ident.pid, ()))
         return self._with_descendants(roots)
 
-    def _with_descendants(self, roots: Iterable[int]) -> Set[int]:
+    def _with_descendants(self, roots: Iterable[int]) -> set[int]:
         found = set(roots)
         pending = list(found)
         while pending:
@@ -131,7 +132,7 @@ def scan(*, settle: bool = False) -> ProcessTable:
     return ProcessTable(entries)
 
 
-def tree_usage(agents: Mapping[str, AgentKey]) -> Dict[str, TreeUsage]:
+def tree_usage(agents: Mapping[str, AgentKey]) -> dict[str, TreeUsage]:
     """Each agent's summed RSS and CPU time, from one fresh scan: `ps`'s figures,
     measured exactly as the memory limit measures them."""
     return TreeSampler().sample(agents)
@@ -142,11 +143,11 @@ class TreeSampler:
     remembering each process's parent, group and token for its lifetime."""
 
     def __init__(self) -> None:
-        self._known: Dict[int, Entry] = {}
-        self._ignored: Set[int] = set()  # kernel threads: never anyone's
-        self._indexed: Optional[ProcessTable] = None  # of `_known`, until it changes
+        self._known: dict[int, Entry] = {}
+        self._ignored: set[int] = set()  # kernel threads: never anyone's
+        self._indexed: ProcessTable | None = None  # of `_known`, until it changes
 
-    def sample(self, agents: Mapping[str, AgentKey]) -> Dict[str, TreeUsage]:
+    def sample(self, agents: Mapping[str, AgentKey]) -> dict[str, TreeUsage]:
         table = self._table()
         return {name: _usage(table.members(ident, token)) for name, (ident, token) in agents.items()}
 
@@ -171,17 +172,17 @@ class TreeSampler:
 # -- Linux: /proc ------------------------------------------------------------------
 
 
-def _listing() -> Set[int]:
+def _listing() -> set[int]:
     return {int(entry) for entry in os.listdir(PROC_ROOT) if entry.isdigit()}
 
 
-def _linux_entries(pids: Iterable[int], *, settled: bool = False) -> Tuple[Dict[int, Entry], Set[int], Set[int]]:
+def _linux_entries(pids: Iterable[int], *, settled: bool = False) -> tuple[dict[int, Entry], set[int], set[int]]:
     """Entries for `pids`; the pids caught mid-exec (none when `settled`: then
     those count as carrying no token); and those that are gone or kernel threads."""
-    entries: Dict[int, Entry] = {}
-    undecided: Set[int] = set()
-    skipped: Set[int] = set()
-    boot: Optional[float] = None
+    entries: dict[int, Entry] = {}
+    undecided: set[int] = set()
+    skipped: set[int] = set()
+    boot: float | None = None
     for pid in pids:
         boot = psutil.boot_time() if boot is None else boot
         entry = read_entry(pid, boot, settled=settled)
@@ -201,7 +202,7 @@ when the kernel lets the parent (and a waiting Popen) run on before the new
 environment is in place."""
 
 
-def read_entry(pid: int, boot_time: Optional[float] = None, *, settled: bool = False) -> Optional[Entry]:
+def read_entry(pid: int, boot_time: float | None = None, *, settled: bool = False) -> Entry | None:
     """Process `pid` from /proc: None if it is gone or a kernel thread,
     UNDECIDED if it is caught mid-exec (unless `settled`)."""
     stat = _read(f"{PROC_ROOT}/{pid}/stat")
@@ -217,7 +218,7 @@ def read_entry(pid: int, boot_time: Optional[float] = None, *, settled: bool = F
                  token=_token_in(environ or b""), zombie=zombie)
 
 
-def _token_in(environ: bytes) -> Optional[str]:
+def _token_in(environ: bytes) -> str | None:
     """TOKEN_VAR's value in a NUL-separated environment (a byte search: a stop
     scans every process, and splitting each environment costs several times more)."""
     if environ.startswith(_TOKEN_ENTRY):
@@ -231,7 +232,7 @@ def _token_in(environ: bytes) -> Optional[str]:
     return environ[start:end if end >= 0 else len(environ)].decode("ascii", "replace")
 
 
-def _read(path: str) -> Optional[bytes]:
+def _read(path: str) -> bytes | None:
     """The file's bytes; None if unreadable (gone, or another user's environ)."""
     try:
         with open(path, "rb") as handle:
@@ -240,7 +241,7 @@ def _read(path: str) -> Optional[bytes]:
         return None
 
 
-def _linux_usage(pid: int) -> Tuple[int, float]:
+def _linux_usage(pid: int) -> tuple[int, float]:
     stat = _read(f"{PROC_ROOT}/{pid}/stat")
     fields = stat.rsplit(b")", 1)[-1].split() if stat else []
     if len(fields) < 22:
@@ -252,8 +253,8 @@ def _linux_usage(pid: int) -> Tuple[int, float]:
 # -- elsewhere: psutil ---------------------------------------------------------------
 
 
-def _psutil_entries() -> Dict[int, Entry]:
-    entries: Dict[int, Entry] = {}
+def _psutil_entries() -> dict[int, Entry]:
+    entries: dict[int, Entry] = {}
     for proc in psutil.process_iter(["ppid", "create_time", "status"]):
         info = proc.info
         if info.get("ppid") is None or info.get("create_time") is None:
@@ -270,14 +271,14 @@ def _group_of(pid: int) -> int:
         return 0
 
 
-def _environ_token(proc: psutil.Process) -> Optional[str]:
+def _environ_token(proc: psutil.Process) -> str | None:
     try:
         return proc.environ().get(TOKEN_VAR)
     except (psutil.Error, OSError):
         return None
 
 
-def _psutil_usage(pid: int) -> Tuple[int, float]:
+def _psutil_usage(pid: int) -> tuple[int, float]:
     try:
         proc = psutil.Process(pid)
         with proc.oneshot():
@@ -287,7 +288,7 @@ def _psutil_usage(pid: int) -> Tuple[int, float]:
         return 0, 0.0
 
 
-def _usage(members: Set[int]) -> TreeUsage:
+def _usage(members: set[int]) -> TreeUsage:
     measure = _linux_usage if IS_LINUX else _psutil_usage
     rss = count = 0
     cpu = 0.0

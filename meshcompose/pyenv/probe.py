@@ -17,9 +17,10 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable
 
 from meshcompose.errors import InterpreterProbeError
 from meshcompose.privatefiles import write_atomic
@@ -118,18 +119,18 @@ sys.stdout.write("\n" + "@@MESH-COMPOSE-PROBE@@" + "\n" + json.dumps(info) + "\n
 class ProbeResult:
     """What one interpreter said about itself."""
 
-    version_info: Tuple  # (major, minor, micro, releaselevel, serial)
+    version_info: tuple  # (major, minor, micro, releaselevel, serial)
     implementation: str
     executable: str
     prefix: str
     base_prefix: str
-    site_dirs: Tuple[str, ...]
+    site_dirs: tuple[str, ...]
     installed: Mapping[str, str]  # normalized name -> version, for the queried names
     markers: Mapping[str, str]  # PEP 508 marker environment of that interpreter
-    queried: Tuple[str, ...] = ()  # normalized names the probe looked for
+    queried: tuple[str, ...] = ()  # normalized names the probe looked for
 
     @property
-    def version(self) -> Tuple[int, int, int]:
+    def version(self) -> tuple[int, int, int]:
         return tuple(int(part) for part in self.version_info[:3])  # type: ignore[return-value]
 
     @property
@@ -199,7 +200,7 @@ def probe_interpreter(argv: Sequence[str], packages: Sequence[str]) -> ProbeResu
 # --- cache -----------------------------------------------------------------
 
 
-def _stat_key(path: str) -> Optional[List[int]]:
+def _stat_key(path: str) -> list[int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -207,7 +208,7 @@ def _stat_key(path: str) -> Optional[List[int]]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def fingerprint(candidate: str) -> Dict[str, object]:
+def fingerprint(candidate: str) -> dict[str, object]:
     """What must be unchanged for a cached probe of `candidate` to hold."""
     real = os.path.realpath(candidate)
     venv_cfg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(candidate))), "pyvenv.cfg")
@@ -215,7 +216,7 @@ def fingerprint(candidate: str) -> Dict[str, object]:
             "pyvenv_cfg": _stat_key(venv_cfg)}
 
 
-def _site_mtimes(site_dirs: Sequence[str]) -> Dict[str, Optional[List[int]]]:
+def _site_mtimes(site_dirs: Sequence[str]) -> dict[str, list[int] | None]:
     return {d: _stat_key(d) for d in site_dirs}
 
 
@@ -224,7 +225,7 @@ def _entry_path(cache_dir: Path, candidate: str) -> Path:
     return cache_dir / "probes" / f"{digest[:32]}.json"
 
 
-def load_cached(cache_dir: Path, candidate: str, packages: Sequence[str]) -> Optional[ProbeResult]:
+def load_cached(cache_dir: Path, candidate: str, packages: Sequence[str]) -> ProbeResult | None:
     """The cached probe of `candidate`, if still valid and it covered `packages`."""
     try:
         data = json.loads(_entry_path(cache_dir, candidate).read_text(encoding="utf-8"))

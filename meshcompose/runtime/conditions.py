@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from meshcompose.runtime.events import AgentStatus
 from meshcompose.model import AgentState, Condition
+from meshcompose.runtime.events import AgentStatus
 
 
-def outcome(condition: Condition, status: AgentStatus) -> Optional[bool]:
+def outcome(condition: Condition, status: AgentStatus) -> bool | None:
     """True: satisfied. False: can no longer be satisfied. None: not yet.
 
     `registered` is decided by asking the registry; here only its failure

@@ -19,10 +19,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from meshcompose.control import state
+from meshcompose.control.lock import ProjectLock
 
 if TYPE_CHECKING:
     from meshcompose.runtime.events import AgentStatus, Notice
@@ -32,7 +33,7 @@ LOCK_FD_VAR = "MESH_COMPOSE_LOCK_FD"
 ENTRY_MODULE = "meshcompose.runtime"
 
 
-def start(plan_path: Path, lock: state.ProjectLock, log_path: Path) -> subprocess.Popen:
+def start(plan_path: Path, lock: ProjectLock, log_path: Path) -> subprocess.Popen:
     """Starts the supervisor of `plan_path` in its own session and hands it `lock`."""
     env = {**os.environ, LOCK_FD_VAR: str(lock.fileno())}
     with open(log_path, "ab") as log:
@@ -45,7 +46,7 @@ def start(plan_path: Path, lock: state.ProjectLock, log_path: Path) -> subproces
     return child
 
 
-def main(argv: Sequence[str], out: Optional[TextIO] = None) -> int:
+def main(argv: Sequence[str], out: TextIO | None = None) -> int:
     """`python -m meshcompose.runtime PLAN`: supervise the plan until `down`."""
     from meshcompose.errors import MeshComposeError
     from meshcompose.plan import runplan
@@ -68,9 +69,9 @@ def main(argv: Sequence[str], out: Optional[TextIO] = None) -> int:
         lock.release()
 
 
-def _take_lock(directory: Path, project: str) -> state.ProjectLock:
+def _take_lock(directory: Path, project: str) -> ProjectLock:
     """The lock inherited from `up -d`, or (started by hand) taken here."""
-    lock = state.ProjectLock(directory, project)
+    lock = ProjectLock(directory, project)
     inherited = os.environ.pop(LOCK_FD_VAR, None)
     if inherited is not None and inherited.isdigit():
         lock.adopt(int(inherited))
@@ -85,7 +86,7 @@ class NoticeLog:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         pass  # each agent's output is in its own log file
 
     def agent_status(self, status: AgentStatus) -> None:

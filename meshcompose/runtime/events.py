@@ -7,8 +7,9 @@ the console, the per-agent log files and the state file are all observers.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, List, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 from meshcompose.model import AgentState
 
@@ -19,16 +20,16 @@ class AgentStatus:
 
     name: str
     state: AgentState = AgentState.WAITING
-    exit_code: Optional[int] = None
-    message: Optional[str] = None  # why: skipped because…, failed after…, timeout…
-    pid: Optional[int] = None
-    create_time: Optional[float] = None
-    token: Optional[str] = None
+    exit_code: int | None = None
+    message: str | None = None  # why: skipped because…, failed after…, timeout…
+    pid: int | None = None
+    create_time: float | None = None
+    token: str | None = None
     restarts: int = 0
-    started_at: Optional[float] = None
+    started_at: float | None = None
     ever_started: bool = False
     final: bool = False  # ended, and nothing will start it again on its own
-    limits: Optional[str] = None  # resource limits in force and how: "cpu 0.5 (CPU 1, duty cycle 50%)"
+    limits: str | None = None  # resource limits in force and how: "cpu 0.5 (CPU 1, duty cycle 50%)"
 
     def label(self) -> str:
         """The status word users see: `healthy`, `exited (1)`, `exited (timeout after 5m)`."""
@@ -36,7 +37,7 @@ class AgentStatus:
             return f"exited ({self.message or self.exit_code})"
         return self.state.value
 
-    def evolve(self, **changes: Any) -> "AgentStatus":
+    def evolve(self, **changes: Any) -> AgentStatus:
         return replace(self, **changes)
 
 
@@ -45,13 +46,13 @@ class Notice:
     """A message of mesh-compose's own, about one agent or the project."""
 
     text: str
-    agent: Optional[str] = None
+    agent: str | None = None
     level: str = "info"  # info | warning | error
     when: float = field(default_factory=time.time)
 
 
 class Observer(Protocol):
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None: ...
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None: ...
 
     def agent_status(self, status: AgentStatus) -> None: ...
 
@@ -64,7 +65,7 @@ class FanOut:
     def __init__(self, observers: Sequence[Observer]) -> None:
         self.observers = list(observers)
 
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         for observer in self.observers:
             observer.agent_lines(agent, stream, lines)
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Awaitable, Callable, Mapping, Optional, Tuple, TypeVar
+from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
 
-from meshcompose.proc import process
 from meshcompose.errors import ConfigError, MeshComposeError
 from meshcompose.model import Healthcheck, HealthKind
+from meshcompose.proc import process
 
 T = TypeVar("T")
 
@@ -39,7 +40,7 @@ class LogMatcher:
         except re.error as error:
             raise ConfigError(f"healthcheck log pattern {regex!r} is not a valid regex: {error}") from None
         self.matched = False
-        self._event: Optional[anyio.Event] = None
+        self._event: anyio.Event | None = None
 
     def feed(self, line: str) -> bool:
         """Called for every output line; True once any line has matched."""
@@ -66,8 +67,8 @@ async def check_once(
     *,
     cwd: Path,
     env: Mapping[str, str],
-    registry_probe: Optional[RegistryProbe] = None,
-    log_matcher: Optional[LogMatcher] = None,
+    registry_probe: RegistryProbe | None = None,
+    log_matcher: LogMatcher | None = None,
 ) -> bool:
     """One probe, bounded by `check.timeout`; True if healthy."""
     if check.kind is HealthKind.LOG:
@@ -83,7 +84,7 @@ async def check_once(
     return False
 
 
-def _network_probe(check: Healthcheck, registry_probe: Optional[RegistryProbe]) -> RegistryProbe:
+def _network_probe(check: Healthcheck, registry_probe: RegistryProbe | None) -> RegistryProbe:
     if check.kind is HealthKind.HTTP:
         return lambda: _probe_http(check.target)
     if check.kind is HealthKind.TCP:
@@ -91,7 +92,7 @@ def _network_probe(check: Healthcheck, registry_probe: Optional[RegistryProbe]) 
     return _require(registry_probe, "registry_probe", check)
 
 
-def _require(value: Optional[T], what: str, check: Healthcheck) -> T:
+def _require(value: T | None, what: str, check: Healthcheck) -> T:
     if value is None:
         raise ValueError(f"a {check.kind.value} healthcheck needs {what}")
     return value
@@ -104,7 +105,7 @@ async def _probe_tcp(target: str) -> bool:
     return True
 
 
-def split_host_port(target: str) -> Tuple[str, int]:
+def split_host_port(target: str) -> tuple[str, int]:
     """`"127.0.0.1:80"`, `"[::1]:80"`, `"localhost:80"` → (host, port)."""
     host, sep, port = target.rpartition(":")
     if not sep or not port.isdigit():
@@ -145,7 +146,7 @@ async def _read_status(stream: anyio.abc.ByteReceiveStream) -> int:
     return int(fields[1])
 
 
-async def _probe_cmd(argv: Tuple[str, ...], cwd: Path, env: Mapping[str, str], timeout: float) -> bool:
+async def _probe_cmd(argv: tuple[str, ...], cwd: Path, env: Mapping[str, str], timeout: float) -> bool:
     """Runs argv; exit 0 is healthy. Whatever it started is gone afterwards."""
     token = process.new_token()
     try:
@@ -174,7 +175,7 @@ async def _drain_and_wait(proc: anyio.abc.Process) -> int:
     return code
 
 
-async def _discard(stream: Optional[anyio.abc.ByteReceiveStream]) -> None:
+async def _discard(stream: anyio.abc.ByteReceiveStream | None) -> None:
     if stream is None:
         return
     try:
@@ -193,8 +194,8 @@ async def monitor(
     cwd: Path,
     env: Mapping[str, str],
     on_change: Callable[[bool], None],
-    log_matcher: Optional[LogMatcher] = None,
-    registry_probe: Optional[RegistryProbe] = None,
+    log_matcher: LogMatcher | None = None,
+    registry_probe: RegistryProbe | None = None,
 ) -> None:
     """Probes until cancelled, calling `on_change` when health changes.
 
@@ -223,7 +224,7 @@ class _Tracker:
         self.grace_ends = started + check.start_period
         self.retries = max(1, check.retries)
         self.on_change = on_change
-        self.reported: Optional[bool] = None
+        self.reported: bool | None = None
         self.failures = 0
 
     def record(self, healthy: bool, now: float) -> None:

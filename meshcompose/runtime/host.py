@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import anyio
 
@@ -22,8 +22,6 @@ from meshcompose.control.paths import socket_path
 from meshcompose.control.state import StateStore, SupervisorRecord
 from meshcompose.runtime.recorder import Flusher, StateRecorder
 from meshcompose.runtime.supervisor import Supervisor
-
-__all__ = ["host", "Flusher", "StateRecorder"]  # the recorders: cli/up_run.py imports them from here
 
 
 async def host(

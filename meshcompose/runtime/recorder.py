@@ -7,8 +7,9 @@ mirrors every agent's status into the state file; `Flusher` flushes both
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Protocol, Sequence, Union
+from typing import Protocol
 
 import anyio
 
@@ -29,9 +30,9 @@ class LogRecorder:
 
     def __init__(self, directory: Path) -> None:
         self.directory = private_dir(directory)
-        self.files: Dict[str, LogFile] = {}
+        self.files: dict[str, LogFile] = {}
 
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         log = self.files.get(agent)
         if log is None:
             log = self.files[agent] = LogFile(log_path(self.directory, agent))
@@ -65,7 +66,7 @@ class StateRecorder:
         self.store = store
         self.log_dir = log_dir
 
-    def add_agents(self, project: Union[Project, _HasProject], launches: Mapping[str, LaunchSpec]) -> None:
+    def add_agents(self, project: Project | _HasProject, launches: Mapping[str, LaunchSpec]) -> None:
         """Record how each agent runs and how to stop it (a `down` after the
         supervisor died reads `depends_on`, `stop_signal` and `stop_grace`)."""
         # cli/up_run.py still passes the supervisor; remove once it passes the project.
@@ -90,7 +91,7 @@ class StateRecorder:
     def write_now(self) -> None:
         self.store.write_now()
 
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         pass
 
     def agent_status(self, status: AgentStatus) -> None:
@@ -123,7 +124,7 @@ class Flusher:
         if not self._pending.is_set():
             self._pending.set()
 
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         self._wake()
 
     def agent_status(self, status: AgentStatus) -> None:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable
 
 import anyio
 import psutil
@@ -60,9 +61,9 @@ class Note:
 
 @dataclass(frozen=True)
 class CpuPlan:
-    cpus: Tuple[int, ...] = ()  # pin to these; () leaves the affinity alone
-    share: Optional[float] = None  # duty cycle fraction, None for none
-    notes: Tuple[Note, ...] = ()
+    cpus: tuple[int, ...] = ()  # pin to these; () leaves the affinity alone
+    share: float | None = None  # duty cycle fraction, None for none
+    notes: tuple[Note, ...] = ()
 
 
 OnBreach = Callable[[Breach], Coroutine[Any, Any, None]]
@@ -75,7 +76,7 @@ def can_pin() -> bool:
     return hasattr(psutil.Process, "cpu_affinity")
 
 
-def mechanisms() -> Dict[str, str]:
+def mechanisms() -> dict[str, str]:
     """Which mechanism enforces each limit here, for `env` / `ps --format json`."""
     return {
         "timeout": "watcher: stop signal, grace, kill",
@@ -106,7 +107,7 @@ def _hard_memory_limit() -> str:
     return "none (a writable cgroup v2 memory controller exists; mesh-compose does not use it yet)"
 
 
-def _own_cgroup_v2() -> Optional[Path]:
+def _own_cgroup_v2() -> Path | None:
     lines = _read_text(Path("/proc/self/cgroup")).splitlines()
     relative = next((line[3:] for line in lines if line.startswith("0::")), None)
     if relative is None:
@@ -141,8 +142,8 @@ def plan_cpu(limit: float, available: Sequence[int], start: int = 0, *,
     if count >= len(available) and share is None:
         note = Note("warning", f"cpu_limit {limit:g} is not below the {len(available)} CPU(s) here: not limited")
         return CpuPlan(notes=(note,))
-    cpus: Tuple[int, ...] = ()
-    notes: List[Note] = []
+    cpus: tuple[int, ...] = ()
+    notes: list[Note] = []
     if count < len(available):
         if pin:
             ordered = list(available)
@@ -169,7 +170,7 @@ def pin(pid: int, cpus: Sequence[int]) -> None:
                 pass  # a thread that just ended
 
 
-def describe(resources: Resources, plan: Optional[CpuPlan]) -> Optional[str]:
+def describe(resources: Resources, plan: CpuPlan | None) -> str | None:
     """One line for the agent's status: which limits hold and how."""
     parts = []
     if resources.timeout is not None:
@@ -192,8 +193,8 @@ class _Watched:
     token: str
     resources: Resources
     on_breach: OnBreach
-    deadline: Optional[float] = None
-    cycle: Optional[throttle.DutyCycle] = None
+    deadline: float | None = None
+    cycle: throttle.DutyCycle | None = None
     tasks_started: bool = field(default=False)
 
 
@@ -201,19 +202,19 @@ class ResourceWatcher:
     """The one loop that enforces every agent's limits; run it in the supervisor's task group."""
 
     def __init__(self, period: float = SAMPLE_SECONDS, *, clock: Callable[[], float] = time.monotonic,
-                 sampler: Optional[proctree.TreeSampler] = None) -> None:
+                 sampler: proctree.TreeSampler | None = None) -> None:
         self.period = period
         self._clock = clock
         self._sampler = sampler or proctree.TreeSampler()
-        self._watched: Dict[str, _Watched] = {}
-        self._tg: Optional[anyio.abc.TaskGroup] = None
+        self._watched: dict[str, _Watched] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
         self._wake = anyio.Event()
         self._last_sample = -math.inf
-        self._cpu_slots: Dict[str, int] = {}
-        self._told: Set[str] = set()
+        self._cpu_slots: dict[str, int] = {}
+        self._told: set[str] = set()
 
     def watch(self, name: str, ident: process.ProcessIdentity, token: str, resources: Resources,
-              on_breach: OnBreach) -> Tuple[Optional[str], List[Note]]:
+              on_breach: OnBreach) -> tuple[str | None, list[Note]]:
         """Enforce `resources` on the agent `name` just spawned as `ident`.
 
         Returns the status description of the active mechanisms and the notes
@@ -223,8 +224,8 @@ class ResourceWatcher:
         watched = _Watched(ident, token, resources, on_breach)
         if resources.timeout is not None:
             watched.deadline = self._clock() + resources.timeout
-        plan: Optional[CpuPlan] = None
-        notes: List[Note] = []
+        plan: CpuPlan | None = None
+        notes: list[Note] = []
         if resources.cpu_limit is not None:
             plan, notes = self._apply_cpu(name, watched, resources.cpu_limit)
         self._watched[name] = watched
@@ -243,12 +244,12 @@ class ResourceWatcher:
             watched.cycle.release()
 
     @property
-    def watching(self) -> List[str]:
+    def watching(self) -> list[str]:
         return sorted(self._watched)
 
     # -- cpu ---------------------------------------------------------------------
 
-    def _apply_cpu(self, name: str, watched: _Watched, limit: float) -> Tuple[CpuPlan, List[Note]]:
+    def _apply_cpu(self, name: str, watched: _Watched, limit: float) -> tuple[CpuPlan, list[Note]]:
         slot = self._cpu_slots.setdefault(name, sum(
             math.ceil(w.resources.cpu_limit) for w in self._watched.values() if w.resources.cpu_limit))
         plan = plan_cpu(limit, _available_cpus(), slot,
@@ -296,7 +297,7 @@ class ResourceWatcher:
             due.append(self._last_sample + self.period)
         return max(0.0, min(due) - now) if due else math.inf
 
-    def _memory_watched(self) -> Dict[str, _Watched]:
+    def _memory_watched(self) -> dict[str, _Watched]:
         return {name: w for name, w in self._watched.items() if w.resources.memory_limit is not None}
 
     def _tick(self) -> None:
@@ -332,7 +333,7 @@ def _memory_breach(limit: int, used: proctree.TreeUsage) -> Breach:
     return Breach("memory", text, detail)
 
 
-def _available_cpus() -> List[int]:
+def _available_cpus() -> list[int]:
     if can_pin():
         try:
             return sorted(psutil.Process().cpu_affinity())

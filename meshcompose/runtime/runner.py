@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import Any, Iterator, List, Optional, Protocol, Tuple
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import anyio
 
@@ -49,10 +50,10 @@ class RunnerContext(Protocol):
     def stopping(self) -> bool:
         """The whole project is shutting down: nothing restarts."""
 
-    def runner(self, name: str) -> Optional["AgentRunner"]:
+    def runner(self, name: str) -> AgentRunner | None:
         """The runner of another agent (a dependency), if it is part of this run."""
 
-    def agent_ended(self, runner: "AgentRunner") -> None:
+    def agent_ended(self, runner: AgentRunner) -> None:
         """Told once each time this runner reaches a final state."""
 
 
@@ -63,12 +64,12 @@ class AgentRunner:
         self.context = context
         self.status = AgentStatus(agent.name)
         self._changed = anyio.Event()
-        self._process: Optional[anyio.abc.Process] = None
-        self._identity: Optional[process.ProcessIdentity] = None
+        self._process: anyio.abc.Process | None = None
+        self._identity: process.ProcessIdentity | None = None
         self._exited = anyio.Event()
-        self._wait_scope: Optional[anyio.CancelScope] = None
+        self._wait_scope: anyio.CancelScope | None = None
         self.stop_requested = False
-        self._exit_reason: Optional[str] = None  # set when a resource limit stopped it
+        self._exit_reason: str | None = None  # set when a resource limit stopped it
         self._log_matcher = None
         check = agent.healthcheck
         if check is not None and check.kind is HealthKind.LOG:
@@ -168,7 +169,7 @@ class AgentRunner:
         backoff = self.agent.restart.backoff
         return min(backoff.initial * math.pow(2, failures), backoff.maximum)
 
-    def _finish(self, state: AgentState, code: Optional[int], message: Optional[str] = None) -> None:
+    def _finish(self, state: AgentState, code: int | None, message: str | None = None) -> None:
         self._set(state=state, exit_code=code, message=message, final=True)
         self.context.agent_ended(self)
 
@@ -190,7 +191,7 @@ class AgentRunner:
             self._notice(f"starting anyway (dependency not required): {reason}", "warning")
         return True
 
-    async def _await_condition(self, other: "AgentRunner", condition: Condition) -> Tuple[bool, str]:
+    async def _await_condition(self, other: AgentRunner, condition: Condition) -> tuple[bool, str]:
         if condition is Condition.REGISTERED:
             return await self.context.registration.wait(other.agent.name, other.wait_final)
         while True:
@@ -201,7 +202,7 @@ class AgentRunner:
 
     # -- one process ---------------------------------------------------------
 
-    async def _run_once(self) -> Optional[int]:
+    async def _run_once(self) -> int | None:
         """Starts the process and waits for it; None if it could not start."""
         self._set(state=AgentState.STARTING, exit_code=None)
         self._exit_reason = None
@@ -280,12 +281,12 @@ class AgentRunner:
             return f"exited (killed by signal {-code}, code {128 - code})"
         return f"exited with code {code}"
 
-    async def _pump(self, stream: Optional[anyio.abc.ByteReceiveStream], name: str,
-                    drained: "_Countdown") -> None:
+    async def _pump(self, stream: anyio.abc.ByteReceiveStream | None, name: str,
+                    drained: _Countdown) -> None:
         observer, agent = self.context.observer, self.agent.name
         matcher = self._log_matcher
 
-        def on_lines(lines: List[str]) -> None:
+        def on_lines(lines: list[str]) -> None:
             observer.agent_lines(agent, name, lines)
             if matcher is not None and not matcher.matched:
                 for line in lines:
@@ -318,7 +319,7 @@ class AgentRunner:
 
     # -- stopping ------------------------------------------------------------
 
-    async def stop(self, grace: Optional[float] = None) -> None:
+    async def stop(self, grace: float | None = None) -> None:
         """Graceful stop: stop signal to the group, wait the grace, then kill."""
         self.stop_requested = True
         if self._wait_scope is not None:

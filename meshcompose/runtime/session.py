@@ -10,7 +10,7 @@ console. Either way the caller holds the project lock.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any
 
 import anyio
 
@@ -18,11 +18,11 @@ from meshcompose.control import state
 from meshcompose.plan.runplan import RunPlan
 from meshcompose.runtime import host
 from meshcompose.runtime.events import FanOut
-from meshcompose.runtime.recorder import LogRecorder
+from meshcompose.runtime.recorder import Flusher, LogRecorder, StateRecorder
 from meshcompose.runtime.supervisor import RunOptions, Supervisor
 
 
-def supervise(plan: RunPlan, *, console: Optional[Any] = None, detached: bool = False) -> int:
+def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = False) -> int:
     """Runs `plan` to its end; the exit code of `up`. `console`: an observer
     with `flush()` that shows the run; `detached`: keep running when every
     agent has ended, until `down`."""
@@ -32,9 +32,9 @@ def supervise(plan: RunPlan, *, console: Optional[Any] = None, detached: bool = 
     doc["registry_url"] = plan.published_registry_url
     store.write(doc)
     recorder = LogRecorder(project.state_dir / "logs")
-    state_recorder = host.StateRecorder(store, recorder.directory)
-    shown: List[Any] = [console] if console is not None else []
-    flusher = host.Flusher([*shown, recorder, store])
+    state_recorder = StateRecorder(store, recorder.directory)
+    shown: list[Any] = [console] if console is not None else []
+    flusher = Flusher([*shown, recorder, store])
     settings = plan.settings
     options = RunOptions(abort_on_exit=settings.abort_on_exit, exit_code_from=settings.exit_code_from,
                          stop_timeout=settings.stop_timeout, linger=detached)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Collection, Dict, List, Mapping, Optional, Sequence
 
 import anyio
 import anyio.abc
@@ -31,8 +31,8 @@ EXIT_FORCED = 130
 @dataclass(frozen=True)
 class RunOptions:
     abort_on_exit: bool = False
-    exit_code_from: Optional[str] = None
-    stop_timeout: Optional[float] = None  # -t: overrides every stop_grace_period
+    exit_code_from: str | None = None
+    stop_timeout: float | None = None  # -t: overrides every stop_grace_period
     handle_signals: bool = True
     # Keep running when every agent has ended (a detached project waits for `down`).
     linger: bool = False
@@ -50,13 +50,13 @@ class Supervisor:
         self._launches = dict(launches)
         self.observer = observer
         self.options = options
-        self._runners: Dict[str, AgentRunner] = {}
+        self._runners: dict[str, AgentRunner] = {}
         self.stopping = False
         self.forced = False
-        self._first_exit: Optional[AgentRunner] = None
-        self._agents_tg: Optional[anyio.abc.TaskGroup] = None
+        self._first_exit: AgentRunner | None = None
+        self._agents_tg: anyio.abc.TaskGroup | None = None
         self._stopped_all = anyio.Event()
-        self.registry_url: Optional[str] = None
+        self.registry_url: str | None = None
         self.resources = ResourceWatcher()  # one loop enforces every agent's limits
 
     # -- running -------------------------------------------------------------
@@ -74,7 +74,7 @@ class Supervisor:
             outer.cancel_scope.cancel()
         return self.exit_code()
 
-    def start(self, names: Sequence[str]) -> List[str]:
+    def start(self, names: Sequence[str]) -> list[str]:
         """Starts the named agents that are not already active."""
         started = []
         for name in names:
@@ -93,18 +93,18 @@ class Supervisor:
         self._launches.update(launches)
 
     @property
-    def agent_names(self) -> List[str]:
+    def agent_names(self) -> list[str]:
         """Every agent this supervisor knows how to launch."""
         return list(self._launches)
 
-    def runner(self, name: str) -> Optional[AgentRunner]:
+    def runner(self, name: str) -> AgentRunner | None:
         return self._runners.get(name)
 
     @property
     def registration(self) -> Registration:
         return Registration(self.registry_url, self.project.name)
 
-    def active_dependents(self, name: str, excluding: Collection[str] = ()) -> List[str]:
+    def active_dependents(self, name: str, excluding: Collection[str] = ()) -> list[str]:
         """Agents still active (not final) that depend on `name`, except `excluding`."""
         return [other for other, runner in self._runners.items()
                 if other not in excluding and not runner.status.final
@@ -135,7 +135,7 @@ class Supervisor:
 
     # -- stopping ------------------------------------------------------------
 
-    def request_shutdown(self, timeout: Optional[float] = None) -> None:
+    def request_shutdown(self, timeout: float | None = None) -> None:
         """Stops every agent in reverse dependency order; `run` then returns."""
         if self.stopping:
             return
@@ -143,11 +143,11 @@ class Supervisor:
         timeout = self.options.stop_timeout if timeout is None else timeout
         self._task_group().start_soon(self._shutdown, timeout, name="shutdown")
 
-    async def _shutdown(self, timeout: Optional[float]) -> None:
+    async def _shutdown(self, timeout: float | None) -> None:
         await self.stop(list(self._runners), timeout=timeout)
         self._stopped_all.set()
 
-    async def stop(self, names: Sequence[str], *, timeout: Optional[float] = None) -> None:
+    async def stop(self, names: Sequence[str], *, timeout: float | None = None) -> None:
         """Stops `names`, each only after its dependents among them stopped
         (`planner.stop_before`, the order `down` also reaps in)."""
         chosen = [name for name in names if name in self._runners]
@@ -165,7 +165,7 @@ class Supervisor:
     async def _watch_signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             task_status.started()
-            async for signum in signals:
+            async for _signum in signals:
                 if not self.stopping:
                     self.notice("Gracefully stopping… press Ctrl+C again to force", "warning")
                     self.request_shutdown()

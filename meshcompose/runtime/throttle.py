@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Optional
 
 import anyio
 
@@ -32,7 +31,7 @@ class DutyCycle:
         self.ident = ident
         self.share = share
         self.period = period
-        self._scope: Optional[anyio.CancelScope] = None
+        self._scope: anyio.CancelScope | None = None
         self._stopped = False
         self.done = anyio.Event()
 

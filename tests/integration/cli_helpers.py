@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import yaml
 
@@ -33,13 +33,13 @@ class ProjectDir:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
-    def cli(self, *args: str, timeout: float = 60, input: Optional[str] = None) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "meshcompose", *args], cwd=self.root, capture_output=True,
             text=True, timeout=timeout, input=input, env=_env(),
         )
 
-    def start(self, *args: str) -> "Running":
+    def start(self, *args: str) -> Running:
         out = open(self.root / f"up-{len(self.runs)}.out", "w+b")
         proc = subprocess.Popen(
             [sys.executable, "-m", "meshcompose", *args], cwd=self.root,

@@ -11,15 +11,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import psutil
 import pytest
 from anyio.from_thread import start_blocking_portal
 
-from meshcompose.control import protocol
-from meshcompose.control import state
 from meshcompose.app import ps as app_ps
+from meshcompose.control import protocol, state
+from meshcompose.control.paths import socket_path, state_dir
 from meshcompose.model import AgentState
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions and unix sockets")
@@ -52,7 +51,7 @@ def spawn():
         proc.wait(10)
 
 
-def write_state(root: Path, supervisor: Optional[psutil.Process], agents: dict, *, sup_ct_offset: float = 0.0,
+def write_state(root: Path, supervisor: psutil.Process | None, agents: dict, *, sup_ct_offset: float = 0.0,
                 socket: str = "") -> state.StateStore:
     store = state.StateStore(root)
     store.write(state.new_document("demo", root, [str(root / "mesh-compose.yaml")]))
@@ -66,13 +65,13 @@ def write_state(root: Path, supervisor: Optional[psutil.Process], agents: dict, 
     return store
 
 
-def record(proc: Optional[psutil.Process], status: str, ct_offset: float = 0.0, **fields) -> dict:
+def record(proc: psutil.Process | None, status: str, ct_offset: float = 0.0, **fields) -> dict:
     if proc is not None:
         fields.update(pid=proc.pid, create_time=proc.create_time() + ct_offset)
     return {"status": status, "started_at": time.time() - 90, **fields}
 
 
-def ps(root: Path, *args: str, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
+def ps(root: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_COLOR": "1"}
     return subprocess.run([sys.executable, "-m", "meshcompose", "ps", *args], cwd=cwd or root,
                           capture_output=True, text=True, timeout=60, env=env)
@@ -174,7 +173,7 @@ def test_found_from_a_subdirectory_and_with_f(root, spawn):
 
 
 def test_a_corrupt_state_file_is_a_message_not_a_traceback(root):
-    state.state_dir(root)
+    state_dir(root)
     (root / ".mesh-compose" / "state.json").write_text('{"version": 1, "agents": ')
     result = ps(root)
     assert result.returncode == 1
@@ -193,7 +192,7 @@ def test_ps_imports_neither_networkx_nor_jsonschema(root):
 
 def test_ps_states_match_the_model():
     assert set(app_ps.STATES) == {s.value for s in AgentState}
-    assert app_ps.ENDED == {AgentState.EXITED.value, AgentState.FAILED.value, AgentState.SKIPPED.value}
+    assert {AgentState.EXITED.value, AgentState.FAILED.value, AgentState.SKIPPED.value} == app_ps.ENDED
 
 
 async def _answer(request: dict) -> dict:
@@ -202,7 +201,7 @@ async def _answer(request: dict) -> dict:
 
 @posix_only
 def test_permissions_of_state_dir_state_file_and_socket_with_a_live_supervisor(root, spawn):
-    path = state.socket_path(root)
+    path = socket_path(root)
     me = psutil.Process()
     with start_blocking_portal() as portal:
         future, _port = portal.start_task(protocol.serve, path, _answer)

@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from cli_helpers import ProjectDir, pid_alive, wait_until
-from meshcompose.proc import process
 from meshcompose.control import state
+from meshcompose.proc import process
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and process groups")
 

@@ -18,7 +18,6 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Tuple
 
 import psutil
 import pytest
@@ -29,7 +28,8 @@ from meshcompose.app import up as app_up
 from meshcompose.app.options import InstallOptions, InstallPolicy, UpOptions
 from meshcompose.app.project import ProjectSelection
 from meshcompose.app.waiting import wait_until_up
-from meshcompose.control import state
+from meshcompose.control.lock import ProjectLock
+from meshcompose.control.paths import plan_file
 from meshcompose.plan import runplan
 from meshcompose.plan.runplan import RunPlan
 from meshcompose.runtime import detached
@@ -60,18 +60,18 @@ def write_project(project: ProjectDir, mark: str, script: str = "agent.py") -> N
     }, python={"interpreter": str(wrapper)})
 
 
-def plan_up_d(project: ProjectDir) -> Tuple[Path, RunPlan]:
+def plan_up_d(project: ProjectDir) -> tuple[Path, RunPlan]:
     """What `up -d` does before it starts the supervisor: plan, and write the plan."""
     options = UpOptions(detach=True, install=InstallOptions(policy=InstallPolicy.CONTINUE))
     loaded = app_project.load(ProjectSelection(files=(str(project.root / "mesh-compose.yaml"),)))
     plan = app_up.plan_run(loaded, app_up.select(loaded, options), options)
-    return runplan.write(plan), plan
+    return runplan.write(plan, plan_file(plan.project.directory)), plan
 
 
 def start_supervisor(project: ProjectDir, plan_path: Path, plan: RunPlan) -> int:
     """What `up -d` does then: take the lock, start the supervisor from the
     plan (it inherits the lock), wait until the agents are up."""
-    lock = state.ProjectLock(project.root, plan.project.name)
+    lock = ProjectLock(project.root, plan.project.name)
     lock.acquire()
     log_path = project.root / ".mesh-compose" / "supervisor.log"
     child = detached.start(plan_path, lock, log_path)

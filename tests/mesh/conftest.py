@@ -13,20 +13,19 @@ can replace it behind the same methods without touching the tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import pytest
 
+from mesh_helpers import INSTALL_COMMAND, PROJECT, REPO, free_port, wait_until
 from meshcompose.mesh import registry
 from meshcompose.model import Agent, Registry, RunKind
-from mesh_helpers import INSTALL_COMMAND, PROJECT, REPO, free_port, wait_until
-
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def stack_dir() -> Path:
     return Path(os.environ.get("MESH_STACK_DIR") or REPO / ".mesh-stack")
 
 
-def _find_registry_binary() -> Optional[Path]:
+def _find_registry_binary() -> Path | None:
     installed = stack_dir() / "bin" / registry.REGISTRY_BINARY
     if os.access(installed, os.X_OK):
         return installed
@@ -47,7 +46,7 @@ def _find_registry_binary() -> Optional[Path]:
     return Path(on_path) if on_path else None
 
 
-def _sdk_python() -> Optional[Path]:
+def _sdk_python() -> Path | None:
     python = stack_dir() / "venv" / "bin" / "python"
     if not python.exists():
         return None
@@ -56,7 +55,7 @@ def _sdk_python() -> Optional[Path]:
     return python if result.returncode == 0 else None
 
 
-def missing_stack_reason() -> Optional[str]:
+def missing_stack_reason() -> str | None:
     """Why the real stack cannot be used, or None when it can."""
     missing = []
     if _find_registry_binary() is None:
@@ -97,7 +96,7 @@ class DirectDriver:
     stack: MeshStack
     workdir: Path
     url: str = ""
-    started: List[Started] = field(default_factory=list)
+    started: list[Started] = field(default_factory=list)
 
     def start_registry(self) -> Started:
         state_dir = self.workdir / ".mesh-compose"
@@ -136,7 +135,7 @@ class DirectDriver:
                 _signal_group(proc.popen, signal.SIGKILL)
                 proc.popen.wait(5)
 
-    def _spawn(self, name: str, argv: List[str], extra: Dict[str, str], cwd: Optional[Path] = None) -> Started:
+    def _spawn(self, name: str, argv: list[str], extra: dict[str, str], cwd: Path | None = None) -> Started:
         log = self.workdir / f"{name}.log"
         env = {**os.environ, **extra, "PYTHONUNBUFFERED": "1"}
         with open(log, "wb") as sink:
@@ -152,10 +151,8 @@ def _auto() -> Registry:
 
 
 def _signal_group(popen: subprocess.Popen, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(popen.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture

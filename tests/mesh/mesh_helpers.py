@@ -7,7 +7,7 @@ import socket
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable
 
 import psutil
 
@@ -33,7 +33,7 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
-def call_tool(endpoint: str, tool: str, arguments: Dict[str, object], timeout: float = 10) -> str:
+def call_tool(endpoint: str, tool: str, arguments: dict[str, object], timeout: float = 10) -> str:
     """Call an MCP tool over the agent's streamable-HTTP endpoint; the text result."""
     payload = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
     request = urllib.request.Request(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import yaml
 
@@ -16,7 +16,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "export"
 CALLER_SECRET = "caller-secret-d41d8cd9"
 
 # name -> (project file, profiles, caller environment, options)
-PROJECTS: Dict[str, Any] = {
+PROJECTS: dict[str, Any] = {
     "demo": (ROOT / "mesh-compose.yaml", (), {}, ExportOptions()),
     "mcp-mesh": (ROOT / "examples" / "mcp-mesh" / "mesh-compose.yaml", (), {}, ExportOptions()),
     "full": (FIXTURES / "full" / "mesh-compose.yaml", ("debug",), {"FROM_CALLER": CALLER_SECRET},
@@ -32,6 +32,6 @@ def export(name: str, **changes: Any) -> ExportResult:
     return export_kubernetes(project, options)
 
 
-def documents(result: ExportResult) -> List[Dict[str, Any]]:
+def documents(result: ExportResult) -> list[dict[str, Any]]:
     """The manifests as a cluster would read them: parsed back from the written text."""
     return [yaml.safe_load(text) for name, text in result.files if name != "kustomization.yaml"]

@@ -12,25 +12,25 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 FRAMEWORK_CAPABILITY = {"name": "__mesh_job_status", "tags": ["mesh-jobs", "framework"], "available": True}
 
 
 class FakeRegistry:
     def __init__(self, port: int = 0) -> None:
-        self.agents: Dict[str, Dict[str, Any]] = {}
+        self.agents: dict[str, dict[str, Any]] = {}
         self.stall_seconds = 0.0  # > 0: sleep this long before answering
         self.broken = False  # answer 200 with a body that is not JSON
         self.health_status = "healthy"
-        self.requests: List[str] = []
+        self.requests: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     @classmethod
-    def on_port(cls, port: int) -> "FakeRegistry":
+    def on_port(cls, port: int) -> FakeRegistry:
         """A registry on a given port, e.g. one that comes back after dying."""
         return cls(port)
 
@@ -39,7 +39,7 @@ class FakeRegistry:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeRegistry":
+    def start(self) -> FakeRegistry:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -64,7 +64,7 @@ class FakeRegistry:
         timer.start()
         return timer
 
-    def _body(self, path: str) -> Optional[Dict[str, Any]]:
+    def _body(self, path: str) -> dict[str, Any] | None:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if path == "/health":
             return {"service": "mcp-mesh-registry", "status": self.health_status, "timestamp": now}

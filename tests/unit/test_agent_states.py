@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from meshcompose.model import (
-    ALIVE_STATES, ENDED_STATES, HEALTH_STATES, RUNNING_STATES, STATE_WORDS, SUPERVISED_STATES, AgentState,
+    ALIVE_STATES,
+    ENDED_STATES,
+    HEALTH_STATES,
+    RUNNING_STATES,
+    STATE_WORDS,
+    SUPERVISED_STATES,
+    AgentState,
 )
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from meshcompose.cli.options import add_install_options
 from meshcompose.errors import EXIT_ENVIRONMENT, EXIT_OK
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_ENVIRONMENT if result.missing else EXIT_OK
 
 
-def _print_table(rows: Sequence[Dict[str, Any]], no_color: bool) -> None:
+def _print_table(rows: Sequence[dict[str, Any]], no_color: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 

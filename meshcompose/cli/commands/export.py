@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Tuple
 
 
-def _image(text: str) -> Tuple[str, str]:
+def _image(text: str) -> tuple[str, str]:
     from meshcompose.app.export import parse_image
 
     try:

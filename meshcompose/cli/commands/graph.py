@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Callable, Dict
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from meshcompose.app.inspect import GraphView
@@ -92,7 +92,7 @@ def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-RENDERERS: Dict[str, Callable[[GraphView], str]] = {
+RENDERERS: dict[str, Callable[[GraphView], str]] = {
     "text": render_text,
     "mermaid": render_mermaid,
     "dot": render_dot,

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from meshcompose.cli.console import ConsoleMux
     from meshcompose.app.logs import Record
+    from meshcompose.cli.console import ConsoleMux
 
 
-def _line_count(value: str) -> Optional[int]:
+def _line_count(value: str) -> int | None:
     if value == "all":
         return None
     try:
@@ -70,7 +71,7 @@ class MuxSink:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.mux: Optional[ConsoleMux] = None
+        self.mux: ConsoleMux | None = None
 
     def begin(self, agents: Sequence[str]) -> None:
         from meshcompose.cli.console import ConsoleMux

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, List, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from meshcompose.app.ps import PsResult, Row
@@ -56,7 +57,7 @@ def render(result: PsResult, *, quiet: bool, json_lines: bool) -> None:
         sys.stdout.write(render_table(result.rows, result.mesh))
 
 
-def table_cells(row: Row, mesh: bool = False) -> List[str]:
+def table_cells(row: Row, mesh: bool = False) -> list[str]:
     from meshcompose.units import format_duration, format_size
 
     python = "-"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from meshcompose.app.up import UpResult
@@ -65,7 +65,7 @@ def _notify(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _console(args: argparse.Namespace, names: List[str]) -> ConsoleObserver:
+def _console(args: argparse.Namespace, names: list[str]) -> ConsoleObserver:
     from meshcompose.cli.console import ConsoleMux
     from meshcompose.cli.console_observer import ConsoleObserver
     from meshcompose.cli.render import color_enabled

@@ -26,7 +26,6 @@ from meshcompose import model
 from meshcompose.app import environments
 from meshcompose.cli.options import install_options
 from meshcompose.errors import MissingPackagesError
-
 from wheelmaker import make_wheel  # noqa: E402
 
 
@@ -204,8 +203,8 @@ def test_prompt_through_a_pseudo_terminal(tmp_path: Path, wheels: Path, reply: b
 
 def test_externally_managed_system_python_offers_v_instead(tmp_path: Path, wheels: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from meshcompose.pyenv import install
     from meshcompose.errors import ExternallyManagedError
+    from meshcompose.pyenv import install
 
     system = tmp_path / "sysbin"
     system.mkdir()

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import List
 
 import pytest
 
@@ -99,7 +98,7 @@ class LineReader:
         for line in stream:
             self.lines.put(line.rstrip("\n"))
 
-    def take(self, count: int, timeout: float = 15) -> List[str]:
+    def take(self, count: int, timeout: float = 15) -> list[str]:
         return [self.lines.get(timeout=timeout) for _ in range(count)]
 
 

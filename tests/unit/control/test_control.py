@@ -16,8 +16,8 @@ import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
 
-from meshcompose.control import protocol
-from meshcompose.control import state
+from meshcompose.control import protocol, state
+from meshcompose.control.paths import socket_path
 from meshcompose.errors import ControlError, MeshComposeError, NotRunningError
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="unix sockets")
@@ -41,7 +41,7 @@ async def handler(request: dict) -> dict:
 
 @pytest.fixture
 def sock_path(tmp_path):
-    path = state.socket_path(tmp_path)
+    path = socket_path(tmp_path)
     yield path
     if os.path.lexists(path):
         os.unlink(path)
@@ -113,9 +113,8 @@ def test_a_stale_socket_is_replaced_and_a_live_one_is_not(sock_path):
         protocol.request(sock_path, {"op": "echo"})
     with serving(sock_path):
         assert protocol.request(sock_path, {"op": "echo"})["ok"]
-        with pytest.raises(ControlError, match="another supervisor"):
-            with serving(sock_path):
-                pass
+        with pytest.raises(ControlError, match="another supervisor"), serving(sock_path):
+            pass
         assert protocol.request(sock_path, {"op": "echo"})["ok"]  # the first one still serves
 
 

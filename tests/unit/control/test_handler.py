@@ -3,8 +3,8 @@ requests into supervisor calls and never changes the supervisor's data itself.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
 
 import anyio
 import pytest
@@ -25,42 +25,42 @@ class FakeSupervisor:
     def __init__(self) -> None:
         self.project = PROJECT
         self.stopping = False
-        self.launches: Dict[str, LaunchSpec] = {name: LaunchSpec(("x",), Path("/p"), {}) for name in ("db", "api")}
+        self.launches: dict[str, LaunchSpec] = {name: LaunchSpec(("x",), Path("/p"), {}) for name in ("db", "api")}
         self.active = {"db", "api"}
-        self.calls: List[tuple] = []
+        self.calls: list[tuple] = []
 
     @property
-    def agent_names(self) -> List[str]:
+    def agent_names(self) -> list[str]:
         return list(self.launches)
 
     def add_launches(self, launches: Mapping[str, LaunchSpec]) -> None:
         self.calls.append(("add_launches", sorted(launches)))
         self.launches.update(launches)
 
-    def start(self, names: Sequence[str]) -> List[str]:
+    def start(self, names: Sequence[str]) -> list[str]:
         self.calls.append(("start", list(names)))
         started = [n for n in names if n not in self.active]
         self.active.update(started)
         return started
 
-    async def stop(self, names: Sequence[str], *, timeout: Optional[float] = None) -> None:
+    async def stop(self, names: Sequence[str], *, timeout: float | None = None) -> None:
         self.calls.append(("stop", list(names), timeout))
         self.active.difference_update(names)
 
-    def request_shutdown(self, timeout: Optional[float] = None) -> None:
+    def request_shutdown(self, timeout: float | None = None) -> None:
         self.calls.append(("shutdown", timeout))
 
     async def wait_final(self, names: Sequence[str]) -> None:
         self.calls.append(("wait_final", list(names)))
 
-    def active_dependents(self, name: str, excluding: Sequence[str] = ()) -> List[str]:
+    def active_dependents(self, name: str, excluding: Sequence[str] = ()) -> list[str]:
         return [other for other in sorted(self.active) if other not in excluding
                 and any(dep.name == name for dep in self.project.agents[other].depends_on)]
 
 
 class FakeRecorder:
     def __init__(self) -> None:
-        self.calls: List[tuple] = []
+        self.calls: list[tuple] = []
 
     def add_agents(self, project: Project, launches: Mapping[str, LaunchSpec]) -> None:
         self.calls.append(("add_agents", project.name, sorted(launches)))

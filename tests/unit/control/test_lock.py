@@ -14,7 +14,6 @@ import pytest
 from meshcompose.control.lock import ProjectLock
 from meshcompose.errors import AlreadyRunningError
 
-
 LOCK_HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path

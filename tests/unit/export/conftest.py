@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Dict
-
 import pytest
 from export_projects import PROJECTS, export
 
@@ -11,5 +9,5 @@ from meshcompose.export import ExportResult
 
 
 @pytest.fixture(scope="session")
-def exported() -> Dict[str, ExportResult]:
+def exported() -> dict[str, ExportResult]:
     return {name: export(name) for name in PROJECTS}

@@ -4,7 +4,8 @@ start-order edge is kept, and no value from the environment leaks."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator, List
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from export_projects import CALLER_SECRET, FIXTURES, PROJECTS, ROOT, documents, export
@@ -19,15 +20,15 @@ from meshcompose.model import Condition
 WORKLOADS = ("Deployment", "Job")
 
 
-def _workloads(docs: List[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:
+def _workloads(docs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     return (d for d in docs if d["kind"] in WORKLOADS)
 
 
-def _pod(workload: Dict[str, Any]) -> Dict[str, Any]:
+def _pod(workload: dict[str, Any]) -> dict[str, Any]:
     return workload["spec"]["template"]
 
 
-def _wait_spec(container: Dict[str, Any]) -> Dict[str, Any]:
+def _wait_spec(container: dict[str, Any]) -> dict[str, Any]:
     return json.loads(container["command"][-1])
 
 
@@ -104,7 +105,7 @@ def test_every_depends_on_edge_is_annotated_and_waited_for(name: str, exported: 
                 assert spec["kind"] in ("http", "tcp", "job", "deployment")
 
 
-def _assert_may_read(workload: Dict[str, Any], docs: List[Dict[str, Any]], resource: str, name: str) -> None:
+def _assert_may_read(workload: dict[str, Any], docs: list[dict[str, Any]], resource: str, name: str) -> None:
     """The pod's ServiceAccount is bound to a Role that can get exactly what it waits for, and nothing else."""
     account = _pod(workload)["spec"]["serviceAccountName"]
     binding = next(d for d in docs if d["kind"] == "RoleBinding" and d["subjects"][0]["name"] == account)

@@ -4,7 +4,7 @@ bundles them and works offline)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -13,11 +13,11 @@ from export_projects import PROJECTS, documents, export
 from meshcompose.export.options import NEWEST_VERSION, OLDEST_VERSION, STOP_SIGNAL_VERSION
 
 
-def _version(version: Tuple[int, int]) -> str:
+def _version(version: tuple[int, int]) -> str:
     return f"{version[0]}.{version[1]}.0"
 
 
-def _validate(document: Dict[str, Any], version: str) -> None:
+def _validate(document: dict[str, Any], version: str) -> None:
     try:
         kubernetes_validate.validate(document, version, strict=True)
     except kubernetes_validate.ValidationError as error:
@@ -32,13 +32,13 @@ def test_the_supported_range_is_what_kubernetes_validate_bundles() -> None:
 
 @pytest.mark.parametrize("version", [OLDEST_VERSION, NEWEST_VERSION])
 @pytest.mark.parametrize("name", sorted(PROJECTS))
-def test_every_manifest_is_valid(name: str, version: Tuple[int, int], exported: dict) -> None:
+def test_every_manifest_is_valid(name: str, version: tuple[int, int], exported: dict) -> None:
     for document in documents(exported[name]):
         _validate(document, _version(version))
 
 
 @pytest.mark.parametrize("version", [STOP_SIGNAL_VERSION, NEWEST_VERSION])
-def test_manifests_for_a_newer_cluster_use_the_stop_signal_field_and_are_valid(version: Tuple[int, int]) -> None:
+def test_manifests_for_a_newer_cluster_use_the_stop_signal_field_and_are_valid(version: tuple[int, int]) -> None:
     result = export("full", kubernetes_version=version)
     api = next(d for d in documents(result) if d["kind"] == "Deployment" and d["metadata"]["name"] == "api")
     pod = api["spec"]["template"]["spec"]

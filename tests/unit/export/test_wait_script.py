@@ -11,19 +11,22 @@ import ssl
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable
 
 import pytest
-from fake_registry import FakeRegistry
 
+from fake_registry import FakeRegistry
 from meshcompose.export.waits import command
 
 TOKEN = "projected-token"
 
 
-def _run(spec: Dict[str, Any], env: Dict[str, str] = {}, timeout: float = 30) -> subprocess.CompletedProcess:
+def _run(spec: dict[str, Any], env: dict[str, str] = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    if env is None:
+        env = {}
     argv = [sys.executable, *command(spec)[1:]]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env={"PATH": "/usr/bin:/bin", **env})
 
@@ -31,8 +34,8 @@ def _run(spec: Dict[str, Any], env: Dict[str, str] = {}, timeout: float = 30) ->
 class _Server:
     """An HTTP(S) server on loopback whose answers come from `answer(path, headers) -> (status, body)`."""
 
-    def __init__(self, answer: Callable[[str, Any], Tuple[int, Any]], context: Any = None) -> None:
-        self.requests: List[str] = []
+    def __init__(self, answer: Callable[[str, Any], tuple[int, Any]], context: Any = None) -> None:
+        self.requests: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,9 +67,9 @@ class _Server:
 
 
 def test_http_wait_polls_until_the_service_answers_2xx() -> None:
-    calls: List[str] = []
+    calls: list[str] = []
 
-    def answer(path: str, headers: Any) -> Tuple[int, Any]:
+    def answer(path: str, headers: Any) -> tuple[int, Any]:
         calls.append(path)
         return (503, {}) if len(calls) < 2 else (200, {"status": "ok"})
 
@@ -109,7 +112,7 @@ def test_registry_wait_needs_the_agent_listed_healthy() -> None:
 
 
 @pytest.fixture()
-def kube_api(tmp_path: Path) -> Iterator[Callable[[Dict[str, Any]], Tuple[_Server, Dict[str, str]]]]:
+def kube_api(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], tuple[_Server, dict[str, str]]]]:
     """A fake API server over TLS, and the environment a pod's init container would have."""
     if not shutil.which("openssl"):
         pytest.skip("openssl is not installed: cannot make a certificate for the fake API server")
@@ -120,10 +123,10 @@ def kube_api(tmp_path: Path) -> Iterator[Callable[[Dict[str, Any]], Tuple[_Serve
     (tmp_path / "namespace").write_text("shop\n")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "ca.crt", tmp_path / "key.pem")
-    servers: List[_Server] = []
+    servers: list[_Server] = []
 
-    def start(objects: Dict[str, Any]) -> Tuple[_Server, Dict[str, str]]:
-        def answer(path: str, headers: Any) -> Tuple[int, Any]:
+    def start(objects: dict[str, Any]) -> tuple[_Server, dict[str, str]]:
+        def answer(path: str, headers: Any) -> tuple[int, Any]:
             if headers.get("Authorization") != f"Bearer {TOKEN}":
                 return 401, {}
             return (200, objects[path]) if path in objects else (404, {})
@@ -142,7 +145,7 @@ def kube_api(tmp_path: Path) -> Iterator[Callable[[Dict[str, Any]], Tuple[_Serve
 JOB = "/apis/batch/v1/namespaces/shop/jobs/migrate"
 
 
-def _job(condition: str) -> Dict[str, Any]:
+def _job(condition: str) -> dict[str, Any]:
     return {"status": {"conditions": [{"type": condition, "status": "True"}]}}
 
 

@@ -7,10 +7,9 @@ import stat
 import time
 from pathlib import Path
 
-
 from meshcompose.logs.logfiles import LogFile, agent_log_paths, agents_with_logs
-from meshcompose.logs.logrecord import Record, format_record, parse_record, utc_timestamp
 from meshcompose.logs.logread import LogFollower, last_lines, read_records, tail_records
+from meshcompose.logs.logrecord import Record, format_record, parse_record, utc_timestamp
 
 WHEN = 1714564800.123456  # 2024-05-01T12:00:00.123456Z
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import textwrap
 import time
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import anyio
 import anyio.abc
@@ -14,8 +14,8 @@ import pytest
 from meshcompose.logs.logpump import pump
 
 
-async def pump_process(code: str, *, max_line: int = 64 * 1024) -> List[str]:
-    lines: List[str] = []
+async def pump_process(code: str, *, max_line: int = 64 * 1024) -> list[str]:
+    lines: list[str] = []
     async with await anyio.open_process([sys.executable, "-c", textwrap.dedent(code)]) as process:
         with anyio.fail_after(30):
             await pump(process.stdout, lines.extend, max_line=max_line)
@@ -23,7 +23,7 @@ async def pump_process(code: str, *, max_line: int = 64 * 1024) -> List[str]:
     return lines
 
 
-def run(code: str, **kwargs) -> List[str]:
+def run(code: str, **kwargs) -> list[str]:
     return anyio.run(lambda: pump_process(code, **kwargs))
 
 
@@ -85,14 +85,14 @@ class ScriptedStream(anyio.abc.ByteReceiveStream):
 
 @pytest.mark.parametrize("ending", [anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError])
 def test_lines_across_chunk_boundaries_and_any_stream_ending(ending):
-    lines: List[str] = []
+    lines: list[str] = []
     stream = ScriptedStream([b"ab", b"c\nd", b"e\n\xc3", b"\xa9 tail"], ending)
     anyio.run(pump, stream, lines.extend)
     assert lines == ["abc", "de", "é tail"]
 
 
 def test_long_terminated_line_in_one_chunk_is_split_too():
-    lines: List[str] = []
+    lines: list[str] = []
     anyio.run(lambda: pump(ScriptedStream([b"a" * 25 + b"\nb\n"]), lines.extend, max_line=10))
     assert lines == ["a" * 10, "a" * 10, "a" * 5, "b"]
 
@@ -115,7 +115,7 @@ def test_fast_writer_does_not_starve_a_slow_one():
     """
     arrivals: dict = {"slow": [], "fast_done": None, "fast_lines": 0}
 
-    def on_fast(lines: List[str]) -> None:
+    def on_fast(lines: list[str]) -> None:
         arrivals["fast_lines"] += len(lines)
 
     async def main() -> None:

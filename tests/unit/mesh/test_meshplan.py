@@ -4,10 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from meshcompose.mesh import meshplan
 from meshcompose.errors import ConfigError, RegistryError
+from meshcompose.mesh import meshplan
 from meshcompose.model import (
-    Agent, Condition, DependsOn, Healthcheck, HealthKind, Project, PythonRequirements, Registry, RunKind,
+    Agent,
+    Condition,
+    DependsOn,
+    Healthcheck,
+    HealthKind,
+    Project,
+    PythonRequirements,
+    Registry,
+    RunKind,
 )
 
 URL = "http://127.0.0.1:9"

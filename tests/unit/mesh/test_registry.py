@@ -11,8 +11,8 @@ import anyio
 import pytest
 
 from fake_registry import FakeRegistry
-from meshcompose.mesh import registry
 from meshcompose.errors import RegistryError
+from meshcompose.mesh import registry
 from meshcompose.model import Agent, Registry, RunKind
 
 

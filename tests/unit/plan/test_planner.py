@@ -5,15 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Union
+from typing import Union
 
 import pytest
 
-from meshcompose.plan import planner
 from meshcompose.errors import CycleError, UnknownAgentError, UnknownDependencyError
 from meshcompose.model import Agent, Condition, DependsOn, Project, RunKind
+from meshcompose.plan import planner
 
-Deps = Dict[str, Union[list, dict]]
+Deps = dict[str, Union[list, dict]]
 
 
 def project(spec: Deps) -> Project:
@@ -61,7 +61,7 @@ def test_start_order_puts_dependencies_first_and_independents_together(spec: Dep
     assert planner.start_order(project(spec)) == waves
 
 
-def depends_on(p: Project) -> Dict[str, list]:
+def depends_on(p: Project) -> dict[str, list]:
     return {agent.name: [dep.name for dep in agent.depends_on] for agent in p.agents.values()}
 
 

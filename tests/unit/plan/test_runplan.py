@@ -14,10 +14,16 @@ from pathlib import Path
 import pytest
 
 from meshcompose import model
+from meshcompose.control.paths import plan_file, state_dir
 from meshcompose.mesh import meshplan
 from meshcompose.plan import runplan
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, RunPlanError, RunSettings
+
+
+def write_plan(plan: runplan.RunPlan) -> Path:
+    state_dir(plan.project.directory)
+    return runplan.write(plan, plan_file(plan.project.directory))
 
 
 def full_project(directory: Path) -> model.Project:
@@ -78,7 +84,7 @@ def test_a_round_trip_keeps_everything(tmp_path: Path):
 
 def test_the_file_is_private_atomic_and_read_back(tmp_path: Path):
     plan = full_plan(tmp_path)
-    path = runplan.write(plan)
+    path = runplan.write(plan, plan_file(plan.project.directory))
     assert path == tmp_path / ".mesh-compose" / "run-plan.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # launch environments hold secrets
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -89,7 +95,7 @@ def test_the_file_is_private_atomic_and_read_back(tmp_path: Path):
 
 
 def damaged(tmp_path: Path, change) -> Path:
-    path = runplan.write(full_plan(tmp_path))
+    path = write_plan(full_plan(tmp_path))
     document = json.loads(path.read_text())
     change(document)
     path.write_text(json.dumps(document))
@@ -136,7 +142,7 @@ def test_a_damaged_or_newer_plan_says_what_is_wrong(tmp_path: Path, change, expe
 
 
 def test_a_plan_that_is_not_json_or_missing(tmp_path: Path):
-    path = runplan.write(full_plan(tmp_path))
+    path = write_plan(full_plan(tmp_path))
     path.write_text('{"kind": "mesh-compose run plan", "version": 1, "plan": {')
     with pytest.raises(RunPlanError, match=r"is corrupt \(not JSON"):
         runplan.read(path)
@@ -145,7 +151,7 @@ def test_a_plan_that_is_not_json_or_missing(tmp_path: Path):
 
 
 def test_reading_a_plan_imports_neither_jsonschema_nor_networkx(tmp_path: Path):
-    path = runplan.write(full_plan(tmp_path))
+    path = write_plan(full_plan(tmp_path))
     code = ("import sys\nfrom meshcompose.plan import runplan\nplan = runplan.read(sys.argv[1])\n"
             "print(plan.selected[0], sorted(m for m in ('jsonschema', 'networkx', 'anyio') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,

@@ -15,9 +15,9 @@ import anyio
 import psutil
 import pytest
 
-from meshcompose.proc import process
-from meshcompose.proc import platform as platform
 from meshcompose.errors import AgentStartError, ConfigError, ProcessError
+from meshcompose.proc import platform as platform
+from meshcompose.proc import process
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Tuple
 
 import anyio
 import pytest
@@ -55,7 +55,7 @@ time.sleep(60)
 
 
 @pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Tuple[ProcessIdentity, str]]:
+def agent(tmp_path: Path) -> Iterator[tuple[ProcessIdentity, str]]:
     (tmp_path / "hold.py").write_text(HOLD)
     (tmp_path / "leader.py").write_text(LEADER)
     (tmp_path / "marks").mkdir()

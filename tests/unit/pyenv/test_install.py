@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from meshcompose.pyenv import install
 from meshcompose.errors import InstallError
-
+from meshcompose.pyenv import install
 from wheelmaker import make_wheel  # noqa: E402
 
 TOOLS = ["pip", pytest.param("uv", marks=pytest.mark.skipif(not shutil.which("uv"), reason="uv not on PATH"))]

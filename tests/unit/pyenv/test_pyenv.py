@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from meshcompose import model
-from meshcompose.pyenv import resolve as pyenv
 from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
+from meshcompose.pyenv import resolve as pyenv
 from meshcompose.pyenv.resolve import Platform
 
 PYENV = Path.home() / ".pyenv" / "versions"

@@ -11,8 +11,8 @@ import pytest
 
 from meshcompose import model
 from meshcompose.config import memo
-from meshcompose.pyenv import resolve
 from meshcompose.errors import InterpreterProbeError
+from meshcompose.pyenv import resolve
 from meshcompose.pyenv.probe import probe_interpreter
 
 PYENV = Path.home() / ".pyenv" / "versions"

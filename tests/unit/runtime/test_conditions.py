@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from meshcompose.model import AgentState, Condition
 from meshcompose.runtime.conditions import outcome, why_not
 from meshcompose.runtime.events import AgentStatus
-from meshcompose.model import AgentState, Condition
 
 S = AgentState
 C = Condition

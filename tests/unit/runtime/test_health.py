@@ -10,16 +10,16 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List
 
 import anyio
 import pytest
 
-from meshcompose.proc import process
 from meshcompose.errors import ConfigError
-from meshcompose.runtime.health import LogMatcher, check_once, monitor, split_host_port
 from meshcompose.model import Healthcheck, HealthKind
+from meshcompose.proc import process
+from meshcompose.runtime.health import LogMatcher, check_once, monitor, split_host_port
 
 
 @pytest.fixture
@@ -224,7 +224,7 @@ async def test_registry_probe_result_timeout_and_errors(tmp_path):
 class Script:
     """A registry probe that answers from a list, then keeps the last answer."""
 
-    def __init__(self, answers: List[bool]) -> None:
+    def __init__(self, answers: list[bool]) -> None:
         self.answers = list(answers)
         self.calls = 0
 
@@ -233,9 +233,9 @@ class Script:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
-async def run_monitor(check: Healthcheck, tmp_path: Path, until: int, **kw) -> List[bool]:
+async def run_monitor(check: Healthcheck, tmp_path: Path, until: int, **kw) -> list[bool]:
     """Runs `monitor` until `until` changes were reported (or 5 s passed)."""
-    changes: List[bool] = []
+    changes: list[bool] = []
     with anyio.move_on_after(5):
         async with anyio.create_task_group() as tg:
             def on_change(healthy: bool) -> None:

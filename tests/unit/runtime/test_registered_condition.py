@@ -7,18 +7,24 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import List
 
 import anyio
 import pytest
 
 from fake_registry import FakeRegistry
 from meshcompose.mesh import registry
-from meshcompose.runtime.events import AgentStatus, Notice
-from meshcompose.plan.launch import build_launches
 from meshcompose.model import (
-    Agent, AgentState, Condition, DependsOn, Healthcheck, HealthKind, Project, RunKind,
+    Agent,
+    AgentState,
+    Condition,
+    DependsOn,
+    Healthcheck,
+    HealthKind,
+    Project,
+    RunKind,
 )
+from meshcompose.plan.launch import build_launches
+from meshcompose.runtime.events import AgentStatus, Notice
 from meshcompose.runtime.supervisor import Supervisor
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,8 +36,8 @@ class Python:
 
 class Recorder:
     def __init__(self) -> None:
-        self.statuses: List[AgentStatus] = []
-        self.notices: List[str] = []
+        self.statuses: list[AgentStatus] = []
+        self.notices: list[str] = []
 
     def agent_lines(self, agent, stream, lines) -> None:
         pass
@@ -42,7 +48,7 @@ class Recorder:
     def notice(self, notice: Notice) -> None:
         self.notices.append(f"{notice.agent}: {notice.text}")
 
-    def states(self, name: str) -> List[AgentState]:
+    def states(self, name: str) -> list[AgentState]:
         return [s.state for s in self.statuses if s.name == name]
 
 

@@ -12,12 +12,11 @@ import anyio
 import psutil
 import pytest
 
-from meshcompose.proc import process
-from meshcompose.runtime import resources
-from meshcompose.runtime import throttle
-from meshcompose.proc import tree as proctree
-from meshcompose.runtime.events import AgentStatus
 from meshcompose.model import AgentState, Resources
+from meshcompose.proc import process
+from meshcompose.proc import tree as proctree
+from meshcompose.runtime import resources, throttle
+from meshcompose.runtime.events import AgentStatus
 
 GiB = 1024**3
 

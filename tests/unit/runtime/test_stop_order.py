@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Set
 
 import anyio
 import pytest
@@ -51,9 +50,9 @@ class Python:
 
 class ReadyWatcher:
     def __init__(self) -> None:
-        self.ready: Set[str] = set()
+        self.ready: set[str] = set()
 
-    def agent_lines(self, agent: str, stream: str, lines: List[str]) -> None:
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         if "ready" in lines:
             self.ready.add(agent)
 
@@ -64,7 +63,7 @@ class ReadyWatcher:
         pass
 
 
-def assert_dependents_exited_first(events: Path) -> List[str]:
+def assert_dependents_exited_first(events: Path) -> list[str]:
     lines = events.read_text().split("\n")
     for name, deps in GRAPH.items():
         for dep in deps:
@@ -100,7 +99,7 @@ def test_the_live_supervisor_stops_dependents_first(tmp_path: Path) -> None:
 def test_down_reaps_a_dead_supervisors_agents_in_the_same_order(tmp_path: Path) -> None:
     (tmp_path / "agent.py").write_text(AGENT)
     events = tmp_path / "events"
-    records: Dict[str, state.AgentRecord] = {}
+    records: dict[str, state.AgentRecord] = {}
     started = []
     try:
         for name, deps in GRAPH.items():

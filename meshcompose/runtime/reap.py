@@ -19,9 +19,10 @@ outcomes. Never imports networkx or jsonschema, so `down` stays fast.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable
 
 from meshcompose.control import state
 from meshcompose.control.lock import ProjectLock
@@ -45,24 +46,24 @@ class Reaped:
     forced: bool  # the leader outlived its grace period and was killed
 
 
-def recorded_depends_on(agents: Mapping[str, state.AgentRecord]) -> Dict[str, List[str]]:
+def recorded_depends_on(agents: Mapping[str, state.AgentRecord]) -> dict[str, list[str]]:
     """Each recorded agent's `depends_on`, as the supervisor wrote it."""
     return {name: list(record.get("depends_on") or ()) for name, record in agents.items()}
 
 
-def stop_waves(agents: Mapping[str, state.AgentRecord]) -> List[List[str]]:
+def stop_waves(agents: Mapping[str, state.AgentRecord]) -> list[list[str]]:
     """The recorded agents in stop order, as waves (`planner.stop_waves`)."""
     return planner.stop_waves(recorded_depends_on(agents))
 
 
-def reap_agent(name: str, record: state.AgentRecord, grace: Optional[float] = None) -> Reaped:
+def reap_agent(name: str, record: state.AgentRecord, grace: float | None = None) -> Reaped:
     """Stop one recorded agent (see `reap_records`); blocks until nothing of it is left."""
     import anyio
 
     return anyio.run(_reap_agent, name, record, grace)
 
 
-def reap_records(agents: Mapping[str, state.AgentRecord], grace: Optional[float] = None) -> List[Reaped]:
+def reap_records(agents: Mapping[str, state.AgentRecord], grace: float | None = None) -> list[Reaped]:
     """Stop every recorded agent: its stop signal to the whole group, the
     grace period (`grace`, else the recorded one), then SIGKILL for the group,
     every descendant and every process carrying its token. Dependents first,
@@ -71,7 +72,7 @@ def reap_records(agents: Mapping[str, state.AgentRecord], grace: Optional[float]
 
     from meshcompose.proc import process
 
-    outcomes: Dict[str, Reaped] = {}
+    outcomes: dict[str, Reaped] = {}
 
     async def reap(name: str) -> None:
         outcomes[name] = await _reap_agent(name, agents[name], grace)
@@ -83,7 +84,7 @@ def reap_records(agents: Mapping[str, state.AgentRecord], grace: Optional[float]
     return [outcomes[name] for wave in stop_waves(agents) for name in wave]
 
 
-async def _reap_agent(name: str, record: state.AgentRecord, grace: Optional[float]) -> Reaped:
+async def _reap_agent(name: str, record: state.AgentRecord, grace: float | None) -> Reaped:
     from meshcompose.proc import process
 
     ident = _identity(record)
@@ -98,15 +99,15 @@ async def _reap_agent(name: str, record: state.AgentRecord, grace: Optional[floa
     return Reaped(name, found=True, forced=forced)
 
 
-def _identity(record: state.AgentRecord) -> Optional[ProcessIdentity]:
+def _identity(record: state.AgentRecord) -> ProcessIdentity | None:
     pid, create_time = record.get("pid"), record.get("create_time")
     if not pid or create_time is None:
         return None  # never spawned, or mid-spawn: only its token can find it
     return ProcessIdentity(int(pid), float(create_time))
 
 
-def reap_project(project_dir: Path, grace: Optional[float] = None,
-                 only: Optional[Sequence[str]] = None) -> List[Reaped]:
+def reap_project(project_dir: Path, grace: float | None = None,
+                 only: Sequence[str] | None = None) -> list[Reaped]:
     """Stop what a dead supervisor left and record it in the state file.
 
     Holds the project lock meanwhile, so no new supervisor starts while the

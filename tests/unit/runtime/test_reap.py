@@ -1,4 +1,4 @@
-"""meshcompose.proc.reap: stop order from recorded depends_on, and stopping real
+"""meshcompose.runtime.reap: stop order from recorded depends_on, and stopping real
 processes from records alone (graceful, forced after the grace, found by
 token only, a reused pid left alone), then the state file updated under the lock."""
 
@@ -14,10 +14,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from meshcompose.proc import process
-from meshcompose.proc import reap
 from meshcompose.control import state
+from meshcompose.control.lock import ProjectLock
+from meshcompose.control.paths import STATE_DIR_NAME, STATE_FILE_NAME
 from meshcompose.errors import AlreadyRunningError
+from meshcompose.proc import process
+from meshcompose.runtime import reap
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -156,12 +158,11 @@ def test_reap_project_stops_dependents_first_and_records_the_outcome(tmp_path: P
 def test_reap_project_refuses_while_a_supervisor_holds_the_lock(tmp_path: Path):
     store = state.StateStore(tmp_path)
     store.write(state.new_document("p", tmp_path, []))
-    with state.ProjectLock(tmp_path, "p"):
-        with pytest.raises(AlreadyRunningError) as caught:
-            reap.reap_project(tmp_path)
+    with ProjectLock(tmp_path, "p"), pytest.raises(AlreadyRunningError) as caught:
+        reap.reap_project(tmp_path)
     assert caught.value.pid == os.getpid()
 
 
 def test_reap_project_of_a_project_that_never_ran(tmp_path: Path):
     assert reap.reap_project(tmp_path) == []
-    assert not (tmp_path / state.STATE_DIR_NAME / state.STATE_FILE_NAME).exists()
+    assert not (tmp_path / STATE_DIR_NAME / STATE_FILE_NAME).exists()
