@@ -8,15 +8,17 @@ configuration stack nor rich, and psutil scans the process table once.
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from meshcompose.control import state
 from meshcompose.proc.identity import process_alive
+
+if TYPE_CHECKING:
+    from meshcompose.proc.tree import TreeUsage
 
 # model.AgentState's values (a test keeps them equal): importing the model
 # would cost `ps` ~20 ms.
@@ -76,8 +78,11 @@ def ps(directory: Path, options: PsOptions) -> PsResult:
     if doc is None:
         return PsResult((), ran=False)
     supervised = state.supervisor_alive(doc)
-    children = functools.lru_cache(maxsize=None)(children_map)  # scanned once, and only if needed
-    rows = [agent_row(doc, name, record, supervised, children) for name, record in doc["agents"].items()]
+    alive = {name for name, record in doc["agents"].items()
+             if process_alive(record.get("pid"), record.get("create_time"))}
+    usage = tree_usage({name: doc["agents"][name] for name in alive})
+    rows = [agent_row(doc, name, record, supervised, name in alive, usage.get(name))
+            for name, record in doc["agents"].items()]
     registry_url = doc.get("registry_url")
     mesh = bool(registry_url) and options.mesh
     if registry_url and mesh:
@@ -115,11 +120,9 @@ def status_label(state_word: str, record: state.AgentRecord) -> str:
     return state_word
 
 
-def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervised: bool,
-              children: Callable[[], dict[int, list[int]]]) -> Row:
-    alive = process_alive(record.get("pid"), record.get("create_time"))
+def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervised: bool, alive: bool,
+              usage: TreeUsage | None) -> Row:
     word = effective_state(record, supervised, alive)
-    usage = tree_usage(record["pid"], record["create_time"], children()) if alive else None  # type: ignore[arg-type]
     started = record.get("started_at")
     return Row(
         Name=name, Project=doc["project"], State=word, Status=status_label(word, record),
@@ -127,7 +130,8 @@ def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervi
         Pid=record["pid"] if alive else None, StartedAt=started,
         Uptime=max(time.time() - started, 0.0) if alive and started else None,
         Restarts=int(record.get("restarts") or 0),
-        CPUPercent=usage[0] if usage else None, MemoryBytes=usage[1] if usage else None,
+        CPUPercent=usage.cpu_percent(record["create_time"] or 0.0) if usage else None,
+        MemoryBytes=usage.rss if usage else None,
         Python=record.get("python_version"), Venv=record.get("venv"),
         Interpreter=record.get("interpreter"), Message=record.get("message"),
         LogPath=record.get("log_path") or "",
@@ -147,39 +151,14 @@ def add_mesh_columns(registry_url: str, project: str, rows: Sequence[Row]) -> No
             row.Capabilities = info.capabilities
 
 
-def tree_usage(pid: int, create_time: float, children: dict[int, list[int]]) -> tuple[float, int] | None:
-    """(CPU % averaged since start, summed RSS) of the agent and its descendants."""
-    import psutil
+def tree_usage(records: Mapping[str, state.AgentRecord]) -> dict[str, TreeUsage]:
+    """The agents' trees measured exactly as the memory limit measures them
+    (proc.tree), in one scan of the process table, and only if any is alive."""
+    if not records:
+        return {}
+    from meshcompose.proc.identity import ProcessIdentity
+    from meshcompose.proc.tree import tree_usage as measure
 
-    cpu_seconds, rss = 0.0, 0
-    for member in _descendants(pid, children):
-        try:
-            proc = psutil.Process(member)
-            with proc.oneshot():
-                times = proc.cpu_times()
-                cpu_seconds += times.user + times.system
-                rss += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    elapsed = max(time.time() - create_time, 0.001)
-    return round(100.0 * cpu_seconds / elapsed, 1), rss
-
-
-def children_map() -> dict[int, list[int]]:
-    """parent pid -> child pids, from one scan of the process table (asking
-    psutil for each agent's children would scan it once per agent)."""
-    import psutil
-
-    children: dict[int, list[int]] = {}
-    for proc in psutil.process_iter(["ppid"]):
-        children.setdefault(proc.info["ppid"], []).append(proc.pid)
-    return children
-
-
-def _descendants(pid: int, children: dict[int, list[int]]) -> list[int]:
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        pending.extend(children.get(current, ()))
-    return found
+    keys = {name: (ProcessIdentity(record["pid"] or 0, record["create_time"] or 0.0), record.get("token"))
+            for name, record in records.items()}  # alive, so both are set
+    return measure(keys)

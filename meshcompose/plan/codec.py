@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 _NONE = type(None)
 _PLAIN = frozenset({str, int, float, bool, _NONE})
-_SEQUENCES = (list, tuple, collections.abc.Sequence)
+_SEQUENCES = (list, tuple, collections.abc.Sequence, frozenset, set)
 _MAPPINGS = (dict, collections.abc.Mapping)
 
 
@@ -54,6 +54,8 @@ def encode(value: Any) -> Any:
         return {str(key): encode(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [encode(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(encode(item) for item in value)  # sorted: the same plan, the same bytes
     return value
 
 
@@ -104,8 +106,11 @@ def _sequence(origin: Any, args: tuple, raw: Any, where: str) -> Any:
         return tuple(_decode(arg, item, f"{where}[{i}]") for i, (arg, item) in enumerate(zip(args, raw)))
     item_kind = args[0] if args else Any
     if _all_plain(item_kind, raw):
-        return raw if origin is list else tuple(raw)
-    items = [_decode(item_kind, item, f"{where}[{i}]") for i, item in enumerate(raw)]
+        items = raw
+    else:
+        items = [_decode(item_kind, item, f"{where}[{i}]") for i, item in enumerate(raw)]
+    if origin in (frozenset, set):
+        return origin(items)
     return items if origin is list else tuple(items)
 
 

@@ -4,6 +4,7 @@ what is wrong (and where), never a traceback."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -84,7 +85,7 @@ def test_a_round_trip_keeps_everything(tmp_path: Path):
 
 def test_the_file_is_private_atomic_and_read_back(tmp_path: Path):
     plan = full_plan(tmp_path)
-    path = runplan.write(plan, plan_file(plan.project.directory))
+    path = write_plan(plan)
     assert path == tmp_path / ".mesh-compose" / "run-plan.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # launch environments hold secrets
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -169,3 +170,16 @@ def test_the_supervisor_entry_refuses_a_newer_plan_without_a_traceback(tmp_path:
     assert "hint: start the project with the mesh-compose that planned it" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / ".mesh-compose" / "state.json").exists()
+
+
+def test_a_round_trip_keeps_provenance_and_extensions(tmp_path: Path):
+    """`external` is left out of equality, so the whole-plan round trip cannot
+    see it: a set of setting paths (and the x-* extensions) must survive too."""
+    plan = full_plan(tmp_path)
+    name = next(iter(plan.project.agents))
+    agent = dataclasses.replace(plan.project.agents[name], external=frozenset({"environment.B", "environment.A"}),
+                                extensions={"x-kubernetes": {"image": "example/agent:1"}})
+    project = dataclasses.replace(plan.project, agents={**plan.project.agents, name: agent})
+    back = runplan.read(write_plan(dataclasses.replace(plan, project=project)))
+    assert back.project.agents[name].external == frozenset({"environment.A", "environment.B"})
+    assert back.project.agents[name].extensions == {"x-kubernetes": {"image": "example/agent:1"}}
