@@ -17,6 +17,7 @@ import enum
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import InstallOptions, RegistryOptions, StartOptions, UpOptions
@@ -138,11 +139,16 @@ def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
     from meshcompose.runtime import detached
 
     log_path = plan.project.state_dir / SUPERVISOR_LOG
-    state_dir(plan.project.directory)
-    child = detached.start(runplan.write(plan, plan_file(plan.project.directory)), lock, log_path)
+    child = detached.start(write_plan(plan), lock, log_path)
     outcome = wait_until_up(plan.project.directory, plan.selected, healthchecked(plan.project, plan.selected),
                             options.wait_timeout, child=child, log_path=log_path)
     return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome)
+
+
+def write_plan(plan: RunPlan) -> Path:
+    """`.mesh-compose/run-plan.json`, what the detached supervisor starts from."""
+    state_dir(plan.project.directory)
+    return runplan.write(plan, plan_file(plan.project.directory))
 
 
 def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) -> UpResult:

@@ -29,7 +29,6 @@ from meshcompose.app.options import InstallOptions, InstallPolicy, UpOptions
 from meshcompose.app.project import ProjectSelection
 from meshcompose.app.waiting import wait_until_up
 from meshcompose.control.lock import ProjectLock
-from meshcompose.control.paths import plan_file
 from meshcompose.plan import runplan
 from meshcompose.plan.runplan import RunPlan
 from meshcompose.runtime import detached
@@ -65,7 +64,7 @@ def plan_up_d(project: ProjectDir) -> tuple[Path, RunPlan]:
     options = UpOptions(detach=True, install=InstallOptions(policy=InstallPolicy.CONTINUE))
     loaded = app_project.load(ProjectSelection(files=(str(project.root / "mesh-compose.yaml"),)))
     plan = app_up.plan_run(loaded, app_up.select(loaded, options), options)
-    return runplan.write(plan, plan_file(plan.project.directory)), plan
+    return app_up.write_plan(plan), plan
 
 
 def start_supervisor(project: ProjectDir, plan_path: Path, plan: RunPlan) -> int:
