@@ -124,21 +124,27 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str,
 
 
 def read_document(path: Path, variables: Mapping[str, str], unset: List[str]) -> Loaded:
-    """One file as a normalized mesh-compose document (data, marks, problems)."""
+    """One file as a normalized mesh-compose document (data, marks, problems).
+
+    Problems found while reading the YAML (a duplicate key, `.inf`, a bad
+    merge) do not stop the schema check: every problem is reported at once,
+    and the builder only ever sees schema-valid data.
+    """
     if path.suffix == ".py":
         return from_python_file(path)
     loaded = _read_yaml(path)
-    if loaded.problems or loaded.data is None:
+    if loaded.data is None:
         return loaded
     if "agent" in loaded.data and "agents" not in loaded.data:
-        loaded = from_seed_yaml(loaded, path)
-        if loaded.problems:
+        loaded = _from_seed(loaded, path)
+        if loaded.data is None:
             return loaded
-    bad: List[Path_] = []
+    bad: List[Path_] = list(loaded.replaced)
     loaded.data = _interpolate_tree(loaded.data, (), variables, unset, loaded, bad)
-    found = schema_problems(loaded.data, loaded.marks)
+    found = [(p, problem) for p, problem in schema_problems(loaded.data, loaded.marks)
+             if not any(p[: len(r)] == r for r in loaded.replaced)]
     loaded.problems.extend(problem for _, problem in found)
-    bad.extend(path for path, _ in found)
+    bad.extend(p for p, _ in found)
     if bad:
         # Keep checking what is left (references, durations...) so every
         # mistake is reported at once; give up only if pruning did not help.
@@ -150,6 +156,13 @@ def read_document(path: Path, variables: Mapping[str, str], unset: List[str]) ->
     return loaded
 
 
+def _from_seed(loaded: Loaded, path: Path) -> Loaded:
+    """The seed's single-agent file, converted; problems of its YAML are kept."""
+    converted = from_seed_yaml(loaded, path)  # data None when the shape is wrong
+    converted.problems[:0] = loaded.problems
+    return converted
+
+
 def _read_yaml(path: Path) -> Loaded:
     file = str(path)
     try:
@@ -159,7 +172,7 @@ def _read_yaml(path: Path) -> Loaded:
     except OSError as error:
         return Loaded(None, problems=[Problem(file, 0, 0, "", f"cannot read: {error.strerror or error}")])
     loaded = load_text(text, file)
-    if loaded.problems:
+    if loaded.data is None and loaded.problems:
         return loaded
     if loaded.data is None:
         loaded.problems.append(Problem(file, 1, 1, "", "the file is empty; expected a map with `agents:`"))

@@ -38,8 +38,13 @@ class Loaded:
     problems: List[Problem] = field(default_factory=list)
     # Agents already reported as malformed: known by name, but not built.
     broken: Set[str] = field(default_factory=set)
+    # Values already reported and replaced by None (a non-finite number, a bad
+    # tag...): the schema need not say again that they have the wrong type.
+    replaced: List[Path_] = field(default_factory=list)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+_MERGE_MESSAGE = "`<<` merges a map or a list of maps (such as *base) into this map; this is neither"
 _DROPPED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
 _PLAIN_TYPES = (str, int, float, bool, type(None))
 
@@ -60,7 +65,10 @@ _Loader.add_implicit_resolver(
 
 def load_text(text: str, file: str) -> Loaded:
     """Parse one YAML document. Problems are collected in the result."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as error:  # the reader checks every character up front
+        return Loaded(None, problems=[_character_problem(error, text, file)])
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -88,6 +96,22 @@ def _parser_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
     return Problem(file, line, column, "", f"not valid YAML: {what or error}")
 
 
+_CHARACTER_NAMES = {0x00: "NUL", 0x07: "bell", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed",
+                    0x1B: "escape", 0x7F: "delete"}
+
+
+def _character_problem(error: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """YAML allows only printable characters (and tab, LF, CR) anywhere, even in comments."""
+    code = error.character if isinstance(error.character, int) else ord(str(error.character)[:1] or "\0")
+    before = text[: error.position]
+    line, column = before.count("\n") + 1, error.position - (before.rfind("\n") + 1) + 1
+    kind = "control character" if code < 0x20 or 0x7F <= code < 0xA0 else "character"
+    name = f" ({_CHARACTER_NAMES[code]})" if code in _CHARACTER_NAMES else ""
+    escape = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    message = f"not valid YAML: {kind} U+{code:04X}{name} is not allowed; remove it, or write {escape} inside double quotes"
+    return Problem(file, line, column, "", message)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -107,12 +131,17 @@ class _Builder:
         mark = self.mark(node)
         self.loaded.problems.append(Problem(self.file, mark.line, mark.column, dotted(path), message))
 
+    def replaced(self, node: yaml.Node, path: Path_, message: str) -> None:
+        """A problem whose value is dropped: it becomes None and is not checked again."""
+        self.problem(node, path, message)
+        self.loaded.replaced.append(path)
+
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge()
         if id(node) in self.active:
-            self.problem(node, path, "recursive YAML alias")
+            self.replaced(node, path, "recursive YAML alias")
             return None
         self.active.add(id(node))
         try:
@@ -127,11 +156,12 @@ class _Builder:
     def _scalar(self, node: yaml.Node, path: Path_) -> Any:
         try:
             value = self.loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:
-            self.problem(node, path, f"invalid value {node.value!r}: {error}")
+        except Exception:  # an explicit tag's constructor (!!int, !!bool...) may raise anything on bad text
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.replaced(node, path, f"invalid value {node.value!r} for the tag {tag}")
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            self.problem(node, path, f"{node.value!r} is not a finite number")
+            self.replaced(node, path, f"{node.value!r} is not a finite number")
             return None
         # Explicitly tagged oddities (!!binary, ...) stay the text that was written.
         return value if isinstance(value, _PLAIN_TYPES) else str(node.value)
@@ -145,11 +175,11 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> Dict[Any, Any]:
         self._check_duplicates(node, path)
+        node.value = [(k, v) for k, v in node.value if k.tag != _MERGE or self._mergeable(v, path)]
         try:
             self.loader.flatten_mapping(node)
-        except yaml.YAMLError as error:
-            self.problem(node, path, f"invalid merge key (<<): {getattr(error, 'problem', error)}")
-            node.value = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        except yaml.YAMLError:  # a bad merge inside a merged map: reported where that map is read
+            node.value = [(k, v) for k, v in node.value if k.tag != _MERGE]
         result: Dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = self._key(key_node, path)
@@ -158,6 +188,19 @@ class _Builder:
             self.loaded.marks[path + (key,)] = self.mark(key_node)
             result[key] = self.build(value_node, path + (key,))
         return result
+
+    def _mergeable(self, value: yaml.Node, path: Path_) -> bool:
+        """Whether `<<: value` can merge; a list keeps its maps and loses the rest (reported)."""
+        if isinstance(value, yaml.SequenceNode):
+            wrong = [item for item in value.value if not isinstance(item, yaml.MappingNode)]
+            for item in wrong:
+                self.problem(item, path, _MERGE_MESSAGE)
+            value.value = [item for item in value.value if isinstance(item, yaml.MappingNode)]
+            return bool(value.value)
+        if not isinstance(value, yaml.MappingNode):
+            self.problem(value, path, _MERGE_MESSAGE)
+            return False
+        return True
 
     def _key(self, key_node: yaml.Node, path: Path_) -> Any:
         if not isinstance(key_node, yaml.ScalarNode):
@@ -169,7 +212,7 @@ class _Builder:
     def _check_duplicates(self, node: yaml.MappingNode, path: Path_) -> None:
         seen: Dict[str, yaml.Node] = {}
         for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
                 continue
             first = seen.setdefault(key_node.value, key_node)
             if first is not key_node:

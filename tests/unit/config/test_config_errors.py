@@ -15,8 +15,10 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def problems(tmp_path: Path, text: str, **kwargs) -> List[str]:
+    for script in ("a.py", "b.py"):
+        (tmp_path / script).write_text("")
     path = tmp_path / "mesh-compose.yaml"
-    path.write_text(textwrap.dedent(text))
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         loader.load_project([path], environ=kwargs.pop("environ", {}), **kwargs)
     assert caught.value.exit_code == EXIT_CONFIG
@@ -46,6 +48,36 @@ def test_not_yaml_gives_parser_position(tmp_path: Path) -> None:
 def test_duplicate_keys(tmp_path: Path) -> None:
     found = problems(tmp_path, "agents:\n  a: {script: a.py}\n  a: {script: b.py}\n")
     assert found == ["3:3: agents.a: duplicate key 'a' (first defined on line 2)"]
+
+
+MERGE = "`<<` merges a map or a list of maps (such as *base) into this map; this is neither"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # The minimal case of issue 12: the wrong type used to reach the builder unchecked.
+        ("agents: {a: {script: a.py}, a: {script: 5}}\n",
+         ["1:29: agents.a: duplicate key 'a' (first defined on line 1)",
+          "1:33: agents.a.script: expected a string, got an integer"]),
+        ("agents:\n  a: {script: a.py, args: .inf}\n  b: {script: 7}\n",
+         ["2:27: agents.a.args: '.inf' is not a finite number", "3:7: agents.b.script: expected a string, got an integer"]),
+        ("agents:\n  a: {script: a.py, stop_grace_period: .nan, restart: sometimes}\n",
+         ["2:40: agents.a.stop_grace_period: '.nan' is not a finite number",
+          "2:46: agents.a.restart: must be one of: no, on-failure, always, unless-stopped (got 'sometimes')"]),
+        ("agents:\n  a: {<<: 5, script: [a.py]}\n",
+         [f"2:11: agents.a: {MERGE}", "2:14: agents.a.script: expected a string, got a list"]),
+        # The maps of a merge list still merge (and are checked); only the rest is dropped.
+        ("x-base: &base {script: 5}\nagents:\n  a: {<<: [*base, 5]}\n",
+         ["1:16: agents.a.script: expected a string, got an integer", f"3:19: agents.a: {MERGE}"]),
+        ("agents:\n  a: {script: !!int x}\n", ["2:15: agents.a.script: invalid value 'x' for the tag !!int"]),
+        ("agents:\n  a: {script: a.py, args: [!!bool maybe, !!timestamp x]}\n",
+         ["2:28: agents.a.args[0]: invalid value 'maybe' for the tag !!bool",
+          "2:42: agents.a.args[1]: invalid value 'x' for the tag !!timestamp"]),
+    ],
+)
+def test_yaml_level_problems_are_reported_with_every_schema_problem(tmp_path: Path, text: str, expected: List[str]) -> None:
+    assert problems(tmp_path, text) == expected
 
 
 def test_unknown_top_level_key_names_allowed(tmp_path: Path) -> None:
@@ -119,6 +151,31 @@ def test_registry_url_and_host(tmp_path: Path) -> None:
 def test_document_shape(tmp_path: Path, text: str, expected: str) -> None:
     found = problems(tmp_path, text)
     assert any(expected in line for line in found), found
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("# a comment \x0c here\nagents: {a: {script: a.py}}\n",
+         "1:13: not valid YAML: control character U+000C (form feed) is not allowed; "
+         "remove it, or write \\x0c inside double quotes"),
+        ('agents:\n  a: {script: "a\x01.py"}\n',
+         "2:17: not valid YAML: control character U+0001 is not allowed; remove it, or write \\x01 inside double quotes"),
+        ("agents: {a: {script: a.py}}\n\x00", "2:1: not valid YAML: control character U+0000 (NUL) is not allowed; "
+                                              "remove it, or write \\x00 inside double quotes"),
+        ("agents: {a: {script: a\ufffe.py}}\n",
+         "1:23: not valid YAML: character U+FFFE is not allowed; remove it, or write \\ufffe inside double quotes"),
+    ],
+)
+def test_characters_yaml_does_not_allow_are_located(tmp_path: Path, text: str, expected: str) -> None:
+    assert problems(tmp_path, text) == [expected]
+
+
+def test_characters_yaml_allows_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    (tmp_path / "a.py").write_text("")
+    path.write_text("agents:\n  a: {script: a.py, args: [\"tab\\there\", \"\\x0c\", caf\u00e9, \u2028x]}\r\n", encoding="utf-8")
+    assert loader.load_project([path], environ={}).agents["a"].args == ("tab\there", "\x0c", "caf\u00e9", "x")
 
 
 def test_not_utf8(tmp_path: Path) -> None:
