@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import yaml
 
@@ -22,6 +22,10 @@ from meshcompose.errors import Problem
 
 Path_ = Tuple[Any, ...]  # key path inside the document: ("agents", "api", "args", 0)
 MAX_NODES = 200_000
+# Deeper than any real project file, and far from Python's recursion limit:
+# PyYAML's composer, this builder and jsonschema all recurse once per level.
+MAX_DEPTH = 100
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,28 @@ _PLAIN_TYPES = (str, int, float, bool, type(None))
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans."""
+    """SafeLoader with YAML 1.2 booleans, and a nesting limit before the composer recurses too deep."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # The scanner's look-ahead for simple keys costs one step per open
+        # bracket on every token: stop early, before that turns quadratic.
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, TOO_DEEP, self.get_mark())
+        super().fetch_flow_collection_start(token_class)
+
+    def compose_node(self, parent: Optional[yaml.Node], index: Any) -> Optional[yaml.Node]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, TOO_DEEP, mark)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -129,7 +154,8 @@ class _Builder:
 
     def problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         mark = self.mark(node)
-        self.loaded.problems.append(Problem(self.file, mark.line, mark.column, dotted(path), message))
+        shown = dotted(path) if len(path) <= 8 else dotted(path[:8]) + "..."
+        self.loaded.problems.append(Problem(self.file, mark.line, mark.column, shown, message))
 
     def replaced(self, node: yaml.Node, path: Path_, message: str) -> None:
         """A problem whose value is dropped: it becomes None and is not checked again."""
@@ -140,6 +166,9 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge()
+        if len(path) >= MAX_DEPTH:  # only aliases get here: the composer stops deeper text
+            self.replaced(node, path, f"{TOO_DEEP} (through aliases)")
+            return None
         if id(node) in self.active:
             self.replaced(node, path, "recursive YAML alias")
             return None

@@ -178,6 +178,36 @@ def test_characters_yaml_allows_are_accepted(tmp_path: Path) -> None:
     assert loader.load_project([path], environ={}).agents["a"].args == ("tab\there", "\x0c", "caf\u00e9", "x")
 
 
+DEEP = "nested more than 100 levels deep"
+
+
+@pytest.mark.parametrize(
+    "nested, expected",
+    [
+        ("[" * 490 + "]" * 490, f"1:109: not valid YAML: {DEEP}"),
+        ("{k: " * 500 + "1" + "}" * 500, f"1:402: not valid YAML: {DEEP}"),
+        ("\n" + "  - " * 600 + "1", f"2:399: not valid YAML: {DEEP}"),
+        ("[" * 100_000, f"1:109: not valid YAML: {DEEP}"),  # unbalanced, and far too long to recurse into
+    ],
+)
+def test_deep_nesting_is_a_located_error(tmp_path: Path, nested: str, expected: str) -> None:
+    assert problems(tmp_path, f"x-deep: {nested}\nagents: {{a: {{script: a.py}}}}\n") == [expected]
+
+
+def test_nesting_through_aliases_is_bounded_too(tmp_path: Path) -> None:
+    chain = ["x-0: &l0 " + "[" * 40 + "1" + "]" * 40]
+    chain += [f"x-{i}: &l{i} " + "[" * 40 + f"*l{i - 1}" + "]" * 40 for i in range(1, 15)]
+    found = problems(tmp_path, "\n".join(chain) + "\nagents: {a: {script: a.py, args: *l14}}\n")
+    assert any("agents.a.args[0]" in line and DEEP + " (through aliases)" in line for line in found), found
+
+
+def test_nesting_up_to_the_limit_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("")
+    path = tmp_path / "m.yaml"
+    path.write_text("x-deep: " + "[" * 95 + "]" * 95 + "\nagents: {a: {script: a.py}}\n")
+    assert list(loader.load_project([path], environ={}).agents) == ["a"]
+
+
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_bytes(b"agents:\n  a: {script: \xff\xfe}\n")
