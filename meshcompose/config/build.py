@@ -9,11 +9,12 @@ raised together.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import signal
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from meshcompose import units
 from meshcompose.config import envfile
@@ -27,6 +28,8 @@ from meshcompose.config.validate import locate
 from meshcompose.config.yamlload import Loaded, Path_
 
 T = TypeVar("T")
+Q = TypeVar("Q")
+D = TypeVar("D")
 
 
 class Located:
@@ -48,8 +51,24 @@ class Located:
             self.add(path, str(error))
             return default
 
+    def quantity(self, path: Path_, raw: Any, parse: Callable[[Any], Q], default: D, what: str) -> Union[Q, D]:
+        """A duration, size or CPU count: like `convert`, but one too large for a float is an error too."""
+        if raw is None:
+            return default
+        try:
+            value = parse(raw)
+        except OverflowError:
+            value = math.inf  # type: ignore[assignment]
+        except (ValueError, TypeError) as error:
+            self.add(path, str(error))
+            return default
+        if isinstance(value, float) and not math.isfinite(value):
+            self.add(path, f"too large for {what} (got {_abridged(raw)})")
+            return default
+        return value
+
     def duration(self, path: Path_, raw: Any, default: float) -> float:
-        return self.convert(path, raw, units.parse_duration, default)
+        return self.quantity(path, raw, units.parse_duration, default, "a duration")
 
     def integer(self, path: Path_, raw: Any, default: Optional[int], low: int = 0, high: Optional[int] = None) -> Optional[int]:
         value = self.convert(path, raw, _whole_number, default)
@@ -160,6 +179,11 @@ def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:
     argv: Tuple[str, ...] = ("auto",) if command == "auto" else tuple(str(a) for a in command or ())
     return Registry(url=url, host=raw.get("host"), port=port, command=argv)
 
+
+
+def _abridged(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 24 else f"{text[:12]}...{text[-8:]} ({len(text) - 2} characters)"
 
 
 def _whole_number(raw: Any) -> int:
@@ -327,9 +351,11 @@ class AgentBuilder:
     def _resources(self, path: Path_, raw: Mapping[str, Any]) -> Resources:
         located = self.located
         return Resources(
-            timeout=located.convert(path + ("timeout",), raw.get("timeout"), units.parse_duration, None),
-            memory_limit=located.convert(path + ("memory_limit",), raw.get("memory_limit"), units.parse_size, None),
-            cpu_limit=located.convert(path + ("cpu_limit",), raw.get("cpu_limit"), cpu_count, None),
+            timeout=located.quantity(path + ("timeout",), raw.get("timeout"), units.parse_duration, None, "a duration"),
+            memory_limit=located.quantity(path + ("memory_limit",), raw.get("memory_limit"), units.parse_size, None,
+                                          "a size"),
+            cpu_limit=located.quantity(path + ("cpu_limit",), raw.get("cpu_limit"), cpu_count, None,
+                                       "a number of CPUs"),
         )
 
     @staticmethod

@@ -106,3 +106,18 @@ def test_plain_install_ships_the_schema(tmp_path: Path) -> None:
     assert out.returncode == 3 and "agents.a.restart: must be one of" in out.stderr, out.stderr
     schema = subprocess.run([str(venv / "bin" / "mesh-compose"), "schema"], capture_output=True, text=True, timeout=60)
     assert json.loads(schema.stdout)["title"] == "mesh-compose.yaml"
+
+
+def test_numbers_too_large_for_a_float_are_errors_and_json_never_says_infinity(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("")
+    huge = "9" * 400
+    (tmp_path / "mesh-compose.yaml").write_text(
+        f"agents:\n  a: {{script: a.py, stop_grace_period: '{huge}h', resources: {{memory_limit: '{huge}TB'}}}}\n")
+    out = cli(tmp_path, "config", "--format", "json")
+    assert (out.returncode, out.stdout) == (3, "")
+    assert "agents.a.stop_grace_period: too large for a duration" in out.stderr
+    assert "agents.a.resources.memory_limit: too large for a size" in out.stderr
+    (tmp_path / "mesh-compose.yaml").write_text("agents:\n  a: {script: a.py, stop_grace_period: 1.7976931348623157e+308}\n")
+    out = cli(tmp_path, "config", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert "Infinity" not in out.stdout and json.loads(out.stdout)["agents"]["a"]["stop_grace_period"] == 1.7976931348623157e308

@@ -208,6 +208,29 @@ def test_nesting_up_to_the_limit_is_accepted(tmp_path: Path) -> None:
     assert list(loader.load_project([path], environ={}).agents) == ["a"]
 
 
+HUGE = "9" * 400
+
+
+@pytest.mark.parametrize(
+    "field, expected",
+    [
+        (f"stop_grace_period: '{HUGE}h'", "agents.a.stop_grace_period: too large for a duration"),
+        (f"stop_grace_period: {HUGE}", "agents.a.stop_grace_period: too large for a duration"),
+        (f"healthcheck: {{log: x, interval: '{HUGE}.5'}}", "agents.a.healthcheck.interval: too large for a duration"),
+        (f"backoff: {{initial: 1s, maximum: '{HUGE}m'}}", "agents.a.backoff.maximum: too large for a duration"),
+        (f"resources: {{timeout: '{HUGE}s'}}", "agents.a.resources.timeout: too large for a duration"),
+        (f"resources: {{memory_limit: '{HUGE}TB'}}", "agents.a.resources.memory_limit: too large for a size"),
+        (f"resources: {{memory_limit: '{HUGE}.0'}}", "agents.a.resources.memory_limit: too large for a size"),
+        (f"resources: {{cpu_limit: '{HUGE}'}}", "agents.a.resources.cpu_limit: too large for a number of CPUs"),
+        (f"resources: {{cpu_limit: {HUGE}}}", "agents.a.resources.cpu_limit: too large for a number of CPUs"),
+    ],
+)
+def test_numbers_too_large_are_located_errors(tmp_path: Path, field: str, expected: str) -> None:
+    (found,) = problems(tmp_path, f"agents:\n  a: {{script: a.py, {field}}}\n")
+    assert found.startswith("2:") and expected in found, found
+    assert len(found) < 200  # the 400 digits are not repeated back
+
+
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_bytes(b"agents:\n  a: {script: \xff\xfe}\n")
