@@ -112,6 +112,7 @@ def build_project(
     context = BuildContext(directory, variables, python, known, enabled | loaded.broken)
     builder = AgentBuilder(located, context)
     agents = {n: builder.build(n, a) for n, a in raw_agents.items() if n in enabled}
+    _check_cycles(located, agents)
     registry = _registry(located, data.get("registry") or {})
     if located.problems:
         raise ConfigError(located.problems)
@@ -166,6 +167,26 @@ def _project_name(located: Located, data: Mapping[str, Any], directory: Path, ov
                                             "use letters, digits, '_', '.' and '-'"))
         return override
     return data.get("name") or name_from(directory.name.lower(), "project")
+
+
+def _check_cycles(located: Located, agents: Mapping[str, Agent]) -> None:
+    """A depends_on cycle, located at the entry that closes it, in linear time.
+
+    Read from its first agent in file order, the same chain the planner
+    reports (the planner checks again, for projects not built from a file).
+    """
+    import graphlib
+
+    sorter = graphlib.TopologicalSorter({name: [d.name for d in agent.depends_on] for name, agent in agents.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as error:
+        cycle = list(reversed(error.args[1][:-1]))  # graphlib lists it dependency first
+        position = {name: index for index, name in enumerate(agents)}
+        first = min(range(len(cycle)), key=lambda index: position[cycle[index]])
+        cycle = cycle[first:] + cycle[:first]
+        chain = " -> ".join([*cycle, cycle[0]])
+        located.add(("agents", cycle[-1], "depends_on", cycle[0]), f"dependency cycle: {chain}")
 
 
 def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:

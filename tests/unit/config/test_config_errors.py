@@ -131,6 +131,33 @@ def test_invalid_agent_name(tmp_path: Path) -> None:
     assert found.startswith("2:3: agents.bad name: invalid name 'bad name'")
 
 
+@pytest.mark.parametrize(
+    "agents, expected",
+    [
+        ("  a: {script: a.py, depends_on: [b]}\n  b: {script: b.py, depends_on: [c]}\n  c: {script: a.py, depends_on: [a]}\n",
+         "4:34: agents.c.depends_on.a: dependency cycle: a -> b -> c -> a"),
+        ("  c: {script: a.py, depends_on: {a: {condition: healthy}}}\n  a: {script: a.py, depends_on: [c]}\n",
+         "3:34: agents.a.depends_on.c: dependency cycle: c -> a -> c"),
+        ("  ok: {script: a.py}\n  a:\n    script: a.py\n    depends_on: [ok, a]\n",
+         "5:22: agents.a.depends_on.a: dependency cycle: a -> a"),
+    ],
+)
+def test_a_dependency_cycle_is_located_at_the_entry_that_closes_it(tmp_path: Path, agents: str, expected: str) -> None:
+    assert problems(tmp_path, "agents:\n" + agents) == [expected]
+
+
+def test_a_long_chain_validates_quickly_and_its_cycle_is_found(tmp_path: Path) -> None:
+    lines = ["agents:", "  a0: {script: a.py}"] + [f"  a{i}: {{script: a.py, depends_on: [a{i - 1}]}}" for i in range(1, 1000)]
+    path = tmp_path / "mesh-compose.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    (tmp_path / "a.py").write_text("")
+    assert len(loader.load_project([path], environ={}).agents) == 1000
+    lines[1] = "  a0: {script: a.py, depends_on: [a999]}"
+    (found,) = problems(tmp_path, "\n".join(lines) + "\n")
+    assert found.startswith("3:35: agents.a1.depends_on.a0: dependency cycle: a0 -> a999 -> a998 -> ")
+    assert found.endswith(" -> a2 -> a1 -> a0")
+
+
 def test_registry_url_and_host(tmp_path: Path) -> None:
     found = problems(tmp_path, "registry: {url: 'http://h:1', host: h, port: 99999}\nagents: {a: {script: a.py}}\n")
     assert "1:12: registry.url: use either url or host/port, not both" in found
