@@ -25,7 +25,7 @@ from meshcompose.model import (
     Resources, RestartMode, RestartPolicy, RunKind,
 )
 from meshcompose.config.validate import locate
-from meshcompose.config.yamlload import Loaded, Path_
+from meshcompose.config.yamlload import Loaded, Path_, dotted
 
 T = TypeVar("T")
 Q = TypeVar("Q")
@@ -77,6 +77,29 @@ class Located:
             return default
         return value
 
+    def existing(self, where: Path_, target: Path, kind: str = "") -> None:
+        """A path the agent needs must be there now: `config -q` in CI says so, not `up` later.
+
+        Located at the key; labelled with its owner (`agents.api: script ... does not exist`).
+        """
+        if not target.exists():
+            problem = "does not exist"
+        elif kind == "file" and not target.is_file():
+            problem = "is not a file"
+        elif kind == "directory" and not target.is_dir():
+            problem = "is not a directory"
+        else:
+            return
+        mark = locate(self.marks, where, "")
+        self.problems.append(Problem(mark.file, mark.line, mark.column, dotted(where[:-1]),
+                                     f"{where[-1]} {target} {problem}"))
+
+    def interpreter(self, where: Path_, spec: Optional[str], directory: Path) -> Optional[str]:
+        """Checked when it is a path; a bare name such as python3.12 is looked up on PATH later."""
+        if spec is not None and looks_like_path(spec):
+            self.existing(where, Path(os.path.normpath(directory / Path(spec).expanduser())))
+        return spec
+
     def requirements(self, path: Path_, raw: Mapping[str, Any], fallback: PythonRequirements) -> PythonRequirements:
         from packaging.requirements import InvalidRequirement, Requirement
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -114,11 +137,12 @@ def build_project(
     agents = {n: builder.build(n, a) for n, a in raw_agents.items() if n in enabled}
     _check_cycles(located, agents)
     registry = _registry(located, data.get("registry") or {})
+    interpreter = located.interpreter(("python", "interpreter"), raw_python.get("interpreter"), directory)
     if located.problems:
         raise ConfigError(located.problems)
     return Project(
         name=name, directory=directory, files=files, agents=agents, python=python,
-        interpreter=raw_python.get("interpreter"), registry=registry, profiles=profiles,
+        interpreter=interpreter, registry=registry, profiles=profiles,
     )
 
 
@@ -153,6 +177,11 @@ class BuildContext:
     def suggestion(self, name: str) -> str:
         close = difflib.get_close_matches(name, list(self.raw_agents), n=1)
         return f"; did you mean '{close[0]}'?" if close else f"; agents: {', '.join(self.raw_agents) or '(none)'}"
+
+
+def looks_like_path(spec: str) -> bool:
+    """An interpreter written as a path, not a command name: pyenv tells them apart by the same rule."""
+    return any(sep in spec for sep in ("/", "\\")) or spec.startswith((".", "~"))
 
 
 def _enabled(agent: Mapping[str, Any], active: Sequence[str]) -> bool:
@@ -257,8 +286,8 @@ class AgentBuilder:
         run, target, command = self._run(base, raw)
         return Agent(
             name=name, run=run, target=target, command=command, args=argv(raw.get("args")),
-            working_dir=self.context.path(raw["working_dir"]) if raw.get("working_dir") else self.context.directory,
-            interpreter=raw.get("interpreter"),
+            working_dir=self._working_dir(base, raw),
+            interpreter=self.located.interpreter(base + ("interpreter",), raw.get("interpreter"), self.context.directory),
             python=self.located.requirements(base + ("python",), raw.get("python") or {},
                                              PythonRequirements(requires=self.context.python.requires)),
             environment=self._environment(base, raw),
@@ -280,10 +309,19 @@ class AgentBuilder:
             return RunKind.COMMAND, "", ("false",)
         kind = present[0]
         if kind == "script":
-            return RunKind.SCRIPT, str(self.context.path(raw["script"])), ()
+            script = self.context.path(raw["script"])
+            self.located.existing(base + ("script",), script, "file")
+            return RunKind.SCRIPT, str(script), ()
         if kind == "module":
             return RunKind.MODULE, raw["module"], ()
         return RunKind.COMMAND, "", argv(raw["command"])
+
+    def _working_dir(self, base: Path_, raw: Mapping[str, Any]) -> Path:
+        if not raw.get("working_dir"):
+            return self.context.directory
+        directory = self.context.path(raw["working_dir"])
+        self.located.existing(base + ("working_dir",), directory, "directory")
+        return directory
 
     def _environment(self, base: Path_, raw: Mapping[str, Any]) -> Dict[str, str]:
         result: Dict[str, str] = {}

@@ -27,6 +27,8 @@ def problems(tmp_path: Path, text: str, **kwargs) -> List[str]:
 
 
 def test_five_mistakes_give_five_located_errors(tmp_path: Path) -> None:
+    for script in ("api.py", "w.py"):
+        (tmp_path / script).write_text("")
     found = problems(tmp_path, (FIXTURES / "five_mistakes.yaml").read_text())
     assert found == [
         "4:5: agents.api.restart: must be one of: no, on-failure, always, unless-stopped (got 'sometimes')",
@@ -274,6 +276,43 @@ def test_missing_file_and_bad_project_name(tmp_path: Path) -> None:
         loader.load_project([path], project_name="no spaces", environ={})
 
 
+def test_paths_that_do_not_exist_are_located_errors(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    found = problems(tmp_path, """\
+        python: {interpreter: ./envs/missing/bin/python}
+        agents:
+          a:
+            script: gone.py
+            working_dir: nowhere
+            interpreter: ~/no/such/python-mesh-compose-test
+            env_file: [missing.env]
+          b: {script: a.py, working_dir: a.py, interpreter: python3.12}
+          c: {script: sub}
+        """)
+    home = Path("~").expanduser()
+    assert found == [
+        f"1:10: python: interpreter {tmp_path}/envs/missing/bin/python does not exist",
+        f"4:5: agents.a: script {tmp_path}/gone.py does not exist",
+        f"5:5: agents.a: working_dir {tmp_path}/nowhere does not exist",
+        f"6:5: agents.a: interpreter {home}/no/such/python-mesh-compose-test does not exist",
+        f"7:16: agents.a.env_file[0]: cannot read env_file '{tmp_path}/missing.env': No such file or directory",
+        f"8:21: agents.b: working_dir {tmp_path}/a.py is not a directory",  # a bare python3.12 is looked up on PATH
+        f"9:7: agents.c: script {tmp_path}/sub is not a file",
+    ]
+
+
+def test_relative_paths_start_at_the_project_directory(tmp_path: Path) -> None:
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "api.py").write_text("")
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / "tools.py").write_text("")
+    path = tmp_path / "mesh-compose.yaml"
+    path.write_text("agents:\n  api: {script: agents/api.py, working_dir: agents, interpreter: .venv}\n"
+                    "  tools: {module: tools, interpreter: python3}\n")
+    project = loader.load_project([path], environ={})
+    assert project.agents["api"].working_dir == tmp_path / "agents"
+
+
 def test_missing_env_file_of_an_agent(tmp_path: Path) -> None:
     (found,) = problems(tmp_path, "agents:\n  a: {script: a.py, env_file: [missing.env]}\n")
     assert found.startswith("2:32: agents.a.env_file[0]: cannot read env_file")
@@ -282,6 +321,7 @@ def test_missing_env_file_of_an_agent(tmp_path: Path) -> None:
 def test_errors_of_several_files_together_sorted(tmp_path: Path) -> None:
     one = tmp_path / "one.yaml"
     two = tmp_path / "two.yaml"
+    (tmp_path / "a.py").write_text("")
     one.write_text("agents:\n  a: {script: a.py, restart: maybe}\n")
     two.write_text("agents:\n  a: {stop_signal: 'no such'}\n")
     with pytest.raises(ConfigError) as caught:

@@ -49,7 +49,13 @@ def load_and_plan(tmp_path: Path) -> str:
     return result.stdout.strip()
 
 
+def touch_scripts(directory: Path) -> None:
+    for name in ("api.py", "worker.py", "worker2.py", "a.py"):
+        (directory / name).write_text("")
+
+
 def test_a_warm_load_of_an_unchanged_project_imports_neither_jsonschema_nor_networkx(tmp_path: Path):
+    touch_scripts(tmp_path)
     (tmp_path / "mesh-compose.yaml").write_text(PROJECT)
     assert load_and_plan(tmp_path) == "['api', 'worker'] True True"
     assert load_and_plan(tmp_path) == "['api', 'worker'] False False"
@@ -63,6 +69,7 @@ def test_remembered_successes_never_hide_a_new_mistake(tmp_path: Path, monkeypat
 
     monkeypatch.setenv("MESH_COMPOSE_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "mesh-compose.yaml"
+    touch_scripts(tmp_path)
     path.write_text(PROJECT)
     project = loader.load_project([path])
     planner.check(project)
