@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import List
 
 import pytest
 
-from meshcompose.config import loader
+from meshcompose.config import loader, yamlload
 from meshcompose.errors import EXIT_CONFIG, ConfigError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -210,17 +211,42 @@ def test_characters_yaml_allows_are_accepted(tmp_path: Path) -> None:
 DEEP = "nested more than 100 levels deep"
 
 
+@pytest.fixture(params=sorted(yamlload.LOADERS))
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test that takes it runs with libyaml (when PyYAML has it) and with the pure-Python parser."""
+    monkeypatch.setattr(yamlload, "PARSER", request.param)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(
-    "nested, expected",
+    "nested",
+    ["[" * 490 + "]" * 490, "{k: " * 500 + "1" + "}" * 500, "\n" + "  - " * 600 + "1", "[" * 100_000],
+    ids=["flow-lists", "flow-maps", "block-lists", "unclosed"],
+)
+def test_deep_nesting_is_a_located_error(tmp_path: Path, parser: str, nested: str) -> None:
+    (found,) = problems(tmp_path, f"x-deep: {nested}\nagents: {{a: {{script: a.py}}}}\n")
+    assert re.fullmatch(rf"{1 + nested.startswith(chr(10))}:\d+: not valid YAML: {DEEP}", found), found
+
+
+@pytest.mark.parametrize(
+    "text, expected",
     [
-        ("[" * 490 + "]" * 490, f"1:109: not valid YAML: {DEEP}"),
-        ("{k: " * 500 + "1" + "}" * 500, f"1:402: not valid YAML: {DEEP}"),
-        ("\n" + "  - " * 600 + "1", f"2:399: not valid YAML: {DEEP}"),
-        ("[" * 100_000, f"1:109: not valid YAML: {DEEP}"),  # unbalanced, and far too long to recurse into
+        ("agents:\n\ta: {script: a.py}\n", "2:1: not valid YAML: tab character: indent with spaces"),
+        ("agents:\n  a:\n    script: a.py\n\t  args: [x]\n", "4:1: not valid YAML: tab character: indent with spaces"),
+        ("agents:\n  a: {script: a.py}\n b: {script: b.py}\n",
+         "3:2: not valid YAML: bad indentation: this line does not line up with the keys above it"),
+        ("agents:\n  a:\n    script: a.py\n     args: [x]\n", "4:10: not valid YAML: unexpected ':'"),
+        ("agents:\n  a: {script: a.py, args: [x}\n", "2:29: not valid YAML: a list opened with '[' is not closed"),
+        ("agents:\n  a: {script: 'a.py}\n", "3:1: not valid YAML: a quoted string is not closed"),
+        ("agents:\n  a: {script: @a.py}\n", "2:15: not valid YAML: '@' cannot start a value: put the value in quotes"),
+        ("agents:\n  a: *base\n", "2:6: not valid YAML: an alias (*name) must refer to an anchor (&name) defined above it"),
+        ("agents: {}\n---\nagents: {}\n", "2:1: not valid YAML: only one YAML document is allowed"),
     ],
 )
-def test_deep_nesting_is_a_located_error(tmp_path: Path, nested: str, expected: str) -> None:
-    assert problems(tmp_path, f"x-deep: {nested}\nagents: {{a: {{script: a.py}}}}\n") == [expected]
+def test_syntax_errors_say_what_to_fix(tmp_path: Path, parser: str, text: str, expected: str) -> None:
+    (found,) = problems(tmp_path, text)
+    assert found.startswith(expected), found
+    assert "token" not in found and "<block" not in found  # never the parser's own vocabulary
 
 
 def test_nesting_through_aliases_is_bounded_too(tmp_path: Path) -> None:

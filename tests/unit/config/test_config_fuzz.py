@@ -25,19 +25,20 @@ from typing import Any, Iterator, List, Union
 import pytest
 import yaml
 from config_strategies import (
-    ENVIRON, control_char_texts, deep_texts, flow_documents, interpolation_texts, mutate, overflow_texts, prepare,
+    ENVIRON, HOSTILE_TEXTS, control_char_texts, deep_texts, flow_documents, interpolation_texts, mutate, overflow_texts, prepare,
     random_value, raw_bytes, raw_texts,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshcompose.config import loader
+from meshcompose.config import loader, yamlload
 from meshcompose.config.validate import schema
 from meshcompose.errors import ConfigError
 from meshcompose.model import Project
 from meshcompose.plan import planner
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+DEFAULT_PARSER = yamlload.PARSER
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
@@ -117,6 +118,21 @@ def test_numbers_too_large(workdir: Path, text: str) -> None:
 @given(text=interpolation_texts())
 def test_interpolation(workdir: Path, text: str) -> None:
     load_or_config_error(workdir / "dollars.yaml", text)
+
+
+@settings(FUZZ, max_examples=300)
+@given(text=HOSTILE_TEXTS)
+def test_libyaml_and_the_python_parser_read_documents_alike(text: str) -> None:
+    """libyaml parses where PyYAML has it; the pure-Python parser elsewhere. Where both read a
+    document, they read the same data with the same problems (they may disagree on what is
+    valid YAML: libyaml allows a tab as a separator, PyYAML does not)."""
+    read = {}
+    for parser in yamlload.LOADERS:
+        yamlload.PARSER = parser
+        read[parser] = yamlload.load_text(text, "f.yaml")
+    yamlload.PARSER = DEFAULT_PARSER
+    parsed = [result for result in read.values() if result.data is not None]
+    assert all((r.data, r.problems) == (parsed[0].data, parsed[0].problems) for r in parsed)
 
 
 # -- documents from the format's vocabulary, and mutations of the full fixture ----------------
