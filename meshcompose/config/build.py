@@ -288,8 +288,7 @@ class AgentBuilder:
             name=name, run=run, target=target, command=command, args=argv(raw.get("args")),
             working_dir=self._working_dir(base, raw),
             interpreter=self.located.interpreter(base + ("interpreter",), raw.get("interpreter"), self.context.directory),
-            python=self.located.requirements(base + ("python",), raw.get("python") or {},
-                                             PythonRequirements(requires=self.context.python.requires)),
+            python=self._python(base, raw),
             environment=self._environment(base, raw),
             depends_on=self._depends_on(base, name, raw.get("depends_on") or {}),
             healthcheck=self._healthcheck(base + ("healthcheck",), raw.get("healthcheck")),
@@ -300,6 +299,14 @@ class AgentBuilder:
             metadata=self._metadata(raw.get("metadata") or {}),
             profiles=tuple(raw.get("profiles") or ()),
         )
+
+    def _python(self, base: Path_, raw: Mapping[str, Any]) -> PythonRequirements:
+        """The agent's own needs plus the project's packages, which every agent must have too."""
+        project = self.context.python
+        own = self.located.requirements(base + ("python",), raw.get("python") or {},
+                                        PythonRequirements(requires=project.requires))
+        packages = tuple(dict.fromkeys((*project.packages, *own.packages)))
+        return PythonRequirements(requires=own.requires, packages=packages)
 
     def _run(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[RunKind, str, Tuple[str, ...]]:
         present = [kind for kind in RUN_KINDS if kind in raw]

@@ -45,6 +45,17 @@ def test_config_prints_normalized_yaml_and_json(tmp_path: Path) -> None:
     assert (quiet.returncode, quiet.stdout) == (0, "")
 
 
+def test_config_shows_each_agents_effective_packages(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py", "b.py")
+    (tmp_path / "mesh-compose.yaml").write_text(
+        "python: {packages: ['mcp-mesh>=0.5', httpx]}\n"
+        "agents:\n  a: {script: a.py, python: {packages: [httpx, rich]}}\n  b: {script: b.py}\n")
+    document = yaml.safe_load(cli(tmp_path, "config").stdout)
+    assert document["python"]["packages"] == ["mcp-mesh>=0.5", "httpx"]
+    assert document["agents"]["a"]["python"]["packages"] == ["mcp-mesh>=0.5", "httpx", "rich"]
+    assert document["agents"]["b"]["python"]["packages"] == ["mcp-mesh>=0.5", "httpx"]
+
+
 def test_five_mistakes_five_located_errors_no_traceback(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "five_mistakes.yaml", tmp_path / "mesh-compose.yaml")
     touch(tmp_path, "api.py", "w.py")

@@ -64,7 +64,8 @@ def test_full_fixture_api_agent_uses_every_key(full) -> None:
     assert api.args == ("--port", "9000")
     assert api.working_dir == root / "agents"
     assert api.interpreter == ".venv"
-    assert api.python.requires == ">=3.10" and api.python.packages == ("fastapi",)
+    # The project's packages are required of every agent too: the model says so, and `config` shows it.
+    assert api.python.requires == ">=3.10" and api.python.packages == ("httpx>=0.24", "fastapi")
     # env_file values, overlaid by `environment` (LOG_LEVEL from the anchor wins over api.env).
     assert dict(api.environment) == {
         "API_KEY": "secret", "LOG_LEVEL": "debug", "PORT": "9000", "FLAG": "true", "FROM_CALLER": "hi",
@@ -87,6 +88,7 @@ def test_full_fixture_other_agents(full) -> None:
     assert proxy.healthcheck.kind is HealthKind.TCP
     assert (proxy.healthcheck.interval, proxy.healthcheck.timeout, proxy.healthcheck.start_period) == (0.5, 2.0, 90.0)
     assert proxy.working_dir == root and proxy.python.requires == ">=3.9"  # defaults: project dir, project requires
+    assert proxy.python.packages == ("httpx>=0.24",)
     assert worker.run is RunKind.MODULE and worker.target == "workers.main"
     assert dict(worker.environment) == {"MODE": "batch", "BATCH": "10", "FROM_CALLER": "hi"}
     assert worker.depends_on[0].condition is Condition.STARTED

@@ -161,6 +161,21 @@ def test_a_long_chain_validates_quickly_and_its_cycle_is_found(tmp_path: Path) -
     assert found.endswith(" -> a2 -> a1 -> a0")
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("name: 'my project'\nagents: {a: {script: a.py}}\n",
+         "1:1: name: invalid name 'my project': use letters, digits, '_', '.' and '-', starting with a letter or digit"),
+        ("agents: {a: {module: 'my-agent'}}\n",
+         "1:14: agents.a.module: invalid module name 'my-agent': use a dotted Python name such as mypkg.agent"),
+        ("agents: {a: {script: a.py, stop_signal: 'TERM!'}}\n",
+         "1:28: agents.a.stop_signal: invalid signal 'TERM!': use a name such as SIGTERM, TERM or SIGHUP"),
+    ],
+)
+def test_a_value_of_the_wrong_form_says_which_form(tmp_path: Path, text: str, expected: str) -> None:
+    assert problems(tmp_path, text) == [expected]
+
+
 def test_registry_url_and_host(tmp_path: Path) -> None:
     found = problems(tmp_path, "registry: {url: 'http://h:1', host: h, port: 99999}\nagents: {a: {script: a.py}}\n")
     assert "1:12: registry.url: use either url or host/port, not both" in found
