@@ -94,8 +94,17 @@ def test_required_variable_error_names_file_key_and_message(tmp_path: Path) -> N
 
 
 def test_malformed_interpolation(tmp_path: Path) -> None:
-    (found,) = problems(tmp_path, "agents:\n  a:\n    script: a.py\n    healthcheck: {log: 'ready$'}\n")
+    (found,) = problems(tmp_path, "agents:\n  a:\n    script: a.py\n    healthcheck: {log: 'ready ${ x'}\n")
     assert found.startswith("4:19: agents.a.healthcheck.log: invalid interpolation format") and "$$" in found
+
+
+def test_a_dollar_that_starts_no_variable_is_kept_as_compose_v2_does(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("")
+    path = tmp_path / "mesh-compose.yaml"
+    path.write_text("agents:\n  a:\n    script: a.py\n    args: ['a $ string', '$1', '$$HOME']\n"
+                    "    healthcheck: {log: 'ready$'}\n")
+    agent = loader.load_project([path], environ={}).agents["a"]
+    assert agent.args == ("a $ string", "$1", "$HOME") and agent.healthcheck.target == "ready$"
 
 
 @pytest.mark.parametrize(
