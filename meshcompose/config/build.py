@@ -14,7 +14,7 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from meshcompose import units
 from meshcompose.config import envfile
@@ -120,7 +120,7 @@ class Located:
 
 def build_project(
     loaded: Loaded, *, files: Tuple[Path, ...], directory: Path, project_name: Optional[str],
-    profiles: Tuple[str, ...], variables: Mapping[str, str],
+    profiles: Tuple[str, ...], variables: Mapping[str, str], unset: Optional[List[str]] = None,
 ) -> Project:
     data: Dict[str, Any] = loaded.data
     located = Located(loaded)
@@ -132,7 +132,7 @@ def build_project(
         located.add(("agents",), "no agents defined; add at least one under `agents:`")
     enabled = {n for n, a in raw_agents.items() if _enabled(a, profiles)}
     known = {**{name: {} for name in loaded.broken if name}, **raw_agents}
-    context = BuildContext(directory, variables, python, known, enabled | loaded.broken)
+    context = BuildContext(directory, variables, python, known, enabled | loaded.broken, unset)
     builder = AgentBuilder(located, context)
     agents = {n: builder.build(n, a) for n, a in raw_agents.items() if n in enabled}
     _check_cycles(located, agents)
@@ -150,7 +150,8 @@ class BuildContext:
     """What every agent is built against."""
 
     def __init__(self, directory: Path, variables: Mapping[str, str], python: PythonRequirements,
-                 raw_agents: Mapping[str, Any], enabled: set) -> None:
+                 raw_agents: Mapping[str, Any], enabled: Set[str], unset: Optional[List[str]] = None) -> None:
+        self.unset = unset  # names an env_file interpolated that are set nowhere
         self.directory = directory
         self.variables = variables
         self.python = python
@@ -164,7 +165,7 @@ class BuildContext:
     def read_env_file(self, located: Located, path: Path_, text: str) -> Dict[str, str]:
         file = self.path(text)
         try:
-            return envfile.read_env_file(file, self.variables)
+            return envfile.read_env_file(file, self.variables, self.unset)
         except envfile.EnvFileError as error:
             located.problems.append(Problem(str(file), error.line, 1, "", error.message))
         except OSError as error:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from meshcompose.config import envfile
 from meshcompose.config.build import build_project
@@ -55,12 +55,19 @@ def load_project(
     cwd = Path(cwd) if cwd is not None else Path.cwd()
     caller = dict(os.environ if environ is None else environ)
     paths = _project_files(files, cwd)
-    directory = paths[0].parent
-    variables = _variables(directory, env_files, caller, cwd)
     unset: List[str] = []
+    try:
+        return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd)
+    finally:
+        if warnings is not None:
+            warnings.extend(f"the {name} variable is not set; using an empty string" for name in unset)
+
+
+def _load(paths: List[Path], caller: Dict[str, str], unset: List[str], project_name: Optional[str],
+          profiles: Tuple[str, ...], env_files: Sequence[PathLike], cwd: Path) -> Project:
+    directory = paths[0].parent
+    variables = _variables(directory, env_files, caller, cwd, unset)
     documents = [read_document(path, variables, unset) for path in paths]
-    if warnings is not None:
-        warnings.extend(f"the {name} variable is not set; using an empty string" for name in unset)
     problems = [problem for document in documents for problem in document.problems]
     if any(document.data is None for document in documents):
         raise ConfigError(problems)
@@ -68,7 +75,7 @@ def load_project(
     try:
         project = build_project(
             merged, files=tuple(paths), directory=directory, project_name=project_name,
-            profiles=tuple(profiles), variables=variables,
+            profiles=profiles, variables=variables, unset=unset,
         )
     except ConfigError as error:
         raise ConfigError([*problems, *error.problems]) from None
@@ -99,7 +106,8 @@ def _project_files(files: Sequence[PathLike], cwd: Path) -> List[Path]:
     return [main, *overrides[:1]]
 
 
-def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str, str], cwd: Path) -> Dict[str, str]:
+def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str, str], cwd: Path,
+               unset: List[str]) -> Dict[str, str]:
     """Interpolation values: the caller's environment wins over .env / --env-file."""
     if env_files:
         sources = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in env_files]
@@ -112,7 +120,7 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str,
         if not source.is_file() and not required:
             continue
         try:
-            values.update(envfile.read_env_file(source, caller))
+            values.update(envfile.read_env_file(source, caller, unset))
         except envfile.EnvFileError as error:
             problems.append(Problem(str(source), error.line, 1, "", error.message))
         except OSError as error:

@@ -224,11 +224,12 @@ def test_dotenv_and_caller_environment(tmp_path: Path) -> None:
             env_file: agent.env
             environment: [SECRET, ABSENT]
         """)
-    write(tmp_path, "agent.env", "FROM_FILE=${PORT}\n")
+    write(tmp_path, "agent.env", "FROM_FILE=${PORT}\nLITERAL='${PORT}'\n")
     agent = loader.load_project([path], environ={"NAME": "caller"}).agents["a"]
     assert agent.args == ("1111", "caller")  # caller's environment wins over .env
-    # env_file values are data: not interpolated, and not interpolation sources.
-    assert dict(agent.environment) == {"FROM_FILE": "${PORT}", "SECRET": "from-dotenv"}
+    # env_file values are interpolated as compose does (from the caller and .env; single quotes
+    # keep them), but they are not interpolation sources for the project file.
+    assert dict(agent.environment) == {"FROM_FILE": "1111", "LITERAL": "${PORT}", "SECRET": "from-dotenv"}
 
 
 def test_env_files_replace_dotenv(tmp_path: Path) -> None:
