@@ -374,10 +374,8 @@ class AgentBuilder:
             return None
         kind = HealthKind(present[0])
         value = raw[present[0]]
-        target, command = "", ()
-        if kind is HealthKind.CMD:
-            command = argv(value)
-        elif kind is not HealthKind.REGISTRY:
+        target, command = "", argv(value) if kind is HealthKind.CMD else ()
+        if kind not in (HealthKind.CMD, HealthKind.REGISTRY):
             target = self._health_target(path + (present[0],), kind, value)
         located = self.located
         return Healthcheck(

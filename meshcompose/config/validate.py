@@ -44,7 +44,8 @@ def schema_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def schema() -> Dict[str, Any]:
-    return json.loads(schema_text())
+    document: Dict[str, Any] = json.loads(schema_text())
+    return document
 
 
 @functools.lru_cache(maxsize=1)
@@ -177,8 +178,8 @@ def _describe(subschema: Any) -> str:
 
 
 def _type_words(value: Any) -> str:
-    names = value if isinstance(value, list) else [value]
-    return " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+    names: List[str] = value if isinstance(value, list) else [value]
+    return " or ".join(_TYPE_WORDS.get(name, name) for name in names)
 
 
 def _type_name(instance: Any) -> str:
