@@ -181,6 +181,7 @@ def fuzz_projects(tmp_path_factory: pytest.TempPathFactory) -> List[Path]:
     return roots
 
 
+@pytest.mark.timeout(600)  # 200 processes: ~35 s on an idle 2-core machine, far more on a busy one
 @settings(max_examples=50, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(texts=st.lists(HOSTILE_TEXTS, min_size=CLI_RUNS, max_size=CLI_RUNS))
