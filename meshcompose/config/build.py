@@ -13,7 +13,7 @@ import os
 import re
 import signal
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from meshcompose import units
 from meshcompose.config import envfile
@@ -23,64 +23,13 @@ from meshcompose.model import (
     Agent, Backoff, Condition, DependsOn, Healthcheck, HealthKind, Metadata, Project, PythonRequirements, Registry,
     Resources, RestartMode, RestartPolicy, RunKind,
 )
-from meshcompose.config.validate import locate
+from meshcompose.config.located import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
-
-T = TypeVar("T")
-
-
-class Located:
-    """Collects problems located by the document's marks; converts values safely."""
-
-    def __init__(self, loaded: Loaded) -> None:
-        self.marks = loaded.marks
-        self.problems: List[Problem] = []
-        # Paths whose value holds interpolated variables (few: found once, not per agent).
-        self.interpolated = [path for path, mark in loaded.marks.items() if mark.variables]
-
-    def add(self, path: Path_, message: str) -> None:
-        self.problems.append(locate(self.marks, path, message))
-
-    def convert(self, path: Path_, raw: Any, parse: Callable[[Any], T], default: T) -> T:
-        if raw is None:
-            return default
-        try:
-            return parse(raw)
-        except (ValueError, TypeError, OverflowError) as error:
-            self.add(path, str(error))
-            return default
-
-    def duration(self, path: Path_, raw: Any, default: float) -> float:
-        return self.convert(path, raw, units.parse_duration, default)
-
-    def integer(self, path: Path_, raw: Any, default: Optional[int], low: int = 0, high: Optional[int] = None) -> Optional[int]:
-        value = self.convert(path, raw, _whole_number, default)
-        if value is not None and (value < low or (high is not None and value > high)):
-            self.add(path, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
-            return default
-        return value
-
-    def requirements(self, path: Path_, raw: Mapping[str, Any], fallback: PythonRequirements) -> PythonRequirements:
-        from packaging.requirements import InvalidRequirement, Requirement
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-        requires = raw.get("requires", fallback.requires)
-        try:
-            SpecifierSet(requires)
-        except InvalidSpecifier:
-            self.add(path + ("requires",), f"not a PEP 440 version specifier: {requires!r} (e.g. '>=3.10')")
-        packages = tuple(raw.get("packages", ()))
-        for index, package in enumerate(packages):
-            try:
-                Requirement(package)
-            except InvalidRequirement as error:
-                self.add(path + ("packages", index), f"not a PEP 508 requirement: {package!r} ({error})")
-        return PythonRequirements(requires=requires, packages=packages)
 
 
 def build_project(
     loaded: Loaded, *, files: Tuple[Path, ...], directory: Path, project_name: Optional[str],
-    profiles: Tuple[str, ...], variables: Mapping[str, str],
+    profiles: Tuple[str, ...], variables: Mapping[str, str], unset: Optional[List[str]] = None,
 ) -> Project:
     data: Dict[str, Any] = loaded.data
     located = Located(loaded)
@@ -92,15 +41,17 @@ def build_project(
         located.add(("agents",), "no agents defined; add at least one under `agents:`")
     enabled = {n for n, a in raw_agents.items() if _enabled(a, profiles)}
     known = {**{name: {} for name in loaded.broken if name}, **raw_agents}
-    context = BuildContext(directory, variables, python, known, enabled | loaded.broken)
+    context = BuildContext(directory, variables, python, known, enabled | loaded.broken, unset)
     builder = AgentBuilder(located, context)
     agents = {n: builder.build(n, a) for n, a in raw_agents.items() if n in enabled}
+    _check_cycles(located, agents)
     registry = _registry(located, data.get("registry") or {})
+    interpreter = located.interpreter(("python", "interpreter"), raw_python.get("interpreter"), directory)
     if located.problems:
         raise ConfigError(located.problems)
     return Project(
         name=name, directory=directory, files=files, agents=agents, python=python,
-        interpreter=raw_python.get("interpreter"), registry=registry, profiles=profiles,
+        interpreter=interpreter, registry=registry, profiles=profiles,
     )
 
 
@@ -108,7 +59,8 @@ class BuildContext:
     """What every agent is built against."""
 
     def __init__(self, directory: Path, variables: Mapping[str, str], python: PythonRequirements,
-                 raw_agents: Mapping[str, Any], enabled: set) -> None:
+                 raw_agents: Mapping[str, Any], enabled: Set[str], unset: Optional[List[str]] = None) -> None:
+        self.unset = unset  # names an env_file interpolated that are set nowhere
         self.directory = directory
         self.variables = variables
         self.python = python
@@ -122,7 +74,7 @@ class BuildContext:
     def read_env_file(self, located: Located, path: Path_, text: str) -> Dict[str, str]:
         file = self.path(text)
         try:
-            return envfile.read_env_file(file, self.variables)
+            return envfile.read_env_file(file, self.variables, self.unset)
         except envfile.EnvFileError as error:
             located.problems.append(Problem(str(file), error.line, 1, "", error.message))
         except OSError as error:
@@ -151,6 +103,26 @@ def _project_name(located: Located, data: Mapping[str, Any], directory: Path, ov
     return data.get("name") or name_from(directory.name.lower(), "project")
 
 
+def _check_cycles(located: Located, agents: Mapping[str, Agent]) -> None:
+    """A depends_on cycle, located at the entry that closes it, in linear time.
+
+    Read from its first agent in file order, the same chain the planner
+    reports (the planner checks again, for projects not built from a file).
+    """
+    import graphlib
+
+    sorter = graphlib.TopologicalSorter({name: [d.name for d in agent.depends_on] for name, agent in agents.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as error:
+        cycle = list(reversed(error.args[1][:-1]))  # graphlib lists it dependency first
+        position = {name: index for index, name in enumerate(agents)}
+        first = min(range(len(cycle)), key=lambda index: position[cycle[index]])
+        cycle = cycle[first:] + cycle[:first]
+        chain = " -> ".join([*cycle, cycle[0]])
+        located.add(("agents", cycle[-1], "depends_on", cycle[0]), f"dependency cycle: {chain}")
+
+
 def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:
     if raw.get("url") and (raw.get("host") or raw.get("port") is not None):
         located.add(("registry", "url"), "use either url or host/port, not both")
@@ -162,13 +134,6 @@ def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:
     argv: Tuple[str, ...] = ("auto",) if command == "auto" else tuple(str(a) for a in command or ())
     return Registry(url=url, host=raw.get("host"), port=port, command=argv)
 
-
-
-def _whole_number(raw: Any) -> int:
-    text = str(raw).strip()
-    if not re.fullmatch(r"-?\d+", text):
-        raise ValueError(f"expected a whole number, got {raw!r}")
-    return int(text)
 
 
 # -- one agent ------------------------------------------------------------------
@@ -215,10 +180,9 @@ class AgentBuilder:
         environment, external_env = self._environment(base, raw)
         return Agent(
             name=name, run=run, target=target, command=command, args=argv(raw.get("args")),
-            working_dir=self.context.path(raw["working_dir"]) if raw.get("working_dir") else self.context.directory,
-            interpreter=raw.get("interpreter"),
-            python=self.located.requirements(base + ("python",), raw.get("python") or {},
-                                             PythonRequirements(requires=self.context.python.requires)),
+            working_dir=self._working_dir(base, raw),
+            interpreter=self.located.interpreter(base + ("interpreter",), raw.get("interpreter"), self.context.directory),
+            python=self._python(base, raw),
             environment=environment,
             depends_on=self._depends_on(base, name, raw.get("depends_on") or {}),
             healthcheck=self._healthcheck(base + ("healthcheck",), raw.get("healthcheck")),
@@ -238,6 +202,14 @@ class AgentBuilder:
         return {dotted(path[size:]) for path in self.located.interpolated
                 if path[:size] == base and path[size:size + 1] != ("environment",)}
 
+    def _python(self, base: Path_, raw: Mapping[str, Any]) -> PythonRequirements:
+        """The agent's own needs plus the project's packages, which every agent must have too."""
+        project = self.context.python
+        own = self.located.requirements(base + ("python",), raw.get("python") or {},
+                                        PythonRequirements(requires=project.requires))
+        packages = tuple(dict.fromkeys((*project.packages, *own.packages)))
+        return PythonRequirements(requires=own.requires, packages=packages)
+
     def _run(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[RunKind, str, Tuple[str, ...]]:
         present = [kind for kind in RUN_KINDS if kind in raw]
         if len(present) != 1:
@@ -246,10 +218,19 @@ class AgentBuilder:
             return RunKind.COMMAND, "", ("false",)
         kind = present[0]
         if kind == "script":
-            return RunKind.SCRIPT, str(self.context.path(raw["script"])), ()
+            script = self.context.path(raw["script"])
+            self.located.existing(base + ("script",), script, "file")
+            return RunKind.SCRIPT, str(script), ()
         if kind == "module":
             return RunKind.MODULE, raw["module"], ()
         return RunKind.COMMAND, "", argv(raw["command"])
+
+    def _working_dir(self, base: Path_, raw: Mapping[str, Any]) -> Path:
+        if not raw.get("working_dir"):
+            return self.context.directory
+        directory = self.context.path(raw["working_dir"])
+        self.located.existing(base + ("working_dir",), directory, "directory")
+        return directory
 
     def _environment(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[Dict[str, str], Set[str]]:
         """The final environment, and the keys whose value came from outside the
@@ -304,10 +285,8 @@ class AgentBuilder:
             return None
         kind = HealthKind(present[0])
         value = raw[present[0]]
-        target, command = "", ()
-        if kind is HealthKind.CMD:
-            command = argv(value)
-        elif kind is not HealthKind.REGISTRY:
+        target, command = "", argv(value) if kind is HealthKind.CMD else ()
+        if kind not in (HealthKind.CMD, HealthKind.REGISTRY):
             target = self._health_target(path + (present[0],), kind, value)
         located = self.located
         return Healthcheck(
@@ -348,9 +327,11 @@ class AgentBuilder:
     def _resources(self, path: Path_, raw: Mapping[str, Any]) -> Resources:
         located = self.located
         return Resources(
-            timeout=located.convert(path + ("timeout",), raw.get("timeout"), units.parse_duration, None),
-            memory_limit=located.convert(path + ("memory_limit",), raw.get("memory_limit"), units.parse_size, None),
-            cpu_limit=located.convert(path + ("cpu_limit",), raw.get("cpu_limit"), cpu_count, None),
+            timeout=located.quantity(path + ("timeout",), raw.get("timeout"), units.parse_duration, None, "a duration"),
+            memory_limit=located.quantity(path + ("memory_limit",), raw.get("memory_limit"), units.parse_size, None,
+                                          "a size"),
+            cpu_limit=located.quantity(path + ("cpu_limit",), raw.get("cpu_limit"), cpu_count, None,
+                                       "a number of CPUs"),
         )
 
     @staticmethod

@@ -1,24 +1,31 @@
-"""`.env` and `env_file` parsing, in the dialect docker compose reads.
+"""`.env` and `env_file` parsing, with docker compose's rules (compose-go's dotenv).
 
     # comment
-    KEY=value            value up to an unquoted ` #`
+    KEY=value            value up to an unquoted ` #`; $VAR and ${VAR...} are interpolated
     export KEY=value     `export` is ignored
-    KEY="a\\nb"           double quotes: \\n \\t \\" \\\\ escapes, may span lines
-    KEY='raw $x'         single quotes: taken literally
+    KEY="a\\n${B}"        double quotes: \\n \\t \\r \\" \\\\ \\$ escapes, interpolated, may span lines
+    KEY='raw $x'         single quotes: taken literally (only \\' is an escape), may span lines
     KEY=                 empty value
     KEY                  no `=`: takes the caller's value (omitted if unset)
 
-Values are not interpolated: they are data, not templates.
+Interpolation uses compose's rules (see `interpolate`); a variable is looked
+up in the caller's environment first, then in the lines above it in the
+same file. python-dotenv reads a different dialect (no $VAR, no ${VAR:?},
+${VAR} inside single quotes...): tests/unit/config/test_envfile.py shows where.
 """
 
 from __future__ import annotations
 
 import re
+from collections import ChainMap
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from meshcompose.config.interpolate import InterpolationError, interpolate
 
 _KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(=?)")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "$": "$$", '"': '"',
+            "\\": "\\"}
 
 
 class EnvFileError(ValueError):
@@ -33,14 +40,20 @@ class EnvFileError(ValueError):
         return f"line {self.line}: {self.message}"
 
 
-def read_env_file(path: Path, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def read_env_file(path: Path, environ: Optional[Mapping[str, str]] = None,
+                  unset: Optional[List[str]] = None) -> Dict[str, str]:
     """Parse a file. Raises OSError when unreadable, EnvFileError when malformed."""
     text = path.read_bytes().decode("utf-8", errors="replace")
-    return parse_env(text, environ)
+    return parse_env(text, environ, unset)
 
 
-def parse_env(text: str, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def parse_env(text: str, environ: Optional[Mapping[str, str]] = None,
+              unset: Optional[List[str]] = None) -> Dict[str, str]:
+    """KEY -> value. `environ` is the caller's environment: bare keys and interpolation read it;
+    names interpolated but set nowhere are appended to `unset`."""
     values: Dict[str, str] = {}
+    caller: Mapping[str, str] = environ or {}
+    lookup = ChainMap(dict(caller), values)  # the caller's value wins over a line above
     lines = text.lstrip("\ufeff").splitlines()
     index = 0
     while index < len(lines):
@@ -56,25 +69,37 @@ def parse_env(text: str, environ: Optional[Mapping[str, str]] = None) -> Dict[st
         if not has_value:
             if rest.strip() and not rest.strip().startswith("#"):
                 raise EnvFileError(index, f"expected KEY=VALUE, got {line.strip()[:60]!r}")
-            if environ is not None and key in environ:
-                values[key] = environ[key]
+            if key in caller:
+                values[key] = caller[key]
             continue
-        value, consumed = _value(rest, lines, index)
+        value, consumed = _value(rest, lines, index, lookup, unset)
         values[key] = value
         index += consumed
     return values
 
 
-def _value(rest: str, lines: List[str], index: int) -> "tuple[str, int]":
+def _value(rest: str, lines: List[str], index: int, lookup: Mapping[str, str],
+           unset: Optional[List[str]]) -> Tuple[str, int]:
     """The value after `=`, and how many extra lines a quoted value used."""
     stripped = rest.lstrip()
-    if stripped[:1] in ("'", '"'):
+    if stripped[:1] == "'":
         return _quoted(stripped, lines, index)
+    if stripped[:1] == '"':
+        raw, extra = _quoted(stripped, lines, index)
+        return _expand(_unescape(raw), lookup, unset, index), extra
     comment = re.search(r"\s#", stripped)
-    return (stripped[: comment.start()] if comment else stripped).rstrip(), 0
+    return _expand((stripped[: comment.start()] if comment else stripped).rstrip(), lookup, unset, index), 0
 
 
-def _quoted(text: str, lines: List[str], index: int) -> "tuple[str, int]":
+def _expand(text: str, lookup: Mapping[str, str], unset: Optional[List[str]], index: int) -> str:
+    try:
+        return interpolate(text, lookup, unset)
+    except InterpolationError as error:
+        raise EnvFileError(index, error.message) from None
+
+
+def _quoted(text: str, lines: List[str], index: int) -> Tuple[str, int]:
+    """The text between the quotes, escapes still in it (but for the quote's own), and the extra lines used."""
     quote, body, extra = text[0], text[1:], 0
     while True:
         end = _closing_quote(body, quote)
@@ -87,13 +112,15 @@ def _quoted(text: str, lines: List[str], index: int) -> "tuple[str, int]":
     inner, after = body[:end], body[end + 1:].strip()
     if after and not after.startswith("#"):
         raise EnvFileError(index, f"unexpected text after the closing quote: {after[:40]!r}")
-    return (_unescape(inner) if quote == '"' else inner), extra
+    if quote == "'":
+        inner = inner.replace("\\'", "'")
+    return inner, extra
 
 
 def _closing_quote(body: str, quote: str) -> int:
     pos = 0
     while pos < len(body):
-        if quote == '"' and body[pos] == "\\":
+        if body[pos] == "\\":  # \" and \' do not close (compose-go)
             pos += 2
             continue
         if body[pos] == quote:
@@ -103,4 +130,5 @@ def _closing_quote(body: str, quote: str) -> int:
 
 
 def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), text, flags=re.DOTALL)
+    """compose-go's escapes in double quotes; `\\$` becomes `$$`, which interpolation reads as `$`."""
+    return re.sub(r"\\([abfnrtv$\"\\])", lambda m: _ESCAPES[m.group(1)], text)

@@ -10,9 +10,12 @@ Supported, with docker compose semantics:
     ${VAR:+replacement}     replacement when VAR is set and not empty, else empty
     ${VAR+replacement}      replacement when VAR is set, else empty
     $$                      a literal $
+    $ before anything else  kept as written ("a $ string", a regex ending in $)
 
 Defaults, messages and replacements may themselves contain interpolations
-(`${A:-${B:-x}}`); they are only evaluated when used.
+(`${A:-${B:-x}}`); they are only evaluated when used. The rules are compose
+v2's (compose-go's template package): `${` must be followed by a variable
+name, or it is an error.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import List, Mapping, Optional
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Longest operators first so `:-` is not read as `:` + `-`.
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+_LITERAL = "; write $$ for a literal $"
 
 
 class InterpolationError(ValueError):
@@ -82,22 +86,20 @@ class _Interpolator:
             return self._braced(text[after + 1:end]), end + 1
         match = _NAME.match(text, after)
         if not match:
-            raise InterpolationError(
-                f"invalid interpolation format in {text!r}: a '$' must start $VAR or ${{VAR}}; write $$ for a literal $"
-            )
+            return "$", after  # compose v2 keeps a `$` that starts no variable: "a $ string", "^ready$"
         return self._lookup(match.group(0)), match.end()
 
     def _braced(self, body: str) -> str:
         match = _NAME.match(body)
         if not match:
-            raise InterpolationError(f"invalid interpolation format: ${{{body}}} does not start with a variable name")
+            raise InterpolationError(f"invalid interpolation format: ${{{body}}} does not start with a variable name{_LITERAL}")
         name, rest = match.group(0), body[match.end():]
         if not rest:
             return self._lookup(name)
         for operator in _OPERATORS:
             if rest.startswith(operator):
                 return self._apply(name, operator, rest[len(operator):])
-        raise InterpolationError(f"invalid interpolation format: ${{{body}}} (unknown operator after {name})")
+        raise InterpolationError(f"invalid interpolation format: ${{{body}}} (unknown operator after {name}){_LITERAL}")
 
     def _apply(self, name: str, operator: str, word: str) -> str:
         value = self.variables.get(name)
@@ -123,20 +125,13 @@ class _Interpolator:
 
 
 def _closing_brace(text: str, start: int) -> int:
-    """Index of the `}` that closes a `${` whose body starts at `start`."""
-    depth, pos = 1, start
-    while pos < len(text):
-        char = text[pos]
-        if char == "$" and text.startswith("$", pos + 1):
-            pos += 2
-            continue
-        if char == "$" and text.startswith("{", pos + 1):
-            depth += 1
-            pos += 2
-            continue
-        if char == "}":
-            depth -= 1
-            if depth == 0:
-                return pos
-        pos += 1
-    raise InterpolationError(f"invalid interpolation format in {text!r}: '${{' without a closing '}}'")
+    """Index of the `}` that closes a `${` whose body starts at `start`.
+
+    Every `{` opens and every `}` closes, as in compose-go: `${X:-{a}b}` defaults to `{a}b`.
+    """
+    depth = 1
+    for pos in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[pos], 0)
+        if depth == 0:
+            return pos
+    raise InterpolationError(f"invalid interpolation format in {text!r}: '${{' without a closing '}}'{_LITERAL}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from meshcompose.config import envfile
 from meshcompose.config.build import build_project
@@ -56,12 +56,19 @@ def load_project(
     cwd = Path(cwd) if cwd is not None else Path.cwd()
     caller = dict(os.environ if environ is None else environ)
     paths = _project_files(files, cwd)
-    directory = paths[0].parent
-    variables = _variables(directory, env_files, caller, cwd)
     unset: List[str] = []
+    try:
+        return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd)
+    finally:
+        if warnings is not None:
+            warnings.extend(f"the {name} variable is not set; using an empty string" for name in unset)
+
+
+def _load(paths: List[Path], caller: Dict[str, str], unset: List[str], project_name: Optional[str],
+          profiles: Tuple[str, ...], env_files: Sequence[PathLike], cwd: Path) -> Project:
+    directory = paths[0].parent
+    variables = _variables(directory, env_files, caller, cwd, unset)
     documents = [read_document(path, variables, unset) for path in paths]
-    if warnings is not None:
-        warnings.extend(f"the {name} variable is not set; using an empty string" for name in unset)
     problems = [problem for document in documents for problem in document.problems]
     if any(document.data is None for document in documents):
         raise ConfigError(problems)
@@ -69,7 +76,7 @@ def load_project(
     try:
         project = build_project(
             merged, files=tuple(paths), directory=directory, project_name=project_name,
-            profiles=tuple(profiles), variables=variables,
+            profiles=profiles, variables=variables, unset=unset,
         )
     except ConfigError as error:
         raise ConfigError([*problems, *error.problems]) from None
@@ -100,7 +107,8 @@ def _project_files(files: Sequence[PathLike], cwd: Path) -> List[Path]:
     return [main, *overrides[:1]]
 
 
-def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str, str], cwd: Path) -> Dict[str, str]:
+def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str, str], cwd: Path,
+               unset: List[str]) -> Dict[str, str]:
     """Interpolation values: the caller's environment wins over .env / --env-file."""
     if env_files:
         sources = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in env_files]
@@ -113,7 +121,7 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str,
         if not source.is_file() and not required:
             continue
         try:
-            values.update(envfile.read_env_file(source, caller))
+            values.update(envfile.read_env_file(source, caller, unset))
         except envfile.EnvFileError as error:
             problems.append(Problem(str(source), error.line, 1, "", error.message))
         except OSError as error:
@@ -125,21 +133,27 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str,
 
 
 def read_document(path: Path, variables: Mapping[str, str], unset: List[str]) -> Loaded:
-    """One file as a normalized mesh-compose document (data, marks, problems)."""
+    """One file as a normalized mesh-compose document (data, marks, problems).
+
+    Problems found while reading the YAML (a duplicate key, `.inf`, a bad
+    merge) do not stop the schema check: every problem is reported at once,
+    and the builder only ever sees schema-valid data.
+    """
     if path.suffix == ".py":
         return from_python_file(path)
     loaded = _read_yaml(path)
-    if loaded.problems or loaded.data is None:
+    if loaded.data is None:
         return loaded
     if "agent" in loaded.data and "agents" not in loaded.data:
-        loaded = from_seed_yaml(loaded, path)
-        if loaded.problems:
+        loaded = _from_seed(loaded, path)
+        if loaded.data is None:
             return loaded
-    bad: List[Path_] = []
+    bad: List[Path_] = list(loaded.replaced)
     loaded.data = _interpolate_tree(loaded.data, (), variables, unset, loaded, bad)
-    found = schema_problems(loaded.data, loaded.marks)
+    found = [(p, problem) for p, problem in schema_problems(loaded.data, loaded.marks)
+             if not any(p[: len(r)] == r for r in loaded.replaced)]
     loaded.problems.extend(problem for _, problem in found)
-    bad.extend(path for path, _ in found)
+    bad.extend(p for p, _ in found)
     if bad:
         # Keep checking what is left (references, durations...) so every
         # mistake is reported at once; give up only if pruning did not help.
@@ -158,6 +172,13 @@ def _nearest_mark(loaded: Loaded, path: Path_) -> Mark:
     return loaded.marks.get(path) or Mark("", 0, 0)
 
 
+def _from_seed(loaded: Loaded, path: Path) -> Loaded:
+    """The seed's single-agent file, converted; problems of its YAML are kept."""
+    converted = from_seed_yaml(loaded, path)  # data None when the shape is wrong
+    converted.problems[:0] = loaded.problems
+    return converted
+
+
 def _read_yaml(path: Path) -> Loaded:
     file = str(path)
     try:
@@ -167,7 +188,7 @@ def _read_yaml(path: Path) -> Loaded:
     except OSError as error:
         return Loaded(None, problems=[Problem(file, 0, 0, "", f"cannot read: {error.strerror or error}")])
     loaded = load_text(text, file)
-    if loaded.problems:
+    if loaded.data is None and loaded.problems:
         return loaded
     if loaded.data is None:
         loaded.problems.append(Problem(file, 1, 1, "", "the file is empty; expected a map with `agents:`"))

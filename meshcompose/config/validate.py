@@ -26,6 +26,14 @@ _TYPE_WORDS = {
 }
 
 
+_NAME_RULE = "use letters, digits, '_', '.' and '-', starting with a letter or digit"
+# The rule a pattern enforces, in words: a schema description says what a value is, not how to write it.
+_PATTERN_WORDS = {
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*$": ("name", _NAME_RULE),
+    "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$": ("module name", "use a dotted Python name such as mypkg.agent"),
+    "^(SIG)?[A-Za-z0-9]+$": ("signal", "use a name such as SIGTERM, TERM or SIGHUP"),
+}
+
 _VALID = memo.Memo("valid-documents")
 
 
@@ -36,7 +44,8 @@ def schema_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def schema() -> Dict[str, Any]:
-    return json.loads(schema_text())
+    document: Dict[str, Any] = json.loads(schema_text())
+    return document
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,7 +87,7 @@ def _explain(error: Any, description: str) -> Iterator[Tuple[Path_, str]]:
     description = error.schema.get("description", description) if isinstance(error.schema, dict) else description
     kind, value, instance = error.validator, error.validator_value, error.instance
     if "propertyNames" in error.schema_path:
-        yield path + (instance,), f"invalid name {instance!r}: use letters, digits, '_', '.' and '-', starting with a letter or digit"
+        yield path + (instance,), f"invalid name {instance!r}: {_NAME_RULE}"
     elif kind == "additionalProperties":
         yield from _unknown_keys(error.schema, instance, path)
     elif kind in ("oneOf", "anyOf"):
@@ -95,6 +104,9 @@ def _explain(error: Any, description: str) -> Iterator[Tuple[Path_, str]]:
         yield path, f"must be {'at least' if kind == 'minimum' else 'greater than'} {value} (got {instance!r})"
     elif kind == "uniqueItems":
         yield path, "contains the same entry twice"
+    elif kind == "pattern" and value in _PATTERN_WORDS:
+        what, rule = _PATTERN_WORDS[value]
+        yield path, f"invalid {what} {instance!r}: {rule}"
     elif kind == "pattern":
         yield path, f"invalid value {instance!r}" + (f": {description}" if description else "")
     else:
@@ -166,8 +178,8 @@ def _describe(subschema: Any) -> str:
 
 
 def _type_words(value: Any) -> str:
-    names = value if isinstance(value, list) else [value]
-    return " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+    names: List[str] = value if isinstance(value, list) else [value]
+    return " or ".join(_TYPE_WORDS.get(name, name) for name in names)
 
 
 def _type_name(instance: Any) -> str:

@@ -5,7 +5,9 @@ Differences from `yaml.safe_load`, each on purpose:
 - Duplicate keys are problems, not "last one wins".
 - Booleans follow YAML 1.2 (only true/false): `restart: no` stays the string
   "no", as docker compose users expect, instead of silently becoming False.
-- Parser errors become a located problem, never a traceback.
+- Parser errors become a located problem, never a traceback (see yamlerrors).
+- Nesting is limited to MAX_DEPTH levels, so nothing recurses too deep.
+- libyaml parses when PyYAML has it (10x faster); the composer is Python either way.
 - Alias expansion is bounded, so a "billion laughs" file is an error.
 """
 
@@ -14,14 +16,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import yaml
 
+from meshcompose.config.yamlerrors import character_problem, syntax_problem
 from meshcompose.errors import Problem
 
 Path_ = Tuple[Any, ...]  # key path inside the document: ("agents", "api", "args", 0)
 MAX_NODES = 200_000
+# Deeper than any real project file, and far from Python's recursion limit:
+# PyYAML's composer, this builder and jsonschema all recurse once per level.
+MAX_DEPTH = 100
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 
 
 @dataclass(frozen=True)
@@ -41,33 +48,85 @@ class Loaded:
     problems: List[Problem] = field(default_factory=list)
     # Agents already reported as malformed: known by name, but not built.
     broken: Set[str] = field(default_factory=set)
+    # Values already reported and replaced by None (a non-finite number, a bad
+    # tag...): the schema need not say again that they have the wrong type.
+    replaced: List[Path_] = field(default_factory=list)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+_MERGE_MESSAGE = "`<<` merges a map or a list of maps (such as *base) into this map; this is neither"
 _DROPPED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
 _PLAIN_TYPES = (str, int, float, bool, type(None))
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans."""
+class _Limited(yaml.composer.Composer):
+    """PyYAML's composer (it recurses once per level), stopped before it recurses too deep."""
+
+    depth = 0
+    peek_event: Callable[[], yaml.Event]  # the parser's, which comes later in the loader's bases
+
+    def compose_node(self, parent: Optional[yaml.Node], index: Any) -> Optional[yaml.Node]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark: Any = self.peek_event().start_mark  # PyYAML's Mark, or libyaml's
+                raise yaml.composer.ComposerError(None, None, TOO_DEEP, mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
-_Loader.yaml_implicit_resolvers = {
-    # Timestamps go too: a date stays the string that was written.
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+class _PythonLoader(_Limited, yaml.SafeLoader):
+    """All in Python: used where PyYAML was built without libyaml."""
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # The scanner's look-ahead for simple keys costs one step per open
+        # bracket on every token: stop early, before that turns quadratic.
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, TOO_DEEP, self.get_mark())
+        super().fetch_flow_collection_start(token_class)
+
+
+LOADERS: Dict[str, Any] = {"python": _PythonLoader}
+try:
+    from yaml._yaml import CParser
+
+    class _LibyamlLoader(_Limited, CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """libyaml's parser (C, no recursion) feeding the limited Python composer: a 1,000-agent
+        file parses in 0.1 s instead of 0.5 s, with the same nodes, marks and limits."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    LOADERS["libyaml"] = _LibyamlLoader
+except ImportError:  # PyYAML without libyaml: the pure-Python parser
+    pass
+PARSER = "libyaml" if "libyaml" in LOADERS else "python"
+
+for _loader in LOADERS.values():
+    # YAML 1.2 booleans; timestamps go too: a date stays the string that was written.
+    _loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
 
 
 def load_text(text: str, file: str) -> Loaded:
     """Parse one YAML document. Problems are collected in the result."""
-    loader = _Loader(text)
+    wrong_character = character_problem(text, file)
+    if wrong_character is not None:
+        return Loaded(None, problems=[wrong_character])
+    loader = LOADERS[PARSER](text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
-        return Loaded(None, problems=[_parser_problem(error, file)])
+        return Loaded(None, problems=[syntax_problem(error, text, file, TOO_DEEP)])
     except yaml.YAMLError as error:
         return Loaded(None, problems=[Problem(file, 1, 1, "", f"not valid YAML: {error}")])
     finally:
@@ -84,38 +143,40 @@ def load_text(text: str, file: str) -> Loaded:
     return loaded
 
 
-def _parser_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
-    mark = error.problem_mark or error.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    what = " ".join(part for part in (error.context, error.problem) if part)
-    return Problem(file, line, column, "", f"not valid YAML: {what or error}")
-
-
 class _TooLarge(Exception):
     pass
 
 
 class _Builder:
-    def __init__(self, loader: _Loader, file: str, loaded: Loaded) -> None:
+    def __init__(self, loader: Any, file: str, loaded: Loaded) -> None:
         self.loader = loader
         self.file = file
         self.loaded = loaded
         self.count = 0
-        self.active: set = set()  # node ids on the current branch: recursive aliases
+        self.active: Set[int] = set()  # node ids on the current branch: recursive aliases
 
     def mark(self, node: yaml.Node) -> Mark:
         return Mark(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         mark = self.mark(node)
-        self.loaded.problems.append(Problem(self.file, mark.line, mark.column, dotted(path), message))
+        shown = dotted(path) if len(path) <= 8 else dotted(path[:8]) + "..."
+        self.loaded.problems.append(Problem(self.file, mark.line, mark.column, shown, message))
+
+    def replaced(self, node: yaml.Node, path: Path_, message: str) -> None:
+        """A problem whose value is dropped: it becomes None and is not checked again."""
+        self.problem(node, path, message)
+        self.loaded.replaced.append(path)
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge()
+        if len(path) >= MAX_DEPTH:  # only aliases get here: the composer stops deeper text
+            self.replaced(node, path, f"{TOO_DEEP} (through aliases)")
+            return None
         if id(node) in self.active:
-            self.problem(node, path, "recursive YAML alias")
+            self.replaced(node, path, "recursive YAML alias")
             return None
         self.active.add(id(node))
         try:
@@ -130,11 +191,12 @@ class _Builder:
     def _scalar(self, node: yaml.Node, path: Path_) -> Any:
         try:
             value = self.loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:
-            self.problem(node, path, f"invalid value {node.value!r}: {error}")
+        except Exception:  # an explicit tag's constructor (!!int, !!bool...) may raise anything on bad text
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.replaced(node, path, f"invalid value {node.value!r} for the tag {tag}")
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            self.problem(node, path, f"{node.value!r} is not a finite number")
+            self.replaced(node, path, f"{node.value!r} is not a finite number")
             return None
         # Explicitly tagged oddities (!!binary, ...) stay the text that was written.
         return value if isinstance(value, _PLAIN_TYPES) else str(node.value)
@@ -148,11 +210,11 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> Dict[Any, Any]:
         self._check_duplicates(node, path)
+        node.value = [(k, v) for k, v in node.value if k.tag != _MERGE or self._mergeable(v, path)]
         try:
             self.loader.flatten_mapping(node)
-        except yaml.YAMLError as error:
-            self.problem(node, path, f"invalid merge key (<<): {getattr(error, 'problem', error)}")
-            node.value = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        except yaml.YAMLError:  # a bad merge inside a merged map: reported where that map is read
+            node.value = [(k, v) for k, v in node.value if k.tag != _MERGE]
         result: Dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = self._key(key_node, path)
@@ -161,6 +223,19 @@ class _Builder:
             self.loaded.marks[path + (key,)] = self.mark(key_node)
             result[key] = self.build(value_node, path + (key,))
         return result
+
+    def _mergeable(self, value: yaml.Node, path: Path_) -> bool:
+        """Whether `<<: value` can merge; a list keeps its maps and loses the rest (reported)."""
+        if isinstance(value, yaml.SequenceNode):
+            wrong = [item for item in value.value if not isinstance(item, yaml.MappingNode)]
+            for item in wrong:
+                self.problem(item, path, _MERGE_MESSAGE)
+            value.value = [item for item in value.value if isinstance(item, yaml.MappingNode)]
+            return bool(value.value)
+        if not isinstance(value, yaml.MappingNode):
+            self.problem(value, path, _MERGE_MESSAGE)
+            return False
+        return True
 
     def _key(self, key_node: yaml.Node, path: Path_) -> Any:
         if not isinstance(key_node, yaml.ScalarNode):
@@ -172,7 +247,7 @@ class _Builder:
     def _check_duplicates(self, node: yaml.MappingNode, path: Path_) -> None:
         seen: Dict[str, yaml.Node] = {}
         for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
                 continue
             first = seen.setdefault(key_node.value, key_node)
             if first is not key_node:

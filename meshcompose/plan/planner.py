@@ -199,21 +199,25 @@ def _unknown_dependencies(project: Project) -> list[Problem]:
 def _first_cycle(graph: nx.DiGraph[str], order: Sequence[str]) -> list[str] | None:
     """One cycle, read in `depends_on` direction (a -> b: a depends on b).
 
-    Searching from each agent in file order makes the reported cycle stable,
-    and rotating it to start at its earliest agent makes it read naturally.
+    Searching from the earliest agent (in file order) that is on a cycle makes
+    the reported cycle stable, and rotating it to start at its earliest agent
+    makes it read naturally. Linear: strongly connected components find the
+    agents on cycles, then one search runs inside that agent's component (a
+    search from every agent in turn took 8 s for a chain of 1,000).
     """
     import networkx as nx
 
     reverse = graph.reverse(copy=False)
-    for name in order:
-        try:
-            edges = nx.find_cycle(reverse, source=name)
-        except nx.NetworkXNoCycle:
-            continue
-        cycle = [edge[0] for edge in edges]
-        first = min(range(len(cycle)), key=lambda i: order.index(cycle[i]))
-        return cycle[first:] + cycle[:first]
-    return None
+    component_of = {name: component for component in nx.strongly_connected_components(reverse)
+                    for name in component if len(component) > 1 or reverse.has_edge(name, name)}
+    start = next((name for name in order if name in component_of), None)
+    if start is None:
+        return None
+    edges = nx.find_cycle(reverse.subgraph(component_of[start]), source=start)
+    cycle = [edge[0] for edge in edges]
+    position = {name: index for index, name in enumerate(order)}
+    first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
+    return cycle[first:] + cycle[:first]
 
 
 def _remembered(project: Project, question: tuple, compute: Callable[[], Any]) -> Any:

@@ -8,9 +8,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import List
 
 import pytest
 import yaml
+from config_strategies import ENVIRON, HOSTILE_TEXTS, prepare
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +25,13 @@ def cli(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedP
                           timeout=60, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
 
 
+def touch(directory: Path, *names: str) -> None:
+    for name in names:
+        (directory / name).write_text("")
+
+
 def test_config_prints_normalized_yaml_and_json(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py", "b.py")
     (tmp_path / "mesh-compose.yaml").write_text("agents:\n  b: {script: b.py, depends_on: [a]}\n  a: {script: a.py}\n")
     out = cli(tmp_path, "config")
     assert out.returncode == 0, out.stderr
@@ -35,8 +45,20 @@ def test_config_prints_normalized_yaml_and_json(tmp_path: Path) -> None:
     assert (quiet.returncode, quiet.stdout) == (0, "")
 
 
+def test_config_shows_each_agents_effective_packages(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py", "b.py")
+    (tmp_path / "mesh-compose.yaml").write_text(
+        "python: {packages: ['mcp-mesh>=0.5', httpx]}\n"
+        "agents:\n  a: {script: a.py, python: {packages: [httpx, rich]}}\n  b: {script: b.py}\n")
+    document = yaml.safe_load(cli(tmp_path, "config").stdout)
+    assert document["python"]["packages"] == ["mcp-mesh>=0.5", "httpx"]
+    assert document["agents"]["a"]["python"]["packages"] == ["mcp-mesh>=0.5", "httpx", "rich"]
+    assert document["agents"]["b"]["python"]["packages"] == ["mcp-mesh>=0.5", "httpx"]
+
+
 def test_five_mistakes_five_located_errors_no_traceback(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "five_mistakes.yaml", tmp_path / "mesh-compose.yaml")
+    touch(tmp_path, "api.py", "w.py")
     out = cli(tmp_path, "config", "-q")
     assert out.returncode == 3 and out.stdout == ""
     located = [line for line in out.stderr.splitlines() if line.startswith(str(tmp_path / "mesh-compose.yaml") + ":")]
@@ -48,6 +70,7 @@ def test_five_mistakes_five_located_errors_no_traceback(tmp_path: Path) -> None:
 
 
 def test_warnings_go_to_stderr_and_env_file_option(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py")
     (tmp_path / "m.yaml").write_text("agents:\n  a: {script: a.py, args: ['$UNSET_ONE', '${FROM_FILE}']}\n")
     (tmp_path / "vars.env").write_text("FROM_FILE=yes\n")
     out = cli(tmp_path, "config", "-f", "m.yaml", "--env-file", "vars.env", "--format", "json", env={"UNSET_ONE": ""})
@@ -66,6 +89,9 @@ def test_profiles_and_bare_python_file(tmp_path: Path) -> None:
     assert (out.returncode, out.stdout) == (0, "hello\n")
     for name in ("full.yaml", "api.env", "worker.env"):
         shutil.copy(FIXTURES / name, tmp_path / name)
+    (tmp_path / "agents").mkdir()
+    (tmp_path / ".venv").mkdir()
+    touch(tmp_path, "agents/api.py", "probe.py", "reg.py", "debug.py")
     plain = cli(tmp_path, "-f", "full.yaml", "config", "--services").stdout.split()
     debug = cli(tmp_path, "-f", "full.yaml", "--profile", "debug", "config", "--services").stdout.split()
     assert "debug-shell" not in plain and debug[-1] == "debug-shell"
@@ -106,3 +132,72 @@ def test_plain_install_ships_the_schema(tmp_path: Path) -> None:
     assert out.returncode == 3 and "agents.a.restart: must be one of" in out.stderr, out.stderr
     schema = subprocess.run([str(venv / "bin" / "mesh-compose"), "schema"], capture_output=True, text=True, timeout=60)
     assert json.loads(schema.stdout)["title"] == "mesh-compose.yaml"
+
+
+def test_numbers_too_large_for_a_float_are_errors_and_json_never_says_infinity(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("")
+    huge = "9" * 400
+    (tmp_path / "mesh-compose.yaml").write_text(
+        f"agents:\n  a: {{script: a.py, stop_grace_period: '{huge}h', resources: {{memory_limit: '{huge}TB'}}}}\n")
+    out = cli(tmp_path, "config", "--format", "json")
+    assert (out.returncode, out.stdout) == (3, "")
+    assert "agents.a.stop_grace_period: too large for a duration" in out.stderr
+    assert "agents.a.resources.memory_limit: too large for a size" in out.stderr
+    (tmp_path / "mesh-compose.yaml").write_text("agents:\n  a: {script: a.py, stop_grace_period: 1.7976931348623157e+308}\n")
+    out = cli(tmp_path, "config", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert "Infinity" not in out.stdout and json.loads(out.stdout)["agents"]["a"]["stop_grace_period"] == 1.7976931348623157e308
+
+
+def test_config_and_up_locate_missing_paths_and_cycles_alike(tmp_path: Path) -> None:
+    (tmp_path / "mesh-compose.yaml").write_text(
+        "agents:\n"
+        "  a: {script: gone.py, working_dir: nowhere, depends_on: [b]}\n"
+        "  b: {command: ['true'], env_file: missing.env, interpreter: ./venv/bin/python, depends_on: [a]}\n")
+    file = str(tmp_path / "mesh-compose.yaml")
+    expected = [
+        f"{file}:2:7: agents.a: script {tmp_path}/gone.py does not exist",
+        f"{file}:2:24: agents.a: working_dir {tmp_path}/nowhere does not exist",
+        f"{file}:3:26: agents.b.env_file[0]: cannot read env_file '{tmp_path}/missing.env': No such file or directory",
+        f"{file}:3:49: agents.b: interpreter {tmp_path}/venv/bin/python does not exist",
+        f"{file}:3:94: agents.b.depends_on.a: dependency cycle: a -> b -> a",
+    ]
+    for command in (("config", "-q"), ("up",)):
+        out = cli(tmp_path, *command)
+        assert out.returncode == 3, (command, out.stderr)
+        assert [line for line in out.stderr.splitlines() if line.startswith(file)] == expected, out.stderr
+        assert "Traceback" not in out.stderr
+    assert not (tmp_path / ".mesh-compose").exists() or not any((tmp_path / ".mesh-compose").rglob("*.log"))
+
+
+CLI_RUNS = 4  # files per example, checked by as many concurrent `config` processes
+
+
+@pytest.fixture(scope="module")
+def fuzz_projects(tmp_path_factory: pytest.TempPathFactory) -> List[Path]:
+    roots = [tmp_path_factory.mktemp(f"cli-fuzz-{index}") for index in range(CLI_RUNS)]
+    for root in roots:
+        prepare(root)
+    return roots
+
+
+@pytest.mark.timeout(600)  # 200 processes: ~35 s on an idle 2-core machine, far more on a busy one
+@settings(max_examples=50, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(texts=st.lists(HOSTILE_TEXTS, min_size=CLI_RUNS, max_size=CLI_RUNS))
+def test_fuzzed_files_through_the_real_cli_exit_0_or_3_without_a_traceback(fuzz_projects: List[Path],
+                                                                          texts: List[str]) -> None:
+    """200 hostile files in all: a model (valid JSON, never Infinity) or located errors (exit 3)."""
+    env = {**os.environ, **ENVIRON, "MESH_COMPOSE_CACHE_DIR": str(fuzz_projects[0] / "cache")}
+    runs = []
+    for root, text in zip(fuzz_projects, texts):
+        (root / "mesh-compose.yaml").write_text(text, encoding="utf-8")
+        runs.append(subprocess.Popen([sys.executable, "-m", "meshcompose", "config", "--format", "json"], cwd=root,
+                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    for run, text in zip(runs, texts):
+        stdout, stderr = (stream.decode("utf-8", "replace") for stream in run.communicate(timeout=60))
+        assert run.returncode in (0, 3) and "Traceback" not in stderr, (text, stderr)
+        if run.returncode == 0:
+            json.loads(stdout, parse_constant=lambda name: pytest.fail(f"{name} in the JSON of {text!r}"))
+        else:
+            assert "mesh-compose.yaml" in stderr and stdout == "", (text, stderr)

@@ -23,10 +23,21 @@ def write(directory: Path, name: str, text: str) -> Path:
     return path
 
 
+def touch(directory: Path, *names: str) -> None:
+    """The scripts a project names: the loader checks that they exist."""
+    for name in names:
+        write(directory, name, "")
+
+
+def copy_full(directory: Path) -> None:
+    for name in ("full.yaml", "api.env", "worker.env"):
+        shutil.copy(FIXTURES / name, directory / name)
+    touch(directory, "agents/api.py", "probe.py", "reg.py", "debug.py", ".venv/bin/python")
+
+
 @pytest.fixture
 def full(tmp_path: Path):
-    for name in ("full.yaml", "api.env", "worker.env"):
-        shutil.copy(FIXTURES / name, tmp_path / name)
+    copy_full(tmp_path)
     warnings: list[str] = []
     project = loader.load_project([tmp_path / "full.yaml"], environ={"FROM_CALLER": "hi"}, warnings=warnings)
     return tmp_path, project, warnings
@@ -53,7 +64,8 @@ def test_full_fixture_api_agent_uses_every_key(full) -> None:
     assert api.args == ("--port", "9000")
     assert api.working_dir == root / "agents"
     assert api.interpreter == ".venv"
-    assert api.python.requires == ">=3.10" and api.python.packages == ("fastapi",)
+    # The project's packages are required of every agent too: the model says so, and `config` shows it.
+    assert api.python.requires == ">=3.10" and api.python.packages == ("httpx>=0.24", "fastapi")
     # env_file values, overlaid by `environment` (LOG_LEVEL from the anchor wins over api.env).
     assert dict(api.environment) == {
         "API_KEY": "secret", "LOG_LEVEL": "debug", "PORT": "9000", "FLAG": "true", "FROM_CALLER": "hi",
@@ -76,6 +88,7 @@ def test_full_fixture_other_agents(full) -> None:
     assert proxy.healthcheck.kind is HealthKind.TCP
     assert (proxy.healthcheck.interval, proxy.healthcheck.timeout, proxy.healthcheck.start_period) == (0.5, 2.0, 90.0)
     assert proxy.working_dir == root and proxy.python.requires == ">=3.9"  # defaults: project dir, project requires
+    assert proxy.python.packages == ("httpx>=0.24",)
     assert worker.run is RunKind.MODULE and worker.target == "workers.main"
     assert dict(worker.environment) == {"MODE": "batch", "BATCH": "10", "FROM_CALLER": "hi"}
     assert worker.depends_on[0].condition is Condition.STARTED
@@ -89,8 +102,7 @@ def test_full_fixture_other_agents(full) -> None:
 
 
 def test_profile_enables_agent(tmp_path: Path) -> None:
-    for name in ("full.yaml", "api.env", "worker.env"):
-        shutil.copy(FIXTURES / name, tmp_path / name)
+    copy_full(tmp_path)
     project = loader.load_project([tmp_path / "full.yaml"], profiles=["debug"], environ={})
     shell = project.agents["debug-shell"]
     assert project.profiles == ("debug",) and shell.profiles == ("debug",)
@@ -100,17 +112,20 @@ def test_profile_enables_agent(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["no", "'no'", '"no"', "false", "False"])
 def test_restart_no_in_every_spelling(tmp_path: Path, value: str) -> None:
+    touch(tmp_path, "a.py")
     path = write(tmp_path, "mesh-compose.yaml", f"agents:\n  a:\n    script: a.py\n    restart: {value}\n")
     assert loader.load_project([path], environ={}).agents["a"].restart.mode is RestartMode.NO
 
 
 def test_yaml11_words_stay_strings(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py")
     path = write(tmp_path, "m.yaml", "agents:\n  a:\n    script: a.py\n    environment: {DEBUG: no, FAST: on, DATE: 2024-01-02}\n")
     env = loader.load_project([path], environ={}).agents["a"].environment
     assert dict(env) == {"DEBUG": "no", "FAST": "on", "DATE": "2024-01-02"}
 
 
 def test_defaults_are_filled(tmp_path: Path) -> None:
+    touch(tmp_path, "sub/a.py")
     path = write(tmp_path, "mesh-compose.yaml", "agents:\n  a:\n    script: sub/a.py\n")
     project = loader.load_project([path], environ={})
     agent = project.agents["a"]
@@ -123,6 +138,7 @@ def test_defaults_are_filled(tmp_path: Path) -> None:
 
 def test_project_name_precedence(tmp_path: Path) -> None:
     project_dir = tmp_path / "My Project"
+    touch(project_dir, "a.py")
     plain = write(project_dir, "a.yaml", "agents: {a: {script: a.py}}\n")
     named = write(project_dir, "b.yaml", "name: from-file\nagents: {a: {script: a.py}}\n")
     assert loader.load_project([plain], environ={}).name == "my-project"
@@ -131,6 +147,7 @@ def test_project_name_precedence(tmp_path: Path) -> None:
 
 
 def test_discovery_walks_up_and_merges_override(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py")
     write(tmp_path, "mesh-compose.yml", "agents:\n  a:\n    script: a.py\n    environment: {X: base, Y: base}\n")
     write(tmp_path, "mesh-compose.override.yaml", "agents:\n  a:\n    environment: {Y: override}\n")
     nested = tmp_path / "deep" / "er"
@@ -172,6 +189,7 @@ def test_merge_rules(tmp_path: Path) -> None:
             metadata: {tags: [y]}
           d: {module: d}
         """)
+    touch(tmp_path, "b.py", "c.py")
     write(tmp_path, "one.env", "ONE=1\nBOTH=one\n")
     write(tmp_path, "two.env", "TWO=2\nBOTH=two\n")
     project = loader.load_project([base, over], profiles=["p"], environ={})
@@ -186,6 +204,7 @@ def test_merge_rules(tmp_path: Path) -> None:
 
 
 def test_problem_in_override_points_at_override(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py")
     base = write(tmp_path, "base.yaml", "agents:\n  a:\n    script: a.py\n")
     over = write(tmp_path, "over.yaml", "agents:\n  a:\n    depends_on: [nope]\n")
     with pytest.raises(ConfigError) as caught:
@@ -195,6 +214,7 @@ def test_problem_in_override_points_at_override(tmp_path: Path) -> None:
 
 
 def test_dotenv_and_caller_environment(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py")
     write(tmp_path, ".env", "PORT=1111\nNAME=dotenv\nSECRET=from-dotenv\n")
     path = write(tmp_path, "mesh-compose.yaml", """\
         agents:
@@ -204,14 +224,16 @@ def test_dotenv_and_caller_environment(tmp_path: Path) -> None:
             env_file: agent.env
             environment: [SECRET, ABSENT]
         """)
-    write(tmp_path, "agent.env", "FROM_FILE=${PORT}\n")
+    write(tmp_path, "agent.env", "FROM_FILE=${PORT}\nLITERAL='${PORT}'\n")
     agent = loader.load_project([path], environ={"NAME": "caller"}).agents["a"]
     assert agent.args == ("1111", "caller")  # caller's environment wins over .env
-    # env_file values are data: not interpolated, and not interpolation sources.
-    assert dict(agent.environment) == {"FROM_FILE": "${PORT}", "SECRET": "from-dotenv"}
+    # env_file values are interpolated as compose does (from the caller and .env; single quotes
+    # keep them), but they are not interpolation sources for the project file.
+    assert dict(agent.environment) == {"FROM_FILE": "1111", "LITERAL": "${PORT}", "SECRET": "from-dotenv"}
 
 
 def test_env_files_replace_dotenv(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py")
     write(tmp_path, ".env", "PORT=1111\n")
     write(tmp_path, "ci.env", "PORT=2222\n")
     path = write(tmp_path, "m.yaml", "agents:\n  a:\n    script: a.py\n    args: ['${PORT:-0}']\n")
@@ -221,6 +243,7 @@ def test_env_files_replace_dotenv(tmp_path: Path) -> None:
 
 
 def test_unset_variable_warns_once(tmp_path: Path) -> None:
+    touch(tmp_path, "a.py")
     path = write(tmp_path, "m.yaml", "agents:\n  a:\n    script: a.py\n    args: [$NOPE, '${NOPE}', $ALSO]\n")
     warnings: list[str] = []
     agent = loader.load_project([path], environ={}, warnings=warnings).agents["a"]
@@ -230,6 +253,7 @@ def test_unset_variable_warns_once(tmp_path: Path) -> None:
 
 
 def test_profiles_and_dependencies(tmp_path: Path) -> None:
+    touch(tmp_path, "core.py", "extra.py", "soft.py", "c.py", "e.py")
     path = write(tmp_path, "m.yaml", """\
         agents:
           core: {script: core.py}
@@ -248,14 +272,17 @@ def test_profiles_and_dependencies(tmp_path: Path) -> None:
 
 
 def test_seed_single_agent_yaml(tmp_path: Path) -> None:
-    path = write(tmp_path, "production_agent.yaml", """\
+    app, python = tmp_path / "opt" / "myapp", tmp_path / "usr" / "bin" / "python3.9"
+    touch(app, "src/advanced_agent.py")
+    touch(python.parent, python.name)
+    path = write(tmp_path, "production_agent.yaml", f"""\
         agent:
           script: "src/advanced_agent.py"
-          working_directory: "/opt/myapp"
-          python_interpreter: "/usr/bin/python3.9"
+          working_directory: "{app}"
+          python_interpreter: "{python}"
         environment:
           MCP_MESH_LOG_LEVEL: "DEBUG"
-          API_TOKEN: "${PRODUCTION_API_TOKEN}"
+          API_TOKEN: "${{PRODUCTION_API_TOKEN}}"
         metadata:
           name: "production-agent"
           version: "2.1.0"
@@ -269,8 +296,8 @@ def test_seed_single_agent_yaml(tmp_path: Path) -> None:
     project = loader.load_project([path], environ={}, warnings=warnings)
     assert project.name == "production_agent" and list(project.agents) == ["production-agent"]
     agent = project.agents["production-agent"]
-    assert agent.target == "/opt/myapp/src/advanced_agent.py" and agent.working_dir == Path("/opt/myapp")
-    assert agent.interpreter == "/usr/bin/python3.9"
+    assert agent.target == f"{app}/src/advanced_agent.py" and agent.working_dir == app
+    assert agent.interpreter == str(python)
     assert dict(agent.environment) == {"MCP_MESH_LOG_LEVEL": "DEBUG", "API_TOKEN": ""}
     assert (agent.resources.timeout, agent.resources.memory_limit, agent.resources.cpu_limit) == (300.0, 10**9, 2.0)
     assert agent.metadata.version == "2.1.0" and agent.metadata.tags == ("production", "database")
@@ -295,6 +322,7 @@ def test_bare_python_file(tmp_path: Path) -> None:
 
 
 def test_python_file_and_compose_file_together(tmp_path: Path) -> None:
+    touch(tmp_path, "api.py")
     compose = write(tmp_path, "mesh-compose.yaml", "agents:\n  api: {script: api.py}\n")
     extra = write(tmp_path, "tools/extra.py", "")
     project = loader.load_project([compose, extra], environ={})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from meshcompose.config import memo
 from meshcompose.errors import ConfigError, CycleError
+from meshcompose.model import DependsOn
 
 PROJECT = """\
 agents:
@@ -47,7 +49,13 @@ def load_and_plan(tmp_path: Path) -> str:
     return result.stdout.strip()
 
 
+def touch_scripts(directory: Path) -> None:
+    for name in ("api.py", "worker.py", "worker2.py", "a.py"):
+        (directory / name).write_text("")
+
+
 def test_a_warm_load_of_an_unchanged_project_imports_neither_jsonschema_nor_networkx(tmp_path: Path):
+    touch_scripts(tmp_path)
     (tmp_path / "mesh-compose.yaml").write_text(PROJECT)
     assert load_and_plan(tmp_path) == "['api', 'worker'] True True"
     assert load_and_plan(tmp_path) == "['api', 'worker'] False False"
@@ -61,11 +69,17 @@ def test_remembered_successes_never_hide_a_new_mistake(tmp_path: Path, monkeypat
 
     monkeypatch.setenv("MESH_COMPOSE_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "mesh-compose.yaml"
+    touch_scripts(tmp_path)
     path.write_text(PROJECT)
-    planner.check(loader.load_project([path]))
+    project = loader.load_project([path])
+    planner.check(project)
     path.write_text(PROJECT + "  extra: {script: a.py, restart: sometimes}\n")
     with pytest.raises(ConfigError, match="sometimes"):
         loader.load_project([path])
-    path.write_text(PROJECT + "  a: {script: a.py, depends_on: [b]}\n  b: {script: b.py, depends_on: [a]}\n")
-    with pytest.raises(CycleError):
-        planner.check(loader.load_project([path]))
+    cyclic = [f"  {n}: {{script: a.py, depends_on: [{d}]}}" for n, d in (("a", "b"), ("b", "a"))]
+    path.write_text(PROJECT + "\n".join(cyclic) + "\n")
+    with pytest.raises(ConfigError, match="dependency cycle: a -> b -> a"):  # the loader finds it first...
+        loader.load_project([path])
+    with pytest.raises(CycleError):  # ...and the planner, for a project it was given by hand
+        planner.check(dataclasses.replace(project, agents={
+            **project.agents, "api": dataclasses.replace(project.agents["api"], depends_on=(DependsOn("worker"),))}))

@@ -1,0 +1,129 @@
+"""Problems located by the document's marks, and values converted without a traceback.
+
+What the builder reports goes through `Located`: each problem gets the
+FILE:LINE:COL of the key it is about, and a value that does not parse
+(a duration, a size, a whole number) becomes a problem and a default.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, List, Mapping, Optional, TypeVar, Union
+
+from meshcompose import units
+from meshcompose.config.validate import locate
+from meshcompose.config.yamlload import Loaded, Path_, dotted
+from meshcompose.errors import Problem
+from meshcompose.model import PythonRequirements
+
+T = TypeVar("T")
+Q = TypeVar("Q")
+D = TypeVar("D")
+
+
+class Located:
+    """Collects problems located by the document's marks; converts values safely."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.marks = loaded.marks
+        self.problems: List[Problem] = []
+        # Paths whose value holds interpolated variables (few: found once, not per agent).
+        self.interpolated = [path for path, mark in loaded.marks.items() if mark.variables]
+
+    def add(self, path: Path_, message: str) -> None:
+        self.problems.append(locate(self.marks, path, message))
+
+    def convert(self, path: Path_, raw: Any, parse: Callable[[Any], T], default: T) -> T:
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except (ValueError, TypeError, OverflowError) as error:
+            self.add(path, str(error))
+            return default
+
+    def quantity(self, path: Path_, raw: Any, parse: Callable[[Any], Q], default: D, what: str) -> Union[Q, D]:
+        """A duration, size or CPU count: like `convert`, but one too large for a float is an error too."""
+        if raw is None:
+            return default
+        try:
+            value = parse(raw)
+        except (ValueError, TypeError) as error:  # OverflowError is an ArithmeticError: below
+            self.add(path, str(error))
+            return default
+        except OverflowError:
+            value = None
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            self.add(path, f"too large for {what} (got {_abridged(raw)})")
+            return default
+        return value
+
+    def duration(self, path: Path_, raw: Any, default: float) -> float:
+        return self.quantity(path, raw, units.parse_duration, default, "a duration")
+
+    def integer(self, path: Path_, raw: Any, default: Optional[int], low: int = 0, high: Optional[int] = None) -> Optional[int]:
+        value = self.convert(path, raw, _whole_number, default)
+        if value is not None and (value < low or (high is not None and value > high)):
+            self.add(path, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+            return default
+        return value
+
+    def existing(self, where: Path_, target: Path, kind: str = "") -> None:
+        """A path the agent needs must be there now: `config -q` in CI says so, not `up` later.
+
+        Located at the key; labelled with its owner (`agents.api: script ... does not exist`).
+        """
+        if not target.exists():
+            problem = "does not exist"
+        elif kind == "file" and not target.is_file():
+            problem = "is not a file"
+        elif kind == "directory" and not target.is_dir():
+            problem = "is not a directory"
+        else:
+            return
+        mark = locate(self.marks, where, "")
+        self.problems.append(Problem(mark.file, mark.line, mark.column, dotted(where[:-1]),
+                                     f"{where[-1]} {target} {problem}"))
+
+    def interpreter(self, where: Path_, spec: Optional[str], directory: Path) -> Optional[str]:
+        """Checked when it is a path; a bare name such as python3.12 is looked up on PATH later."""
+        if spec is not None and looks_like_path(spec):
+            self.existing(where, Path(os.path.normpath(directory / Path(spec).expanduser())))
+        return spec
+
+    def requirements(self, path: Path_, raw: Mapping[str, Any], fallback: PythonRequirements) -> PythonRequirements:
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        requires = raw.get("requires", fallback.requires)
+        try:
+            SpecifierSet(requires)
+        except InvalidSpecifier:
+            self.add(path + ("requires",), f"not a PEP 440 version specifier: {requires!r} (e.g. '>=3.10')")
+        packages = tuple(raw.get("packages", ()))
+        for index, package in enumerate(packages):
+            try:
+                Requirement(package)
+            except InvalidRequirement as error:
+                self.add(path + ("packages", index), f"not a PEP 508 requirement: {package!r} ({error})")
+        return PythonRequirements(requires=requires, packages=packages)
+
+
+def looks_like_path(spec: str) -> bool:
+    """An interpreter written as a path, not a command name: pyenv tells them apart by the same rule."""
+    return any(sep in spec for sep in ("/", "\\")) or spec.startswith((".", "~"))
+
+
+def _abridged(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 24 else f"{text[:12]}...{text[-8:]} ({len(text) - 2} characters)"
+
+
+def _whole_number(raw: Any) -> int:
+    text = str(raw).strip()
+    if not re.fullmatch(r"-?\d+", text):
+        raise ValueError(f"expected a whole number, got {raw!r}")
+    return int(text)
