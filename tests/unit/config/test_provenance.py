@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from meshcompose.config import loader
 from meshcompose.config.interpolate import interpolate
+
+
+@pytest.fixture(autouse=True)
+def _scripts(tmp_path: Path) -> None:
+    """The projects below run api.py: the loader checks that it exists."""
+    (tmp_path / "api.py").write_text("")
 
 
 def _write(root: Path, name: str, text: str) -> Path:
