@@ -31,6 +31,12 @@ class MeshComposeError(Exception):
         return self.message
 
 
+class UsageError(MeshComposeError):
+    """A command-line value argparse cannot check itself (e.g. `ps --filter`)."""
+
+    exit_code = EXIT_USAGE
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One located problem in a project file: `FILE:LINE:COL: key.path: message`."""
@@ -109,8 +115,9 @@ class InterpreterVersionError(EnvironmentProblem):
         self.interpreter, self.version, self.source, self.requires = interpreter, version, source, requires
         self.agents = list(agents)
         super().__init__(
-            f"{interpreter} is Python {version} (found via {source}), but agent(s) "
-            f"{', '.join(self.agents)} require Python {requires}",
+            f"{interpreter} is Python {version} (found via {source}), but "
+            + (f"agent {self.agents[0]} requires" if len(self.agents) == 1 else f"agents {', '.join(self.agents)} require")
+            + f" Python {requires}",
             hint="set `interpreter:` for these agents, or create a .venv with a suitable Python",
         )
 

@@ -35,6 +35,11 @@ def config(project: Project, options: ConfigOptions) -> ConfigResult:
     return ConfigResult(document=project_to_dict(project))
 
 
+def profiles(project: Project) -> tuple[str, ...]:
+    """The profiles the agents name, sorted (load with `--profile '*'` to see every agent's)."""
+    return tuple(sorted({profile for agent in project.agents.values() for profile in agent.profiles}))
+
+
 # -- graph ----------------------------------------------------------------------------
 
 
@@ -91,6 +96,10 @@ class EnvResult:
     def missing(self) -> bool:
         return any(row["missing"] for row in self.rows)
 
+    @property
+    def unusable(self) -> bool:
+        return any(row["unusable"] for row in self.rows)
+
 
 def env(project: Project, options: EnvOptions) -> EnvResult:
     """Each Python agent's interpreter; with `install`, missing packages settled first."""
@@ -100,12 +109,17 @@ def env(project: Project, options: EnvOptions) -> EnvResult:
     if options.install is not None:
         resolved = ensure_environments(project, names, options.install)
     else:
-        resolved = resolve.resolve_project(project, names)
+        # Shown even when an interpreter is too old: the table says which and why.
+        resolved = resolve.resolve_project(project, names, check_versions=False)
     return EnvResult(tuple(_env_row(name, python) for name, python in resolved.items()))
 
 
 def _env_row(name: str, python: ResolvedPython) -> dict[str, Any]:
+    from meshcompose.pyenv.checks import version_ok
+
+    usable = version_ok(python.version_text, python.requires)
     return {
+        "unusable": None if usable else f"Python {python.version_text} does not satisfy requires {python.requires}",
         "agent": name, "interpreter": python.executable, "version": python.version_text,
         "implementation": python.implementation, "venv": python.is_venv, "found_via": python.source,
         "requires": python.requires, "installed": dict(python.installed), "missing": list(python.missing),

@@ -34,6 +34,7 @@ class PsOptions:
     all: bool = False  # include ended agents
     statuses: tuple[str, ...] = ()  # only these state words
     mesh: bool = True  # ask the registry for the MESH and CAPS columns
+    names: tuple[str, ...] = ()  # only these agents (checked: an unknown one is an error)
 
 
 @dataclass
@@ -77,7 +78,11 @@ def ps(directory: Path, options: PsOptions) -> PsResult:
         return PsResult((), ran=False)
     supervised = state.supervisor_alive(doc)
     children = functools.lru_cache(maxsize=None)(children_map)  # scanned once, and only if needed
-    rows = [agent_row(doc, name, record, supervised, children) for name, record in doc["agents"].items()]
+    from meshcompose.app.running import known_names
+
+    only = set(known_names(options.names, doc["agents"]))
+    rows = [agent_row(doc, name, record, supervised, children) for name, record in doc["agents"].items()
+            if not only or name in only]
     registry_url = doc.get("registry_url")
     mesh = bool(registry_url) and options.mesh
     if registry_url and mesh:

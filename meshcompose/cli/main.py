@@ -28,11 +28,15 @@ COMMANDS = [
     ("start", "start", "start agents of a running project"),
     ("stop", "stop", "stop agents of a running project"),
     ("restart", "restart", "restart agents of a running project"),
+    ("kill", "kill", "send a signal to agents of a running project (their restart policy applies)"),
+    ("wait", "wait", "block until agents end; print their exit codes (exit code: the first one's)"),
+    ("top", "top", "show each running agent's processes"),
     ("config", "config", "validate and print the merged, normalized project"),
     ("graph", "graph", "print the dependency graph"),
     ("env", "env", "show each agent's Python interpreter, version and missing packages"),
     ("export", "export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
     ("schema", "schema", "print the JSON Schema of mesh-compose.yaml"),
+    ("version", "version", "show the mesh-compose version, Python and platform"),
 ]
 
 
