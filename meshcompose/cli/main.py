@@ -22,6 +22,7 @@ from meshcompose.errors import EXIT_INTERRUPTED, EXIT_USAGE, MeshComposeError
 # (command, module, one-line help), in the order `--help` lists them.
 COMMANDS = [
     ("up", "up", "start the project's agents (foreground, or -d to detach)"),
+    ("run", "run", "run an agent once in the foreground, or a command in its environment"),
     ("down", "down", "stop every agent in reverse dependency order and end the supervisor"),
     ("ps", "ps", "list the agents and their status"),
     ("logs", "logs", "show agent output from the log files (-f to follow)"),

@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 _NONE = type(None)
 _PLAIN = frozenset({str, int, float, bool, _NONE})
-_SEQUENCES = (list, tuple, collections.abc.Sequence)
+_SEQUENCES = (list, tuple, collections.abc.Sequence, frozenset, collections.abc.Set)
 _MAPPINGS = (dict, collections.abc.Mapping)
 
 
@@ -54,6 +54,8 @@ def encode(value: Any) -> Any:
         return {str(key): encode(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [encode(item) for item in value]
+    if isinstance(value, (set, frozenset)):  # e.g. Agent.external; sorted, so a plan file is stable
+        return sorted(encode(item) for item in value)
     return value
 
 
@@ -104,9 +106,12 @@ def _sequence(origin: Any, args: tuple, raw: Any, where: str) -> Any:
         return tuple(_decode(arg, item, f"{where}[{i}]") for i, (arg, item) in enumerate(zip(args, raw)))
     item_kind = args[0] if args else Any
     if _all_plain(item_kind, raw):
-        return raw if origin is list else tuple(raw)
-    items = [_decode(item_kind, item, f"{where}[{i}]") for i, item in enumerate(raw)]
-    return items if origin is list else tuple(items)
+        items = raw
+    else:
+        items = [_decode(item_kind, item, f"{where}[{i}]") for i, item in enumerate(raw)]
+    if origin is list:
+        return items
+    return frozenset(items) if origin in (frozenset, collections.abc.Set) else tuple(items)
 
 
 def _mapping(args: tuple, raw: Any, where: str) -> dict[str, Any]:

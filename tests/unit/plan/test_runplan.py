@@ -169,3 +169,15 @@ def test_the_supervisor_entry_refuses_a_newer_plan_without_a_traceback(tmp_path:
     assert "hint: start the project with the mesh-compose that planned it" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / ".mesh-compose" / "state.json").exists()
+
+
+def test_a_round_trip_keeps_the_agents_external_fields(tmp_path: Path):
+    """Agent.external is a frozenset: it broke every `up -d` (not JSON) before the codec knew sets."""
+    import dataclasses
+
+    plan = full_plan(tmp_path)
+    agents = {name: dataclasses.replace(agent, external=frozenset({"environment.B", "script"}))
+              for name, agent in plan.project.agents.items()}
+    plan = dataclasses.replace(plan, project=dataclasses.replace(plan.project, agents=agents))
+    back = runplan.loads(runplan.dumps(plan))
+    assert back.project.agents["api"].external == frozenset({"environment.B", "script"})
