@@ -147,3 +147,50 @@ def test_env_shows_its_table_when_the_python_is_too_old(project: ProjectDir) -> 
     assert "job" in done.stdout and "unusable" in done.stdout and ">=99" in done.stdout
     row = json.loads(project.cli("env", "--format", "json").stdout)[0]
     assert row["unusable"].startswith(f"Python {sys.version_info[0]}.") and row["agent"] == "job"
+
+
+SHOW = """
+import os, sys
+print("cwd", os.getcwd())
+print("agent", os.environ.get("MESH_COMPOSE_AGENT"), os.environ.get("GREETING"), os.environ.get("EXTRA"))
+print("path0", os.environ["PATH"].split(os.pathsep)[0])
+sys.exit(int(os.environ.get("CODE", "0")))
+"""
+
+
+@posix_only
+def test_run_a_command_in_the_agents_environment(project: ProjectDir) -> None:
+    project.script("show.py", SHOW)
+    project.script("sleeper.py", SLEEPER)
+    (project.root / "work").mkdir()
+    project.compose({
+        "db": {"script": "sleeper.py"},
+        "api": {"script": "show.py", "working_dir": "work", "environment": {"GREETING": "hi"},
+                "depends_on": ["db"]},
+    })
+    done = project.cli("run", "--no-deps", "-e", "EXTRA=x", "-e", "CODE=3", "api",
+                       "python", str(project.root / "show.py"))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"cwd {project.root / 'work'}" in done.stdout and "agent api hi x" in done.stdout
+    # `python` is the agent's interpreter: its bin comes first on PATH.
+    assert f"path0 {Path(sys.executable).parent}" in done.stdout
+    assert project.cli("ps", "-q").stdout.strip() in ("", "no agents running")  # --no-deps started nothing
+
+    missing = project.cli("run", "--no-deps", "api", "no-such-command-here")
+    assert missing.returncode == 127 and "command not found: no-such-command-here" in missing.stderr
+    unknown = project.cli("run", "nope")
+    assert unknown.returncode != 0 and "nope" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+@posix_only
+def test_run_the_agent_once_after_its_dependencies(project: ProjectDir) -> None:
+    project.script("show.py", SHOW)
+    project.script("sleeper.py", SLEEPER)
+    project.compose({
+        "db": {"script": "sleeper.py"},
+        "api": {"script": "show.py", "environment": {"CODE": "5"}, "depends_on": ["db"]},
+    })
+    done = project.cli("run", "api", timeout=120)
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert f"cwd {project.root}" in done.stdout and "agent api" in done.stdout
+    assert project.cli("ps", "-q").stdout.split() == ["db"]  # the dependency keeps running, as compose's
