@@ -46,7 +46,8 @@ def kill(directory: Path, options: KillOptions) -> KillResult:
 
     name = parse_signal(options.signal)
     doc = running_doc(directory, "kill")
-    signalled, missed = [], []
+    signalled: list[str] = []
+    missed: list[str] = []
     for agent in known_names(options.names, doc["agents"]) or list(doc["agents"]):
         record = doc["agents"][agent]
         pid, created = record.get("pid"), record.get("create_time")

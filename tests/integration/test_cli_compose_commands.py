@@ -194,3 +194,50 @@ def test_run_the_agent_once_after_its_dependencies(project: ProjectDir) -> None:
     assert done.returncode == 5, done.stdout + done.stderr
     assert f"cwd {project.root}" in done.stdout and "agent api" in done.stdout
     assert project.cli("ps", "-q").stdout.split() == ["db"]  # the dependency keeps running, as compose's
+
+
+@posix_only
+def test_ls_lists_running_projects_and_ignores_stale_entries(project: ProjectDir) -> None:
+    import uuid
+
+    from meshcompose.control import index
+
+    name = f"ls-{uuid.uuid4().hex[:8]}"
+    project.script("sleeper.py", SLEEPER)
+    project.compose({"a": {"script": "sleeper.py"}, "b": {"script": "sleeper.py"}}, name=name)
+    # A supervisor that died without tidying up: its entry must not show.
+    stale = index.register(f"{name}-dead", project.root / "gone", [], 2 ** 22 + 12345, 1.0)
+    assert project.cli("up", "-d", timeout=120).returncode == 0
+    listed = {row["Name"]: row for row in json.loads(project.cli("ls", "--format", "json").stdout)}
+    assert listed[name]["Status"] == "running(2)" and listed[name]["ConfigFiles"].endswith("mesh-compose.yaml")
+    assert f"{name}-dead" not in listed and not stale.exists()
+    table = project.cli("ls").stdout
+    assert table.splitlines()[0].split() == ["NAME", "STATUS", "CONFIG", "FILES"] and f"{name} " in table
+    assert name in project.cli("ls", "-q").stdout.split()
+    assert project.cli("down", timeout=60).returncode == 0
+    assert name not in project.cli("ls", "-q").stdout.split()
+
+
+@posix_only
+def test_events_stream_lifecycle_changes_until_the_project_ends(project: ProjectDir) -> None:
+    from meshcompose.app.lifecycle import EVENTS_FILE_NAME
+    from meshcompose.runtime.events import EVENTS_FILE_NAME as WRITTEN
+
+    assert EVENTS_FILE_NAME == WRITTEN
+    project.script("sleeper.py", SLEEPER)
+    project.compose({"a": {"script": "sleeper.py", "restart": "on-failure"}, "b": {"script": "sleeper.py"}})
+    assert project.cli("up", "-d", timeout=120).returncode == 0
+    stream = project.start("events", "--json", "a")
+    first_pid = state_of(project, "a")["Pid"]
+    wait_until(lambda: (project.root / ".mesh-compose" / EVENTS_FILE_NAME).exists(), 10, "the event log")
+    assert project.cli("kill", "a").returncode == 0
+    wait_until(lambda: state_of(project, "a")["Pid"] not in (None, first_pid), 30, "a restarted")
+    stream.wait_for(lambda text: '"action": "start"' in text, 30)
+    assert project.cli("down", timeout=60).returncode == 0
+    assert stream.wait(30) == 0  # it ends with the project
+    events = [json.loads(line) for line in stream.output.splitlines() if line.startswith("{")]
+    actions = [event["action"] for event in events]
+    assert actions[:3] == ["die", "restart", "start"], actions
+    assert {event["service"] for event in events} == {"a"}  # only the agent asked for
+    assert events[0]["type"] == "agent" and events[0]["attributes"]["exitCode"] is not None
+    assert events[0]["time"].endswith("Z") and "die" in actions[3:]

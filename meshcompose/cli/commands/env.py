@@ -53,7 +53,9 @@ def _print_table(rows: Sequence[dict[str, Any]], no_color: bool) -> None:
 
     for row in rows:
         missing = ", ".join(row["missing"]) or "-"
-        version = escape(row["version"]) + (f" [red](unusable: {escape(row['unusable'])})[/]" if row["unusable"] else "")
+        version = escape(row["version"])
+        if row["unusable"]:
+            version += f" [red](unusable: {escape(row['unusable'])})[/]"
         table.add_row(row["agent"], row["interpreter"], version, "venv" if row["venv"] else "system",
                       row["found_via"], f"[red]{escape(missing)}[/]" if row["missing"] else escape(missing))
     console.print(table)

@@ -46,7 +46,8 @@ def environment(pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app.run import RunOptions, run as run_agent
+    from meshcompose.app.run import RunOptions
+    from meshcompose.app.run import run as run_agent
     from meshcompose.cli import options as cli_options
 
     command = tuple(args.command[1:] if args.command[:1] == ["--"] else args.command)
