@@ -154,3 +154,21 @@ def _describe(pid: int) -> TopProcess | None:
                               proc.memory_info().rss, command)
     except psutil.Error:
         return None
+
+
+# -- up --remove-orphans ---------------------------------------------------------------
+
+
+def remove_orphans(directory: Path, defined: Sequence[str], timeout: float | None = None) -> tuple[str, ...]:
+    """Stop the running agents of this project that the file no longer
+    defines (under any profile), as compose's `up --remove-orphans`; their
+    names. Nothing to do when the project is not running."""
+    from meshcompose.app.stop import StopOptions, stop
+
+    doc = state.StateStore(directory).read()
+    if doc is None or not state.supervisor_alive(doc):
+        return ()
+    orphans = tuple(name for name, record in doc["agents"].items() if name not in defined and alive(record))
+    if orphans:
+        stop(directory, StopOptions(names=orphans, timeout=timeout))
+    return orphans

@@ -143,7 +143,7 @@ def summary_line(env: Environment) -> str:
     from rich.markup import escape
 
     count = len(env.agents)
-    agents = escape(f"{count} agent{'s' if count != 1 else ''} ({', '.join(env.agents)})")
+    agents = escape(f"{plural(count, 'agent')} ({', '.join(env.agents)})")
     state = f"[red]missing: {escape(', '.join(env.missing))}[/]" if env.missing else "[green]ok[/]"
     return (f"[bold]python {env.version_text}[/] {env.kind} {escape(env.executable)} "
             f"[dim]{escape(f'(via {env.source})')}[/] — {agents} — {state}")

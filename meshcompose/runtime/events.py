@@ -95,14 +95,16 @@ _ACTIONS = {
 _STARTED_FAMILY = frozenset({AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY})
 
 
-def lifecycle_action(before: AgentState | None, after: AgentState) -> str | None:
-    """The event a state change is, or None (a running agent turning healthy
-    is a health event, not a second start)."""
-    if before is after:
-        return None
-    if after is AgentState.RUNNING and before in _STARTED_FAMILY:
-        return None
-    return _ACTIONS.get(after)
+def lifecycle_actions(before: AgentState | None, after: AgentState) -> list[str]:
+    """The events a state change is (a running agent turning healthy is a
+    health event, not a second start; a running agent that goes straight to
+    `restarting` died first, as compose reports it)."""
+    if before is after or (after is AgentState.RUNNING and before in _STARTED_FAMILY):
+        return []
+    if after is AgentState.RESTARTING and before in _STARTED_FAMILY:
+        return ["die", "restart"]
+    action = _ACTIONS.get(after)
+    return [action] if action else []
 
 
 class EventRecorder:
@@ -124,9 +126,9 @@ class EventRecorder:
         pass
 
     def agent_status(self, status: AgentStatus) -> None:
-        action = lifecycle_action(self._last.get(status.name), status.state)
+        actions = lifecycle_actions(self._last.get(status.name), status.state)
         self._last[status.name] = status.state
-        if action is not None:
+        for action in actions:
             self._append(self.event(status, action))
 
     def event(self, status: AgentStatus, action: str) -> dict[str, Any]:

@@ -241,3 +241,17 @@ def test_events_stream_lifecycle_changes_until_the_project_ends(project: Project
     assert {event["service"] for event in events} == {"a"}  # only the agent asked for
     assert events[0]["type"] == "agent" and events[0]["attributes"]["exitCode"] is not None
     assert events[0]["time"].endswith("Z") and "die" in actions[3:]
+
+
+@posix_only
+def test_up_remove_orphans_stops_agents_no_longer_in_the_file(project: ProjectDir) -> None:
+    project.script("sleeper.py", SLEEPER)
+    project.compose({"a": {"script": "sleeper.py"}, "b": {"script": "sleeper.py"},
+                     "c": {"script": "sleeper.py", "profiles": ["extra"]}})
+    assert project.cli("--profile", "extra", "up", "-d", timeout=120).returncode == 0
+    project.compose({"a": {"script": "sleeper.py"}, "c": {"script": "sleeper.py", "profiles": ["extra"]}})
+    done = project.cli("up", "-d", "--remove-orphans", "a", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stopped orphans (no longer in the file): b" in done.stderr
+    # c is defined (under a profile not active now): not an orphan.
+    assert sorted(project.cli("ps", "-q").stdout.split()) == ["a", "c"]

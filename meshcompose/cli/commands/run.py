@@ -14,7 +14,8 @@ from meshcompose.cli.options import add_install_options, add_registry_options
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("agent", metavar="AGENT", help="the agent whose environment the command runs in")
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND",
+    # dest is not "command": main's subparsers store the command's name there.
+    parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND",
                         help="command and arguments (default: the agent's own)")
     parser.add_argument("-e", "--env", dest="environment", action="append", default=[], metavar="KEY=VAL",
                         help="set an environment variable (repeatable); KEY alone takes this shell's value")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from meshcompose.app.run import run as run_agent
     from meshcompose.cli import options as cli_options
 
-    command = tuple(args.command[1:] if args.command[:1] == ["--"] else args.command)
+    command = tuple(args.argv[1:] if args.argv[:1] == ["--"] else args.argv)
     project = cli_options.load_project(args)
     return run_agent(project, RunOptions(
         agent=args.agent, command=command, environment=environment(args.environment), working_dir=args.workdir,
