@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import ConfigOptions, EnvOptions, GraphOptions
 from meshcompose.app.running import known_names
+from meshcompose.errors import InterpreterVersionError
 from meshcompose.model import Project
 from meshcompose.plan import planner
 
@@ -91,6 +92,7 @@ def graph(project: Project, options: GraphOptions) -> GraphView:
 @dataclass(frozen=True)
 class EnvResult:
     rows: tuple[dict[str, Any], ...]  # per Python agent: interpreter, version, kind, rule, packages
+    too_old: InterpreterVersionError | None = None  # an interpreter below `requires`: the rows say which
 
     @property
     def missing(self) -> bool:
@@ -110,8 +112,13 @@ def env(project: Project, options: EnvOptions) -> EnvResult:
         resolved = ensure_environments(project, names, options.install)
     else:
         # Shown even when an interpreter is too old: the table says which and why.
-        resolved = resolve.resolve_project(project, names, check_versions=False)
-    return EnvResult(tuple(_env_row(name, python) for name, python in resolved.items()))
+        resolved = resolve.resolve_project(project, names, verify_versions=False)
+    rows = tuple(_env_row(name, python) for name, python in resolved.items())
+    try:
+        resolve.check_versions(resolved)
+    except InterpreterVersionError as error:
+        return EnvResult(rows, too_old=error)
+    return EnvResult(rows)
 
 
 def _env_row(name: str, python: ResolvedPython) -> dict[str, Any]:

@@ -145,6 +145,7 @@ def test_env_shows_its_table_when_the_python_is_too_old(project: ProjectDir) -> 
     done = project.cli("env")
     assert done.returncode == 4 and "Traceback" not in done.stderr
     assert "job" in done.stdout and "unusable" in done.stdout and ">=99" in done.stdout
+    assert "agent job requires Python >=99" in done.stderr  # the reason, worded for one agent
     row = json.loads(project.cli("env", "--format", "json").stdout)[0]
     assert row["unusable"].startswith(f"Python {sys.version_info[0]}.") and row["agent"] == "job"
 

@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(list(result.rows), indent=2) + "\n")
     else:
         _print_table(result.rows, args.no_color)
+    if result.too_old is not None:
+        from meshcompose.cli.render import print_error
+
+        print_error(result.too_old, no_color=args.no_color)
     return EXIT_ENVIRONMENT if result.missing or result.unusable else EXIT_OK
 
 
