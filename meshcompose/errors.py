@@ -31,6 +31,12 @@ class MeshComposeError(Exception):
         return self.message
 
 
+class UsageError(MeshComposeError):
+    """A command-line value argparse cannot check itself (e.g. `ps --filter`)."""
+
+    exit_code = EXIT_USAGE
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One located problem in a project file: `FILE:LINE:COL: key.path: message`."""
@@ -104,13 +110,17 @@ class InterpreterNotFoundError(EnvironmentProblem):
         super().__init__(f"Python interpreter {spec!r} from {source} not found{where}", hint=hint)
 
 
+def _who_requires(agents: Sequence[str]) -> str:
+    return f"agent {agents[0]} requires" if len(agents) == 1 else f"agents {', '.join(agents)} require"
+
+
 class InterpreterVersionError(EnvironmentProblem):
     def __init__(self, interpreter: str, version: str, source: str, requires: str, agents: Sequence[str]) -> None:
         self.interpreter, self.version, self.source, self.requires = interpreter, version, source, requires
         self.agents = list(agents)
         super().__init__(
-            f"{interpreter} is Python {version} (found via {source}), but agent(s) "
-            f"{', '.join(self.agents)} require Python {requires}",
+            f"{interpreter} is Python {version} (found via {source}), but {_who_requires(self.agents)} "
+            f"Python {requires}",
             hint="set `interpreter:` for these agents, or create a .venv with a suitable Python",
         )
 

@@ -11,6 +11,13 @@
     graph     app.inspect.graph(project, GraphOptions) -> GraphView
     env       app.inspect.env(project, EnvOptions)     -> EnvResult
     schema    app.inspect.schema()                     -> str
+    run       app.run.run(project, RunOptions)         -> exit code of the command
+    kill      app.agents.kill(directory, KillOptions)  -> KillResult
+    wait      app.agents.wait(directory, WaitOptions)  -> WaitResult
+    top       app.agents.top(directory, names)         -> AgentProcesses per agent
+    ls        app.ls.ls(LsOptions)                     -> ProjectRow per project
+    events    app.lifecycle.follow(directory, names)   -> event dicts, until the supervisor ends
+    version   app.version.version()                    -> VersionInfo
 
 The project comes from `app.project.load(ProjectSelection, warn)`; `ps`,
 `logs`, `down` and `stop` only need its directory (`app.project.directory`),

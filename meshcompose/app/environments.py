@@ -44,8 +44,11 @@ def offers_venv(env: Environment) -> bool:
 
 
 def choices(env: Environment) -> tuple:
-    offered = [Decision.INSTALL, Decision.VENV, Decision.CONTINUE, Decision.QUIT]
-    return tuple(choice for choice in offered if choice is not Decision.VENV or offers_venv(env))
+    """What may be answered, the default first: the safe one. A new .venv
+    leaves a system interpreter untouched; inside a venv, installing there is safe."""
+    if offers_venv(env):
+        return (Decision.VENV, Decision.INSTALL, Decision.CONTINUE, Decision.QUIT)
+    return (Decision.INSTALL, Decision.CONTINUE, Decision.QUIT)
 
 
 def missing_error(env: Environment, options: InstallOptions) -> MissingPackagesError:

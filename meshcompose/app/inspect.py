@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import ConfigOptions, EnvOptions, GraphOptions
 from meshcompose.app.running import known_names
+from meshcompose.errors import InterpreterVersionError
 from meshcompose.model import Project
 from meshcompose.plan import planner
 
@@ -33,6 +34,11 @@ def config(project: Project, options: ConfigOptions) -> ConfigResult:
     from meshcompose.config.serialize import project_to_dict
 
     return ConfigResult(document=project_to_dict(project))
+
+
+def profiles(project: Project) -> tuple[str, ...]:
+    """The profiles the agents name, sorted (load with `--profile '*'` to see every agent's)."""
+    return tuple(sorted({profile for agent in project.agents.values() for profile in agent.profiles}))
 
 
 # -- graph ----------------------------------------------------------------------------
@@ -86,10 +92,15 @@ def graph(project: Project, options: GraphOptions) -> GraphView:
 @dataclass(frozen=True)
 class EnvResult:
     rows: tuple[dict[str, Any], ...]  # per Python agent: interpreter, version, kind, rule, packages
+    too_old: InterpreterVersionError | None = None  # an interpreter below `requires`: the rows say which
 
     @property
     def missing(self) -> bool:
         return any(row["missing"] for row in self.rows)
+
+    @property
+    def unusable(self) -> bool:
+        return any(row["unusable"] for row in self.rows)
 
 
 def env(project: Project, options: EnvOptions) -> EnvResult:
@@ -100,12 +111,22 @@ def env(project: Project, options: EnvOptions) -> EnvResult:
     if options.install is not None:
         resolved = ensure_environments(project, names, options.install)
     else:
-        resolved = resolve.resolve_project(project, names)
-    return EnvResult(tuple(_env_row(name, python) for name, python in resolved.items()))
+        # Shown even when an interpreter is too old: the table says which and why.
+        resolved = resolve.resolve_project(project, names, verify_versions=False)
+    rows = tuple(_env_row(name, python) for name, python in resolved.items())
+    try:
+        resolve.check_versions(resolved)
+    except InterpreterVersionError as error:
+        return EnvResult(rows, too_old=error)
+    return EnvResult(rows)
 
 
 def _env_row(name: str, python: ResolvedPython) -> dict[str, Any]:
+    from meshcompose.pyenv.checks import version_ok
+
+    usable = version_ok(python.version_text, python.requires)
     return {
+        "unusable": None if usable else f"Python {python.version_text} does not satisfy requires {python.requires}",
         "agent": name, "interpreter": python.executable, "version": python.version_text,
         "implementation": python.implementation, "venv": python.is_venv, "found_via": python.source,
         "requires": python.requires, "installed": dict(python.installed), "missing": list(python.missing),

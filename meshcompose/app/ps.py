@@ -36,6 +36,7 @@ class PsOptions:
     all: bool = False  # include ended agents
     statuses: tuple[str, ...] = ()  # only these state words
     mesh: bool = True  # ask the registry for the MESH and CAPS columns
+    names: tuple[str, ...] = ()  # only these agents (checked: an unknown one is an error)
 
 
 @dataclass
@@ -78,11 +79,15 @@ def ps(directory: Path, options: PsOptions) -> PsResult:
     if doc is None:
         return PsResult((), ran=False)
     supervised = state.supervisor_alive(doc)
-    alive = {name for name, record in doc["agents"].items()
+    from meshcompose.app.running import known_names
+
+    only = set(known_names(options.names, doc["agents"]))
+    records = {name: record for name, record in doc["agents"].items() if not only or name in only}
+    alive = {name for name, record in records.items()
              if process_alive(record.get("pid"), record.get("create_time"))}
-    usage = tree_usage({name: doc["agents"][name] for name in alive})
+    usage = tree_usage({name: records[name] for name in alive})
     rows = [agent_row(doc, name, record, supervised, name in alive, usage.get(name))
-            for name, record in doc["agents"].items()]
+            for name, record in records.items()]
     registry_url = doc.get("registry_url")
     mesh = bool(registry_url) and options.mesh
     if registry_url and mesh:

@@ -18,14 +18,16 @@ from __future__ import annotations
 import errno
 import os
 import time
-import zlib
 from collections.abc import Sequence
 from typing import TextIO
 
 from meshcompose.app.logs import utc_timestamp
 
-# No red: red means an error of mesh-compose's own.
-PALETTE = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
+# Ten hues far apart, handed out in order (the first ten agents never share
+# one, and no two are a normal/bright pair of the same hue, which look alike
+# on many terminals). No red: red means an error of mesh-compose's own.
+PALETTE = ("36", "33", "32", "35", "34",  # cyan, yellow, green, magenta, blue
+           "38;5;208", "38;5;141", "38;5;205", "38;5;130", "37")  # orange, violet, pink, brown, grey
 RESET = "\x1b[0m"
 _LEVEL_STYLE = {"info": "2", "warning": "33", "error": "31;1"}
 _LEVEL_WORD = {"info": "", "warning": "warning: ", "error": "error: "}
@@ -79,14 +81,9 @@ class ConsoleMux:
         self._prefixes = {n: self._build_prefixes(n) for n in self._names}
 
     def _pick_color(self, name: str) -> str:
-        """A stable hash picks the colour; probe past colours already taken."""
-        taken = set(self._colors.values())
-        start = zlib.crc32(name.encode("utf-8"))
-        for step in range(len(PALETTE)):
-            candidate = PALETTE[(start + step) % len(PALETTE)]
-            if candidate not in taken:
-                return candidate
-        return PALETTE[start % len(PALETTE)]
+        """The next colour of the palette, in the order agents appear (a hash
+        would put two agents on the same or a neighbouring colour)."""
+        return PALETTE[len(self._colors) % len(PALETTE)]
 
     def _build_prefixes(self, name: str) -> tuple:
         padded = name.ljust(self._width)

@@ -22,17 +22,24 @@ from meshcompose.errors import EXIT_INTERRUPTED, EXIT_USAGE, MeshComposeError
 # (command, module, one-line help), in the order `--help` lists them.
 COMMANDS = [
     ("up", "up", "start the project's agents (foreground, or -d to detach)"),
+    ("run", "run", "run an agent once in the foreground, or a command in its environment"),
     ("down", "down", "stop every agent in reverse dependency order and end the supervisor"),
     ("ps", "ps", "list the agents and their status"),
+    ("ls", "ls", "list the projects running on this machine"),
     ("logs", "logs", "show agent output from the log files (-f to follow)"),
     ("start", "start", "start agents of a running project"),
     ("stop", "stop", "stop agents of a running project"),
     ("restart", "restart", "restart agents of a running project"),
+    ("kill", "kill", "send a signal to agents of a running project (their restart policy applies)"),
+    ("wait", "wait", "block until agents end; print their exit codes (exit code: the first one's)"),
+    ("events", "events", "stream lifecycle events of a running project (--json: compose's shape)"),
+    ("top", "top", "show each running agent's processes"),
     ("config", "config", "validate and print the merged, normalized project"),
     ("graph", "graph", "print the dependency graph"),
     ("env", "env", "show each agent's Python interpreter, version and missing packages"),
     ("export", "export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
     ("schema", "schema", "print the JSON Schema of mesh-compose.yaml"),
+    ("version", "version", "show the mesh-compose version, Python and platform"),
 ]
 
 

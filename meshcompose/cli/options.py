@@ -33,12 +33,19 @@ _FILE_SUFFIXES = (".py", ".yaml", ".yml")
 
 
 def project_selection(args: argparse.Namespace, extra_files: Sequence[str] = ()) -> ProjectSelection:
+    """-f/-p/--profile/--env-file; where a flag is absent, compose's variables
+    (as COMPOSE_FILE, COMPOSE_PROJECT_NAME, COMPOSE_PROFILES): flags win."""
+    files = tuple(getattr(args, "files", None) or ()) or tuple(_variable_list("MESH_COMPOSE_FILE", os.pathsep))
     return ProjectSelection(
-        files=(*(getattr(args, "files", None) or ()), *extra_files),
-        name=getattr(args, "project_name", None),
-        profiles=tuple(getattr(args, "profiles", None) or ()),
+        files=(*files, *extra_files),
+        name=getattr(args, "project_name", None) or os.environ.get("MESH_COMPOSE_PROJECT_NAME") or None,
+        profiles=tuple(getattr(args, "profiles", None) or ()) or tuple(_variable_list("MESH_COMPOSE_PROFILES", ",")),
         env_files=tuple(getattr(args, "env_files", None) or ()),
     )
+
+
+def _variable_list(variable: str, separator: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(variable, "").split(separator) if item.strip()]
 
 
 def load_project(args: argparse.Namespace, extra_files: Sequence[str] = ()) -> Project:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, TextIO
 from meshcompose.errors import MeshComposeError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from meshcompose.app.environments import Environment
     from meshcompose.app.options import Progress
     from meshcompose.app.waiting import WaitOutcome
@@ -40,6 +42,11 @@ def print_error(error: MeshComposeError, *, no_color: bool = False, stream: Text
     if error.hint:
         stream.write(f"{dim}hint:{reset} {error.hint}\n")
     stream.flush()
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 agent`, `2 agents`: never `agent(s)`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def warn(message: str) -> None:
@@ -74,16 +81,23 @@ def print_outcome(outcome: WaitOutcome) -> int:
     return 0 if outcome.ok else 1
 
 
+def rich_console(stream: TextIO, no_color: bool = False, **options: object) -> Console:
+    """A rich Console that, without colour, writes no escape code at all:
+    rich's own `no_color` still emits bold and dim."""
+    from rich.console import Console
+
+    color = color_enabled(stream, no_color)
+    if not color:
+        return Console(file=stream, color_system=None, force_terminal=False, **options)  # type: ignore[arg-type]
+    return Console(file=stream, force_terminal=True, **options)  # type: ignore[arg-type]
+
+
 class EnvironmentConsole:
     """The app's EnvironmentReport on a terminal (or any stream): a line per
     interpreter, messages, and a progress line per package being installed."""
 
     def __init__(self, stream: TextIO, no_color: bool = False) -> None:
-        from rich.console import Console
-
-        color = color_enabled(stream, no_color)
-        self.console = Console(file=stream, no_color=not color, highlight=False, soft_wrap=True,
-                               force_terminal=color or None)
+        self.console = rich_console(stream, no_color, highlight=False, soft_wrap=True)
 
     def summary(self, environments: Sequence[Environment]) -> None:
         for env in environments:
@@ -129,7 +143,7 @@ def summary_line(env: Environment) -> str:
     from rich.markup import escape
 
     count = len(env.agents)
-    agents = escape(f"{count} agent{'s' if count != 1 else ''} ({', '.join(env.agents)})")
+    agents = escape(f"{plural(count, 'agent')} ({', '.join(env.agents)})")
     state = f"[red]missing: {escape(', '.join(env.missing))}[/]" if env.missing else "[green]ok[/]"
     return (f"[bold]python {env.version_text}[/] {env.kind} {escape(env.executable)} "
             f"[dim]{escape(f'(via {env.source})')}[/] — {agents} — {state}")

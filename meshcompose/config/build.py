@@ -91,7 +91,7 @@ class BuildContext:
 
 def _enabled(agent: Mapping[str, Any], active: Sequence[str]) -> bool:
     wanted = agent.get("profiles") or ()
-    return not wanted or any(p in active for p in wanted)
+    return not wanted or "*" in active or any(p in active for p in wanted)  # `--profile '*'`: all, as compose
 
 
 def _project_name(located: Located, data: Mapping[str, Any], directory: Path, override: Optional[str]) -> str:

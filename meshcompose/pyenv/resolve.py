@@ -253,8 +253,9 @@ def _probe_all(candidates: Mapping[tuple[str, ...], Sequence[str]], cache_dir: P
 def resolve_project(project: model.Project, names: Sequence[str] | None = None, *,
                     environ: Mapping[str, str] | None = None, cache_dir: Path | None = None,
                     probe: ProbeFunction | None = None,
-                    platform: Platform = PLATFORM) -> dict[str, ResolvedPython]:
-    """The interpreter of every Python agent in the selection (all agents if `names` is None)."""
+                    platform: Platform = PLATFORM, verify_versions: bool = True) -> dict[str, ResolvedPython]:
+    """The interpreter of every Python agent in the selection (all agents if `names` is None).
+    `verify_versions`: raise InterpreterVersionError for one too old (`env` reports it instead)."""
     selected = [_agent(project, n) for n in (names if names is not None else list(project.agents))]
     agents = [a for a in selected if a.is_python]
     found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
@@ -267,7 +268,8 @@ def resolve_project(project: model.Project, names: Sequence[str] | None = None, 
     for agent in agents:
         sharing.setdefault(_run_path(found[agent.name], results), []).append(agent.name)
     resolved = {a.name: _resolve_one(a, project, found[a.name], results, sharing) for a in agents}
-    _check_versions(resolved)
+    if verify_versions:
+        check_versions(resolved)
     return resolved
 
 
@@ -320,7 +322,8 @@ def _resolve_one(agent: model.Agent, project: model.Project, candidate: Candidat
     )
 
 
-def _check_versions(resolved: Mapping[str, ResolvedPython]) -> None:
+def check_versions(resolved: Mapping[str, ResolvedPython]) -> None:
+    """InterpreterVersionError for the first interpreter too old for its agents' `requires`."""
     failing: dict[tuple[str, str], list[str]] = {}
     for name, python in resolved.items():
         if not version_ok(python.version_text, python.requires):

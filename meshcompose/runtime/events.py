@@ -76,3 +76,85 @@ class FanOut:
     def notice(self, notice: Notice) -> None:
         for observer in self.observers:
             observer.notice(notice)
+
+
+# -- the lifecycle event log (`mesh-compose events`) --------------------------------
+
+EVENTS_FILE_NAME = "events.jsonl"
+# State word -> compose's event action, when an agent enters that state.
+_ACTIONS = {
+    AgentState.RUNNING: "start",
+    AgentState.HEALTHY: "health_status: healthy",
+    AgentState.UNHEALTHY: "health_status: unhealthy",
+    AgentState.RESTARTING: "restart",
+    AgentState.STOPPING: "stop",
+    AgentState.EXITED: "die",
+    AgentState.FAILED: "die",
+    AgentState.SKIPPED: "skip",
+}
+_STARTED_FAMILY = frozenset({AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY})
+
+
+def lifecycle_actions(before: AgentState | None, after: AgentState) -> list[str]:
+    """The events a state change is (a running agent turning healthy is a
+    health event, not a second start; a running agent that goes straight to
+    `restarting` died first, as compose reports it)."""
+    if before is after or (after is AgentState.RUNNING and before in _STARTED_FAMILY):
+        return []
+    if after is AgentState.RESTARTING and before in _STARTED_FAMILY:
+        return ["die", "restart"]
+    action = _ACTIONS.get(after)
+    return [action] if action else []
+
+
+class EventRecorder:
+    """An observer that appends each lifecycle change to `events.jsonl` in
+    the state directory: one JSON object a line, compose's `events --json`
+    shape. Appends are one write each, so a reader never sees half a line."""
+
+    def __init__(self, path: Any, project: str) -> None:
+        from pathlib import Path
+
+        self.path = Path(path)
+        self.project = project
+        self._last: dict[str, AgentState] = {}
+
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
+        pass
+
+    def notice(self, notice: Notice) -> None:
+        pass
+
+    def agent_status(self, status: AgentStatus) -> None:
+        actions = lifecycle_actions(self._last.get(status.name), status.state)
+        self._last[status.name] = status.state
+        for action in actions:
+            self._append(self.event(status, action))
+
+    def event(self, status: AgentStatus, action: str) -> dict[str, Any]:
+        import datetime
+
+        attributes: dict[str, Any] = {"name": status.name, "project": self.project}
+        if status.pid is not None:
+            attributes["pid"] = status.pid
+        if action == "die":
+            attributes["exitCode"] = status.exit_code
+        if status.message:
+            attributes["message"] = status.message
+        when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return {"time": when, "type": "agent", "action": action, "id": f"{self.project}-{status.name}",
+                "service": status.name, "attributes": attributes}
+
+    def _append(self, event: dict[str, Any]) -> None:
+        import json
+        import os
+
+        line = (json.dumps(event) + "\n").encode()
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass  # the event log is a convenience: it never stops a run

@@ -13,10 +13,11 @@ import os
 import secrets
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import anyio
 
-from meshcompose.control import protocol
+from meshcompose.control import index, protocol
 from meshcompose.control.handler import ControlHandler
 from meshcompose.control.paths import socket_path
 from meshcompose.control.state import StateStore, SupervisorRecord
@@ -45,15 +46,24 @@ async def host(
             pid=os.getpid(), create_time=_own_create_time(), started_at=time.time(),
             socket=str(socket), token=token, port=port, detached=detached))
         store.write_now()
+        listed = _register(supervisor)
         tg.start_soon(flusher.run)
         try:
             code = await supervisor.run(names)
         finally:
             tg.cancel_scope.cancel()
             with anyio.CancelScope(shield=True):
+                index.unregister(listed)
                 store.set_supervisor(None)
                 store.write_now()
     return code
+
+
+def _register(supervisor: Supervisor) -> Path:
+    """In the machine-wide index, so `mesh-compose ls` finds this project."""
+    project = supervisor.project
+    return index.register(project.name, Path(project.directory), [str(f) for f in project.files],
+                          os.getpid(), _own_create_time())
 
 
 def _own_create_time() -> float:

@@ -133,7 +133,7 @@ class AgentRunner:
             delay = self._backoff(failures)
             failures += 1
             self._notice(f"restarting in {_seconds(delay)} (restart {self.status.restarts + 1})")
-            self._set(state=AgentState.RESTARTING, message=self._exit_reason)
+            self._set(state=AgentState.RESTARTING, message=self._exit_reason, exit_code=code)
             with self._stoppable() as scope:
                 await anyio.sleep(delay)
             if scope.cancelled_caught or self.stop_requested:

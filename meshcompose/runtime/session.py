@@ -17,7 +17,7 @@ import anyio
 from meshcompose.control import state
 from meshcompose.plan.runplan import RunPlan
 from meshcompose.runtime import host
-from meshcompose.runtime.events import FanOut
+from meshcompose.runtime.events import EVENTS_FILE_NAME, EventRecorder, FanOut
 from meshcompose.runtime.recorder import Flusher, LogRecorder, StateRecorder
 from meshcompose.runtime.supervisor import RunOptions, Supervisor
 
@@ -38,7 +38,9 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     settings = plan.settings
     options = RunOptions(abort_on_exit=settings.abort_on_exit, exit_code_from=settings.exit_code_from,
                          stop_timeout=settings.stop_timeout, linger=detached)
-    supervisor = Supervisor(project, plan.launches, FanOut([*shown, recorder, state_recorder, flusher]), options)
+    events = EventRecorder(project.state_dir / EVENTS_FILE_NAME, project.name)  # for `mesh-compose events`
+    observers = FanOut([*shown, recorder, state_recorder, events, flusher])
+    supervisor = Supervisor(project, plan.launches, observers, options)
     supervisor.registry_url = plan.registry_url
     state_recorder.add_agents(supervisor, plan.launches)
     try:

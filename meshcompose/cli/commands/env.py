@@ -2,7 +2,8 @@
 
 Per Python agent: interpreter path, version, venv or system, the rule that
 found it, and missing packages. Exit status 0 when every requirement is met,
-4 (EXIT_ENVIRONMENT) when packages are still missing, so CI can use it as a
+4 (EXIT_ENVIRONMENT) when packages are still missing or an interpreter is
+too old for `requires` (its row says so), so CI can use it as a
 check. `--install` installs what is missing first (never without asking
 otherwise: `env` does not prompt).
 """
@@ -36,22 +37,29 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(list(result.rows), indent=2) + "\n")
     else:
         _print_table(result.rows, args.no_color)
-    return EXIT_ENVIRONMENT if result.missing else EXIT_OK
+    if result.too_old is not None:
+        from meshcompose.cli.render import print_error
+
+        print_error(result.too_old, no_color=args.no_color)
+    return EXIT_ENVIRONMENT if result.missing or result.unusable else EXIT_OK
 
 
 def _print_table(rows: Sequence[dict[str, Any]], no_color: bool) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    from meshcompose.cli.render import color_enabled
+    from meshcompose.cli.render import rich_console
 
-    console = Console(file=sys.stdout, no_color=not color_enabled(sys.stdout, no_color),
-                      highlight=False, width=None if sys.stdout.isatty() else 200)
+    console = rich_console(sys.stdout, no_color, highlight=False, width=None if sys.stdout.isatty() else 200)
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("AGENT", "INTERPRETER", "VERSION", "KIND", "FOUND VIA", "MISSING"):
         table.add_column(column, overflow="fold")
+    from rich.markup import escape
+
     for row in rows:
         missing = ", ".join(row["missing"]) or "-"
-        table.add_row(row["agent"], row["interpreter"], row["version"], "venv" if row["venv"] else "system",
-                      row["found_via"], f"[red]{missing}[/]" if row["missing"] else missing)
+        version = escape(row["version"])
+        if row["unusable"]:
+            version += f" [red](unusable: {escape(row['unusable'])})[/]"
+        table.add_row(row["agent"], row["interpreter"], version, "venv" if row["venv"] else "system",
+                      row["found_via"], f"[red]{escape(missing)}[/]" if row["missing"] else escape(missing))
     console.print(table)

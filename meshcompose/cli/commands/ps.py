@@ -1,4 +1,5 @@
-"""`mesh-compose ps [-a] [--format table|json] [-q] [--status S]`.
+"""`mesh-compose ps [AGENT...] [-a] [--format table|json] [-q] [--services]
+[--status S] [--filter status=S]`.
 
 Fast: neither the configuration stack nor rich; the table is plain aligned
 text, like compose's.
@@ -30,21 +31,47 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="only print agent names")
     parser.add_argument("--status", dest="statuses", action="append", choices=STATES, default=[],
                         metavar="STATUS", help=f"only agents in this state (repeatable): {', '.join(STATES)}")
+    parser.add_argument("--filter", dest="filters", action="append", default=[], metavar="KEY=VALUE",
+                        help="filter as compose does; supported key: status (e.g. --filter status=running)")
+    parser.add_argument("--services", "--agents", dest="services", action="store_true",
+                        help="only print the agent names (as compose's --services)")
+    parser.add_argument("names", nargs="*", metavar="AGENT", help="only these agents (default: all)")
+
+
+def filter_statuses(filters: Sequence[str]) -> tuple[str, ...]:
+    """`--filter status=running` -> ("running",); anything else is a usage error."""
+    from meshcompose.app.ps import STATES
+    from meshcompose.errors import UsageError
+
+    statuses = []
+    for item in filters:
+        key, sep, value = item.partition("=")
+        if key.strip() != "status" or not sep:
+            raise UsageError(f"--filter {item!r}: expected status=STATUS (the only filter key supported)")
+        if value.strip() not in STATES:
+            raise UsageError(f"--filter {item!r}: unknown status {value.strip()!r}; one of {', '.join(STATES)}")
+        statuses.append(value.strip())
+    return tuple(statuses)
 
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app import ps as app_ps
     from meshcompose.cli.options import project_directory
 
-    result = app_ps.ps(project_directory(args), app_ps.PsOptions(all=args.all, statuses=tuple(args.statuses)))
-    render(result, quiet=args.quiet, json_lines=args.format == "json")
+    statuses = (*args.statuses, *filter_statuses(args.filters))
+    options = app_ps.PsOptions(all=args.all, statuses=statuses, names=tuple(args.names), mesh=not args.services)
+    result = app_ps.ps(project_directory(args), options)
+    render(result, quiet=args.quiet or args.services, json_lines=args.format == "json")
     return 0
 
 
 def render(result: PsResult, *, quiet: bool, json_lines: bool) -> None:
     if result.orphaned:
         who = f"the supervisor (pid {result.supervisor_pid})" if result.supervisor_pid else "the supervisor"
-        print(f"warning: {who} is gone; {len(result.orphaned)} agent(s) still run orphaned: "
+        from meshcompose.cli.render import plural
+
+        count = len(result.orphaned)
+        print(f"warning: {who} is gone; {plural(count, 'agent')} still {'runs' if count == 1 else 'run'} orphaned: "
               f"{', '.join(result.orphaned)} — `mesh-compose down` stops them", file=sys.stderr)
     if not result.rows:
         if not (quiet or json_lines):

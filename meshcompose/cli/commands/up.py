@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="stop grace period for every agent, instead of each one's stop_grace_period")
     parser.add_argument("--no-log-prefix", action="store_true", help="print agent output without the `NAME |` prefix")
     parser.add_argument("--timestamps", action="store_true", help="show a timestamp on every line")
+    parser.add_argument("--remove-orphans", action="store_true",
+                        help="stop running agents of this project that the file no longer defines")
     add_registry_options(parser)
     add_install_options(parser)
 
@@ -39,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     files, names = cli_options.split_file_arguments(args.names)
     project = cli_options.load_project(args, files)
+    if args.remove_orphans:
+        _remove_orphans(args, files)
     console = None if args.detach else _console(args, list(project.agents))
     result = app_up.up(project, UpOptions(
         names=tuple(names), with_deps=not args.no_deps, detach=args.detach, wait_timeout=args.wait_timeout,
@@ -59,6 +63,17 @@ def render(result: UpResult) -> int:
         print(f"asked the running supervisor to start: {', '.join(result.started) or 'nothing (all already up)'}")
     assert result.outcome is not None  # detached and handed over runs wait
     return print_outcome(result.outcome)
+
+
+def _remove_orphans(args: argparse.Namespace, files: list[str]) -> None:
+    """Agents of any profile are defined, not orphans (compose's rule)."""
+    from meshcompose.app.agents import remove_orphans
+    from meshcompose.cli import options as cli_options
+
+    every = cli_options.load_project(argparse.Namespace(**{**vars(args), "profiles": ["*"]}), files)
+    removed = remove_orphans(every.directory, list(every.agents), args.timeout)
+    if removed:
+        print(f"stopped orphans (no longer in the file): {', '.join(removed)}", file=sys.stderr)
 
 
 def _notify(message: str) -> None:

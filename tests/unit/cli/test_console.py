@@ -132,3 +132,13 @@ def test_reader_leaving_a_pipe_does_not_crash_the_writer():
     assert first == b"api | line 0\n"
     assert err.decode().strip() == "broken"
     assert os.name != "posix" or b"Traceback" not in err
+
+
+def test_the_first_agents_get_distinct_colours_never_a_normal_bright_pair():
+    names = [f"agent-{index}" for index in range(len(PALETTE))]
+    mux = ConsoleMux(io.StringIO(), names, color=True)
+    codes = [mux._colors[name] for name in names]
+    assert len(set(codes)) == len(names)
+    basic = {code[-1] for code in codes if len(code) == 2}  # 3X and 9X are the same hue
+    assert len(basic) == sum(1 for code in codes if len(code) == 2)
+    assert not any(code.startswith(("31", "91")) or code.endswith(";196") for code in codes)

@@ -132,9 +132,22 @@ def test_v_creates_a_project_venv_for_a_system_python(tmp_path: Path, wheels: Pa
     proj = make_project(tmp_path / "p", venv=False)
     ask, prompts = answers("v")
     resolved, text = ensure(proj, options(wheels), interactive=True, ask=ask)
-    assert prompts[0].endswith("Choice [i/v/c/q]: ") and "system Python" in prompts[0]
+    assert prompts[0].endswith("Choice [v/i/c/q]: ") and "system Python" in prompts[0]
     assert resolved["a"].executable == str(tmp_path / "p" / ".venv" / "bin" / "python")
     assert resolved["a"].source == f".venv in {tmp_path / 'p'}" and resolved["a"].missing == ()
+
+
+def test_enter_for_a_system_python_makes_a_venv_not_a_system_install(
+        tmp_path: Path, wheels: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default must be the safe choice: the system interpreter stays untouched."""
+    system = tmp_path / "sysbin"
+    system.mkdir()
+    (system / "python3").symlink_to(os.path.realpath(sys.executable))
+    monkeypatch.setenv("PATH", f"{system}{os.pathsep}{os.environ['PATH']}")
+    ask, prompts = answers("")
+    resolved, _ = ensure(make_project(tmp_path / "p", venv=False), options(wheels), interactive=True, ask=ask)
+    assert "  v  create" in prompts[0] and prompts[0].split("  v  ")[1].split("\n")[0].endswith("(default)")
+    assert resolved["a"].executable == str(tmp_path / "p" / ".venv" / "bin" / "python")
 
 
 # --- a real pseudo-terminal ----------------------------------------------------

@@ -1,0 +1,65 @@
+"""`events`: the lifecycle changes of a running project, as they happen.
+
+The supervisor appends each change (start, die, restart, health_status: …)
+to `events.jsonl` in the state directory (`runtime.events.EventRecorder`);
+this follows that file from its current end, like compose's `events`, and
+ends when the project's supervisor does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from meshcompose.app.running import known_names, running_doc
+from meshcompose.control import paths, state
+
+POLL_SECONDS = 0.2
+EVENTS_FILE_NAME = "events.jsonl"  # runtime.events.EVENTS_FILE_NAME (a test keeps them equal)
+
+
+def events_path(directory: Path) -> Path:
+    return paths.state_file(directory).parent / EVENTS_FILE_NAME
+
+
+def follow(directory: Path, names: Sequence[str] = (), *, poll: float = POLL_SECONDS) -> Iterator[dict[str, Any]]:
+    """Each new event of the agents `names` (all if empty) until the supervisor ends."""
+    doc = running_doc(directory, "events")
+    wanted = set(known_names(names, doc["agents"]))
+    path = events_path(directory)
+    offset = path.stat().st_size if path.exists() else 0
+    store = state.StateStore(directory)
+    pending = b""
+    while True:
+        chunk = _read_from(path, offset)
+        offset += len(chunk)
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            event = _parse(line)
+            if event is not None and (not wanted or event.get("service") in wanted):
+                yield event
+        if not chunk:
+            if not state.supervisor_alive(store.read()):
+                return
+            time.sleep(poll)
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read()
+    except FileNotFoundError:
+        return b""
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None

@@ -1,0 +1,45 @@
+"""`ls`: the projects running on this machine (compose's `ls`), from the
+machine-wide index their supervisors keep (`control.index`); each project's
+status comes from its state file, as `ps` reads it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshcompose.control import index
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    """One project; the JSON output is this, as compose's `ls --format json`."""
+
+    Name: str
+    Status: str  # e.g. "running(3), exited(1)"
+    ConfigFiles: str  # comma-separated, as compose's
+    Directory: str
+    Running: bool
+
+
+@dataclass(frozen=True)
+class LsOptions:
+    all: bool = False  # also projects whose supervisor is gone (agents may be orphaned)
+
+
+def ls(options: LsOptions) -> tuple[ProjectRow, ...]:
+    rows = []
+    for entry in index.entries(include_stale=options.all):
+        rows.append(ProjectRow(entry.name, _status(Path(entry.directory)), ",".join(entry.files), entry.directory,
+                               entry.alive))
+    return tuple(rows)
+
+
+def _status(directory: Path) -> str:
+    """Counts of the agents' states, running first: `running(3), exited(1)`."""
+    from meshcompose.app.ps import RUNNING_FAMILY, PsOptions, ps
+
+    result = ps(directory, PsOptions(all=True, mesh=False))
+    words = Counter("running" if row.State in RUNNING_FAMILY else row.State for row in result.rows)
+    ordered = sorted(words.items(), key=lambda item: (item[0] != "running", item[0]))
+    return ", ".join(f"{word}({count})" for word, count in ordered) or "-"
