@@ -100,6 +100,7 @@ def test_config_profiles_and_compose_variables(project: ProjectDir, tmp_path: Pa
     other = tmp_path / "elsewhere"
     other.mkdir()
     (tmp_path / "mesh-compose.yaml").rename(other / "main.yaml")
+    (other / "quick.py").write_text(QUICK)  # paths are relative to the file, and the loader checks them
     env = {**_env(), "MESH_COMPOSE_FILE": str(other / "main.yaml"), "MESH_COMPOSE_PROFILES": "debug,batch",
            "MESH_COMPOSE_PROJECT_NAME": "fromvar"}
 
