@@ -219,7 +219,7 @@ class Project:
 
     @property
     def state_dir(self) -> Path:
-        return self.directory / ".mesh-compose"
+        return self.directory / ".mesh-compose" / self.name  # control.paths.state_dir
 
 
 InterpreterSpec = Union[str, Path]

@@ -12,9 +12,9 @@ import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
+from meshcompose.app.project import ProjectIdentity
 from meshcompose.control import state
 from meshcompose.proc.identity import process_alive
 
@@ -71,8 +71,8 @@ class PsResult:
     supervisor_pid: int | None = None  # the gone supervisor's, when known
 
 
-def ps(directory: Path, options: PsOptions) -> PsResult:
-    doc = state.StateStore(directory).read()
+def ps(project: ProjectIdentity, options: PsOptions) -> PsResult:
+    doc = state.StateStore(project.directory, project.name).read()
     if doc is None:
         return PsResult((), ran=False)
     supervised = state.supervisor_alive(doc)

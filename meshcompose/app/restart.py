@@ -29,7 +29,7 @@ class RestartResult:
 
 
 def restart(project: Project, options: RestartOptions) -> RestartResult:
-    doc = running_doc(project.directory, "restart", project.name)
+    doc = running_doc(project.directory, project.name, "restart")
     names = known_names(options.names, project.agents) or list(doc["agents"])
     never = [name for name in names if name not in doc["agents"]]
     if never:
@@ -39,5 +39,5 @@ def restart(project: Project, options: RestartOptions) -> RestartResult:
                                 timeout=stop_bound(doc, names, options.timeout))
     healthchecked = {name for name in names
                      if name in project.agents and project.agents[name].healthcheck is not None}
-    outcome = wait_until_up(project.directory, names, healthchecked, options.wait_timeout)
+    outcome = wait_until_up(project.directory, project.name, names, healthchecked, options.wait_timeout)
     return RestartResult(tuple(response.get("started") or names), outcome, tuple(response.get("warnings") or ()))

@@ -75,7 +75,7 @@ def up(project: Project, options: UpOptions) -> UpResult:
 
 def start(project: Project, options: StartOptions) -> UpResult:
     """`start NAME`: `up NAME` on a project that must already be running."""
-    running_doc(project.directory, "start", project.name)  # not running: say so before planning anything
+    running_doc(project.directory, project.name, "start")  # not running: say so before planning anything
     return up(project, UpOptions(
         names=options.names, detach=True, require_running=True, wait_timeout=options.wait_timeout,
         registry=options.registry, install=options.install, notify=options.notify,
@@ -138,15 +138,16 @@ def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
     from meshcompose.runtime import detached
 
     log_path = plan.project.state_dir / SUPERVISOR_LOG
-    state_dir(plan.project.directory)
-    child = detached.start(runplan.write(plan, plan_file(plan.project.directory)), lock, log_path)
-    outcome = wait_until_up(plan.project.directory, plan.selected, healthchecked(plan.project, plan.selected),
-                            options.wait_timeout, child=child, log_path=log_path)
+    state_dir(plan.project.directory, plan.project.name)
+    child = detached.start(runplan.write(plan, plan_file(plan.project.directory, plan.project.name)), lock, log_path)
+    outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected,
+                            healthchecked(plan.project, plan.selected), options.wait_timeout,
+                            child=child, log_path=log_path)
     return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome)
 
 
 def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) -> UpResult:
-    doc = running_doc(project.directory, "start", project.name)
+    doc = running_doc(project.directory, project.name, "start")
     new = [name for name in selected if name not in doc["agents"]]  # it keeps the launches of the others
     launch.preflight([project.agents[name] for name in new])
     launches = launches_for(project, new, registry_url(project, options.registry, doc), options.registry,
@@ -154,5 +155,6 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
     response = protocol.request(doc, {"op": "start", "names": list(selected),
                                       "launches": {name: spec.to_dict() for name, spec in launches.items()}})
     started = tuple(response.get("started") or ())
-    outcome = wait_until_up(project.directory, selected, healthchecked(project, selected), options.wait_timeout)
+    outcome = wait_until_up(project.directory, project.name, selected, healthchecked(project, selected),
+                            options.wait_timeout)
     return UpResult(UpMode.HANDED_OVER, 0 if outcome.ok else 1, started, outcome)

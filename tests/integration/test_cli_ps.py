@@ -53,7 +53,7 @@ def spawn():
 
 def write_state(root: Path, supervisor: psutil.Process | None, agents: dict, *, sup_ct_offset: float = 0.0,
                 socket: str = "") -> state.StateStore:
-    store = state.StateStore(root)
+    store = state.StateStore(root, "demo")
     store.write(state.new_document("demo", root, [str(root / "mesh-compose.yaml")]))
     if supervisor is not None:
         store.set_supervisor({"pid": supervisor.pid, "create_time": supervisor.create_time() + sup_ct_offset,
@@ -173,8 +173,8 @@ def test_found_from_a_subdirectory_and_with_f(root, spawn):
 
 
 def test_a_corrupt_state_file_is_a_message_not_a_traceback(root):
-    state_dir(root)
-    (root / ".mesh-compose" / "state.json").write_text('{"version": 1, "agents": ')
+    state_dir(root, "demo")
+    (root / ".mesh-compose" / "demo" / "state.json").write_text('{"version": 1, "agents": ')
     result = ps(root)
     assert result.returncode == 1
     assert "state file" in result.stderr and "corrupt" in result.stderr and "Traceback" not in result.stderr
@@ -201,13 +201,14 @@ async def _answer(request: dict) -> dict:
 
 @posix_only
 def test_permissions_of_state_dir_state_file_and_socket_with_a_live_supervisor(root, spawn):
-    path = socket_path(root)
+    path = socket_path(root, "demo")
     me = psutil.Process()
     with start_blocking_portal() as portal:
         future, _port = portal.start_task(protocol.serve, path, _answer)
         try:
             store = write_state(root, me, {"api": record(spawn(), "running")}, socket=str(path))
             assert stat.S_IMODE((root / ".mesh-compose").stat().st_mode) == 0o700
+            assert stat.S_IMODE((root / ".mesh-compose" / "demo").stat().st_mode) == 0o700
             assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
             assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

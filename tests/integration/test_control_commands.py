@@ -65,7 +65,7 @@ def ps_json(project: ProjectDir, *args: str) -> dict:
 
 
 def state(project: ProjectDir) -> dict:
-    return json.loads((project.root / ".mesh-compose" / "state.json").read_text())
+    return json.loads((project.root / ".mesh-compose" / "t" / "state.json").read_text())
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -236,9 +236,10 @@ def test_permissions_of_state_dir_state_file_and_socket(detached):
     project = detached
     mesh(project)
     ok(project.cli("up", "-d", "base"))
-    directory = project.root / ".mesh-compose"
+    directory = project.root / ".mesh-compose" / "t"
     socket_path = Path(state(project)["supervisor"]["socket"])
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(directory.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE((directory / "state.json").stat().st_mode) == 0o600
     assert stat.S_ISSOCK(socket_path.stat().st_mode)
     assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
@@ -295,6 +296,6 @@ def test_up_name_and_start_name_hand_the_same_launch_to_a_running_supervisor(det
 
 
 def mesh_env(project: ProjectDir, name: str) -> dict:
-    wait_until(lambda: "ENV " in project.read(f".mesh-compose/logs/{name}.log"), 10, f"{name}'s environment")
-    line = next(line for line in project.read(f".mesh-compose/logs/{name}.log").splitlines() if "ENV " in line)
+    wait_until(lambda: "ENV " in project.read(f".mesh-compose/t/logs/{name}.log"), 10, f"{name}'s environment")
+    line = next(line for line in project.read(f".mesh-compose/t/logs/{name}.log").splitlines() if "ENV " in line)
     return json.loads(line.split("ENV ", 1)[1])

@@ -226,7 +226,7 @@ def test_huge_line_invalid_utf8_and_partial_line(project):
     assert "bad bytes: \ufffd\ufffd end" in out
     assert "partial last line" in out
     assert "tick 19" in out
-    logs = project.root / ".mesh-compose" / "logs"
+    logs = project.root / ".mesh-compose" / "t" / "logs"
     assert "partial last line" in (logs / "nasty.log").read_text(errors="replace")
     # Split into bounded pieces, rotated by size, and nothing lost.
     def xs(text: str) -> int:

@@ -34,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app import ps as app_ps
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
 
-    result = app_ps.ps(project_directory(args), app_ps.PsOptions(all=args.all, statuses=tuple(args.statuses)))
+    result = app_ps.ps(project_identity(args), app_ps.PsOptions(all=args.all, statuses=tuple(args.statuses)))
     render(result, quiet=args.quiet, json_lines=args.format == "json")
     return 0
 
