@@ -54,6 +54,7 @@ class Supervisor:
         self.stopping = False
         self.forced = False
         self._first_exit: AgentRunner | None = None
+        self.dependency_failed = False  # in the foreground, `up` then fails as compose's does
         self._agents_tg: anyio.abc.TaskGroup | None = None
         self._stopped_all = anyio.Event()
         self.registry_url: str | None = None
@@ -126,6 +127,11 @@ class Supervisor:
     def agent_ended(self, runner: AgentRunner) -> None:
         if self._first_exit is None:
             self._first_exit = runner
+        if runner.dependency_failure and not self.options.linger and not self.stopping:
+            # compose: "dependency failed to start: container X is unhealthy", exit 1
+            self.dependency_failed = True
+            self.notice(f"dependency failed to start: {runner.dependency_failure}; stopping the project", "error")
+            self.request_shutdown()
         if self.options.abort_on_exit and not self.stopping:
             self.notice(f"'{runner.agent.name}' ended; stopping the project (--abort-on-exit)")
             self.request_shutdown()
@@ -184,6 +190,8 @@ class Supervisor:
             return code if code is not None else 1
         if self.options.abort_on_exit and self._first_exit is not None:
             return _success(self._first_exit)
+        if self.dependency_failed:
+            return 1
         if self.stopping:
             return 0  # stopped on request: a clean stop is a success
         return 0 if all(_success(r) == 0 for r in self._runners.values()) else 1
