@@ -109,19 +109,19 @@ async def check_once(
         except _Unhealthy as answer:
             return Probe(False, str(answer))
         except OSError as error:
-            return Probe(False, f"{_os_reason(error)} ({where})")
+            return Probe(False, f"{_os_reason(error)} at {where}")
         except (ValueError, MeshComposeError) as error:
-            return Probe(False, f"{getattr(error, 'message', error)} ({where})")
+            return Probe(False, f"{getattr(error, 'message', error)} at {where}")
         except (anyio.BrokenResourceError, anyio.EndOfStream):
-            return Probe(False, f"connection closed without an answer ({where})")
-    return Probe(False, f"timed out after {check.timeout:g}s ({where})")
+            return Probe(False, f"connection closed without an answer at {where}")
+    return Probe(False, f"timed out after {check.timeout:g}s at {where}")
 
 
 def _os_reason(error: OSError) -> str:
     """`connection refused`, not `[Errno 111] Connect call failed ('127.0.0.1', 9)`."""
     if isinstance(error, ConnectionRefusedError) or error.errno == errno.ECONNREFUSED:
         return "connection refused"
-    if isinstance(error, OSError) and len(error.args) == 1 and "all connection attempts failed" in str(error).lower():
+    if "all connection attempts failed" in str(error).lower():  # anyio, after trying every address
         return "connection refused"
     return (error.strerror or str(error) or type(error).__name__).lower()
 

@@ -80,15 +80,15 @@ async def test_a_failing_probe_says_why(http_url, tmp_path):
     closed = f"http://127.0.0.1:{free_port()}/"
     assert await reason(hc(HealthKind.HTTP, http_url + "/broken", timeout=5), tmp_path) == (
         f"HTTP 500 from {http_url}/broken")
-    assert await reason(hc(HealthKind.HTTP, closed, timeout=5), tmp_path) == f"connection refused ({closed})"
+    assert await reason(hc(HealthKind.HTTP, closed, timeout=5), tmp_path) == f"connection refused at {closed}"
     port = free_port()
     assert await reason(hc(HealthKind.TCP, f"127.0.0.1:{port}", timeout=5), tmp_path) == (
-        f"connection refused (127.0.0.1:{port})")
+        f"connection refused at 127.0.0.1:{port}")
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         silent = f"http://127.0.0.1:{listener.getsockname()[1]}/"
-        assert await reason(hc(HealthKind.HTTP, silent, timeout=0.3), tmp_path) == f"timed out after 0.3s ({silent})"
+        assert await reason(hc(HealthKind.HTTP, silent, timeout=0.3), tmp_path) == f"timed out after 0.3s at {silent}"
     assert await reason(cmd("curlx-no-such-program", "-f", "http://x"), tmp_path) == (
         "command not found: curlx-no-such-program")
     failing = cmd(sys.executable, "-c", "import sys; print('noise'); sys.stderr.write('db is down\\n'); sys.exit(3)")
