@@ -104,6 +104,7 @@ class DependsOn:
     name: str
     condition: Condition = Condition.STARTED
     required: bool = True
+    restart: bool = False  # compose's: restarting the dependency (`restart NAME`) restarts this agent too
 
 
 @dataclass(frozen=True)

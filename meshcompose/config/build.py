@@ -291,7 +291,7 @@ class AgentBuilder:
                                            f"--profile {profiles}; enable that profile or set required: false")
                 continue
             condition = Condition(spec.get("condition", "started"))
-            found.append(DependsOn(other, condition, required))
+            found.append(DependsOn(other, condition, required, bool(spec.get("restart", False))))
         return tuple(found)
 
     def _healthcheck(self, path: Path_, raw: Optional[Mapping[str, Any]]) -> Optional[Healthcheck]:

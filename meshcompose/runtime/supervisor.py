@@ -8,6 +8,7 @@ Reports through an `Observer`; never prints.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from collections.abc import Collection, Mapping, Sequence
@@ -17,7 +18,7 @@ import anyio
 import anyio.abc
 
 from meshcompose.mesh.registered import Registration
-from meshcompose.model import AgentState, Project
+from meshcompose.model import Agent, AgentState, Project
 from meshcompose.plan import planner
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.proc import process
@@ -89,9 +90,50 @@ class Supervisor:
             started.append(name)
         return started
 
-    def add_launches(self, launches: Mapping[str, LaunchSpec]) -> None:
-        """Agents (or new launch specs for known ones) a later `start` may run."""
+    def add_launches(self, launches: Mapping[str, LaunchSpec],
+                     agents: Mapping[str, Agent] | None = None) -> None:
+        """Agents (or new launch specs for known ones) a later `start` may run,
+        with their definitions when they are new to this supervisor (an agent
+        added to the file after `up`) or changed (a recreate)."""
         self._launches.update(launches)
+        if agents:
+            self.project = dataclasses.replace(self.project, agents={**self.project.agents, **agents})
+
+    async def recreate(self, agents: Mapping[str, Agent], launches: Mapping[str, LaunchSpec], *,
+                       timeout: float | None = None) -> list[str]:
+        """`up -d` after the file changed: stop each agent whose definition
+        changed, and start it again from its new definition and launch spec."""
+        names = list(agents)
+        await self.stop(names, timeout=timeout)
+        await self.wait_final(names)
+        self.add_launches(launches, agents)
+        for name in names:
+            self._runners.pop(name, None)  # a new runner: the old one holds the old definition
+        return self.start(names)
+
+    async def restart(self, names: Sequence[str], *, timeout: float | None = None) -> list[str]:
+        """Stops `names` and the active agents that depend on one of them with
+        `restart: true` (dependents first, as `stop` orders them), then starts
+        them all; each dependent waits for its dependency's condition again,
+        so it starts after the dependency is up. Returns the agents started."""
+        chosen = list(dict.fromkeys([*names, *self.restart_dependents(names)]))
+        await self.stop(chosen, timeout=timeout)
+        await self.wait_final(chosen)
+        return self.start(chosen)
+
+    def restart_dependents(self, names: Sequence[str]) -> list[str]:
+        """Active agents that declared `restart: true` on one of `names`, transitively."""
+        found: list[str] = []
+        frontier = list(names)
+        while frontier:
+            name = frontier.pop()
+            for other, runner in self._runners.items():
+                if other in found or other in names or runner.status.final:
+                    continue
+                if any(dep.name == name and dep.restart for dep in runner.agent.depends_on):
+                    found.append(other)
+                    frontier.append(other)
+        return found
 
     @property
     def agent_names(self) -> list[str]:

@@ -61,8 +61,8 @@ def render(result: UpResult, wait_timeout: float | None = None) -> int:
 
     if result.mode is UpMode.FOREGROUND:
         return result.exit_code
-    if result.mode is UpMode.HANDED_OVER:
-        print(f"asked the running supervisor to start: {', '.join(result.started) or 'nothing (all already up)'}")
+    if result.mode is UpMode.HANDED_OVER:  # as compose's `up -d` prints each service: Running, Started, Recreated
+        print("".join(f" - {name}  {action.value}\n" for name, action in result.actions), end="")
     assert result.outcome is not None  # detached and handed over runs wait
     code = print_outcome(result.outcome)
     if code:
