@@ -70,7 +70,7 @@ class AgentRunner:
         self._wait_scope: anyio.CancelScope | None = None
         self.stop_requested = False
         self._exit_reason: str | None = None  # set when a resource limit stopped it
-        self.dependency_failure: str | None = None  # why it was skipped: a required dependency gave up
+        self.dependency_failure: str | None = None  # why it was skipped: a required dependency is unhealthy
         self._log_matcher = None
         check = agent.healthcheck
         if check is not None and check.kind is HealthKind.LOG:
@@ -188,7 +188,10 @@ class AgentRunner:
             if dep.required:
                 message = f"skipped because {reason}"
                 self._notice(message, "warning")
-                self.dependency_failure = reason
+                if other.status.state is AgentState.UNHEALTHY:
+                    # It still runs and will not recover on its own: a foreground
+                    # `up` fails (compose's "dependency failed to start").
+                    self.dependency_failure = reason
                 self._finish(AgentState.SKIPPED, None, message)
                 return False
             self._notice(f"starting anyway (dependency not required): {reason}", "warning")

@@ -65,7 +65,7 @@ def test_dependency_order_and_reverse_stop(project):
         "setup": recorder(project, EXIT_CODE=0),
         "api": {**recorder(project, PORT=port),
                 "depends_on": {"setup": {"condition": "completed_successfully"}},
-                "healthcheck": {"http": f"http://127.0.0.1:{port}/", "interval": "0.2s"}},
+                "healthcheck": {"http": f"http://127.0.0.1:{port}/", "interval": "0.2s", "start_period": "20s"}},
         "worker": {**recorder(project), "depends_on": {"api": {"condition": "healthy"}},
                    "healthcheck": {"log": "worker up"}},
         "leaf": {**recorder(project), "depends_on": {"worker": {"condition": "healthy"}}},
