@@ -5,10 +5,11 @@ The run is planned once (`plan_run`): selection, preflight, the registry
 decision, interpreters and packages, every launch spec. The foreground run
 supervises that plan in this process; `up -d` writes it to the state
 directory and starts a detached supervisor from the file, then waits here
-until the agents are up. When the project already runs, the agents it has
-never run get their launch specs from `launches_for`, the one place that
-builds them, with the running project's registry, and the running
-supervisor starts them.
+until the agents are up. When the project already runs, `up -d`, `up NAME`
+and `start NAME` reconcile with its supervisor (`_hand_over`): agents it has
+never run get their definitions and launch specs (from `launches_for`, the
+one place that builds them, with the running project's registry), agents
+whose definition changed are recreated, the rest are left alone.
 """
 
 from __future__ import annotations
