@@ -104,6 +104,7 @@ class DependsOn:
     name: str
     condition: Condition = Condition.STARTED
     required: bool = True
+    restart: bool = False  # compose's: restarting the dependency (`restart NAME`) restarts this agent too
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ class Project:
 
     @property
     def state_dir(self) -> Path:
-        return self.directory / ".mesh-compose"
+        return self.directory / ".mesh-compose" / self.name  # control.paths.state_dir
 
 
 InterpreterSpec = Union[str, Path]

@@ -2,11 +2,11 @@
 
     up        app.up.up(project, UpOptions)            -> UpResult
     start     app.up.start(project, StartOptions)      -> UpResult (calls `up`, as `up NAME` does)
-    stop      app.stop.stop(directory, StopOptions)    -> StopResult
+    stop      app.stop.stop(identity, StopOptions)     -> StopResult
     restart   app.restart.restart(project, RestartOptions) -> RestartResult
-    down      app.down.down(directory, DownOptions)    -> DownResult
-    ps        app.ps.ps(directory, PsOptions)          -> PsResult
-    logs      app.logs.logs(directory, LogsOptions, LogSink) -> LogsResult
+    down      app.down.down(identity, DownOptions)     -> DownResult
+    ps        app.ps.ps(identity, PsOptions)           -> PsResult
+    logs      app.logs.logs(identity, LogsOptions, LogSink) -> LogsResult
     config    app.inspect.config(project, ConfigOptions) -> ConfigResult
     graph     app.inspect.graph(project, GraphOptions) -> GraphView
     env       app.inspect.env(project, EnvOptions)     -> EnvResult
@@ -20,8 +20,10 @@
     version   app.version.version()                    -> VersionInfo
 
 The project comes from `app.project.load(ProjectSelection, warn)`; `ps`,
-`logs`, `down` and `stop` only need its directory (`app.project.directory`),
-so they answer when the project file no longer validates. Nothing here
+`logs`, `down` and `stop` only need its directory and name
+(`app.project.identify`: -p, $MESH_COMPOSE_PROJECT_NAME, the file's `name:`
+read lightly, the directory's name, or the one project running there), so
+they answer when the project file no longer validates. Nothing here
 prints, reads stdin or knows argparse: results are values the CLI renders,
 and questions (the install prompt) come back through callbacks in the options.
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.running import alive, known_names, running_doc
 from meshcompose.control import state
 from meshcompose.errors import NotRunningError
@@ -39,13 +39,13 @@ class KillResult:
     signal: str
 
 
-def kill(directory: Path, options: KillOptions) -> KillResult:
+def kill(project: ProjectIdentity, options: KillOptions) -> KillResult:
     from meshcompose.proc.identity import ProcessIdentity
     from meshcompose.proc.process import signal_group
     from meshcompose.units import parse_signal
 
     name = parse_signal(options.signal)
-    doc = running_doc(directory, "kill")
+    doc = running_doc(project.directory, project.name, "kill")
     signalled: list[str] = []
     missed: list[str] = []
     for agent in known_names(options.names, doc["agents"]) or list(doc["agents"]):
@@ -76,13 +76,13 @@ class WaitResult:
         return 1 if self.timed_out else int(self.exit_codes[0][1] or 0) if self.exit_codes else 0
 
 
-def wait(directory: Path, options: WaitOptions) -> WaitResult:
+def wait(project: ProjectIdentity, options: WaitOptions) -> WaitResult:
     """Until each agent has ended (and will not be restarted), or the
     supervisor is gone; then their exit codes."""
-    store = state.StateStore(directory)
+    store = state.StateStore(project.directory, project.name)
     doc = store.read()
     if doc is None:
-        raise NotRunningError(directory.name, hint="start it with `mesh-compose up -d`")
+        raise NotRunningError(project.name, hint="start it with `mesh-compose up -d`")
     names = known_names(options.names, doc["agents"])
     deadline = None if options.timeout is None else time.monotonic() + options.timeout
     while not _all_ended(doc, names):
@@ -121,13 +121,13 @@ class AgentProcesses:
     processes: tuple[TopProcess, ...]
 
 
-def top(directory: Path, names: Sequence[str] = ()) -> tuple[AgentProcesses, ...]:
+def top(project: ProjectIdentity, names: Sequence[str] = ()) -> tuple[AgentProcesses, ...]:
     """Each running agent's processes, found by the one tree accounting
     (proc.tree: the group, the token and the descendants)."""
     from meshcompose.proc import tree
     from meshcompose.proc.identity import ProcessIdentity
 
-    doc = running_doc(directory, "top")
+    doc = running_doc(project.directory, project.name, "top")
     table = tree.scan()
     listing = []
     for name in known_names(names, doc["agents"]) or list(doc["agents"]):
@@ -159,16 +159,16 @@ def _describe(pid: int) -> TopProcess | None:
 # -- up --remove-orphans ---------------------------------------------------------------
 
 
-def remove_orphans(directory: Path, defined: Sequence[str], timeout: float | None = None) -> tuple[str, ...]:
+def remove_orphans(project: ProjectIdentity, defined: Sequence[str], timeout: float | None = None) -> tuple[str, ...]:
     """Stop the running agents of this project that the file no longer
     defines (under any profile), as compose's `up --remove-orphans`; their
     names. Nothing to do when the project is not running."""
     from meshcompose.app.stop import StopOptions, stop
 
-    doc = state.StateStore(directory).read()
+    doc = state.StateStore(project.directory, project.name).read()
     if doc is None or not state.supervisor_alive(doc):
         return ()
     orphans = tuple(name for name, record in doc["agents"].items() if name not in defined and alive(record))
     if orphans:
-        stop(directory, StopOptions(names=orphans, timeout=timeout))
+        stop(project, StopOptions(names=orphans, timeout=timeout))
     return orphans

@@ -13,8 +13,8 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.running import alive, stop_bound
 from meshcompose.control import protocol, state
 from meshcompose.errors import AlreadyRunningError, ControlError, NotRunningError
@@ -51,31 +51,31 @@ class DownResult:
     supervisor_pid: int | None = None
 
 
-def down(directory: Path, options: DownOptions) -> DownResult:
-    store = state.StateStore(directory)
+def down(project: ProjectIdentity, options: DownOptions) -> DownResult:
+    store = state.StateStore(project.directory, project.name)
     if store.read() is None:
         return DownResult(DownMode.NEVER_RAN)
     deadline = time.monotonic() + STARTUP_WAIT_SECONDS
     while True:
         doc = store.read()
         if doc is not None and state.supervisor_alive(doc):
-            return _via_supervisor(directory, doc, options.timeout)
+            return _via_supervisor(project, doc, options.timeout)
         try:
-            return _reap_orphans(directory, options.timeout)
+            return _reap_orphans(project, options.timeout)
         except AlreadyRunningError:
             if time.monotonic() > deadline:
                 raise  # someone holds the lock but never published a supervisor
             time.sleep(POLL_SECONDS)  # a supervisor is starting: ask it once it serves
 
 
-def _via_supervisor(directory: Path, doc: state.StateDoc, timeout: float | None) -> DownResult:
+def _via_supervisor(project: ProjectIdentity, doc: state.StateDoc, timeout: float | None) -> DownResult:
     active = [name for name, record in doc["agents"].items() if alive(record)]
     supervisor = doc["supervisor"]
     assert supervisor is not None  # supervisor_alive said so
     try:
         protocol.request(doc, {"op": "down", "timeout": timeout})
     except NotRunningError:
-        return _reap_orphans(directory, timeout)  # it died just now
+        return _reap_orphans(project, timeout)  # it died just now
     bound = stop_bound(doc, list(doc["agents"]), timeout)
     if not reap.poll_until(lambda: not process_alive(supervisor["pid"], supervisor["create_time"]), bound):
         raise ControlError(f"the supervisor (pid {supervisor['pid']}) did not finish stopping within {bound:g}s",
@@ -83,11 +83,11 @@ def _via_supervisor(directory: Path, doc: state.StateDoc, timeout: float | None)
     # It is gone; anything it recorded that still lives (it died mid-stop) is reaped here.
     leftovers = [name for name in active if alive(doc["agents"][name])]
     if leftovers:
-        reap.reap_project(directory, timeout, only=leftovers)
+        reap.reap_project(project.directory, project.name, timeout, only=leftovers)
     order: list[str] = [name for wave in reap.stop_waves({n: doc["agents"][n] for n in active}) for name in wave]
     return DownResult(DownMode.SUPERVISOR, tuple(StoppedAgent(name) for name in order), supervisor["pid"])
 
 
-def _reap_orphans(directory: Path, timeout: float | None) -> DownResult:
-    found = [outcome for outcome in reap.reap_project(directory, timeout) if outcome.found]
+def _reap_orphans(project: ProjectIdentity, timeout: float | None) -> DownResult:
+    found = [outcome for outcome in reap.reap_project(project.directory, project.name, timeout) if outcome.found]
     return DownResult(DownMode.REAPED, tuple(StoppedAgent(outcome.name, outcome.forced) for outcome in found))

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.running import known_names, running_doc
 from meshcompose.control import paths, state
 
@@ -21,17 +22,18 @@ POLL_SECONDS = 0.2
 EVENTS_FILE_NAME = "events.jsonl"  # runtime.events.EVENTS_FILE_NAME (a test keeps them equal)
 
 
-def events_path(directory: Path) -> Path:
-    return paths.state_file(directory).parent / EVENTS_FILE_NAME
+def events_path(project: ProjectIdentity) -> Path:
+    return paths.state_file(project.directory, project.name).parent / EVENTS_FILE_NAME
 
 
-def follow(directory: Path, names: Sequence[str] = (), *, poll: float = POLL_SECONDS) -> Iterator[dict[str, Any]]:
+def follow(project: ProjectIdentity, names: Sequence[str] = (), *,
+           poll: float = POLL_SECONDS) -> Iterator[dict[str, Any]]:
     """Each new event of the agents `names` (all if empty) until the supervisor ends."""
-    doc = running_doc(directory, "events")
+    doc = running_doc(project.directory, project.name, "events")
     wanted = set(known_names(names, doc["agents"]))
-    path = events_path(directory)
+    path = events_path(project)
     offset = path.stat().st_size if path.exists() else 0
-    store = state.StateStore(directory)
+    store = state.StateStore(project.directory, project.name)
     pending = b""
     while True:
         chunk = _read_from(path, offset)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from meshcompose.app.project import ProjectIdentity
 from meshcompose.control.paths import STATE_DIR_NAME
 from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
@@ -49,14 +50,14 @@ class LogsResult:
     agents: tuple[str, ...]  # whose logs were shown; empty: none yet
 
 
-def log_dir(directory: Path) -> Path:
-    return directory / STATE_DIR_NAME / "logs"
+def log_dir(project: ProjectIdentity) -> Path:
+    return project.directory / STATE_DIR_NAME / project.name / "logs"
 
 
-def logs(directory: Path, options: LogsOptions, sink: LogSink) -> LogsResult:
+def logs(project: ProjectIdentity, options: LogsOptions, sink: LogSink) -> LogsResult:
     """Shows the history, then (following) new lines until the reader leaves
     or the caller interrupts (KeyboardInterrupt passes through)."""
-    where = log_dir(directory)
+    where = log_dir(project)
     known = agents_with_logs(where)
     _check_names(options.names, known, options.follow, where)
     agents: list[str] = list(options.names) or known

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from meshcompose.app.project import ProjectIdentity
 from meshcompose.control import index
 
 
@@ -30,16 +31,16 @@ class LsOptions:
 def ls(options: LsOptions) -> tuple[ProjectRow, ...]:
     rows = []
     for entry in index.entries(include_stale=options.all):
-        rows.append(ProjectRow(entry.name, _status(Path(entry.directory)), ",".join(entry.files), entry.directory,
-                               entry.alive))
+        status = _status(ProjectIdentity(Path(entry.directory), entry.name))
+        rows.append(ProjectRow(entry.name, status, ",".join(entry.files), entry.directory, entry.alive))
     return tuple(rows)
 
 
-def _status(directory: Path) -> str:
+def _status(project: ProjectIdentity) -> str:
     """Counts of the agents' states, running first: `running(3), exited(1)`."""
     from meshcompose.app.ps import RUNNING_FAMILY, PsOptions, ps
 
-    result = ps(directory, PsOptions(all=True, mesh=False))
+    result = ps(project, PsOptions(all=True, mesh=False))
     words = Counter("running" if row.State in RUNNING_FAMILY else row.State for row in result.rows)
     ordered = sorted(words.items(), key=lambda item: (item[0] != "running", item[0]))
     return ", ".join(f"{word}({count})" for word, count in ordered) or "-"

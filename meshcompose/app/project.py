@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from meshcompose.config import locate
+from meshcompose.control.paths import projects_in
+from meshcompose.errors import MeshComposeError, ProjectNotFoundError
 
 if TYPE_CHECKING:  # the model costs `ps` ~20 ms; only `load` returns one
     from meshcompose.model import Project
@@ -49,3 +53,95 @@ def directory(selection: ProjectSelection) -> Path:
     """The project directory, found without loading the configuration (fast,
     and it works when the project file no longer validates)."""
     return locate.project_dir(selection.files, selection.cwd)
+
+
+PROJECT_NAME_VARIABLE = "MESH_COMPOSE_PROJECT_NAME"
+# The file's own top-level `name:` (no indentation), quoted or not, comment allowed.
+_NAME_LINE = re.compile(r"""^name:[ \t]*(?P<q>['"]?)(?P<name>[^'"#\s]+)(?P=q)[ \t]*(?:#.*)?$""", re.MULTILINE)
+_AGENT_LINE = re.compile(r"^agent:", re.MULTILINE)  # the single-agent YAML form: named after its file
+_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_OVERRIDE_FILES = ("mesh-compose.override.yaml", "mesh-compose.override.yml")
+
+
+@dataclass(frozen=True)
+class ProjectIdentity:
+    """Which running project a command means: the directory that holds
+    `.mesh-compose/` and the project's name (the key of its state, lock,
+    logs and socket)."""
+
+    directory: Path
+    name: str
+
+
+def identify(selection: ProjectSelection) -> ProjectIdentity:
+    """The project's directory and name without validating the configuration
+    (`ps`, `down`, `logs`, `stop`: fast, and they work when the file no longer
+    validates). The name, as `load` would find it: -p, $MESH_COMPOSE_PROJECT_NAME,
+    the file's `name:` (a bare agent.py or single-agent YAML: its file name),
+    else the directory's name; when only guessed from the directory and no
+    project of that name ran here, the one project that did."""
+    given = selection.name or os.environ.get(PROJECT_NAME_VARIABLE) or None
+    try:
+        where = directory(selection)
+    except ProjectNotFoundError:
+        where = (selection.cwd or Path.cwd()).resolve()
+        ran = projects_in(where)
+        if given is None and not ran:
+            raise
+        return ProjectIdentity(where, given or _only_one(where, ran))
+    if given is not None:
+        return ProjectIdentity(where, given)
+    declared = _declared_name(selection.files, where, selection.cwd)
+    if declared is not None:
+        return ProjectIdentity(where, declared)
+    guessed = _normalized(where.name.lower(), "project")
+    ran = projects_in(where)
+    if guessed in ran or not ran:
+        return ProjectIdentity(where, guessed)
+    return ProjectIdentity(where, _only_one(where, ran))
+
+
+def _only_one(where: Path, ran: list[str]) -> str:
+    """The one project that ran here, else the one whose supervisor still runs."""
+    if len(ran) == 1:
+        return ran[0]
+    from meshcompose.control import state
+
+    running = [name for name in ran if state.supervisor_alive(state.StateStore(where, name).read())]
+    if len(running) == 1:
+        return running[0]
+    raise MeshComposeError(f"several projects ran in {where}: {', '.join(running or ran)}",
+                           hint="pick one with -p NAME (or -f FILE)")
+
+
+def _declared_name(files: tuple[str, ...], where: Path, cwd: Path | None) -> str | None:
+    """The name the project file gives itself, read lightly: the last file
+    that sets a top-level `name:` wins, as in the merge."""
+    base = cwd or Path.cwd()
+    paths = [base / Path(f).expanduser() for f in files] if files else [
+        where / name for name in (*locate.PROJECT_FILES, *_OVERRIDE_FILES)]
+    found: str | None = None
+    for path in paths:
+        if path.suffix == ".py":
+            return _normalized(path.stem, "agent")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        match = _NAME_LINE.search(text)
+        if match and "$" not in match["name"]:
+            found = match["name"]
+        elif found is None and _AGENT_LINE.search(text):
+            found = _normalized(path.stem, "agent")
+    return found
+
+
+def _normalized(text: str, fallback: str) -> str:
+    """A valid name from a file or directory name (config.forms.name_from, the
+    one rule; imported only when the text is not already a valid name, since
+    that module brings PyYAML)."""
+    if _VALID_NAME.match(text) and text == text.strip("-._"):
+        return text
+    from meshcompose.config.forms import name_from
+
+    return name_from(text, fallback)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from meshcompose.app.project import ProjectIdentity
 from meshcompose.control import state
 from meshcompose.proc.identity import process_alive
 
@@ -74,8 +74,8 @@ class PsResult:
     supervisor_pid: int | None = None  # the gone supervisor's, when known
 
 
-def ps(directory: Path, options: PsOptions) -> PsResult:
-    doc = state.StateStore(directory).read()
+def ps(project: ProjectIdentity, options: PsOptions) -> PsResult:
+    doc = state.StateStore(project.directory, project.name).read()
     if doc is None:
         return PsResult((), ran=False)
     supervised = state.supervisor_alive(doc)

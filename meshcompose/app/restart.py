@@ -29,15 +29,16 @@ class RestartResult:
 
 
 def restart(project: Project, options: RestartOptions) -> RestartResult:
-    doc = running_doc(project.directory, "restart", project.name)
+    doc = running_doc(project.directory, project.name, "restart")
     names = known_names(options.names, project.agents) or list(doc["agents"])
     never = [name for name in names if name not in doc["agents"]]
     if never:
         raise ControlError(f"not started in this run: {', '.join(never)}",
                            hint=f"start it with `mesh-compose start {' '.join(never)}`")
     response = protocol.request(doc, {"op": "restart", "names": names, "timeout": options.timeout},
-                                timeout=stop_bound(doc, names, options.timeout))
-    healthchecked = {name for name in names
+                                timeout=stop_bound(doc, list(doc["agents"]), options.timeout))
+    restarted = list(dict.fromkeys([*names, *(response.get("restarted_with") or ())]))  # restart: true dependents
+    healthchecked = {name for name in restarted
                      if name in project.agents and project.agents[name].healthcheck is not None}
-    outcome = wait_until_up(project.directory, names, healthchecked, options.wait_timeout)
-    return RestartResult(tuple(response.get("started") or names), outcome, tuple(response.get("warnings") or ()))
+    outcome = wait_until_up(project.directory, project.name, restarted, healthchecked, options.wait_timeout)
+    return RestartResult(tuple(restarted), outcome, tuple(response.get("warnings") or ()))

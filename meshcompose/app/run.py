@@ -74,7 +74,7 @@ def prepare(project: Project, options: RunOptions) -> Prepared:
     if dependencies and options.with_deps:
         _start_dependencies(project, dependencies, options)
     launch.preflight([project.agents[options.agent]])
-    url = up.registry_url(project, options.registry, state.StateStore(project.directory).read())
+    url = up.registry_url(project, options.registry, state.StateStore(project.directory, project.name).read())
     spec = up.launches_for(project, [options.agent], url, options.registry, options.install)[options.agent]
     env = {**spec.env, **options.environment}
     if spec.interpreter:  # the venv's (or the interpreter's) scripts win: `pytest` is the agent's

@@ -17,13 +17,13 @@ MARGIN_SECONDS = 10.0
 DEFAULT_GRACE = 10.0  # model.Agent.stop_grace_period's default, for records that lack one
 
 
-def running_doc(directory: Path, verb: str, project: str | None = None) -> state.StateDoc:
+def running_doc(directory: Path, project: str, verb: str) -> state.StateDoc:
     """The state document of a project whose supervisor is alive, else
     NotRunningError with a hint that fits what is known."""
-    doc = state.StateStore(directory).read()
+    doc = state.StateStore(directory, project).read()
     if doc is not None and state.supervisor_alive(doc):
         return doc
-    name = doc["project"] if doc else (project or directory.name)
+    name = project
     if doc and any(alive(record) for record in doc["agents"].values()):
         hint = "its supervisor is gone but agents still run; `mesh-compose down` stops them"
     elif verb == "stop":

@@ -5,8 +5,8 @@ the project file no longer validates."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
+from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.running import alive, known_names, running_doc, stop_bound
 from meshcompose.control import protocol
 
@@ -24,8 +24,8 @@ class StopResult:
     warnings: tuple[str, ...] = ()  # e.g. dependents that keep running
 
 
-def stop(directory: Path, options: StopOptions) -> StopResult:
-    doc = running_doc(directory, "stop")
+def stop(project: ProjectIdentity, options: StopOptions) -> StopResult:
+    doc = running_doc(project.directory, project.name, "stop")
     names = known_names(options.names, doc["agents"]) or list(doc["agents"])
     was_running = frozenset(name for name in names if alive(doc["agents"][name]))
     response = protocol.request(doc, {"op": "stop", "names": names, "timeout": options.timeout},

@@ -5,35 +5,39 @@ The run is planned once (`plan_run`): selection, preflight, the registry
 decision, interpreters and packages, every launch spec. The foreground run
 supervises that plan in this process; `up -d` writes it to the state
 directory and starts a detached supervisor from the file, then waits here
-until the agents are up. When the project already runs, the agents it has
-never run get their launch specs from `launches_for`, the one place that
-builds them, with the running project's registry, and the running
-supervisor starts them.
+until the agents are up. When the project already runs, `up -d`, `up NAME`
+and `start NAME` reconcile with its supervisor (`_hand_over`): agents it has
+never run get their definitions and launch specs (from `launches_for`, the
+one place that builds them, with the running project's registry), agents
+whose definition changed are recreated, the rest are left alone.
 """
 
 from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import InstallOptions, RegistryOptions, StartOptions, UpOptions
-from meshcompose.app.running import running_doc
+from meshcompose.app.running import running_doc, stop_bound
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol, state
 from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import plan_file, state_dir
 from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgentError
 from meshcompose.mesh import meshplan, registry
-from meshcompose.model import Project
-from meshcompose.plan import launch, planner, runplan
+from meshcompose.model import AgentState, Project
+from meshcompose.plan import codec, launch, planner, runplan
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, RunSettings
 
 SUPERVISOR_LOG = "supervisor.log"
+STARTUP_WAIT_SECONDS = 10.0  # how long a supervisor that holds the lock may take to publish its state
 
 
 class UpMode(str, enum.Enum):
@@ -42,12 +46,22 @@ class UpMode(str, enum.Enum):
     HANDED_OVER = "handed over"  # the running supervisor was asked to start them
 
 
+class Action(str, enum.Enum):
+    """What `up -d` on a running project did with each agent, as compose prints it."""
+
+    RUNNING = "Running"  # already running as defined: left alone
+    STARTED = "Started"
+    RECREATED = "Recreated"  # its definition changed: stopped and started from the new one
+    COMPLETED = "Completed"  # a dependency that already completed successfully: not re-run
+
+
 @dataclass(frozen=True)
 class UpResult:
     mode: UpMode
     exit_code: int
     started: tuple[str, ...] = ()  # handed over: what the running supervisor started
     outcome: WaitOutcome | None = None  # detached and handed over: how the wait ended
+    actions: tuple[tuple[str, Action], ...] = ()  # handed over: per agent, what was done
 
 
 def up(project: Project, options: UpOptions) -> UpResult:
@@ -60,8 +74,8 @@ def up(project: Project, options: UpOptions) -> UpResult:
     try:
         lock.acquire()
     except AlreadyRunningError:
-        if not (options.names or options.require_running):
-            raise
+        if not (options.names or options.require_running or options.detach):
+            raise  # a foreground `up` of a running project: say so
         return _hand_over(project, selected, options)
     try:
         if options.require_running:  # it stopped since the caller looked
@@ -76,7 +90,7 @@ def up(project: Project, options: UpOptions) -> UpResult:
 
 def start(project: Project, options: StartOptions) -> UpResult:
     """`start NAME`: `up NAME` on a project that must already be running."""
-    running_doc(project.directory, "start", project.name)  # not running: say so before planning anything
+    running_doc(project.directory, project.name, "start")  # not running: say so before planning anything
     return up(project, UpOptions(
         names=options.names, detach=True, require_running=True, wait_timeout=options.wait_timeout,
         registry=options.registry, install=options.install, notify=options.notify,
@@ -140,25 +154,80 @@ def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
 
     log_path = plan.project.state_dir / SUPERVISOR_LOG
     child = detached.start(write_plan(plan), lock, log_path)
-    outcome = wait_until_up(plan.project.directory, plan.selected, healthchecked(plan.project, plan.selected),
-                            options.wait_timeout, child=child, log_path=log_path)
+    outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected,
+                            healthchecked(plan.project, plan.selected), options.wait_timeout,
+                            child=child, log_path=log_path)
     return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome)
 
 
 def write_plan(plan: RunPlan) -> Path:
-    """`.mesh-compose/run-plan.json`, what the detached supervisor starts from."""
-    state_dir(plan.project.directory)
-    return runplan.write(plan, plan_file(plan.project.directory))
+    """`.mesh-compose/<project>/run-plan.json`, what the detached supervisor starts from."""
+    state_dir(plan.project.directory, plan.project.name)
+    return runplan.write(plan, plan_file(plan.project.directory, plan.project.name))
 
 
 def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) -> UpResult:
-    doc = running_doc(project.directory, "start", project.name)
-    new = [name for name in selected if name not in doc["agents"]]  # it keeps the launches of the others
-    launch.preflight([project.agents[name] for name in new])
-    launches = launches_for(project, new, registry_url(project, options.registry, doc), options.registry,
-                            options.install) if new else {}
-    response = protocol.request(doc, {"op": "start", "names": list(selected),
-                                      "launches": {name: spec.to_dict() for name, spec in launches.items()}})
+    """`up -d`, `up NAME`, `start NAME` on a running project: reconcile as
+    compose does. Agents it never ran start; agents whose definition changed
+    are recreated; running ones are left alone; a dependency that already
+    completed successfully is not re-run unless it was named."""
+    doc = _published_doc(project)
+    running = protocol.request(doc, {"op": "definitions"}).get("agents") or {}
+    new = [name for name in selected if name not in running]
+    changed = [name for name in selected if name in running and not same_definition(project, name, running[name])]
+    done = [name for name in selected if name not in options.names and name not in changed
+            and completed(doc["agents"].get(name))]
+    launch.preflight([project.agents[name] for name in [*new, *changed]])
+    launches = launches_for(project, [*new, *changed], registry_url(project, options.registry, doc),
+                            options.registry, options.install) if new or changed else {}
+    if changed:
+        protocol.request(doc, _definitions_request("recreate", project, changed, launches),
+                         timeout=stop_bound(doc, changed, options.stop_timeout))
+    to_start = [name for name in selected if name not in changed and name not in done]
+    response = protocol.request(doc, {**_definitions_request("start", project, new, launches), "names": to_start})
     started = tuple(response.get("started") or ())
-    outcome = wait_until_up(project.directory, selected, healthchecked(project, selected), options.wait_timeout)
-    return UpResult(UpMode.HANDED_OVER, 0 if outcome.ok else 1, started, outcome)
+    outcome = wait_until_up(project.directory, project.name, selected, healthchecked(project, selected),
+                            options.wait_timeout)
+    actions = tuple((name, Action.RECREATED if name in changed else Action.STARTED if name in started
+                     else Action.COMPLETED if name in done else Action.RUNNING) for name in selected)
+    return UpResult(UpMode.HANDED_OVER, 0 if outcome.ok else 1, started, outcome, actions)
+
+
+def _published_doc(project: Project) -> state.StateDoc:
+    """The running project's state; a supervisor that holds the lock but has
+    not yet published itself (an `up -d` racing this one) is waited for."""
+    deadline = time.monotonic() + STARTUP_WAIT_SECONDS
+    while True:
+        try:
+            return running_doc(project.directory, project.name, "start")
+        except NotRunningError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _definitions_request(op: str, project: Project, names: Sequence[str],
+                         launches: Mapping[str, LaunchSpec]) -> dict:
+    """A request carrying each agent's definition and launch spec: the
+    supervisor's own model does not have agents added to the file after `up`."""
+    return {"op": op, "names": list(names),
+            "agents": {name: codec.encode(project.agents[name]) for name in names},
+            "launches": {name: launches[name].to_dict() for name in names}}
+
+
+def same_definition(project: Project, name: str, running: Mapping[str, Any]) -> bool:
+    """Whether the file's definition of `name` is the one the supervisor runs.
+    The managed registry (an agent the file does not name, that every agent
+    was made to depend on) is left out of the comparison."""
+    return _comparable(codec.encode(project.agents[name]), project) == _comparable(dict(running), project)
+
+
+def _comparable(encoded: dict[str, Any], project: Project) -> dict[str, Any]:
+    encoded.pop("external", None)  # where values came from is not what the agent is
+    encoded["depends_on"] = [dep for dep in encoded.get("depends_on") or () if dep.get("name") in project.agents]
+    return encoded
+
+
+def completed(record: state.AgentRecord | None) -> bool:
+    """Exited 0 and over: a one-shot whose work is done."""
+    return record is not None and record.get("status") == AgentState.EXITED.value and record.get("exit_code") == 0

@@ -39,12 +39,13 @@ class WaitOutcome:
         return self.supervisor_exit is None and all(agent.reached for agent in self.agents)
 
 
-def wait_until_up(directory: Path, names: Sequence[str], healthchecked: AbstractSet[str], timeout: float, *,
-                  child: subprocess.Popen | None = None, log_path: Path | None = None) -> WaitOutcome:
+def wait_until_up(directory: Path, project: str, names: Sequence[str], healthchecked: AbstractSet[str],
+                  timeout: float, *, child: subprocess.Popen | None = None,
+                  log_path: Path | None = None) -> WaitOutcome:
     """Until every agent in `names` is running (healthy if in `healthchecked`),
     has completed successfully, or can no longer get there. `child`: the
     supervisor just started, whose death ends the wait."""
-    store = state.StateStore(directory)
+    store = state.StateStore(directory, project)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child is not None and child.poll() is not None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from meshcompose.app.project import ProjectSelection
+from meshcompose.app.project import ProjectIdentity, ProjectSelection
 
 if TYPE_CHECKING:  # app.options is imported on use: `ps` and `logs` do not need it
     from meshcompose.app.options import InstallOptions, RegistryOptions
@@ -56,10 +56,11 @@ def load_project(args: argparse.Namespace, extra_files: Sequence[str] = ()) -> P
     return project.load(project_selection(args, extra_files), warn=warn)
 
 
-def project_directory(args: argparse.Namespace) -> Path:
+def project_identity(args: argparse.Namespace) -> ProjectIdentity:
+    """The running project's directory and name, without loading the file."""
     from meshcompose.app import project
 
-    return project.directory(project_selection(args))
+    return project.identify(project_selection(args))
 
 
 def split_file_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:

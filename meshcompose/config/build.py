@@ -12,19 +12,32 @@ import difflib
 import os
 import re
 import signal
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from meshcompose import units
 from meshcompose.config import envfile
 from meshcompose.config.forms import NAME_PATTERN, name_from
-from meshcompose.errors import ConfigError, Problem
-from meshcompose.model import (
-    Agent, Backoff, Condition, DependsOn, Healthcheck, HealthKind, Metadata, Project, PythonRequirements, Registry,
-    Resources, RestartMode, RestartPolicy, RunKind,
-)
 from meshcompose.config.located import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
+from meshcompose.errors import ConfigError, Problem
+from meshcompose.model import (
+    Agent,
+    Backoff,
+    Condition,
+    DependsOn,
+    Healthcheck,
+    HealthKind,
+    Metadata,
+    Project,
+    PythonRequirements,
+    Registry,
+    Resources,
+    RestartMode,
+    RestartPolicy,
+    RunKind,
+)
 
 
 def build_project(
@@ -170,7 +183,7 @@ def cpu_count(raw: Any) -> float:
 
 
 class AgentBuilder:
-    def __init__(self, located: "Located", context: "BuildContext") -> None:
+    def __init__(self, located: Located, context: BuildContext) -> None:
         self.located = located
         self.context = context
 
@@ -272,7 +285,7 @@ class AgentBuilder:
                                            f"--profile {profiles}; enable that profile or set required: false")
                 continue
             condition = Condition(spec.get("condition", "started"))
-            found.append(DependsOn(other, condition, required))
+            found.append(DependsOn(other, condition, required, bool(spec.get("restart", False))))
         return tuple(found)
 
     def _healthcheck(self, path: Path_, raw: Optional[Mapping[str, Any]]) -> Optional[Healthcheck]:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 from collections import ChainMap
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from meshcompose.config.interpolate import InterpolationError, interpolate
 

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from meshcompose.errors import Problem
 from meshcompose.config.yamlload import Loaded, Mark, Path_, dotted
+from meshcompose.errors import Problem
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SEED_AGENT_KEYS = {"script": "script", "working_directory": "working_dir", "python_interpreter": "interpreter"}

@@ -21,7 +21,8 @@ name, or it is an error.
 from __future__ import annotations
 
 import re
-from typing import List, Mapping, Optional
+from collections.abc import Mapping
+from typing import List, Optional
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Longest operators first so `:-` is not read as `:` + `-`.
@@ -76,7 +77,7 @@ class _Interpolator:
             value, pos = self._substitution(text, dollar)
             out.append(value)
 
-    def _substitution(self, text: str, dollar: int) -> "tuple[str, int]":
+    def _substitution(self, text: str, dollar: int) -> tuple[str, int]:
         """The value of the `$...` starting at `dollar`, and where scanning resumes."""
         after = dollar + 1
         if text.startswith("$", after):

@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from meshcompose.config import envfile
 from meshcompose.config.build import build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
+from meshcompose.config.interpolate import InterpolationError, interpolate
 from meshcompose.config.merge import merge_documents
 from meshcompose.config.serialize import project_to_dict
-from meshcompose.errors import ConfigError, Problem, ProjectNotFoundError
-from meshcompose.config.interpolate import InterpolationError, interpolate
-from meshcompose.model import Project
 from meshcompose.config.validate import locate, schema_problems, schema_text
 from meshcompose.config.yamlload import Loaded, Mark, Path_, load_text
+from meshcompose.errors import ConfigError, Problem, ProjectNotFoundError
+from meshcompose.model import Project
 
 __all__ = ["load_project", "project_to_dict", "schema_text", "find_project_file", "PROJECT_FILES"]
 

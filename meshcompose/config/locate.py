@@ -8,8 +8,9 @@ file. This is the same search `config` does, reduced to file names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from meshcompose.errors import ProjectNotFoundError
 

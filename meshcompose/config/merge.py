@@ -8,7 +8,8 @@ that wins, so a problem in the merged project points at the file it came from.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from collections.abc import Sequence
+from typing import Any, Dict
 
 from meshcompose.config.yamlload import Loaded, Mark, Path_
 

@@ -12,12 +12,13 @@ import difflib
 import functools
 import json
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
-from typing import Any, Dict, Iterator, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
 from meshcompose.config import memo
-from meshcompose.errors import Problem
 from meshcompose.config.yamlload import Mark, Path_, dotted
+from meshcompose.errors import Problem
 
 SCHEMA_FILE = "mesh-compose.schema.json"
 _TYPE_WORDS = {

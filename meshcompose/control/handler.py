@@ -1,5 +1,5 @@
-"""Answers control requests (`down`, `stop`, `start`, `restart`, `ping`) for
-a running supervisor.
+"""Answers control requests (`down`, `stop`, `start`, `restart`, `recreate`,
+`definitions`, `ping`) for a running supervisor.
 
 The handler knows the supervisor only through `Supervised` and the state
 file only through `StateRecording`: control/ never imports runtime/. It
@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import anyio
 
 from meshcompose.control import protocol
-from meshcompose.model import Project
+from meshcompose.model import Agent, Project
+from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
 
 Response = dict[str, Any]
@@ -37,7 +38,15 @@ class Supervised(Protocol):
     def agent_names(self) -> list[str]:
         """Every agent it knows how to launch."""
 
-    def add_launches(self, launches: Mapping[str, LaunchSpec]) -> None: ...
+    def add_launches(self, launches: Mapping[str, LaunchSpec],
+                     agents: Mapping[str, Agent] | None = None) -> None: ...
+
+    async def recreate(self, agents: Mapping[str, Agent], launches: Mapping[str, LaunchSpec], *,
+                       timeout: float | None = None) -> list[str]: ...
+
+    async def restart(self, names: Sequence[str], *, timeout: float | None = None) -> list[str]: ...
+
+    def restart_dependents(self, names: Sequence[str]) -> list[str]: ...
 
     def start(self, names: Sequence[str]) -> list[str]:
         """Starts those not already active; returns the ones it started."""
@@ -102,24 +111,63 @@ class ControlHandler:
         self.recorder.write_now()
 
     async def op_start(self, request: dict[str, Any]) -> Response:
-        launches = {name: LaunchSpec.from_dict(raw) for name, raw in (request.get("launches") or {}).items()}
+        """Starts `names`; agents new to this supervisor come with their
+        launch spec and their definition (`agents`)."""
+        launches, agents = self._definitions(request)
         names = self._known(request.get("names"), extra=launches)
         if isinstance(names, dict):
             return names
         if self.supervisor.stopping:
             return protocol.failure("the project is stopping")
-        self.supervisor.add_launches(launches)
+        missing = [name for name in launches if name not in agents and name not in self.supervisor.project.agents]
+        if missing:
+            return protocol.failure(f"no definition sent for {', '.join(missing)}")
+        self.supervisor.add_launches(launches, agents)
         self.recorder.add_agents(self.supervisor.project, launches)
         started = self.supervisor.start(names)
         self.recorder.mark_starting(started)
         return {"ok": True, "started": started}
 
+    async def op_definitions(self, request: dict[str, Any]) -> Response:
+        """What each agent it can launch runs from: its definition, as the plan
+        encodes it (agents of the file it was never asked to run are not listed)."""
+        agents = self.supervisor.project.agents
+        return {"ok": True, "agents": {name: codec.encode(agents[name])
+                                       for name in self.supervisor.agent_names if name in agents}}
+
+    async def op_recreate(self, request: dict[str, Any]) -> Response:
+        """Stops each agent sent and starts it from its new definition and launch spec."""
+        launches, agents = self._definitions(request)
+        if not agents or set(agents) != set(launches):
+            return protocol.failure("recreate needs a definition and a launch spec for each agent")
+        if self.supervisor.stopping:
+            return protocol.failure("the project is stopping")
+        started = await self.supervisor.recreate(agents, launches, timeout=request.get("timeout"))
+        self.recorder.add_agents(self.supervisor.project, launches)
+        self.recorder.mark_starting(started)
+        self.recorder.write_now()
+        return {"ok": True, "recreated": list(agents), "started": started}
+
     async def op_restart(self, request: dict[str, Any]) -> Response:
-        stopped = await self.op_stop(request)
-        if not stopped.get("ok"):
-            return stopped
-        started = await self.op_start({"names": stopped["stopped"]})
-        return {**started, "warnings": stopped["warnings"]}
+        """Restarts `names`, and the agents that depend on one of them with
+        `restart: true` (compose's depends_on.restart); the other dependents
+        keep running, and the warning says so."""
+        names = self._known(request.get("names"))
+        if isinstance(names, dict):
+            return names
+        if self.supervisor.stopping:
+            return protocol.failure("the project is stopping")
+        along = self.supervisor.restart_dependents(names)
+        warnings = self._dependents_warnings([*names, *along], restarting=True)
+        started = await self.supervisor.restart(names, timeout=request.get("timeout"))
+        self.recorder.mark_starting(started)
+        return {"ok": True, "started": started, "restarted_with": along, "warnings": warnings}
+
+    def _definitions(self, request: dict[str, Any]) -> tuple[dict[str, LaunchSpec], dict[str, Agent]]:
+        launches = {name: LaunchSpec.from_dict(raw) for name, raw in (request.get("launches") or {}).items()}
+        agents = {name: codec.decode(Agent, raw, f"agents.{name}")
+                  for name, raw in (request.get("agents") or {}).items()}
+        return launches, agents
 
     def _known(self, names: Any, extra: Mapping[str, Any] = {}) -> list[str] | Response:
         """The requested names, or a failure response naming the unknown ones."""
@@ -132,10 +180,16 @@ class ControlHandler:
                                     hint="start them with `mesh-compose up NAME`")
         return names
 
-    def _dependents_warnings(self, names: Sequence[str]) -> list[str]:
+    def _dependents_warnings(self, names: Sequence[str], restarting: bool = False) -> list[str]:
         warnings = []
         for name in names:
             active = self.supervisor.active_dependents(name, excluding=names)
-            if active:
+            if not active:
+                continue
+            if restarting:
+                warnings.append(f"{', '.join(active)} depend(s) on {name} and keep running while it restarts "
+                                f"(they may lose their connection to it); `depends_on: {{{name}: {{restart: true}}}}` "
+                                "restarts a dependent with it")
+            else:
                 warnings.append(f"{', '.join(active)} depend(s) on {name} and keep running")
         return warnings

@@ -25,7 +25,7 @@ class ProjectLock:
     def __init__(self, project_dir: Path, project: str | None = None) -> None:
         self.project_dir = Path(project_dir)
         self.project = project or self.project_dir.name
-        self.path = lock_file(self.project_dir)
+        self.path = lock_file(self.project_dir, self.project)
         self._fd: int | None = None
 
     @property
@@ -40,7 +40,7 @@ class ProjectLock:
     def acquire(self) -> None:
         if self._fd is not None:
             return
-        state_dir(self.project_dir)
+        state_dir(self.project_dir, self.project)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             _lock(fd)

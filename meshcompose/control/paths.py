@@ -1,5 +1,6 @@
-"""Where a project's cross-process state lives: `.mesh-compose/` beside the
-project file, and a short private runtime directory for the control socket.
+"""Where a project's cross-process state lives: `.mesh-compose/<name>/`
+beside the project file (keyed by project name, as compose keys by it), and
+a short private runtime directory for the control socket.
 
 Stdlib only: `ps` and `down` import this on their fast path.
 """
@@ -23,24 +24,42 @@ PLAN_FILE_NAME = "run-plan.json"  # what the detached supervisor starts from
 _MAX_RUNTIME_DIR = 60
 
 
-def state_dir(project_dir: Path) -> Path:
-    """`.mesh-compose/` beside the project file, created 0700."""
-    return private_dir(Path(project_dir) / STATE_DIR_NAME)
+def project_root(project_dir: Path) -> Path:
+    """`.mesh-compose/` beside the project file (not created here): one
+    subdirectory per project name run from that directory."""
+    return Path(project_dir) / STATE_DIR_NAME
 
 
-def state_file(project_dir: Path) -> Path:
-    """`.mesh-compose/state.json` (not created here)."""
-    return Path(project_dir) / STATE_DIR_NAME / STATE_FILE_NAME
+def state_dir(project_dir: Path, project: str) -> Path:
+    """`.mesh-compose/<project>/` beside the project file, created 0700 (and
+    its parent): projects are kept apart by name, as compose does."""
+    private_dir(project_root(project_dir))
+    return private_dir(project_root(project_dir) / project)
 
 
-def lock_file(project_dir: Path) -> Path:
-    """`.mesh-compose/lock` (not created here)."""
-    return Path(project_dir) / STATE_DIR_NAME / LOCK_FILE_NAME
+def state_file(project_dir: Path, project: str) -> Path:
+    """`.mesh-compose/<project>/state.json` (not created here)."""
+    return project_root(project_dir) / project / STATE_FILE_NAME
 
 
-def plan_file(project_dir: Path) -> Path:
-    """`.mesh-compose/run-plan.json` (not created here)."""
-    return Path(project_dir) / STATE_DIR_NAME / PLAN_FILE_NAME
+def lock_file(project_dir: Path, project: str) -> Path:
+    """`.mesh-compose/<project>/lock` (not created here)."""
+    return project_root(project_dir) / project / LOCK_FILE_NAME
+
+
+def plan_file(project_dir: Path, project: str) -> Path:
+    """`.mesh-compose/<project>/run-plan.json` (not created here)."""
+    return project_root(project_dir) / project / PLAN_FILE_NAME
+
+
+def projects_in(project_dir: Path) -> list[str]:
+    """The names of the projects that ran from `project_dir` (each has a state file)."""
+    try:
+        entries = sorted(os.scandir(project_root(project_dir)), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    return [entry.name for entry in entries
+            if entry.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(entry.path, STATE_FILE_NAME))]
 
 
 def runtime_dir() -> Path:
@@ -68,7 +87,9 @@ def _check_owner(path: Path) -> None:
                            hint="remove it, or set XDG_RUNTIME_DIR to a private directory")
 
 
-def socket_path(project_dir: Path) -> Path:
-    """The control socket of a project: short, whatever the project path's length."""
-    digest = hashlib.sha256(str(Path(project_dir).resolve()).encode()).hexdigest()[:16]
+def socket_path(project_dir: Path, project: str) -> Path:
+    """The control socket of a project: short, whatever the project path's
+    length; hashed from the directory and the name (two projects, one directory)."""
+    key = f"{Path(project_dir).resolve()}\0{project}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return runtime_dir() / f"{digest}.sock"

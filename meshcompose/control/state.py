@@ -113,11 +113,12 @@ def _plain(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class StateStore:
-    """Reads and (for the supervisor) writes `.mesh-compose/state.json`."""
+    """Reads and (for the supervisor) writes `.mesh-compose/<project>/state.json`."""
 
-    def __init__(self, project_dir: Path) -> None:
+    def __init__(self, project_dir: Path, project: str) -> None:
         self.project_dir = Path(project_dir)
-        self.path = state_file(self.project_dir)
+        self.project = project
+        self.path = state_file(self.project_dir, project)
         self.doc: StateDoc | None = None
         self.dirty = False
 
@@ -162,7 +163,7 @@ class StateStore:
     def write_now(self) -> None:
         doc = self._require_doc()
         doc["updated_at"] = time.time()
-        state_dir(self.project_dir)
+        state_dir(self.project_dir, self.project)
         write_atomic(self.path, json.dumps(doc) + "\n")  # no indent: the C encoder, ~10x faster
         self.dirty = False
 

@@ -18,6 +18,10 @@ def outcome(condition: Condition, status: AgentStatus) -> bool | None:
     elif condition is Condition.HEALTHY:
         if status.state is AgentState.HEALTHY:
             return True
+        if status.state is AgentState.UNHEALTHY:
+            # As compose: reported unhealthy (its retries spent, its start
+            # period over) is a failed dependency, not something to wait out.
+            return False
     elif condition is Condition.COMPLETED_SUCCESSFULLY:
         if status.final and status.state is AgentState.EXITED and status.exit_code == 0:
             return True

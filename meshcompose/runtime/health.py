@@ -1,17 +1,21 @@
 """Readiness and health probes: http, tcp, cmd, log line, registry.
 
-`check_once` runs one probe and answers healthy or not; it never raises for a
-failing target (a refused connection, a bad status, a crashing command are
-all just "not healthy"). `monitor` runs probes for the life of an agent and
-reports changes through a callback, compose-style: failures during
-`start_period` do not count, `retries` consecutive failures make it unhealthy.
+`check_once` runs one probe and answers healthy or not, and why not (a
+refused connection, `HTTP 503 from URL`, a timeout, a command's exit code and
+the end of its stderr); it never raises for a failing target. `monitor` runs
+probes for the life of an agent and reports changes through a callback,
+compose-style: failures during `start_period` do not count, `retries`
+consecutive failures make it unhealthy.
 """
 
 from __future__ import annotations
 
+import errno
 import re
+import shutil
 import ssl
 from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 from urllib.parse import urlsplit
@@ -29,6 +33,27 @@ RegistryProbe = Callable[[], Awaitable[bool]]
 
 # Enough of a response to read the status line; the body is never needed.
 _STATUS_LINE_LIMIT = 4096
+# How much of a failing probe command's stderr the reason keeps.
+STDERR_TAIL_CHARS = 200
+_STDERR_KEEP_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One probe's answer: healthy or not, and why not. True when healthy."""
+
+    healthy: bool
+    reason: str | None = None  # "HTTP 503 from http://...", "command not found: curlx"
+
+    def __bool__(self) -> bool:
+        return self.healthy
+
+
+HEALTHY = Probe(True)
+
+
+class _Unhealthy(Exception):
+    """A network probe's answer that is not healthy, with its reason."""
 
 
 class LogMatcher:
@@ -69,27 +94,49 @@ async def check_once(
     env: Mapping[str, str],
     registry_probe: RegistryProbe | None = None,
     log_matcher: LogMatcher | None = None,
-) -> bool:
-    """One probe, bounded by `check.timeout`; True if healthy."""
+) -> Probe:
+    """One probe, bounded by `check.timeout`: healthy, or why not."""
     if check.kind is HealthKind.LOG:
-        return _require(log_matcher, "log_matcher", check).matched
+        matched = _require(log_matcher, "log_matcher", check).matched
+        return HEALTHY if matched else Probe(False, f"no output line matched {check.target!r} yet")
     if check.kind is HealthKind.CMD:
         return await _probe_cmd(check.command, cwd, env, check.timeout)
     probe = _network_probe(check, registry_probe)
+    where = check.target if check.kind is not HealthKind.REGISTRY else "the registry"
     with anyio.move_on_after(check.timeout):
         try:
             return await probe()
-        except (OSError, ValueError, MeshComposeError, anyio.BrokenResourceError, anyio.EndOfStream):
-            return False
-    return False
+        except _Unhealthy as answer:
+            return Probe(False, str(answer))
+        except OSError as error:
+            return Probe(False, f"{_os_reason(error)} at {where}")
+        except (ValueError, MeshComposeError) as error:
+            return Probe(False, f"{getattr(error, 'message', error)} at {where}")
+        except (anyio.BrokenResourceError, anyio.EndOfStream):
+            return Probe(False, f"connection closed without an answer at {where}")
+    return Probe(False, f"timed out after {check.timeout:g}s at {where}")
 
 
-def _network_probe(check: Healthcheck, registry_probe: RegistryProbe | None) -> RegistryProbe:
+def _os_reason(error: OSError) -> str:
+    """`connection refused`, not `[Errno 111] Connect call failed ('127.0.0.1', 9)`."""
+    if isinstance(error, ConnectionRefusedError) or error.errno == errno.ECONNREFUSED:
+        return "connection refused"
+    if "all connection attempts failed" in str(error).lower():  # anyio, after trying every address
+        return "connection refused"
+    return (error.strerror or str(error) or type(error).__name__).lower()
+
+
+def _network_probe(check: Healthcheck, registry_probe: RegistryProbe | None) -> Callable[[], Awaitable[Probe]]:
     if check.kind is HealthKind.HTTP:
         return lambda: _probe_http(check.target)
     if check.kind is HealthKind.TCP:
         return lambda: _probe_tcp(check.target)
-    return _require(registry_probe, "registry_probe", check)
+    registered = _require(registry_probe, "registry_probe", check)
+
+    async def probe_registry() -> Probe:
+        return HEALTHY if await registered() else Probe(False, "not registered with the registry")
+
+    return probe_registry
 
 
 def _require(value: T | None, what: str, check: Healthcheck) -> T:
@@ -98,11 +145,11 @@ def _require(value: T | None, what: str, check: Healthcheck) -> T:
     return value
 
 
-async def _probe_tcp(target: str) -> bool:
+async def _probe_tcp(target: str) -> Probe:
     host, port = split_host_port(target)
     stream = await anyio.connect_tcp(host, port)
     await stream.aclose()
-    return True
+    return HEALTHY
 
 
 def split_host_port(target: str) -> tuple[str, int]:
@@ -113,7 +160,7 @@ def split_host_port(target: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-async def _probe_http(url: str) -> bool:
+async def _probe_http(url: str) -> Probe:
     """GET `url` with a minimal HTTP/1.1 client; 2xx and 3xx are healthy.
 
     Raw anyio rather than urllib: cancellable at any point without a thread,
@@ -133,7 +180,10 @@ async def _probe_http(url: str) -> bool:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: mesh-compose\r\n"
         await stream.send((request + "Connection: close\r\n\r\n").encode("ascii", "replace"))
-        return 200 <= await _read_status(stream) < 400
+        status = await _read_status(stream)
+    if 200 <= status < 400:
+        return HEALTHY
+    raise _Unhealthy(f"HTTP {status} from {url}")
 
 
 async def _read_status(stream: anyio.abc.ByteReceiveStream) -> int:
@@ -146,43 +196,61 @@ async def _read_status(stream: anyio.abc.ByteReceiveStream) -> int:
     return int(fields[1])
 
 
-async def _probe_cmd(argv: tuple[str, ...], cwd: Path, env: Mapping[str, str], timeout: float) -> bool:
-    """Runs argv; exit 0 is healthy. Whatever it started is gone afterwards."""
+async def _probe_cmd(argv: tuple[str, ...], cwd: Path, env: Mapping[str, str], timeout: float) -> Probe:
+    """Runs argv; exit 0 is healthy, else its exit code and the end of its
+    stderr. Whatever it started is gone afterwards."""
     token = process.new_token()
     try:
         proc = await process.spawn(argv, cwd=cwd, env={**env, process.TOKEN_VAR: token})
-    except MeshComposeError:
-        return False  # a missing probe command is a failing probe
+    except MeshComposeError as error:  # a missing probe command is a failing probe, and says so
+        if argv and shutil.which(argv[0], path=env.get("PATH")) is None and not Path(cwd, argv[0]).is_file():
+            return Probe(False, f"command not found: {argv[0]}")
+        return Probe(False, error.message)
     ident = process.identity(proc.pid)
     code = None
+    stderr = bytearray()
     try:
         with anyio.move_on_after(timeout):
-            code = await _drain_and_wait(proc)
+            code = await _drain_and_wait(proc, stderr)
     finally:
         with anyio.CancelScope(shield=True):
             await process.kill_tree_and_wait(ident, token)
             await proc.aclose()
-    return code == 0
+    if code == 0:
+        return HEALTHY
+    if code is None:
+        return Probe(False, f"timed out after {timeout:g}s: {' '.join(argv)}")
+    tail = stderr.decode(errors="replace").strip()[-STDERR_TAIL_CHARS:]
+    return Probe(False, f"exit code {code}" + (f": {tail}" if tail else ""))
 
 
-async def _drain_and_wait(proc: anyio.abc.Process) -> int:
-    """Reads and discards the probe's output so a chatty one never blocks on a full pipe."""
+async def _drain_and_wait(proc: anyio.abc.Process, stderr: bytearray) -> int:
+    """Reads the probe's output so a chatty one never blocks on a full pipe;
+    keeps the end of its stderr for the reason."""
+    stderr_done = anyio.Event()
     async with anyio.create_task_group() as tg:
-        for stream in (proc.stdout, proc.stderr):
-            tg.start_soon(_discard, stream)
+        tg.start_soon(_discard, proc.stdout, None, None)
+        tg.start_soon(_discard, proc.stderr, stderr, stderr_done)
         code = await proc.wait()
+        with anyio.move_on_after(0.5):  # its last words, unless a child keeps the pipe open
+            await stderr_done.wait()
         tg.cancel_scope.cancel()
     return code
 
 
-async def _discard(stream: anyio.abc.ByteReceiveStream | None) -> None:
-    if stream is None:
-        return
+async def _discard(stream: anyio.abc.ByteReceiveStream | None, keep: bytearray | None,
+                   done: anyio.Event | None) -> None:
     try:
-        async for _ in stream:
-            pass
+        if stream is not None:
+            async for chunk in stream:
+                if keep is not None:
+                    keep += chunk
+                    del keep[:-_STDERR_KEEP_BYTES]
     except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
         pass
+    finally:
+        if done is not None:
+            done.set()
 
 
 # -- monitoring -------------------------------------------------------------------
@@ -193,11 +261,12 @@ async def monitor(
     *,
     cwd: Path,
     env: Mapping[str, str],
-    on_change: Callable[[bool], None],
+    on_change: Callable[[Probe], None],
     log_matcher: LogMatcher | None = None,
     registry_probe: RegistryProbe | None = None,
 ) -> None:
-    """Probes until cancelled, calling `on_change` when health changes.
+    """Probes until cancelled, calling `on_change` when health changes (and,
+    while unhealthy, when the reason changes: `ps` shows the latest).
 
     The first probe runs at once, then one per `interval` (start to start).
     The first success reports healthy; `retries` consecutive failures after
@@ -205,40 +274,40 @@ async def monitor(
     """
     if check.kind is HealthKind.LOG:
         await _require(log_matcher, "log_matcher", check).wait()
-        on_change(True)
+        on_change(HEALTHY)
         await anyio.sleep_forever()
     tracker = _Tracker(check, on_change, anyio.current_time())
     while True:
         began = anyio.current_time()
-        healthy = await check_once(
+        probe = await check_once(
             check, cwd=cwd, env=env, registry_probe=registry_probe, log_matcher=log_matcher,
         )
-        tracker.record(healthy, anyio.current_time())
+        tracker.record(probe, anyio.current_time())
         await anyio.sleep(max(0.0, began + check.interval - anyio.current_time()))
 
 
 class _Tracker:
     """Turns a sequence of probe results into reported changes."""
 
-    def __init__(self, check: Healthcheck, on_change: Callable[[bool], None], started: float) -> None:
+    def __init__(self, check: Healthcheck, on_change: Callable[[Probe], None], started: float) -> None:
         self.grace_ends = started + check.start_period
         self.retries = max(1, check.retries)
         self.on_change = on_change
-        self.reported: bool | None = None
+        self.reported: Probe | None = None
         self.failures = 0
 
-    def record(self, healthy: bool, now: float) -> None:
-        if healthy:
+    def record(self, probe: Probe, now: float) -> None:
+        if probe.healthy:
             self.failures = 0
-            self._report(True)
+            self._report(probe)
             return
         if now < self.grace_ends and self.reported is None:
             return  # still starting up: failures do not count yet
         self.failures += 1
         if self.failures >= self.retries:
-            self._report(False)
+            self._report(probe)
 
-    def _report(self, healthy: bool) -> None:
-        if self.reported is not healthy:
-            self.reported = healthy
-            self.on_change(healthy)
+    def _report(self, probe: Probe) -> None:
+        if self.reported != probe:
+            self.reported = probe
+            self.on_change(probe)

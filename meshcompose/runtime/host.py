@@ -36,7 +36,7 @@ async def host(
 ) -> int:
     """Runs the supervisor, serving control requests and keeping state current.
     `flusher` must be among the supervisor's observers."""
-    socket = socket_path(supervisor.project.directory)
+    socket = socket_path(supervisor.project.directory, supervisor.project.name)
     token = secrets.token_hex(16)
     handler = ControlHandler(supervisor, recorder)
     async with anyio.create_task_group() as tg:

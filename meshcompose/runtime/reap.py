@@ -106,7 +106,7 @@ def _identity(record: state.AgentRecord) -> ProcessIdentity | None:
     return ProcessIdentity(int(pid), float(create_time))
 
 
-def reap_project(project_dir: Path, grace: float | None = None,
+def reap_project(project_dir: Path, project: str, grace: float | None = None,
                  only: Sequence[str] | None = None) -> list[Reaped]:
     """Stop what a dead supervisor left and record it in the state file.
 
@@ -114,11 +114,11 @@ def reap_project(project_dir: Path, grace: float | None = None,
     old one's agents are being stopped; raises AlreadyRunningError if a
     supervisor holds it. `only` limits the reaping to those agents. Returns
     an outcome per agent (an empty list when the project never ran)."""
-    store = state.StateStore(project_dir)
+    store = state.StateStore(project_dir, project)
     doc = store.read()
     if doc is None:
         return []
-    with ProjectLock(project_dir, doc.get("project")):
+    with ProjectLock(project_dir, project):
         doc = store.read() or doc  # re-read: the last supervisor may have written since
         agents = {name: record for name, record in doc["agents"].items() if only is None or name in only}
         outcomes = reap_records(agents, grace)

@@ -24,7 +24,7 @@ from meshcompose.plan.launch import LaunchSpec
 from meshcompose.proc import identity, process
 from meshcompose.runtime import conditions
 from meshcompose.runtime.events import AgentStatus, Notice, Observer
-from meshcompose.runtime.health import LogMatcher, monitor
+from meshcompose.runtime.health import LogMatcher, Probe, monitor
 from meshcompose.runtime.resources import Breach, ResourceWatcher
 
 # After the leader exits, how long its output pipes may still drain.
@@ -70,6 +70,7 @@ class AgentRunner:
         self._wait_scope: anyio.CancelScope | None = None
         self.stop_requested = False
         self._exit_reason: str | None = None  # set when a resource limit stopped it
+        self.dependency_failure: str | None = None  # why it was skipped: a required dependency is unhealthy
         self._log_matcher = None
         check = agent.healthcheck
         if check is not None and check.kind is HealthKind.LOG:
@@ -105,6 +106,7 @@ class AgentRunner:
     async def run(self) -> None:
         """The whole life of the agent in this supervisor; returns when final."""
         self.stop_requested = False
+        self.dependency_failure = None
         self._set(state=AgentState.WAITING, final=False, message=None, exit_code=None)
         ready = False
         with self._stoppable() as scope:
@@ -186,6 +188,10 @@ class AgentRunner:
             if dep.required:
                 message = f"skipped because {reason}"
                 self._notice(message, "warning")
+                if other.status.state is AgentState.UNHEALTHY:
+                    # It still runs and will not recover on its own: a foreground
+                    # `up` fails (compose's "dependency failed to start").
+                    self.dependency_failure = reason
                 self._finish(AgentState.SKIPPED, None, message)
                 return False
             self._notice(f"starting anyway (dependency not required): {reason}", "warning")
@@ -311,11 +317,17 @@ class AgentRunner:
                 log_matcher=self._log_matcher, registry_probe=registry_probe,
             )
 
-    def _health_changed(self, healthy: bool) -> None:
+    def _health_changed(self, probe: Probe) -> None:
+        """The last probe's reason is the status message while unhealthy
+        (`ps` shows it); the notice is written when the health flips."""
         if self._exited.is_set() or self.status.state is AgentState.STOPPING:
             return
-        self._set(state=AgentState.HEALTHY if healthy else AgentState.UNHEALTHY)
-        self._notice("healthy" if healthy else "unhealthy: healthcheck failing", "info" if healthy else "warning")
+        flipped = self.status.state is not (AgentState.HEALTHY if probe.healthy else AgentState.UNHEALTHY)
+        reason = probe.reason or "healthcheck failing"
+        self._set(state=AgentState.HEALTHY if probe.healthy else AgentState.UNHEALTHY,
+                  message=None if probe.healthy else reason)
+        if flipped:
+            self._notice("healthy" if probe.healthy else f"unhealthy: {reason}", "info" if probe.healthy else "warning")
 
     # -- stopping ------------------------------------------------------------
 

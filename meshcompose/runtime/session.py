@@ -27,7 +27,7 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     with `flush()` that shows the run; `detached`: keep running when every
     agent has ended, until `down`."""
     project = plan.project
-    store = state.StateStore(project.directory)
+    store = state.StateStore(project.directory, project.name)
     doc = state.new_document(project.name, project.directory, [str(path) for path in project.files])
     doc["registry_url"] = plan.published_registry_url
     store.write(doc)

@@ -8,6 +8,7 @@ Reports through an `Observer`; never prints.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from collections.abc import Collection, Mapping, Sequence
@@ -17,7 +18,7 @@ import anyio
 import anyio.abc
 
 from meshcompose.mesh.registered import Registration
-from meshcompose.model import AgentState, Project
+from meshcompose.model import Agent, AgentState, Project
 from meshcompose.plan import planner
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.proc import process
@@ -54,6 +55,7 @@ class Supervisor:
         self.stopping = False
         self.forced = False
         self._first_exit: AgentRunner | None = None
+        self.dependency_failed = False  # in the foreground, `up` then fails as compose's does
         self._agents_tg: anyio.abc.TaskGroup | None = None
         self._stopped_all = anyio.Event()
         self.registry_url: str | None = None
@@ -88,9 +90,50 @@ class Supervisor:
             started.append(name)
         return started
 
-    def add_launches(self, launches: Mapping[str, LaunchSpec]) -> None:
-        """Agents (or new launch specs for known ones) a later `start` may run."""
+    def add_launches(self, launches: Mapping[str, LaunchSpec],
+                     agents: Mapping[str, Agent] | None = None) -> None:
+        """Agents (or new launch specs for known ones) a later `start` may run,
+        with their definitions when they are new to this supervisor (an agent
+        added to the file after `up`) or changed (a recreate)."""
         self._launches.update(launches)
+        if agents:
+            self.project = dataclasses.replace(self.project, agents={**self.project.agents, **agents})
+
+    async def recreate(self, agents: Mapping[str, Agent], launches: Mapping[str, LaunchSpec], *,
+                       timeout: float | None = None) -> list[str]:
+        """`up -d` after the file changed: stop each agent whose definition
+        changed, and start it again from its new definition and launch spec."""
+        names = list(agents)
+        await self.stop(names, timeout=timeout)
+        await self.wait_final(names)
+        self.add_launches(launches, agents)
+        for name in names:
+            self._runners.pop(name, None)  # a new runner: the old one holds the old definition
+        return self.start(names)
+
+    async def restart(self, names: Sequence[str], *, timeout: float | None = None) -> list[str]:
+        """Stops `names` and the active agents that depend on one of them with
+        `restart: true` (dependents first, as `stop` orders them), then starts
+        them all; each dependent waits for its dependency's condition again,
+        so it starts after the dependency is up. Returns the agents started."""
+        chosen = list(dict.fromkeys([*names, *self.restart_dependents(names)]))
+        await self.stop(chosen, timeout=timeout)
+        await self.wait_final(chosen)
+        return self.start(chosen)
+
+    def restart_dependents(self, names: Sequence[str]) -> list[str]:
+        """Active agents that declared `restart: true` on one of `names`, transitively."""
+        found: list[str] = []
+        frontier = list(names)
+        while frontier:
+            name = frontier.pop()
+            for other, runner in self._runners.items():
+                if other in found or other in names or runner.status.final:
+                    continue
+                if any(dep.name == name and dep.restart for dep in runner.agent.depends_on):
+                    found.append(other)
+                    frontier.append(other)
+        return found
 
     @property
     def agent_names(self) -> list[str]:
@@ -126,6 +169,11 @@ class Supervisor:
     def agent_ended(self, runner: AgentRunner) -> None:
         if self._first_exit is None:
             self._first_exit = runner
+        if runner.dependency_failure and not self.options.linger and not self.stopping:
+            # compose: "dependency failed to start: container X is unhealthy", exit 1
+            self.dependency_failed = True
+            self.notice(f"dependency failed to start: {runner.dependency_failure}; stopping the project", "error")
+            self.request_shutdown()
         if self.options.abort_on_exit and not self.stopping:
             self.notice(f"'{runner.agent.name}' ended; stopping the project (--abort-on-exit)")
             self.request_shutdown()
@@ -184,6 +232,8 @@ class Supervisor:
             return code if code is not None else 1
         if self.options.abort_on_exit and self._first_exit is not None:
             return _success(self._first_exit)
+        if self.dependency_failed:
+            return 1
         if self.stopping:
             return 0  # stopped on request: a clean stop is a success
         return 0 if all(_success(r) == 0 for r in self._runners.values()) else 1

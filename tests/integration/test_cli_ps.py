@@ -53,7 +53,7 @@ def spawn():
 
 def write_state(root: Path, supervisor: psutil.Process | None, agents: dict, *, sup_ct_offset: float = 0.0,
                 socket: str = "") -> state.StateStore:
-    store = state.StateStore(root)
+    store = state.StateStore(root, "demo")
     store.write(state.new_document("demo", root, [str(root / "mesh-compose.yaml")]))
     if supervisor is not None:
         store.set_supervisor({"pid": supervisor.pid, "create_time": supervisor.create_time() + sup_ct_offset,
@@ -82,10 +82,15 @@ def json_rows(result: subprocess.CompletedProcess) -> dict:
     return {row["Name"]: row for row in map(json.loads, result.stdout.splitlines())}
 
 
+MESSAGED = {"optional"}  # the agents of these tests' state files that carry a message
+
+
 def table_statuses(result: subprocess.CompletedProcess) -> dict:
     assert result.returncode == 0, result.stderr
     header, *lines = result.stdout.splitlines()
-    assert header.split() == ["NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON"]
+    columns = ["NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON"]
+    has_message = any(line.split()[0] in MESSAGED for line in lines)  # the last column, only when one has it
+    assert header.split() == columns + (["MESSAGE"] if has_message else [])
     status_at = header.index("STATUS")
     pid_at = header.index("PID")
     return {line.split()[0]: line[status_at:pid_at].strip() for line in lines}
@@ -135,9 +140,12 @@ def test_live_supervisor_statuses_filters_and_quiet(root, spawn):
     assert result.stderr == ""
     assert table_statuses(result) == {"api": "running (healthy)", "worker": "running (unhealthy)"}
     assert "3.12.1 (system)" in result.stdout and f" {api.pid} " in result.stdout
-    assert table_statuses(ps(root, "-a")) == {
+    everything = ps(root, "-a")
+    assert table_statuses(everything) == {
         "api": "running (healthy)", "worker": "running (unhealthy)", "setup": "exited (0)",
         "flaky": "exited (1)", "optional": "skipped"}
+    assert next(line for line in everything.stdout.splitlines() if line.startswith("optional")).endswith(
+        "   dependency failed")
     assert ps(root, "-q").stdout.split() == ["api", "worker"]
     assert ps(root, "-q", "--status", "exited").stdout.split() == ["setup", "flaky"]
     assert ps(root, "-q", "--status", "running").stdout.split() == ["api", "worker"]
@@ -173,8 +181,8 @@ def test_found_from_a_subdirectory_and_with_f(root, spawn):
 
 
 def test_a_corrupt_state_file_is_a_message_not_a_traceback(root):
-    state_dir(root)
-    (root / ".mesh-compose" / "state.json").write_text('{"version": 1, "agents": ')
+    state_dir(root, "demo")
+    (root / ".mesh-compose" / "demo" / "state.json").write_text('{"version": 1, "agents": ')
     result = ps(root)
     assert result.returncode == 1
     assert "state file" in result.stderr and "corrupt" in result.stderr and "Traceback" not in result.stderr
@@ -201,13 +209,14 @@ async def _answer(request: dict) -> dict:
 
 @posix_only
 def test_permissions_of_state_dir_state_file_and_socket_with_a_live_supervisor(root, spawn):
-    path = socket_path(root)
+    path = socket_path(root, "demo")
     me = psutil.Process()
     with start_blocking_portal() as portal:
         future, _port = portal.start_task(protocol.serve, path, _answer)
         try:
             store = write_state(root, me, {"api": record(spawn(), "running")}, socket=str(path))
             assert stat.S_IMODE((root / ".mesh-compose").stat().st_mode) == 0o700
+            assert stat.S_IMODE((root / ".mesh-compose" / "demo").stat().st_mode) == 0o700
             assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
             assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

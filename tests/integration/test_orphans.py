@@ -63,7 +63,7 @@ while True:
 
 
 def read_state(project: ProjectDir) -> dict:
-    return json.loads((project.root / ".mesh-compose" / "state.json").read_text())
+    return json.loads((project.root / ".mesh-compose" / "t" / "state.json").read_text())
 
 
 def ps_json(project: ProjectDir, *args: str) -> dict:
@@ -170,7 +170,7 @@ def test_a_recorded_pid_now_used_by_another_process_is_left_alone(project, stran
     token = uuid.uuid4().hex
     real = strangers({process.TOKEN_VAR: token})  # an orphan this project really left
     reused = strangers()  # the same pid as a recorded agent, but another process
-    store = state.StateStore(project.root)
+    store = state.StateStore(project.root, "t")
     store.write(state.new_document("t", project.root, [str(project.root / "mesh-compose.yaml")]))
     store.update_agent("real", status="running", pid=real.pid, create_time=real.create_time(), token=token,
                        stop_grace=1.0)
@@ -194,7 +194,7 @@ def test_down_imports_neither_networkx_nor_jsonschema(project, strangers):
     project.compose({})
     token = uuid.uuid4().hex
     orphan = strangers({process.TOKEN_VAR: token})
-    store = state.StateStore(project.root)
+    store = state.StateStore(project.root, "t")
     store.write(state.new_document("t", project.root, []))
     store.update_agent("a", status="running", pid=orphan.pid, create_time=orphan.create_time(), token=token)
     store.write_now()

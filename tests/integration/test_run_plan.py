@@ -72,9 +72,9 @@ def start_supervisor(project: ProjectDir, plan_path: Path, plan: RunPlan) -> int
     plan (it inherits the lock), wait until the agents are up."""
     lock = ProjectLock(project.root, plan.project.name)
     lock.acquire()
-    log_path = project.root / ".mesh-compose" / "supervisor.log"
+    log_path = project.root / ".mesh-compose" / "t" / "supervisor.log"
     child = detached.start(plan_path, lock, log_path)
-    outcome = wait_until_up(project.root, plan.selected, set(), 30, child=child, log_path=log_path)
+    outcome = wait_until_up(project.root, plan.project.name, plan.selected, set(), 30, child=child, log_path=log_path)
     assert outcome.ok, outcome
     return child.pid
 
@@ -87,7 +87,7 @@ def ps_json(project: ProjectDir) -> dict:
 
 
 def logged(project: ProjectDir, name: str) -> str:
-    return project.read(f".mesh-compose/logs/{name}.log")
+    return project.read(f".mesh-compose/t/logs/{name}.log")
 
 
 @pytest.fixture
@@ -141,11 +141,11 @@ def test_up_d_starts_the_supervisor_from_the_plan_it_wrote(project: ProjectDir):
         up = project.cli("up", "-d", "--no-install")
         assert up.returncode == 0, up.stdout + up.stderr
         assert re.search(r"✔ api\s+running", up.stdout) and re.search(r"✔ worker\s+running", up.stdout)
-        plan_path = project.root / ".mesh-compose" / "run-plan.json"
+        plan_path = project.root / ".mesh-compose" / "t" / "run-plan.json"
         assert stat.S_IMODE(plan_path.stat().st_mode) == 0o600  # launch environments may hold secrets
         plan = runplan.read(plan_path)
         assert plan.selected == ("api", "worker") and plan.launches["api"].env["MARK"] == "planned"
-        supervisor = json.loads(project.read(".mesh-compose/state.json"))["supervisor"]["pid"]
+        supervisor = json.loads(project.read(".mesh-compose/t/state.json"))["supervisor"]["pid"]
         assert psutil.Process(supervisor).cmdline()[1:] == ["-m", "meshcompose.runtime", str(plan_path)]
         # One probe per distinct interpreter, in the `up -d` that planned; none in the supervisor.
         assert len(project.read("interpreter-runs.log").splitlines()) == 1
@@ -165,7 +165,7 @@ def test_a_damaged_plan_is_a_clear_error_in_the_supervisor_log(project: ProjectD
     assert result.returncode == 1
     assert "plan.project.agents.api.restart.mode: expected one of 'no'" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
-    assert not (project.root / ".mesh-compose" / "state.json").exists()  # nothing started
+    assert not (project.root / ".mesh-compose" / "t" / "state.json").exists()  # nothing started
 
 
 def wait_for_line(project: ProjectDir, name: str, line: str, timeout: float = 10) -> bool:

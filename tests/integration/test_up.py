@@ -65,7 +65,7 @@ def test_dependency_order_and_reverse_stop(project):
         "setup": recorder(project, EXIT_CODE=0),
         "api": {**recorder(project, PORT=port),
                 "depends_on": {"setup": {"condition": "completed_successfully"}},
-                "healthcheck": {"http": f"http://127.0.0.1:{port}/", "interval": "0.2s"}},
+                "healthcheck": {"http": f"http://127.0.0.1:{port}/", "interval": "0.2s", "start_period": "20s"}},
         "worker": {**recorder(project), "depends_on": {"api": {"condition": "healthy"}},
                    "healthcheck": {"log": "worker up"}},
         "leaf": {**recorder(project), "depends_on": {"worker": {"condition": "healthy"}}},
@@ -226,7 +226,7 @@ def test_huge_line_invalid_utf8_and_partial_line(project):
     assert "bad bytes: \ufffd\ufffd end" in out
     assert "partial last line" in out
     assert "tick 19" in out
-    logs = project.root / ".mesh-compose" / "logs"
+    logs = project.root / ".mesh-compose" / "t" / "logs"
     assert "partial last line" in (logs / "nasty.log").read_text(errors="replace")
     # Split into bounded pieces, rotated by size, and nothing lost.
     def xs(text: str) -> int:

@@ -47,7 +47,7 @@ def raw_agents(url: str) -> dict:
 
 
 def recorded(project: Path) -> dict:
-    return json.loads((project / ".mesh-compose" / "state.json").read_text())
+    return json.loads((project / ".mesh-compose" / "mcp-mesh" / "state.json").read_text())
 
 
 def ps_rows(cli, *flags: str) -> dict:
@@ -112,7 +112,7 @@ def test_up_says_so_before_starting_anything_when_no_registry_can_be_had(example
     assert up.returncode == 1
     assert f"no MCP Mesh registry answers at {url}" in up.stderr
     assert "Traceback" not in up.stderr
-    assert not (project / ".mesh-compose" / "state.json").exists()
+    assert not (project / ".mesh-compose" / "mcp-mesh" / "state.json").exists()
 
 
 def test_simple_mode_runs_one_agent_file_connected_to_the_registry(example, driver):

@@ -76,6 +76,6 @@ def test_every_writer_uses_it(writer, tmp_path, monkeypatch):
         from meshcompose.control import state
 
         monkeypatch.setattr(state, "write_atomic", spy)
-        store = state.StateStore(tmp_path)
+        store = state.StateStore(tmp_path, "p")
         store.write(state.new_document("p", tmp_path, []))
     assert len(written) == 1

@@ -18,9 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app import down as app_down
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
 
-    return render(app_down.down(project_directory(args), app_down.DownOptions(timeout=args.timeout)))
+    return render(app_down.down(project_identity(args), app_down.DownOptions(timeout=args.timeout)))
 
 
 def render(result: DownResult) -> int:

@@ -14,9 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app.lifecycle import follow
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
 
-    for event in follow(project_directory(args), tuple(args.names)):
+    for event in follow(project_identity(args), tuple(args.names)):
         if args.json:
             line = json.dumps(event)
         else:

@@ -16,10 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app.agents import KillOptions, kill
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
     from meshcompose.cli.render import plural
 
-    result = kill(project_directory(args), KillOptions(names=tuple(args.names), signal=args.signal))
+    result = kill(project_identity(args), KillOptions(names=tuple(args.names), signal=args.signal))
     for name in result.signalled:
         print(f"{name}: sent {result.signal}")
     if result.not_running and args.names:

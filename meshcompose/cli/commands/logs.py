@@ -51,11 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app import logs as app_logs
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
 
     sink = MuxSink(args)
     try:
-        result = app_logs.logs(project_directory(args),
+        result = app_logs.logs(project_identity(args),
                                app_logs.LogsOptions(names=tuple(args.names), follow=args.follow, tail=args.tail), sink)
     except KeyboardInterrupt:
         return 0  # Ctrl+C is how `logs -f` ends

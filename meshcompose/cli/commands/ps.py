@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON")
 MESH_COLUMNS = ("MESH", "CAPS")
+MESSAGE_COLUMN = "MESSAGE"  # last, and only when some agent has one: why it is unhealthy, failed, skipped
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -56,11 +57,11 @@ def filter_statuses(filters: Sequence[str]) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app import ps as app_ps
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
 
     statuses = (*args.statuses, *filter_statuses(args.filters))
     options = app_ps.PsOptions(all=args.all, statuses=statuses, names=tuple(args.names), mesh=not args.services)
-    result = app_ps.ps(project_directory(args), options)
+    result = app_ps.ps(project_identity(args), options)
     render(result, quiet=args.quiet or args.services, json_lines=args.format == "json")
     return 0
 
@@ -104,6 +105,10 @@ def table_cells(row: Row, mesh: bool = False) -> list[str]:
 def render_table(rows: Sequence[Row], mesh: bool = False) -> str:
     columns = [*COLUMNS, *MESH_COLUMNS] if mesh else list(COLUMNS)
     lines = [columns, *(table_cells(row, mesh) for row in rows)]
+    if any(row.Message for row in rows):
+        columns.append(MESSAGE_COLUMN)
+        for line, row in zip(lines[1:], rows):
+            line.append(row.Message or "")
     widths = [max(len(line[index]) for line in lines) for index in range(len(columns))]
     return "".join("   ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() + "\n"
                    for line in lines)

@@ -14,10 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app import stop
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
     from meshcompose.cli.render import print_marked, print_warnings
 
-    result = stop.stop(project_directory(args), stop.StopOptions(names=tuple(args.names), timeout=args.timeout))
+    result = stop.stop(project_identity(args), stop.StopOptions(names=tuple(args.names), timeout=args.timeout))
     print_warnings(result.warnings)
     print_marked([("✔", name, "stopped" if name in result.was_running else "was not running")
                   for name in result.stopped])

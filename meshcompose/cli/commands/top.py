@@ -14,10 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app.agents import top
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
     from meshcompose.units import format_size
 
-    listing = top(project_directory(args), tuple(args.names))
+    listing = top(project_identity(args), tuple(args.names))
     if not listing:
         print("no agents running", file=sys.stderr)
     for index, agent in enumerate(listing):

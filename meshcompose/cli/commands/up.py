@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from meshcompose.app.up import UpResult
+    from meshcompose.app.waiting import WaitOutcome
     from meshcompose.cli.console_observer import ConsoleObserver
 
 from meshcompose.cli.options import add_install_options, add_registry_options
@@ -18,8 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="agents to start (with their dependencies); an existing .py/.yaml file means -f FILE")
     parser.add_argument("-d", "--detach", action="store_true",
                         help="run in the background; return once the agents are up")
+    parser.add_argument("--wait", action="store_true",
+                        help="as compose's: wait for the agents to be running (healthy where they have a "
+                             "healthcheck); implies -d, which always waits")
     parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="with -d: how long to wait for the agents to be up (default 60)")
+                        help="with -d: how long to wait for the agents to be up (default 60); "
+                             "the project keeps running if they are not")
     parser.add_argument("--no-deps", action="store_true", help="do not start the named agents' dependencies")
     parser.add_argument("--abort-on-exit", action="store_true", help="stop the project when any agent exits")
     parser.add_argument("--exit-code-from", metavar="AGENT",
@@ -43,26 +48,46 @@ def run(args: argparse.Namespace) -> int:
     project = cli_options.load_project(args, files)
     if args.remove_orphans:
         _remove_orphans(args, files)
-    console = None if args.detach else _console(args, list(project.agents))
+    detach = args.detach or args.wait
+    console = None if detach else _console(args, list(project.agents))
     result = app_up.up(project, UpOptions(
-        names=tuple(names), with_deps=not args.no_deps, detach=args.detach, wait_timeout=args.wait_timeout,
+        names=tuple(names), with_deps=not args.no_deps, detach=detach, wait_timeout=args.wait_timeout,
         abort_on_exit=args.abort_on_exit, exit_code_from=args.exit_code_from, stop_timeout=args.timeout,
         registry=cli_options.registry_options(args), install=cli_options.install_options(args),
         console=console, notify=_notify,
     ))
-    return render(result)
+    return render(result, args.wait_timeout)
 
 
-def render(result: UpResult) -> int:
+def render(result: UpResult, wait_timeout: float | None = None) -> int:
     from meshcompose.app.up import UpMode
     from meshcompose.cli.render import print_outcome
 
     if result.mode is UpMode.FOREGROUND:
         return result.exit_code
-    if result.mode is UpMode.HANDED_OVER:
-        print(f"asked the running supervisor to start: {', '.join(result.started) or 'nothing (all already up)'}")
+    if result.mode is UpMode.HANDED_OVER:  # as compose's `up -d` prints each service: Running, Started, Recreated
+        print("".join(f" - {name}  {action.value}\n" for name, action in result.actions), end="")
     assert result.outcome is not None  # detached and handed over runs wait
-    return print_outcome(result.outcome)
+    code = print_outcome(result.outcome)
+    if code:
+        explain_not_up(result.outcome, wait_timeout)
+    return code
+
+
+def explain_not_up(outcome: WaitOutcome, wait_timeout: float | None) -> None:
+    """`up -d` that did not get every agent up exits 1 but stops nothing (as
+    compose's `up --wait`): say which agents, and that the rest keeps running."""
+    if outcome.supervisor_exit is not None:
+        return  # the supervisor itself is gone: nothing keeps running
+    late = [agent.name for agent in outcome.agents if agent.reached is None]
+    failed = [agent.name for agent in outcome.agents if agent.reached is False]
+    within = f" within {wait_timeout:g}s (--wait-timeout)" if wait_timeout is not None else " in time"
+    if late:
+        print(f"error: not up{within}: {', '.join(late)}", file=sys.stderr)
+    if failed:
+        print(f"error: will not come up: {', '.join(failed)}", file=sys.stderr)
+    print("the project keeps running: `mesh-compose ps` shows it, `mesh-compose logs` tells why, "
+          "`mesh-compose down` stops it", file=sys.stderr)
 
 
 def _remove_orphans(args: argparse.Namespace, files: list[str]) -> None:
@@ -71,7 +96,9 @@ def _remove_orphans(args: argparse.Namespace, files: list[str]) -> None:
     from meshcompose.cli import options as cli_options
 
     every = cli_options.load_project(argparse.Namespace(**{**vars(args), "profiles": ["*"]}), files)
-    removed = remove_orphans(every.directory, list(every.agents), args.timeout)
+    from meshcompose.app.project import ProjectIdentity
+
+    removed = remove_orphans(ProjectIdentity(every.directory, every.name), list(every.agents), args.timeout)
     if removed:
         print(f"stopped orphans (no longer in the file): {', '.join(removed)}", file=sys.stderr)
 

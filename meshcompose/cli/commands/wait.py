@@ -14,9 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app.agents import WaitOptions, wait
-    from meshcompose.cli.options import project_directory
+    from meshcompose.cli.options import project_identity
 
-    result = wait(project_directory(args), WaitOptions(names=tuple(args.names), timeout=args.timeout))
+    result = wait(project_identity(args), WaitOptions(names=tuple(args.names), timeout=args.timeout))
     for name, code in result.exit_codes:
         shown = "-" if code is None else str(code)
         print(f"{name} {shown}" if len(result.exit_codes) > 1 else shown)

@@ -23,8 +23,8 @@ def write_log(path: Path, *records: str) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "mesh-compose.yaml").write_text("agents: {}\n")
-    logs = tmp_path / ".mesh-compose" / "logs"
+    (tmp_path / "mesh-compose.yaml").write_text("name: demo\nagents: {}\n")
+    logs = tmp_path / ".mesh-compose" / "demo" / "logs"
     write_log(logs / "api.log.1", f"{A.format(0)} out api zero")
     write_log(logs / "api.log", f"{A.format(2)} out api two", f"{A.format(4)} err api four")
     write_log(logs / "worker.log", f"{A.format(1)} out worker one", f"{A.format(3)} out worker three")
@@ -103,7 +103,7 @@ class LineReader:
 
 
 def test_follow_picks_up_appends_rotation_and_new_agents_until_ctrl_c(project: Path):
-    log_dir = project / ".mesh-compose" / "logs"
+    log_dir = project / ".mesh-compose" / "demo" / "logs"
     child = subprocess.Popen([sys.executable, "-m", "meshcompose", "logs", "-f", "-n", "1"], cwd=project,
                              env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -129,7 +129,7 @@ def test_follow_picks_up_appends_rotation_and_new_agents_until_ctrl_c(project: P
 
 def test_logs_does_not_load_the_configuration_machinery(project: Path):
     """`logs` must stay fast and work when the project file is invalid."""
-    (project / "mesh-compose.yaml").write_text("agents: [this is: not valid\n")
+    (project / "mesh-compose.yaml").write_text("name: demo\nagents: [this is: not valid\n")
     code = ("import sys\nfrom meshcompose.cli.main import main\nrc = main(['logs', '-n', '1', 'api'])\n"
             "print(sorted(m for m in ('networkx', 'jsonschema', 'yaml') if m in sys.modules))\nsys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", code], cwd=project, env=environment(),

@@ -19,14 +19,25 @@ import os
 import random
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, List, Union
+from typing import Any, List, Union
 
 import pytest
 import yaml
 from config_strategies import (
-    ENVIRON, HOSTILE_TEXTS, control_char_texts, deep_texts, flow_documents, interpolation_texts, mutate, overflow_texts, prepare,
-    random_value, raw_bytes, raw_texts,
+    ENVIRON,
+    HOSTILE_TEXTS,
+    control_char_texts,
+    deep_texts,
+    flow_documents,
+    interpolation_texts,
+    mutate,
+    overflow_texts,
+    prepare,
+    random_value,
+    raw_bytes,
+    raw_texts,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

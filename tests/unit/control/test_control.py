@@ -41,7 +41,7 @@ async def handler(request: dict) -> dict:
 
 @pytest.fixture
 def sock_path(tmp_path):
-    path = socket_path(tmp_path)
+    path = socket_path(tmp_path, "demo")
     yield path
     if os.path.lexists(path):
         os.unlink(path)

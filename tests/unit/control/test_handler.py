@@ -3,6 +3,7 @@ requests into supervisor calls and never changes the supervisor's data itself.""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from meshcompose.control.handler import ControlHandler
 from meshcompose.model import Agent, DependsOn, Project, RunKind
+from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
 
 
@@ -33,9 +35,25 @@ class FakeSupervisor:
     def agent_names(self) -> list[str]:
         return list(self.launches)
 
-    def add_launches(self, launches: Mapping[str, LaunchSpec]) -> None:
+    def add_launches(self, launches: Mapping[str, LaunchSpec], agents: Mapping[str, Agent] | None = None) -> None:
         self.calls.append(("add_launches", sorted(launches)))
         self.launches.update(launches)
+        if agents:
+            self.project = dataclasses.replace(self.project, agents={**self.project.agents, **agents})
+
+    async def recreate(self, agents: Mapping[str, Agent], launches: Mapping[str, LaunchSpec], *,
+                       timeout: float | None = None) -> list[str]:
+        self.calls.append(("recreate", sorted(agents), timeout))
+        self.add_launches(launches, agents)
+        return sorted(agents)
+
+    async def restart(self, names: Sequence[str], *, timeout: float | None = None) -> list[str]:
+        self.calls.append(("restart", list(names), timeout))
+        return [*names, *self.restart_dependents(names)]
+
+    def restart_dependents(self, names: Sequence[str]) -> list[str]:
+        return [other for other in sorted(self.active) if other not in names and any(
+            dep.name in names and dep.restart for dep in self.project.agents[other].depends_on)]
 
     def start(self, names: Sequence[str]) -> list[str]:
         self.calls.append(("start", list(names)))
@@ -107,10 +125,45 @@ def test_stop_without_names_stops_everything_it_knows(handler):
     assert ask(handler, {"op": "stop"})["stopped"] == ["db", "api"]
 
 
-def test_restart_is_stop_then_start_of_the_same_agents(handler):
-    response = ask(handler, {"op": "restart", "names": ["api"]})
-    assert response == {"ok": True, "started": ["api"], "warnings": []}
-    assert [call[0] for call in handler.supervisor.calls] == ["stop", "wait_final", "add_launches", "start"]
+def test_restart_is_the_supervisor_s_restart_and_its_warning_is_truthful(handler):
+    response = ask(handler, {"op": "restart", "names": ["api"], "timeout": 2})
+    assert response == {"ok": True, "started": ["api"], "restarted_with": [], "warnings": []}
+    assert handler.supervisor.calls == [("restart", ["api"], 2)]
+    warned = ask(handler, {"op": "restart", "names": ["db"]})["warnings"]
+    assert warned and "api depend(s) on db and keep running while it restarts" in warned[0]
+    assert "restart: true" in warned[0]
+
+
+def test_restart_takes_along_the_dependents_that_ask_for_it(handler):
+    supervisor = handler.supervisor
+    supervisor.project = dataclasses.replace(supervisor.project, agents={
+        **supervisor.project.agents,
+        "api": dataclasses.replace(agent("api"), depends_on=(DependsOn("db", restart=True),))})
+    response = ask(handler, {"op": "restart", "names": ["db"]})
+    assert response["restarted_with"] == ["api"] and response["warnings"] == []
+
+
+def test_start_of_an_agent_new_to_the_supervisor_carries_its_definition(handler):
+    """An agent added to the file after `up`: the supervisor's model has never seen it."""
+    spec = LaunchSpec(("python", "late.py"), Path("/p"), {}).to_dict()
+    late = codec.encode(agent("late", "db"))
+    assert ask(handler, {"op": "start", "names": ["late"], "launches": {"late": spec}})["ok"] is False
+    response = ask(handler, {"op": "start", "names": ["late"], "launches": {"late": spec}, "agents": {"late": late}})
+    assert response == {"ok": True, "started": ["late"]}
+    assert handler.supervisor.project.agents["late"].depends_on == (DependsOn("db"),)
+
+
+def test_definitions_and_recreate(handler):
+    listed = ask(handler, {"op": "definitions"})["agents"]
+    assert sorted(listed) == ["api", "db"]  # `new` is in the model but was never launched
+    assert listed["api"] == codec.encode(PROJECT.agents["api"])
+    changed = dataclasses.replace(agent("api", "db"), args=("--fast",))
+    spec = LaunchSpec(("python", "api.py", "--fast"), Path("/p"), {}).to_dict()
+    response = ask(handler, {"op": "recreate", "names": ["api"], "agents": {"api": codec.encode(changed)},
+                             "launches": {"api": spec}})
+    assert response["ok"] and response["recreated"] == ["api"]
+    assert handler.supervisor.project.agents["api"].args == ("--fast",)
+    assert ask(handler, {"op": "recreate", "agents": {}, "launches": {}})["ok"] is False
 
 
 def test_a_stopping_project_refuses_to_start(handler):

@@ -61,5 +61,5 @@ def test_the_lock_dies_with_its_holder(tmp_path):
         holder.wait()
     with ProjectLock(tmp_path, "demo") as lock:  # no stale lock after a SIGKILL
         assert lock.held
-        assert (tmp_path / ".mesh-compose" / "lock").read_text().strip() == str(os.getpid())
+        assert (tmp_path / ".mesh-compose" / "demo" / "lock").read_text().strip() == str(os.getpid())
     assert not lock.held

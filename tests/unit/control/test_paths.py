@@ -19,12 +19,27 @@ def mode(path: Path) -> int:
 
 @posix_only
 def test_state_dir_is_created_private_and_tightened(tmp_path):
-    assert mode(paths.state_dir(tmp_path)) == 0o700
+    assert mode(paths.state_dir(tmp_path, "demo")) == 0o700
+    assert mode(tmp_path / ".mesh-compose") == 0o700
     loose = tmp_path / "other" / ".mesh-compose"
     loose.mkdir(parents=True, mode=0o755)
     os.chmod(loose, 0o755)
-    assert paths.state_dir(tmp_path / "other") == loose
-    assert mode(loose) == 0o700
+    assert paths.state_dir(tmp_path / "other", "demo") == loose / "demo"
+    assert mode(loose) == 0o700 and mode(loose / "demo") == 0o700
+
+
+def test_projects_are_kept_apart_by_name(tmp_path):
+    """Two projects run from one directory: each has its own state, lock,
+    plan and socket, and `projects_in` lists those that ran."""
+    assert paths.projects_in(tmp_path) == []
+    for name in ("alpha", "beta"):
+        paths.state_dir(tmp_path, name)
+        paths.state_file(tmp_path, name).write_text("{}")
+    assert paths.state_file(tmp_path, "alpha") != paths.state_file(tmp_path, "beta")
+    assert paths.lock_file(tmp_path, "alpha").parent == tmp_path / ".mesh-compose" / "alpha"
+    assert paths.socket_path(tmp_path, "alpha") != paths.socket_path(tmp_path, "beta")
+    (tmp_path / ".mesh-compose" / "not-a-project").mkdir()  # no state file: never ran
+    assert paths.projects_in(tmp_path) == ["alpha", "beta"]
 
 
 @posix_only
@@ -32,12 +47,12 @@ def test_socket_path_is_short_private_and_per_project(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     deep = tmp_path.joinpath(*["a-rather-long-directory-name"] * 12)
     deep.mkdir(parents=True)
-    path = paths.socket_path(deep)
+    path = paths.socket_path(deep, "demo")
     assert len(str(path)) < 100 and len(str(deep)) > 300
     assert path.parent == Path(f"/tmp/mesh-compose-{os.getuid()}")
     assert mode(path.parent) == 0o700
-    assert paths.socket_path(deep) == path
-    assert paths.socket_path(tmp_path) != path
+    assert paths.socket_path(deep, "demo") == path
+    assert paths.socket_path(tmp_path, "demo") != path
 
 
 @posix_only
@@ -46,8 +61,8 @@ def test_socket_path_uses_a_short_xdg_runtime_dir_only(tmp_path, monkeypatch):
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     if len(str(runtime)) <= 60:
-        assert paths.socket_path(tmp_path).parent == runtime / "mesh-compose"
+        assert paths.socket_path(tmp_path, "demo").parent == runtime / "mesh-compose"
     long_runtime = tmp_path.joinpath(*["x" * 30] * 3)
     long_runtime.mkdir(parents=True)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(long_runtime))
-    assert paths.socket_path(tmp_path).parent == Path(f"/tmp/mesh-compose-{os.getuid()}")
+    assert paths.socket_path(tmp_path, "demo").parent == Path(f"/tmp/mesh-compose-{os.getuid()}")

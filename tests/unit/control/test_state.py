@@ -24,7 +24,7 @@ def mode(path: Path) -> int:
 
 
 def stored(tmp_path: Path, **agents) -> state.StateStore:
-    store = state.StateStore(tmp_path)
+    store = state.StateStore(tmp_path, "demo")
     doc = state.new_document("demo", tmp_path, [str(tmp_path / "mesh-compose.yaml")])
     doc["agents"] = {name: state.new_agent(**fields) for name, fields in agents.items()}
     store.write(doc)
@@ -34,7 +34,7 @@ def stored(tmp_path: Path, **agents) -> state.StateStore:
 @posix_only
 def test_written_state_reads_back_and_is_private(tmp_path):
     store = stored(tmp_path, api={"status": AgentState.RUNNING, "pid": 42, "depends_on": ("db",)})
-    doc = state.StateStore(tmp_path).read()
+    doc = state.StateStore(tmp_path, "demo").read()
     assert doc["version"] == 1 and doc["project"] == "demo"
     assert doc["agents"]["api"]["status"] == "running"
     assert doc["agents"]["api"]["depends_on"] == ["db"]
@@ -44,7 +44,7 @@ def test_written_state_reads_back_and_is_private(tmp_path):
 
 
 def test_a_project_that_never_ran_has_no_state(tmp_path):
-    assert state.StateStore(tmp_path).read() is None
+    assert state.StateStore(tmp_path, "demo").read() is None
     assert not (tmp_path / ".mesh-compose").exists()  # reading creates nothing
 
 
@@ -55,10 +55,10 @@ def test_a_project_that_never_ran_has_no_state(tmp_path):
     ('{"version": 99, "agents": {}}', "newer mesh-compose"),
 ])
 def test_unreadable_state_is_an_error_with_a_hint(tmp_path, content, words):
-    paths.state_dir(tmp_path)
-    (tmp_path / ".mesh-compose" / "state.json").write_text(content)
+    paths.state_dir(tmp_path, "demo")
+    (tmp_path / ".mesh-compose" / "demo" / "state.json").write_text(content)
     with pytest.raises(MeshComposeError) as caught:
-        state.StateStore(tmp_path).read()
+        state.StateStore(tmp_path, "demo").read()
     assert words in caught.value.message and caught.value.hint
 
 
@@ -67,9 +67,9 @@ def test_updates_are_coalesced_until_flush(tmp_path):
     for index in range(50):
         store.update_agent(f"a{index}", status=AgentState.STARTING, log_path=f"/logs/a{index}.log")
         store.update_agent(f"a{index}", status=AgentState.RUNNING, pid=1000 + index)
-    assert state.StateStore(tmp_path).read()["agents"] == {}  # nothing written yet
+    assert state.StateStore(tmp_path, "demo").read()["agents"] == {}  # nothing written yet
     assert store.flush() is True
-    agents = state.StateStore(tmp_path).read()["agents"]
+    agents = state.StateStore(tmp_path, "demo").read()["agents"]
     assert len(agents) == 50 and agents["a7"]["status"] == "running" and agents["a7"]["pid"] == 1007
     assert store.flush() is False  # nothing changed since
 
@@ -86,7 +86,7 @@ def test_readers_never_see_a_partial_state_file(tmp_path):
     failures: list[Exception] = []
 
     def read_repeatedly() -> None:
-        reader = state.StateStore(tmp_path)
+        reader = state.StateStore(tmp_path, "demo")
         while not stop.is_set():
             try:
                 reader.read()

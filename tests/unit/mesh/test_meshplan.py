@@ -76,7 +76,7 @@ def test_managed_registry_becomes_the_first_agent_everyone_depends_on(tmp_path):
     assert selected == ["mesh-registry", "b"]
     service = new.agents["mesh-registry"]
     assert service.command == ("/bin/mcp-mesh-registry", "--host", "127.0.0.1", "--port", "9")
-    assert service.environment["DATABASE_URL"] == str(tmp_path / ".mesh-compose" / "registry.db")
+    assert service.environment["DATABASE_URL"] == str(tmp_path / ".mesh-compose" / "demo" / "registry.db")
     assert service.healthcheck.target == f"{URL}/health"
     assert new.agents["b"].depends_on[0] == DependsOn("mesh-registry", Condition.HEALTHY)
     assert DependsOn("a") in new.agents["b"].depends_on

@@ -23,8 +23,8 @@ from meshcompose.plan.runplan import RunPlan, RunPlanError, RunSettings
 
 
 def write_plan(plan: runplan.RunPlan) -> Path:
-    state_dir(plan.project.directory)
-    return runplan.write(plan, plan_file(plan.project.directory))
+    state_dir(plan.project.directory, plan.project.name)
+    return runplan.write(plan, plan_file(plan.project.directory, plan.project.name))
 
 
 def full_project(directory: Path) -> model.Project:
@@ -86,7 +86,7 @@ def test_a_round_trip_keeps_everything(tmp_path: Path):
 def test_the_file_is_private_atomic_and_read_back(tmp_path: Path):
     plan = full_plan(tmp_path)
     path = write_plan(plan)
-    assert path == tmp_path / ".mesh-compose" / "run-plan.json"
+    assert path == tmp_path / ".mesh-compose" / "demo" / "run-plan.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # launch environments hold secrets
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert [p.name for p in path.parent.iterdir()] == ["run-plan.json"]  # no temporary file left
@@ -169,7 +169,7 @@ def test_the_supervisor_entry_refuses_a_newer_plan_without_a_traceback(tmp_path:
     assert "error: the run plan" in result.stdout and "plan format 99" in result.stdout
     assert "hint: start the project with the mesh-compose that planned it" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
-    assert not (tmp_path / ".mesh-compose" / "state.json").exists()
+    assert not (tmp_path / ".mesh-compose" / "demo" / "state.json").exists()
 
 
 def test_a_round_trip_keeps_provenance_and_extensions(tmp_path: Path):

@@ -24,7 +24,7 @@ def status(state, *, code=None, started=False, final=False, message=None):
         (C.STARTED, status(S.SKIPPED, final=True), False),
         (C.STARTED, status(S.FAILED, final=True), False),
         (C.HEALTHY, status(S.RUNNING, started=True), None),
-        (C.HEALTHY, status(S.UNHEALTHY, started=True), None),  # may still recover
+        (C.HEALTHY, status(S.UNHEALTHY, started=True), False),  # as compose: reported unhealthy fails it
         (C.HEALTHY, status(S.HEALTHY, started=True), True),
         (C.HEALTHY, status(S.RESTARTING, started=True), None),
         (C.HEALTHY, status(S.EXITED, code=0, started=True, final=True), False),

@@ -19,7 +19,7 @@ import pytest
 from meshcompose.errors import ConfigError
 from meshcompose.model import Healthcheck, HealthKind
 from meshcompose.proc import process
-from meshcompose.runtime.health import LogMatcher, check_once, monitor, split_host_port
+from meshcompose.runtime.health import LogMatcher, Probe, check_once, monitor, split_host_port
 
 
 @pytest.fixture
@@ -65,7 +65,36 @@ def hc(kind: HealthKind, target: str = "", **kw) -> Healthcheck:
 
 
 async def probe(check: Healthcheck, tmp_path: Path, **kw) -> bool:
-    return await check_once(check, cwd=tmp_path, env=ENV, **kw)
+    return (await check_once(check, cwd=tmp_path, env=ENV, **kw)).healthy
+
+
+async def reason(check: Healthcheck, tmp_path: Path, **kw) -> str | None:
+    answer = await check_once(check, cwd=tmp_path, env=ENV, **kw)
+    assert not answer.healthy
+    return answer.reason
+
+
+@pytest.mark.anyio
+async def test_a_failing_probe_says_why(http_url, tmp_path):
+    """The reason `ps` and the log stream show: what a user would check next."""
+    closed = f"http://127.0.0.1:{free_port()}/"
+    assert await reason(hc(HealthKind.HTTP, http_url + "/broken", timeout=5), tmp_path) == (
+        f"HTTP 500 from {http_url}/broken")
+    assert await reason(hc(HealthKind.HTTP, closed, timeout=5), tmp_path) == f"connection refused at {closed}"
+    port = free_port()
+    assert await reason(hc(HealthKind.TCP, f"127.0.0.1:{port}", timeout=5), tmp_path) == (
+        f"connection refused at 127.0.0.1:{port}")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        silent = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        assert await reason(hc(HealthKind.HTTP, silent, timeout=0.3), tmp_path) == f"timed out after 0.3s at {silent}"
+    assert await reason(cmd("curlx-no-such-program", "-f", "http://x"), tmp_path) == (
+        "command not found: curlx-no-such-program")
+    failing = cmd(sys.executable, "-c", "import sys; print('noise'); sys.stderr.write('db is down\\n'); sys.exit(3)")
+    assert await reason(failing, tmp_path) == "exit code 3: db is down"
+    slow = cmd(sys.executable, "-c", "import time; time.sleep(30)", timeout=0.3)
+    assert (await reason(slow, tmp_path)).startswith("timed out after 0.3s: ")
 
 
 # -- http ---------------------------------------------------------------------------
@@ -238,8 +267,8 @@ async def run_monitor(check: Healthcheck, tmp_path: Path, until: int, **kw) -> l
     changes: list[bool] = []
     with anyio.move_on_after(5):
         async with anyio.create_task_group() as tg:
-            def on_change(healthy: bool) -> None:
-                changes.append(healthy)
+            def on_change(probe: Probe) -> None:
+                changes.append(probe.healthy)
                 if len(changes) >= until:
                     tg.cancel_scope.cancel()
 

@@ -132,7 +132,7 @@ def test_reap_project_stops_dependents_first_and_records_the_outcome(tmp_path: P
     procs = {}
     for name in ("db", "api", "web"):
         procs[name] = spawn(code, EVENTS=str(events), NAME=name)
-    store = state.StateStore(tmp_path)
+    store = state.StateStore(tmp_path, "p")
     store.write(state.new_document("p", tmp_path, []))
     store.update_agent("db", **agent_record(procs["db"]))
     store.update_agent("api", **agent_record(procs["api"], depends_on=["db"]))
@@ -143,7 +143,7 @@ def test_reap_project_stops_dependents_first_and_records_the_outcome(tmp_path: P
                           "port": None, "detached": True})
     store.write_now()
 
-    outcomes = reap.reap_project(tmp_path, grace=5)
+    outcomes = reap.reap_project(tmp_path, "p", grace=5)
     assert [o.name for o in outcomes if o.found] == ["web", "api", "db"]
     assert events.read_text().split() == ["web", "api", "db"]
     doc = store.read()
@@ -156,13 +156,13 @@ def test_reap_project_stops_dependents_first_and_records_the_outcome(tmp_path: P
 
 
 def test_reap_project_refuses_while_a_supervisor_holds_the_lock(tmp_path: Path):
-    store = state.StateStore(tmp_path)
+    store = state.StateStore(tmp_path, "p")
     store.write(state.new_document("p", tmp_path, []))
     with ProjectLock(tmp_path, "p"), pytest.raises(AlreadyRunningError) as caught:
-        reap.reap_project(tmp_path)
+        reap.reap_project(tmp_path, "p")
     assert caught.value.pid == os.getpid()
 
 
 def test_reap_project_of_a_project_that_never_ran(tmp_path: Path):
-    assert reap.reap_project(tmp_path) == []
-    assert not (tmp_path / STATE_DIR_NAME / STATE_FILE_NAME).exists()
+    assert reap.reap_project(tmp_path, "p") == []
+    assert not (tmp_path / STATE_DIR_NAME / "p" / STATE_FILE_NAME).exists()

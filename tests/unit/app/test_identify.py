@@ -1,0 +1,63 @@
+"""`identify`: the project's directory and name as `load` would find them,
+without validating the file (what `ps`, `down`, `logs` and `stop` act on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshcompose.app.project import ProjectSelection, identify
+from meshcompose.control import paths
+from meshcompose.errors import MeshComposeError, ProjectNotFoundError
+
+
+def named(tmp_path: Path, *files: str, name: str | None = None, cwd: Path | None = None) -> str:
+    return identify(ProjectSelection(files=files, name=name, cwd=cwd or tmp_path)).name
+
+
+@pytest.fixture(autouse=True)
+def no_variable(monkeypatch):
+    monkeypatch.delenv("MESH_COMPOSE_PROJECT_NAME", raising=False)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: demo\nagents: {}\n", "demo"),
+    ("# c\nname: 'quoted'  # why\nagents: [broken\n", "quoted"),  # an invalid file still has its name
+    ('agents:\n  api:\n    name: not-this\nname: "last"\n', "last"),  # only the top-level key
+    ("agents: {}\n", None),  # no name: the directory's
+    ("name: ${NAME}\nagents: {}\n", None),  # interpolated: not guessed
+])
+def test_the_file_names_the_project(tmp_path: Path, text: str, expected: str | None):
+    project = tmp_path / "My Dir"
+    project.mkdir()
+    (project / "mesh-compose.yaml").write_text(text)
+    assert named(project) == (expected or "my-dir")
+
+
+def test_p_and_the_variable_win_and_the_override_file_counts(tmp_path: Path, monkeypatch):
+    (tmp_path / "mesh-compose.yaml").write_text("name: base\n")
+    (tmp_path / "mesh-compose.override.yaml").write_text("name: over\n")
+    assert named(tmp_path) == "over"
+    monkeypatch.setenv("MESH_COMPOSE_PROJECT_NAME", "env")
+    assert named(tmp_path) == "env"
+    assert named(tmp_path, name="given") == "given"
+
+
+def test_bare_and_single_agent_files_are_named_after_the_file(tmp_path: Path):
+    (tmp_path / "worker_1.py").write_text("")
+    (tmp_path / "solo.yaml").write_text("agent:\n  script: worker_1.py\n")
+    assert named(tmp_path, "worker_1.py") == "worker_1"
+    assert named(tmp_path, "solo.yaml") == "solo"
+
+
+def test_without_a_project_file_the_one_project_that_ran_here(tmp_path: Path):
+    with pytest.raises(ProjectNotFoundError):
+        named(tmp_path)
+    paths.state_dir(tmp_path, "agent")
+    paths.state_file(tmp_path, "agent").write_text('{"version": 1, "agents": {}}')
+    assert identify(ProjectSelection(cwd=tmp_path)) == identify(ProjectSelection(files=("agent.py",), cwd=tmp_path))
+    paths.state_dir(tmp_path, "other")
+    paths.state_file(tmp_path, "other").write_text('{"version": 1, "agents": {}}')
+    with pytest.raises(MeshComposeError, match="several projects ran .*: agent, other"):
+        named(tmp_path)
