@@ -78,6 +78,8 @@ def ps(directory: Path, options: PsOptions) -> PsResult:
     supervised = state.supervisor_alive(doc)
     children = functools.lru_cache(maxsize=None)(children_map)  # scanned once, and only if needed
     rows = [agent_row(doc, name, record, supervised, children) for name, record in doc["agents"].items()]
+    if not supervised:
+        find_unrecorded_orphans(doc, rows)
     registry_url = doc.get("registry_url")
     mesh = bool(registry_url) and options.mesh
     if registry_url and mesh:
@@ -133,6 +135,25 @@ def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervi
         LogPath=record.get("log_path") or "",
         Limits=record.get("limits"),
     )
+
+
+def find_unrecorded_orphans(doc: state.StateDoc, rows: Sequence[Row]) -> None:
+    """An agent whose supervisor died between spawning it and recording its
+    pid is still found, by its token or cgroup (as `down` finds it): orphaned."""
+    unrecorded = [row for row in rows if row.State != ORPHANED and doc["agents"][row.Name].get("token")]
+    if not unrecorded:
+        return
+    from meshcompose.proc import cgroup
+    from meshcompose.proc import tree as proctree
+
+    table = proctree.scan()
+    for row in unrecorded:
+        record = doc["agents"][row.Name]
+        token = record.get("token")
+        found = table.members(None, token) | cgroup.members(cgroup.trusted(record.get("cgroup"), token))
+        live = sorted(pid for pid in found if pid in table.entries and not table.entries[pid].zombie)
+        if live:
+            row.State, row.Status, row.Pid = ORPHANED, ORPHANED, live[0]
 
 
 def add_mesh_columns(registry_url: str, project: str, rows: Sequence[Row]) -> None:

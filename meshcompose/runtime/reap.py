@@ -18,6 +18,8 @@ outcomes. Never imports networkx or jsonschema, so `down` stays fast.
 
 from __future__ import annotations
 
+import contextlib
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from typing import Callable
 
 from meshcompose.control import state
 from meshcompose.control.lock import ProjectLock
+from meshcompose.control.paths import socket_path
+from meshcompose.errors import ControlError
 from meshcompose.model import ENDED_STATES, AgentState
 from meshcompose.plan import planner
 from meshcompose.proc.identity import ProcessIdentity
@@ -85,17 +89,20 @@ def reap_records(agents: Mapping[str, state.AgentRecord], grace: float | None = 
 
 
 async def _reap_agent(name: str, record: state.AgentRecord, grace: float | None) -> Reaped:
-    from meshcompose.proc import process
+    from meshcompose.proc import cgroup, process
 
     ident = _identity(record)
     token = record.get("token")
-    if not process.tree(ident, token):
+    group = cgroup.trusted(record.get("cgroup"), token)
+    if not process.tree(ident, token, group):
+        cgroup.remove(group)
         return Reaped(name, found=False, forced=False)
     if grace is None:
         grace = record.get("stop_grace")
     forced = await process.stop_group(
         ident, token, stop_signal=record.get("stop_signal") or DEFAULT_STOP_SIGNAL,
-        grace=DEFAULT_GRACE if grace is None else grace)
+        grace=DEFAULT_GRACE if grace is None else grace, cgroup=group)
+    cgroup.remove(group)
     return Reaped(name, found=True, forced=forced)
 
 
@@ -124,7 +131,19 @@ def reap_project(project_dir: Path, grace: float | None = None,
         outcomes = reap_records(agents, grace)
         mark_reaped(doc, outcomes)
         store.write(doc)
+        if not state.supervisor_alive(doc):
+            remove_stale_socket(project_dir)
     return outcomes
+
+
+def remove_stale_socket(project_dir: Path) -> None:
+    """The control socket a supervisor killed by SIGKILL left behind. Only
+    the project's own socket path (never one the state file names), only a
+    socket, and only under the lock, so no live supervisor is serving it."""
+    with contextlib.suppress(OSError, ControlError):
+        path = socket_path(project_dir)
+        if stat.S_ISSOCK(path.lstat().st_mode):
+            path.unlink()
 
 
 def mark_reaped(doc: state.StateDoc, outcomes: Sequence[Reaped]) -> None:
