@@ -74,6 +74,12 @@ def kill_group(pid: int) -> None:
 
 
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+_subreaper = False
+
+
+def is_subreaper() -> bool:
+    """Whether `become_subreaper` succeeded in this process."""
+    return _subreaper
 
 
 def become_subreaper() -> bool:
@@ -86,11 +92,13 @@ def become_subreaper() -> bool:
         return False
     import ctypes
 
+    global _subreaper
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+        _subreaper = int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
     except (OSError, AttributeError):
-        return False
+        _subreaper = False
+    return _subreaper
 
 
 def _leads_group(pid: int) -> bool:

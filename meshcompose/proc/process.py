@@ -146,7 +146,10 @@ def kill_tree(ident: ProcessIdentity | None, token: str | None, cgroup: Path | N
 def _reap_adopted(pids: Iterable[int]) -> None:
     """Collect the killed processes that became our children (we are a child
     subreaper, `platform.become_subreaper`), so they do not stay zombies. Never
-    the leader: its exit status belongs to whoever spawned it."""
+    the leader: its exit status belongs to whoever spawned it. Only in a
+    subreaper: elsewhere a child of ours in the tree is one we spawned."""
+    if not platform.is_subreaper():
+        return
     for pid in pids:
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, os.WNOHANG)

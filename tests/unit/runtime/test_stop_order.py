@@ -16,7 +16,8 @@ from meshcompose.control import state
 from meshcompose.model import Agent, DependsOn, Project, RunKind
 from meshcompose.plan import planner
 from meshcompose.plan.launch import build_launches
-from meshcompose.proc import process, reap
+from meshcompose.proc import process
+from meshcompose.runtime import reap
 from meshcompose.runtime.events import AgentStatus, Notice
 from meshcompose.runtime.supervisor import Supervisor
 
