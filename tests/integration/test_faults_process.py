@@ -226,3 +226,21 @@ def test_down_after_a_supervisor_sigkill_removes_its_socket(project: ProjectDir)
     down = project.cli("down", "-t", "1", timeout=60)
     assert down.returncode == 0, down.stdout + down.stderr
     assert not sock.exists()
+
+
+def test_an_agent_recorded_without_a_pid_is_orphaned_in_ps_and_stopped_by_down(project: ProjectDir):
+    """The supervisor died between writing a spawn's intent and its pid."""
+    project.compose({})
+    token = uuid.uuid4().hex
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True,
+                            env={**os.environ, "MESH_COMPOSE_TOKEN": token})
+    try:
+        write_dead_supervisor_state(project, a={"status": "starting", "token": token, "stop_grace": 1.0})
+        rows = {row["Name"]: row for row in map(json.loads, project.cli("ps", "--format", "json").stdout.splitlines())}
+        assert rows["a"]["State"] == "orphaned" and rows["a"]["Pid"] == proc.pid
+        down = project.cli("down", "-t", "1", timeout=60)
+        assert down.returncode == 0, down.stderr
+        assert proc.wait(10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
