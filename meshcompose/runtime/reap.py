@@ -4,7 +4,9 @@ A supervisor killed by SIGKILL cannot clean up: its agents keep running,
 reparented to init. Everything needed to stop them was written to the state
 file while it ran: pid + create time (so a reused pid is never signalled),
 the token in each agent's environment (so a grandchild that escaped with
-setsid is still found), the recorded `depends_on` (so dependents stop
+setsid is still found, and an agent whose pid was never recorded too), its
+cgroup where it had one (so one that also cleared its environment is found;
+the path is checked by `proc.cgroup.trusted`), the recorded `depends_on` (so dependents stop
 first), and each agent's stop signal and grace period.
 
 The reaper stops them exactly as the live supervisor would: the same order
