@@ -52,11 +52,13 @@ def belongs(recorded: ProcessIdentity, token: str | None, create_time: float,
     """Whether a process at the recorded pid, created at `create_time` and
     carrying `seen_token`, is the recorded agent process, sure enough to signal.
 
-    Where its environment is `readable` (same user, or root; not mid-exec), the
-    agent's token decides: a reused pid never carries it. Otherwise the create
-    time must be the exact recorded one: the 1 s tolerance of a liveness check
-    is enough for a new process to take the pid (issue #12 saw it happen)."""
-    if token and readable:
+    Where its environment is `readable` (same user, or root; not mid-exec) and
+    holds a token, the token decides: a reused pid never carries the agent's.
+    Otherwise (unreadable, or no token: cleared, or overwritten by a
+    setproctitle) the create time must be the exact recorded one, to the clock
+    tick: the 1 s tolerance of a liveness check leaves room for a new process
+    to take the pid (issue #12 saw `down` kill one)."""
+    if token and readable and seen_token is not None:
         return seen_token == token
     return abs(create_time - recorded.create_time) <= EXACT_CREATE_TIME
 

@@ -4,7 +4,7 @@ stopping an agent, for `ps` and for the memory limit.
 An agent's processes are
 
 - its leader, while it is still the recorded process (`identity.belongs`:
-  the token where the environment is readable, else the exact create time);
+  the token where one can be read, else the exact create time);
 - every member of the leader's process group (the agent's own, since it was
   spawned as a group leader; a member whose parent died is still in it);
 - every process carrying the agent's token in its environment, where that is

@@ -55,11 +55,13 @@ def test_a_signal_needs_the_token_where_readable_else_the_exact_create_time():
     from meshcompose.proc.identity import ProcessIdentity, belongs
 
     recorded = ProcessIdentity(4242, 1000.0)
-    # Readable environment: the token decides, whatever the create time says.
-    assert belongs(recorded, "tok", 1000.0, "tok", readable=True)
-    assert not belongs(recorded, "tok", 1000.0, None, readable=True)
+    # A readable token decides, whatever the create time says.
+    assert belongs(recorded, "tok", 1000.7, "tok", readable=True)
     assert not belongs(recorded, "tok", 1000.0, "other", readable=True)
-    # Unreadable (another user, mid-exec): the exact create time, not within 1 s.
+    # No token to read (cleared, overwritten), or an unreadable environment
+    # (another user, mid-exec): the exact create time, not within 1 s.
+    assert not belongs(recorded, "tok", 1000.5, None, readable=True)
+    assert belongs(recorded, "tok", 1000.0, None, readable=True)
     assert belongs(recorded, "tok", 1000.0, None, readable=False)
     assert not belongs(recorded, "tok", 1000.5, None, readable=False)
     assert not belongs(recorded, None, 999.2, None, readable=False)
