@@ -24,7 +24,7 @@ from meshcompose.runtime import reap
 POLL_SECONDS = 0.05
 # How long a supervisor may still be starting (lock taken, socket not yet
 # served) before `down` gives up waiting for it.
-STARTUP_WAIT_SECONDS = 10.0
+STARTUP_WAIT_SECONDS = 30.0  # generous: a loaded machine starts Python slowly
 
 
 class DownMode(str, enum.Enum):
