@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.running import alive, stop_bound
-from meshcompose.control import protocol, state
+from meshcompose.control import lock, protocol, state
 from meshcompose.errors import AlreadyRunningError, ControlError, NotRunningError
 from meshcompose.proc.identity import process_alive
 from meshcompose.runtime import reap
@@ -24,7 +24,7 @@ from meshcompose.runtime import reap
 POLL_SECONDS = 0.05
 # How long a supervisor may still be starting (lock taken, socket not yet
 # served) before `down` gives up waiting for it.
-STARTUP_WAIT_SECONDS = 10.0
+STARTUP_WAIT_SECONDS = 30.0  # generous: a loaded machine starts Python slowly
 
 
 class DownMode(str, enum.Enum):
@@ -52,20 +52,30 @@ class DownResult:
 
 
 def down(project: ProjectIdentity, options: DownOptions) -> DownResult:
+    """Never "nothing to stop" while someone holds the project lock: an early
+    `up -d` holds it before any state file exists, so `down` waits (bounded)
+    for its supervisor to publish itself and asks it, or reaps if it died."""
     store = state.StateStore(project.directory, project.name)
-    if store.read() is None:
-        return DownResult(DownMode.NEVER_RAN)
     deadline = time.monotonic() + STARTUP_WAIT_SECONDS
     while True:
         doc = store.read()
         if doc is not None and state.supervisor_alive(doc):
             return _via_supervisor(project, doc, options.timeout)
-        try:
-            return _reap_orphans(project, options.timeout)
-        except AlreadyRunningError:
-            if time.monotonic() > deadline:
-                raise  # someone holds the lock but never published a supervisor
-            time.sleep(POLL_SECONDS)  # a supervisor is starting: ask it once it serves
+        if doc is None and not lock.is_held(project.directory, project.name):
+            if store.read() is None:  # not written just before the lock was let go
+                return DownResult(DownMode.NEVER_RAN)
+            continue
+        if doc is not None:
+            try:
+                return _reap_orphans(project, options.timeout)
+            except AlreadyRunningError:
+                pass  # a supervisor is starting: ask it once it serves
+        if time.monotonic() > deadline:
+            raise ControlError(
+                f"a process holds the project lock but no supervisor served it within {STARTUP_WAIT_SECONDS:g}s",
+                hint="run `mesh-compose down` again; the holder's pid is in "
+                     f"{lock.lock_file(project.directory, project.name)}")
+        time.sleep(POLL_SECONDS)
 
 
 def _via_supervisor(project: ProjectIdentity, doc: state.StateDoc, timeout: float | None) -> DownResult:

@@ -88,6 +88,8 @@ def ps(project: ProjectIdentity, options: PsOptions) -> PsResult:
     usage = tree_usage({name: records[name] for name in alive})
     rows = [agent_row(doc, name, record, supervised, name in alive, usage.get(name))
             for name, record in records.items()]
+    if not supervised:
+        find_unrecorded_orphans(doc, rows)
     registry_url = doc.get("registry_url")
     mesh = bool(registry_url) and options.mesh
     if registry_url and mesh:
@@ -142,6 +144,25 @@ def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervi
         LogPath=record.get("log_path") or "",
         Limits=record.get("limits"),
     )
+
+
+def find_unrecorded_orphans(doc: state.StateDoc, rows: Sequence[Row]) -> None:
+    """An agent whose supervisor died between spawning it and recording its
+    pid is still found, by its token or cgroup (as `down` finds it): orphaned."""
+    unrecorded = [row for row in rows if row.State != ORPHANED and doc["agents"][row.Name].get("token")]
+    if not unrecorded:
+        return
+    from meshcompose.proc import cgroup
+    from meshcompose.proc import tree as proctree
+
+    table = proctree.scan()
+    for row in unrecorded:
+        record = doc["agents"][row.Name]
+        token = record.get("token")
+        found = table.members(None, token) | cgroup.members(cgroup.trusted(record.get("cgroup"), token))
+        live = sorted(pid for pid in found if pid in table.entries and not table.entries[pid].zombie)
+        if live:
+            row.State, row.Status, row.Pid = ORPHANED, ORPHANED, live[0]
 
 
 def add_mesh_columns(registry_url: str, project: str, rows: Sequence[Row]) -> None:

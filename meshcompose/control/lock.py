@@ -98,6 +98,25 @@ class ProjectLock:
         self.release()
 
 
+def is_held(project_dir: Path, project: str) -> bool:
+    """Whether some process holds the project's lock right now (a supervisor,
+    or an `up -d` about to hand it to one). Creates nothing: a project that
+    never ran has no lock file, and nobody holds it."""
+    try:
+        fd = os.open(lock_file(project_dir, project), os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        _lock(fd)
+    except OSError:
+        return True
+    else:
+        _unlock(fd)
+        return False
+    finally:
+        os.close(fd)
+
+
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 

@@ -46,6 +46,7 @@ class AgentRecord(TypedDict):
     create_time: float | None
     pgid: int | None
     token: str | None  # the identity.TOKEN_VAR value in the agent's environment
+    cgroup: str | None  # the run's cgroup (proc.cgroup), which no child of it can leave
     restarts: int
     started_at: float | None
     interpreter: str | None
@@ -85,7 +86,7 @@ def new_agent(**fields: Any) -> AgentRecord:
     """A record with every key present; `fields` override the defaults."""
     record = AgentRecord(
         status=AgentState.WAITING.value, exit_code=None, message=None, pid=None, create_time=None, pgid=None,
-        token=None, restarts=0, started_at=None, interpreter=None, python_version=None,
+        token=None, cgroup=None, restarts=0, started_at=None, interpreter=None, python_version=None,
         venv=None, log_path="", health=None, depends_on=[], mesh=None,
         stop_signal=None, stop_grace=None, limits=None,
     )

@@ -20,11 +20,16 @@ if TYPE_CHECKING:
 
 TOKEN_VAR = "MESH_COMPOSE_TOKEN"
 
+_TOKEN_ENTRY = (TOKEN_VAR + "=").encode()
+
 # psutil derives create times from the boot time, which the kernel recomputes
 # when the wall clock is adjusted; a recorded value can drift by a fraction of
-# a second. A different process reusing the pid within this window is not a
-# realistic case, a drifted boot time is.
+# a second. Good enough to say whether a recorded process still lives, never
+# enough to signal it: see `belongs`.
 CREATE_TIME_TOLERANCE = 1.0
+# Before a signal, where the environment cannot be read: the create time must
+# be the recorded one, to the clock tick (plus float rounding).
+EXACT_CREATE_TIME = 0.011
 
 
 def new_token() -> str:
@@ -42,6 +47,59 @@ def same_process(create_time: float, recorded: float) -> bool:
     return abs(create_time - recorded) <= CREATE_TIME_TOLERANCE
 
 
+def belongs(recorded: ProcessIdentity, token: str | None, create_time: float,
+            seen_token: str | None, readable: bool) -> bool:
+    """Whether a process at the recorded pid, created at `create_time` and
+    carrying `seen_token`, is the recorded agent process, sure enough to signal.
+
+    Where its environment is `readable` (same user, or root; not mid-exec) and
+    holds a token, the token decides: a reused pid never carries the agent's.
+    Otherwise (unreadable, or no token: cleared, or overwritten by a
+    setproctitle) the create time must be the exact recorded one, to the clock
+    tick: the 1 s tolerance of a liveness check leaves room for a new process
+    to take the pid (issue #12 saw `down` kill one)."""
+    if token and readable and seen_token is not None:
+        return seen_token == token
+    return abs(create_time - recorded.create_time) <= EXACT_CREATE_TIME
+
+
+def token_in(environ: bytes) -> str | None:
+    """TOKEN_VAR's value in a NUL-separated environment (a byte search: a stop
+    scans every process, and splitting each environment costs several times more)."""
+    if environ.startswith(_TOKEN_ENTRY):
+        start = len(_TOKEN_ENTRY)
+    else:
+        at = environ.find(b"\0" + _TOKEN_ENTRY)
+        if at < 0:
+            return None
+        start = at + 1 + len(_TOKEN_ENTRY)
+    end = environ.find(b"\0", start)
+    return environ[start:end if end >= 0 else len(environ)].decode("ascii", "replace")
+
+
+def environ_token(pid: int) -> tuple[str | None, bool]:
+    """(the token in `pid`'s environment, whether that environment was readable).
+    An empty environment (a process in the middle of exec) counts as unreadable."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = handle.read()
+    except FileNotFoundError:
+        return _psutil_environ_token(pid)  # no /proc here
+    except OSError:
+        return None, False
+    return (token_in(environ), True) if environ else (None, False)
+
+
+def _psutil_environ_token(pid: int) -> tuple[str | None, bool]:
+    import psutil
+
+    try:
+        environ = psutil.Process(pid).environ()
+    except (psutil.Error, OSError):
+        return None, False
+    return (environ.get(TOKEN_VAR), True) if environ else (None, False)
+
+
 def identity(pid: int) -> ProcessIdentity | None:
     """The identity of `pid` now (a zombie still has one), or None if gone."""
     import psutil
@@ -52,19 +110,23 @@ def identity(pid: int) -> ProcessIdentity | None:
         return None
 
 
-def matching(ident: ProcessIdentity | None) -> psutil.Process | None:
-    """The process behind `ident` if it is still that process (zombie or not)."""
+def matching(ident: ProcessIdentity | None, token: str | None = None, *,
+             to_signal: bool = False) -> psutil.Process | None:
+    """The process behind `ident` if it is still that process (zombie or not).
+    `to_signal`: sure enough to send it a signal (`belongs`), not just alive-looking."""
     if ident is None:
         return None
     import psutil
 
     try:
         proc = psutil.Process(ident.pid)
-        if same_process(proc.create_time(), ident.create_time):
-            return proc
+        created = proc.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        pass
-    return None
+        return None
+    if not to_signal:
+        return proc if same_process(created, ident.create_time) else None
+    seen, readable = environ_token(ident.pid)
+    return proc if belongs(ident, token, created, seen, readable) else None
 
 
 def running(proc: psutil.Process) -> bool:
@@ -77,9 +139,9 @@ def running(proc: psutil.Process) -> bool:
         return False
 
 
-def is_alive(ident: ProcessIdentity | None) -> bool:
+def is_alive(ident: ProcessIdentity | None, token: str | None = None, *, to_signal: bool = False) -> bool:
     """False for a gone pid, a zombie, and a pid now used by another process."""
-    proc = matching(ident)
+    proc = matching(ident, token, to_signal=to_signal)
     return proc is not None and running(proc)
 
 

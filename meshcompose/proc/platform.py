@@ -73,6 +73,34 @@ def kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+_subreaper = False
+
+
+def is_subreaper() -> bool:
+    """Whether `become_subreaper` succeeded in this process."""
+    return _subreaper
+
+
+def become_subreaper() -> bool:
+    """Make this process the child subreaper of its descendants (Linux): an
+    orphaned grandchild is reparented to us instead of init, so it stays
+    among our descendants while we live. False where that is not available."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    global _subreaper
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        _subreaper = False
+    return _subreaper
+
+
 def _leads_group(pid: int) -> bool:
     try:
         return os.getpgid(pid) == pid

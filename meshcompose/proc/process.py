@@ -10,6 +10,11 @@ Three rules hold everywhere here:
   which every process it starts inherits; a scan for that token finds the
   escapees, even from a later `down` after the supervisor died by SIGKILL.
   Which processes are the agent's is defined once, in `proc.tree`.
+- Where cgroup v2 is writable (Linux), each agent run also has a cgroup
+  (`proc.cgroup`) that a child cannot leave, not even one that called
+  setsid() and cleared its environment: every member is killed with the rest.
+- Before any signal to a recorded pid, the process must still be the agent's
+  (`identity.belongs`: its token where readable, else its exact create time).
 - A zombie is dead: it counts as gone and is never waited on here.
 """
 
@@ -28,6 +33,7 @@ import anyio.abc
 import psutil
 
 from meshcompose.errors import AgentStartError
+from meshcompose.proc import cgroup as cgroups
 from meshcompose.proc import platform
 from meshcompose.proc import tree as proctree
 
@@ -77,13 +83,14 @@ async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> an
 # -- signalling ---------------------------------------------------------------
 
 
-def signal_group(ident: ProcessIdentity | None, sig: int | str) -> bool:
-    """Send `sig` to the group `ident` leads; False if it is no longer running.
+def signal_group(ident: ProcessIdentity | None, sig: int | str, token: str | None = None) -> bool:
+    """Send `sig` to the group `ident` leads; False if it is no longer running,
+    or no longer surely the agent's (`identity.belongs`, checked with `token`).
 
     On Windows every stop signal becomes CTRL_BREAK_EVENT (see process_platform).
     """
     name = platform.signal_name(sig)
-    if ident is None or not is_alive(ident):
+    if ident is None or not is_alive(ident, token, to_signal=True):
         return False
     try:
         platform.send_to_group(ident.pid, name)
@@ -92,16 +99,19 @@ def signal_group(ident: ProcessIdentity | None, sig: int | str) -> bool:
     return True
 
 
-def tree(ident: ProcessIdentity | None, token: str | None) -> list[psutil.Process]:
+def tree(ident: ProcessIdentity | None, token: str | None, cgroup: Path | None = None) -> list[psutil.Process]:
     """Every live process of the agent (`proc.tree`: the leader, its group,
-    its token carriers and their descendants), from a fresh scan."""
-    if ident is None and not token:
+    its token carriers and their descendants; and its cgroup's members),
+    from a fresh scan."""
+    if ident is None and not token and cgroup is None:
         return []  # nothing recorded to find it by
+    in_cgroup = cgroups.members(cgroup)
     table = proctree.scan(settle=bool(token))
     me = os.getpid()
     found = []
-    for pid in sorted(table.members(ident, token)):
-        if pid == me or table.entries[pid].zombie:
+    for pid in sorted(table.members(ident, token) | in_cgroup):
+        entry = table.entries.get(pid)
+        if pid == me or entry is None or entry.zombie:
             continue
         try:
             found.append(psutil.Process(pid))
@@ -110,24 +120,39 @@ def tree(ident: ProcessIdentity | None, token: str | None) -> list[psutil.Proces
     return found
 
 
-def kill_tree(ident: ProcessIdentity | None, token: str | None) -> int:
-    """SIGKILL the agent's group, every descendant and every token carrier.
+def kill_tree(ident: ProcessIdentity | None, token: str | None, cgroup: Path | None = None) -> int:
+    """SIGKILL the agent's group, every descendant, every token carrier and
+    every member of its cgroup.
 
     Returns how many live processes were killed. Repeats while a round still
     finds someone, since a dying tree may fork once more before its end.
     """
     killed: set[int] = set()
     for _ in range(3):
-        victims = tree(ident, token)
+        victims = tree(ident, token, cgroup)
         if not victims:
             break
-        leader = matching(ident)
+        cgroups.kill(cgroup)
+        leader = matching(ident, token, to_signal=True)
         if leader is not None:
             _quietly(platform.kill_group, leader.pid)
         for proc in victims:
             _quietly(proc.kill)  # psutil refuses if the pid was reused meanwhile
         killed.update(proc.pid for proc in victims)
+    _reap_adopted(killed - {ident.pid if ident else 0})
     return len(killed)
+
+
+def _reap_adopted(pids: Iterable[int]) -> None:
+    """Collect the killed processes that became our children (we are a child
+    subreaper, `platform.become_subreaper`), so they do not stay zombies. Never
+    the leader: its exit status belongs to whoever spawned it. Only in a
+    subreaper: elsewhere a child of ours in the tree is one we spawned."""
+    if not platform.is_subreaper():
+        return
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def _quietly(action: Callable[..., object], *args: object) -> None:
@@ -146,11 +171,13 @@ async def stop_group(
     grace: float,
     exited: Callable[[], Awaitable[object]] | None = None,
     on_kill: Callable[[], None] | None = None,
+    cgroup: Path | None = None,
 ) -> bool:
     """The graceful stop, for the live supervisor and for `down` reaping a dead
     one's agents alike: `stop_signal` to the agent's group, up to `grace`
     seconds for the leader to exit, then SIGKILL for the group, every
-    descendant and every token carrier. Returns True if it had to kill.
+    descendant, every token carrier and every member of its `cgroup`.
+    Returns True if it had to kill.
 
     `exited` waits for the leader: its owner's wait (the supervisor must reap
     its own child), or by default a poll until `ident` is gone (a reaper's
@@ -161,17 +188,17 @@ async def stop_group(
     if exited is None:
         exited = partial(wait_gone, ident)
     with anyio.CancelScope(shield=True):
-        signal_group(ident, stop_signal)
+        signal_group(ident, stop_signal, token)
         with anyio.move_on_after(grace) as waiting:
             await exited()
         forced = waiting.cancelled_caught
         if forced:
             if on_kill is not None:
                 on_kill()
-            kill_tree(ident, token)
+            kill_tree(ident, token, cgroup)
             with anyio.move_on_after(KILL_WAIT_SECONDS):
                 await exited()
-        await kill_tree_and_wait(ident, token)
+        await kill_tree_and_wait(ident, token, cgroup)
     return forced
 
 
@@ -181,11 +208,12 @@ async def wait_gone(ident: ProcessIdentity | None) -> None:
         await anyio.sleep(POLL_SECONDS)
 
 
-async def kill_tree_and_wait(ident: ProcessIdentity | None, token: str | None) -> None:
+async def kill_tree_and_wait(ident: ProcessIdentity | None, token: str | None,
+                             cgroup: Path | None = None) -> None:
     """`kill_tree`, then wait (time-boxed) until a scan finds nothing alive:
     SIGKILL is delivered asynchronously, and a caller that says "gone" must mean it."""
     with anyio.move_on_after(KILL_WAIT_SECONDS):
-        while kill_tree(ident, token):
+        while kill_tree(ident, token, cgroup):
             await anyio.sleep(POLL_SECONDS)
 
 

@@ -3,7 +3,8 @@ stopping an agent, for `ps` and for the memory limit.
 
 An agent's processes are
 
-- its leader, while it is still the recorded process (pid + create time);
+- its leader, while it is still the recorded process (`identity.belongs`:
+  the token where one can be read, else the exact create time);
 - every member of the leader's process group (the agent's own, since it was
   spawned as a group leader; a member whose parent died is still in it);
 - every process carrying the agent's token in its environment, where that is
@@ -32,13 +33,12 @@ from typing import Optional
 
 import psutil
 
-from meshcompose.proc.identity import TOKEN_VAR, ProcessIdentity, same_process
+from meshcompose.proc.identity import TOKEN_VAR, ProcessIdentity, belongs, token_in
 
 IS_LINUX = sys.platform.startswith("linux")
 PROC_ROOT = "/proc"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-_TOKEN_ENTRY = (TOKEN_VAR + "=").encode()
 _PF_KTHREAD = 0x00200000
 # A process scanned in the middle of exec() shows no environment yet (Linux):
 # a stop asks again this often, this long apart, before deciding it has none.
@@ -58,6 +58,7 @@ class Entry:
     create_time: float
     token: str | None  # its TOKEN_VAR, None if it has none or it cannot be read
     zombie: bool = False
+    readable: bool = True  # its environment could be read (so `token` is decisive)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class ProcessTable:
         roots: set[int] = set(self._tokens.get(token, ())) if token else set()
         if ident is not None:
             leader = self.entries.get(ident.pid)
-            if leader is not None and same_process(leader.create_time, ident.create_time):
+            if leader is not None and belongs(ident, token, leader.create_time, leader.token, leader.readable):
                 roots.add(ident.pid)
             if leader is None or ident.pid in roots:
                 # A group id stays reserved while the group has members, so a
@@ -215,21 +216,7 @@ def read_entry(pid: int, boot_time: float | None = None, *, settled: bool = Fals
         return UNDECIDED
     boot = psutil.boot_time() if boot_time is None else boot_time
     return Entry(ppid=int(fields[1]), pgrp=int(fields[2]), create_time=boot + int(fields[19]) / _CLOCK_TICKS,
-                 token=_token_in(environ or b""), zombie=zombie)
-
-
-def _token_in(environ: bytes) -> str | None:
-    """TOKEN_VAR's value in a NUL-separated environment (a byte search: a stop
-    scans every process, and splitting each environment costs several times more)."""
-    if environ.startswith(_TOKEN_ENTRY):
-        start = len(_TOKEN_ENTRY)
-    else:
-        at = environ.find(b"\0" + _TOKEN_ENTRY)
-        if at < 0:
-            return None
-        start = at + 1 + len(_TOKEN_ENTRY)
-    end = environ.find(b"\0", start)
-    return environ[start:end if end >= 0 else len(environ)].decode("ascii", "replace")
+                 token=token_in(environ or b""), zombie=zombie, readable=bool(environ))
 
 
 def _read(path: str) -> bytes | None:
@@ -259,8 +246,9 @@ def _psutil_entries() -> dict[int, Entry]:
         info = proc.info
         if info.get("ppid") is None or info.get("create_time") is None:
             continue
-        entries[proc.pid] = Entry(info["ppid"], _group_of(proc.pid), info["create_time"], _environ_token(proc),
-                                  zombie=info.get("status") == psutil.STATUS_ZOMBIE)
+        token, readable = _environ_token(proc)
+        entries[proc.pid] = Entry(info["ppid"], _group_of(proc.pid), info["create_time"], token,
+                                  zombie=info.get("status") == psutil.STATUS_ZOMBIE, readable=readable)
     return entries
 
 
@@ -271,11 +259,12 @@ def _group_of(pid: int) -> int:
         return 0
 
 
-def _environ_token(proc: psutil.Process) -> str | None:
+def _environ_token(proc: psutil.Process) -> tuple[str | None, bool]:
     try:
-        return proc.environ().get(TOKEN_VAR)
+        environ = proc.environ()
     except (psutil.Error, OSError):
-        return None
+        return None, False
+    return environ.get(TOKEN_VAR), bool(environ)
 
 
 def _psutil_usage(pid: int) -> tuple[int, float]:

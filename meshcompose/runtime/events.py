@@ -25,6 +25,7 @@ class AgentStatus:
     pid: int | None = None
     create_time: float | None = None
     token: str | None = None
+    cgroup: str | None = None  # the run's cgroup (`proc.cgroup`), where there is one
     restarts: int = 0
     started_at: float | None = None
     ever_started: bool = False

@@ -21,6 +21,7 @@ from meshcompose.control import index, protocol
 from meshcompose.control.handler import ControlHandler
 from meshcompose.control.paths import socket_path
 from meshcompose.control.state import StateStore, SupervisorRecord
+from meshcompose.proc import platform
 from meshcompose.runtime.recorder import Flusher, StateRecorder
 from meshcompose.runtime.supervisor import Supervisor
 
@@ -36,6 +37,9 @@ async def host(
 ) -> int:
     """Runs the supervisor, serving control requests and keeping state current.
     `flusher` must be among the supervisor's observers."""
+    # Orphaned descendants of the agents (a daemonizing grandchild) are
+    # reparented to us, not init, while we live (Linux; a no-op elsewhere).
+    platform.become_subreaper()
     socket = socket_path(supervisor.project.directory, supervisor.project.name)
     token = secrets.token_hex(16)
     handler = ControlHandler(supervisor, recorder)

@@ -4,7 +4,9 @@ A supervisor killed by SIGKILL cannot clean up: its agents keep running,
 reparented to init. Everything needed to stop them was written to the state
 file while it ran: pid + create time (so a reused pid is never signalled),
 the token in each agent's environment (so a grandchild that escaped with
-setsid is still found), the recorded `depends_on` (so dependents stop
+setsid is still found, and an agent whose pid was never recorded too), its
+cgroup where it had one (so one that also cleared its environment is found;
+the path is checked by `proc.cgroup.trusted`), the recorded `depends_on` (so dependents stop
 first), and each agent's stop signal and grace period.
 
 The reaper stops them exactly as the live supervisor would: the same order
@@ -18,6 +20,8 @@ outcomes. Never imports networkx or jsonschema, so `down` stays fast.
 
 from __future__ import annotations
 
+import contextlib
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +30,8 @@ from typing import Callable
 
 from meshcompose.control import state
 from meshcompose.control.lock import ProjectLock
+from meshcompose.control.paths import socket_path
+from meshcompose.errors import ControlError
 from meshcompose.model import ENDED_STATES, AgentState
 from meshcompose.plan import planner
 from meshcompose.proc.identity import ProcessIdentity
@@ -85,17 +91,20 @@ def reap_records(agents: Mapping[str, state.AgentRecord], grace: float | None = 
 
 
 async def _reap_agent(name: str, record: state.AgentRecord, grace: float | None) -> Reaped:
-    from meshcompose.proc import process
+    from meshcompose.proc import cgroup, process
 
     ident = _identity(record)
     token = record.get("token")
-    if not process.tree(ident, token):
+    group = cgroup.trusted(record.get("cgroup"), token)
+    if not process.tree(ident, token, group):
+        cgroup.remove(group)
         return Reaped(name, found=False, forced=False)
     if grace is None:
         grace = record.get("stop_grace")
     forced = await process.stop_group(
         ident, token, stop_signal=record.get("stop_signal") or DEFAULT_STOP_SIGNAL,
-        grace=DEFAULT_GRACE if grace is None else grace)
+        grace=DEFAULT_GRACE if grace is None else grace, cgroup=group)
+    cgroup.remove(group)
     return Reaped(name, found=True, forced=forced)
 
 
@@ -124,7 +133,19 @@ def reap_project(project_dir: Path, project: str, grace: float | None = None,
         outcomes = reap_records(agents, grace)
         mark_reaped(doc, outcomes)
         store.write(doc)
+        if not state.supervisor_alive(doc):
+            remove_stale_socket(project_dir, project)
     return outcomes
+
+
+def remove_stale_socket(project_dir: Path, project: str) -> None:
+    """The control socket a supervisor killed by SIGKILL left behind. Only
+    the project's own socket path (never one the state file names), only a
+    socket, and only under the lock, so no live supervisor is serving it."""
+    with contextlib.suppress(OSError, ControlError):
+        path = socket_path(project_dir, project)
+        if stat.S_ISSOCK(path.lstat().st_mode):
+            path.unlink()
 
 
 def mark_reaped(doc: state.StateDoc, outcomes: Sequence[Reaped]) -> None:

@@ -96,11 +96,20 @@ class StateRecorder:
 
     def agent_status(self, status: AgentStatus) -> None:
         health = status.state.value if status.state in HEALTH_STATES else None
+        doc = self.store.doc
+        record = doc["agents"].get(status.name) if doc else None
+        spawn_before = (record.get("token"), record.get("pid")) if record else None
         self.store.update_agent(
             status.name, status=status.state.value, exit_code=status.exit_code, message=status.message,
             pid=status.pid, create_time=status.create_time, pgid=status.pid, token=status.token,
-            restarts=status.restarts, started_at=status.started_at, health=health, limits=status.limits,
+            cgroup=status.cgroup, restarts=status.restarts, started_at=status.started_at, health=health,
+            limits=status.limits,
         )
+        if spawn_before != (status.token, status.pid):
+            # A spawn's intent (token, cgroup) and then its pid: on disk before
+            # the supervisor does anything else, or a SIGKILL in between
+            # leaves an agent no `down` can find (issue #12).
+            self.store.write_now()
 
     def notice(self, notice: Notice) -> None:
         pass

@@ -12,6 +12,7 @@ import contextlib
 import math
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
@@ -21,7 +22,7 @@ from meshcompose.logs.logpump import pump
 from meshcompose.mesh.registered import Registration
 from meshcompose.model import Agent, AgentState, Condition, HealthKind, Resources, RestartMode
 from meshcompose.plan.launch import LaunchSpec
-from meshcompose.proc import identity, process
+from meshcompose.proc import cgroup, identity, process
 from meshcompose.runtime import conditions
 from meshcompose.runtime.events import AgentStatus, Notice, Observer
 from meshcompose.runtime.health import LogMatcher, Probe, monitor
@@ -66,6 +67,7 @@ class AgentRunner:
         self._changed = anyio.Event()
         self._process: anyio.abc.Process | None = None
         self._identity: process.ProcessIdentity | None = None
+        self._cgroup: Path | None = None  # this run's cgroup, where cgroups are available
         self._exited = anyio.Event()
         self._wait_scope: anyio.CancelScope | None = None
         self.stop_requested = False
@@ -209,22 +211,31 @@ class AgentRunner:
     # -- one process ---------------------------------------------------------
 
     async def _run_once(self) -> int | None:
-        """Starts the process and waits for it; None if it could not start."""
-        self._set(state=AgentState.STARTING, exit_code=None)
+        """Starts the process and waits for it; None if it could not start.
+
+        What finds the process later is on disk before it exists (its token
+        and cgroup: the recorder writes a new token at once) and its pid right
+        after, before any other await: a supervisor SIGKILLed in between
+        leaves nothing `down` cannot find."""
+        token = identity.new_token()
+        self._cgroup = cgroup.create(token)
+        self._set(state=AgentState.STARTING, exit_code=None, token=token, pid=None, create_time=None,
+                  cgroup=str(self._cgroup) if self._cgroup else None)
         self._exit_reason = None
         try:
             self._exited = anyio.Event()
-            token = identity.new_token()
             env = dict(self.launch.env)
             env[identity.TOKEN_VAR] = token
             proc = await process.spawn(self.launch.argv, cwd=self.launch.cwd, env=env)
         except AgentStartError as error:
+            cgroup.remove(self._cgroup)
             self._notice(f"could not start: {error.message}", "error")
             self._finish(AgentState.FAILED, None, error.message)
             return None
+        cgroup.add(self._cgroup, proc.pid)
         self._process, self._identity = proc, process.identity(proc.pid)
         self._set(
-            state=AgentState.RUNNING, pid=proc.pid, token=token, ever_started=True,
+            state=AgentState.RUNNING, pid=proc.pid, ever_started=True,
             create_time=self._identity.create_time if self._identity else None,
             started_at=time.time(),
         )
@@ -236,7 +247,8 @@ class AgentRunner:
             with anyio.CancelScope(shield=True):
                 self.context.resources.unwatch(self.agent.name)
                 self._exited.set()
-                await process.kill_tree_and_wait(self._identity, token)
+                await process.kill_tree_and_wait(self._identity, token, self._cgroup)
+                cgroup.remove(self._cgroup)
                 await proc.aclose()
 
     def _watch_limits(self, token: str) -> None:
@@ -274,7 +286,7 @@ class AgentRunner:
             code = await proc.wait()
             self._exited.set()
             health.cancel()
-            process.kill_tree(self._identity, token)  # nothing of it may outlive it
+            process.kill_tree(self._identity, token, self._cgroup)  # nothing of it may outlive it
             with anyio.move_on_after(PIPE_DRAIN_SECONDS):
                 await drained.wait()
             tg.cancel_scope.cancel()
@@ -348,7 +360,7 @@ class AgentRunner:
         self.context.resources.unwatch(self.agent.name)  # a throttled group must run to hear the signal
         await process.stop_group(
             self._identity, self.status.token, stop_signal=self.agent.stop_signal, grace=grace,
-            exited=self._exited.wait,
+            exited=self._exited.wait, cgroup=self._cgroup,
             on_kill=lambda: self._notice(f"did not stop within {_seconds(grace)}; killing", "warning"),
         )
 
@@ -358,7 +370,7 @@ class AgentRunner:
         if self._wait_scope is not None:
             self._wait_scope.cancel()
         if self.alive:
-            process.kill_tree(self._identity, self.status.token)
+            process.kill_tree(self._identity, self.status.token, self._cgroup)
 
 
 class _Countdown:

@@ -63,3 +63,14 @@ def test_the_lock_dies_with_its_holder(tmp_path):
         assert lock.held
         assert (tmp_path / ".mesh-compose" / "demo" / "lock").read_text().strip() == str(os.getpid())
     assert not lock.held
+
+
+def test_is_held_tells_a_held_lock_and_creates_nothing(tmp_path: Path):
+    from meshcompose.control.lock import is_held
+
+    assert not is_held(tmp_path, "demo")
+    assert not (tmp_path / ".mesh-compose").exists()  # a project that never ran stays untouched
+    lock = ProjectLock(tmp_path, "demo")
+    with lock:
+        assert is_held(tmp_path, "demo")
+    assert not is_held(tmp_path, "demo")

@@ -49,3 +49,19 @@ def test_ps_down_and_the_process_layer_agree_on_which_pids_are_ours(offset, aliv
                          "token": "", "port": None, "detached": False}
     assert state.supervisor_alive(doc) is alive
     assert process.is_alive(process.ProcessIdentity(me.pid, recorded)) is alive
+
+
+def test_a_signal_needs_the_token_where_readable_else_the_exact_create_time():
+    from meshcompose.proc.identity import ProcessIdentity, belongs
+
+    recorded = ProcessIdentity(4242, 1000.0)
+    # A readable token decides, whatever the create time says.
+    assert belongs(recorded, "tok", 1000.7, "tok", readable=True)
+    assert not belongs(recorded, "tok", 1000.0, "other", readable=True)
+    # No token to read (cleared, overwritten), or an unreadable environment
+    # (another user, mid-exec): the exact create time, not within 1 s.
+    assert not belongs(recorded, "tok", 1000.5, None, readable=True)
+    assert belongs(recorded, "tok", 1000.0, None, readable=True)
+    assert belongs(recorded, "tok", 1000.0, None, readable=False)
+    assert not belongs(recorded, "tok", 1000.5, None, readable=False)
+    assert not belongs(recorded, None, 999.2, None, readable=False)
