@@ -86,7 +86,7 @@ def kill_all(pids: list[int]) -> None:
 
 def supervisor_pid(project: ProjectDir) -> int | None:
     try:
-        doc = json.loads((project.root / ".mesh-compose" / "state.json").read_text())
+        doc = json.loads((project.root / ".mesh-compose" / "t" / "state.json").read_text())
     except (OSError, ValueError):
         return None
     record = doc.get("supervisor")
@@ -208,7 +208,7 @@ def test_a_grandchild_that_sheds_session_and_environment_does_not_escape_down(pr
         assert not pid_alive(escaped)
     finally:
         kill_all([escaped])
-    recorded = json.loads((project.root / ".mesh-compose" / "state.json").read_text())["agents"]["escaper"]
+    recorded = json.loads((project.root / ".mesh-compose" / "t" / "state.json").read_text())["agents"]["escaper"]
     assert recorded["cgroup"] and not Path(recorded["cgroup"]).exists()  # removed after use
 
 
