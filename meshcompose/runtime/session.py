@@ -17,7 +17,7 @@ import anyio
 from meshcompose.control import state
 from meshcompose.plan.runplan import RunPlan
 from meshcompose.runtime import host
-from meshcompose.runtime.events import FanOut
+from meshcompose.runtime.events import FanOut, Notice
 from meshcompose.runtime.recorder import Flusher, LogRecorder, StateRecorder
 from meshcompose.runtime.supervisor import RunOptions, Supervisor
 
@@ -31,14 +31,21 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     doc = state.new_document(project.name, project.directory, [str(path) for path in project.files])
     doc["registry_url"] = plan.published_registry_url
     store.write(doc)
-    recorder = LogRecorder(project.state_dir / "logs")
+    observers: list[Any] = []
+
+    def warn(notice: Notice) -> None:  # a logging failure is told to every observer, and stops nothing
+        for observer in observers:
+            observer.notice(notice)
+
+    recorder = LogRecorder(project.state_dir / "logs", warn=warn)
     state_recorder = StateRecorder(store, recorder.directory)
     shown: list[Any] = [console] if console is not None else []
-    flusher = Flusher([*shown, recorder, store])
+    flusher = Flusher([*shown, recorder, store], warn=warn)
     settings = plan.settings
     options = RunOptions(abort_on_exit=settings.abort_on_exit, exit_code_from=settings.exit_code_from,
                          stop_timeout=settings.stop_timeout, linger=detached)
-    supervisor = Supervisor(project, plan.launches, FanOut([*shown, recorder, state_recorder, flusher]), options)
+    observers.extend([*shown, recorder, state_recorder, flusher])
+    supervisor = Supervisor(project, plan.launches, FanOut(observers), options)
     supervisor.registry_url = plan.registry_url
     state_recorder.add_agents(supervisor, plan.launches)
     try:

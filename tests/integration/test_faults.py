@@ -1,0 +1,81 @@
+"""Fault injection (issue #12): a full disk, an unread console, a supervisor
+killed under agents that keep printing. Real processes, real signals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import ProjectDir, pid_alive, wait_until
+
+FLOOD = """
+import signal, sys, time, pathlib
+def bye(*_):
+    pathlib.Path("{marker}").write_text("sigterm")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, bye)
+line = "x" * 200
+while True:
+    for _ in range(200):
+        print(line, flush=True)
+    time.sleep(0.01)
+"""
+
+QUIET = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    time.sleep(0.1)
+"""
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 1 MiB tmpfs mounted where the project keeps `.mesh-compose/`."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    state = tmp_path / ".mesh-compose"
+    state.mkdir(mode=0o700)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(state)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    yield state
+    subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+def _agent_pids(project: ProjectDir) -> dict[str, int]:
+    ps = project.cli("ps", "--format", "json")
+    assert ps.returncode == 0, ps.stderr
+    import json
+
+    rows = [json.loads(line) for line in ps.stdout.splitlines() if line.strip()]
+    return {row["Name"]: row["Pid"] for row in rows if row.get("Pid")}
+
+
+def test_a_full_disk_never_stops_an_agent_and_down_still_works(project: ProjectDir, small_disk: Path):
+    project.script("flood.py", FLOOD.format(marker=project.root / "flood.stopped"))
+    project.script("quiet.py", QUIET)
+    project.compose({"flood": {"script": "flood.py"}, "quiet": {"script": "quiet.py"}})
+    up = project.cli("up", "-d")
+    assert up.returncode == 0, up.stdout + up.stderr
+    wait_until(lambda: len(_agent_pids(project)) == 2, 20, "both agents running")
+    pids = _agent_pids(project)
+    # 1 MiB fills within a second or two at this rate; wait until it is full.
+    wait_until(lambda: os.statvfs(small_disk).f_bavail == 0, 30, "the disk to fill")
+    time.sleep(2)  # several more failed writes after the disk is full
+    for name, pid in pids.items():
+        assert pid_alive(pid), f"{name} died when the disk filled"
+    ps = project.cli("ps")
+    assert ps.returncode == 0 and "Traceback" not in ps.stderr, ps.stderr
+    assert "flood" in ps.stdout and "running" in ps.stdout, ps.stdout
+    down = project.cli("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "Traceback" not in down.stdout + down.stderr
+    for pid in pids.values():
+        wait_until(lambda pid=pid: not pid_alive(pid), 15, "agents stopped")
+    assert (project.root / "flood.stopped").read_text() == "sigterm"
