@@ -55,3 +55,5 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
         recorder.close()
         for sink in shown:
             sink.flush()
+            if hasattr(sink, "close"):
+                sink.close()  # the console drains its output (a reader that is not reading is not waited for long)

@@ -4,13 +4,15 @@ killed under agents that keep printing. Real processes, real signals."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import ProjectDir, pid_alive, wait_until
+from cli_helpers import ProjectDir, _env, pid_alive, wait_until
 
 FLOOD = """
 import signal, sys, time, pathlib
@@ -79,3 +81,32 @@ def test_a_full_disk_never_stops_an_agent_and_down_still_works(project: ProjectD
     for pid in pids.values():
         wait_until(lambda pid=pid: not pid_alive(pid), 15, "agents stopped")
     assert (project.root / "flood.stopped").read_text() == "sigterm"
+
+
+def test_an_unread_console_never_delays_stop_or_ctrl_c(project: ProjectDir):
+    project.script("flood.py", FLOOD.format(marker=project.root / "flood.stopped"))
+    project.script("other.py", FLOOD.format(marker=project.root / "other.stopped"))
+    project.compose({"flood": {"script": "flood.py"}, "other": {"script": "other.py"}})
+    # `up | less`, paused: the pipe fills and nobody ever reads it.
+    up = subprocess.Popen([sys.executable, "-m", "meshcompose", "up"], cwd=project.root, env=_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(_agent_pids(project)) == 2, 30, "both agents running")
+        time.sleep(2)  # the pipe (64 KiB) is long full at ~4 MB/s of output
+        started = time.monotonic()
+        stop = project.cli("stop", "flood", timeout=60)
+        stop_seconds = time.monotonic() - started
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        assert (project.root / "flood.stopped").read_text() == "sigterm"
+        started = time.monotonic()
+        up.send_signal(signal.SIGINT)
+        wait_until(lambda: (project.root / "other.stopped").exists(), 30, "Ctrl+C to stop the other agent")
+        ctrl_c_seconds = time.monotonic() - started
+        print(f"stop took {stop_seconds:.2f} s, Ctrl+C {ctrl_c_seconds:.2f} s")
+        assert stop_seconds < 10 and ctrl_c_seconds < 10
+        up.stdout.read()  # let it finish writing and exit
+        assert up.wait(30) == 130 or up.returncode in (0, 130)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
