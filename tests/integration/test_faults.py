@@ -110,3 +110,26 @@ def test_an_unread_console_never_delays_stop_or_ctrl_c(project: ProjectDir):
         if up.poll() is None:
             up.kill()
             up.wait()
+
+
+def test_supervisor_log_holds_only_its_own_messages_rotated_and_private(project: ProjectDir):
+    """`-d`: agent output goes to the agents' logs only; supervisor.log is 0600
+    and rotated like them (a crash-looping agent makes the supervisor talk a lot)."""
+    project.script("flood.py", FLOOD.format(marker=project.root / "flood.stopped"))
+    project.script("crash.py", "print('crashing', flush=True)\nraise SystemExit(3)\n")
+    project.compose({"flood": {"script": "flood.py"},
+                     "crash": {"script": "crash.py", "restart": "always"}})
+    env = {**_env(), "MESH_COMPOSE_SUPERVISOR_LOG_MAX_BYTES": "300"}
+    up = subprocess.run([sys.executable, "-m", "meshcompose", "up", "-d"], cwd=project.root, env=env,
+                        capture_output=True, text=True, timeout=60)
+    assert up.returncode == 0, up.stdout + up.stderr
+    log = project.root / ".mesh-compose" / "supervisor.log"
+    wait_until(lambda: (project.root / ".mesh-compose" / "supervisor.log.1").exists(), 60,
+               "supervisor.log to rotate")
+    assert project.cli("down").returncode == 0
+    for path in [log, *log.parent.glob("supervisor.log.*")]:
+        assert oct(path.stat().st_mode & 0o777) == "0o600", path
+        text = path.read_text()
+        assert "xxxxxxxxxx" not in text and "crashing" not in text, "agent output in supervisor.log"
+        assert path.stat().st_size <= 300 + 1024
+    assert "crash" in log.read_text() or "crash" in (log.parent / "supervisor.log.1").read_text()
