@@ -10,12 +10,16 @@ console. Either way the caller holds the project lock.
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
 from typing import Any
 
 import anyio
 
 from meshcompose.control import state
+from meshcompose.logs.keeper import KeeperClient
 from meshcompose.plan.runplan import RunPlan
+from meshcompose.proc import process
 from meshcompose.runtime import host
 from meshcompose.runtime.events import FanOut, Notice
 from meshcompose.runtime.recorder import Flusher, LogRecorder, StateRecorder
@@ -48,12 +52,28 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     supervisor = Supervisor(project, plan.launches, FanOut(observers), options)
     supervisor.registry_url = plan.registry_url
     state_recorder.add_agents(supervisor, plan.launches)
+    keeper = _start_keeper(recorder.directory)
     try:
         return anyio.run(lambda: host.host(supervisor, plan.selected, store=store, recorder=state_recorder,
                                            flusher=flusher, detached=detached))
     finally:
+        if keeper is not None:
+            process.set_output_keeper(None)
+            keeper.close()
         recorder.close()
         for sink in shown:
             sink.flush()
             if hasattr(sink, "close"):
                 sink.close()  # the console drains its output (a reader that is not reading is not waited for long)
+
+
+def _start_keeper(log_dir: Path) -> KeeperClient | None:
+    """The log keeper of this run (see logs.keeper), where the platform has one."""
+    if not hasattr(socket, "send_fds") or not hasattr(socket, "SOCK_SEQPACKET"):
+        return None
+    try:
+        keeper = KeeperClient(log_dir)
+    except OSError:
+        return None
+    process.set_output_keeper(keeper.keep)
+    return keeper

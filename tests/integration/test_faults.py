@@ -133,3 +133,29 @@ def test_supervisor_log_holds_only_its_own_messages_rotated_and_private(project:
         assert "xxxxxxxxxx" not in text and "crashing" not in text, "agent output in supervisor.log"
         assert path.stat().st_size <= 300 + 1024
     assert "crash" in log.read_text() or "crash" in (log.parent / "supervisor.log.1").read_text()
+
+
+def test_agents_outlive_a_supervisor_sigkill_with_their_output_and_down_stops_them(project: ProjectDir):
+    project.script("flood.py", FLOOD.format(marker=project.root / "flood.stopped"))
+    project.compose({"flood": {"script": "flood.py"}})
+    up = project.cli("up", "-d")
+    assert up.returncode == 0, up.stdout + up.stderr
+    wait_until(lambda: len(_agent_pids(project)) == 1, 20, "the agent running")
+    pid = _agent_pids(project)["flood"]
+    import json
+
+    supervisor = json.loads((project.root / ".mesh-compose" / "state.json").read_text())["supervisor"]["pid"]
+    os.kill(supervisor, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(supervisor), 10, "the supervisor gone")
+    died = time.time()
+    time.sleep(5)
+    assert pid_alive(pid), "the agent died with its supervisor (SIGPIPE)"
+    from datetime import datetime
+
+    last = (project.root / ".mesh-compose" / "logs" / "flood.log").read_bytes().splitlines()[-1].decode()
+    written = datetime.fromisoformat(last.split(" ", 1)[0].rstrip("Z") + "+00:00").timestamp()
+    assert written > died + 3, f"the agent's output after the death is not in its log: {last[:60]}"
+    down = project.cli("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    wait_until(lambda: not pid_alive(pid), 15, "the agent stopped")
+    assert (project.root / "flood.stopped").read_text() == "sigterm", "down did not stop it with its stop signal"
