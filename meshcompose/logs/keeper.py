@@ -44,7 +44,8 @@ class KeeperClient:
     """The supervisor's end: starts the keeper and hands it pipe read ends."""
 
     def __init__(self, log_dir: Path) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # message boundaries, and EOF when the supervisor goes
+        # SEQPACKET: message boundaries, and an end of stream when the supervisor goes.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.child = subprocess.Popen(
             [sys.executable, "-m", "meshcompose.logs.keeper", str(log_dir), str(theirs.fileno())],
