@@ -8,6 +8,8 @@ mirrors every agent's status into the state file; `Flusher` flushes both
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Callable, Protocol
@@ -16,6 +18,7 @@ import anyio
 
 from meshcompose.control.state import StateStore
 from meshcompose.logs.logfiles import LogFile, log_path
+from meshcompose.logs.logrecord import RUN_STREAM, run_record_text
 from meshcompose.model import HEALTH_STATES, AgentState, Project
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.privatefiles import private_dir
@@ -42,11 +45,14 @@ class LogRecorder:
         self.files: dict[str, LogFile] = {}
         self.warn: Warn = warn or (lambda notice: None)
         self._failing: dict[str, int] = {}  # agent -> dropped bytes when its log began failing
+        self.started = time.time()
 
     def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         log = self.files.get(agent)
         if log is None:
             log = self.files[agent] = LogFile(log_path(self.directory, agent))
+            # The separator between runs: `logs` shows it as a rule with the start time.
+            log.write(RUN_STREAM, run_record_text(os.getpid()), self.started)
         log.write_lines(stream, lines)
         if log.failure is not None or agent in self._failing:
             self._check(agent, log)
