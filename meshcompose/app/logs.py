@@ -9,6 +9,7 @@ networkx).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
 from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
 from meshcompose.logs.logrecord import RUN_STREAM, Record, parse_time_point, utc_timestamp
+from meshcompose.privatefiles import check_private_dir
 
 __all__ = ["RUN_STREAM", "LogsOptions", "LogsResult", "LogSink", "Record", "logs", "parse_time_point",
            "utc_timestamp"]  # Record: what the CLI renders
@@ -60,6 +62,7 @@ def logs(directory: Path, options: LogsOptions, sink: LogSink) -> LogsResult:
     """Shows the history, then (following) new lines until the reader leaves
     or the caller interrupts (KeyboardInterrupt passes through)."""
     where = log_dir(directory)
+    _check_readable(where)
     known = agents_with_logs(where)
     _check_names(options.names, known, options.follow, where)
     agents: list[str] = list(options.names) or known
@@ -116,6 +119,20 @@ def _follow(follower: LogFollower, sink: LogSink, where: Path, window: Window, *
     for batch in follow(follower):
         if not sink.show(list(window(batch))):
             return
+
+
+def _check_readable(where: Path) -> None:
+    """Logs another user keeps, or cannot be read, are an error, never "has not run here"."""
+    check_private_dir(where.parent)
+    try:
+        os.listdir(where)
+    except FileNotFoundError:
+        if where.parent.is_dir() and not os.access(where.parent, os.R_OK | os.X_OK):
+            raise MeshComposeError(f"cannot read {where.parent}: permission denied",
+                                   hint="run as the user who started the project") from None
+    except OSError as error:
+        raise MeshComposeError(f"cannot read the logs in {where}: {error.strerror or error}",
+                               hint="run as the user who started the project") from None
 
 
 def _check_names(names: Sequence[str], known: Sequence[str], following: bool, where: Path) -> None:
