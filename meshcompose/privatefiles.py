@@ -19,16 +19,54 @@ import stat
 import tempfile
 from pathlib import Path
 
+from meshcompose.errors import MeshComposeError
+
 PRIVATE_DIR_MODE = 0o700
 
 
 def private_dir(path: str | Path) -> Path:
-    """Create `path` (and its parents) with mode 0700, or tighten it if it exists looser."""
+    """Create `path` (and its parents) with mode 0700, or check the one there.
+
+    A directory that exists must be trustworthy: a real directory (never a
+    symlink: it could point anywhere, such as a file of root's), owned by us,
+    and not writable by the group or others (who could plant a symlink or a
+    state file in it). A readable one is tightened to 0700. Anything else,
+    and a directory that cannot be created (a read-only project), is a
+    MeshComposeError, not a traceback.
+    """
     path = Path(path)
-    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
-        os.chmod(path, PRIVATE_DIR_MODE)
+    try:
+        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # a symlink to nowhere, or a file: refused below
+    except OSError as error:
+        raise MeshComposeError(f"cannot create {path}: {error.strerror or error}",
+                               hint="run from a directory you can write to") from None
+    if os.name == "posix":
+        _check_private(path)
     return path
+
+
+def check_private_dir(path: str | Path) -> None:
+    """For readers: if `path` exists, it must pass `private_dir`'s checks
+    (MeshComposeError otherwise); a missing one is fine (never ran here)."""
+    if os.name == "posix" and os.path.lexists(path):
+        _check_private(Path(path))
+
+
+def _check_private(path: Path) -> None:
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise MeshComposeError(f"{path} is a symlink or not a directory: refusing to use it",
+                               hint=f"remove {path} if you did not create it")
+    if info.st_uid != os.geteuid():
+        raise MeshComposeError(f"{path} is not owned by you (uid {info.st_uid}): refusing to use it",
+                               hint="another user created it; remove it, or run as its owner")
+    if stat.S_IMODE(info.st_mode) & 0o022:
+        raise MeshComposeError(f"{path} is writable by others (mode {stat.S_IMODE(info.st_mode):o}): "
+                               "refusing to use it", hint=f"chmod 700 {path}, if its content is yours")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, PRIVATE_DIR_MODE)
 
 
 def write_atomic(path: str | Path, text: str) -> None:

@@ -9,19 +9,22 @@ networkx).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.control.paths import STATE_DIR_NAME
 from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
 from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
-from meshcompose.logs.logrecord import Record, utc_timestamp
+from meshcompose.logs.logrecord import RUN_STREAM, Record, parse_time_point, utc_timestamp
+from meshcompose.privatefiles import check_private_dir
 
-__all__ = ["LogsOptions", "LogsResult", "LogSink", "Record", "logs", "utc_timestamp"]  # Record: what the CLI renders
+__all__ = ["RUN_STREAM", "LogsOptions", "LogsResult", "LogSink", "Record", "logs", "parse_time_point",
+           "utc_timestamp"]  # Record: what the CLI renders
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class LogsOptions:
     names: tuple[str, ...] = ()
     follow: bool = False
     tail: int | None = None  # last N lines per agent; None: all
+    since: str | None = None  # only records at or after this timestamp (the record format, see since_until)
+    until: str | None = None  # only records before it
 
 
 class LogSink(Protocol):
@@ -58,6 +63,7 @@ def logs(project: ProjectIdentity, options: LogsOptions, sink: LogSink) -> LogsR
     """Shows the history, then (following) new lines until the reader leaves
     or the caller interrupts (KeyboardInterrupt passes through)."""
     where = log_dir(project)
+    _check_readable(where)
     known = agents_with_logs(where)
     _check_names(options.names, known, options.follow, where)
     agents: list[str] = list(options.names) or known
@@ -68,20 +74,66 @@ def logs(project: ProjectIdentity, options: LogsOptions, sink: LogSink) -> LogsR
     try:
         offsets = follower.offsets() if follower else {}
         history = [tail_records(where, name, options.tail, offsets.get(name)) for name in agents]
-        if sink.show(list(merge_by_time(history))) and follower is not None:
-            _follow(follower, sink, where, waiting=not agents)
+        window = _window(options)
+        if _show_all(window(merge_by_time(history)), sink) and follower is not None:
+            _follow(follower, sink, where, window, waiting=not agents)
     finally:
         if follower is not None:
             follower.close()
     return LogsResult(where, tuple(agents))
 
 
-def _follow(follower: LogFollower, sink: LogSink, where: Path, *, waiting: bool) -> None:
+# The history goes to the sink in batches of this many records: `logs` of a
+# gigabyte of history holds one batch, not the history (issue #12).
+SHOW_BATCH = 2000
+Window = Callable[[Iterable[Record]], Iterator[Record]]
+
+
+def _show_all(records: Iterable[Record], sink: LogSink) -> bool:
+    batch: list[Record] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= SHOW_BATCH:
+            if not sink.show(batch):
+                return False
+            batch = []
+    return sink.show(batch)
+
+
+def _window(options: LogsOptions) -> Window:
+    """Keeps the records between --since and --until (timestamps compare as text)."""
+    since, until = options.since, options.until
+
+    def within(records: Iterable[Record]) -> Iterator[Record]:
+        for record in records:
+            if until is not None and record.when >= until:
+                continue
+            if since is None or record.when >= since:
+                yield record
+
+    return within
+
+
+def _follow(follower: LogFollower, sink: LogSink, where: Path, window: Window, *, waiting: bool) -> None:
     if waiting:
         sink.waiting(where)
     for batch in follow(follower):
-        if not sink.show(batch):
+        if not sink.show(list(window(batch))):
             return
+
+
+def _check_readable(where: Path) -> None:
+    """Logs another user keeps, or cannot be read, are an error, never "has not run here"."""
+    check_private_dir(where.parent)
+    try:
+        os.listdir(where)
+    except FileNotFoundError:
+        if where.parent.is_dir() and not os.access(where.parent, os.R_OK | os.X_OK):
+            raise MeshComposeError(f"cannot read {where.parent}: permission denied",
+                                   hint="run as the user who started the project") from None
+    except OSError as error:
+        raise MeshComposeError(f"cannot read the logs in {where}: {error.strerror or error}",
+                               hint="run as the user who started the project") from None
 
 
 def _check_names(names: Sequence[str], known: Sequence[str], following: bool, where: Path) -> None:

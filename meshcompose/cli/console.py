@@ -11,13 +11,23 @@ output stops).
 The caller decides about colour (`meshcompose.cli.render.color_enabled`).
 A reader that goes away (`mesh-compose up | head`) is not an error: the mux
 sets `broken` and drops further output.
+
+A reader that stays but does not read (`up | less`, paused) must never block
+the supervisor: its event loop also serves signals and the control socket.
+`write_in_background()` hands the output to a `BackgroundWriter`: a thread
+that does the blocking writes, behind a bounded buffer (CONSOLE_BUFFER_BYTES).
+What does not fit is dropped and counted, and the reader is told, once it
+reads again, with a line "… N lines dropped: the console is not reading".
+`logs` keeps blocking writes: there a slow reader should slow the reading.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -33,6 +43,83 @@ _LEVEL_STYLE = {"info": "2", "warning": "33", "error": "31;1"}
 _LEVEL_WORD = {"info": "", "warning": "warning: ", "error": "error: "}
 FLUSH_INTERVAL = 0.05
 FLUSH_BYTES = 64 * 1024
+CONSOLE_BUFFER_BYTES = 1024 * 1024
+# At the end of a run, how long to wait for a reader that makes no progress.
+DRAIN_PATIENCE = 2.0
+
+
+class BackgroundWriter:
+    """Blocking writes to `fd` in a daemon thread, behind a bounded buffer.
+
+    `submit` never blocks: data that does not fit is dropped and its lines
+    counted; the count is written, as one line, before the next data once the
+    reader reads again.
+    """
+
+    def __init__(self, fd: int, limit: int = CONSOLE_BUFFER_BYTES) -> None:
+        self.fd = fd
+        self.limit = limit
+        self.broken = False
+        self.dropped_lines = 0
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._unreported = 0  # dropped lines not yet told to the reader
+        self._writing = False
+        self._progress = time.monotonic()
+        self._ready = threading.Condition()
+        threading.Thread(target=self._run, name="console-writer", daemon=True).start()
+
+    def submit(self, data: bytes) -> None:
+        with self._ready:
+            if self.broken:
+                return
+            if self._queued + len(data) > self.limit:
+                lines = data.count(b"\n")
+                self.dropped_lines += lines
+                self._unreported += lines
+                return
+            self._queue.append(data)
+            self._queued += len(data)
+            self._ready.notify()
+
+    def _next(self) -> bytes:
+        with self._ready:
+            while not self._queue and not self._unreported:
+                self._writing = False
+                self._ready.notify_all()  # drain() waits for this
+                self._ready.wait()
+            self._writing = True
+            data = b"".join(self._queue)
+            self._queue.clear()
+            self._queued = 0
+            if self._unreported:
+                note = f"\u2026 {self._unreported} lines dropped: the console is not reading\n"
+                data = note.encode("utf-8", "replace") + data
+                self._unreported = 0
+            return data
+
+    def _run(self) -> None:
+        while not self.broken:
+            view = memoryview(self._next())
+            try:
+                while view:
+                    view = view[os.write(self.fd, view):]
+                    self._progress = time.monotonic()
+            except OSError:
+                with self._ready:
+                    self.broken = True
+                    self._queue.clear()
+                    self._writing = False
+                    self._ready.notify_all()
+
+    def drain(self, patience: float = DRAIN_PATIENCE) -> None:
+        """Wait until everything submitted is written, while the reader makes
+        progress; give up after `patience` seconds without any."""
+        with self._ready:
+            while (self._queue or self._writing) and not self.broken:
+                if time.monotonic() - self._progress > patience:
+                    return
+                self._ready.wait(0.1)
 
 
 def _can_encode(out: TextIO, text: str) -> bool:
@@ -68,8 +155,26 @@ class ConsoleMux:
         self._buffer: list[str] = []
         self._buffered = 0
         self._last_flush = time.monotonic()
+        self._writer: BackgroundWriter | None = None
         for name in names:
             self.add_name(name)
+
+    def write_in_background(self) -> None:
+        """From now on, never block on the output (see the module docstring)."""
+        if self._writer is not None:
+            return
+        try:
+            self.out.flush()
+            fd = self.out.fileno()
+        except (OSError, ValueError, AttributeError):
+            return  # not a real file: keep writing through it
+        self._writer = BackgroundWriter(fd)
+
+    def drain(self) -> None:
+        """Write out what is buffered, waiting a little for a slow reader."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.drain()
 
     def add_name(self, name: str) -> None:
         """Make room for another agent; re-pads every prefix if it is wider."""
@@ -147,6 +252,10 @@ class ConsoleMux:
         self._buffer.clear()
         self._buffered = 0
         if self.broken:
+            return
+        if self._writer is not None:
+            self._writer.submit(data.encode(getattr(self.out, "encoding", None) or "utf-8", "replace"))
+            self.broken = self._writer.broken
             return
         try:
             self.out.write(data)

@@ -1,6 +1,7 @@
 """Renders a foreground run on the terminal through the log multiplexer: the
 console the CLI hands to `app.up` (an observer of the supervisor, flushed
-when output goes idle)."""
+when output goes idle). Its writes never block the supervisor
+(`ConsoleMux.write_in_background`); `close()` drains them at the end."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from meshcompose.cli.console import ConsoleMux
 class ConsoleObserver:
     def __init__(self, mux: ConsoleMux) -> None:
         self.mux = mux
+        mux.write_in_background()
 
     def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         self.mux.lines(agent, lines, stream)
@@ -25,3 +27,6 @@ class ConsoleObserver:
 
     def flush(self) -> None:
         self.mux.flush()
+
+    def close(self) -> None:
+        self.mux.drain()

@@ -22,7 +22,7 @@ from typing import Any, TypedDict
 from meshcompose.control.paths import state_dir, state_file
 from meshcompose.errors import MeshComposeError
 from meshcompose.model import AgentState
-from meshcompose.privatefiles import write_atomic
+from meshcompose.privatefiles import check_private_dir, write_atomic
 from meshcompose.proc.identity import process_alive
 
 STATE_VERSION = 1
@@ -125,6 +125,7 @@ class StateStore:
 
     def read(self) -> StateDoc | None:
         """The document on disk, or None when the project never ran here."""
+        check_private_dir(self.path.parent)  # another user's state is never trusted
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -192,7 +193,55 @@ def _parse(text: str, path: Path) -> StateDoc:
                      for name, record in doc["agents"].items()}
     doc.setdefault("supervisor", None)
     doc.setdefault("registry_url", None)
+    problem = _malformed(doc)
+    if problem:
+        raise MeshComposeError(f"the state file {path} is corrupt ({problem})", hint=hint)
     return doc
+
+
+# The state file is untrusted input (a user may write one by hand): every
+# field something acts on must have its type, or the document is refused.
+_NUMBER = (int, float)
+_OPTIONAL_NUMBER = (int, float, type(None))
+_AGENT_FIELDS: dict[str, tuple[type, ...]] = {
+    "status": (str,), "exit_code": (int, type(None)), "pid": (int, type(None)), "create_time": _OPTIONAL_NUMBER,
+    "pgid": (int, type(None)), "token": (str, type(None)), "restarts": (int,), "started_at": _OPTIONAL_NUMBER,
+    "log_path": (str,), "depends_on": (list,), "stop_signal": (str, type(None)), "stop_grace": _OPTIONAL_NUMBER,
+    "message": (str, type(None)), "interpreter": (str, type(None)), "health": (str, type(None)),
+}
+_SUPERVISOR_FIELDS: dict[str, tuple[type, ...]] = {
+    "pid": (int,), "create_time": _NUMBER, "socket": (str,), "token": (str,), "port": (int, type(None)),
+}
+
+
+def _malformed(doc: dict[str, Any]) -> str | None:
+    """What is wrong with the document's types, or None."""
+    for name, record in doc["agents"].items():
+        wrong = _wrong_field(record, _AGENT_FIELDS)
+        if wrong:
+            return f"agent {name!r}: {wrong}"
+        if not all(isinstance(dep, str) for dep in record["depends_on"]):
+            return f"agent {name!r}: depends_on holds a non-name"
+    supervisor = doc["supervisor"]
+    if supervisor is not None:
+        if not isinstance(supervisor, dict):
+            return "supervisor is not a record"
+        wrong = _wrong_field(supervisor, _SUPERVISOR_FIELDS, required=False)
+        if wrong:
+            return f"supervisor: {wrong}"
+    if not isinstance(doc["registry_url"], (str, type(None))):
+        return "registry_url is not text"
+    return None
+
+
+def _wrong_field(record: dict[str, Any], fields: dict[str, tuple[type, ...]], required: bool = True) -> str | None:
+    for field, types in fields.items():
+        if field not in record and not required:
+            continue
+        value = record.get(field)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f"{field} is {type(value).__name__}, not {' or '.join(t.__name__ for t in types)}"
+    return None
 
 
 def supervisor_alive(doc: StateDoc | None) -> bool:

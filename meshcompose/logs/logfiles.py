@@ -12,6 +12,10 @@ Layout and defaults (the README cites this docstring):
   So one agent keeps at most (backups + 1) × max_bytes ≈ 40 MiB of logs.
 - Files are created with mode 0600 (logs may contain secrets); a restarted
   supervisor appends to the existing file.
+- A write that fails (a full disk: ENOSPC, EDQUOT, EIO) never raises: the
+  lines are dropped and counted in `dropped_bytes`, `failure` holds the
+  error, and the next write tries again, so logging resumes when space is
+  freed. An agent must never stop because its log could not be written.
 - Writes are buffered: a `LogFile` writes to disk when its buffer holds
   64 KiB, when a write comes 0.2 s or more after the last flush, on `flush()`
   and on `close()`. An idle file must be flushed by its owner (the
@@ -20,7 +24,9 @@ Layout and defaults (the README cites this docstring):
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -72,6 +78,39 @@ def agents_with_logs(log_dir: Path) -> list[str]:
     return sorted(n[: -len(LOG_SUFFIX)] for n in names if n.endswith(LOG_SUFFIX) and len(n) > len(LOG_SUFFIX))
 
 
+def open_private(path: Path) -> int:
+    """An append descriptor for `path`: created 0600, never through a symlink
+    (O_NOFOLLOW), refused unless it is a regular file owned by us."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o600)  # O_NONBLOCK: a planted FIFO never blocks us
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (hasattr(os, "geteuid") and info.st_uid != os.geteuid()):
+            raise PermissionError(errno.EPERM, "not a regular file of ours", str(path))
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            os.fchmod(fd, 0o600)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def rotate_files(path: Path, backups: int) -> None:
+    """Shift `path.N` to `path.N+1` (the oldest beyond `backups` is overwritten)
+    and `path` to `path.1`; with no backups, delete `path`."""
+    if backups <= 0:
+        path.unlink(missing_ok=True)
+        return
+    for index in range(backups - 1, 0, -1):
+        older = rotated_path(path, index)
+        if older.exists():
+            os.replace(older, rotated_path(path, index + 1))
+    os.replace(path, rotated_path(path, 1))
+
+
 class LogFile:
     """One agent's log file: buffered appends of records, rotated by size.
 
@@ -86,13 +125,21 @@ class LogFile:
         self._buffered = 0
         self._last_flush = time.monotonic()
         self._fd: int | None = None
+        self._closed = False
         self._size = 0  # bytes on disk in the current file
+        self.dropped_bytes = 0  # lines lost to failed writes (a full disk)
+        self.failure: OSError | None = None  # the last write error, None once writes succeed again
         self._open()
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._size = os.fstat(self._fd).st_size
+        """Open (or create, 0600, never through a symlink) the current file;
+        a failure is recorded, not raised: the next write tries again."""
+        try:
+            self._fd = open_private(self.path)
+            self._size = os.fstat(self._fd).st_size
+        except OSError as error:
+            self._fd = None
+            self.failure = error
 
     def write(self, stream: str, text: str, when: float | None = None) -> None:
         """Append one record; `when` defaults to now (Unix time)."""
@@ -105,8 +152,13 @@ class LogFile:
         self._append(f"{head}{body}\n".encode("utf-8", "replace"))
 
     def _append(self, data: bytes) -> None:
-        if self._fd is None:
+        if self._closed:
             raise ValueError(f"log file {self.path} is closed")
+        if self._fd is None:
+            self._open()
+            if self._fd is None:
+                self.dropped_bytes += len(data)
+                return
         if self._size + self._buffered + len(data) > self.max_bytes and self._size + self._buffered > 0:
             self._rotate()
         self._buffer.append(data)
@@ -123,28 +175,31 @@ class LogFile:
         self._buffer.clear()
         self._buffered = 0
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self._size += len(data)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+                self._size += written
+        except OSError as error:
+            self.dropped_bytes += len(view)
+            self.failure = error
+        else:
+            self.failure = None
 
     def _rotate(self) -> None:
         """Flush into the current file, shift NAME.log.N up by one, start anew."""
         self.flush()
-        assert self._fd is not None
-        os.close(self._fd)
-        self._fd = None
-        if self.backups > 0:
-            for index in range(self.backups - 1, 0, -1):
-                older = rotated_path(self.path, index)
-                if older.exists():
-                    os.replace(older, rotated_path(self.path, index + 1))
-            os.replace(self.path, rotated_path(self.path, 1))
-        else:
-            self.path.unlink(missing_ok=True)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        try:
+            rotate_files(self.path, self.backups)
+        except OSError as error:
+            self.failure = error  # keep appending to the current file
         self._open()
 
     def close(self) -> None:
+        self._closed = True
         if self._fd is None:
             return
         try:
@@ -155,7 +210,7 @@ class LogFile:
 
     @property
     def closed(self) -> bool:
-        return self._fd is None
+        return self._closed
 
     def __enter__(self) -> LogFile:
         return self

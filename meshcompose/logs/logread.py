@@ -66,20 +66,32 @@ def last_lines(path: Path, count: int, end: int | None = None) -> list[bytes]:
     return lines[-count:] if count > 0 else []
 
 
-def _all_lines(path: Path, end: int | None = None) -> list[bytes]:
+def _lines_upto(path: Path, end: int | None = None) -> Iterator[bytes]:
+    """The lines of the first `end` bytes of a file (all if None), one at a time."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read() if end is None else handle.read(end)
+        handle = open(path, "rb")  # noqa: SIM115 (the try covers only the open; `with handle` closes it)
     except FileNotFoundError:
-        return []
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return lines
+        return
+    with handle:
+        left = end
+        for line in handle:
+            if left is not None:
+                if left <= 0:
+                    return
+                line = line[:left]
+                left -= len(line)
+            yield line.rstrip(b"\n")
 
 
-def tail_records(log_dir: Path, agent: str, count: int | None, end: int | None = None) -> list[Record]:
-    """The agent's last `count` records (all if None), rotated files included.
+def _all_records(paths: Sequence[Path], current: Path, agent: str, end: int | None) -> Iterator[Record]:
+    """Every record, oldest file first, streamed: memory stays one line deep."""
+    fallback = [""]
+    for path in paths:
+        yield from _parse_lines(_lines_upto(path, end if path == current else None), agent, fallback)
+
+
+def tail_records(log_dir: Path, agent: str, count: int | None, end: int | None = None) -> Iterable[Record]:
+    """The agent's last `count` records (all if None, streamed), rotated files included.
 
     `end` limits the current file to its first `end` bytes, so a follower that
     starts at that offset neither repeats nor misses a line.
@@ -87,9 +99,7 @@ def tail_records(log_dir: Path, agent: str, count: int | None, end: int | None =
     paths = agent_log_paths(log_dir, agent)
     current = log_path(log_dir, agent)
     if count is None:
-        records = list(read_records([p for p in paths if p != current], agent))
-        lines = _all_lines(current, end)
-        return records + list(_parse_lines(lines, agent, [records[-1].when if records else ""]))
+        return _all_records(paths, current, agent, end)
     found: list[list[bytes]] = []
     wanted = count
     for path in reversed(paths):

@@ -12,10 +12,13 @@ which is how `logs` interleaves agents without parsing dates.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
-STREAMS = ("out", "err")
+# `run`: the separator a supervisor writes at the start of each run (`run_record`).
+STREAMS = ("out", "err", "run")
+RUN_STREAM = "run"
 TIMESTAMP_WIDTH = len("2024-05-01T12:00:00.123456Z")
 
 
@@ -76,3 +79,35 @@ def parse_record(line: str, agent: str = "", fallback_when: str = "") -> Record:
     if len(parts) >= 2 and parts[1] in STREAMS and _looks_like_timestamp(parts[0]):
         return Record(parts[0], parts[1], parts[2] if len(parts) == 3 else "", agent)
     return Record(fallback_when, "out", line, agent)
+
+
+def run_record_text(pid: int) -> str:
+    """The text of the separator record a run starts each agent's log with."""
+    return f"started (pid {pid})"
+
+
+def parse_time_point(text: str, now: float | None = None) -> str:
+    """`logs --since/--until`, as compose takes them: an RFC 3339 timestamp
+    (`2026-11-25T12:00:00Z`, an offset, or a date), a Unix time (`1764072000`),
+    or a duration before now (`10m`, `1h30m`). Returns it in the record
+    format, so records compare with it as text. Raises ValueError."""
+    from datetime import datetime, timezone
+
+    from meshcompose.units import parse_duration
+
+    value = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return utc_timestamp(float(value))
+    try:
+        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1:] in "zZ" and value else value)
+    except ValueError:
+        moment = None
+    if moment is not None:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return utc_timestamp(moment.timestamp())
+    try:
+        ago = parse_duration(value)
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} (use e.g. 2026-11-25T12:00:00Z, 10m or 1h30m)") from None
+    return utc_timestamp((time.time() if now is None else now) - ago)

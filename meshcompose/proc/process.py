@@ -54,6 +54,34 @@ POLL_SECONDS = 0.05
 
 # -- spawning -----------------------------------------------------------------
 
+# Called with (agent, stream, read fd) for each output pipe of every spawned
+# process, so a log keeper can hold the pipe open beyond the supervisor's
+# life (see logs.keeper); set by the run's session, None otherwise.
+OutputKeeper = Callable[[str, str, int], None]
+_output_keeper: OutputKeeper | None = None
+
+
+def set_output_keeper(keeper: OutputKeeper | None) -> None:
+    global _output_keeper
+    _output_keeper = keeper
+
+
+def _keep_output(proc: anyio.abc.Process, agent: str) -> None:
+    """Hand the read ends of `proc`'s stdout and stderr pipes to the keeper.
+
+    anyio does not expose a pipe's descriptor; with the asyncio backend it is
+    the pipe transport's. When that is not reachable, the agent simply is not
+    protected against a supervisor death (as before)."""
+    if _output_keeper is None:
+        return
+    try:
+        transport = proc._process._transport  # type: ignore[attr-defined]
+        pipes = {"out": transport.get_pipe_transport(1), "err": transport.get_pipe_transport(2)}
+        for stream, pipe in pipes.items():
+            _output_keeper(agent, stream, pipe.get_extra_info("pipe").fileno())
+    except (AttributeError, OSError, ValueError):
+        pass
+
 
 async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> anyio.abc.Process:
     """Start `argv` (never through a shell) as the leader of its own group."""
@@ -65,10 +93,12 @@ async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> an
             hint="fix working_dir in the project file",
         )
     try:
-        return await anyio.open_process(
+        proc = await anyio.open_process(
             list(argv), cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **platform.spawn_options(),
         )
+        _keep_output(proc, env.get("MESH_COMPOSE_AGENT", argv[0]))
+        return proc
     except FileNotFoundError:
         raise AgentStartError(
             f"executable {argv[0]!r} not found",

@@ -7,9 +7,13 @@ LOCK_FD_VAR), so the lock passes from parent to child without a moment in
 which a second `up` could take it. The child reads the plan and supervises
 it: it never reads the project file or probes an interpreter.
 
-Its stdout and stderr are `.mesh-compose/supervisor.log`: the supervisor's
-own messages go there (agents' output goes to their log files), and so does
-the reason when it cannot start.
+Its stdout and stderr are `.mesh-compose/supervisor.log` (0600, never
+opened through a symlink): the supervisor's own messages go there (agents'
+output goes to their log files only), and so does the reason when it cannot
+start. It is rotated like the agents' logs (`logs.logfiles`): past
+SUPERVISOR_LOG_MAX_BYTES (1 MiB; MESH_COMPOSE_SUPERVISOR_LOG_MAX_BYTES
+overrides it) it becomes supervisor.log.1, up to 3 backups, and a new file
+takes over stdout and stderr.
 
 Light at import time: `up -d` imports `start` from here.
 """
@@ -31,16 +35,24 @@ if TYPE_CHECKING:
 # Set for the detached supervisor: the descriptor of the project lock its parent took.
 LOCK_FD_VAR = "MESH_COMPOSE_LOCK_FD"
 ENTRY_MODULE = "meshcompose.runtime"
+SUPERVISOR_LOG_MAX_BYTES = 1024 * 1024
+SUPERVISOR_LOG_BACKUPS = 3
+MAX_BYTES_VAR = "MESH_COMPOSE_SUPERVISOR_LOG_MAX_BYTES"
 
 
 def start(plan_path: Path, lock: ProjectLock, log_path: Path) -> subprocess.Popen:
     """Starts the supervisor of `plan_path` in its own session and hands it `lock`."""
+    from meshcompose.logs.logfiles import open_private
+
     env = {**os.environ, LOCK_FD_VAR: str(lock.fileno())}
-    with open(log_path, "ab") as log:
+    log = open_private(log_path)
+    try:
         child = subprocess.Popen(
             [sys.executable, "-m", ENTRY_MODULE, str(plan_path)], stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, env=env, pass_fds=(lock.fileno(),), start_new_session=True, close_fds=True,
         )
+    finally:
+        os.close(log)
     lock.write_holder(child.pid)  # a concurrent `up` names the supervisor, not this short-lived parent
     lock.hand_over()
     return child
@@ -64,7 +76,8 @@ def main(argv: Sequence[str], out: TextIO | None = None) -> int:
     from meshcompose.runtime import session
 
     try:
-        return session.supervise(plan, console=NoticeLog(out), detached=True)
+        log = RotatingStdout(plan.project.state_dir / "supervisor.log") if out is sys.stdout else None
+        return session.supervise(plan, console=NoticeLog(out, log), detached=True)
     finally:
         lock.release()
 
@@ -80,11 +93,37 @@ def _take_lock(directory: Path, project: str) -> ProjectLock:
     return lock
 
 
+class RotatingStdout:
+    """Rotates the file that is this process's stdout and stderr by size."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        limit = os.environ.get(MAX_BYTES_VAR, "")
+        self.max_bytes = int(limit) if limit.isdigit() else SUPERVISOR_LOG_MAX_BYTES
+
+    def rotate_if_full(self) -> None:
+        from meshcompose.logs.logfiles import open_private, rotate_files
+
+        try:
+            if os.fstat(1).st_size < self.max_bytes:
+                return
+            rotate_files(self.path, SUPERVISOR_LOG_BACKUPS)
+            fresh = open_private(self.path)
+        except OSError:
+            return  # a full disk: keep the current file
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(fresh, 1)
+        os.dup2(fresh, 2)
+        os.close(fresh)
+
+
 class NoticeLog:
     """The supervisor's own messages, one timestamped line each, into its log."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, rotation: RotatingStdout | None = None) -> None:
         self.out = out
+        self.rotation = rotation
 
     def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         pass  # each agent's output is in its own log file
@@ -107,3 +146,5 @@ class NoticeLog:
             self.out.flush()
         except (OSError, ValueError):
             pass  # a full disk or a closed log must not stop the supervisor
+        if self.rotation is not None:
+            self.rotation.rotate_if_full()

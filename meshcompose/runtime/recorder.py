@@ -7,14 +7,18 @@ mirrors every agent's status into the state file; `Flusher` flushes both
 
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import anyio
 
 from meshcompose.control.state import StateStore
 from meshcompose.logs.logfiles import LogFile, log_path
+from meshcompose.logs.logrecord import RUN_STREAM, run_record_text
 from meshcompose.model import HEALTH_STATES, AgentState, Project
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.privatefiles import private_dir
@@ -25,18 +29,46 @@ from meshcompose.runtime.events import AgentStatus, Notice
 FLUSH_DELAY = 0.05
 
 
-class LogRecorder:
-    """Every line of every agent into `.mesh-compose/logs/NAME.log`."""
+Warn = Callable[[Notice], None]
 
-    def __init__(self, directory: Path) -> None:
+
+class LogRecorder:
+    """Every line of every agent into `.mesh-compose/logs/NAME.log`.
+
+    A log that cannot be written (a full disk) drops lines, never the agent:
+    `warn` gets one notice per agent when its log starts failing, and one
+    when it works again with the count of bytes lost in between.
+    """
+
+    def __init__(self, directory: Path, warn: Warn | None = None) -> None:
         self.directory = private_dir(directory)
         self.files: dict[str, LogFile] = {}
+        self.warn: Warn = warn or (lambda notice: None)
+        self._failing: dict[str, int] = {}  # agent -> dropped bytes when its log began failing
+        self.started = time.time()
 
     def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         log = self.files.get(agent)
         if log is None:
             log = self.files[agent] = LogFile(log_path(self.directory, agent))
+            # The separator between runs: `logs` shows it as a rule with the start time.
+            log.write(RUN_STREAM, run_record_text(os.getpid()), self.started)
         log.write_lines(stream, lines)
+        if log.failure is not None or agent in self._failing:
+            self._check(agent, log)
+
+    def _check(self, agent: str, log: LogFile) -> None:
+        """Warn once when `agent`'s log starts failing, and once when it recovers."""
+        if log.failure is not None and agent not in self._failing:
+            self._failing[agent] = log.dropped_bytes
+            reason = log.failure.strerror or str(log.failure)
+            self.warn(Notice(f"cannot write {log.path.name} ({reason}): its lines are dropped "
+                             "until it can be written again; the agent keeps running",
+                             agent=agent, level="warning"))
+        elif log.failure is None and agent in self._failing:
+            lost = log.dropped_bytes - self._failing.pop(agent)
+            self.warn(Notice(f"{log.path.name} is written again; {lost} bytes of output were dropped",
+                             agent=agent, level="warning"))
 
     def agent_status(self, status: AgentStatus) -> None:
         pass
@@ -45,8 +77,14 @@ class LogRecorder:
         pass
 
     def flush(self) -> None:
-        for log in self.files.values():
+        for agent, log in self.files.items():
             log.flush()
+            if log.failure is not None or agent in self._failing:
+                self._check(agent, log)
+
+    @property
+    def dropped_bytes(self) -> int:
+        return sum(log.dropped_bytes for log in self.files.values())
 
     def close(self) -> None:
         for log in self.files.values():
@@ -86,10 +124,11 @@ class StateRecorder:
         for name in names:
             self.store.update_agent(name, status=AgentState.WAITING.value, exit_code=None,
                                     message=None, health=None)
-        self.store.write_now()
+        self.write_now()
 
     def write_now(self) -> None:
-        self.store.write_now()
+        with contextlib.suppress(OSError):  # a full disk: the Flusher retries (the store stays dirty) and warns
+            self.store.write_now()
 
     def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         pass
@@ -124,9 +163,11 @@ class Flusher:
     happened, and sleeps while nothing does: an idle supervisor does not
     wake up (no measurable CPU), a busy one flushes every FLUSH_DELAY."""
 
-    def __init__(self, sinks: Iterable[Flushable], delay: float = FLUSH_DELAY) -> None:
+    def __init__(self, sinks: Iterable[Flushable], delay: float = FLUSH_DELAY, warn: Warn | None = None) -> None:
         self.sinks = list(sinks)
         self.delay = delay
+        self.warn: Warn = warn or (lambda notice: None)
+        self._failing: set[int] = set()  # sinks whose last flush failed (warned once)
         self._pending = anyio.Event()
 
     def _wake(self) -> None:
@@ -153,5 +194,16 @@ class Flusher:
             self.flush()
 
     def flush(self) -> None:
+        """Flush every sink; one that fails (the state file on a full disk)
+        is warned about once and retried on the next flush, never fatal."""
         for sink in self.sinks:
-            sink.flush()
+            try:
+                sink.flush()
+            except OSError as error:
+                if id(sink) not in self._failing:
+                    self._failing.add(id(sink))
+                    self.warn(Notice(f"cannot write {getattr(error, 'filename', None) or 'a file'}: "
+                                     f"{error.strerror or error}; retrying", level="warning"))
+                self._wake()  # retry on the next round, as for new output
+            else:
+                self._failing.discard(id(sink))

@@ -10,14 +10,18 @@ console. Either way the caller holds the project lock.
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
 from typing import Any
 
 import anyio
 
 from meshcompose.control import state
+from meshcompose.logs.keeper import KeeperClient
 from meshcompose.plan.runplan import RunPlan
+from meshcompose.proc import process
 from meshcompose.runtime import host
-from meshcompose.runtime.events import EVENTS_FILE_NAME, EventRecorder, FanOut
+from meshcompose.runtime.events import EVENTS_FILE_NAME, EventRecorder, FanOut, Notice
 from meshcompose.runtime.recorder import Flusher, LogRecorder, StateRecorder
 from meshcompose.runtime.supervisor import RunOptions, Supervisor
 
@@ -31,22 +35,46 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     doc = state.new_document(project.name, project.directory, [str(path) for path in project.files])
     doc["registry_url"] = plan.published_registry_url
     store.write(doc)
-    recorder = LogRecorder(project.state_dir / "logs")
+    observers: list[Any] = []
+
+    def warn(notice: Notice) -> None:  # a logging failure is told to every observer, and stops nothing
+        for observer in observers:
+            observer.notice(notice)
+
+    recorder = LogRecorder(project.state_dir / "logs", warn=warn)
     state_recorder = StateRecorder(store, recorder.directory)
     shown: list[Any] = [console] if console is not None else []
-    flusher = Flusher([*shown, recorder, store])
+    flusher = Flusher([*shown, recorder, store], warn=warn)
     settings = plan.settings
     options = RunOptions(abort_on_exit=settings.abort_on_exit, exit_code_from=settings.exit_code_from,
                          stop_timeout=settings.stop_timeout, linger=detached)
     events = EventRecorder(project.state_dir / EVENTS_FILE_NAME, project.name)  # for `mesh-compose events`
-    observers = FanOut([*shown, recorder, state_recorder, events, flusher])
-    supervisor = Supervisor(project, plan.launches, observers, options)
+    observers.extend([*shown, recorder, state_recorder, events, flusher])
+    supervisor = Supervisor(project, plan.launches, FanOut(observers), options)
     supervisor.registry_url = plan.registry_url
     state_recorder.add_agents(supervisor, plan.launches)
+    keeper = _start_keeper(recorder.directory)
     try:
         return anyio.run(lambda: host.host(supervisor, plan.selected, store=store, recorder=state_recorder,
                                            flusher=flusher, detached=detached))
     finally:
+        if keeper is not None:
+            process.set_output_keeper(None)
+            keeper.close()
         recorder.close()
         for sink in shown:
             sink.flush()
+            if hasattr(sink, "close"):
+                sink.close()  # the console drains its output (a reader that is not reading is not waited for long)
+
+
+def _start_keeper(log_dir: Path) -> KeeperClient | None:
+    """The log keeper of this run (see logs.keeper), where the platform has one."""
+    if not hasattr(socket, "send_fds") or not hasattr(socket, "SOCK_SEQPACKET"):
+        return None
+    try:
+        keeper = KeeperClient(log_dir)
+    except OSError:
+        return None
+    process.set_output_keeper(keeper.keep)
+    return keeper

@@ -47,6 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="only the last N lines of each agent (default: all)")
     parser.add_argument("-t", "--timestamps", action="store_true", help="show each line's timestamp (UTC)")
     parser.add_argument("--no-log-prefix", action="store_true", help="do not print the `NAME |` prefix")
+    parser.add_argument("--since", type=_time_point, metavar="TIME",
+                        help="only lines since TIME: a timestamp (2026-11-25T12:00:00Z) or a duration ago (10m, 1h30m)")
+    parser.add_argument("--until", type=_time_point, metavar="TIME",
+                        help="only lines before TIME (same forms as --since)")
+
+
+def _time_point(value: str) -> str:
+    from meshcompose.app.logs import parse_time_point
+
+    try:
+        return parse_time_point(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     sink = MuxSink(args)
     try:
         result = app_logs.logs(project_identity(args),
-                               app_logs.LogsOptions(names=tuple(args.names), follow=args.follow, tail=args.tail), sink)
+                               app_logs.LogsOptions(names=tuple(args.names), follow=args.follow, tail=args.tail,
+                                                    since=args.since, until=args.until), sink)
     except KeyboardInterrupt:
         return 0  # Ctrl+C is how `logs -f` ends
     finally:
@@ -64,6 +78,13 @@ def run(args: argparse.Namespace) -> int:
     if not result.agents and not args.follow:
         print(f"no logs yet in {result.log_dir} (the project has not run here)", file=sys.stderr)
     return 0
+
+
+def _run_rule(record: Record) -> str:
+    """`──── run started 2026-11-25 12:00:00 (pid 42) ────` from a separator record."""
+    when = record.when[:19].replace("T", " ")
+    detail = record.text.removeprefix("started").strip()
+    return f"──── run started {when}{' ' + detail if detail else ''} ────"
 
 
 class MuxSink:
@@ -81,9 +102,14 @@ class MuxSink:
                               prefix=not self.args.no_log_prefix, timestamps=self.args.timestamps)
 
     def show(self, records: Sequence[Record]) -> bool:
+        from meshcompose.app.logs import RUN_STREAM
+
         assert self.mux is not None, "begin() comes first"
         for record in records:
-            self.mux.line(record.agent, record.text, record.stream, when=record.when)
+            if record.stream == RUN_STREAM:
+                self.mux.line(record.agent, _run_rule(record), "out", when=record.when)
+            else:
+                self.mux.line(record.agent, record.text, record.stream, when=record.when)
         self.mux.flush()
         return not self.mux.broken
 

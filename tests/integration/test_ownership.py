@@ -1,0 +1,154 @@
+"""Another user's `.mesh-compose/` is never trusted (issue #12.6, #12.11).
+
+As root, with `nobody` as the second user: a planted state directory, a
+symlink in it, a hand-written state file; and mesh-compose run as `nobody`
+against root's project. Real CLI, real users."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import ProjectDir, _env
+
+NOBODY = 65534
+QUIET = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\nwhile True: time.sleep(0.1)\n"
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="a second user needs root (chown, setpriv)")
+
+
+def _clean(result: subprocess.CompletedProcess) -> str:
+    text = result.stdout + result.stderr
+    assert "Traceback" not in text, text
+    return text
+
+
+@pytest.fixture
+def quiet(project: ProjectDir) -> ProjectDir:
+    project.script("quiet.py", QUIET)
+    project.compose({"quiet": {"script": "quiet.py"}})
+    return project
+
+
+@root_only
+def test_a_state_directory_of_another_user_is_refused(quiet: ProjectDir):
+    planted = quiet.root / ".mesh-compose"
+    planted.mkdir(mode=0o700)
+    os.chown(planted, NOBODY, NOBODY)
+    for command in (("up", "-d"), ("ps",), ("down",), ("logs",)):
+        result = quiet.cli(*command)
+        text = _clean(result)
+        assert result.returncode == 1, (command, text)
+        assert "not owned by you" in text, (command, text)
+    assert os.stat(planted).st_uid == NOBODY and not list(planted.iterdir())
+
+
+@root_only
+def test_a_group_or_world_writable_state_directory_is_refused(quiet: ProjectDir):
+    planted = quiet.root / ".mesh-compose"
+    planted.mkdir()
+    os.chmod(planted, 0o777)
+    result = quiet.cli("up", "-d")
+    assert result.returncode == 1 and "writable by others" in _clean(result), result.stderr
+
+
+@root_only
+def test_a_symlinked_state_directory_or_log_is_never_followed(quiet: ProjectDir, tmp_path: Path):
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    (quiet.root / ".mesh-compose").symlink_to(target)
+    result = quiet.cli("up", "-d")
+    assert result.returncode == 1 and "symlink" in _clean(result), result.stderr
+    assert not list(target.iterdir())
+    (quiet.root / ".mesh-compose").unlink()
+    # A symlink planted where an agent's log goes: the agent's output never reaches the target.
+    secret = tmp_path / "root-owned.txt"
+    secret.write_text("precious\n")
+    logs = quiet.root / ".mesh-compose" / "logs"
+    logs.mkdir(parents=True, mode=0o700)
+    os.chmod(logs.parent, 0o700)
+    (logs / "quiet.log").symlink_to(secret)
+    quiet.script("quiet.py", "print('SECRET', flush=True)\n" + QUIET)
+    up = quiet.cli("up", "-d")
+    assert up.returncode == 0, _clean(up)
+    down = quiet.cli("down")
+    assert down.returncode == 0, _clean(down)
+    assert secret.read_text() == "precious\n"
+
+
+@root_only
+def test_every_file_of_a_run_is_private(quiet: ProjectDir):
+    up = quiet.cli("up", "-d")
+    assert up.returncode == 0, _clean(up)
+    state = quiet.root / ".mesh-compose"
+    try:
+        for path in state.rglob("*"):
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
+    finally:
+        assert quiet.cli("down").returncode == 0
+
+
+@root_only
+def test_a_malformed_state_record_is_refused_cleanly(quiet: ProjectDir):
+    state = quiet.root / ".mesh-compose"
+    state.mkdir(mode=0o700)
+    (state / "state.json").write_text('{"version": 1, "agents": {"quiet": {"pid": "1", "create_time": []}},'
+                                      ' "supervisor": {"pid": [1]}}')
+    for command in (("ps",), ("down",)):
+        result = quiet.cli(*command)
+        text = _clean(result)
+        assert result.returncode == 1 and "state file" in text and "corrupt" in text, (command, text)
+
+
+def _as_nobody(project: ProjectDir, *args: str) -> subprocess.CompletedProcess:
+    runner = shutil.which("setpriv")
+    if runner is None:
+        pytest.skip("setpriv is not installed")
+    env = {**_env(), "HOME": "/nonexistent", "XDG_RUNTIME_DIR": ""}
+    return subprocess.run([runner, "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, "-m", "meshcompose", *args],
+                          cwd=project.root, env=env, capture_output=True, text=True, timeout=60)
+
+
+@root_only
+def test_another_user_gets_clear_errors_on_roots_project(quiet: ProjectDir, tmp_path: Path):
+    # nobody must be able to reach the project and the interpreter, not root's state.
+    for parent in [quiet.root, *quiet.root.parents]:
+        if parent == Path("/"):
+            break
+        os.chmod(parent, os.stat(parent).st_mode | 0o005)
+    up = quiet.cli("up", "-d")
+    assert up.returncode == 0, _clean(up)
+    try:
+        probe = _as_nobody(quiet, "--version")
+        if probe.returncode != 0:
+            pytest.skip(f"nobody cannot run this Python: {probe.stderr.strip()[:200]}")
+        for command in (("up", "-d"), ("logs",)):
+            result = _as_nobody(quiet, *command)
+            text = _clean(result)
+            assert result.returncode == 1, (command, text)
+            assert "has not run here" not in text, (command, text)
+            assert "not owned by you" in text or "permission denied" in text, (command, text)
+    finally:
+        assert quiet.cli("down").returncode == 0
+
+
+@root_only
+def test_a_read_only_project_directory_is_a_clear_error(quiet: ProjectDir):
+    subprocess.run(["chattr", "+i", str(quiet.root)], check=False, capture_output=True)
+    immutable = subprocess.run(["lsattr", "-d", str(quiet.root)], capture_output=True, text=True).stdout
+    if "i" not in immutable.split()[0] if immutable else True:
+        pytest.skip("cannot make the directory read-only for root (no chattr +i here)")
+    try:
+        result = quiet.cli("up", "-d")
+        text = _clean(result)
+        assert result.returncode == 1 and "cannot create" in text, text
+    finally:
+        subprocess.run(["chattr", "-i", str(quiet.root)], check=False)
