@@ -123,7 +123,7 @@ def test_supervisor_log_holds_only_its_own_messages_rotated_and_private(project:
     up = subprocess.run([sys.executable, "-m", "meshcompose", "up", "-d"], cwd=project.root, env=env,
                         capture_output=True, text=True, timeout=60)
     assert up.returncode == 0, up.stdout + up.stderr
-    log = project.root / ".mesh-compose" / "supervisor.log"
+    log = project.root / ".mesh-compose" / "t" / "supervisor.log"
     wait_until(lambda: (project.root / ".mesh-compose" / "supervisor.log.1").exists(), 60,
                "supervisor.log to rotate")
     assert project.cli("down").returncode == 0
@@ -144,7 +144,7 @@ def test_agents_outlive_a_supervisor_sigkill_with_their_output_and_down_stops_th
     pid = _agent_pids(project)["flood"]
     import json
 
-    supervisor = json.loads((project.root / ".mesh-compose" / "state.json").read_text())["supervisor"]["pid"]
+    supervisor = json.loads((project.root / ".mesh-compose" / "t" / "state.json").read_text())["supervisor"]["pid"]
     os.kill(supervisor, signal.SIGKILL)
     wait_until(lambda: not pid_alive(supervisor), 10, "the supervisor gone")
     died = time.time()
@@ -152,7 +152,7 @@ def test_agents_outlive_a_supervisor_sigkill_with_their_output_and_down_stops_th
     assert pid_alive(pid), "the agent died with its supervisor (SIGPIPE)"
     from datetime import datetime
 
-    last = (project.root / ".mesh-compose" / "logs" / "flood.log").read_bytes().splitlines()[-1].decode()
+    last = (project.root / ".mesh-compose" / "t" / "logs" / "flood.log").read_bytes().splitlines()[-1].decode()
     written = datetime.fromisoformat(last.split(" ", 1)[0].rstrip("Z") + "+00:00").timestamp()
     assert written > died + 3, f"the agent's output after the death is not in its log: {last[:60]}"
     down = project.cli("down")

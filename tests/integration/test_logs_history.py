@@ -31,7 +31,7 @@ def _write_history(log_dir: Path, agents: int, megabytes: int) -> None:
 
 def test_logs_of_a_long_history_stream_in_bounded_memory(tmp_path: Path):
     ProjectDir(tmp_path).compose({f"a{n}": {"script": "a.py"} for n in range(3)})
-    _write_history(tmp_path / ".mesh-compose" / "logs", agents=3, megabytes=50)
+    _write_history(tmp_path / ".mesh-compose" / "t" / "logs", agents=3, megabytes=50)
     measure = ("import resource, subprocess, sys\n"
                "done = subprocess.run([sys.executable, '-m', 'meshcompose', 'logs'], stdout=subprocess.DEVNULL,"
                " stderr=subprocess.PIPE)\n"

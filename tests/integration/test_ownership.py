@@ -70,7 +70,7 @@ def test_a_symlinked_state_directory_or_log_is_never_followed(quiet: ProjectDir,
     # A symlink planted where an agent's log goes: the agent's output never reaches the target.
     secret = tmp_path / "root-owned.txt"
     secret.write_text("precious\n")
-    logs = quiet.root / ".mesh-compose" / "logs"
+    logs = quiet.root / ".mesh-compose" / "t" / "logs"
     logs.mkdir(parents=True, mode=0o700)
     os.chmod(logs.parent, 0o700)
     (logs / "quiet.log").symlink_to(secret)
