@@ -28,6 +28,7 @@ COMMANDS = [
     ("start", "start", "start agents of a running project"),
     ("stop", "stop", "stop agents of a running project"),
     ("restart", "restart", "restart agents of a running project"),
+    ("watch", "watch", "start the project in the foreground and restart agents when their files change"),
     ("config", "config", "validate and print the merged, normalized project"),
     ("graph", "graph", "print the dependency graph"),
     ("env", "env", "show each agent's Python interpreter, version and missing packages"),

@@ -13,6 +13,7 @@ import os
 import secrets
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -23,6 +24,9 @@ from meshcompose.control.state import StateStore, SupervisorRecord
 from meshcompose.runtime.recorder import Flusher, StateRecorder
 from meshcompose.runtime.supervisor import Supervisor
 
+if TYPE_CHECKING:
+    from meshcompose.runtime.watch import Watcher
+
 
 async def host(
     supervisor: Supervisor,
@@ -32,6 +36,7 @@ async def host(
     recorder: StateRecorder,
     flusher: Flusher,
     detached: bool = False,
+    watcher: Watcher | None = None,
 ) -> int:
     """Runs the supervisor, serving control requests and keeping state current.
     `flusher` must be among the supervisor's observers."""
@@ -46,6 +51,8 @@ async def host(
             socket=str(socket), token=token, port=port, detached=detached))
         store.write_now()
         tg.start_soon(flusher.run)
+        if watcher is not None:  # --watch: in the supervisor's task group, cancelled with it
+            await tg.start(watcher.run)
         try:
             code = await supervisor.run(names)
         finally:
