@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 IGNORED_DIRS = frozenset({".venv", "venv", "__pycache__", ".git", ".mesh-compose", "node_modules"})
 # awatch yields once no change came for STEP_MS (one batch per burst), at
 # the latest after DEBOUNCE_MS of continuous changes.
-STEP_MS = 100
+STEP_MS = 50
 DEBOUNCE_MS = 1_600
 # How long a stopped agent may take to record its end before it is started again.
 SETTLE_SECONDS = 5.0
