@@ -54,9 +54,9 @@ def _env() -> dict[str, str]:
 
 
 def _start(directory: Path, *args: str) -> subprocess.Popen:
-    out = open(directory / "supervisor.out", "wb")
-    return subprocess.Popen([sys.executable, "-m", "meshcompose", *args], cwd=directory, stdout=out,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env())
+    with open(directory / "supervisor.out", "wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-m", "meshcompose", *args], cwd=directory, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env())
 
 
 def _wait(predicate, timeout: float = 60.0) -> None:
