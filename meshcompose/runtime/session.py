@@ -50,7 +50,7 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     if settings.watch is not None:
         from meshcompose.runtime.watch import Watcher  # watchfiles: only when watching
 
-        watcher = Watcher(supervisor, plan.selected, rebuild)
+        watcher = Watcher(supervisor, plan.selected, rebuild, plan.launches)
     try:
         return anyio.run(lambda: host.host(supervisor, plan.selected, store=store, recorder=state_recorder,
                                            flusher=flusher, detached=detached, watcher=watcher))

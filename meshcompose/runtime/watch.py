@@ -39,6 +39,7 @@ import anyio.to_thread
 from meshcompose.errors import MeshComposeError
 from meshcompose.model import Agent, Project, RunKind, WatchAction, WatchRule
 from meshcompose.plan.launch import LaunchSpec
+from meshcompose.runtime.compilecheck import CompileChecks
 from meshcompose.runtime.events import Notice
 
 if TYPE_CHECKING:
@@ -59,24 +60,6 @@ NOTICE_KIND = "watch"
 # packages cannot be settled. `tell` shows a progress line (installing into …)
 # in the agent's stream.
 Rebuild = Callable[[str, Sequence[Path], Callable[[str], None]], LaunchSpec]
-
-# Compiles each file given; prints `path:line:column: message` for each that
-# does not and exits 1. No .pyc is written (compile(), not py_compile).
-_CHECK_SCRIPT = """\
-import sys
-bad = 0
-for name in sys.argv[1:]:
-    try:
-        with open(name, 'rb') as f:
-            compile(f.read(), name, 'exec', dont_inherit=True)
-    except SyntaxError as e:
-        bad = 1
-        print(f'{e.filename}:{e.lineno}:{e.offset or 0}: {type(e).__name__}: {e.msg}')
-    except (OSError, ValueError):
-        pass
-sys.exit(bad)
-"""
-
 
 @dataclass(frozen=True)
 class Watch:
@@ -147,19 +130,6 @@ def dependents_to_restart(project: Project, name: str) -> tuple[str, ...]:
     return tuple(other for other in project.agents if other in found)
 
 
-async def syntax_errors(interpreter: str, files: Sequence[Path]) -> list[str]:
-    """`path:line:column: SyntaxError: message` for each file the agent's
-    own interpreter cannot compile (-I -S: no site, no environment, fast)."""
-    if not files:
-        return []
-    result = await anyio.run_process([interpreter, "-I", "-S", "-c", _CHECK_SCRIPT, *map(str, files)],
-                                     check=False)
-    if result.returncode == 0:
-        return []
-    lines = result.stdout.decode(errors="replace").splitlines()
-    return lines or [result.stderr.decode(errors="replace").strip() or f"exit code {result.returncode}"]
-
-
 @dataclass
 class _Batch:
     """What one burst changed for one agent."""
@@ -171,13 +141,16 @@ class _Batch:
 class Watcher:
     """Watches the selected agents' files for the supervisor's run."""
 
-    def __init__(self, supervisor: Supervisor, names: Iterable[str], rebuild: Rebuild | None = None) -> None:
+    def __init__(self, supervisor: Supervisor, names: Iterable[str], rebuild: Rebuild | None = None,
+                 launches: Mapping[str, LaunchSpec] | None = None) -> None:
         self.supervisor = supervisor
+        self.launches = dict(launches or {})  # the planned ones: their interpreters are checked in advance
         self.rebuild = rebuild
         project = supervisor.project
         self.watches = [watch for name in names if name in project.agents
                         for watch in watches_for(project.agents[name])]
         self.broken: dict[str, set[Path]] = {}  # agent -> files that did not compile
+        self.checks = CompileChecks()
         self.reloads = 0
 
     def roots(self) -> list[str]:
@@ -197,11 +170,17 @@ class Watcher:
         async with anyio.create_task_group() as tg:
             if roots:
                 await tg.start(self._watch, roots, stop)
+                tg.start_soon(self.checks.warm, self._interpreters())
             task_status.started()
             try:
                 await anyio.sleep_forever()
             finally:
                 stop.set()
+                await self.checks.aclose()
+
+    def _interpreters(self) -> list[str]:
+        launches = [self.launches.get(watch.agent) for watch in self.watches]
+        return [launch.interpreter for launch in launches if launch is not None and launch.interpreter]
 
     async def _watch(self, roots: list[str], stop: anyio.Event, *,
                      task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -267,7 +246,7 @@ class Watcher:
         files = sorted(path for path in candidates if path.is_file())
         if interpreter is None or not files:
             return True
-        errors = await syntax_errors(interpreter, files)
+        errors = await self.checks.errors(interpreter, files)
         if not errors:
             self.broken.pop(agent, None)
             return True

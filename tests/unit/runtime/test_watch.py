@@ -15,7 +15,8 @@ from meshcompose.config import loader
 from meshcompose.errors import ConfigError
 from meshcompose.model import Agent, RunKind, WatchAction, WatchRule
 from meshcompose.pyenv import requirements
-from meshcompose.runtime.watch import Watch, default_root, dependents_to_restart, syntax_errors, watches_for
+from meshcompose.runtime.compilecheck import syntax_errors
+from meshcompose.runtime.watch import Watch, default_root, dependents_to_restart, watches_for
 
 
 def load(tmp_path: Path, text: str):
