@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from cli_helpers import ProjectDir, Running, pid_alive, wait_until
@@ -60,6 +61,12 @@ def test_an_edit_restarts_the_agent_with_the_new_code(project: ProjectDir) -> No
     new = pid_of(run.wait_for("VERSION 2 pid"), 2)
     assert new != old and not pid_alive(old)
     assert restarts(run.output) == ["agent.py changed"]
+    checkers = [child for child in psutil.Process(run.proc.pid).children(recursive=True)
+                if "-I" in child.cmdline() and "-S" in child.cmdline()]
+    assert len(checkers) == 1  # the interpreter's compile checker
+    run.interrupt()
+    assert run.wait() == 0
+    wait_until(lambda: not any(pid_alive(c.pid) for c in checkers) and not pid_alive(new), 15, "nothing left")
 
 
 def test_a_syntax_error_keeps_the_running_agent_and_the_fix_restarts_it(project: ProjectDir) -> None:
