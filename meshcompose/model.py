@@ -140,6 +140,20 @@ class Resources:
     cpu_limit: Optional[float] = None  # CPUs; < 1 throttles, whole numbers pin
 
 
+class WatchAction(str, enum.Enum):
+    RESTART = "restart"  # check the changed .py files compile, then restart
+    REBUILD = "rebuild"  # settle the agent's packages again (as `up`), then restart
+
+
+@dataclass(frozen=True)
+class WatchRule:
+    """One `develop.watch` entry: what `--watch` watches and what a change does."""
+
+    path: Path  # absolute: a file or a directory (recursive)
+    action: WatchAction = WatchAction.RESTART
+    ignore: tuple[str, ...] = ()  # globs relative to `path`
+
+
 @dataclass(frozen=True)
 class Metadata:
     name: Optional[str] = None
@@ -176,6 +190,7 @@ class Agent:
     resources: Resources = field(default_factory=Resources)
     metadata: Metadata = field(default_factory=Metadata)
     profiles: tuple[str, ...] = ()
+    watch: tuple[WatchRule, ...] = ()  # develop.watch; empty: the default for --watch
     # The agent's x-* keys as written (after interpolation and merge), for
     # tools that read their own extension, such as `x-kubernetes`.
     extensions: Mapping[str, Any] = field(default_factory=dict)

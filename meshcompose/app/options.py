@@ -156,6 +156,7 @@ class UpOptions:
     install: InstallOptions = field(default_factory=InstallOptions)
     console: ConsoleSink | None = None  # foreground output; None: log files only
     notify: Notify = ignore
+    watch: bool = False  # --watch: restart agents when their files change (runtime.watch)
 
 
 @dataclass(frozen=True)

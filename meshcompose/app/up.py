@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meshcompose.app import watch as app_watch
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import InstallOptions, RegistryOptions, StartOptions, UpOptions
 from meshcompose.app.running import running_doc, stop_bound
@@ -115,7 +116,8 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
         options.notify(described)
     launches = launches_for(project, selected, url, options.registry, options.install)
     settings = RunSettings(abort_on_exit=options.abort_on_exit or options.exit_code_from is not None,
-                           exit_code_from=options.exit_code_from, stop_timeout=options.stop_timeout)
+                           exit_code_from=options.exit_code_from, stop_timeout=options.stop_timeout,
+                           watch=app_watch.settings(options))
     involved = mesh.needed or mesh.managed or mesh.reused
     return RunPlan(project, tuple(selected), launches, registry_url=mesh.url,
                    published_registry_url=mesh.url if involved else None, settings=settings)
@@ -146,14 +148,17 @@ def healthchecked(project: Project, names: Sequence[str]) -> set[str]:
 def _foreground(plan: RunPlan, options: UpOptions) -> UpResult:
     from meshcompose.runtime import session  # anyio and the supervisor: only when supervising here
 
-    return UpResult(UpMode.FOREGROUND, session.supervise(plan, console=options.console, detached=False))
+    rebuild = app_watch.rebuilder(plan, options.install) if options.watch else None
+    return UpResult(UpMode.FOREGROUND, session.supervise(plan, console=options.console, detached=False,
+                                                         rebuild=rebuild))
 
 
 def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
     from meshcompose.runtime import detached
 
     log_path = plan.project.state_dir / SUPERVISOR_LOG
-    child = detached.start(write_plan(plan), lock, log_path)
+    entry = app_watch.ENTRY_MODULE if options.watch else detached.ENTRY_MODULE
+    child = detached.start(write_plan(plan), lock, log_path, entry)
     outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected,
                             healthchecked(plan.project, plan.selected), options.wait_timeout,
                             child=child, log_path=log_path)

@@ -222,10 +222,12 @@ class ConsoleMux:
         head = (prefixes[1] if stream == "err" else prefixes[0]) if self.prefix else ""
         self._write(head + ("\n" + head).join(texts) + "\n")
 
-    def event(self, agent: str | None, message: str, level: str = "info") -> None:
-        """A message of mesh-compose's own about `agent` (None: the project)."""
+    def event(self, agent: str | None, message: str, level: str = "info", marker: str | None = None) -> None:
+        """A message of mesh-compose's own about `agent` (None: the project);
+        `marker` replaces the arrow (watch mode's ⟳), where the terminal can show it."""
+        arrow = marker if marker is not None and _can_encode(self.out, marker) else self.arrow
         label = (agent or "").ljust(self._width)
-        marker = f"{label} {self.arrow}" if label else self.arrow
+        marker = f"{label} {arrow}" if label else arrow
         word = _LEVEL_WORD.get(level, f"{level}: ")
         stamp = utc_timestamp() + " " if self.timestamps else ""
         if not self.color:

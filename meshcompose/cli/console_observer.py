@@ -23,7 +23,8 @@ class ConsoleObserver:
     def notice(self, notice: Notice) -> None:
         if notice.agent:
             self.mux.add_name(notice.agent)  # e.g. the managed registry, added by the plan
-        self.mux.event(notice.agent, notice.text, notice.level)
+        marker = "⟳" if notice.kind == "watch" else None  # a reload: `hello ⟳ restarting: agent.py changed`
+        self.mux.event(notice.agent, notice.text, notice.level, marker=marker)
 
     def flush(self) -> None:
         self.mux.flush()

@@ -37,6 +37,8 @@ from meshcompose.model import (
     RestartMode,
     RestartPolicy,
     RunKind,
+    WatchAction,
+    WatchRule,
 )
 
 
@@ -205,6 +207,7 @@ class AgentBuilder:
             resources=self._resources(base + ("resources",), raw.get("resources") or {}),
             metadata=self._metadata(raw.get("metadata") or {}),
             profiles=tuple(raw.get("profiles") or ()),
+            watch=self._watch(base + ("develop", "watch"), (raw.get("develop") or {}).get("watch") or []),
             extensions={key: value for key, value in raw.items() if str(key).startswith("x-")},
             external=frozenset(self._interpolated(base) | {f"environment.{key}" for key in external_env}),
         )
@@ -287,6 +290,21 @@ class AgentBuilder:
             condition = Condition(spec.get("condition", "started"))
             found.append(DependsOn(other, condition, required, bool(spec.get("restart", False))))
         return tuple(found)
+
+    def _watch(self, path: Path_, raw: Sequence[Mapping[str, Any]]) -> Tuple[WatchRule, ...]:
+        """develop.watch: paths relative to the project directory; one that
+        does not exist is accepted while its directory does (a requirements
+        file added later), since watching starts from what exists."""
+        rules = []
+        for index, entry in enumerate(raw):
+            watched = self.context.path(entry["path"])
+            if not watched.exists() and not watched.parent.is_dir():
+                self.located.add(path + (index, "path"), f"no such file or directory: {str(watched)!r}")
+                continue
+            action = WatchAction(entry.get("action", WatchAction.RESTART.value))
+            ignore: Tuple[str, ...] = tuple(str(glob) for glob in entry.get("ignore") or ())
+            rules.append(WatchRule(watched, action, ignore))
+        return tuple(rules)
 
     def _healthcheck(self, path: Path_, raw: Optional[Mapping[str, Any]]) -> Optional[Healthcheck]:
         if raw is None:

@@ -41,12 +41,23 @@ class RunPlanError(MeshComposeError):
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    """`--watch`: what the supervisor needs to settle an agent's packages
+    again on a `rebuild` change, as `up` did (it never sees the command line)."""
+
+    install: str = "ask"  # InstallPolicy's word; a detached supervisor has nobody to ask
+    index_args: tuple[str, ...] = ()  # --index-url, --find-links, as given to `up`
+    log_level: str = "INFO"  # MCP_MESH_LOG_LEVEL of the rebuilt launch spec
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """How the run behaves, from `up`'s options."""
 
     abort_on_exit: bool = False
     exit_code_from: Optional[str] = None
     stop_timeout: Optional[float] = None  # -t: overrides every stop_grace_period
+    watch: Optional[WatchSettings] = None  # --watch; None: not watching
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from meshcompose.control.lock import ProjectLock
 
 if TYPE_CHECKING:
+    from meshcompose.plan.runplan import RunPlan
     from meshcompose.runtime.events import AgentStatus, Notice
+    from meshcompose.runtime.watch import Rebuild
 
 # Set for the detached supervisor: the descriptor of the project lock its parent took.
 LOCK_FD_VAR = "MESH_COMPOSE_LOCK_FD"
@@ -40,15 +42,17 @@ SUPERVISOR_LOG_BACKUPS = 3
 MAX_BYTES_VAR = "MESH_COMPOSE_SUPERVISOR_LOG_MAX_BYTES"
 
 
-def start(plan_path: Path, lock: ProjectLock, log_path: Path) -> subprocess.Popen:
-    """Starts the supervisor of `plan_path` in its own session and hands it `lock`."""
+def start(plan_path: Path, lock: ProjectLock, log_path: Path, entry: str = ENTRY_MODULE) -> subprocess.Popen:
+    """Starts the supervisor of `plan_path` in its own session and hands it
+    `lock`. `entry`: the module it runs as (`up -d --watch` names one that
+    brings the application layer's rebuild)."""
     from meshcompose.logs.logfiles import open_private
 
     env = {**os.environ, LOCK_FD_VAR: str(lock.fileno())}
     log = open_private(log_path)
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", ENTRY_MODULE, str(plan_path)], stdin=subprocess.DEVNULL, stdout=log,
+            [sys.executable, "-m", entry, str(plan_path)], stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, env=env, pass_fds=(lock.fileno(),), start_new_session=True, close_fds=True,
         )
     finally:
@@ -58,8 +62,10 @@ def start(plan_path: Path, lock: ProjectLock, log_path: Path) -> subprocess.Pope
     return child
 
 
-def main(argv: Sequence[str], out: TextIO | None = None) -> int:
-    """`python -m meshcompose.runtime PLAN`: supervise the plan until `down`."""
+def main(argv: Sequence[str], out: TextIO | None = None,
+         rebuild_for: Callable[[RunPlan], Rebuild] | None = None) -> int:
+    """`python -m meshcompose.runtime PLAN`: supervise the plan until `down`.
+    `rebuild_for`: watch mode's rebuild for the plan, from the caller's layer."""
     from meshcompose.errors import MeshComposeError
     from meshcompose.plan import runplan
 
@@ -77,7 +83,8 @@ def main(argv: Sequence[str], out: TextIO | None = None) -> int:
 
     try:
         log = RotatingStdout(plan.project.state_dir / "supervisor.log") if out is sys.stdout else None
-        return session.supervise(plan, console=NoticeLog(out, log), detached=True)
+        rebuild = rebuild_for(plan) if rebuild_for is not None and plan.settings.watch is not None else None
+        return session.supervise(plan, console=NoticeLog(out, log), detached=True, rebuild=rebuild)
     finally:
         lock.release()
 
@@ -135,7 +142,8 @@ class NoticeLog:
         from meshcompose.logs.logrecord import utc_timestamp
 
         word = "" if notice.level == "info" else f"{notice.level}: "
-        line = f"{utc_timestamp(notice.when)} {notice.agent or '-'} => {word}{notice.text}\n"
+        arrow = "⟳" if notice.kind == "watch" else "=>"
+        line = f"{utc_timestamp(notice.when)} {notice.agent or '-'} {arrow} {word}{notice.text}\n"
         try:
             self.out.write(line)
         except (OSError, ValueError):

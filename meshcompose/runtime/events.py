@@ -50,6 +50,7 @@ class Notice:
     agent: str | None = None
     level: str = "info"  # info | warning | error
     when: float = field(default_factory=time.time)
+    kind: str = "notice"  # "watch": a reload by watch mode (`events` tells them apart)
 
 
 class Observer(Protocol):

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -25,6 +26,9 @@ from meshcompose.proc import platform
 from meshcompose.runtime.recorder import Flusher, StateRecorder
 from meshcompose.runtime.supervisor import Supervisor
 
+if TYPE_CHECKING:
+    from meshcompose.runtime.watch import Watcher
+
 
 async def host(
     supervisor: Supervisor,
@@ -34,6 +38,7 @@ async def host(
     recorder: StateRecorder,
     flusher: Flusher,
     detached: bool = False,
+    watcher: Watcher | None = None,
 ) -> int:
     """Runs the supervisor, serving control requests and keeping state current.
     `flusher` must be among the supervisor's observers."""
@@ -52,6 +57,8 @@ async def host(
         store.write_now()
         listed = _register(supervisor)
         tg.start_soon(flusher.run)
+        if watcher is not None:  # --watch: in the supervisor's task group, cancelled with it
+            await tg.start(watcher.run)
         try:
             code = await supervisor.run(names)
         finally:

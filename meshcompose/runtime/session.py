@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -25,11 +25,16 @@ from meshcompose.runtime.events import EVENTS_FILE_NAME, EventRecorder, FanOut, 
 from meshcompose.runtime.recorder import Flusher, LogRecorder, StateRecorder
 from meshcompose.runtime.supervisor import RunOptions, Supervisor
 
+if TYPE_CHECKING:
+    from meshcompose.runtime.watch import Rebuild
 
-def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = False) -> int:
+
+def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = False,
+              rebuild: Rebuild | None = None) -> int:
     """Runs `plan` to its end; the exit code of `up`. `console`: an observer
     with `flush()` that shows the run; `detached`: keep running when every
-    agent has ended, until `down`."""
+    agent has ended, until `down`; `rebuild`: how watch mode settles an
+    agent's packages again (the application layer's environment step)."""
     project = plan.project
     store = state.StateStore(project.directory, project.name)
     doc = state.new_document(project.name, project.directory, [str(path) for path in project.files])
@@ -54,9 +59,14 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     supervisor.registry_url = plan.registry_url
     state_recorder.add_agents(supervisor, plan.launches)
     keeper = _start_keeper(recorder.directory)
+    watcher = None
+    if settings.watch is not None:
+        from meshcompose.runtime.watch import Watcher  # watchfiles: only when watching
+
+        watcher = Watcher(supervisor, plan.selected, rebuild, plan.launches)
     try:
         return anyio.run(lambda: host.host(supervisor, plan.selected, store=store, recorder=state_recorder,
-                                           flusher=flusher, detached=detached))
+                                           flusher=flusher, detached=detached, watcher=watcher))
     finally:
         if keeper is not None:
             process.set_output_keeper(None)

@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="return this agent's exit code (implies --abort-on-exit)")
     parser.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
                         help="stop grace period for every agent, instead of each one's stop_grace_period")
+    parser.add_argument("--watch", action="store_true",
+                        help="restart an agent when its files change (develop.watch, else its *.py files)")
     parser.add_argument("--no-log-prefix", action="store_true", help="print agent output without the `NAME |` prefix")
     parser.add_argument("--timestamps", action="store_true", help="show a timestamp on every line")
     parser.add_argument("--remove-orphans", action="store_true",
@@ -49,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
     if args.remove_orphans:
         _remove_orphans(args, files)
     detach = args.detach or args.wait
-    console = None if detach else _console(args, list(project.agents))
+    shown = None if detach else console(args, list(project.agents))
     result = app_up.up(project, UpOptions(
         names=tuple(names), with_deps=not args.no_deps, detach=detach, wait_timeout=args.wait_timeout,
         abort_on_exit=args.abort_on_exit, exit_code_from=args.exit_code_from, stop_timeout=args.timeout,
         registry=cli_options.registry_options(args), install=cli_options.install_options(args),
-        console=console, notify=_notify,
+        console=shown, notify=notify, watch=args.watch,
     ))
     return render(result, args.wait_timeout)
 
@@ -103,11 +105,11 @@ def _remove_orphans(args: argparse.Namespace, files: list[str]) -> None:
         print(f"stopped orphans (no longer in the file): {', '.join(removed)}", file=sys.stderr)
 
 
-def _notify(message: str) -> None:
+def notify(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _console(args: argparse.Namespace, names: list[str]) -> ConsoleObserver:
+def console(args: argparse.Namespace, names: list[str]) -> ConsoleObserver:
     from meshcompose.cli.console import ConsoleMux
     from meshcompose.cli.console_observer import ConsoleObserver
     from meshcompose.cli.render import color_enabled

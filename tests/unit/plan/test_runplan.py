@@ -19,7 +19,7 @@ from meshcompose.control.paths import plan_file, state_dir
 from meshcompose.mesh import meshplan
 from meshcompose.plan import runplan
 from meshcompose.plan.launch import LaunchSpec
-from meshcompose.plan.runplan import RunPlan, RunPlanError, RunSettings
+from meshcompose.plan.runplan import RunPlan, RunPlanError, RunSettings, WatchSettings
 
 
 def write_plan(plan: runplan.RunPlan) -> Path:
@@ -42,6 +42,9 @@ def full_project(directory: Path) -> model.Project:
         resources=model.Resources(timeout=600.0, memory_limit=512 * 1024 * 1024, cpu_limit=0.5),
         metadata=model.Metadata(name="API", version="1.2", description="serves", tags=("web", "core")),
         profiles=("dev",),
+        watch=(model.WatchRule(directory / "api"), model.WatchRule(directory / "requirements.txt",
+                                                                  model.WatchAction.REBUILD, ("*.log",))),
+        external=frozenset({"environment.TOKEN", "args[1]"}),
     )
     worker = model.Agent(
         name="worker", run=model.RunKind.MODULE, target="pkg.worker", working_dir=directory / "sub",
@@ -68,7 +71,8 @@ def full_plan(directory: Path) -> RunPlan:
                                  interpreter="/usr/bin/python3", python_version="3.12.1", is_venv=False)
                 for name in selected}
     return RunPlan(project, tuple(selected), launches, registry_url=mesh.url, published_registry_url=mesh.url,
-                   settings=RunSettings(abort_on_exit=True, exit_code_from="setup", stop_timeout=3.0))
+                   settings=RunSettings(abort_on_exit=True, exit_code_from="setup", stop_timeout=3.0,
+                                        watch=WatchSettings("install", ("--find-links", "/w"), "DEBUG")))
 
 
 def test_a_round_trip_keeps_everything(tmp_path: Path):
@@ -81,6 +85,8 @@ def test_a_round_trip_keeps_everything(tmp_path: Path):
     assert isinstance(worker.working_dir, Path) and worker.restart.mode is model.RestartMode.NO
     assert back.project.agents["api"].resources.memory_limit == 512 * 1024 * 1024
     assert back.launches["api"].argv == ("/usr/bin/python3", "-u", "api")
+    # not compared by ==, and a set is no JSON type: written as a sorted list, read back as a set
+    assert back.project.agents["api"].external == frozenset({"environment.TOKEN", "args[1]"})
 
 
 def test_the_file_is_private_atomic_and_read_back(tmp_path: Path):

@@ -1,0 +1,123 @@
+"""Watch mode's application side: `watch`, `up --watch`, `up -d --watch`.
+
+`watch` is `up --watch` in the foreground, as docker compose's `watch`
+starts what is not running and then watches. The supervisor watches
+(`runtime.watch`); what it cannot do itself is settle an agent's packages
+again on a `rebuild` change, because that is the application's environment
+step (`app.environments.ensure_environments`, with the install prompt and
+--install/--no-install). So this module supplies that step as the
+supervisor's `rebuild` callback: with the terminal's prompt in the
+foreground, and for `up -d --watch` in the detached supervisor, which runs
+`python -m meshcompose.app.watch PLAN` (the runtime entry point plus this
+callback) and, having nobody to ask, follows the policy `up` was given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from meshcompose.app.options import InstallOptions, InstallPolicy, RegistryOptions, UpOptions
+from meshcompose.app.running import running_doc
+from meshcompose.errors import ControlError, NotRunningError
+from meshcompose.model import Project
+from meshcompose.plan.launch import LaunchSpec
+from meshcompose.plan.runplan import RunPlan, WatchSettings
+from meshcompose.pyenv import requirements
+
+if TYPE_CHECKING:
+    from meshcompose.app.up import UpResult
+    from meshcompose.runtime.watch import Rebuild
+
+# The detached supervisor of `up -d --watch`.
+ENTRY_MODULE = "meshcompose.app.watch"
+
+
+def watch(project: Project, options: UpOptions) -> UpResult:
+    """`mesh-compose watch`: start the project in the foreground and watch it."""
+    from meshcompose.app.up import up
+
+    try:
+        running_doc(project.directory, "watch", project.name)
+    except NotRunningError:
+        return up(project, dataclasses.replace(options, watch=True, detach=False))
+    raise ControlError(f"project '{project.name}' is already running without watching",
+                       hint="stop it with `mesh-compose down`, then `mesh-compose watch` (or `up -d --watch`)")
+
+
+def settings(options: UpOptions) -> WatchSettings | None:
+    """What the run plan carries for watching; None without --watch."""
+    if not options.watch:
+        return None
+    return WatchSettings(install=options.install.policy.value, index_args=options.install.index_args,
+                         log_level=options.registry.log_level)
+
+
+def rebuilder(plan: RunPlan, install: InstallOptions) -> Rebuild:
+    """The supervisor's `rebuild`: the agent's packages (the project file's
+    plus those its changed requirements files declare) checked and installed
+    as `up` does, then its launch spec built again."""
+    from meshcompose.app.up import launches_for
+
+    watched = plan.settings.watch or WatchSettings()
+    registry = RegistryOptions(log_level=watched.log_level)
+
+    def rebuild(agent: str, files: Sequence[Path], tell: Callable[[str], None]) -> LaunchSpec:
+        project = with_packages(plan.project, agent, requirements.declared(files))
+        options = install if install.decide is not None else dataclasses.replace(install, report=_Told(tell))
+        return launches_for(project, [agent], plan.registry_url, registry, options)[agent]
+
+    return rebuild
+
+
+def with_packages(project: Project, name: str, packages: Sequence[str]) -> Project:
+    """The project with `packages` added to agent `name`'s python.packages."""
+    if not packages:
+        return project
+    agent = project.agents[name]
+    python = dataclasses.replace(agent.python, packages=tuple(dict.fromkeys((*agent.python.packages, *packages))))
+    agents = {**project.agents, name: dataclasses.replace(agent, python=python)}
+    return dataclasses.replace(project, agents=agents)
+
+
+def detached_rebuilder(plan: RunPlan) -> Rebuild:
+    """In the detached supervisor nobody can answer a prompt: `ask` stops
+    with the fix command (shown in the agent's stream), as `up -d` does."""
+    watched = plan.settings.watch or WatchSettings()
+    return rebuilder(plan, InstallOptions(policy=InstallPolicy(watched.install), index_args=watched.index_args))
+
+
+class _Told:
+    """An EnvironmentReport that shows what the rebuild does through `tell`."""
+
+    def __init__(self, tell: Callable[[str], None]) -> None:
+        self.tell = tell
+
+    def summary(self, environments: Sequence[object]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        self.tell(text)
+
+    def refused(self, error: Exception) -> None:
+        self.tell(str(error))
+
+    def installing(self, executable: str, requirements: Sequence[str]):  # type: ignore[no-untyped-def]
+        import contextlib
+
+        self.tell(f"installing {', '.join(requirements)}")
+        return contextlib.nullcontext(lambda requirement, status: None)
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m meshcompose.app.watch PLAN`: the detached supervisor with watch mode's rebuild."""
+    from meshcompose.runtime import detached
+
+    return detached.main(argv, rebuild_for=detached_rebuilder)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
