@@ -123,7 +123,7 @@ def dependents_to_restart(project: Project, name: str) -> tuple[str, ...]:
     while pending:
         current = pending.pop()
         for other, agent in project.agents.items():
-            follows = any(dep.name == current and getattr(dep, "restart", False) for dep in agent.depends_on)
+            follows = any(dep.name == current and dep.restart for dep in agent.depends_on)
             if follows and other not in found and other != name:
                 found.append(other)
                 pending.append(other)

@@ -134,7 +134,7 @@ def test_up_detached_with_watch_restarts_in_the_supervisor(project: ProjectDir) 
     result = project.cli("up", "-d", "--watch")
     assert result.returncode == 0, result.stdout + result.stderr
     try:
-        state = project.root / ".mesh-compose" / "state.json"
+        state = project.root / ".mesh-compose" / "t" / "state.json"
 
         def pid() -> int | None:
             try:
