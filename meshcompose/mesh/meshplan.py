@@ -20,6 +20,8 @@ from meshcompose.mesh import registry
 
 REGISTRY_AGENT = "mesh-registry"
 MESH_PACKAGE = "mcp-mesh"
+# Once up, the managed registry is probed this seldom: each probe is a line in its log.
+REGISTRY_PROBE_INTERVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def with_managed_registry(
         name=REGISTRY_AGENT, run=model.RunKind.COMMAND, command=tuple(argv), working_dir=project.directory,
         environment=env, stop_grace_period=5.0,
         healthcheck=model.Healthcheck(model.HealthKind.HTTP, target=mesh.url.rstrip("/") + "/health",
-                                      interval=0.25, timeout=2.0, retries=3),
+                                      interval=REGISTRY_PROBE_INTERVAL, start_interval=0.25,
+                                      timeout=2.0, retries=3),
     )
     needs_it = model.DependsOn(REGISTRY_AGENT, model.Condition.HEALTHY)
     agents: dict[str, model.Agent] = {REGISTRY_AGENT: service}
