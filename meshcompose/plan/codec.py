@@ -54,6 +54,8 @@ def encode(value: Any) -> Any:
         return {str(key): encode(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [encode(item) for item in value]
+    if isinstance(value, (set, frozenset)):  # e.g. Agent.external; sorted, so a plan is reproducible
+        return sorted(encode(item) for item in value)
     return value
 
 
@@ -70,6 +72,8 @@ def _decode(kind: Any, raw: Any, where: str) -> Any:
         return _union(typing.get_args(kind), raw, where)
     if origin in _SEQUENCES:
         return _sequence(origin, typing.get_args(kind), raw, where)
+    if origin in (set, frozenset):
+        return origin(_sequence(list, typing.get_args(kind), raw, where))
     if origin in _MAPPINGS:
         return _mapping(typing.get_args(kind), raw, where)
     if dataclasses.is_dataclass(kind):
