@@ -121,3 +121,14 @@ def describe(mesh: MeshPlan) -> str | None:
     if mesh.managed:
         return f"starting the MCP Mesh registry at {mesh.url}"
     return None
+
+
+def other_users(url: str | None, project_name: str, our_agents: Sequence[str]) -> list[str]:
+    """Registry ids of agents from other projects listed healthy at `url`:
+    a managed registry they use must outlive this project's `down`. An
+    unreachable registry has no users worth keeping it for."""
+    if not url:
+        return []
+    listed = registry.agents(url) or {}
+    ours = {registry.agent_id(project_name, name) for name in our_agents}
+    return sorted(agent_id for agent_id, info in listed.items() if info.healthy and agent_id not in ours)
