@@ -17,6 +17,7 @@ import enum
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import InstallOptions, RegistryOptions, StartOptions, UpOptions
@@ -95,10 +96,10 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     url = registry_url(project, options.registry)
     mesh = meshplan.plan(project, selected, url=url)
     project, selected = meshplan.with_managed_registry(project, selected, mesh)
-    described = meshplan.describe(mesh)
+    launches = launches_for(project, selected, url, options.registry, options.install)
+    described = meshplan.describe(mesh)  # after any install prompt: it is about to happen now
     if described:
         options.notify(described)
-    launches = launches_for(project, selected, url, options.registry, options.install)
     settings = RunSettings(abort_on_exit=options.abort_on_exit or options.exit_code_from is not None,
                            exit_code_from=options.exit_code_from, stop_timeout=options.stop_timeout)
     involved = mesh.needed or mesh.managed or mesh.reused
@@ -142,7 +143,19 @@ def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
     child = detached.start(runplan.write(plan, plan_file(plan.project.directory)), lock, log_path)
     outcome = wait_until_up(plan.project.directory, plan.selected, healthchecked(plan.project, plan.selected),
                             options.wait_timeout, child=child, log_path=log_path)
+    if not outcome.ok and outcome.supervisor_exit is None:
+        _end_if_idle(plan.project.directory)
     return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome)
+
+
+def _end_if_idle(directory: Path) -> None:
+    """A failed `up -d` with nothing left running leaves no supervisor behind."""
+    from meshcompose.app.down import DownOptions, down
+    from meshcompose.app.running import alive
+
+    doc = state.StateStore(directory).read()
+    if doc is not None and not any(alive(record) for record in doc["agents"].values()):
+        down(directory, DownOptions())
 
 
 def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) -> UpResult:

@@ -31,6 +31,9 @@ StartedAt = Callable[[], "float | None"]  # epoch start of the agent's current p
 
 FAST = 0.5  # seconds between reads while someone waits to see a registration
 STEADY = 15.0  # how old a read may be for a probe of an agent seen registered
+# A probe of an agent not yet registered watches this long (under the default
+# 2 s interval and 5 s timeout) so healthy follows the registration within FAST.
+PATIENCE = 1.5
 
 
 class RegistryPoller:
@@ -124,13 +127,26 @@ class Registration:
 
         async def registered() -> bool:
             start = started()
-            steady = bool(seen_for) and seen_for[-1] == start
-            taken = await poller(self._url()).read(STEADY if steady else FAST)
-            fresh = taken is not None and taken.registered_since(agent_id, start)
+            if seen_for and seen_for[-1] == start:
+                fresh = await self._registered_in(agent_id, start, STEADY, 0.0)
+            else:  # not seen yet: watch for it a while, so `healthy` follows registration closely
+                fresh = await self._registered_in(agent_id, start, FAST, PATIENCE)
             seen_for[:] = [start] if fresh else []
             return fresh
 
         return registered
+
+    async def _registered_in(self, agent_id: str, start: float | None, max_age: float, patience: float) -> bool:
+        """Whether a read (up to `max_age` old) shows it registered since `start`,
+        reading again every FAST seconds for up to `patience` seconds."""
+        give_up = time.monotonic() + patience
+        while True:
+            taken = await poller(self._url()).read(max_age)
+            if taken is not None and taken.registered_since(agent_id, start):
+                return True
+            if time.monotonic() >= give_up:
+                return False
+            await anyio.sleep(FAST)
 
     def _url(self) -> str:
         # Planning always decides a URL (flags, env or the default) before agents run.
