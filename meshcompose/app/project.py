@@ -36,16 +36,42 @@ def load(selection: ProjectSelection, warn: Notify = ignore) -> Project:
 
     warnings: list = []
     try:
-        return loader.load_project(
+        project = loader.load_project(
             selection.files, project_name=selection.name, profiles=selection.profiles,
             env_files=selection.env_files, cwd=selection.cwd, warnings=warnings,
         )
     finally:
         for warning in warnings:
             warn(warning)
+    script = _bare_script(selection)
+    if script is None:
+        return project
+    from meshcompose.mesh import meshplan
+
+    return meshplan.simple_mode(project, script)
+
+
+def _bare_script(selection: ProjectSelection) -> Path | None:
+    """The agent file of simple mode (`up hello.py`), or None."""
+    if len(selection.files) != 1 or not selection.files[0].endswith(".py"):
+        return None
+    path = Path(selection.files[0]).expanduser()
+    return path if path.is_absolute() or selection.cwd is None else selection.cwd / path
 
 
 def directory(selection: ProjectSelection) -> Path:
     """The project directory, found without loading the configuration (fast,
     and it works when the project file no longer validates)."""
-    return locate.project_dir(selection.files, selection.cwd)
+    from meshcompose.errors import ProjectNotFoundError
+
+    try:
+        return locate.project_dir(selection.files, selection.cwd)
+    except ProjectNotFoundError:
+        # No project file: the project simple mode (`up hello.py`) last ran
+        # here, which left its state directory in this very directory.
+        from meshcompose.control.paths import state_file
+
+        here = (selection.cwd or Path.cwd()).resolve()
+        if state_file(here).is_file():
+            return here
+        raise

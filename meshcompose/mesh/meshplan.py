@@ -12,6 +12,7 @@ import dataclasses
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from meshcompose import model
@@ -132,3 +133,23 @@ def other_users(url: str | None, project_name: str, our_agents: Sequence[str]) -
     listed = registry.agents(url) or {}
     ours = {registry.agent_id(project_name, name) for name in our_agents}
     return sorted(agent_id for agent_id, info in listed.items() if info.healthy and agent_id not in ours)
+
+
+_SDK_IMPORT = r"^\s*(import\s+mesh\b|from\s+mesh(\.|\s+import)\b)"
+
+
+def simple_mode(project: model.Project, script: Path) -> model.Project:
+    """A bare `agent.py` that imports the MCP Mesh SDK runs like `meshctl start
+    agent.py`: a registry already answering is used, else one is started
+    (`registry.command: auto`). A script without the SDK is left alone."""
+    import re
+
+    if project.registry.managed or project.registry.url:
+        return project
+    try:
+        source = script.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return project
+    if not re.search(_SDK_IMPORT, source, re.MULTILINE):
+        return project
+    return dataclasses.replace(project, registry=dataclasses.replace(project.registry, command=(registry.AUTO,)))
