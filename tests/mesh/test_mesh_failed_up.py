@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from mesh_helpers import alive, free_port, wait_until
-from test_mesh_compose import example  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(240)]
 

@@ -11,13 +11,11 @@ import contextlib
 import os
 import signal
 import threading
-import time
 
 import pytest
 
-from mesh_helpers import alive, wait_until
+from mesh_helpers import HELLO_ID, alive, recorded, wait_until
 from meshcompose.mesh import registry_client
-from test_mesh_compose import GREETER_ID, HELLO_ID, example, recorded  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(300)]
 

@@ -11,9 +11,8 @@ import sys
 
 import pytest
 
-from mesh_helpers import EXAMPLE, free_port, wait_until
+from mesh_helpers import EXAMPLE, free_port, ps_rows, wait_until
 from meshcompose.mesh import registry
-from test_mesh_compose import example, ps_rows  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(300)]
 

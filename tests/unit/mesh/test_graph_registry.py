@@ -3,7 +3,6 @@ in the first wave that every agent depends on (issue #14)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
