@@ -96,6 +96,8 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     url = registry_url(project, options.registry)
     mesh = meshplan.plan(project, selected, url=url)
     project, selected = meshplan.with_managed_registry(project, selected, mesh)
+    if mesh.managed:
+        meshplan.discard_database(project.state_dir)
     launches = launches_for(project, selected, url, options.registry, options.install)
     described = meshplan.describe(mesh)  # after any install prompt: it is about to happen now
     if described:

@@ -109,6 +109,15 @@ def with_managed_registry(
     return dataclasses.replace(project, agents=agents), [REGISTRY_AGENT, *selected]
 
 
+def discard_database(state_dir: Path) -> None:
+    """A managed registry starts from an empty database: the old one holds only
+    registrations of agents that are gone (stale "healthy" entries, see
+    registry_client), and its WAL grows by ~0.4 MB a minute per agent. Only
+    called when nothing answers at the registry URL, so no registry uses it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (state_dir / (registry.DATABASE_FILE + suffix)).unlink(missing_ok=True)
+
+
 def agent_environments(project: model.Project, names: Sequence[str], url: str,
                        log_level: str) -> dict[str, Mapping[str, str]]:
     """Registry settings for every agent except the registry itself."""
