@@ -116,6 +116,7 @@ class Healthcheck:
     timeout: float = 5.0
     retries: int = 3
     start_period: float = 0.0
+    start_interval: Optional[float] = None  # probe interval until the first success (else `interval`)
 
 
 @dataclass(frozen=True)

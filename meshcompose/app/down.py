@@ -18,6 +18,7 @@ from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.running import alive, stop_bound
 from meshcompose.control import lock, protocol, state
 from meshcompose.errors import AlreadyRunningError, ControlError, NotRunningError
+from meshcompose.mesh import meshplan
 from meshcompose.proc.identity import process_alive
 from meshcompose.runtime import reap
 
@@ -36,6 +37,7 @@ class DownMode(str, enum.Enum):
 @dataclass(frozen=True)
 class DownOptions:
     timeout: float | None = None  # instead of each agent's stop_grace_period
+    registry: bool = False  # stop the managed registry even while other projects' agents use it
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class DownResult:
     mode: DownMode
     stopped: tuple[StoppedAgent, ...] = ()  # in the order they stopped (dependents first)
     supervisor_pid: int | None = None
+    # Registry ids of other projects' agents that kept the managed registry
+    # (and so this supervisor) running; empty when everything stopped.
+    registry_kept_for: tuple[str, ...] = ()
 
 
 def down(project: ProjectIdentity, options: DownOptions) -> DownResult:
@@ -60,6 +65,9 @@ def down(project: ProjectIdentity, options: DownOptions) -> DownResult:
     while True:
         doc = store.read()
         if doc is not None and state.supervisor_alive(doc):
+            users = () if options.registry else _registry_users(doc)
+            if users:
+                return _keep_registry(doc, options.timeout, users)
             return _via_supervisor(project, doc, options.timeout)
         if doc is None and not lock.is_held(project.directory, project.name):
             if store.read() is None:  # not written just before the lock was let go
@@ -96,6 +104,27 @@ def _via_supervisor(project: ProjectIdentity, doc: state.StateDoc, timeout: floa
         reap.reap_project(project.directory, project.name, timeout, only=leftovers)
     order: list[str] = [name for wave in reap.stop_waves({n: doc["agents"][n] for n in active}) for name in wave]
     return DownResult(DownMode.SUPERVISOR, tuple(StoppedAgent(name) for name in order), supervisor["pid"])
+
+
+def _registry_users(doc: state.StateDoc) -> tuple[str, ...]:
+    """Other projects' agents registered with this project's running managed registry."""
+    record = doc["agents"].get(meshplan.REGISTRY_AGENT)
+    if record is None or not alive(record):
+        return ()
+    return tuple(meshplan.other_users(doc.get("registry_url"), doc["project"], list(doc["agents"])))
+
+
+def _keep_registry(doc: state.StateDoc, timeout: float | None, users: tuple[str, ...]) -> DownResult:
+    """Stops every agent but the managed registry; the supervisor stays to run it."""
+    names = [name for name, record in doc["agents"].items()
+             if name != meshplan.REGISTRY_AGENT and alive(record)]
+    if names:
+        protocol.request(doc, {"op": "stop", "names": names, "timeout": timeout},
+                         timeout=stop_bound(doc, names, timeout))
+    order = [name for wave in reap.stop_waves({n: doc["agents"][n] for n in names}) for name in wave]
+    supervisor = doc["supervisor"]
+    return DownResult(DownMode.SUPERVISOR, tuple(StoppedAgent(name) for name in order),
+                      supervisor["pid"] if supervisor else None, registry_kept_for=users)
 
 
 def _reap_orphans(project: ProjectIdentity, timeout: float | None) -> DownResult:

@@ -75,6 +75,7 @@ class GraphView:
 def graph(project: Project, options: GraphOptions) -> GraphView:
     planner.check(project)
     selected = planner.select(project, list(options.names))
+    project, selected = _with_registry(project, selected)
     subgraph = planner.build_graph(project).subgraph(selected)
     waves = planner.start_order(project, selected)
     # Edges in the order the file lists them, so the output reads like the file.
@@ -84,6 +85,19 @@ def graph(project: Project, options: GraphOptions) -> GraphView:
         for dep in project.agents[name].depends_on if subgraph.has_edge(dep.name, name)
     ]
     return GraphView(project.name, tuple(tuple(wave) for wave in waves), tuple(edges))
+
+
+def _with_registry(project: Project, selected: list[str]) -> tuple[Project, list[str]]:
+    """The project as `up` would run it when it starts its own registry: the
+    `mesh-registry` node first, every agent depending on it being healthy.
+    (Whether one already answers is not asked: `graph` stays offline.)"""
+    from meshcompose.mesh import meshplan, registry
+
+    if not project.registry.managed:
+        return project, selected
+    url = registry.resolve_url(project.registry, cli_url=None, cli_host=None, cli_port=None, environ={})
+    mesh = meshplan.MeshPlan(url, needed=True, reused=False, managed=True)
+    return meshplan.with_managed_registry(project, selected, mesh, which=lambda binary: binary)
 
 
 # -- env ------------------------------------------------------------------------------

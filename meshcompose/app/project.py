@@ -40,13 +40,27 @@ def load(selection: ProjectSelection, warn: Notify = ignore) -> Project:
 
     warnings: list = []
     try:
-        return loader.load_project(
+        project = loader.load_project(
             selection.files, project_name=selection.name, profiles=selection.profiles,
             env_files=selection.env_files, cwd=selection.cwd, warnings=warnings,
         )
     finally:
         for warning in warnings:
             warn(warning)
+    script = _bare_script(selection)
+    if script is None:
+        return project
+    from meshcompose.mesh import meshplan
+
+    return meshplan.simple_mode(project, script)
+
+
+def _bare_script(selection: ProjectSelection) -> Path | None:
+    """The agent file of simple mode (`up hello.py`), or None."""
+    if len(selection.files) != 1 or not selection.files[0].endswith(".py"):
+        return None
+    path = Path(selection.files[0]).expanduser()
+    return path if path.is_absolute() or selection.cwd is None else selection.cwd / path
 
 
 def directory(selection: ProjectSelection) -> Path:

@@ -111,10 +111,12 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     url = registry_url(project, options.registry)
     mesh = meshplan.plan(project, selected, url=url)
     project, selected = meshplan.with_managed_registry(project, selected, mesh)
-    described = meshplan.describe(mesh)
+    if mesh.managed:
+        meshplan.discard_database(project.state_dir)
+    launches = launches_for(project, selected, url, options.registry, options.install)
+    described = meshplan.describe(mesh)  # after any install prompt: it is about to happen now
     if described:
         options.notify(described)
-    launches = launches_for(project, selected, url, options.registry, options.install)
     settings = RunSettings(abort_on_exit=options.abort_on_exit or options.exit_code_from is not None,
                            exit_code_from=options.exit_code_from, stop_timeout=options.stop_timeout,
                            watch=app_watch.settings(options))
@@ -162,6 +164,8 @@ def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
     outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected,
                             healthchecked(plan.project, plan.selected), options.wait_timeout,
                             child=child, log_path=log_path)
+    if not outcome.ok and outcome.supervisor_exit is None:
+        _end_if_idle(plan.project)
     return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome)
 
 
@@ -169,6 +173,17 @@ def write_plan(plan: RunPlan) -> Path:
     """`.mesh-compose/<project>/run-plan.json`, what the detached supervisor starts from."""
     state_dir(plan.project.directory, plan.project.name)
     return runplan.write(plan, plan_file(plan.project.directory, plan.project.name))
+
+
+def _end_if_idle(project: Project) -> None:
+    """A failed `up -d` with nothing left running leaves no supervisor behind."""
+    from meshcompose.app.down import DownOptions, down
+    from meshcompose.app.project import ProjectIdentity
+    from meshcompose.app.running import alive
+
+    doc = state.StateStore(project.directory, project.name).read()
+    if doc is not None and not any(alive(record) for record in doc["agents"].values()):
+        down(ProjectIdentity(project.directory, project.name), DownOptions())
 
 
 def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) -> UpResult:

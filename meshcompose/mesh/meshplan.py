@@ -12,6 +12,7 @@ import dataclasses
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from meshcompose import model
@@ -20,6 +21,8 @@ from meshcompose.mesh import registry
 
 REGISTRY_AGENT = "mesh-registry"
 MESH_PACKAGE = "mcp-mesh"
+# Once up, the managed registry is probed this seldom: each probe is a line in its log.
+REGISTRY_PROBE_INTERVAL = 10.0
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,23 @@ def with_managed_registry(
         name=REGISTRY_AGENT, run=model.RunKind.COMMAND, command=tuple(argv), working_dir=project.directory,
         environment=env, stop_grace_period=5.0,
         healthcheck=model.Healthcheck(model.HealthKind.HTTP, target=mesh.url.rstrip("/") + "/health",
-                                      interval=0.25, timeout=2.0, retries=3),
+                                      interval=REGISTRY_PROBE_INTERVAL, start_interval=0.25,
+                                      timeout=2.0, retries=3),
     )
     needs_it = model.DependsOn(REGISTRY_AGENT, model.Condition.HEALTHY)
     agents: dict[str, model.Agent] = {REGISTRY_AGENT: service}
     for name, agent in project.agents.items():
         agents[name] = dataclasses.replace(agent, depends_on=(needs_it, *agent.depends_on))
     return dataclasses.replace(project, agents=agents), [REGISTRY_AGENT, *selected]
+
+
+def discard_database(state_dir: Path) -> None:
+    """A managed registry starts from an empty database: the old one holds only
+    registrations of agents that are gone (stale "healthy" entries, see
+    registry_client), and its WAL grows by ~0.4 MB a minute per agent. Only
+    called when nothing answers at the registry URL, so no registry uses it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (state_dir / (registry.DATABASE_FILE + suffix)).unlink(missing_ok=True)
 
 
 def agent_environments(project: model.Project, names: Sequence[str], url: str,
@@ -118,3 +131,34 @@ def describe(mesh: MeshPlan) -> str | None:
     if mesh.managed:
         return f"starting the MCP Mesh registry at {mesh.url}"
     return None
+
+
+def other_users(url: str | None, project_name: str, our_agents: Sequence[str]) -> list[str]:
+    """Registry ids of agents from other projects listed healthy at `url`:
+    a managed registry they use must outlive this project's `down`. An
+    unreachable registry has no users worth keeping it for."""
+    if not url:
+        return []
+    listed = registry.agents(url) or {}
+    ours = {registry.agent_id(project_name, name) for name in our_agents}
+    return sorted(agent_id for agent_id, info in listed.items() if info.healthy and agent_id not in ours)
+
+
+_SDK_IMPORT = r"^\s*(import\s+mesh\b|from\s+mesh(\.|\s+import)\b)"
+
+
+def simple_mode(project: model.Project, script: Path) -> model.Project:
+    """A bare `agent.py` that imports the MCP Mesh SDK runs like `meshctl start
+    agent.py`: a registry already answering is used, else one is started
+    (`registry.command: auto`). A script without the SDK is left alone."""
+    import re
+
+    if project.registry.managed or project.registry.url:
+        return project
+    try:
+        source = script.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return project
+    if not re.search(_SDK_IMPORT, source, re.MULTILINE):
+        return project
+    return dataclasses.replace(project, registry=dataclasses.replace(project.registry, command=(registry.AUTO,)))

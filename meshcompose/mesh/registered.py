@@ -1,15 +1,22 @@
 """The `registered` condition and the registry health probe, for one project.
 
 `depends_on: {provider: {condition: registered}}` holds once the MCP Mesh
-registry lists the provider as healthy; it can no longer hold once the
-provider has ended. `healthcheck: {registry: true}` asks the same question
-periodically. Both need only the registry URL and the project name (an
-agent's registry id is derived from them), so the runtime hands this object
-to its runners instead of answering registry questions itself.
+registry lists the provider as healthy *and* has heard from it since its
+current process started (a `kill -9`ed predecessor stays listed healthy for
+20-30 s under the same id); it can no longer hold once the provider has
+ended. `healthcheck: {registry: true}` asks the same question periodically.
+
+Every waiter and probe of a process reads the registry through one shared
+`RegistryPoller` per URL: concurrent askers share one `GET /agents`, asked
+at most every `FAST` seconds while someone waits for a registration, and
+reused for up to `STEADY` seconds by probes of agents already registered.
+So a project costs the registry ~2 requests/s while it starts and one per
+`STEADY` seconds afterwards, however many agents it has.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Callable
@@ -17,8 +24,59 @@ from typing import Callable
 import anyio
 
 from meshcompose.mesh import registry, registry_client
+from meshcompose.mesh.registry_client import Snapshot
 
 Probe = Callable[[], Awaitable[bool]]
+StartedAt = Callable[[], "float | None"]  # epoch start of the agent's current process
+
+FAST = 0.5  # seconds between reads while someone waits to see a registration
+STEADY = 15.0  # how old a read may be for a probe of an agent seen registered
+# A probe of an agent not yet registered watches this long (under the default
+# 2 s interval and 5 s timeout) so healthy follows the registration within FAST.
+PATIENCE = 1.5
+
+
+class RegistryPoller:
+    """One `GET /agents` at a time, shared by every asker that accepts its age."""
+
+    def __init__(self, url: str, fetch: Callable[[str], Awaitable[Snapshot | None]] | None = None) -> None:
+        self.url = url
+        self._fetch = fetch or registry_client.asnapshot
+        self._latest: Snapshot | None = None
+        self._taken_at = -float("inf")  # time.monotonic() of the latest read
+        self._inflight: anyio.Event | None = None
+        self.requests = 0
+
+    async def read(self, max_age: float) -> Snapshot | None:
+        """The latest snapshot if younger than `max_age`, else a new one
+        (joining a read already under way)."""
+        while time.monotonic() - self._taken_at > max_age:
+            if self._inflight is not None:
+                await self._inflight.wait()
+                continue
+            self._inflight = done = anyio.Event()
+            try:
+                self.requests += 1
+                self._latest = await self._fetch(self.url)
+                self._taken_at = time.monotonic()
+            finally:
+                self._inflight = None
+                done.set()
+        return self._latest
+
+
+_pollers: dict[str, RegistryPoller] = {}
+
+
+def poller(url: str) -> RegistryPoller:
+    """The process-wide poller for `url` (a supervisor runs one project)."""
+    if url not in _pollers:
+        _pollers[url] = RegistryPoller(url)
+    return _pollers[url]
+
+
+def _no_start() -> float | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -31,15 +89,16 @@ class Registration:
     def agent_id(self, agent: str) -> str:
         return registry.agent_id(self.project, agent)
 
-    async def wait(self, agent: str, ended: Callable[[], Awaitable[str]]) -> tuple[bool, str]:
-        """Until the registry lists `agent` as healthy: (True, ""); or until
-        `ended()` returns, which it does with the reason once the agent ended
-        for good: (False, reason)."""
+    async def wait(self, agent: str, ended: Callable[[], Awaitable[str]],
+                   started: StartedAt = _no_start) -> tuple[bool, str]:
+        """Until the registry lists `agent` as healthy and seen since
+        `started()`: (True, ""); or until `ended()` returns, which it does
+        with the reason once the agent ended for good: (False, reason)."""
         outcome: list[tuple[bool, str]] = []
         async with anyio.create_task_group() as tg:
 
             async def registered() -> None:
-                await registry_client.wait_registered(self._url(), self.agent_id(agent))
+                await self._until_registered(agent, started)
                 outcome.append((True, ""))
                 tg.cancel_scope.cancel()
 
@@ -52,14 +111,42 @@ class Registration:
             tg.start_soon(gone)
         return outcome[0]
 
-    def probe(self, agent: str) -> Probe:
-        """A health probe: is `agent` registered and healthy right now?"""
+    async def _until_registered(self, agent: str, started: StartedAt) -> None:
+        source, agent_id = poller(self._url()), self.agent_id(agent)
+        while True:
+            taken = await source.read(FAST)
+            if taken is not None and taken.registered_since(agent_id, started()):
+                return
+            await anyio.sleep(FAST)
+
+    def probe(self, agent: str, started: StartedAt = _no_start) -> Probe:
+        """A health probe: is `agent` registered (since `started()`) and healthy?
+        Once it was, reads up to STEADY seconds old answer for it."""
         agent_id = self.agent_id(agent)
+        seen_for: list[float | None] = []  # the process start it was last seen registered for
 
         async def registered() -> bool:
-            return await registry_client.ais_registered(self._url(), agent_id)
+            start = started()
+            if seen_for and seen_for[-1] == start:
+                fresh = await self._registered_in(agent_id, start, STEADY, 0.0)
+            else:  # not seen yet: watch for it a while, so `healthy` follows registration closely
+                fresh = await self._registered_in(agent_id, start, FAST, PATIENCE)
+            seen_for[:] = [start] if fresh else []
+            return fresh
 
         return registered
+
+    async def _registered_in(self, agent_id: str, start: float | None, max_age: float, patience: float) -> bool:
+        """Whether a read (up to `max_age` old) shows it registered since `start`,
+        reading again every FAST seconds for up to `patience` seconds."""
+        give_up = time.monotonic() + patience
+        while True:
+            taken = await poller(self._url()).read(max_age)
+            if taken is not None and taken.registered_since(agent_id, start):
+                return True
+            if time.monotonic() >= give_up:
+                return False
+            await anyio.sleep(FAST)
 
     def _url(self) -> str:
         # Planning always decides a URL (flags, env or the default) before agents run.

@@ -33,6 +33,13 @@ Shapes, observed with mcp-mesh-registry 3.7.1 and the mcp-mesh 3.7.1 SDK:
     whose heartbeats stop (after the registry's 20 s default timeout).
     Every SDK agent also lists three framework capabilities (`__mesh_job_*`,
     tagged "framework"); they are not counted here.
+
+Stale registrations: after a `kill -9` the registry keeps listing the agent
+as "healthy" for 20-30 s, and a new process of that agent re-registers under
+the same id with the same `created_at`. What moves is `last_seen` (RFC 3339
+with nanoseconds, the registry's clock): set by the registration and by every
+heartbeat (each 5 s). So a registration is fresh for a process started at T
+when `last_seen`, taken back to our clock, is after T (see `Snapshot`).
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -64,10 +73,55 @@ class AgentInfo:
     endpoint: str = ""
     dependencies_resolved: int = 0
     total_dependencies: int = 0
+    last_seen: float | None = None  # epoch seconds, the registry's clock
 
     @property
     def healthy(self) -> bool:
         return self.status == HEALTHY
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One `GET /agents` answer, with the registry's clock relative to ours.
+
+    `skew` is the registry's `timestamp` minus our clock read just before the
+    request was sent. The registry wrote its timestamp after that moment, so
+    `skew` errs high by at most the round trip, and `last_seen - skew` errs
+    early: a registration can only look older than it is, never newer. That
+    is the safe direction: a stale entry is never taken for a fresh one; a
+    fresh one at worst waits for its next heartbeat.
+    """
+
+    agents: dict[str, AgentInfo]
+    skew: float = 0.0
+
+    def registered_since(self, agent_id: str, started: float | None) -> bool:
+        """Listed healthy, and (when `started` is given, epoch seconds on our
+        clock) seen by the registry after that moment."""
+        info = self.agents.get(agent_id)
+        if info is None or not info.healthy:
+            return False
+        if started is None:
+            return True
+        return info.last_seen is not None and info.last_seen - self.skew >= started
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
+
+
+def parse_time(value: Any) -> float | None:
+    """Epoch seconds from the registry's RFC 3339 times (nanoseconds, `Z`); None if unreadable."""
+    from datetime import datetime, timezone
+
+    match = _RFC3339.match(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    whole, fraction, zone = match.groups()
+    try:
+        moment = datetime.fromisoformat(whole + (zone if zone and zone != "Z" else "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=moment.tzinfo or timezone.utc).timestamp() + float(fraction or 0)
 
 
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -139,6 +193,7 @@ def parse_agent(raw: Mapping[str, Any]) -> AgentInfo | None:
         endpoint=str(raw.get("endpoint") or ""),
         dependencies_resolved=_int(raw.get("dependencies_resolved")),
         total_dependencies=_int(raw.get("total_dependencies")),
+        last_seen=parse_time(raw.get("last_seen")),
     )
 
 
@@ -148,6 +203,13 @@ def agents(url: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, AgentInfo] |
     None (unreachable) and {} (reachable, nothing registered) differ on
     purpose: `ps` shows the first as an unknown MESH state.
     """
+    taken = snapshot(url, timeout)
+    return None if taken is None else taken.agents
+
+
+def snapshot(url: str, timeout: float = DEFAULT_TIMEOUT) -> Snapshot | None:
+    """`GET /agents` with the registry's clock skew; None when there is no usable answer."""
+    before = time.time()
     body = _get_json(url, "/agents", timeout)
     if not isinstance(body, dict):
         return None
@@ -155,7 +217,9 @@ def agents(url: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, AgentInfo] |
     if not isinstance(listed, list):
         return None
     found = (parse_agent(raw) for raw in listed if isinstance(raw, dict))
-    return {info.id: info for info in found if info is not None}
+    now = parse_time(body.get("timestamp"))
+    return Snapshot({info.id: info for info in found if info is not None},
+                    skew=0.0 if now is None else now - before)
 
 
 def is_registered(url: str, agent_id: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
@@ -175,6 +239,12 @@ async def aagents(url: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Agent
     import anyio.to_thread
 
     return await anyio.to_thread.run_sync(agents, url, timeout)
+
+
+async def asnapshot(url: str, timeout: float = DEFAULT_TIMEOUT) -> Snapshot | None:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(snapshot, url, timeout)
 
 
 async def ais_registered(url: str, agent_id: str, timeout: float = DEFAULT_TIMEOUT) -> bool:

@@ -31,6 +31,14 @@ T = TypeVar("T")
 
 RegistryProbe = Callable[[], Awaitable[bool]]
 
+# Without an explicit start_period, an agent that has not registered since
+# it started is `starting`, not
+# unhealthy: SDK agents take 2-3 s on a quiet machine and far longer under
+# load or after a registry retry backoff (11 s seen). Only after this long
+# without a first registration (or once registered and then dropped) do
+# failures count.
+REGISTRY_START_PERIOD = 90.0
+
 # Enough of a response to read the status line; the body is never needed.
 _STATUS_LINE_LIMIT = 4096
 # How much of a failing probe command's stderr the reason keeps.
@@ -283,14 +291,18 @@ async def monitor(
             check, cwd=cwd, env=env, registry_probe=registry_probe, log_matcher=log_matcher,
         )
         tracker.record(probe, anyio.current_time())
-        await anyio.sleep(max(0.0, began + check.interval - anyio.current_time()))
+        interval = check.interval if tracker.reported or check.start_interval is None else check.start_interval
+        await anyio.sleep(max(0.0, began + interval - anyio.current_time()))
 
 
 class _Tracker:
     """Turns a sequence of probe results into reported changes."""
 
     def __init__(self, check: Healthcheck, on_change: Callable[[Probe], None], started: float) -> None:
-        self.grace_ends = started + check.start_period
+        start_period = check.start_period
+        if check.kind is HealthKind.REGISTRY and not start_period:
+            start_period = REGISTRY_START_PERIOD  # an explicit start_period wins
+        self.grace_ends = started + start_period
         self.retries = max(1, check.retries)
         self.on_change = on_change
         self.reported: Probe | None = None

@@ -201,7 +201,8 @@ class AgentRunner:
 
     async def _await_condition(self, other: AgentRunner, condition: Condition) -> tuple[bool, str]:
         if condition is Condition.REGISTERED:
-            return await self.context.registration.wait(other.agent.name, other.wait_final)
+            return await self.context.registration.wait(
+                other.agent.name, other.wait_final, lambda: other.status.started_at)
         while True:
             result = conditions.outcome(condition, other.status)
             if result is not None:
@@ -322,7 +323,7 @@ class AgentRunner:
             return
         registry_probe = None
         if check.kind is HealthKind.REGISTRY:
-            registry_probe = self.context.registration.probe(self.agent.name)
+            registry_probe = self.context.registration.probe(self.agent.name, lambda: self.status.started_at)
         with scope:
             await monitor(
                 check, cwd=self.launch.cwd, env=self.launch.env, on_change=self._health_changed,

@@ -144,10 +144,10 @@ def test_up_detached_with_watch_restarts_in_the_supervisor(project: ProjectDir) 
 
         wait_until(lambda: pid() is not None, 30, "the agent's pid")
         old = pid()
-        wait_until(lambda: "watching" in project.read(".mesh-compose/supervisor.log"), 30, "the watcher")
+        wait_until(lambda: "watching" in project.read(".mesh-compose/t/supervisor.log"), 30, "the watcher")
         project.script("app/agent.py", agent_code(2))
         wait_until(lambda: pid() not in (None, old), 30, "a new pid")
-        log = project.read(".mesh-compose/supervisor.log")
+        log = project.read(".mesh-compose/t/supervisor.log")
         assert re.search(r"hello ⟳ restarting: agent\.py changed", log), log
         logs = project.cli("logs", "hello")
         assert "VERSION 2 pid" in logs.stdout or wait_until(

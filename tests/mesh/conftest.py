@@ -18,12 +18,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from mesh_helpers import INSTALL_COMMAND, PROJECT, REPO, free_port, wait_until
+from mesh_helpers import EXAMPLE, INSTALL_COMMAND, PROJECT, REPO, free_port, wait_until
 from meshcompose.mesh import registry
 from meshcompose.model import Agent, Registry, RunKind
 
@@ -162,3 +163,21 @@ def driver(mesh_stack: MeshStack, tmp_path: Path):
         yield mesh
     finally:
         mesh.kill_all()  # whatever a failing test left running
+
+
+@pytest.fixture
+def example(tmp_path: Path, mesh_stack):
+    """A copy of examples/mcp-mesh, and a CLI runner whose PATH has the
+    registry binary and whose active venv has the SDK."""
+    project = tmp_path / "mcp-mesh"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".mesh-compose"))
+    env = {**os.environ, "PATH": f"{mesh_stack.registry_binary.parent}{os.pathsep}{os.environ['PATH']}",
+           "VIRTUAL_ENV": str(mesh_stack.python.parent.parent)}
+    env.pop("MCP_MESH_REGISTRY_URL", None)
+
+    def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "meshcompose", *args], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    yield project, cli
+    cli("down", "-t", "5")  # whatever a failing test left running

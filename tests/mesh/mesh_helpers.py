@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "mcp-mesh"
 INSTALL_COMMAND = "bash scripts/install-mesh.sh"
 PROJECT = "mcp-mesh"  # the example's project name, so agent ids match `up`'s
+HELLO_ID = f"{PROJECT}-hello"  # registry.agent_id(PROJECT, "hello")
+GREETER_ID = f"{PROJECT}-greeter"
 
 
 def free_port() -> int:
@@ -58,3 +60,18 @@ def alive(pid: int) -> bool:
 def listening_addresses(pid: int) -> set:
     connections = psutil.Process(pid).net_connections(kind="inet")
     return {c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN}
+
+
+def raw_agents(url: str) -> dict:
+    with urllib.request.urlopen(url + "/agents", timeout=5) as response:
+        return {agent["id"]: agent for agent in json.load(response)["agents"] or []}
+
+
+def recorded(project: Path, name: str = PROJECT) -> dict:
+    return json.loads((project / ".mesh-compose" / name / "state.json").read_text())
+
+
+def ps_rows(cli, *flags: str) -> dict:
+    result = cli("ps", "--format", "json", *flags)
+    assert result.returncode == 0, result.stderr
+    return {row["Name"]: row for row in map(json.loads, result.stdout.splitlines())}

@@ -3,57 +3,15 @@ on the example project, with a managed registry and with a reused one."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import urllib.request
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from mesh_helpers import EXAMPLE, PROJECT, alive, free_port, wait_until
+from mesh_helpers import GREETER_ID, HELLO_ID, alive, free_port, ps_rows, raw_agents, recorded, wait_until
 from meshcompose.mesh import registry
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(240)]
 
-HELLO_ID = registry.agent_id(PROJECT, "hello")
-GREETER_ID = registry.agent_id(PROJECT, "greeter")
-
-
-@pytest.fixture
-def example(tmp_path: Path, mesh_stack):
-    """A copy of examples/mcp-mesh, and a CLI runner whose PATH has the
-    registry binary and whose active venv has the SDK."""
-    project = tmp_path / "mcp-mesh"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".mesh-compose"))
-    env = {**os.environ, "PATH": f"{mesh_stack.registry_binary.parent}{os.pathsep}{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(mesh_stack.python.parent.parent)}
-    env.pop("MCP_MESH_REGISTRY_URL", None)
-
-    def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "meshcompose", *args], cwd=project, env=env,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-    yield project, cli
-    cli("down", "-t", "5")  # whatever a failing test left running
-
-
-def raw_agents(url: str) -> dict:
-    with urllib.request.urlopen(url + "/agents", timeout=5) as response:
-        return {agent["id"]: agent for agent in json.load(response)["agents"] or []}
-
-
-def recorded(project: Path) -> dict:
-    return json.loads((project / ".mesh-compose" / "mcp-mesh" / "state.json").read_text())
-
-
-def ps_rows(cli, *flags: str) -> dict:
-    result = cli("ps", "--format", "json", *flags)
-    assert result.returncode == 0, result.stderr
-    return {row["Name"]: row for row in map(json.loads, result.stdout.splitlines())}
 
 
 def test_managed_registry_ordered_registration_ps_and_down(example):
@@ -112,7 +70,7 @@ def test_up_says_so_before_starting_anything_when_no_registry_can_be_had(example
     assert up.returncode == 1
     assert f"no MCP Mesh registry answers at {url}" in up.stderr
     assert "Traceback" not in up.stderr
-    assert not (project / ".mesh-compose" / "mcp-mesh" / "state.json").exists()
+    assert not (project / ".mesh-compose" / "state.json").exists()
 
 
 def test_simple_mode_runs_one_agent_file_connected_to_the_registry(example, driver):

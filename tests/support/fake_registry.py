@@ -14,6 +14,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+
+def _rfc3339(moment: float) -> str:
+    """The real registry's format: UTC, sub-second digits, `Z`."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f"{moment % 1:.6f}"[1:] + "Z"
+
+
 FRAMEWORK_CAPABILITY = {"name": "__mesh_job_status", "tags": ["mesh-jobs", "framework"], "available": True}
 
 
@@ -49,13 +55,16 @@ class FakeRegistry:
         self._server.shutdown()
         self._server.server_close()
 
-    def register(self, agent_id: str, status: str = "healthy", capabilities: int = 1) -> None:
+    def register(self, agent_id: str, status: str = "healthy", capabilities: int = 1,
+                 last_seen: float | None = None) -> None:
+        """`last_seen` (epoch, default now) is when the registry last heard from it."""
         caps = [{"name": f"cap{i}", "tags": [], "available": True} for i in range(capabilities)]
         with self._lock:
             self.agents[agent_id] = {
                 "id": agent_id, "name": agent_id, "status": status,
                 "capabilities": caps + [FRAMEWORK_CAPABILITY],
                 "endpoint": "http://127.0.0.1:1", "dependencies_resolved": 0, "total_dependencies": 0,
+                "last_seen": _rfc3339(time.time() if last_seen is None else last_seen),
             }
 
     def register_later(self, delay: float, agent_id: str, status: str = "healthy") -> threading.Timer:
@@ -65,7 +74,7 @@ class FakeRegistry:
         return timer
 
     def _body(self, path: str) -> dict[str, Any] | None:
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        now = _rfc3339(time.time())
         if path == "/health":
             return {"service": "mcp-mesh-registry", "status": self.health_status, "timestamp": now}
         if path == "/agents":

@@ -14,20 +14,28 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
                         help="stop grace period for every agent, instead of each one's stop_grace_period")
+    parser.add_argument("--registry", action="store_true",
+                        help="also stop the managed MCP Mesh registry when other projects' agents use it")
 
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app import down as app_down
     from meshcompose.cli.options import project_identity
 
-    return render(app_down.down(project_identity(args), app_down.DownOptions(timeout=args.timeout)))
+    options = app_down.DownOptions(timeout=args.timeout, registry=args.registry)
+    return render(app_down.down(project_identity(args), options))
 
 
 def render(result: DownResult) -> int:
     from meshcompose.app.down import DownMode
     from meshcompose.cli.render import print_marked
 
-    if result.mode is DownMode.NEVER_RAN:
+    if result.registry_kept_for:
+        print_marked([("✔", agent.name, "stopped") for agent in result.stopped])
+        print(f"the MCP Mesh registry keeps running: other projects' agents use it "
+              f"({', '.join(result.registry_kept_for)}); `down --registry` stops it anyway",
+              file=sys.stderr)
+    elif result.mode is DownMode.NEVER_RAN:
         print("nothing to stop: the project has not run here")
     elif result.mode is DownMode.SUPERVISOR:
         print_marked([("✔", agent.name, "stopped") for agent in result.stopped])

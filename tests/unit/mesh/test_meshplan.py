@@ -95,3 +95,12 @@ def test_agents_get_registry_settings_but_the_registry_does_not():
     assert list(envs) == ["a"]
     assert envs["a"]["MCP_MESH_REGISTRY_URL"] == URL and envs["a"]["MCP_MESH_LOG_LEVEL"] == "DEBUG"
     assert envs["a"]["MCP_MESH_AGENT_ID"] == "demo-a"
+
+
+def test_a_managed_registry_starts_from_an_empty_database(tmp_path):
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"registry.db{suffix}").write_bytes(b"x" * 1000)
+    (tmp_path / "state.json").write_text("{}")
+    meshplan.discard_database(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    meshplan.discard_database(tmp_path)  # nothing there: fine

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from fake_registry import FakeRegistry
-from meshcompose.mesh import registry
+from meshcompose.mesh import registered, registry
 from meshcompose.model import (
     Agent,
     AgentState,
@@ -106,8 +106,9 @@ def test_provider_that_never_registers_and_exits_skips_its_dependent(tmp_path, f
     assert "client: skipped because 'provider' never registered: it is exited (0)" in seen.notices
 
 
-def test_a_registry_that_dies_turns_the_provider_unhealthy(tmp_path, fake):
-    fake.register(registry.agent_id("demo", "provider"))
+def test_a_registry_that_dies_turns_the_provider_unhealthy(tmp_path, fake, monkeypatch):
+    monkeypatch.setattr(registered, "STEADY", 0.2)  # re-read soon after registering, not in 15 s
+    fake.register_later(0.5, registry.agent_id("demo", "provider"))  # after its process started
     threading.Timer(1.5, fake.die).start()
     seen = run_project(tmp_path, fake, "import time\nwhile True: time.sleep(0.1)\n", stop_after=3)
     states = seen.states("provider")
