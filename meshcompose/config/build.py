@@ -14,7 +14,7 @@ import re
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any
 
 from meshcompose import units
 from meshcompose.config import envfile
@@ -43,15 +43,15 @@ from meshcompose.model import (
 
 
 def build_project(
-    loaded: Loaded, *, files: Tuple[Path, ...], directory: Path, project_name: Optional[str],
-    profiles: Tuple[str, ...], variables: Mapping[str, str], unset: Optional[List[str]] = None,
+    loaded: Loaded, *, files: tuple[Path, ...], directory: Path, project_name: str | None,
+    profiles: tuple[str, ...], variables: Mapping[str, str], unset: list[str] | None = None,
 ) -> Project:
-    data: Dict[str, Any] = loaded.data
+    data: dict[str, Any] = loaded.data
     located = Located(loaded)
     name = _project_name(located, data, directory, project_name)
     raw_python = data.get("python") or {}
     python = located.requirements(("python",), raw_python, PythonRequirements())
-    raw_agents: Dict[str, Any] = data.get("agents") or {}
+    raw_agents: dict[str, Any] = data.get("agents") or {}
     if not raw_agents and not loaded.broken:
         located.add(("agents",), "no agents defined; add at least one under `agents:`")
     enabled = {n for n, a in raw_agents.items() if _enabled(a, profiles)}
@@ -74,7 +74,7 @@ class BuildContext:
     """What every agent is built against."""
 
     def __init__(self, directory: Path, variables: Mapping[str, str], python: PythonRequirements,
-                 raw_agents: Mapping[str, Any], enabled: Set[str], unset: Optional[List[str]] = None) -> None:
+                 raw_agents: Mapping[str, Any], enabled: set[str], unset: list[str] | None = None) -> None:
         self.unset = unset  # names an env_file interpolated that are set nowhere
         self.directory = directory
         self.variables = variables
@@ -86,7 +86,7 @@ class BuildContext:
         """Absolute, relative to the project directory, `~` expanded; symlinks kept."""
         return Path(os.path.normpath(self.directory / Path(text).expanduser()))
 
-    def read_env_file(self, located: Located, path: Path_, text: str) -> Dict[str, str]:
+    def read_env_file(self, located: Located, path: Path_, text: str) -> dict[str, str]:
         file = self.path(text)
         try:
             return envfile.read_env_file(file, self.variables, self.unset)
@@ -109,7 +109,7 @@ def _enabled(agent: Mapping[str, Any], active: Sequence[str]) -> bool:
     return not wanted or "*" in active or any(p in active for p in wanted)  # `--profile '*'`: all, as compose
 
 
-def _project_name(located: Located, data: Mapping[str, Any], directory: Path, override: Optional[str]) -> str:
+def _project_name(located: Located, data: Mapping[str, Any], directory: Path, override: str | None) -> str:
     if override is not None:
         if not NAME_PATTERN.match(override):
             located.problems.append(Problem("-p/--project-name", 0, 0, "", f"invalid project name {override!r}: "
@@ -146,7 +146,7 @@ def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:
         located.add(("registry", "url"), f"not an http(s) URL: {url!r}")
     port = located.integer(("registry", "port"), raw.get("port"), None, 1, 65535)
     command = raw.get("command")
-    argv: Tuple[str, ...] = ("auto",) if command == "auto" else tuple(str(a) for a in command or ())
+    argv: tuple[str, ...] = ("auto",) if command == "auto" else tuple(str(a) for a in command or ())
     return Registry(url=url, host=raw.get("host"), port=port, command=argv)
 
 
@@ -158,7 +158,7 @@ HEALTH_KINDS = ("http", "tcp", "cmd", "log", "registry")
 _PORTABLE_SIGNALS = {"SIGTERM", "SIGINT", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK"}
 
 
-def argv(raw: Any) -> Tuple[str, ...]:
+def argv(raw: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in raw or ())
 
 
@@ -196,13 +196,15 @@ class AgentBuilder:
         return Agent(
             name=name, run=run, target=target, command=command, args=argv(raw.get("args")),
             working_dir=self._working_dir(base, raw),
-            interpreter=self.located.interpreter(base + ("interpreter",), raw.get("interpreter"), self.context.directory),
+            interpreter=self.located.interpreter(base + ("interpreter",), raw.get("interpreter"),
+                                                 self.context.directory),
             python=self._python(base, raw),
             environment=environment,
             depends_on=self._depends_on(base, name, raw.get("depends_on") or {}),
             healthcheck=self._healthcheck(base + ("healthcheck",), raw.get("healthcheck")),
             restart=self._restart(base, raw),
-            stop_signal=self.located.convert(base + ("stop_signal",), raw.get("stop_signal"), units.parse_signal, "SIGTERM"),
+            stop_signal=self.located.convert(base + ("stop_signal",), raw.get("stop_signal"), units.parse_signal,
+                                             "SIGTERM"),
             stop_grace_period=self.located.duration(base + ("stop_grace_period",), raw.get("stop_grace_period"), 10.0),
             resources=self._resources(base + ("resources",), raw.get("resources") or {}),
             metadata=self._metadata(raw.get("metadata") or {}),
@@ -212,7 +214,7 @@ class AgentBuilder:
             external=frozenset(self._interpolated(base) | {f"environment.{key}" for key in external_env}),
         )
 
-    def _interpolated(self, base: Path_) -> Set[str]:
+    def _interpolated(self, base: Path_) -> set[str]:
         """Settings (other than environment, see _environment) holding interpolated variables."""
         size = len(base)
         return {dotted(path[size:]) for path in self.located.interpolated
@@ -226,7 +228,7 @@ class AgentBuilder:
         packages = tuple(dict.fromkeys((*project.packages, *own.packages)))
         return PythonRequirements(requires=own.requires, packages=packages)
 
-    def _run(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[RunKind, str, Tuple[str, ...]]:
+    def _run(self, base: Path_, raw: Mapping[str, Any]) -> tuple[RunKind, str, tuple[str, ...]]:
         present = [kind for kind in RUN_KINDS if kind in raw]
         if len(present) != 1:
             which = "none" if not present else ", ".join(present)
@@ -248,11 +250,11 @@ class AgentBuilder:
         self.located.existing(base + ("working_dir",), directory, "directory")
         return directory
 
-    def _environment(self, base: Path_, raw: Mapping[str, Any]) -> Tuple[Dict[str, str], Set[str]]:
+    def _environment(self, base: Path_, raw: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
         """The final environment, and the keys whose value came from outside the
         project files: an env_file, a bare KEY, or an interpolated variable."""
-        result: Dict[str, str] = {}
-        external: Set[str] = set()
+        result: dict[str, str] = {}
+        external: set[str] = set()
         for index, text in enumerate(raw.get("env_file") or ()):
             values = self.context.read_env_file(self.located, base + ("env_file", index), text)
             result.update(values)
@@ -272,7 +274,7 @@ class AgentBuilder:
                 external.discard(key)
         return result, {key for key in external if key in result}
 
-    def _depends_on(self, base: Path_, name: str, raw: Mapping[str, Any]) -> Tuple[DependsOn, ...]:
+    def _depends_on(self, base: Path_, name: str, raw: Mapping[str, Any]) -> tuple[DependsOn, ...]:
         found = []
         for other, spec in raw.items():
             path = base + ("depends_on", other)
@@ -291,7 +293,7 @@ class AgentBuilder:
             found.append(DependsOn(other, condition, required, bool(spec.get("restart", False))))
         return tuple(found)
 
-    def _watch(self, path: Path_, raw: Sequence[Mapping[str, Any]]) -> Tuple[WatchRule, ...]:
+    def _watch(self, path: Path_, raw: Sequence[Mapping[str, Any]]) -> tuple[WatchRule, ...]:
         """develop.watch: paths relative to the project directory; one that
         does not exist is accepted while its directory does (a requirements
         file added later), since watching starts from what exists."""
@@ -302,11 +304,11 @@ class AgentBuilder:
                 self.located.add(path + (index, "path"), f"no such file or directory: {str(watched)!r}")
                 continue
             action = WatchAction(entry.get("action", WatchAction.RESTART.value))
-            ignore: Tuple[str, ...] = tuple(str(glob) for glob in entry.get("ignore") or ())
+            ignore: tuple[str, ...] = tuple(str(glob) for glob in entry.get("ignore") or ())
             rules.append(WatchRule(watched, action, ignore))
         return tuple(rules)
 
-    def _healthcheck(self, path: Path_, raw: Optional[Mapping[str, Any]]) -> Optional[Healthcheck]:
+    def _healthcheck(self, path: Path_, raw: Mapping[str, Any] | None) -> Healthcheck | None:
         if raw is None:
             return None
         present = [kind for kind in HEALTH_KINDS if kind in raw]

@@ -20,7 +20,6 @@ import re
 from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 from meshcompose.config.interpolate import InterpolationError, interpolate
 
@@ -41,18 +40,18 @@ class EnvFileError(ValueError):
         return f"line {self.line}: {self.message}"
 
 
-def read_env_file(path: Path, environ: Optional[Mapping[str, str]] = None,
-                  unset: Optional[List[str]] = None) -> Dict[str, str]:
+def read_env_file(path: Path, environ: Mapping[str, str] | None = None,
+                  unset: list[str] | None = None) -> dict[str, str]:
     """Parse a file. Raises OSError when unreadable, EnvFileError when malformed."""
     text = path.read_bytes().decode("utf-8", errors="replace")
     return parse_env(text, environ, unset)
 
 
-def parse_env(text: str, environ: Optional[Mapping[str, str]] = None,
-              unset: Optional[List[str]] = None) -> Dict[str, str]:
+def parse_env(text: str, environ: Mapping[str, str] | None = None,
+              unset: list[str] | None = None) -> dict[str, str]:
     """KEY -> value. `environ` is the caller's environment: bare keys and interpolation read it;
     names interpolated but set nowhere are appended to `unset`."""
-    values: Dict[str, str] = {}
+    values: dict[str, str] = {}
     caller: Mapping[str, str] = environ or {}
     lookup = ChainMap(dict(caller), values)  # the caller's value wins over a line above
     lines = text.lstrip("\ufeff").splitlines()
@@ -79,8 +78,8 @@ def parse_env(text: str, environ: Optional[Mapping[str, str]] = None,
     return values
 
 
-def _value(rest: str, lines: List[str], index: int, lookup: Mapping[str, str],
-           unset: Optional[List[str]]) -> Tuple[str, int]:
+def _value(rest: str, lines: list[str], index: int, lookup: Mapping[str, str],
+           unset: list[str] | None) -> tuple[str, int]:
     """The value after `=`, and how many extra lines a quoted value used."""
     stripped = rest.lstrip()
     if stripped[:1] == "'":
@@ -92,14 +91,14 @@ def _value(rest: str, lines: List[str], index: int, lookup: Mapping[str, str],
     return _expand((stripped[: comment.start()] if comment else stripped).rstrip(), lookup, unset, index), 0
 
 
-def _expand(text: str, lookup: Mapping[str, str], unset: Optional[List[str]], index: int) -> str:
+def _expand(text: str, lookup: Mapping[str, str], unset: list[str] | None, index: int) -> str:
     try:
         return interpolate(text, lookup, unset)
     except InterpolationError as error:
         raise EnvFileError(index, error.message) from None
 
 
-def _quoted(text: str, lines: List[str], index: int) -> Tuple[str, int]:
+def _quoted(text: str, lines: list[str], index: int) -> tuple[str, int]:
     """The text between the quotes, escapes still in it (but for the quote's own), and the extra lines used."""
     quote, body, extra = text[0], text[1:], 0
     while True:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from meshcompose.config.yamlload import Loaded, Mark, Path_, dotted
 from meshcompose.errors import Problem
@@ -42,21 +42,23 @@ def from_seed_yaml(loaded: Loaded, path: Path) -> Loaded:
     result = Loaded(None, {(): loaded.marks[()]})
     for key in source:
         if key not in _SEED_TOP_KEYS and not str(key).startswith("x-"):
-            _seed_problem(result, loaded, (key,), f"unknown key '{key}' in a single-agent file; allowed: {', '.join(_SEED_TOP_KEYS)}")
+            _seed_problem(result, loaded, (key,),
+                          f"unknown key '{key}' in a single-agent file; allowed: {', '.join(_SEED_TOP_KEYS)}")
     agent = source.get("agent")
     if not isinstance(agent, dict):
         _seed_problem(result, loaded, ("agent",), "expected a map with `script:`")
         return result
     for key in agent:
         if key not in _SEED_AGENT_KEYS:
-            _seed_problem(result, loaded, ("agent", key), f"unknown key '{key}'; allowed: {', '.join(_SEED_AGENT_KEYS)}")
+            _seed_problem(result, loaded, ("agent", key),
+                          f"unknown key '{key}'; allowed: {', '.join(_SEED_AGENT_KEYS)}")
     if "script" not in agent:
         _seed_problem(result, loaded, ("agent",), "missing `script:` (the agent's .py file)")
     if result.problems:
         return result
     name = _seed_agent_name(source, path)
     base: Path_ = ("agents", name)
-    converted: Dict[str, Any] = {}
+    converted: dict[str, Any] = {}
     for old, new in _SEED_AGENT_KEYS.items():
         if old in agent:
             converted[new] = agent[old]
@@ -71,13 +73,13 @@ def from_seed_yaml(loaded: Loaded, path: Path) -> Loaded:
     return result
 
 
-def _seed_agent_name(source: Dict[str, Any], path: Path) -> str:
+def _seed_agent_name(source: dict[str, Any], path: Path) -> str:
     metadata = source.get("metadata")
     wanted = metadata.get("name") if isinstance(metadata, dict) else None
     return name_from(wanted, name_from(path.stem)) if isinstance(wanted, str) else name_from(path.stem)
 
 
-def _seed_script_in_working_directory(agent: Dict[str, Any]) -> None:
+def _seed_script_in_working_directory(agent: dict[str, Any]) -> None:
     """In the seed's format a relative script is found inside working_directory."""
     script, workdir = agent.get("script"), agent.get("working_dir")
     if isinstance(script, str) and isinstance(workdir, str) and not Path(script).is_absolute():
@@ -112,8 +114,8 @@ def normalize_forms(loaded: Loaded) -> None:
             _rekey(loaded, base + ("backoff",), base + ("backoff", "initial"))
 
 
-def _environment_map(loaded: Loaded, path: Path_, items: List[str]) -> Dict[str, Optional[str]]:
-    result: Dict[str, Optional[str]] = {}
+def _environment_map(loaded: Loaded, path: Path_, items: list[str]) -> dict[str, str | None]:
+    result: dict[str, str | None] = {}
     for index, item in enumerate(items):
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -122,7 +124,7 @@ def _environment_map(loaded: Loaded, path: Path_, items: List[str]) -> Dict[str,
     return result
 
 
-def _depends_map(loaded: Loaded, path: Path_, names: List[str]) -> Dict[str, Dict[str, Any]]:
+def _depends_map(loaded: Loaded, path: Path_, names: list[str]) -> dict[str, dict[str, Any]]:
     for index, name in enumerate(names):
         _rekey(loaded, path + (index,), path + (name,))
     return {name: {} for name in names}
@@ -134,7 +136,7 @@ def _rekey(loaded: Loaded, old: Path_, new: Path_) -> None:
         loaded.marks[new] = mark
 
 
-def prune(loaded: Loaded, bad_paths: List[Path_]) -> None:
+def prune(loaded: Loaded, bad_paths: list[Path_]) -> None:
     """Remove values already reported as wrong, so the rest can still be checked.
 
     A bad list item takes its list with it (indices would shift); a bad agent

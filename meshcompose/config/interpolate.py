@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import List, Optional
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Longest operators first so `:-` is not read as `:` + `-`.
@@ -33,14 +32,14 @@ _LITERAL = "; write $$ for a literal $"
 class InterpolationError(ValueError):
     """A `${VAR:?message}` whose variable is missing, or a malformed template."""
 
-    def __init__(self, message: str, variable: Optional[str] = None) -> None:
+    def __init__(self, message: str, variable: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.variable = variable
 
 
 def interpolate(
-    text: str, variables: Mapping[str, str], unset: Optional[List[str]] = None, used: Optional[List[str]] = None,
+    text: str, variables: Mapping[str, str], unset: list[str] | None = None, used: list[str] | None = None,
 ) -> str:
     """Substitute variables in `text`.
 
@@ -55,7 +54,7 @@ def interpolate(
 
 
 class _Interpolator:
-    def __init__(self, variables: Mapping[str, str], unset: List[str], used: List[str]) -> None:
+    def __init__(self, variables: Mapping[str, str], unset: list[str], used: list[str]) -> None:
         self.variables = variables
         self.unset = unset
         self.used = used
@@ -66,7 +65,7 @@ class _Interpolator:
         return value
 
     def expand(self, text: str) -> str:
-        out: List[str] = []
+        out: list[str] = []
         pos = 0
         while True:
             dollar = text.find("$", pos)
@@ -93,7 +92,8 @@ class _Interpolator:
     def _braced(self, body: str) -> str:
         match = _NAME.match(body)
         if not match:
-            raise InterpolationError(f"invalid interpolation format: ${{{body}}} does not start with a variable name{_LITERAL}")
+            raise InterpolationError(f"invalid interpolation format: ${{{body}}} "
+                                     f"does not start with a variable name{_LITERAL}")
         name, rest = match.group(0), body[match.end():]
         if not rest:
             return self._lookup(name)

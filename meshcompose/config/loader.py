@@ -20,22 +20,22 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Union
 
 from meshcompose.config import envfile
 from meshcompose.config.build import build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
 from meshcompose.config.interpolate import InterpolationError, interpolate
+from meshcompose.config.locate import PROJECT_FILES, find_project_file
 from meshcompose.config.merge import merge_documents
 from meshcompose.config.serialize import project_to_dict
 from meshcompose.config.validate import locate, schema_problems, schema_text
 from meshcompose.config.yamlload import Loaded, Mark, Path_, load_text
-from meshcompose.errors import ConfigError, Problem, ProjectNotFoundError
+from meshcompose.errors import ConfigError, Problem
 from meshcompose.model import Project
 
 __all__ = ["load_project", "project_to_dict", "schema_text", "find_project_file", "PROJECT_FILES"]
 
-PROJECT_FILES = ("mesh-compose.yaml", "mesh-compose.yml")
 OVERRIDE_FILES = ("mesh-compose.override.yaml", "mesh-compose.override.yml")
 PathLike = Union[str, Path]
 
@@ -43,12 +43,12 @@ PathLike = Union[str, Path]
 def load_project(
     files: Sequence[PathLike] = (),
     *,
-    project_name: Optional[str] = None,
+    project_name: str | None = None,
     profiles: Sequence[str] = (),
     env_files: Sequence[PathLike] = (),
-    environ: Optional[Mapping[str, str]] = None,
-    cwd: Optional[Path] = None,
-    warnings: Optional[List[str]] = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    warnings: list[str] | None = None,
 ) -> Project:
     """The validated project. Raises ConfigError with every located problem.
 
@@ -57,7 +57,7 @@ def load_project(
     cwd = Path(cwd) if cwd is not None else Path.cwd()
     caller = dict(os.environ if environ is None else environ)
     paths = _project_files(files, cwd)
-    unset: List[str] = []
+    unset: list[str] = []
     try:
         return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd)
     finally:
@@ -65,8 +65,8 @@ def load_project(
             warnings.extend(f"the {name} variable is not set; using an empty string" for name in unset)
 
 
-def _load(paths: List[Path], caller: Dict[str, str], unset: List[str], project_name: Optional[str],
-          profiles: Tuple[str, ...], env_files: Sequence[PathLike], cwd: Path) -> Project:
+def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_name: str | None,
+          profiles: tuple[str, ...], env_files: Sequence[PathLike], cwd: Path) -> Project:
     directory = paths[0].parent
     variables = _variables(directory, env_files, caller, cwd, unset)
     documents = [read_document(path, variables, unset) for path in paths]
@@ -86,17 +86,7 @@ def _load(paths: List[Path], caller: Dict[str, str], unset: List[str], project_n
     return project
 
 
-def find_project_file(start: Path) -> Path:
-    """mesh-compose.yaml (or .yml) in `start` or the nearest parent."""
-    for directory in (start, *start.parents):
-        for name in PROJECT_FILES:
-            candidate = directory / name
-            if candidate.is_file():
-                return candidate
-    raise ProjectNotFoundError(str(start))
-
-
-def _project_files(files: Sequence[PathLike], cwd: Path) -> List[Path]:
+def _project_files(files: Sequence[PathLike], cwd: Path) -> list[Path]:
     if files:
         paths = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in files]
         missing = [Problem(str(p), 0, 0, "", "no such file") for p in paths if not p.is_file()]
@@ -108,16 +98,16 @@ def _project_files(files: Sequence[PathLike], cwd: Path) -> List[Path]:
     return [main, *overrides[:1]]
 
 
-def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str, str], cwd: Path,
-               unset: List[str]) -> Dict[str, str]:
+def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str, str], cwd: Path,
+               unset: list[str]) -> dict[str, str]:
     """Interpolation values: the caller's environment wins over .env / --env-file."""
     if env_files:
         sources = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in env_files]
         required = True
     else:
         sources, required = [directory / ".env"], False
-    values: Dict[str, str] = {}
-    problems: List[Problem] = []
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
     for source in sources:
         if not source.is_file() and not required:
             continue
@@ -133,7 +123,7 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: Dict[str,
     return values
 
 
-def read_document(path: Path, variables: Mapping[str, str], unset: List[str]) -> Loaded:
+def read_document(path: Path, variables: Mapping[str, str], unset: list[str]) -> Loaded:
     """One file as a normalized mesh-compose document (data, marks, problems).
 
     Problems found while reading the YAML (a duplicate key, `.inf`, a bad
@@ -149,7 +139,7 @@ def read_document(path: Path, variables: Mapping[str, str], unset: List[str]) ->
         loaded = _from_seed(loaded, path)
         if loaded.data is None:
             return loaded
-    bad: List[Path_] = list(loaded.replaced)
+    bad: list[Path_] = list(loaded.replaced)
     loaded.data = _interpolate_tree(loaded.data, (), variables, unset, loaded, bad)
     found = [(p, problem) for p, problem in schema_problems(loaded.data, loaded.marks)
              if not any(p[: len(r)] == r for r in loaded.replaced)]
@@ -200,10 +190,10 @@ def _read_yaml(path: Path) -> Loaded:
 
 
 def _interpolate_tree(
-    value: Any, path: Path_, variables: Mapping[str, str], unset: List[str], loaded: Loaded, bad: List[Path_],
+    value: Any, path: Path_, variables: Mapping[str, str], unset: list[str], loaded: Loaded, bad: list[Path_],
 ) -> Any:
     if isinstance(value, str):
-        used: List[str] = []
+        used: list[str] = []
         try:
             result = interpolate(value, variables, unset, used)
         except InterpolationError as error:

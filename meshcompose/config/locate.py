@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
 
 from meshcompose.errors import ProjectNotFoundError
 
 PROJECT_FILES = ("mesh-compose.yaml", "mesh-compose.yml")
 
 
-def project_dir(files: Sequence[str], cwd: Optional[Path] = None) -> Path:
+def project_dir(files: Sequence[str], cwd: Path | None = None) -> Path:
     """The directory of the first `-f` file (or the directory itself when a
     directory is given), else the nearest directory from `cwd` upwards that
     holds a project file. Raises ProjectNotFoundError."""
@@ -26,8 +25,15 @@ def project_dir(files: Sequence[str], cwd: Optional[Path] = None) -> Path:
         if not given.is_absolute() and cwd is not None:
             given = cwd / given
         return (given if given.is_dir() else given.parent).resolve()
-    here = (cwd or Path.cwd()).resolve()
-    for directory in (here, *here.parents):
-        if any((directory / name).is_file() for name in PROJECT_FILES):
-            return directory
-    raise ProjectNotFoundError(str(here))
+    return find_project_file((cwd or Path.cwd()).resolve()).parent
+
+
+def find_project_file(start: Path) -> Path:
+    """mesh-compose.yaml (or .yml) in `start` or the nearest parent: the one
+    search every command uses. Raises ProjectNotFoundError."""
+    for directory in (start, *start.parents):
+        for name in PROJECT_FILES:
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
+    raise ProjectNotFoundError(str(start))

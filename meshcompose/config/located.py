@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, List, Optional, TypeVar, Union
+from typing import Any, Callable, TypeVar
 
 from meshcompose import units
 from meshcompose.config.validate import locate
@@ -30,7 +30,7 @@ class Located:
 
     def __init__(self, loaded: Loaded) -> None:
         self.marks = loaded.marks
-        self.problems: List[Problem] = []
+        self.problems: list[Problem] = []
         # Paths whose value holds interpolated variables (few: found once, not per agent).
         self.interpolated = [path for path, mark in loaded.marks.items() if mark.variables]
 
@@ -46,7 +46,7 @@ class Located:
             self.add(path, str(error))
             return default
 
-    def quantity(self, path: Path_, raw: Any, parse: Callable[[Any], Q], default: D, what: str) -> Union[Q, D]:
+    def quantity(self, path: Path_, raw: Any, parse: Callable[[Any], Q], default: D, what: str) -> Q | D:
         """A duration, size or CPU count: like `convert`, but one too large for a float is an error too."""
         if raw is None:
             return default
@@ -65,7 +65,7 @@ class Located:
     def duration(self, path: Path_, raw: Any, default: float) -> float:
         return self.quantity(path, raw, units.parse_duration, default, "a duration")
 
-    def integer(self, path: Path_, raw: Any, default: Optional[int], low: int = 0, high: Optional[int] = None) -> Optional[int]:
+    def integer(self, path: Path_, raw: Any, default: int | None, low: int = 0, high: int | None = None) -> int | None:
         value = self.convert(path, raw, _whole_number, default)
         if value is not None and (value < low or (high is not None and value > high)):
             self.add(path, f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
@@ -89,7 +89,7 @@ class Located:
         self.problems.append(Problem(mark.file, mark.line, mark.column, dotted(where[:-1]),
                                      f"{where[-1]} {target} {problem}"))
 
-    def interpreter(self, where: Path_, spec: Optional[str], directory: Path) -> Optional[str]:
+    def interpreter(self, where: Path_, spec: str | None, directory: Path) -> str | None:
         """Checked when it is a path; a bare name such as python3.12 is looked up on PATH later."""
         if spec is not None and looks_like_path(spec):
             self.existing(where, Path(os.path.normpath(directory / Path(spec).expanduser())))

@@ -19,14 +19,14 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from meshcompose.privatefiles import write_atomic
 
 FORMAT = 1
 
 
-def default_cache_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """MESH_COMPOSE_CACHE_DIR, else the platform's user cache directory."""
     env = os.environ if environ is None else environ
     if env.get("MESH_COMPOSE_CACHE_DIR"):
@@ -48,7 +48,7 @@ def digest(*parts: Any) -> str:
 class Memo:
     """One namespace of remembered results (`valid-documents`, `plans`)."""
 
-    def __init__(self, name: str, directory: Optional[Path] = None) -> None:
+    def __init__(self, name: str, directory: Path | None = None) -> None:
         self.name = name
         self._base = directory
 
@@ -57,7 +57,7 @@ class Memo:
         # Looked up on use, so MESH_COMPOSE_CACHE_DIR set after import still counts.
         return (self._base or default_cache_dir()) / "memo" / self.name
 
-    def get(self, key: str) -> Optional[Any]:
+    def get(self, key: str) -> Any | None:
         try:
             return json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):

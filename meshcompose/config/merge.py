@@ -9,7 +9,7 @@ that wins, so a problem in the merged project points at the file it came from.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Dict
+from typing import Any
 
 from meshcompose.config.yamlload import Loaded, Mark, Path_
 
@@ -31,7 +31,7 @@ def is_replaced(path: Path_) -> bool:
     return len(path) >= 3 and path[0] == "agents" and tuple(path[2:]) in _REPLACED_IN_AGENT
 
 
-def _merge(base: Any, over: Any, path: Path_, marks: Dict[Path_, Mark], over_marks: Dict[Path_, Mark]) -> Any:
+def _merge(base: Any, over: Any, path: Path_, marks: dict[Path_, Mark], over_marks: dict[Path_, Mark]) -> Any:
     if isinstance(base, dict) and isinstance(over, dict):
         result = dict(base)
         for key, value in over.items():
@@ -53,14 +53,14 @@ def _merge(base: Any, over: Any, path: Path_, marks: Dict[Path_, Mark], over_mar
     return over
 
 
-def _copy_marks(src: Dict[Path_, Mark], old: Path_, dst: Dict[Path_, Mark], new: Path_) -> None:
+def _copy_marks(src: dict[Path_, Mark], old: Path_, dst: dict[Path_, Mark], new: Path_) -> None:
     size = len(old)
     for path, mark in src.items():
         if path[:size] == old:
             dst[new + path[size:]] = mark
 
 
-def _drop_marks(marks: Dict[Path_, Mark], prefix: Path_) -> None:
+def _drop_marks(marks: dict[Path_, Mark], prefix: Path_) -> None:
     size = len(prefix)
     for path in [p for p in marks if p[:size] == prefix and len(p) > size]:
         del marks[path]

@@ -7,16 +7,16 @@ absolute paths), so `config` output can be loaded again to the same project.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from meshcompose.model import Agent, Healthcheck, Project, RunKind
 
 
-def project_to_dict(project: Project) -> Dict[str, Any]:
-    python: Dict[str, Any] = {"requires": project.python.requires, "packages": list(project.python.packages)}
+def project_to_dict(project: Project) -> dict[str, Any]:
+    python: dict[str, Any] = {"requires": project.python.requires, "packages": list(project.python.packages)}
     if project.interpreter:
         python = {"interpreter": project.interpreter, **python}
-    result: Dict[str, Any] = {"name": project.name, "python": python}
+    result: dict[str, Any] = {"name": project.name, "python": python}
     registry = _registry(project)
     if registry:
         result["registry"] = registry
@@ -24,9 +24,9 @@ def project_to_dict(project: Project) -> Dict[str, Any]:
     return result
 
 
-def _registry(project: Project) -> Dict[str, Any]:
+def _registry(project: Project) -> dict[str, Any]:
     registry = project.registry
-    found: Dict[str, Any] = {}
+    found: dict[str, Any] = {}
     for key in ("url", "host", "port"):
         if getattr(registry, key) is not None:
             found[key] = getattr(registry, key)
@@ -35,8 +35,8 @@ def _registry(project: Project) -> Dict[str, Any]:
     return found
 
 
-def _agent(agent: Agent) -> Dict[str, Any]:
-    result: Dict[str, Any] = {}
+def _agent(agent: Agent) -> dict[str, Any]:
+    result: dict[str, Any] = {}
     if agent.run is RunKind.SCRIPT:
         result["script"] = agent.target
     elif agent.run is RunKind.MODULE:
@@ -65,7 +65,7 @@ def _agent(agent: Agent) -> Dict[str, Any]:
     return result
 
 
-def _healthcheck(check: Healthcheck) -> Dict[str, Any]:
+def _healthcheck(check: Healthcheck) -> dict[str, Any]:
     kind = check.kind.value
     value: Any = list(check.command) if kind == "cmd" else True if kind == "registry" else check.target
     return {
@@ -74,18 +74,18 @@ def _healthcheck(check: Healthcheck) -> Dict[str, Any]:
     }
 
 
-def _restart(agent: Agent) -> Dict[str, Any]:
+def _restart(agent: Agent) -> dict[str, Any]:
     policy = agent.restart
-    result: Dict[str, Any] = {"restart": policy.mode.value}
+    result: dict[str, Any] = {"restart": policy.mode.value}
     if policy.max_restarts is not None:
         result["max_restarts"] = policy.max_restarts
     result["backoff"] = {"initial": policy.backoff.initial, "maximum": policy.backoff.maximum}
     return result
 
 
-def _metadata(agent: Agent) -> Dict[str, Any]:
+def _metadata(agent: Agent) -> dict[str, Any]:
     metadata = agent.metadata
     found = {k: getattr(metadata, k) for k in ("name", "version", "description")}
-    result: Dict[str, Any] = {k: v for k, v in found.items() if v is not None}
+    result: dict[str, Any] = {k: v for k, v in found.items() if v is not None}
     result["tags"] = list(metadata.tags)
     return result

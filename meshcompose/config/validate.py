@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from meshcompose.config import memo
 from meshcompose.config.yamlload import Mark, Path_, dotted
@@ -31,7 +31,8 @@ _NAME_RULE = "use letters, digits, '_', '.' and '-', starting with a letter or d
 # The rule a pattern enforces, in words: a schema description says what a value is, not how to write it.
 _PATTERN_WORDS = {
     "^[A-Za-z0-9][A-Za-z0-9_.-]*$": ("name", _NAME_RULE),
-    "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$": ("module name", "use a dotted Python name such as mypkg.agent"),
+    "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$":
+        ("module name", "use a dotted Python name such as mypkg.agent"),
     "^(SIG)?[A-Za-z0-9]+$": ("signal", "use a name such as SIGTERM, TERM or SIGHUP"),
 }
 
@@ -44,8 +45,8 @@ def schema_text() -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def schema() -> Dict[str, Any]:
-    document: Dict[str, Any] = json.loads(schema_text())
+def schema() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(schema_text())
     return document
 
 
@@ -56,7 +57,7 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema())
 
 
-def schema_problems(data: Any, marks: Mapping[Path_, Mark]) -> List[Tuple[Path_, Problem]]:
+def schema_problems(data: Any, marks: Mapping[Path_, Mark]) -> list[tuple[Path_, Problem]]:
     """Problems of one document, located with its marks.
 
     A `oneOf` of `required` alternatives (script/module/command, the
@@ -66,7 +67,7 @@ def schema_problems(data: Any, marks: Mapping[Path_, Mark]) -> List[Tuple[Path_,
     key = memo.digest(schema_text(), data)
     if _VALID.get(key):
         return []  # this very document passed this very schema before: skip jsonschema
-    found: Dict[Problem, Path_] = {}
+    found: dict[Problem, Path_] = {}
     for error in _validator().iter_errors(data):
         for path, message in _explain(error, ""):
             found.setdefault(locate(marks, path, message), path)
@@ -83,7 +84,7 @@ def locate(marks: Mapping[Path_, Mark], path: Path_, message: str) -> Problem:
     return Problem(mark.file, mark.line, mark.column, dotted(path), message)
 
 
-def _explain(error: Any, description: str) -> Iterator[Tuple[Path_, str]]:
+def _explain(error: Any, description: str) -> Iterator[tuple[Path_, str]]:
     path = tuple(error.absolute_path)
     description = error.schema.get("description", description) if isinstance(error.schema, dict) else description
     kind, value, instance = error.validator, error.validator_value, error.instance
@@ -114,7 +115,8 @@ def _explain(error: Any, description: str) -> Iterator[Tuple[Path_, str]]:
         yield path, error.message
 
 
-def _unknown_keys(subschema: Mapping[str, Any], instance: Mapping[str, Any], path: Path_) -> Iterator[Tuple[Path_, str]]:
+def _unknown_keys(subschema: Mapping[str, Any], instance: Mapping[str, Any],
+                  path: Path_) -> Iterator[tuple[Path_, str]]:
     allowed = list(subschema.get("properties", {}))
     patterns = list(subschema.get("patternProperties", {}))
     for key in instance:
@@ -122,10 +124,11 @@ def _unknown_keys(subschema: Mapping[str, Any], instance: Mapping[str, Any], pat
             continue
         close = difflib.get_close_matches(str(key), allowed, n=1)
         guess = f"did you mean '{close[0]}'? " if close else ""
-        yield path + (key,), f"unknown key '{key}'; {guess}allowed: {', '.join(allowed)}" + (", x-*" if patterns else "")
+        yield path + (key,), (f"unknown key '{key}'; {guess}allowed: {', '.join(allowed)}"
+                              + (", x-*" if patterns else ""))
 
 
-def _alternatives(error: Any, path: Path_, description: str) -> Iterator[Tuple[Path_, str]]:
+def _alternatives(error: Any, path: Path_, description: str) -> Iterator[tuple[Path_, str]]:
     branches: Sequence[Any] = error.validator_value
     if all(isinstance(b, dict) and set(b) == {"required"} for b in branches):
         yield from _exclusive_keys(branches, error.instance, path)
@@ -133,7 +136,7 @@ def _alternatives(error: Any, path: Path_, description: str) -> Iterator[Tuple[P
     if not error.context:
         yield path, "matches more than one form; " + (description or "make it unambiguous")
         return
-    by_branch: Dict[int, List[Any]] = {}
+    by_branch: dict[int, list[Any]] = {}
     for sub in error.context:
         by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
     fitting = [errs for errs in by_branch.values() if not any(_is_shape_error(e) for e in errs)]
@@ -145,7 +148,7 @@ def _alternatives(error: Any, path: Path_, description: str) -> Iterator[Tuple[P
     yield path, f"expected {forms}, got {_type_name(error.instance)} {_short(error.instance)}".rstrip()
 
 
-def _exclusive_keys(branches: Sequence[Any], instance: Any, path: Path_) -> Iterator[Tuple[Path_, str]]:
+def _exclusive_keys(branches: Sequence[Any], instance: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
     names = [b["required"][0] for b in branches]
     present = [n for n in names if isinstance(instance, dict) and n in instance]
     if len(present) > 1:
@@ -179,14 +182,15 @@ def _describe(subschema: Any) -> str:
 
 
 def _type_words(value: Any) -> str:
-    names: List[str] = value if isinstance(value, list) else [value]
+    names: list[str] = value if isinstance(value, list) else [value]
     return " or ".join(_TYPE_WORDS.get(name, name) for name in names)
 
 
 def _type_name(instance: Any) -> str:
     if isinstance(instance, bool):
         return "a boolean"
-    for python_type, word in ((dict, "a map"), (list, "a list"), (str, "a string"), (int, "an integer"), (float, "a number")):
+    for python_type, word in ((dict, "a map"), (list, "a list"), (str, "a string"), (int, "an integer"),
+                              (float, "a number")):
         if isinstance(instance, python_type):
             return word
     return "null"

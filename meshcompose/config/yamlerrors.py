@@ -10,7 +10,6 @@ by either parser's phrase; anything else keeps the parser's own words.
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
 
 import yaml
 
@@ -22,7 +21,7 @@ _NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD
 _CHARACTER_NAMES = {0x00: "NUL", 0x07: "bell", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed",
                     0x1B: "escape", 0x7F: "delete"}
 # (phrase of PyYAML or libyaml, what the user reads); the first match wins.
-_PHRASES: Tuple[Tuple[str, str], ...] = (
+_PHRASES: tuple[tuple[str, str], ...] = (
     ("maximum nesting depth", "{too_deep}"),
     ("mapping values are not allowed",
      "unexpected ':' (put a value that contains ': ' in quotes, or check the indentation of this line)"),
@@ -40,7 +39,8 @@ _PHRASES: Tuple[Tuple[str, str], ...] = (
      "unknown escape in a double-quoted string: write \\\\ for a backslash, or use single quotes"),
     ("found undefined alias", "an alias (*name) must refer to an anchor (&name) defined above it"),
     ("found duplicate anchor", "the same anchor (&name) is defined twice"),
-    ("expected alphabetic or numeric character", "an anchor or alias name (&name, *name) must start with a letter or digit"),
+    ("expected alphabetic or numeric character",
+     "an anchor or alias name (&name, *name) must start with a letter or digit"),
     ("expected a single document", "only one YAML document is allowed: remove the '---' and what follows"),
     ("but found another document", "only one YAML document is allowed: remove the '---' and what follows"),
 )
@@ -52,7 +52,7 @@ def syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str, too_deep: 
     return Problem(file, line, column, "", PREFIX + _explain(error, _character_at(text, line, column), too_deep))
 
 
-def character_problem(text: str, file: str) -> Optional[Problem]:
+def character_problem(text: str, file: str) -> Problem | None:
     """The first character YAML does not allow anywhere (even in a comment), located; None if there is none.
 
     Found here rather than read from the parser's error, whose position is a
@@ -67,7 +67,8 @@ def character_problem(text: str, file: str) -> Optional[Problem]:
     name = f" ({_CHARACTER_NAMES[code]})" if code in _CHARACTER_NAMES else ""
     escape = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
     return Problem(file, line, column, "",
-                   f"{PREFIX}{kind} U+{code:04X}{name} is not allowed; remove it, or write {escape} inside double quotes")
+                   f"{PREFIX}{kind} U+{code:04X}{name} is not allowed; "
+                   f"remove it, or write {escape} inside double quotes")
 
 
 def _explain(error: yaml.MarkedYAMLError, character: str, too_deep: str) -> str:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable
 
 import yaml
 
 from meshcompose.config.yamlerrors import character_problem, syntax_problem
 from meshcompose.errors import Problem
 
-Path_ = Tuple[Any, ...]  # key path inside the document: ("agents", "api", "args", 0)
+Path_ = tuple[Any, ...]  # key path inside the document: ("agents", "api", "args", 0)
 MAX_NODES = 200_000
 # Deeper than any real project file, and far from Python's recursion limit:
 # PyYAML's composer, this builder and jsonschema all recurse once per level.
@@ -38,19 +38,19 @@ class Mark:
     column: int
     # Interpolation variables whose values went into this value: it came, in
     # part, from the caller's environment or .env, not from the file.
-    variables: Tuple[str, ...] = ()
+    variables: tuple[str, ...] = ()
 
 
 @dataclass
 class Loaded:
     data: Any
-    marks: Dict[Path_, Mark] = field(default_factory=dict)
-    problems: List[Problem] = field(default_factory=list)
+    marks: dict[Path_, Mark] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
     # Agents already reported as malformed: known by name, but not built.
-    broken: Set[str] = field(default_factory=set)
+    broken: set[str] = field(default_factory=set)
     # Values already reported and replaced by None (a non-finite number, a bad
     # tag...): the schema need not say again that they have the wrong type.
-    replaced: List[Path_] = field(default_factory=list)
+    replaced: list[Path_] = field(default_factory=list)
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -65,7 +65,7 @@ class _Limited(yaml.composer.Composer):
     depth = 0
     peek_event: Callable[[], yaml.Event]  # the parser's, which comes later in the loader's bases
 
-    def compose_node(self, parent: Optional[yaml.Node], index: Any) -> Optional[yaml.Node]:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
@@ -87,7 +87,7 @@ class _PythonLoader(_Limited, yaml.SafeLoader):
         super().fetch_flow_collection_start(token_class)
 
 
-LOADERS: Dict[str, Any] = {"python": _PythonLoader}
+LOADERS: dict[str, Any] = {"python": _PythonLoader}
 try:
     from yaml._yaml import CParser
 
@@ -138,7 +138,8 @@ def load_text(text: str, file: str) -> Loaded:
     try:
         loaded.data = builder.build(root, ())
     except _TooLarge:
-        loaded.problems.append(Problem(file, 1, 1, "", f"document expands to more than {MAX_NODES} values (alias bomb?)"))
+        loaded.problems.append(Problem(file, 1, 1, "",
+                                       f"document expands to more than {MAX_NODES} values (alias bomb?)"))
         loaded.data = None
     return loaded
 
@@ -153,7 +154,7 @@ class _Builder:
         self.file = file
         self.loaded = loaded
         self.count = 0
-        self.active: Set[int] = set()  # node ids on the current branch: recursive aliases
+        self.active: set[int] = set()  # node ids on the current branch: recursive aliases
 
     def mark(self, node: yaml.Node) -> Mark:
         return Mark(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -201,21 +202,21 @@ class _Builder:
         # Explicitly tagged oddities (!!binary, ...) stay the text that was written.
         return value if isinstance(value, _PLAIN_TYPES) else str(node.value)
 
-    def _sequence(self, node: yaml.SequenceNode, path: Path_) -> List[Any]:
+    def _sequence(self, node: yaml.SequenceNode, path: Path_) -> list[Any]:
         items = []
         for index, child in enumerate(node.value):
             self.loaded.marks[path + (index,)] = self.mark(child)
             items.append(self.build(child, path + (index,)))
         return items
 
-    def _mapping(self, node: yaml.MappingNode, path: Path_) -> Dict[Any, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
         self._check_duplicates(node, path)
         node.value = [(k, v) for k, v in node.value if k.tag != _MERGE or self._mergeable(v, path)]
         try:
             self.loader.flatten_mapping(node)
         except yaml.YAMLError:  # a bad merge inside a merged map: reported where that map is read
             node.value = [(k, v) for k, v in node.value if k.tag != _MERGE]
-        result: Dict[Any, Any] = {}
+        result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = self._key(key_node, path)
             if key is None:
@@ -245,14 +246,15 @@ class _Builder:
         return key if isinstance(key, str) else str(key_node.value)
 
     def _check_duplicates(self, node: yaml.MappingNode, path: Path_) -> None:
-        seen: Dict[str, yaml.Node] = {}
+        seen: dict[str, yaml.Node] = {}
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
                 continue
             first = seen.setdefault(key_node.value, key_node)
             if first is not key_node:
                 line = first.start_mark.line + 1
-                self.problem(key_node, path + (key_node.value,), f"duplicate key '{key_node.value}' (first defined on line {line})")
+                self.problem(key_node, path + (key_node.value,),
+                             f"duplicate key '{key_node.value}' (first defined on line {line})")
 
 
 def dotted(path: Path_) -> str:

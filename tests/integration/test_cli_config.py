@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
 
 import pytest
 import yaml
@@ -174,7 +173,7 @@ CLI_RUNS = 4  # files per example, checked by as many concurrent `config` proces
 
 
 @pytest.fixture(scope="module")
-def fuzz_projects(tmp_path_factory: pytest.TempPathFactory) -> List[Path]:
+def fuzz_projects(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     roots = [tmp_path_factory.mktemp(f"cli-fuzz-{index}") for index in range(CLI_RUNS)]
     for root in roots:
         prepare(root)
@@ -185,8 +184,8 @@ def fuzz_projects(tmp_path_factory: pytest.TempPathFactory) -> List[Path]:
 @settings(max_examples=50, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(texts=st.lists(HOSTILE_TEXTS, min_size=CLI_RUNS, max_size=CLI_RUNS))
-def test_fuzzed_files_through_the_real_cli_exit_0_or_3_without_a_traceback(fuzz_projects: List[Path],
-                                                                          texts: List[str]) -> None:
+def test_fuzzed_files_through_the_real_cli_exit_0_or_3_without_a_traceback(fuzz_projects: list[Path],
+                                                                          texts: list[str]) -> None:
     """200 hostile files in all: a model (valid JSON, never Infinity) or located errors (exit 3)."""
     env = {**os.environ, **ENVIRON, "MESH_COMPOSE_CACHE_DIR": str(fuzz_projects[0] / "cache")}
     runs = []
@@ -198,6 +197,6 @@ def test_fuzzed_files_through_the_real_cli_exit_0_or_3_without_a_traceback(fuzz_
         stdout, stderr = (stream.decode("utf-8", "replace") for stream in run.communicate(timeout=60))
         assert run.returncode in (0, 3) and "Traceback" not in stderr, (text, stderr)
         if run.returncode == 0:
-            json.loads(stdout, parse_constant=lambda name: pytest.fail(f"{name} in the JSON of {text!r}"))
+            json.loads(stdout, parse_constant=lambda name, text=text: pytest.fail(f"{name} in the JSON of {text!r}"))
         else:
             assert "mesh-compose.yaml" in stderr and stdout == "", (text, stderr)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any, List
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -231,7 +231,7 @@ def _text(rng: random.Random) -> str:
     return "".join(chr(rng.choice([rng.randint(32, 126), rng.randint(0xA0, 0x2FF)])) for _ in range(rng.randint(0, 8)))
 
 
-def random_value(rng: random.Random, keys: List[str], depth: int = 0) -> Any:
+def random_value(rng: random.Random, keys: list[str], depth: int = 0) -> Any:
     """A JSON-like value: scalars of every type, lists and maps whose keys come from `keys`."""
     roll = rng.random()
     if depth >= 3 or roll < 0.55:
@@ -243,7 +243,7 @@ def random_value(rng: random.Random, keys: List[str], depth: int = 0) -> Any:
             for _ in range(rng.randint(0, 5))}
 
 
-def mutate(document: Any, rng: random.Random, keys: List[str]) -> Any:
+def mutate(document: Any, rng: random.Random, keys: list[str]) -> Any:
     """Pick a random place in the document and delete, replace or add something there."""
     node = document
     while True:

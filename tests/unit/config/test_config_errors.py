@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import textwrap
 from pathlib import Path
-from typing import List
 
 import pytest
 
@@ -15,7 +14,7 @@ from meshcompose.errors import EXIT_CONFIG, ConfigError
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
-def problems(tmp_path: Path, text: str, **kwargs) -> List[str]:
+def problems(tmp_path: Path, text: str, **kwargs) -> list[str]:
     for script in ("a.py", "b.py"):
         (tmp_path / script).write_text("")
     path = tmp_path / "mesh-compose.yaml"
@@ -79,7 +78,7 @@ MERGE = "`<<` merges a map or a list of maps (such as *base) into this map; this
           "2:42: agents.a.args[1]: invalid value 'x' for the tag !!timestamp"]),
     ],
 )
-def test_yaml_level_problems_are_reported_with_every_schema_problem(tmp_path: Path, text: str, expected: List[str]) -> None:
+def test_yaml_level_problems_are_reported_with_every_schema_problem(tmp_path: Path, text: str, expected: list[str]) -> None:
     assert problems(tmp_path, text) == expected
 
 

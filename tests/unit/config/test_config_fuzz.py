@@ -21,7 +21,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, List, Union
+from typing import Any
 
 import pytest
 import yaml
@@ -70,7 +70,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["MESH_COMPOSE_CACHE_DIR"] = before
 
 
-def load_or_config_error(path: Path, content: Union[str, bytes, None] = None, **kwargs: Any) -> None:
+def load_or_config_error(path: Path, content: str | bytes | None = None, **kwargs: Any) -> None:
     if isinstance(content, bytes):
         path.write_bytes(content)
     elif content is not None:
@@ -159,7 +159,7 @@ def walk(node: Any) -> Iterator[Any]:
             yield from walk(value)
 
 
-def vocabulary() -> List[str]:
+def vocabulary() -> list[str]:
     words = {"agent", "working_directory", "python_interpreter", "a", "b", "api", "worker", "debug"}
     for node in walk(schema()):
         words.update(node.get("properties", {}))

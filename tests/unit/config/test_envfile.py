@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Dict, Union
+from typing import Union
 
 import pytest
 from dotenv import dotenv_values
@@ -22,9 +22,9 @@ from meshcompose.errors import ConfigError
 
 CALLER = {"OTHER": "other", "EMPTY": ""}
 ERROR = "error"
-Expected = Union[Dict[str, str], str]
+Expected = Union[dict[str, str], str]
 
-COMPOSE_RULES: Dict[str, tuple] = {
+COMPOSE_RULES: dict[str, tuple] = {
     # name: (file text, what compose reads; ERROR: compose refuses the file)
     "unquoted": ("VAR=VAL", {"VAR": "VAL"}),
     "double quotes": ('VAR="VAL"', {"VAR": "VAL"}),

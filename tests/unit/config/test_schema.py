@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Tuple
+from typing import Any
 
 import jsonschema
 import pytest
@@ -17,7 +17,7 @@ from meshcompose.config.validate import schema, schema_text
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def walk(node: Any, path: str = "#") -> Iterator[Tuple[str, Any]]:
+def walk(node: Any, path: str = "#") -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         yield path, node
         for key, value in node.items():
