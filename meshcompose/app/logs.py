@@ -124,6 +124,7 @@ def _follow(follower: LogFollower, sink: LogSink, where: Path, window: Window, *
 
 def _check_readable(where: Path) -> None:
     """Logs another user keeps, or cannot be read, are an error, never "has not run here"."""
+    check_private_dir(where.parent.parent)  # `.mesh-compose/`, then the project's own directory
     check_private_dir(where.parent)
     try:
         os.listdir(where)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -77,13 +78,8 @@ class Located:
 
         Located at the key; labelled with its owner (`agents.api: script ... does not exist`).
         """
-        if not target.exists():
-            problem = "does not exist"
-        elif kind == "file" and not target.is_file():
-            problem = "is not a file"
-        elif kind == "directory" and not target.is_dir():
-            problem = "is not a directory"
-        else:
+        problem = _unusable(target, kind)
+        if not problem:
             return
         mark = locate(self.marks, where, "")
         self.problems.append(Problem(mark.file, mark.line, mark.column, dotted(where[:-1]),
@@ -128,3 +124,18 @@ def _whole_number(raw: Any) -> int:
     if not re.fullmatch(r"-?\d+", text):
         raise ValueError(f"expected a whole number, got {raw!r}")
     return int(text)
+
+
+def _unusable(target: Path, kind: str) -> str:
+    """Why `target` cannot serve as a `kind` ("file", "directory" or any), or ""."""
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as error:  # e.g. another user's project: no permission to look
+        return f"cannot be read ({error.strerror})"
+    if kind == "file" and not stat.S_ISREG(info.st_mode):
+        return "is not a file"
+    if kind == "directory" and not stat.S_ISDIR(info.st_mode):
+        return "is not a directory"
+    return ""

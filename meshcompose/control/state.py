@@ -125,7 +125,8 @@ class StateStore:
 
     def read(self) -> StateDoc | None:
         """The document on disk, or None when the project never ran here."""
-        check_private_dir(self.path.parent)  # another user's state is never trusted
+        check_private_dir(self.path.parent.parent)  # `.mesh-compose/`: another user's state is never trusted
+        check_private_dir(self.path.parent)
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -231,7 +231,7 @@ def test_events_stream_lifecycle_changes_until_the_project_ends(project: Project
     assert project.cli("up", "-d", timeout=120).returncode == 0
     stream = project.start("events", "--json", "a")
     first_pid = state_of(project, "a")["Pid"]
-    wait_until(lambda: (project.root / ".mesh-compose" / "vars" / EVENTS_FILE_NAME).exists(), 10, "the event log")
+    wait_until(lambda: (project.root / ".mesh-compose" / "t" / EVENTS_FILE_NAME).exists(), 10, "the event log")
     assert project.cli("kill", "a").returncode == 0
     wait_until(lambda: state_of(project, "a")["Pid"] not in (None, first_pid), 30, "a restarted")
     stream.wait_for(lambda text: '"action": "start"' in text, 30)

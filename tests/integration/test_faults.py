@@ -124,7 +124,7 @@ def test_supervisor_log_holds_only_its_own_messages_rotated_and_private(project:
                         capture_output=True, text=True, timeout=60)
     assert up.returncode == 0, up.stdout + up.stderr
     log = project.root / ".mesh-compose" / "t" / "supervisor.log"
-    wait_until(lambda: (project.root / ".mesh-compose" / "supervisor.log.1").exists(), 60,
+    wait_until(lambda: (log.parent / "supervisor.log.1").exists(), 60,
                "supervisor.log to rotate")
     assert project.cli("down").returncode == 0
     for path in [log, *log.parent.glob("supervisor.log.*")]:

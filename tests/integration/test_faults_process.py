@@ -157,7 +157,7 @@ def stranger():
 
 
 def write_dead_supervisor_state(project: ProjectDir, **agents: dict) -> None:
-    store = state.StateStore(project.root)
+    store = state.StateStore(project.root, "t")
     store.write(state.new_document("t", project.root, [str(project.root / "mesh-compose.yaml")]))
     for name, fields in agents.items():
         store.update_agent(name, **fields)
@@ -217,7 +217,7 @@ def test_down_after_a_supervisor_sigkill_removes_its_socket(project: ProjectDir)
     project.compose({"a": {"script": "escaper.py", "stop_grace_period": "1s"}})
     up = project.cli("up", "-d")
     assert up.returncode == 0, up.stdout + up.stderr
-    sock = socket_path(project.root)
+    sock = socket_path(project.root, "t")
     assert sock.exists()
     pid = supervisor_pid(project)
     assert pid is not None

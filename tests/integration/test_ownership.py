@@ -97,8 +97,8 @@ def test_every_file_of_a_run_is_private(quiet: ProjectDir):
 
 @root_only
 def test_a_malformed_state_record_is_refused_cleanly(quiet: ProjectDir):
-    state = quiet.root / ".mesh-compose"
-    state.mkdir(mode=0o700)
+    state = quiet.root / ".mesh-compose" / "t"
+    state.mkdir(mode=0o700, parents=True)
     (state / "state.json").write_text('{"version": 1, "agents": {"quiet": {"pid": "1", "create_time": []}},'
                                       ' "supervisor": {"pid": [1]}}')
     for command in (("ps",), ("down",)):
@@ -133,9 +133,10 @@ def test_another_user_gets_clear_errors_on_roots_project(quiet: ProjectDir, tmp_
         for command in (("up", "-d"), ("logs",)):
             result = _as_nobody(quiet, *command)
             text = _clean(result)
-            assert result.returncode == 1, (command, text)
+            # 1: the state is refused; 3: the project file names a path nobody may read. Never a traceback.
+            assert result.returncode in (1, 3) and "Traceback" not in text, (command, text)
             assert "has not run here" not in text, (command, text)
-            assert "not owned by you" in text or "permission denied" in text, (command, text)
+            assert "not owned by you" in text or "permission denied" in text.lower(), (command, text)
     finally:
         assert quiet.cli("down").returncode == 0
 

@@ -70,7 +70,7 @@ def test_up_says_so_before_starting_anything_when_no_registry_can_be_had(example
     assert up.returncode == 1
     assert f"no MCP Mesh registry answers at {url}" in up.stderr
     assert "Traceback" not in up.stderr
-    assert not (project / ".mesh-compose" / "state.json").exists()
+    assert not (project / ".mesh-compose" / PROJECT / "state.json").exists()
 
 
 def test_simple_mode_runs_one_agent_file_connected_to_the_registry(example, driver):
