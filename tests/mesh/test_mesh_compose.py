@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from mesh_helpers import GREETER_ID, HELLO_ID, alive, free_port, ps_rows, raw_agents, recorded, wait_until
+from mesh_helpers import GREETER_ID, HELLO_ID, PROJECT, alive, free_port, ps_rows, raw_agents, recorded, wait_until
 from meshcompose.mesh import registry
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(240)]
