@@ -102,3 +102,8 @@ def format_size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 agent`, `2 agents`: never `agent(s)`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -76,7 +76,7 @@ def logs(project: ProjectIdentity, options: LogsOptions, sink: LogSink) -> LogsR
         history = [tail_records(where, name, options.tail, offsets.get(name)) for name in agents]
         window = _window(options)
         if _show_all(window(merge_by_time(history)), sink) and follower is not None:
-            _follow(follower, sink, where, window, waiting=not agents)
+            _follow(follower, sink, where, window, waiting=not agents, ended=_all_ended(project, agents))
     finally:
         if follower is not None:
             follower.close()
@@ -114,10 +114,32 @@ def _window(options: LogsOptions) -> Window:
     return within
 
 
-def _follow(follower: LogFollower, sink: LogSink, where: Path, window: Window, *, waiting: bool) -> None:
+def _all_ended(project: ProjectIdentity, agents: Sequence[str]) -> Callable[[], bool]:
+    """As compose's `logs -f`: following ends once every followed agent has
+    ended (exited, failed or skipped, and not to be restarted), or the
+    supervisor is gone. A project that has not run yet is waited for."""
+    from meshcompose.app.ps import ENDED  # the state words that mean "ended"
+    from meshcompose.control import state
+
+    store = state.StateStore(project.directory, project.name)
+
+    def ended() -> bool:
+        doc = store.read()
+        if doc is None or not agents:
+            return False
+        if not state.supervisor_alive(doc):
+            return True
+        records = [doc["agents"].get(name) for name in agents]
+        return all(record is not None and record["status"] in ENDED for record in records)
+
+    return ended
+
+
+def _follow(follower: LogFollower, sink: LogSink, where: Path, window: Window, *, waiting: bool,
+            ended: Callable[[], bool]) -> None:
     if waiting:
         sink.waiting(where)
-    for batch in follow(follower):
+    for batch in follow(follower, ended=ended):
         if not sink.show(list(window(batch))):
             return
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from meshcompose.errors import MeshComposeError
+from meshcompose.units import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,11 +43,6 @@ def print_error(error: MeshComposeError, *, no_color: bool = False, stream: Text
     if error.hint:
         stream.write(f"{dim}hint:{reset} {error.hint}\n")
     stream.flush()
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 agent`, `2 agents`: never `agent(s)`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def warn(message: str) -> None:

@@ -186,10 +186,11 @@ class ControlHandler:
             active = self.supervisor.active_dependents(name, excluding=names)
             if not active:
                 continue
+            who = f"{', '.join(active)} {'depends' if len(active) == 1 else 'depend'} on {name} and"
+            keeps = "keeps running" if len(active) == 1 else "keep running"
             if restarting:
-                warnings.append(f"{', '.join(active)} depend(s) on {name} and keep running while it restarts "
-                                f"(they may lose their connection to it); `depends_on: {{{name}: {{restart: true}}}}` "
-                                "restarts a dependent with it")
+                warnings.append(f"{who} {keeps} while it restarts (a dependent may lose its connection to it); "
+                                f"`depends_on: {{{name}: {{restart: true}}}}` restarts a dependent with it")
             else:
-                warnings.append(f"{', '.join(active)} depend(s) on {name} and keep running")
+                warnings.append(f"{who} {keeps}")
         return warnings

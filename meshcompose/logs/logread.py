@@ -220,11 +220,19 @@ def follow(
     *,
     interval: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
+    ended: Callable[[], bool] = lambda: False,
 ) -> Iterator[list[Record]]:
-    """Batches of new records, forever (the caller stops on Ctrl+C)."""
+    """Batches of new records until `ended()` says nothing more will come
+    (asked only when idle; one last read follows it, so the final lines of
+    an agent that just ended are not lost), or the caller stops on Ctrl+C."""
     while True:
         batch = follower.poll()
         if batch:
             yield batch
+        elif ended():
+            last = follower.poll()
+            if last:
+                yield last
+            return
         else:
             sleep(interval)

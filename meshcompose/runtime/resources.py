@@ -37,7 +37,7 @@ from meshcompose.model import Resources
 from meshcompose.proc import process
 from meshcompose.proc import tree as proctree
 from meshcompose.runtime import throttle
-from meshcompose.units import format_duration, format_size
+from meshcompose.units import format_duration, format_size, plural
 
 SAMPLE_SECONDS = 1.0
 
@@ -140,7 +140,8 @@ def plan_cpu(limit: float, available: Sequence[int], start: int = 0, *,
     count = max(1, math.ceil(limit))
     share = None if limit == count else limit / count
     if count >= len(available) and share is None:
-        note = Note("warning", f"cpu_limit {limit:g} is not below the {len(available)} CPU(s) here: not limited")
+        cpus_here = plural(len(available), "CPU")
+        note = Note("warning", f"cpu_limit {limit:g} is not below the {cpus_here} here: not limited")
         return CpuPlan(notes=(note,))
     cpus: tuple[int, ...] = ()
     notes: list[Note] = []

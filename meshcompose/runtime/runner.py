@@ -27,6 +27,7 @@ from meshcompose.runtime import conditions
 from meshcompose.runtime.events import AgentStatus, Notice, Observer
 from meshcompose.runtime.health import LogMatcher, Probe, monitor
 from meshcompose.runtime.resources import Breach, ResourceWatcher
+from meshcompose.units import plural
 
 # After the leader exits, how long its output pipes may still drain.
 PIPE_DRAIN_SECONDS = 2.0
@@ -130,7 +131,7 @@ class AgentRunner:
                 self._finish(AgentState.EXITED, code, self._exit_reason)
                 return
             if self._restarts_exhausted():
-                message = f"gave up after {self.status.restarts} restart(s); last exit code {code}"
+                message = f"gave up after {plural(self.status.restarts, 'restart')}; last exit code {code}"
                 self._notice(message, "error")
                 self._finish(AgentState.FAILED, code, message)
                 return

@@ -41,6 +41,7 @@ from meshcompose.model import Agent, Project, RunKind, WatchAction, WatchRule
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.runtime.compilecheck import CompileChecks
 from meshcompose.runtime.events import Notice
+from meshcompose.units import plural
 
 if TYPE_CHECKING:
     from meshcompose.runtime.supervisor import Supervisor
@@ -186,7 +187,8 @@ class Watcher:
                      task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         from watchfiles import awatch  # only when watching
 
-        self._notice(None, f"watching {len(roots)} path(s) for {len({w.agent for w in self.watches})} agent(s)")
+        agents = {watch.agent for watch in self.watches}
+        self._notice(None, f"watching {plural(len(roots), 'path')} for {plural(len(agents), 'agent')}")
         changes_seen = awatch(*roots, watch_filter=None, debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=stop)
         task_status.started()  # awatch registers the paths on its first step, before anything else runs
         async for changes in changes_seen:

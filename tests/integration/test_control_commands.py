@@ -88,7 +88,7 @@ def test_up_d_ps_stop_start_restart_logs_down(detached):
 
     stop = ok(project.cli("stop", "one"))
     assert re.search(r"✔ one\s+stopped", stop.stdout)
-    assert "warning: leaf depend(s) on one and keep running" in stop.stderr
+    assert "warning: leaf depends on one and keeps running" in stop.stderr
     assert not pid_alive(rows["one"]["Pid"])
     after = ps_json(project, "-a")
     assert after["one"]["State"] == "exited" and after["one"]["Pid"] is None

@@ -71,3 +71,19 @@ def test_logs_shows_a_separator_per_run_and_since_until(project: ProjectDir):
     assert nothing.returncode == 0 and "hello" not in nothing.stdout
     bad = project.cli("logs", "--since", "yesterday")
     assert bad.returncode == 2 and "not a time" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_logs_follow_ends_when_every_agent_has_ended(project: ProjectDir):
+    """As compose's `logs -f`: it returns once the agents it follows have
+    ended, with their last lines, instead of following a finished project."""
+    project.script("brief.py", "import time\nprint('first', flush=True)\ntime.sleep(1.5)\n"
+                               "print('last words', flush=True)\n")
+    project.compose({"brief": {"script": "brief.py"}, "other": {"script": "brief.py"}})
+    assert project.cli("up", "-d").returncode == 0
+    try:
+        follow = subprocess.run([sys.executable, "-m", "meshcompose", "logs", "-f", "--no-log-prefix", "brief"],
+                                cwd=project.root, env=_env(), capture_output=True, text=True, timeout=60)
+        assert follow.returncode == 0, follow.stderr
+        assert follow.stdout.splitlines()[-1] == "last words"
+    finally:
+        assert project.cli("down").returncode == 0

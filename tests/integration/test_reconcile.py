@@ -123,7 +123,7 @@ def test_restart_restarts_the_dependents_that_ask_for_it(running: ProjectDir):
     events = project.root / "events"
     events.write_text("")
     result = ok(project.cli("restart", "catalog", timeout=120))
-    assert "watcher depend(s) on catalog and keep running while it restarts" in result.stdout + result.stderr
+    assert "watcher depends on catalog and keeps running while it restarts" in result.stdout + result.stderr
     after = rows(project)
     assert after["summarizer"]["Pid"] != before["summarizer"]["Pid"] and after["summarizer"]["State"] == "running"
     assert after["watcher"]["Pid"] == before["watcher"]["Pid"]  # no restart: true, left running

@@ -123,7 +123,7 @@ def test_restarts_with_growing_delays_then_failed(project):
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert gaps[0] < gaps[1] < gaps[2], gaps
     assert gaps[2] >= 1.1  # 0.3, 0.6, 1.2
-    assert "gave up after 3 restart(s); last exit code 2" in up.output
+    assert "gave up after 3 restarts; last exit code 2" in up.output
     assert "restarting in 0.3s" in up.output
 
 

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app.agents import KillOptions, kill
     from meshcompose.cli.options import project_identity
-    from meshcompose.cli.render import plural
+    from meshcompose.units import plural
 
     result = kill(project_identity(args), KillOptions(names=tuple(args.names), signal=args.signal))
     for name in result.signalled:

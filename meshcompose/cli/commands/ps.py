@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 def render(result: PsResult, *, quiet: bool, json_lines: bool) -> None:
     if result.orphaned:
         who = f"the supervisor (pid {result.supervisor_pid})" if result.supervisor_pid else "the supervisor"
-        from meshcompose.cli.render import plural
+        from meshcompose.units import plural
 
         count = len(result.orphaned)
         print(f"warning: {who} is gone; {plural(count, 'agent')} still {'runs' if count == 1 else 'run'} orphaned: "

@@ -116,7 +116,7 @@ def test_unknown_names_are_refused_before_anything_happens(handler):
 
 def test_stop_warns_about_dependents_that_keep_running_and_records_the_end(handler):
     response = ask(handler, {"op": "stop", "names": ["db"], "timeout": 3})
-    assert response == {"ok": True, "stopped": ["db"], "warnings": ["api depend(s) on db and keep running"]}
+    assert response == {"ok": True, "stopped": ["db"], "warnings": ["api depends on db and keeps running"]}
     assert handler.supervisor.calls == [("stop", ["db"], 3), ("wait_final", ["db"])]
     assert handler.recorder.calls == [("write_now",)]
 
@@ -130,7 +130,7 @@ def test_restart_is_the_supervisor_s_restart_and_its_warning_is_truthful(handler
     assert response == {"ok": True, "started": ["api"], "restarted_with": [], "warnings": []}
     assert handler.supervisor.calls == [("restart", ["api"], 2)]
     warned = ask(handler, {"op": "restart", "names": ["db"]})["warnings"]
-    assert warned and "api depend(s) on db and keep running while it restarts" in warned[0]
+    assert warned and "api depends on db and keeps running while it restarts" in warned[0]
     assert "restart: true" in warned[0]
 
 
