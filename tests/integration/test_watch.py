@@ -129,6 +129,20 @@ def test_a_dependent_without_restart_true_keeps_running(project: ProjectDir) -> 
     assert pid_alive(client) and restarts(run.output, "client") == []
 
 
+def test_a_dependent_with_restart_true_follows_its_dependency(project: ProjectDir) -> None:
+    project.script("other/client.py", AGENT.replace("VERSION {version}", "CLIENT"))
+    agents = {**hello(project), "client": {"script": "other/client.py",
+                                           "depends_on": {"hello": {"condition": "started", "restart": True}}}}
+    run = started(project, agents)
+    text = run.wait_for(lambda out: "CLIENT pid" in out and "VERSION 1 pid" in out)
+    client = int(re.findall(r"CLIENT pid (\d+)", text)[-1])
+    project.script("app/agent.py", agent_code(2))
+    text = run.wait_for(lambda out: "VERSION 2 pid" in out and len(re.findall(r"CLIENT pid", out)) == 2)
+    assert not pid_alive(client)
+    # The dependent starts again only after its dependency runs the new code.
+    assert text.index("VERSION 2 pid") < text.rindex("CLIENT pid")
+
+
 def test_up_detached_with_watch_restarts_in_the_supervisor(project: ProjectDir) -> None:
     project.compose(hello(project))
     result = project.cli("up", "-d", "--watch")
