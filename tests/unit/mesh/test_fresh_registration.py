@@ -18,7 +18,7 @@ from meshcompose.mesh import registered, registry, registry_client
 from meshcompose.mesh.registered import Registration, RegistryPoller
 from meshcompose.mesh.registry_client import AgentInfo, Snapshot
 from meshcompose.model import Healthcheck, HealthKind
-from meshcompose.runtime.health import REGISTRY_START_PERIOD, _Tracker
+from meshcompose.runtime.health import REGISTRY_START_PERIOD, Probe, _Tracker
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -121,26 +121,26 @@ def test_a_probe_of_a_registered_agent_reuses_reads_for_steady_seconds():
 def test_not_yet_registered_is_starting_not_unhealthy_for_the_registry_start_period():
     changes: list[bool] = []
     check = Healthcheck(HealthKind.REGISTRY, interval=2.0, retries=3)
-    tracker = _Tracker(check, changes.append, started=0.0)
+    tracker = _Tracker(check, lambda probe: changes.append(probe.healthy), started=0.0)
     for now in range(0, int(REGISTRY_START_PERIOD), 2):
-        tracker.record(False, float(now))
+        tracker.record(Probe(False), float(now))
     assert changes == []  # never registered yet: still starting, no warning
-    tracker.record(True, REGISTRY_START_PERIOD)
+    tracker.record(Probe(True), REGISTRY_START_PERIOD)
     for now in (1, 2, 3):
-        tracker.record(False, REGISTRY_START_PERIOD + now)
+        tracker.record(Probe(False), REGISTRY_START_PERIOD + now)
     assert changes == [True, False]  # registered, then dropped: unhealthy
 
 
 def test_an_agent_that_never_registers_is_unhealthy_after_the_start_period():
     changes: list[bool] = []
-    tracker = _Tracker(Healthcheck(HealthKind.REGISTRY, retries=3), changes.append, started=0.0)
+    tracker = _Tracker(Healthcheck(HealthKind.REGISTRY, retries=3), lambda probe: changes.append(probe.healthy), started=0.0)
     for now in range(3):
-        tracker.record(False, REGISTRY_START_PERIOD + now)
+        tracker.record(Probe(False), REGISTRY_START_PERIOD + now)
     assert changes == [False]
 
 
 def test_an_explicit_start_period_wins():
     changes: list[bool] = []
-    tracker = _Tracker(Healthcheck(HealthKind.REGISTRY, retries=1, start_period=1.0), changes.append, started=0.0)
-    tracker.record(False, 2.0)
+    tracker = _Tracker(Healthcheck(HealthKind.REGISTRY, retries=1, start_period=1.0), lambda probe: changes.append(probe.healthy), started=0.0)
+    tracker.record(Probe(False), 2.0)
     assert changes == [False]
