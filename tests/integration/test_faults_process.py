@@ -33,13 +33,14 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/p
 TRIALS = int(os.environ.get("MESH_FAULT_TRIALS", "6"))
 MARK = "MESH_FAULT_MARK"
 
-# Exits at once while its supervisor lives (so the supervisor respawns it
-# without end: a spawn is always in flight); once orphaned it stays, as any
-# agent caught in the middle of a supervisor's crash would.
+# Exits soon while its supervisor lives (so the supervisor respawns it
+# without end: with 8 of them a spawn is nearly always in flight, yet all are
+# running long enough for `up -d` to see them up); once orphaned it stays, as
+# any agent caught in the middle of a supervisor's crash would.
 FLICKER = """
 import os, sys, time
 parent = os.getppid()
-time.sleep(0.03)
+time.sleep(0.4)
 if os.getppid() == parent:
     sys.exit(0)
 while True:
@@ -93,6 +94,7 @@ def supervisor_pid(project: ProjectDir) -> int | None:
     return record["pid"] if record else None
 
 
+@pytest.mark.timeout(600)  # TRIALS rounds of up -d, SIGKILL and down: minutes on a loaded machine
 def test_a_supervisor_killed_while_spawning_leaves_nothing_after_down(project: ProjectDir):
     project.script("flicker.py", FLICKER)
     mark = uuid.uuid4().hex
@@ -102,7 +104,7 @@ def test_a_supervisor_killed_while_spawning_leaves_nothing_after_down(project: P
     survivors: list[int] = []
     try:
         for _ in range(TRIALS):
-            up = project.cli("up", "-d")
+            up = project.cli("up", "-d", "--wait-timeout", "30")
             assert up.returncode == 0, up.stdout + up.stderr
             pid = supervisor_pid(project)
             assert pid is not None
