@@ -47,6 +47,21 @@ def ensure_peers(log: Path | None = None) -> Peers:
     )
 
 
+def compile_mesh_compose() -> None:
+    """Byte-compile mesh-compose's package, as pip does when it installs a wheel.
+
+    The peers are installed by pip, so their modules load from .pyc files. A
+    checkout installed with `pip install -e` gets its .pyc only when Python
+    may write them, and with PYTHONDONTWRITEBYTECODE set (as on CI machines)
+    every run would compile every module from source: a handicap no installed
+    mesh-compose has. `base_env` also drops that variable for every tool."""
+    import compileall
+
+    import meshcompose
+
+    compileall.compile_dir(str(Path(meshcompose.__file__).parent), quiet=1)
+
+
 def peer_versions() -> dict[str, str]:
     """Installed versions, for the report."""
     code = ("import importlib.metadata as m, json; "

@@ -228,6 +228,7 @@ def main(argv: list[str]) -> int:
     started, load_before = time.time(), os.getloadavg()
     print("setting up the peers (honcho, supervisor) in benchmarks/.work/peers ...", file=sys.stderr, flush=True)
     installed = peers.ensure_peers(peers.WORK / "pip.log")
+    peers.compile_mesh_compose()
     token = uuid.uuid4().hex
     tools, notes = all_tools(installed, token)
     if args.tools:

@@ -273,6 +273,7 @@ def slug(name: str) -> str:
 def base_env(token: str) -> dict[str, str]:
     """This environment with the run's token, minus what would change how the tools run."""
     env = {**os.environ, TOKEN_VAR: token}
-    for name in ("PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC", "MESH_COMPOSE_CACHE_DIR"):
+    for name in ("PYTHONUNBUFFERED", "PYTHONPROFILEIMPORTTIME", "PYTHONTRACEMALLOC", "PYTHONDONTWRITEBYTECODE",
+                 "MESH_COMPOSE_CACHE_DIR"):
         env.pop(name, None)
     return env
