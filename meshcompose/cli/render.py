@@ -1,8 +1,9 @@
 """Rendering shared by several commands: colour, errors, warnings, the
 outcome of waiting for agents, and the Python environments report.
 
-rich is imported only where it draws (the environments report), so `ps`
-and `logs` do not pay for it.
+rich is imported only where it draws (the install progress), so `ps`,
+`logs` and a normal `up` do not pay for it; plain lines get their colour
+from `Style`.
 """
 
 from __future__ import annotations
@@ -37,11 +38,10 @@ def color_enabled(stream: TextIO, no_color: bool = False) -> bool:
 
 
 def print_error(error: MeshComposeError, *, no_color: bool = False, stream: TextIO = sys.stderr) -> None:
-    color = color_enabled(stream, no_color)
-    red, dim, reset = ("\x1b[31;1m", "\x1b[2m", "\x1b[0m") if color else ("", "", "")
-    stream.write(f"{red}error:{reset} {error.message}\n")
+    style = Style(color_enabled(stream, no_color))
+    stream.write(f"{style.alarm('error:')} {error.message}\n")
     if error.hint:
-        stream.write(f"{dim}hint:{reset} {error.hint}\n")
+        stream.write(f"{style.dim('hint:')} {error.hint}\n")
     stream.flush()
 
 
@@ -93,16 +93,25 @@ class EnvironmentConsole:
     interpreter, messages, and a progress line per package being installed."""
 
     def __init__(self, stream: TextIO, no_color: bool = False) -> None:
-        self.console = rich_console(stream, no_color, highlight=False, soft_wrap=True)
+        self.stream, self.no_color = stream, no_color
+        self.style = Style(color_enabled(stream, no_color))
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """rich, for the install progress only: a normal `up` prints plain
+        lines and never pays for importing it."""
+        if self._console is None:
+            self._console = rich_console(self.stream, self.no_color, highlight=False, soft_wrap=True)
+        return self._console
 
     def summary(self, environments: Sequence[Environment]) -> None:
-        for env in environments:
-            self.console.print(summary_line(env))
+        self.stream.write("".join(summary_line(env, self.style) + "\n" for env in environments))
+        self.stream.flush()
 
     def message(self, text: str) -> None:
-        from rich.markup import escape
-
-        self.console.print(escape(text))
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
     def refused(self, error: ExternallyManagedError) -> None:
         from rich.markup import escape
@@ -134,12 +143,35 @@ class EnvironmentConsole:
                 raise
 
 
-def summary_line(env: Environment) -> str:
-    """One line of rich markup: interpreter, version, kind, rule, agents, and what is missing."""
-    from rich.markup import escape
-
+def summary_line(env: Environment, style: Style) -> str:
+    """One line: interpreter, version, kind, rule, agents, and what is missing."""
     count = len(env.agents)
-    agents = escape(f"{plural(count, 'agent')} ({', '.join(env.agents)})")
-    state = f"[red]missing: {escape(', '.join(env.missing))}[/]" if env.missing else "[green]ok[/]"
-    return (f"[bold]python {env.version_text}[/] {env.kind} {escape(env.executable)} "
-            f"[dim]{escape(f'(via {env.source})')}[/] — {agents} — {state}")
+    agents = f"{plural(count, 'agent')} ({', '.join(env.agents)})"
+    state = style.red(f"missing: {', '.join(env.missing)}") if env.missing else style.green("ok")
+    return (f"{style.bold(f'python {env.version_text}')} {env.kind} {env.executable} "
+            f"{style.dim(f'(via {env.source})')} — {agents} — {state}")
+
+
+class Style:
+    """SGR codes around text where colour is on (see `color_enabled`), nothing where it is off."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def alarm(self, text: str) -> str:
+        return self._wrap("31;1", text)
+
+    def red(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def green(self, text: str) -> str:
+        return self._wrap("32", text)
