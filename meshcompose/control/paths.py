@@ -20,6 +20,7 @@ STATE_DIR_NAME = ".mesh-compose"
 STATE_FILE_NAME = "state.json"
 LOCK_FILE_NAME = "lock"
 PLAN_FILE_NAME = "run-plan.json"  # what the detached supervisor starts from
+SPAWNS_FILE_NAME = "spawns.jsonl"  # spawn records not yet in state.json (see control.state)
 # A unix socket path must fit in sun_path (104 bytes on macOS, 108 on Linux).
 _MAX_RUNTIME_DIR = 60
 

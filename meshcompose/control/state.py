@@ -7,6 +7,15 @@ supervisor killed mid-write. Writes are coalesced: `update_agent` only marks
 the document dirty, and the supervisor flushes it shortly after a burst of
 changes. The lock is in `lock`, the paths in `paths`.
 
+One kind of change cannot wait for a flush: a spawn. What finds an agent
+process later (its token and cgroup, then its pid) must be on disk before
+the supervisor does anything else, or a supervisor SIGKILLed in between
+leaves a process no `down` can find (issue #12). Rewriting the whole
+document per spawn made starting N agents cost O(N²). So each spawn record
+is appended, as one short JSON line, to `spawns.jsonl` beside the document
+(one write, whatever N); every document write empties that journal, since
+the document then holds it all, and every read applies what is left in it.
+
 This module must stay cheap to import (`ps` uses it): stdlib only at import
 time, psutil inside the functions that need it.
 """
@@ -15,11 +24,12 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, TypedDict
 
-from meshcompose.control.paths import state_dir, state_file
+from meshcompose.control.paths import SPAWNS_FILE_NAME, state_dir, state_file
 from meshcompose.errors import MeshComposeError
 from meshcompose.model import AgentState
 from meshcompose.privatefiles import check_private_dir, write_atomic
@@ -122,6 +132,8 @@ class StateStore:
         self.path = state_file(self.project_dir, project)
         self.doc: StateDoc | None = None
         self.dirty = False
+        self.spawns_path = self.path.with_name(SPAWNS_FILE_NAME)
+        self._spawns_fd: int | None = None  # the writer's journal, open for appending
 
     def read(self) -> StateDoc | None:
         """The document on disk, or None when the project never ran here."""
@@ -134,7 +146,9 @@ class StateStore:
         except OSError as error:
             raise MeshComposeError(f"cannot read {self.path}: {error.strerror}",
                                    hint="check the permissions of the .mesh-compose directory") from None
-        return _parse(text, self.path)
+        doc = _parse(text, self.path)
+        _apply_spawns(doc, self.spawns_path)
+        return doc
 
     def write(self, doc: StateDoc) -> None:
         """Adopt `doc` as the in-memory document and write it now."""
@@ -151,6 +165,19 @@ class StateStore:
         else:
             record.update(_plain(fields))  # type: ignore[typeddict-item]
         self.dirty = True
+
+    def record_spawn(self, name: str, **fields: Any) -> None:
+        """Change one agent's spawn fields (`SPAWN_FIELDS`) and put them on disk
+        now, in one append to the journal; the document follows at the next flush."""
+        unknown = set(fields) - SPAWN_FIELDS
+        if unknown:
+            raise TypeError(f"not spawn fields: {', '.join(sorted(unknown))}")
+        self.update_agent(name, **fields)
+        line = json.dumps({"agent": name, **_plain(fields)}) + "\n"
+        if self._spawns_fd is None:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            self._spawns_fd = os.open(self.spawns_path, flags, 0o600)
+        os.write(self._spawns_fd, line.encode())
 
     def set_supervisor(self, record: SupervisorRecord | None) -> None:
         self._require_doc()["supervisor"] = record
@@ -169,6 +196,16 @@ class StateStore:
         state_dir(self.project_dir, self.project)
         write_atomic(self.path, json.dumps(doc) + "\n")  # no indent: the C encoder, ~10x faster
         self.dirty = False
+        if self._spawns_fd is not None:
+            os.ftruncate(self._spawns_fd, 0)  # the document now holds every spawn record
+        elif self.spawns_path.exists():
+            self.spawns_path.unlink()  # a previous run's journal: superseded by this document
+
+    def close(self) -> None:
+        """Close the journal (the supervisor is done)."""
+        if self._spawns_fd is not None:
+            os.close(self._spawns_fd)
+            self._spawns_fd = None
 
     def _require_doc(self) -> StateDoc:
         if self.doc is None:
@@ -200,6 +237,33 @@ def _parse(text: str, path: Path) -> StateDoc:
     return doc
 
 
+SPAWN_FIELDS = frozenset({"token", "cgroup", "pid", "create_time", "pgid"})
+
+
+def _apply_spawns(doc: StateDoc, path: Path) -> None:
+    """Apply the spawn journal to `doc`, in order. The journal is as untrusted
+    as the document: a line that is not a record of a known agent with
+    well-typed spawn fields is skipped (the last one may be torn by a crash)."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        name = entry.pop("agent", None)
+        record = doc["agents"].get(name) if isinstance(name, str) else None
+        if record is None or not entry or set(entry) - SPAWN_FIELDS:
+            continue
+        if _wrong_field(entry, _SPAWN_TYPES, required=False):
+            continue
+        record.update(entry)  # type: ignore[typeddict-item]
+
+
 # The state file is untrusted input (a user may write one by hand): every
 # field something acts on must have its type, or the document is refused.
 _NUMBER = (int, float)
@@ -209,6 +273,10 @@ _AGENT_FIELDS: dict[str, tuple[type, ...]] = {
     "pgid": (int, type(None)), "token": (str, type(None)), "restarts": (int,), "started_at": _OPTIONAL_NUMBER,
     "log_path": (str,), "depends_on": (list,), "stop_signal": (str, type(None)), "stop_grace": _OPTIONAL_NUMBER,
     "message": (str, type(None)), "interpreter": (str, type(None)), "health": (str, type(None)),
+}
+_SPAWN_TYPES: dict[str, tuple[type, ...]] = {
+    "token": (str, type(None)), "cgroup": (str, type(None)), "pid": (int, type(None)),
+    "create_time": _OPTIONAL_NUMBER, "pgid": (int, type(None)),
 }
 _SUPERVISOR_FIELDS: dict[str, tuple[type, ...]] = {
     "pid": (int,), "create_time": _NUMBER, "socket": (str,), "token": (str,), "port": (int, type(None)),

@@ -140,15 +140,18 @@ class StateRecorder:
         spawn_before = (record.get("token"), record.get("pid")) if record else None
         self.store.update_agent(
             status.name, status=status.state.value, exit_code=status.exit_code, message=status.message,
-            pid=status.pid, create_time=status.create_time, pgid=status.pid, token=status.token,
-            cgroup=status.cgroup, restarts=status.restarts, started_at=status.started_at, health=health,
-            limits=status.limits,
+            restarts=status.restarts, started_at=status.started_at, health=health, limits=status.limits,
         )
+        spawn = dict(pid=status.pid, create_time=status.create_time, pgid=status.pid, token=status.token,
+                     cgroup=status.cgroup)
         if spawn_before != (status.token, status.pid):
             # A spawn's intent (token, cgroup) and then its pid: on disk before
             # the supervisor does anything else, or a SIGKILL in between
             # leaves an agent no `down` can find (issue #12).
-            self.store.write_now()
+            with contextlib.suppress(OSError):  # a full disk: the Flusher's document write retries and warns
+                self.store.record_spawn(status.name, **spawn)
+        else:
+            self.store.update_agent(status.name, **spawn)
 
     def notice(self, notice: Notice) -> None:
         pass

@@ -72,6 +72,7 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
             process.set_output_keeper(None)
             keeper.close()
         recorder.close()
+        store.close()
         for sink in shown:
             sink.flush()
             if hasattr(sink, "close"):

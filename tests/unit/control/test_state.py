@@ -115,3 +115,43 @@ def test_supervisor_alive_reads_the_record(tmp_path):
     doc["supervisor"]["create_time"] -= 3
     assert not state.supervisor_alive(doc)
     json.dumps(doc)  # the document is plain JSON
+
+
+@posix_only
+def test_a_spawn_record_is_on_disk_at_once_without_rewriting_the_document(tmp_path):
+    store = stored(tmp_path, api={}, db={})
+    document_before = store.path.stat().st_mtime_ns, store.path.stat().st_ino
+    store.record_spawn("api", token="t-api", cgroup=None)
+    store.record_spawn("api", pid=4242, create_time=1234.5, pgid=4242)
+    assert (store.path.stat().st_mtime_ns, store.path.stat().st_ino) == document_before  # an append, not a rewrite
+    assert mode(store.spawns_path) == 0o600
+    api = state.StateStore(tmp_path, "demo").read()["agents"]["api"]  # another process's view
+    assert (api["token"], api["pid"], api["create_time"]) == ("t-api", 4242, 1234.5)
+    store.flush()  # the document takes the records over and the journal empties
+    assert store.spawns_path.read_bytes() == b""
+    assert state.StateStore(tmp_path, "demo").read()["agents"]["api"]["pid"] == 4242
+    store.close()
+
+
+def test_spawn_records_are_checked_like_the_document(tmp_path):
+    store = stored(tmp_path, api={"pid": 1}, db={})
+    store.record_spawn("db", token="t-db")
+    with open(store.spawns_path, "a") as journal:  # what a crash or a stranger could leave behind
+        journal.write('{"agent": "api", "pid": "1; rm -rf"}\n')  # wrong type
+        journal.write('{"agent": "api", "status": "running"}\n')  # not a spawn field
+        journal.write('{"agent": "ghost", "pid": 7}\n')  # no such agent
+        journal.write('[1, 2]\n{"agent": "api", "pid": 9')  # not a record; torn last line
+    agents = state.StateStore(tmp_path, "demo").read()["agents"]
+    assert agents["api"]["pid"] == 1 and agents["db"]["token"] == "t-db" and "ghost" not in agents
+    with pytest.raises(TypeError, match="status"):
+        store.record_spawn("api", status="running")
+    store.close()
+
+
+def test_a_new_document_supersedes_a_previous_runs_journal(tmp_path):
+    old = stored(tmp_path, api={})
+    old.record_spawn("api", token="old-run")
+    old.close()
+    stored(tmp_path, api={})  # the next supervisor writes its first document
+    assert not (tmp_path / ".mesh-compose" / "demo" / paths.SPAWNS_FILE_NAME).exists()
+    assert state.StateStore(tmp_path, "demo").read()["agents"]["api"]["token"] is None
