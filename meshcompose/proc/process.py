@@ -129,14 +129,16 @@ def signal_group(ident: ProcessIdentity | None, sig: int | str, token: str | Non
     return True
 
 
-def tree(ident: ProcessIdentity | None, token: str | None, cgroup: Path | None = None) -> list[psutil.Process]:
+def tree(ident: ProcessIdentity | None, token: str | None, cgroup: Path | None = None, *,
+         exited: bool = False) -> list[psutil.Process]:
     """Every live process of the agent (`proc.tree`: the leader, its group,
     its token carriers and their descendants; and its cgroup's members),
-    from a fresh scan."""
+    from a fresh scan, or (`exited`: the leader is known to have exited) from
+    any recent scan that began after it did (`proc.tree.scan_after_exit`)."""
     if ident is None and not token and cgroup is None:
         return []  # nothing recorded to find it by
     in_cgroup = cgroups.members(cgroup)
-    table = proctree.scan(settle=bool(token))
+    table = proctree.scan_after_exit(ident) if exited else proctree.scan(settle=bool(token))
     me = os.getpid()
     found = []
     for pid in sorted(table.members(ident, token) | in_cgroup):
@@ -144,22 +146,27 @@ def tree(ident: ProcessIdentity | None, token: str | None, cgroup: Path | None =
         if pid == me or entry is None or entry.zombie:
             continue
         try:
-            found.append(psutil.Process(pid))
+            member = psutil.Process(pid)
+            if abs(member.create_time() - entry.create_time) > CREATE_TIME_TOLERANCE:
+                continue  # the pid was reused since the scan: not the agent's
+            found.append(member)
         except psutil.Error:
             continue  # gone since the scan
     return found
 
 
-def kill_tree(ident: ProcessIdentity | None, token: str | None, cgroup: Path | None = None) -> int:
+def kill_tree(ident: ProcessIdentity | None, token: str | None, cgroup: Path | None = None, *,
+              leader_exited: bool = False) -> int:
     """SIGKILL the agent's group, every descendant, every token carrier and
-    every member of its cgroup.
+    every member of its cgroup. `leader_exited`: the caller saw the leader
+    exit (waited for it), so a scan begun since then may serve the first round.
 
     Returns how many live processes were killed. Repeats while a round still
     finds someone, since a dying tree may fork once more before its end.
     """
     killed: set[int] = set()
-    for _ in range(3):
-        victims = tree(ident, token, cgroup)
+    for attempt in range(3):
+        victims = tree(ident, token, cgroup, exited=attempt == 0 and leader_exited)
         if not victims:
             break
         cgroups.kill(cgroup)
@@ -239,11 +246,12 @@ async def wait_gone(ident: ProcessIdentity | None) -> None:
 
 
 async def kill_tree_and_wait(ident: ProcessIdentity | None, token: str | None,
-                             cgroup: Path | None = None) -> None:
+                             cgroup: Path | None = None, *, leader_exited: bool = False) -> None:
     """`kill_tree`, then wait (time-boxed) until a scan finds nothing alive:
     SIGKILL is delivered asynchronously, and a caller that says "gone" must mean it."""
     with anyio.move_on_after(KILL_WAIT_SECONDS):
-        while kill_tree(ident, token, cgroup):
+        while kill_tree(ident, token, cgroup, leader_exited=leader_exited):
+            leader_exited = False  # it killed someone: from now on, fresh scans
             await anyio.sleep(POLL_SECONDS)
 
 

@@ -82,6 +82,8 @@ class ProcessTable:
 
     def __init__(self, entries: Mapping[int, Entry]) -> None:
         self.entries = entries
+        self.listed: frozenset[int] = frozenset(entries)  # every pid the scan began with
+        self.taken_at = 0.0  # when the scan began (time.time()); 0: unknown
         self._children: dict[int, list[int]] = {}
         self._groups: dict[int, list[int]] = {}
         self._tokens: dict[str, list[int]] = {}
@@ -120,9 +122,13 @@ def scan(*, settle: bool = False) -> ProcessTable:
     """A fresh table. `settle`: ask again about processes caught mid-exec
     before deciding they carry no token (a stop must not miss one; `ps` need
     not wait for it)."""
+    taken_at = time.time()
     if not IS_LINUX:
-        return ProcessTable(_psutil_entries())
-    entries, undecided, _ = _linux_entries(_listing())
+        table = ProcessTable(_psutil_entries())
+        table.listed, table.taken_at = frozenset(table.entries), taken_at
+        return table
+    listed = _listing()
+    entries, undecided, _ = _linux_entries(listed)
     for _ in range(EXEC_RETRIES if settle else 0):
         if not undecided:
             break
@@ -130,7 +136,33 @@ def scan(*, settle: bool = False) -> ProcessTable:
         found, undecided, _ = _linux_entries(undecided)
         entries.update(found)
     entries.update(_linux_entries(undecided, settled=True)[0])
-    return ProcessTable(entries)
+    table = ProcessTable(entries)
+    table.listed, table.taken_at = frozenset(listed), taken_at
+    return table
+
+
+# When many agents stop at once, each ended leader used to cost its own scan
+# of every process, two or three times over. One settled scan serves every
+# agent whose leader had already exited (was no longer listed) when it began
+# and was born well before: each live member of that agent's tree was
+# listed, and a member born later can only come from one of them, which the
+# caller's next round finds (`process.kill_tree` rescans while it kills).
+_last_settled: ProcessTable | None = None
+_BORN_BEFORE_MARGIN = 1.0  # seconds: create times are coarse (clock ticks, boot time)
+_REUSE_SECONDS = 5.0  # and an old table only names pids that may be reused since
+
+
+def scan_after_exit(leader: ProcessIdentity | None) -> ProcessTable:
+    """A settled table taken after `leader` exited: the last one where that
+    holds, else a fresh one (which is kept for the next caller)."""
+    global _last_settled
+    last = _last_settled
+    if (last is not None and leader is not None and leader.pid not in last.listed
+            and leader.create_time + _BORN_BEFORE_MARGIN < last.taken_at
+            and time.time() - last.taken_at < _REUSE_SECONDS):
+        return last
+    _last_settled = scan(settle=True)
+    return _last_settled
 
 
 def tree_usage(agents: Mapping[str, AgentKey]) -> dict[str, TreeUsage]:

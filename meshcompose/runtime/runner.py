@@ -249,7 +249,8 @@ class AgentRunner:
             with anyio.CancelScope(shield=True):
                 self.context.resources.unwatch(self.agent.name)
                 self._exited.set()
-                await process.kill_tree_and_wait(self._identity, token, self._cgroup)
+                await process.kill_tree_and_wait(self._identity, token, self._cgroup,
+                                                 leader_exited=proc.returncode is not None)
                 cgroup.remove(self._cgroup)
                 await proc.aclose()
 
@@ -288,7 +289,7 @@ class AgentRunner:
             code = await proc.wait()
             self._exited.set()
             health.cancel()
-            process.kill_tree(self._identity, token, self._cgroup)  # nothing of it may outlive it
+            process.kill_tree(self._identity, token, self._cgroup, leader_exited=True)  # nothing of it may outlive it
             with anyio.move_on_after(PIPE_DRAIN_SECONDS):
                 await drained.wait()
             tg.cancel_scope.cancel()

@@ -19,7 +19,7 @@ import anyio
 from meshcompose.control import state
 from meshcompose.logs.keeper import KeeperClient
 from meshcompose.plan.runplan import RunPlan
-from meshcompose.proc import process
+from meshcompose.proc import platform, process
 from meshcompose.runtime import host
 from meshcompose.runtime.events import EVENTS_FILE_NAME, EventRecorder, FanOut, Notice
 from meshcompose.runtime.recorder import Flusher, LogRecorder, StateRecorder
@@ -64,6 +64,7 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
         from meshcompose.runtime.watch import Watcher  # watchfiles: only when watching
 
         watcher = Watcher(supervisor, plan.selected, rebuild, plan.launches)
+    platform.watch_children_with_pidfds()
     try:
         return anyio.run(lambda: host.host(supervisor, plan.selected, store=store, recorder=state_recorder,
                                            flusher=flusher, detached=detached, watcher=watcher))

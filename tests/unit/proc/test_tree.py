@@ -179,3 +179,51 @@ def test_tree_sampler_sums_leader_and_escaped_grandchild():
     finally:
         process.kill_tree(ident, token)
         leader.wait()
+
+
+# An agent whose leader exits at once, leaving a child that escaped its group
+# (it carries the token only); the leader prints the child's pid.
+EXITING_LEADER = ("import subprocess, sys\n"
+                  "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+                  "start_new_session=True)\nprint(child.pid, flush=True)\n")
+
+
+def exited_agent() -> tuple[ProcessIdentity, str, int]:
+    """Started, and its leader already exited and reaped: (identity, token, escaped child's pid)."""
+    token = process.new_token()
+    leader = subprocess.Popen([sys.executable, "-c", EXITING_LEADER], env={**os.environ, process.TOKEN_VAR: token},
+                              stdout=subprocess.PIPE, start_new_session=True)
+    ident = process.identity(leader.pid)
+    child = int(leader.stdout.readline())
+    leader.wait(10)
+    leader.stdout.close()
+    assert ident is not None
+    return ident, token, child
+
+
+def test_one_scan_begun_after_their_leaders_exited_serves_every_agent_that_stopped():
+    agents = [exited_agent() for _ in range(3)]
+    born = max(ident.create_time for ident, _, _ in agents)
+    while time.time() < born + 1.1:  # the rule wants leaders surely born before the scan (create times are coarse)
+        time.sleep(0.05)
+    try:
+        first = proctree.scan_after_exit(agents[0][0])
+        assert all(proctree.scan_after_exit(ident) is first for ident, _, _ in agents)  # one scan for all
+        for ident, token, child in agents:
+            assert first.members(ident, token) == {child}
+            assert process.kill_tree(ident, token, leader_exited=True) == 1
+    finally:
+        for ident, token, _ in agents:
+            process.kill_tree(ident, token)
+
+
+def test_a_scan_begun_before_an_agent_was_born_never_serves_it():
+    proctree.scan_after_exit(None)  # the table a stop just took
+    ident, token, child = exited_agent()
+    try:
+        table = proctree.scan_after_exit(ident)
+        assert child in table.members(ident, token)  # a fresh scan: the earlier one predates the child
+        assert process.kill_tree(ident, token, leader_exited=True) == 1
+        assert not process.tree(ident, token)
+    finally:
+        process.kill_tree(ident, token)
