@@ -27,12 +27,11 @@ import os
 import select
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
+from meshcompose.logs.lines import DEFAULT_MAX_LINE, bounded, complete_lines, decode
 from meshcompose.logs.logfiles import LogFile, log_path
-from meshcompose.logs.logpump import DEFAULT_MAX_LINE, _bounded, _complete_lines, _decode
 
 _SEPARATOR = b"\0"
 _READ = 64 * 1024
@@ -45,6 +44,8 @@ class KeeperClient:
 
     def __init__(self, log_dir: Path) -> None:
         # SEQPACKET: message boundaries, and an end of stream when the supervisor goes.
+        import subprocess  # the supervisor's side only: the keeper itself stays small
+
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.child = subprocess.Popen(
@@ -117,9 +118,9 @@ def drain(log_dir: Path, kept: dict[int, _Kept]) -> None:
             item = kept[fd]
             data = os.read(fd, _READ) if events & (select.POLLIN | select.POLLHUP) else b""
             log = logs.get(item.agent) or logs.setdefault(item.agent, LogFile(log_path(log_dir, item.agent)))
-            lines, item.rest = _complete_lines(item.rest + data, DEFAULT_MAX_LINE)
+            lines, item.rest = complete_lines(item.rest + data, DEFAULT_MAX_LINE)
             if not data and item.rest:
-                lines, item.rest = [*lines, *_bounded([_decode(item.rest)], DEFAULT_MAX_LINE)], b""
+                lines, item.rest = [*lines, *bounded([decode(item.rest)], DEFAULT_MAX_LINE)], b""
             if lines:
                 log.write_lines(item.stream, lines)
                 log.flush()
