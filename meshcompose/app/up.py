@@ -36,6 +36,8 @@ from meshcompose.model import AgentState, Project
 from meshcompose.plan import codec, launch, planner, runplan
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, RunSettings
+from meshcompose.runtime import reap
+from meshcompose.units import plural
 
 SUPERVISOR_LOG = "supervisor.log"
 STARTUP_WAIT_SECONDS = 10.0  # how long a supervisor that holds the lock may take to publish its state
@@ -81,12 +83,22 @@ def up(project: Project, options: UpOptions) -> UpResult:
     try:
         if options.require_running:  # it stopped since the caller looked
             raise NotRunningError(project.name)
+        _stop_leftovers(project, options)
         plan = plan_run(project, selected, options)
         if options.detach:
             return _detach(plan, lock, options)
         return _foreground(plan, options)
     finally:
         lock.release()
+
+
+def _stop_leftovers(project: Project, options: UpOptions) -> None:
+    """What the previous supervisor left running when it was killed is
+    stopped first: the new run's state file would forget it for good."""
+    left = reap.reap_before_start(project.directory, project.name)
+    if left:
+        names = ", ".join(outcome.name for outcome in left)
+        options.notify(f"stopped {plural(len(left), 'agent')} left running by a supervisor that was killed: {names}")
 
 
 def start(project: Project, options: StartOptions) -> UpResult:

@@ -129,12 +129,32 @@ def reap_project(project_dir: Path, project: str, grace: float | None = None,
         return []
     with ProjectLock(project_dir, project):
         doc = store.read() or doc  # re-read: the last supervisor may have written since
-        agents = {name: record for name, record in doc["agents"].items() if only is None or name in only}
-        outcomes = reap_records(agents, grace)
-        mark_reaped(doc, outcomes)
-        store.write(doc)
+        outcomes = _reap_and_record(store, doc, grace, only)
         if not state.supervisor_alive(doc):
             remove_stale_socket(project_dir, project)
+    return outcomes
+
+
+def reap_before_start(project_dir: Path, project: str) -> list[Reaped]:
+    """For `up`, which holds the project lock: stop what a supervisor that
+    died (SIGKILL) left running, before a new one starts and its state file
+    forgets them. Costs nothing after a supervisor that ended normally (it
+    removed its own record). The outcomes of the agents that were still running."""
+    store = state.StateStore(project_dir, project)
+    doc = store.read()
+    if doc is None or doc["supervisor"] is None or state.supervisor_alive(doc):
+        return []
+    outcomes = _reap_and_record(store, doc, None, None)
+    remove_stale_socket(project_dir, project)
+    return [outcome for outcome in outcomes if outcome.found]
+
+
+def _reap_and_record(store: state.StateStore, doc: state.StateDoc, grace: float | None,
+                     only: Sequence[str] | None) -> list[Reaped]:
+    agents = {name: record for name, record in doc["agents"].items() if only is None or name in only}
+    outcomes = reap_records(agents, grace)
+    mark_reaped(doc, outcomes)
+    store.write(doc)
     return outcomes
 
 

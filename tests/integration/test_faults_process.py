@@ -246,3 +246,26 @@ def test_an_agent_recorded_without_a_pid_is_orphaned_in_ps_and_stopped_by_down(p
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_up_after_a_killed_supervisor_stops_what_it_left_before_starting_anew(project: ProjectDir):
+    # Once a new supervisor writes its state file, the old agents' pids and
+    # tokens are gone from it: `up` must stop them first, or no `down` ever will.
+    project.script("idle.py", "import time\nprint('up', flush=True)\ntime.sleep(300)\n")
+    project.compose({"db": {"script": "idle.py"}, "api": {"script": "idle.py", "depends_on": ["db"]}})
+    assert project.cli("up", "-d", timeout=60).returncode == 0
+    doc = json.loads(project.read(".mesh-compose/t/state.json"))
+    old = {name: record["pid"] for name, record in doc["agents"].items()}
+    os.kill(doc["supervisor"]["pid"], signal.SIGKILL)
+    wait_until(lambda: not pid_alive(doc["supervisor"]["pid"]), what="the supervisor gone")
+    assert all(pid_alive(pid) for pid in old.values())  # orphaned, still running
+    try:
+        again = project.cli("up", "-d", timeout=60)
+        assert again.returncode == 0, again.stderr
+        assert "stopped 2 agents left running by a supervisor that was killed: api, db" in again.stdout + again.stderr
+        assert not any(pid_alive(pid) for pid in old.values())
+        new = json.loads(project.read(".mesh-compose/t/state.json"))["agents"]
+        assert all(new[name]["status"] == "running" and new[name]["pid"] != pid for name, pid in old.items())
+    finally:
+        assert project.cli("down", timeout=60).returncode == 0
+    assert not any(pid_alive(pid) for pid in old.values())
