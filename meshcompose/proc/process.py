@@ -228,14 +228,16 @@ async def stop_group(
         signal_group(ident, stop_signal, token)
         with anyio.move_on_after(grace) as waiting:
             await exited()
-        forced = waiting.cancelled_caught
+        gone = not waiting.cancelled_caught
+        forced = not gone
         if forced:
             if on_kill is not None:
                 on_kill()
             kill_tree(ident, token, cgroup)
-            with anyio.move_on_after(KILL_WAIT_SECONDS):
+            with anyio.move_on_after(KILL_WAIT_SECONDS) as killing:
                 await exited()
-        await kill_tree_and_wait(ident, token, cgroup)
+            gone = not killing.cancelled_caught
+        await kill_tree_and_wait(ident, token, cgroup, leader_exited=gone)
     return forced
 
 
