@@ -3,6 +3,7 @@ compose-style accounting of start_period, retries and changes."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import os
 import socket
@@ -32,6 +33,12 @@ ENV = dict(os.environ)
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/private":  # basic auth, as a URL's user:password@ asks for it
+            granted = self.headers.get("Authorization") == "Basic " + base64.b64encode(b"probe:s3cret").decode()
+            self.send_response(200 if granted else 401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         codes = {"/ok": 200, "/created?x=1": 201, "/moved": 302, "/missing": 404, "/broken": 500}
         code = codes.get(self.path, 404)
         self.send_response(code)
@@ -107,6 +114,24 @@ async def test_a_failing_probe_says_why(http_url, tmp_path):
 )
 async def test_http_2xx_and_3xx_are_healthy(http_url, tmp_path, path, healthy):
     assert await probe(hc(HealthKind.HTTP, http_url + path, timeout=5), tmp_path) is healthy
+
+
+@pytest.mark.anyio
+async def test_http_credentials_in_the_url_are_sent(http_url, tmp_path):
+    with_credentials = http_url.replace("http://", "http://probe:s3cret@") + "/private"
+    assert await probe(hc(HealthKind.HTTP, with_credentials, timeout=5), tmp_path) is True
+    assert await reason(hc(HealthKind.HTTP, http_url + "/private", timeout=5), tmp_path) == (
+        f"HTTP 401 from {http_url}/private")
+
+
+@pytest.mark.anyio
+async def test_http_probes_ask_the_agent_directly_never_a_proxy(http_url, tmp_path, monkeypatch):
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, dead_proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert await probe(hc(HealthKind.HTTP, http_url + "/ok", timeout=5), tmp_path) is True
 
 
 @pytest.mark.anyio
