@@ -142,7 +142,7 @@ class StateRecorder:
             status.name, status=status.state.value, exit_code=status.exit_code, message=status.message,
             pid=status.pid, create_time=status.create_time, pgid=status.pid, token=status.token,
             cgroup=status.cgroup, restarts=status.restarts, started_at=status.started_at, health=health,
-            limits=status.limits,
+            limits=status.limits, exposed=list(status.exposed),
         )
         if spawn_before != (status.token, status.pid):
             # A spawn's intent (token, cgroup) and then its pid: on disk before
