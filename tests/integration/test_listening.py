@@ -63,7 +63,7 @@ def test_an_agent_on_every_interface_is_warned_about_once_and_ps_shows_where(pro
 
     ports = _bound_ports(seen["stream"])
     bound = {"wide": f"0.0.0.0:{ports['wide']}"}
-    warnings = [line for line in seen["stream"].splitlines() if "listening on" in line]
+    warnings = [line for line in seen["stream"].splitlines() if "warning: listening on" in line]
     assert len(warnings) == 1, seen["stream"]  # once, and only for wide
     assert warnings[0].split()[0] == "wide", warnings
     assert warnings[0].endswith(
