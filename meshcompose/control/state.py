@@ -53,7 +53,7 @@ class AgentRecord(TypedDict):
     python_version: str | None
     venv: bool | None
     log_path: str
-    health: str | None  # a model.HEALTH_STATES word, or None
+    health: str | None  # a model.HEALTH_STATES word, "starting" (no verdict yet), or None
     depends_on: list[str]
     mesh: dict[str, Any] | None  # reserved for the registry column
     limits: str | None  # resource limits in force and the mechanism enforcing each

@@ -15,11 +15,10 @@ Mechanisms, honestly:
   one period. No hard kernel limit is applied: RLIMIT_AS limits virtual
   memory, not RSS, and would break ordinary programs; a cgroup v2 memory
   controller is detected and reported (`mechanisms()`) but not yet used.
-- listening beyond loopback (not a limit, but the same sampling): an agent
-  the project asked to listen on loopback (`meshplan.requested_host`) has its
-  tree's sockets looked at LISTEN_FIRST seconds after it started, then ever
-  more slowly up to one look per LISTEN_PERIOD; what it listens on beyond
-  loopback is reported to its runner, each address once (`on_exposed`).
+- listening beyond loopback (no limit, the same sampling): an agent asked for a
+  loopback host (`meshplan.requested_host`) has its tree's sockets looked at
+  LISTEN_FIRST s after its start, then doubling up to every LISTEN_PERIOD s;
+  what listens beyond loopback goes to its runner, each address once (`on_exposed`).
 - cpu_limit pins the agent to ceil(limit) CPUs (affinity, inherited by its
   children) and, for a fraction, runs a SIGSTOP/SIGCONT duty cycle on its
   process group (`throttle`). A platform without a mechanism gets a warning.
@@ -359,10 +358,14 @@ class ResourceWatcher:
         due = {name: w for name, w in self._listening.items() if w.due <= now + LISTEN_FIRST}
         if not due:
             return
-        found = sockets.listening(self._sampler.members({name: (w.ident, w.token) for name, w in due.items()}))
-        for name, watched in due.items():
+        for watched in due.values():
             watched.interval = min(watched.interval * 2, LISTEN_PERIOD)
             watched.due = now + watched.interval
+        try:
+            found = sockets.listening(self._sampler.members({name: (w.ident, w.token) for name, w in due.items()}))
+        except (OSError, ValueError):
+            return  # an unreadable table tells nothing, and a look never stops the supervisor
+        for name, watched in due.items():
             exposed = sockets.exposed(found.get(name, ()), watched.asked_host)
             warned = self._warned.setdefault(name, set())
             new = [listener for listener in exposed if listener not in warned]
