@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from meshcompose.app.project import ProjectIdentity
@@ -63,6 +63,9 @@ class Row:
     Limits: str | None  # e.g. "memory 1.0 GiB (sampled RSS, no hard limit); cpu 0.5 (CPU 1, duty cycle 50%)"
     Mesh: str | None = None  # registered | unhealthy | None (not listed, or no registry)
     Capabilities: int | None = None
+    # What it listens on beyond the loopback host the project asked for, as
+    # the supervisor last saw it: ["0.0.0.0:43121"]; [] if nothing (or not running).
+    Exposed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervi
         Interpreter=record.get("interpreter"), Message=record.get("message"),
         LogPath=record.get("log_path") or "",
         Limits=record.get("limits"),
+        Exposed=[str(address) for address in record.get("exposed") or ()] if alive else [],
     )
 
 

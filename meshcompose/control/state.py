@@ -63,10 +63,11 @@ class AgentRecord(TypedDict):
     python_version: str | None
     venv: bool | None
     log_path: str
-    health: str | None  # a model.HEALTH_STATES word, or None
+    health: str | None  # a model.HEALTH_STATES word, "starting" (no verdict yet), or None
     depends_on: list[str]
     mesh: dict[str, Any] | None  # reserved for the registry column
     limits: str | None  # resource limits in force and the mechanism enforcing each
+    exposed: list[str]  # addresses it listens on beyond the loopback host asked for, e.g. ["0.0.0.0:43121"]
     # How to stop it, for a `down` that must reap it after the supervisor died.
     stop_signal: str | None
     stop_grace: float | None
@@ -98,7 +99,7 @@ def new_agent(**fields: Any) -> AgentRecord:
         status=AgentState.WAITING.value, exit_code=None, message=None, pid=None, create_time=None, pgid=None,
         token=None, cgroup=None, restarts=0, started_at=None, interpreter=None, python_version=None,
         venv=None, log_path="", health=None, depends_on=[], mesh=None,
-        stop_signal=None, stop_grace=None, limits=None,
+        stop_signal=None, stop_grace=None, limits=None, exposed=[],
     )
     _check_fields(fields)
     record.update(_plain(fields))  # type: ignore[typeddict-item]
@@ -273,6 +274,7 @@ _AGENT_FIELDS: dict[str, tuple[type, ...]] = {
     "pgid": (int, type(None)), "token": (str, type(None)), "restarts": (int,), "started_at": _OPTIONAL_NUMBER,
     "log_path": (str,), "depends_on": (list,), "stop_signal": (str, type(None)), "stop_grace": _OPTIONAL_NUMBER,
     "message": (str, type(None)), "interpreter": (str, type(None)), "health": (str, type(None)),
+    "exposed": (list,),
 }
 _SPAWN_TYPES: dict[str, tuple[type, ...]] = {
     "token": (str, type(None)), "cgroup": (str, type(None)), "pid": (int, type(None)),

@@ -125,6 +125,23 @@ def agent_environments(project: model.Project, names: Sequence[str], url: str,
             for name in names if name != REGISTRY_AGENT}
 
 
+HOST_VARIABLES = ("HOST", "MCP_MESH_HTTP_HOST")
+
+
+def requested_host(agent: model.Agent, environment: Mapping[str, str], *, mesh: bool) -> str | None:
+    """The address the project asked `agent` to listen on, or None.
+
+    Read from its effective `environment`: HOST (what SDK agents and the
+    registry bind), else MCP_MESH_HTTP_HOST (what SDK agents announce). In a
+    run that involves MCP Mesh (`mesh`) every agent was given loopback by
+    `registry.agent_environment`; elsewhere that default is no request, and
+    only a host set in the agent's own `environment:` is one.
+    """
+    if not mesh and not any(key in agent.environment for key in HOST_VARIABLES):
+        return None
+    return next((environment[key] for key in HOST_VARIABLES if environment.get(key)), None)
+
+
 def describe(mesh: MeshPlan) -> str | None:
     if mesh.reused:
         return f"using the MCP Mesh registry already running at {mesh.url}"

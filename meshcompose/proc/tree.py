@@ -184,6 +184,11 @@ class TreeSampler:
         table = self._table()
         return {name: _usage(table.members(ident, token)) for name, (ident, token) in agents.items()}
 
+    def members(self, agents: Mapping[str, AgentKey]) -> dict[str, set[int]]:
+        """Each agent's processes, zombies included, without measuring them."""
+        table = self._table()
+        return {name: table.members(ident, token) for name, (ident, token) in agents.items()}
+
     def _table(self) -> ProcessTable:
         if not IS_LINUX:
             return ProcessTable(_psutil_entries())

@@ -31,6 +31,7 @@ class AgentStatus:
     ever_started: bool = False
     final: bool = False  # ended, and nothing will start it again on its own
     limits: str | None = None  # resource limits in force and how: "cpu 0.5 (CPU 1, duty cycle 50%)"
+    exposed: tuple[str, ...] = ()  # what it listens on beyond the loopback host asked for: ("0.0.0.0:43121",)
 
     def label(self) -> str:
         """The status word users see: `healthy`, `exited (1)`, `exited (timeout after 5m)`."""
@@ -50,7 +51,12 @@ class Notice:
     agent: str | None = None
     level: str = "info"  # info | warning | error
     when: float = field(default_factory=time.time)
-    kind: str = "notice"  # "watch": a reload by watch mode (`events` tells them apart)
+    kind: str = "notice"  # "watch": a reload by watch mode; EXPOSED (`events` tells them apart)
+
+
+EXPOSED = "exposed"
+"""The kind of the warning that an agent listens beyond the loopback host
+the project asked for; it is also a lifecycle event (`events.jsonl`)."""
 
 
 class Observer(Protocol):
@@ -125,7 +131,8 @@ class EventRecorder:
         pass
 
     def notice(self, notice: Notice) -> None:
-        pass
+        if notice.kind == EXPOSED and notice.agent:
+            self._append(self._event(notice.agent, EXPOSED, {"message": notice.text}))
 
     def agent_status(self, status: AgentStatus) -> None:
         actions = lifecycle_actions(self._last.get(status.name), status.state)
@@ -134,18 +141,21 @@ class EventRecorder:
             self._append(self.event(status, action))
 
     def event(self, status: AgentStatus, action: str) -> dict[str, Any]:
-        import datetime
-
-        attributes: dict[str, Any] = {"name": status.name, "project": self.project}
+        attributes: dict[str, Any] = {}
         if status.pid is not None:
             attributes["pid"] = status.pid
         if action == "die":
             attributes["exitCode"] = status.exit_code
         if status.message:
             attributes["message"] = status.message
+        return self._event(status.name, action, attributes)
+
+    def _event(self, agent: str, action: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        import datetime
+
         when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        return {"time": when, "type": "agent", "action": action, "id": f"{self.project}-{status.name}",
-                "service": status.name, "attributes": attributes}
+        return {"time": when, "type": "agent", "action": action, "id": f"{self.project}-{agent}",
+                "service": agent, "attributes": {"name": agent, "project": self.project, **attributes}}
 
     def _append(self, event: dict[str, Any]) -> None:
         import json

@@ -27,6 +27,9 @@ from meshcompose.runtime.events import AgentStatus, Notice
 # Buffered console, log-file and state output is flushed this long after it
 # was written; an idle project is never woken up for it.
 FLUSH_DELAY = 0.05
+# The health word of a running agent whose healthcheck has not given its
+# verdict yet (compose's `health: starting`): `ps` shows `running (starting)`.
+HEALTH_STARTING = "starting"
 
 
 Warn = Callable[[Notice], None]
@@ -103,6 +106,7 @@ class StateRecorder:
     def __init__(self, store: StateStore, log_dir: Path) -> None:
         self.store = store
         self.log_dir = log_dir
+        self._checked: set[str] = set()  # agents with a healthcheck
 
     def add_agents(self, project: Project | _HasProject, launches: Mapping[str, LaunchSpec]) -> None:
         """Record how each agent runs and how to stop it (a `down` after the
@@ -111,6 +115,10 @@ class StateRecorder:
         agents = (project.project if not isinstance(project, Project) else project).agents
         for name, launch in launches.items():
             agent = agents[name]
+            if agent.healthcheck is not None:
+                self._checked.add(name)
+            else:
+                self._checked.discard(name)  # a recreate without one
             self.store.update_agent(
                 name, interpreter=launch.interpreter, python_version=launch.python_version,
                 venv=launch.is_venv, log_path=str(log_path(self.log_dir, name)),
@@ -135,12 +143,15 @@ class StateRecorder:
 
     def agent_status(self, status: AgentStatus) -> None:
         health = status.state.value if status.state in HEALTH_STATES else None
+        if status.state is AgentState.RUNNING and status.name in self._checked:
+            health = HEALTH_STARTING  # not unhealthy: not yet registered (or probed) is starting
         doc = self.store.doc
         record = doc["agents"].get(status.name) if doc else None
         spawn_before = (record.get("token"), record.get("pid")) if record else None
         self.store.update_agent(
             status.name, status=status.state.value, exit_code=status.exit_code, message=status.message,
             restarts=status.restarts, started_at=status.started_at, health=health, limits=status.limits,
+            exposed=list(status.exposed),
         )
         spawn = dict(pid=status.pid, create_time=status.create_time, pgid=status.pid, token=status.token,
                      cgroup=status.cgroup)

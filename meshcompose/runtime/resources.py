@@ -15,6 +15,10 @@ Mechanisms, honestly:
   one period. No hard kernel limit is applied: RLIMIT_AS limits virtual
   memory, not RSS, and would break ordinary programs; a cgroup v2 memory
   controller is detected and reported (`mechanisms()`) but not yet used.
+- listening beyond loopback (no limit, the same sampling): an agent asked for a
+  loopback host (`meshplan.requested_host`) has its tree's sockets looked at
+  LISTEN_FIRST s after its start, then doubling up to every LISTEN_PERIOD s;
+  what listens beyond loopback goes to its runner, each address once (`on_exposed`).
 - cpu_limit pins the agent to ceil(limit) CPUs (affinity, inherited by its
   children) and, for a fraction, runs a SIGSTOP/SIGCONT duty cycle on its
   process group (`throttle`). A platform without a mechanism gets a warning.
@@ -34,12 +38,16 @@ import anyio
 import psutil
 
 from meshcompose.model import Resources
-from meshcompose.proc import process
+from meshcompose.proc import process, sockets
 from meshcompose.proc import tree as proctree
 from meshcompose.runtime import throttle
 from meshcompose.units import format_duration, format_size, plural
 
 SAMPLE_SECONDS = 1.0
+# The SDK's stray server appears during start-up (2-10 s in): look soon,
+# then back off to a pace that costs nothing (one look reads the socket tables).
+LISTEN_FIRST = 1.0
+LISTEN_PERIOD = 30.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class CpuPlan:
 
 
 OnBreach = Callable[[Breach], Coroutine[Any, Any, None]]
+# (what it listens on beyond loopback now, e.g. ("0.0.0.0:43121",); the warning for newly found ones or None)
+OnExposed = Callable[[tuple[str, ...], "str | None"], None]
 
 
 # -- what this platform offers ------------------------------------------------
@@ -199,6 +209,16 @@ class _Watched:
     tasks_started: bool = field(default=False)
 
 
+@dataclass
+class _Listening:
+    ident: process.ProcessIdentity
+    token: str
+    asked_host: str
+    on_exposed: OnExposed
+    due: float
+    interval: float = LISTEN_FIRST
+
+
 class ResourceWatcher:
     """The one loop that enforces every agent's limits; run it in the supervisor's task group."""
 
@@ -213,6 +233,8 @@ class ResourceWatcher:
         self._last_sample = -math.inf
         self._cpu_slots: dict[str, int] = {}
         self._told: set[str] = set()
+        self._listening: dict[str, _Listening] = {}
+        self._warned: dict[str, set[sockets.Listener]] = {}  # once per agent per address, across restarts
 
     def watch(self, name: str, ident: process.ProcessIdentity, token: str, resources: Resources,
               on_breach: OnBreach) -> tuple[str | None, list[Note]]:
@@ -221,7 +243,7 @@ class ResourceWatcher:
         Returns the status description of the active mechanisms and the notes
         to show (each agent's notes only the first time: restarts stay quiet).
         """
-        self.unwatch(name)
+        self._release(name)
         watched = _Watched(ident, token, resources, on_breach)
         if resources.timeout is not None:
             watched.deadline = self._clock() + resources.timeout
@@ -237,9 +259,21 @@ class ResourceWatcher:
         self._told.add(name)
         return describe(resources, plan), notes
 
+    def watch_listening(self, name: str, ident: process.ProcessIdentity, token: str,
+                        asked_host: str | None, on_exposed: OnExposed) -> None:
+        """Look at what the agent just spawned as `ident` listens on, if the
+        project asked it for a loopback host (else there is nothing to break)."""
+        if asked_host and sockets.is_loopback(asked_host):
+            self._listening[name] = _Listening(ident, token, asked_host, on_exposed, self._clock() + LISTEN_FIRST)
+            self._wake.set()
+
     def unwatch(self, name: str) -> None:
-        """Stop enforcing (before a stop signal, and once the agent exited):
-        a throttled group is let run again so it can act on SIGTERM."""
+        """Stop enforcing and looking (before a stop signal, and once the agent
+        exited): a throttled group is let run again so it can act on SIGTERM."""
+        self._listening.pop(name, None)
+        self._release(name)
+
+    def _release(self, name: str) -> None:
         watched = self._watched.pop(name, None)
         if watched is not None and watched.cycle is not None:
             watched.cycle.release()
@@ -296,6 +330,7 @@ class ResourceWatcher:
         due = [w.deadline for w in self._watched.values() if w.deadline is not None]
         if self._memory_watched():
             due.append(self._last_sample + self.period)
+        due += [listening.due for listening in self._listening.values()]
         return max(0.0, min(due) - now) if due else math.inf
 
     def _memory_watched(self) -> dict[str, _Watched]:
@@ -315,6 +350,28 @@ class ResourceWatcher:
                 limit = limited[name].resources.memory_limit
                 if limit is not None and used.rss > limit and name in self._watched:
                     self._breach(name, _memory_breach(limit, used))
+        self._look_at_listeners(now)
+
+    def _look_at_listeners(self, now: float) -> None:
+        """One read of the socket tables for every agent due (or due within
+        LISTEN_FIRST: agents started together are looked at together)."""
+        due = {name: w for name, w in self._listening.items() if w.due <= now + LISTEN_FIRST}
+        if not due:
+            return
+        for watched in due.values():
+            watched.interval = min(watched.interval * 2, LISTEN_PERIOD)
+            watched.due = now + watched.interval
+        try:
+            found = sockets.listening(self._sampler.members({name: (w.ident, w.token) for name, w in due.items()}))
+        except (OSError, ValueError):
+            return  # an unreadable table tells nothing, and a look never stops the supervisor
+        for name, watched in due.items():
+            exposed = sockets.exposed(found.get(name, ()), watched.asked_host)
+            warned = self._warned.setdefault(name, set())
+            new = [listener for listener in exposed if listener not in warned]
+            warned.update(new)
+            warning = sockets.warning(new, watched.asked_host) if new else None
+            watched.on_exposed(tuple(listener.address for listener in exposed), warning)
 
     def _breach(self, name: str, breach: Breach) -> None:
         watched = self._watched[name]

@@ -19,12 +19,13 @@ import anyio
 
 from meshcompose.errors import AgentStartError
 from meshcompose.logs.logpump import pump
+from meshcompose.mesh import meshplan
 from meshcompose.mesh.registered import Registration
 from meshcompose.model import Agent, AgentState, Condition, HealthKind, Resources, RestartMode
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.proc import cgroup, identity, process
 from meshcompose.runtime import conditions
-from meshcompose.runtime.events import AgentStatus, Notice, Observer
+from meshcompose.runtime.events import EXPOSED, AgentStatus, Notice, Observer
 from meshcompose.runtime.health import LogMatcher, Probe, monitor
 from meshcompose.runtime.resources import Breach, ResourceWatcher
 from meshcompose.units import plural
@@ -51,6 +52,10 @@ class RunnerContext(Protocol):
     @property
     def stopping(self) -> bool:
         """The whole project is shutting down: nothing restarts."""
+
+    @property
+    def mesh(self) -> bool:
+        """The run involves an MCP Mesh registry (`meshplan.requested_host`)."""
 
     def runner(self, name: str) -> AgentRunner | None:
         """The runner of another agent (a dependency), if it is part of this run."""
@@ -222,7 +227,7 @@ class AgentRunner:
         token = identity.new_token()
         self._cgroup = cgroup.create(token)
         self._set(state=AgentState.STARTING, exit_code=None, token=token, pid=None, create_time=None,
-                  cgroup=str(self._cgroup) if self._cgroup else None)
+                  cgroup=str(self._cgroup) if self._cgroup else None, exposed=())
         self._exit_reason = None
         try:
             self._exited = anyio.Event()
@@ -243,6 +248,9 @@ class AgentRunner:
         )
         self._notice(self._started_text(proc.pid))
         self._watch_limits(token)
+        if self._identity is not None:
+            asked = meshplan.requested_host(self.agent, self.launch.env, mesh=self.context.mesh)
+            self.context.resources.watch_listening(self.agent.name, self._identity, token, asked, self._exposed)
         try:
             return await self._supervise(proc, token)
         finally:
@@ -263,6 +271,14 @@ class AgentRunner:
         for note in notes:
             self._notice(note.text, note.level)
         self._set(limits=described)
+
+    def _exposed(self, addresses: tuple[str, ...], warning: str | None) -> None:
+        """What it listens on beyond the loopback host asked for (`ps` shows it),
+        and a loud warning the first time each address is seen."""
+        if addresses != self.status.exposed:
+            self._set(exposed=addresses)
+        if warning:
+            self.context.observer.notice(Notice(warning, self.agent.name, "warning", kind=EXPOSED))
 
     async def _stop_for_limit(self, breach: Breach) -> None:
         """A limit crossed: stop like a user would, but the restart policy still applies."""

@@ -57,6 +57,7 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     observers.extend([*shown, recorder, state_recorder, events, flusher])
     supervisor = Supervisor(project, plan.launches, FanOut(observers), options)
     supervisor.registry_url = plan.registry_url
+    supervisor.mesh = plan.published_registry_url is not None
     state_recorder.add_agents(supervisor, plan.launches)
     keeper = _start_keeper(recorder.directory)
     watcher = None

@@ -59,6 +59,7 @@ class Supervisor:
         self._agents_tg: anyio.abc.TaskGroup | None = None
         self._stopped_all = anyio.Event()
         self.registry_url: str | None = None
+        self.mesh = False  # the run involves MCP Mesh: every agent was asked to listen on loopback
         self.resources = ResourceWatcher()  # one loop enforces every agent's limits
 
     # -- running -------------------------------------------------------------

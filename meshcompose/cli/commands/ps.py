@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON")
 MESH_COLUMNS = ("MESH", "CAPS")
+EXPOSED_COLUMN = "EXPOSED"  # only when some agent listens beyond the loopback host asked for
 MESSAGE_COLUMN = "MESSAGE"  # last, and only when some agent has one: why it is unhealthy, failed, skipped
 
 
@@ -74,6 +75,10 @@ def render(result: PsResult, *, quiet: bool, json_lines: bool) -> None:
         count = len(result.orphaned)
         print(f"warning: {who} is gone; {plural(count, 'agent')} still {'runs' if count == 1 else 'run'} orphaned: "
               f"{', '.join(result.orphaned)} — `mesh-compose down` stops them", file=sys.stderr)
+    for row in result.rows:
+        if row.Exposed:
+            print(f"warning: {row.Name} listens beyond loopback on {', '.join(row.Exposed)}, "
+                  f"but the project asked for loopback", file=sys.stderr)
     if not result.rows:
         if not (quiet or json_lines):
             print("no agents running" if result.ran else "no agents running (the project has not run here yet)")
@@ -105,10 +110,12 @@ def table_cells(row: Row, mesh: bool = False) -> list[str]:
 def render_table(rows: Sequence[Row], mesh: bool = False) -> str:
     columns = [*COLUMNS, *MESH_COLUMNS] if mesh else list(COLUMNS)
     lines = [columns, *(table_cells(row, mesh) for row in rows)]
-    if any(row.Message for row in rows):
-        columns.append(MESSAGE_COLUMN)
-        for line, row in zip(lines[1:], rows):
-            line.append(row.Message or "")
+    for column, cell in ((EXPOSED_COLUMN, lambda row: ",".join(row.Exposed)),
+                         (MESSAGE_COLUMN, lambda row: row.Message or "")):
+        if any(cell(row) for row in rows):
+            columns.append(column)
+            for line, row in zip(lines[1:], rows):
+                line.append(cell(row))
     widths = [max(len(line[index]) for line in lines) for index in range(len(columns))]
     return "".join("   ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() + "\n"
                    for line in lines)

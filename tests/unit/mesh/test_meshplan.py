@@ -104,3 +104,15 @@ def test_a_managed_registry_starts_from_an_empty_database(tmp_path):
     meshplan.discard_database(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
     meshplan.discard_database(tmp_path)  # nothing there: fine
+
+
+@pytest.mark.parametrize(("own", "effective", "mesh", "asked"), [
+    ({}, {"HOST": "127.0.0.1", "MCP_MESH_HTTP_HOST": "127.0.0.1"}, True, "127.0.0.1"),  # mesh-compose's default
+    ({}, {"HOST": "127.0.0.1"}, False, None),  # the same default in a run without MCP Mesh: no request
+    ({"HOST": "0.0.0.0"}, {"HOST": "0.0.0.0", "MCP_MESH_HTTP_HOST": "127.0.0.1"}, True, "0.0.0.0"),  # HOST wins
+    ({"HOST": "::1"}, {"HOST": "::1"}, False, "::1"),  # the agent's own environment asks
+    ({"MCP_MESH_HTTP_HOST": "localhost"}, {"MCP_MESH_HTTP_HOST": "localhost"}, False, "localhost"),
+    ({}, {}, True, None),
+])
+def test_the_host_the_project_asked_an_agent_to_listen_on(own, effective, mesh, asked):
+    assert meshplan.requested_host(agent(environment=own), effective, mesh=mesh) == asked

@@ -1,0 +1,110 @@
+"""Issue #14 point 7 on the real stack: an SDK agent that listens on every
+interface although the project asked for loopback is warned about; a normal
+SDK agent is not.
+
+Under load the SDK can race at start-up and bind a second server to 0.0.0.0
+despite HOST=127.0.0.1 (9 of 32 starts in the issue). `stray` simulates that
+race deterministically: it is the example's hello plus one extra server socket
+on 0.0.0.0. Everything (supervisor, managed registry on 127.0.0.1, agents)
+runs inside a private network namespace, where 0.0.0.0 exposes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import netns
+import pytest
+
+from mesh_helpers import EXAMPLE
+
+pytestmark = [pytest.mark.mesh, pytest.mark.timeout(300)]
+
+_REASON = netns.unavailable_reason()
+
+STRAY_PREFIX = '''\
+import socket
+
+# What the SDK's start-up race leaves behind: a second server on every interface.
+stray_server = socket.socket()
+stray_server.bind(("0.0.0.0", 0))
+stray_server.listen()
+print("stray bound port", stray_server.getsockname()[1], flush=True)
+
+'''
+
+PROJECT_FILE = """\
+name: strays
+python:
+  requires: ">=3.11"
+  packages: [mcp-mesh]
+registry:
+  url: http://127.0.0.1:8000   # free: the namespace has nothing else
+  command: auto
+agents:
+  hello:
+    script: hello.py
+    healthcheck: {registry: true}
+  stray:
+    script: stray.py
+    healthcheck: {registry: true}
+"""
+
+SCENARIO = """
+from meshcompose.runtime.resources import LISTEN_FIRST, LISTEN_PERIOD
+
+def healthy(name):
+    return [e for e in events("strays") if e["service"] == name and e["action"] == "health_status: healthy"]
+
+def looks_after(start, moment):
+    '''The first time the supervisor looks at sockets after `moment` (its schedule: LISTEN_FIRST after
+    the start, then doubling up to LISTEN_PERIOD).'''
+    at, step = start + LISTEN_FIRST, LISTEN_FIRST
+    while at <= moment:
+        step = min(step * 2, LISTEN_PERIOD)
+        at += step
+    return at
+
+up = start_up()
+try:
+    wait_for(lambda: healthy("hello") and healthy("stray"), 150, "both agents to register")
+    wait_for(lambda: any(e["action"] == "exposed" for e in events("strays")), 60, "the exposed event")
+    rows = ps_rows()
+    # hello is not warned about even once its SDK server listens: wait for a look after it registered.
+    from datetime import datetime
+    registered = datetime.fromisoformat(healthy("hello")[0]["time"].replace("Z", "+00:00")).timestamp()
+    look = looks_after(rows["hello"]["StartedAt"], registered)
+    wait_for(lambda: time.time() > look + 2, look - time.time() + 10, "a look after hello registered")
+    rows = ps_rows()
+finally:
+    stop(up)
+print(json.dumps({"stream": stream(), "events": events("strays"), "rows": rows}))
+"""
+
+
+@pytest.mark.skipif(_REASON is not None, reason=f"no private network namespace: {_REASON}")
+def test_an_sdk_agent_with_a_stray_server_on_every_interface_is_warned_about(tmp_path, mesh_stack):
+    shutil.copy(EXAMPLE / "hello.py", tmp_path / "hello.py")
+    hello = (EXAMPLE / "hello.py").read_text()
+    stray = hello.replace('FastMCP("hello")', 'FastMCP("stray")').replace('name="hello"', 'name="stray"')
+    (tmp_path / "stray.py").write_text(STRAY_PREFIX + stray)
+    (tmp_path / "mesh-compose.yaml").write_text(PROJECT_FILE)
+    env = {**os.environ, "PATH": f"{mesh_stack.registry_binary.parent}{os.pathsep}{os.environ['PATH']}",
+           "VIRTUAL_ENV": str(mesh_stack.python.parent.parent)}
+    env.pop("MCP_MESH_REGISTRY_URL", None)
+
+    seen = netns.run_scenario(SCENARIO, cwd=tmp_path, env=env, timeout=280)
+
+    port = next(line.split()[-1] for line in seen["stream"].splitlines() if "stray bound port" in line)
+    warnings = [line for line in seen["stream"].splitlines() if "warning: listening on" in line]
+    assert len(warnings) == 1, seen["stream"]
+    assert warnings[0].split()[0] == "stray"
+    assert warnings[0].endswith(
+        f"warning: listening on 0.0.0.0:{port} (all interfaces), but the project asked for 127.0.0.1")
+    exposed = [event["service"] for event in seen["events"] if event["action"] == "exposed"]
+    assert exposed == ["stray"]
+    rows = seen["rows"]
+    assert rows["stray"]["Exposed"] == [f"0.0.0.0:{port}"]
+    assert rows["hello"]["Exposed"] == [] and rows["mesh-registry"]["Exposed"] == []
+    assert rows["hello"]["Status"] == "running (healthy)"
