@@ -7,6 +7,7 @@ import sys
 
 import psutil
 import pytest
+
 from cli_helpers import ProjectDir
 
 AGENTS = 20
