@@ -54,6 +54,16 @@ def header(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def readme_headline(results: Mapping[str, Any]) -> str:
+    """The README's benchmark paragraph: which run, then the headline table."""
+    info, settings = results["machine"], results["settings"]
+    return (f"{settings['agents']} trivial agents on a {info['cpus']}-CPU machine, one interleaved run of "
+            f"{results['date']} ({tables.load_text(results)}); the floors are a bare Python spawner without "
+            "pipes and one that pipes and records every agent's output. The full tables, the scale series, "
+            "the memory breakdown and what is left: [`docs/benchmarks.md`](docs/benchmarks.md).\n\n"
+            + headline(results))
+
+
 def headline(results: Mapping[str, Any]) -> str:
     """The README's table: mesh-compose beside honcho and supervisord, against both floors."""
     medians = results["medians"]

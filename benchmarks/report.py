@@ -96,6 +96,23 @@ def write_page(path: Path, results: Mapping[str, object]) -> None:
     path.write_text(page.render(results, kept or page.KEEP + "\n"), encoding="utf-8")
 
 
+README_BEGIN = "<!-- benchmark headline: written by `benchmarks/run.py --readme README.md` -->"
+README_END = "<!-- end of the benchmark headline -->"
+
+
+def write_readme(path: Path, results: Mapping[str, object]) -> None:
+    """Replace the README's headline (between its two markers) with this run's."""
+    import page
+
+    text = path.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        raise SystemExit(f"{path} has no benchmark headline markers ({README_BEGIN} ... {README_END})")
+    before, rest = text.split(README_BEGIN, 1)
+    after = rest.split(README_END, 1)[1]
+    block = f"{README_BEGIN}\n{page.readme_headline(results)}\n{README_END}"
+    path.write_text(before + block + after, encoding="utf-8")
+
+
 # --- formatting shared by the tables ---------------------------------------------------------------
 
 

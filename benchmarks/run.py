@@ -1,6 +1,6 @@
 """Run the same work through two bare floors, honcho, supervisord and mesh-compose.
 
-    python benchmarks/run.py [--agents N] [--repeat K] [--scale 50,200,500] [--quick] [--markdown PATH]
+    python benchmarks/run.py [--agents N] [--repeat K] [--scale 50,200,500] [--quick] [--markdown PATH] [--readme README.md]
 
 Tools are interleaved within each round (and the order rotates between
 rounds), so drift in the machine's load hits every tool alike. Each round
@@ -58,6 +58,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--skip", default="", help=f"comma-separated steps to leave out: {', '.join(STEPS)}")
     parser.add_argument("--tools", help="comma-separated subset, e.g. 'honcho,mesh-compose' (the floors always run)")
     parser.add_argument("--json", type=Path, default=peers.WORK / "results.json", help="where to write the JSON")
+    parser.add_argument("--readme", type=Path, metavar="PATH",
+                        help="also replace the headline between the markers in PATH (README.md) from this run")
     parser.add_argument("--markdown", type=Path, metavar="PATH",
                         help="also write the whole benchmarks page (e.g. docs/benchmarks.md) from this run")
     parser.add_argument("--from-json", type=Path, metavar="PATH",
@@ -224,7 +226,7 @@ def run_script(name: str, argv: list[str], output: Path, env: dict[str, str], ti
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.from_json:
-        return rerender(args.from_json, args.markdown)
+        return rerender(args.from_json, args.markdown, args.readme)
     started, load_before = time.time(), os.getloadavg()
     print("setting up the peers (honcho, supervisor) in benchmarks/.work/peers ...", file=sys.stderr, flush=True)
     installed = peers.ensure_peers(peers.WORK / "pip.log")
@@ -263,22 +265,27 @@ def main(argv: list[str]) -> int:
     report.write_json(args.json, results)
     print(report.render(results))
     print(f"JSON: {args.json}", file=sys.stderr)
-    if args.markdown:
-        report.write_page(args.markdown, results)
-        print(f"page: {args.markdown}", file=sys.stderr)
+    _write_pages(results, args.markdown, args.readme)
     return 0
 
 
-def rerender(saved: Path, markdown: Path | None) -> int:
+def _write_pages(results: dict, markdown: Path | None, readme: Path | None) -> None:
+    if markdown:
+        report.write_page(markdown, results)
+        print(f"page: {markdown}", file=sys.stderr)
+    if readme:
+        report.write_readme(readme, results)
+        print(f"headline: {readme}", file=sys.stderr)
+
+
+def rerender(saved: Path, markdown: Path | None, readme: Path | None = None) -> int:
     """The tables and page of an earlier run, through the current report code."""
     import budgets
 
     results = json.loads(saved.read_text())
     results["budgets"] = budgets.rows(results)
     print(report.render(results))
-    if markdown:
-        report.write_page(markdown, results)
-        print(f"page: {markdown}", file=sys.stderr)
+    _write_pages(results, markdown, readme)
     return 0
 
 
