@@ -346,7 +346,9 @@ class AgentRunner:
     # -- stopping ------------------------------------------------------------
 
     async def stop(self, grace: float | None = None) -> None:
-        """Graceful stop: stop signal to the group, wait the grace, then kill."""
+        """Graceful stop: stop signal to the group, wait the grace, then kill.
+        Returns once the end is told (last output lines, `exited`, final
+        state), so whatever is stopped next is told after it."""
         self.stop_requested = True
         if self._wait_scope is not None:
             self._wait_scope.cancel()
@@ -355,6 +357,10 @@ class AgentRunner:
         if not self.alive:
             return
         await self._terminate(self.agent.stop_grace_period if grace is None else grace)
+        # The leader's exit ends `_terminate`, but the run task still drains the
+        # pipes and tells the exit: without this wait the supervisor's next wave
+        # printed "dependency ⇒ stopping" before "dependent ⇒ exited".
+        await self.wait_final()
 
     async def _terminate(self, grace: float) -> None:
         self._set(state=AgentState.STOPPING)
