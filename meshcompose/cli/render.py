@@ -124,7 +124,7 @@ class EnvironmentConsole:
 
             def progress(subject: str, status: str) -> None:
                 if status == "step":  # the installer's own line, above the bar, as it comes
-                    bar.console.print(f"  {escape(subject)}", style="dim")
+                    bar.console.print(f"[dim]  {escape(subject)}[/]")
                     return
                 bar.update(tasks[subject], description=f"{escape(subject)}  {marks.get(status, status)}",
                            completed=0 if status == "installing" else 1)

@@ -19,7 +19,7 @@ UV = shutil.which("uv")
 TOOLS = ["pip", pytest.param("uv", marks=pytest.mark.skipif(not UV, reason="uv not on PATH"))]
 # What each installer writes while installing tiny-one from a local wheel, in order.
 STEPS = {"pip": ["Processing ", "Installing collected packages: tiny-one", "Successfully installed tiny-one-1.0"],
-         "uv": ["Resolved 1 package", "Prepared 1 package", "Installed 1 package", "+ tiny-one==1.0"]}
+         "uv": ["Resolved 1 package", "Installed 1 package", "+ tiny-one==1.0"]}  # "Prepared": when not cached
 
 
 def path_for(tool: str) -> str:

@@ -41,7 +41,7 @@ def wheels(tmp_path: Path) -> Path:
 STEPS = {
     "pip": ["Processing ", "Processing ", "Installing collected packages: ",
             "Successfully installed tiny-one-1.0 tiny_two-2.5"],
-    "uv": ["Resolved 2 packages", "Prepared 2 packages", "Installed 2 packages",
+    "uv": ["Resolved 2 packages", "Installed 2 packages",  # "Prepared": only when not in uv's cache
            " + tiny-one==1.0", " + tiny-two==2.5"],
 }
 
