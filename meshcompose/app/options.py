@@ -64,7 +64,8 @@ class MissingPackages:
     refusal: ExternallyManagedError | None = None
 
 
-Progress = Callable[[str, str], None]  # (requirement, "installing" | "installed" | "failed")
+# (requirement, "installing" | "installed" | "failed"), or (a line of the installer's, "step")
+Progress = Callable[[str, str], None]
 
 
 class EnvironmentReport(Protocol):
@@ -80,7 +81,8 @@ class EnvironmentReport(Protocol):
         """An install refused by an externally managed Python, before asking again."""
 
     def installing(self, executable: str, requirements: Sequence[str]) -> ContextManager[Progress]:
-        """Around one install; the progress callback it yields is called per requirement."""
+        """Around one install; the progress callback it yields is called per
+        requirement, and with each progress line the installer writes (see pyenv.install)."""
 
 
 class SilentReport:

@@ -109,7 +109,11 @@ class _Told:
         import contextlib
 
         self.tell(f"installing {', '.join(requirements)}")
-        return contextlib.nullcontext(lambda requirement, status: None)
+        return contextlib.nullcontext(self._step)
+
+    def _step(self, subject: str, status: str) -> None:
+        if status == "step":  # the installer's own progress line
+            self.tell(subject.strip())
 
 
 def main(argv: Sequence[str]) -> int:

@@ -90,7 +90,8 @@ def rich_console(stream: TextIO, no_color: bool = False, **options: object) -> C
 
 class EnvironmentConsole:
     """The app's EnvironmentReport on a terminal (or any stream): a line per
-    interpreter, messages, and a progress line per package being installed."""
+    interpreter, messages, a progress line per package being installed, and
+    the installer's own progress lines as it writes them."""
 
     def __init__(self, stream: TextIO, no_color: bool = False) -> None:
         self.stream, self.no_color = stream, no_color
@@ -130,8 +131,11 @@ class EnvironmentConsole:
         with Bar(SpinnerColumn(), TextColumn("{task.description}"), console=self.console) as bar:
             tasks = {req: bar.add_task(escape(req), total=1) for req in requirements}
 
-            def progress(requirement: str, status: str) -> None:
-                bar.update(tasks[requirement], description=f"{escape(requirement)}  {marks.get(status, status)}",
+            def progress(subject: str, status: str) -> None:
+                if status == "step":  # the installer's own line, above the bar, as it comes
+                    bar.console.print(f"[dim]  {escape(subject)}[/]")
+                    return
+                bar.update(tasks[subject], description=f"{escape(subject)}  {marks.get(status, status)}",
                            completed=0 if status == "installing" else 1)
 
             try:

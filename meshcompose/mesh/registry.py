@@ -16,6 +16,9 @@ mcp-mesh SDK 3.7.1):
 - The registry rejects (HTTP 200, body status "error") an agent id that is
   not lowercase letters, digits and inner hyphens, e.g. "demo_hello" or
   "Demo": the agent then never appears. Hence `agent_id` below.
+- It writes one gin access-log line per HTTP request to stdout, whatever
+  ACCESS_LOG (a config field it never reads), GIN_MODE, MCP_MESH_LOG_LEVEL
+  or MCP_MESH_DEBUG_MODE say. Hence `routine_request` below.
 """
 
 from __future__ import annotations
@@ -56,6 +59,17 @@ INSTALL_HINT = (
 MAX_AGENT_ID = 63  # a DNS label; the registry's own limit on names
 
 _LOOPBACK = "127.0.0.1"
+
+# gin's default access-log line, colour codes optional (it colours a terminal):
+# [GIN] 2026/11/25 - 15:01:17 | 200 |      96.871µs |       127.0.0.1 | GET      "/health"
+_ANSI = r"(?:\x1b\[[0-9;]*m)?"
+_ACCESS_LINE = re.compile(
+    rf"^\[GIN\] \d{{4}}/\d\d/\d\d - \d\d:\d\d:\d\d \|{_ANSI} (?P<status>\d{{3}}) {_ANSI}\|[^|]*\|[^|]*"
+    rf"\|{_ANSI} (?P<method>[A-Z]+) +{_ANSI} \"(?P<path>[^\"]*)\"$"
+)
+# What mesh-compose's own polls and the SDK's heartbeats ask, several times a minute per agent
+# (the SDK's fast heartbeat is HEAD /heartbeat/<agent id>).
+_ROUTINE = {("GET", "/health"), ("GET", "/agents"), ("POST", "/heartbeat")}
 
 
 def normalize_url(url: str, source: str) -> str:
@@ -186,3 +200,21 @@ def managed_command(
             hint=INSTALL_HINT,
         )
     return [binary, "--host", host, "--port", str(port)], env
+
+
+def routine_request(line: str) -> bool:
+    """Whether `line` is the registry's access-log line of a successful routine
+    request: a poll (`GET /health`, `GET /agents`) or an agent's heartbeat
+    (`POST /heartbeat`, `HEAD /heartbeat/ID`). Failed ones (not 2xx) are not
+    routine, nor is any other request (a deregistration, a user's call)."""
+    found = _ACCESS_LINE.match(line)
+    if found is None or not found["status"].startswith("2"):
+        return False
+    method, path = found["method"], found["path"]
+    return (method, path) in _ROUTINE or (method == "HEAD" and path.startswith("/heartbeat/"))
+
+
+def without_routine_requests(lines: list[str]) -> list[str]:
+    """The registry's output as the merged foreground stream shows it: its own
+    log file keeps everything (`logs mesh-registry`)."""
+    return [line for line in lines if not routine_request(line)]

@@ -1,8 +1,13 @@
 """Installing missing packages into an interpreter, and creating a project .venv.
 
 The decision to install is made by the caller (the CLI asks); this module
-only does it and reports progress through a callback `progress(package,
-status)` with status "installing", "installed" or "failed". It never prints.
+only does it and reports progress through a callback `progress(subject,
+status)`: per requirement "installing", then "installed" or "failed"; and,
+as the installer writes them, its own progress lines (status "step", the
+line as subject: pip's "Collecting X", "Downloading X (1.2 MB)",
+"Successfully installed ..."; uv's "Resolved N packages", " + x==1.0").
+The installer's output is read line by line while it runs and kept whole
+for the error. It never prints.
 
 `uv pip install --python X` is used when uv is on PATH (fast, works in a
 venv without pip), else `X -m pip install`; a venv without pip gets
@@ -24,6 +29,14 @@ from typing import Callable
 from meshcompose.errors import ExternallyManagedError, InstallError
 
 Progress = Callable[[str, str], None]
+INSTALLING, INSTALLED, FAILED, STEP = "installing", "installed", "failed", "step"
+
+# The lines of pip and uv that say what the install is doing, in their wording.
+_STEP_LINE = re.compile(
+    r"^\s*(?:Collecting |Processing |Downloading |Using cached |Building wheels? |"
+    r"Installing collected packages: |Successfully installed |"  # pip (Downloading indented under Collecting)
+    r"(?:Resolved|Prepared|Installed|Uninstalled|Audited) \d+ packages? |Downloaded |[+~-] \S)"  # uv
+)
 
 _EXTERNALLY_MANAGED = re.compile(r"externally[- ]managed", re.I)
 _UNREACHABLE = re.compile(
@@ -68,7 +81,36 @@ def _environment() -> dict:
     env.pop("PYTHONHOME", None)
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     env["PYTHONIOENCODING"] = "utf-8"
+    env["PYTHONUNBUFFERED"] = "1"  # pip's lines as it writes them, not when a pipe buffer fills
     return env
+
+
+def step_line(line: str) -> str | None:
+    """The installer's output `line` as a progress step, or None if it is not one."""
+    return line.rstrip() if _STEP_LINE.match(line) else None
+
+
+def _stream(argv: Sequence[str], progress: Progress | None) -> tuple[int, str]:
+    """Runs `argv`, telling its progress lines as they come; (exit code, whole output).
+    An interrupted install (Ctrl+C) leaves no installer behind."""
+    try:
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace", env=_environment())
+    except OSError as error:
+        raise InstallError(f"could not run {argv[0]}: {error.strerror or error}") from None
+    output: list[str] = []
+    with proc:
+        try:
+            assert proc.stdout is not None  # asked for a pipe
+            for line in proc.stdout:
+                output.append(line)
+                step = step_line(line)
+                if step is not None and progress is not None:
+                    progress(step, STEP)
+        except BaseException:
+            proc.kill()
+            raise
+    return proc.returncode, "".join(output)
 
 
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess:
@@ -126,18 +168,16 @@ def install_packages(executable: str, requirements: Sequence[str], *, progress: 
     """Install `requirements` into `executable`; raises InstallError with the tool's output on failure."""
     if not requirements:
         return
-    _notify(progress, requirements, "installing")
+    _notify(progress, requirements, INSTALLING)
     argv = install_command(executable, requirements, index_args=index_args, tool=tool)
-    done = _run(argv)
-    output = done.stdout + done.stderr
-    if done.returncode != 0 and choose_tool(tool) == "pip" and _NO_PIP.search(output):
+    code, output = _stream(argv, progress)
+    if code != 0 and choose_tool(tool) == "pip" and _NO_PIP.search(output):
         _ensure_pip(executable)
-        done = _run(argv)
-        output = done.stdout + done.stderr
-    if done.returncode != 0:
-        _notify(progress, requirements, "failed")
+        code, output = _stream(argv, progress)
+    if code != 0:
+        _notify(progress, requirements, FAILED)
         raise _failure(executable, requirements, argv, output + _pip_diagnosis(argv, output))
-    _notify(progress, requirements, "installed")
+    _notify(progress, requirements, INSTALLED)
 
 
 def venv_interpreter(venv: Path) -> Path:

@@ -363,7 +363,9 @@ class AgentRunner:
     # -- stopping ------------------------------------------------------------
 
     async def stop(self, grace: float | None = None) -> None:
-        """Graceful stop: stop signal to the group, wait the grace, then kill."""
+        """Graceful stop: stop signal to the group, wait the grace, then kill.
+        Returns when the leader has exited; its end is told a little later
+        (`end_told`)."""
         self.stop_requested = True
         if self._wait_scope is not None:
             self._wait_scope.cancel()
@@ -372,6 +374,14 @@ class AgentRunner:
         if not self.alive:
             return
         await self._terminate(self.agent.stop_grace_period if grace is None else grace)
+
+    async def end_told(self) -> None:
+        """After `stop()`: until the end of the run it stopped is told (last
+        output lines drained, `exited`, the final state). The leader's exit
+        ends `stop()` while this run's task still drains and tells; whatever
+        is stopped after this agent must be told after it."""
+        if self._process is not None:  # it ran: its run task reaches a final state (nothing restarts it)
+            await self.wait_final()
 
     async def _terminate(self, grace: float) -> None:
         self._set(state=AgentState.STOPPING)

@@ -18,6 +18,7 @@ import anyio
 
 from meshcompose.control import state
 from meshcompose.logs.keeper import KeeperClient
+from meshcompose.mesh import meshplan, registry
 from meshcompose.plan.runplan import RunPlan
 from meshcompose.proc import platform, process
 from meshcompose.runtime import host
@@ -48,6 +49,8 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
 
     recorder = LogRecorder(project.state_dir / "logs", warn=warn)
     state_recorder = StateRecorder(store, recorder.directory)
+    if console is not None and meshplan.REGISTRY_AGENT in plan.launches:
+        console = QuietRegistry(console)
     shown: list[Any] = [console] if console is not None else []
     flusher = Flusher([*shown, recorder, store], warn=warn)
     settings = plan.settings
@@ -79,6 +82,26 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
             sink.flush()
             if hasattr(sink, "close"):
                 sink.close()  # the console drains its output (a reader that is not reading is not waited for long)
+
+
+class QuietRegistry:
+    """The console, shown a managed registry's output without the access-log
+    lines of routine requests (mesh-compose's polls, the agents' heartbeats):
+    a line each, several a second, they buried everything else. The
+    registry's log file still gets every line (`logs mesh-registry`)."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+
+    def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
+        if agent == meshplan.REGISTRY_AGENT:
+            lines = registry.without_routine_requests(lines)
+            if not lines:
+                return
+        self.console.agent_lines(agent, stream, lines)
+
+    def __getattr__(self, name: str) -> Any:  # agent_status, notice, flush, close: the console's own
+        return getattr(self.console, name)
 
 
 def _start_keeper(log_dir: Path) -> KeeperClient | None:

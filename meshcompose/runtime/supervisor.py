@@ -202,7 +202,15 @@ class Supervisor:
         chosen = [name for name in names if name in self._runners]
         before = planner.stop_before(
             {name: [dep.name for dep in self.project.agents[name].depends_on] for name in chosen})
-        await process.stop_in_order(before, lambda name: self._runners[name].stop(timeout))
+        awaited = {name for dependents in before.values() for name in dependents}
+
+        async def stop_one(name: str) -> None:
+            runner = self._runners[name]
+            await runner.stop(timeout)
+            if name in awaited:  # its last lines and `exited` come before its dependencies' `stopping`
+                await runner.end_told()
+
+        await process.stop_in_order(before, stop_one)
 
     def kill_all(self) -> None:
         self.forced = True

@@ -278,3 +278,40 @@ def test_wait_registered_survives_a_registry_that_comes_back(tmp_path):
 
     revived = anyio.run(main)
     revived.die()
+
+
+# Lines as mcp-mesh-registry 3.7.1 writes them (gin's access log), and its own log lines.
+_ACCESS = '[GIN] 2026/11/25 - 15:01:17 | {status} |      96.871µs |       127.0.0.1 | {method:<7}  "{path}"'
+
+
+@pytest.mark.parametrize(("method", "path", "status", "routine"), [
+    ("GET", "/health", 200, True),  # mesh-compose's poll
+    ("GET", "/agents", 200, True),  # mesh-compose's poll
+    ("POST", "/heartbeat", 200, True),  # the SDK's full heartbeat
+    ("HEAD", "/heartbeat/mcp-mesh-hello", 202, True),  # the SDK's fast heartbeat
+    ("POST", "/heartbeat", 400, False),  # a failing heartbeat is news
+    ("GET", "/health", 503, False),
+    ("DELETE", "/agents/mcp-mesh-greeter", 204, False),  # a deregistration
+    ("GET", "/agents/mcp-mesh-hello", 200, False),  # someone looking at one agent
+    ("POST", "/agents/register", 200, False),
+])
+def test_routine_requests_are_polls_and_heartbeats_that_succeeded(method, path, status, routine):
+    line = _ACCESS.format(method=method, path=path, status=status)
+    assert registry.routine_request(line) is routine
+
+
+def test_routine_request_with_gins_terminal_colours():
+    line = ('[GIN] 2026/11/25 - 15:01:17 |\x1b[97;42m 200 \x1b[0m|      96.871µs |       127.0.0.1 |'
+            '\x1b[97;44m GET     \x1b[0m "/health"')
+    assert registry.routine_request(line)
+
+
+def test_the_registrys_own_log_lines_are_kept():
+    lines = [
+        "2026-11-25 15:01:17 INFO     🌟 MCP Mesh Registry Service listening on 127.0.0.1:33071",
+        _ACCESS.format(method="GET", path="/health", status=200),
+        "2026-11-25 15:01:21 INFO     Agent mcp-mesh-hello registered successfully",
+        _ACCESS.format(method="POST", path="/heartbeat", status=200),
+        "an agent's line mentioning [GIN] GET \"/health\"",
+    ]
+    assert registry.without_routine_requests(lines) == [lines[0], lines[2], lines[4]]

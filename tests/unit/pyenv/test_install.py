@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from meshcompose.errors import InstallError
@@ -36,16 +37,42 @@ def wheels(tmp_path: Path) -> Path:
     return tmp_path / "wheels"
 
 
+# The installers' own progress lines for tiny-one and tiny-two, in the order they write them.
+STEPS = {
+    "pip": ["Processing ", "Processing ", "Installing collected packages: ",
+            "Successfully installed tiny-one-1.0 tiny_two-2.5"],
+    "uv": ["Resolved 2 packages", "Installed 2 packages",  # "Prepared": only when not in uv's cache
+           " + tiny-one==1.0", " + tiny-two==2.5"],
+}
+
+
+def in_order(lines: list[str], prefixes: list[str]) -> bool:
+    """Whether `lines` has, in this order, a line starting with each of `prefixes`."""
+    remaining = iter(lines)
+    return all(any(line.startswith(prefix) for line in remaining) for prefix in prefixes)
+
+
 @pytest.mark.parametrize("tool", TOOLS)
 def test_installs_from_local_wheels_with_progress(tmp_path: Path, wheels: Path, tool: str) -> None:
     python = make_venv(tmp_path / "v")  # no pip: the pip path must bootstrap it with ensurepip
     events = []
+    installer_running = []  # at each step: is the installer still running (told as it writes, not at its end)?
+
+    def progress(subject: str, status: str) -> None:
+        events.append((subject, status))
+        if status == install.STEP:
+            installer_running.append(bool(psutil.Process().children()))
+
     install.install_packages(python, ["tiny-one>=1", "tiny_two"], tool=tool,
-                             index_args=["--no-index", "--find-links", str(wheels)],
-                             progress=lambda pkg, status: events.append((pkg, status)))
+                             index_args=["--no-index", "--find-links", str(wheels)], progress=progress)
     assert version_in(python, "tiny_one") == "1.0" and version_in(python, "tiny_two") == "2.5"
-    assert events == [("tiny-one>=1", "installing"), ("tiny_two", "installing"),
-                      ("tiny-one>=1", "installed"), ("tiny_two", "installed")]
+    steps = [subject for subject, status in events if status == install.STEP]
+    per_requirement = [event for event in events if event[1] != install.STEP]
+    assert per_requirement == [("tiny-one>=1", "installing"), ("tiny_two", "installing"),
+                               ("tiny-one>=1", "installed"), ("tiny_two", "installed")]
+    assert in_order(steps, STEPS[tool]), steps
+    assert events[:2] == per_requirement[:2] and events[-2:] == per_requirement[-2:]  # steps in between
+    assert installer_running[0], "the first step was told only after the installer had exited"
 
 
 @pytest.mark.parametrize("tool", TOOLS)
