@@ -92,7 +92,7 @@ def test_old_python_is_refused_with_where_it_was_found(project) -> None:
 
 
 def test_up_on_a_terminal_installs_on_enter_then_starts(venv_project) -> None:
-    from test_install_prompt import run_in_pty
+    from terminal import run_in_pty
 
     venv_project.script("a.py", "import tiny_one; print('a has tiny_one', tiny_one.VERSION)\n")
     argv = [sys.executable, "-m", "meshcompose", "-f", str(venv_project.root / "mesh-compose.yaml"),

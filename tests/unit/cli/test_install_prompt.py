@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import pty
-import select
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from terminal import run_in_pty
 
 from meshcompose import model
 from meshcompose.app import environments
@@ -170,33 +168,6 @@ except MeshComposeError as error:
     print("ERROR " + error.message)
     sys.exit(4)
 """
-
-
-def run_in_pty(argv, reply: bytes, deadline: float = 60.0):
-    controller, terminal = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True)
-    os.close(terminal)
-    output, sent, end = b"", False, time.monotonic() + deadline
-    try:
-        while time.monotonic() < end:
-            ready, _, _ = select.select([controller], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(controller, 4096)
-                except OSError:  # the terminal closed: the child is gone
-                    break
-                output += chunk
-            if not sent and b"Choice [" in output:
-                os.write(controller, reply)
-                sent = True
-            if proc.poll() is not None and not ready:
-                break
-        return proc.wait(timeout=10), output.decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(controller)
 
 
 @pytest.mark.parametrize("reply, code, expect", [
