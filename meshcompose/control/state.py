@@ -17,7 +17,7 @@ import enum
 import json
 import time
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Callable, TypedDict
 
 from meshcompose.control.paths import state_dir, state_file
 from meshcompose.errors import MeshComposeError
@@ -122,6 +122,8 @@ class StateStore:
         self.path = state_file(self.project_dir, project)
         self.doc: StateDoc | None = None
         self.dirty = False
+        # Called after every write: the supervisor answers clients waiting for a change (`op changed`).
+        self.on_write: list[Callable[[], None]] = []
 
     def read(self) -> StateDoc | None:
         """The document on disk, or None when the project never ran here."""
@@ -169,6 +171,8 @@ class StateStore:
         state_dir(self.project_dir, self.project)
         write_atomic(self.path, json.dumps(doc) + "\n")  # no indent: the C encoder, ~10x faster
         self.dirty = False
+        for callback in self.on_write:
+            callback()
 
     def _require_doc(self) -> StateDoc:
         if self.doc is None:

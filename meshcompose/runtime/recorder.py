@@ -103,6 +103,27 @@ class StateRecorder:
     def __init__(self, store: StateStore, log_dir: Path) -> None:
         self.store = store
         self.log_dir = log_dir
+        self._written: anyio.Event | None = None  # made by the first waiter: it needs the event loop
+        store.on_write.append(self._wake_waiters)
+
+    def _wake_waiters(self) -> None:
+        if self._written is not None:
+            self._written.set()
+            self._written = None
+
+    async def wait_written(self, since: float, timeout: float) -> float:
+        """Until the state file was written after `since` (its `updated_at`),
+        or `timeout` seconds passed; the `updated_at` of the latest write."""
+        with anyio.move_on_after(timeout):
+            while self._updated_at() <= since:
+                if self._written is None:
+                    self._written = anyio.Event()
+                await self._written.wait()
+        return self._updated_at()
+
+    def _updated_at(self) -> float:
+        doc = self.store.doc
+        return float(doc.get("updated_at") or 0.0) if doc else 0.0
 
     def add_agents(self, project: Project | _HasProject, launches: Mapping[str, LaunchSpec]) -> None:
         """Record how each agent runs and how to stop it (a `down` after the
@@ -149,6 +170,8 @@ class StateRecorder:
             # the supervisor does anything else, or a SIGKILL in between
             # leaves an agent no `down` can find (issue #12).
             self.store.write_now()
+        elif self._written is not None:
+            self.write_now()  # a client waits for a change (`up -d`): it hears of this one now, not a flush later
 
     def notice(self, notice: Notice) -> None:
         pass
