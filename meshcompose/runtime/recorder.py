@@ -104,6 +104,7 @@ class StateRecorder:
         self.store = store
         self.log_dir = log_dir
         self._written: anyio.Event | None = None  # made by the first waiter: it needs the event loop
+        self._waiters = 0  # clients waiting for the next write (`op changed`)
         store.on_write.append(self._wake_waiters)
 
     def _wake_waiters(self) -> None:
@@ -114,11 +115,15 @@ class StateRecorder:
     async def wait_written(self, since: float, timeout: float) -> float:
         """Until the state file was written after `since` (its `updated_at`),
         or `timeout` seconds passed; the `updated_at` of the latest write."""
-        with anyio.move_on_after(timeout):
-            while self._updated_at() <= since:
-                if self._written is None:
-                    self._written = anyio.Event()
-                await self._written.wait()
+        self._waiters += 1
+        try:
+            with anyio.move_on_after(timeout):
+                while self._updated_at() <= since:
+                    if self._written is None:
+                        self._written = anyio.Event()
+                    await self._written.wait()
+        finally:
+            self._waiters -= 1
         return self._updated_at()
 
     def _updated_at(self) -> float:
@@ -170,7 +175,7 @@ class StateRecorder:
             # the supervisor does anything else, or a SIGKILL in between
             # leaves an agent no `down` can find (issue #12).
             self.store.write_now()
-        elif self._written is not None:
+        elif self._waiters:
             self.write_now()  # a client waits for a change (`up -d`): it hears of this one now, not a flush later
 
     def notice(self, notice: Notice) -> None:
