@@ -19,7 +19,7 @@ from meshcompose.app.running import alive, stop_bound
 from meshcompose.control import lock, protocol, state
 from meshcompose.errors import AlreadyRunningError, ControlError, NotRunningError
 from meshcompose.mesh import meshplan
-from meshcompose.proc.identity import process_alive
+from meshcompose.proc.identity import wait_process_gone
 from meshcompose.runtime import reap
 
 POLL_SECONDS = 0.05
@@ -95,7 +95,7 @@ def _via_supervisor(project: ProjectIdentity, doc: state.StateDoc, timeout: floa
     except NotRunningError:
         return _reap_orphans(project, timeout)  # it died just now
     bound = stop_bound(doc, list(doc["agents"]), timeout)
-    if not reap.poll_until(lambda: not process_alive(supervisor["pid"], supervisor["create_time"]), bound):
+    if not wait_process_gone(supervisor["pid"], supervisor["create_time"], bound):
         raise ControlError(f"the supervisor (pid {supervisor['pid']}) did not finish stopping within {bound:g}s",
                            hint=f"run `mesh-compose down` again, or kill {supervisor['pid']}")
     # It is gone; anything it recorded that still lives (it died mid-stop) is reaped here.

@@ -1,6 +1,12 @@
 """Waiting from outside for agents a supervisor is starting (`up -d`,
 `up NAME` or `start` on a running project, `restart`), by reading the state
-file until each is up, done, or cannot get there."""
+file until each is up, done, or cannot get there.
+
+Between reads the wait is held by the supervisor (`op changed` on its control
+socket), which answers as soon as it has written the state file again: the
+wait ends with the write that records the last agent up, not up to a poll
+interval later. Only while no supervisor serves yet (it is starting) or
+any more is the file polled every POLL_SECONDS."""
 
 from __future__ import annotations
 
@@ -11,10 +17,15 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshcompose.control import state
+from meshcompose.control import protocol, state
+from meshcompose.errors import MeshComposeError
 from meshcompose.model import AgentState
 
 POLL_SECONDS = 0.1
+# One `changed` request is held this long at most, so a supervisor started for
+# this wait that died is noticed within it even if its socket lingers.
+CHANGE_WAIT_SECONDS = 1.0
+ANSWER_MARGIN_SECONDS = 5.0  # beyond the held time, for a supervisor slow to answer on a loaded machine
 LOG_TAIL_LINES = 15
 
 
@@ -55,8 +66,22 @@ def wait_until_up(directory: Path, project: str, names: Sequence[str], healthche
             reached = {name: _reached(doc["agents"].get(name), name in healthchecked) for name in names}
             if all(result is not None for result in reached.values()):
                 break
+            if await_change(doc, deadline - time.monotonic()):
+                continue
         time.sleep(POLL_SECONDS)
     return _outcome(names, healthchecked, store.read())
+
+
+def await_change(doc: state.StateDoc, remaining: float) -> bool:
+    """Until the supervisor of `doc` writes its state file again (or up to
+    CHANGE_WAIT_SECONDS, or `remaining`); False when it cannot be asked."""
+    wait = max(0.0, min(CHANGE_WAIT_SECONDS, remaining))
+    try:
+        protocol.request(doc, {"op": "changed", "since": doc.get("updated_at") or 0.0, "timeout": wait},
+                         timeout=wait + ANSWER_MARGIN_SECONDS)
+    except MeshComposeError:
+        return False  # gone, not serving yet, or a supervisor without `changed`: poll the file
+    return True
 
 
 def _ours(doc: state.StateDoc, child: subprocess.Popen | None) -> bool:

@@ -1,5 +1,5 @@
 """Answers control requests (`down`, `stop`, `start`, `restart`, `recreate`,
-`definitions`, `ping`) for a running supervisor.
+`definitions`, `changed`, `ping`) for a running supervisor.
 
 The handler knows the supervisor only through `Supervised` and the state
 file only through `StateRecording`: control/ never imports runtime/. It
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import anyio
 
@@ -23,6 +23,7 @@ from meshcompose.plan.launch import LaunchSpec
 Response = dict[str, Any]
 # A stopped runner's pipes drain for at most runner.PIPE_DRAIN_SECONDS.
 SETTLE_SECONDS = 5.0
+CHANGED_WAIT_MAX = 5.0  # how long one `changed` request may be held open
 
 
 class Supervised(Protocol):
@@ -70,6 +71,9 @@ class StateRecording(Protocol):
 
     def write_now(self) -> None: ...
 
+    async def wait_written(self, since: float, timeout: float) -> float:
+        """Until the state file was written after `since`, or `timeout`; its latest `updated_at`."""
+
 
 class ControlHandler:
     """`await handler(request)` -> response; see `protocol` for the framing."""
@@ -88,6 +92,17 @@ class ControlHandler:
 
     async def op_ping(self, request: dict[str, Any]) -> Response:
         return {"ok": True, "pid": os.getpid(), "project": self.supervisor.project.name}
+
+    async def op_changed(self, request: dict[str, Any]) -> Response:
+        """Answers once the state file was written after `since` (the
+        `updated_at` the client read), or after `timeout` seconds (at most
+        CHANGED_WAIT_MAX): a client waiting for agents to come up wakes on
+        the supervisor's write instead of polling the file."""
+        since, timeout = request.get("since"), request.get("timeout", CHANGED_WAIT_MAX)
+        if not (_number(since) and _number(timeout)):
+            return protocol.failure('changed needs numbers "since" and "timeout"')
+        updated = await self.recorder.wait_written(since, max(0.0, min(timeout, CHANGED_WAIT_MAX)))
+        return {"ok": True, "updated_at": updated}
 
     async def op_down(self, request: dict[str, Any]) -> Response:
         self.supervisor.request_shutdown(timeout=request.get("timeout"))
@@ -194,3 +209,7 @@ class ControlHandler:
             else:
                 warnings.append(f"{who} {keeps}")
         return warnings
+
+
+def _number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -27,7 +27,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Callable, TypedDict
 
 from meshcompose.control.paths import SPAWNS_FILE_NAME, state_dir, state_file
 from meshcompose.errors import MeshComposeError
@@ -135,6 +135,8 @@ class StateStore:
         self.dirty = False
         self.spawns_path = self.path.with_name(SPAWNS_FILE_NAME)
         self._spawns_fd: int | None = None  # the writer's journal, open for appending
+        # Called after every write: the supervisor answers clients waiting for a change (`op changed`).
+        self.on_write: list[Callable[[], None]] = []
 
     def read(self) -> StateDoc | None:
         """The document on disk, or None when the project never ran here."""
@@ -201,6 +203,8 @@ class StateStore:
             os.ftruncate(self._spawns_fd, 0)  # the document now holds every spawn record
         elif self.spawns_path.exists():
             self.spawns_path.unlink()  # a previous run's journal: superseded by this document
+        for callback in self.on_write:
+            callback()
 
     def close(self) -> None:
         """Close the journal (the supervisor is done)."""

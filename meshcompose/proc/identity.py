@@ -150,3 +150,31 @@ def process_alive(pid: int | None, create_time: float | None) -> bool:
     if not pid or create_time is None:
         return False
     return is_alive(ProcessIdentity(int(pid), float(create_time)))
+
+
+def wait_process_gone(pid: int, create_time: float, timeout: float, poll: float = 0.05) -> bool:
+    """Until the recorded process is gone (True) or `timeout` seconds passed
+    (False). Where the kernel has pidfds (Linux 5.3+), woken by its exit
+    itself, not by the next poll: `down` returns as the supervisor ends."""
+    import os
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    try:
+        descriptor = os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        descriptor = None  # not Linux, an old kernel, or already gone: the polls decide
+    try:
+        while process_alive(pid, create_time):  # checked after the open: the pidfd is of this very process
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if descriptor is not None:
+                select.select([descriptor], [], [], remaining)  # readable once it has exited
+            else:
+                time.sleep(min(poll, remaining))
+        return True
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)

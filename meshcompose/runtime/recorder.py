@@ -107,6 +107,32 @@ class StateRecorder:
         self.store = store
         self.log_dir = log_dir
         self._checked: set[str] = set()  # agents with a healthcheck
+        self._written: anyio.Event | None = None  # made by the first waiter: it needs the event loop
+        self._waiters = 0  # clients waiting for the next write (`op changed`)
+        store.on_write.append(self._wake_waiters)
+
+    def _wake_waiters(self) -> None:
+        if self._written is not None:
+            self._written.set()
+            self._written = None
+
+    async def wait_written(self, since: float, timeout: float) -> float:
+        """Until the state file was written after `since` (its `updated_at`),
+        or `timeout` seconds passed; the `updated_at` of the latest write."""
+        self._waiters += 1
+        try:
+            with anyio.move_on_after(timeout):
+                while self._updated_at() <= since:
+                    if self._written is None:
+                        self._written = anyio.Event()
+                    await self._written.wait()
+        finally:
+            self._waiters -= 1
+        return self._updated_at()
+
+    def _updated_at(self) -> float:
+        doc = self.store.doc
+        return float(doc.get("updated_at") or 0.0) if doc else 0.0
 
     def add_agents(self, project: Project | _HasProject, launches: Mapping[str, LaunchSpec]) -> None:
         """Record how each agent runs and how to stop it (a `down` after the
@@ -163,6 +189,8 @@ class StateRecorder:
                 self.store.record_spawn(status.name, **spawn)
         else:
             self.store.update_agent(status.name, **spawn)
+        if self._waiters:
+            self.write_now()  # a client waits for a change (`up -d`): it hears of this one now, not a flush later
 
     def notice(self, notice: Notice) -> None:
         pass

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from meshcompose.control.handler import ControlHandler
+from meshcompose.control.handler import CHANGED_WAIT_MAX, ControlHandler
 from meshcompose.model import Agent, DependsOn, Project, RunKind
 from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
@@ -88,6 +88,10 @@ class FakeRecorder:
 
     def write_now(self) -> None:
         self.calls.append(("write_now",))
+
+    async def wait_written(self, since: float, timeout: float) -> float:
+        self.calls.append(("wait_written", since, timeout))
+        return since + 1
 
 
 @pytest.fixture
@@ -177,3 +181,19 @@ def test_down_ping_and_unknown_requests(handler):
     assert ask(handler, {"op": "ping"})["project"] == "demo"
     assert ask(handler, {"op": "explode"})["ok"] is False
     assert ask(handler, {"op": 5})["ok"] is False
+
+
+def test_changed_is_held_by_the_recorder_for_at_most_the_cap(handler):
+    control, recorder = handler, handler.recorder
+    assert ask(control, {"op": "changed", "since": 5.0, "timeout": 1}) == {"ok": True, "updated_at": 6.0}
+    ask(control, {"op": "changed", "since": 5, "timeout": 3600})
+    assert recorder.calls[-2:] == [("wait_written", 5.0, 1), ("wait_written", 5, CHANGED_WAIT_MAX)]
+
+
+@pytest.mark.parametrize("request_", [{"op": "changed"}, {"op": "changed", "since": "x", "timeout": 1},
+                                      {"op": "changed", "since": 1, "timeout": True}])
+def test_changed_needs_numbers(handler, request_):
+    control, recorder = handler, handler.recorder
+    response = ask(control, request_)
+    assert response["ok"] is False and "since" in response["error"]
+    assert not any(call[0] == "wait_written" for call in recorder.calls)
