@@ -125,6 +125,22 @@ class Registration:
                 return
             await anyio.sleep(FAST)
 
+    async def registered_now(self, agent: str, started: float | None) -> bool:
+        """Whether a read (at most FAST old) lists `agent` registered since `started`."""
+        taken = await poller(self._url()).read(FAST)
+        return taken is not None and taken.registered_since(self.agent_id(agent), started)
+
+    async def wait_left(self, agent: str) -> None:
+        """Until the registry no longer lists `agent` healthy: it deregistered
+        (an SDK agent does so on its stop signal, well before its process ends)."""
+        source, agent_id = poller(self._url()), self.agent_id(agent)
+        while True:
+            taken = await source.read(FAST)
+            info = taken.agents.get(agent_id) if taken is not None else None
+            if taken is not None and (info is None or not info.healthy):
+                return
+            await anyio.sleep(FAST)
+
     def probe(self, agent: str, started: StartedAt = _no_start) -> Probe:
         """A health probe: is `agent` registered (since `started()`) and healthy?
         Once it was, reads up to STEADY seconds old answer for it."""

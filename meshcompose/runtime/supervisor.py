@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import signal
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Callable
 
 import anyio
 import anyio.abc
 
+from meshcompose.mesh import registry_client
 from meshcompose.mesh.registered import Registration
 from meshcompose.model import Agent, AgentState, Project
 from meshcompose.plan import planner
@@ -204,13 +206,45 @@ class Supervisor:
             {name: [dep.name for dep in self.project.agents[name].depends_on] for name in chosen})
         awaited = {name for dependents in before.values() for name in dependents}
 
-        async def stop_one(name: str) -> None:
-            runner = self._runners[name]
-            await runner.stop(timeout)
-            if name in awaited:  # its last lines and `exited` come before its dependencies' `stopping`
-                await runner.end_told()
+        async with anyio.create_task_group() as stopping:
 
-        await process.stop_in_order(before, stop_one)
+            async def stop_one(name: str) -> None:
+                runner = self._runners[name]
+                ended = anyio.Event()
+
+                async def stop_and_tell() -> None:
+                    try:
+                        await runner.stop(timeout)
+                        if name in awaited:  # its last lines and `exited` come before its dependencies' `stopping`
+                            await runner.end_told()
+                    finally:
+                        ended.set()
+
+                left_mesh = name in awaited and await self._registered(runner)
+                stopping.start_soon(stop_and_tell)
+                if left_mesh:
+                    await _first_of(ended.wait, lambda: self._left_mesh(runner))
+                else:
+                    await ended.wait()
+
+            await process.stop_in_order(before, stop_one)
+
+    async def _registered(self, runner: AgentRunner) -> bool:
+        """A mesh agent registered by its current process: the order of its stop
+        is kept at the mesh's level (see `_left_mesh`)."""
+        if not self.mesh or not runner.alive:
+            return False
+        with anyio.move_on_after(registry_client.DEFAULT_TIMEOUT):
+            return await self.registration.registered_now(runner.agent.name, runner.status.started_at)
+        return False
+
+    async def _left_mesh(self, runner: AgentRunner) -> None:
+        """Until the registry says `runner`'s agent left the mesh. An SDK agent
+        deregisters at once on its stop signal, then spends most of a second
+        ending its interpreter; what it depends on need not wait for that
+        (meshctl stops all at once). Its `exited` is told when it happens."""
+        await self.registration.wait_left(runner.agent.name)
+        self.observer.notice(Notice("left the mesh (deregistered)", runner.agent.name, "info"))
 
     def kill_all(self) -> None:
         self.forced = True
@@ -251,3 +285,15 @@ class Supervisor:
 def _success(runner: AgentRunner) -> int:
     status = runner.status
     return 0 if status.state is AgentState.EXITED and status.exit_code == 0 else 1
+
+
+async def _first_of(*waits: Callable[[], Awaitable[object]]) -> None:
+    """Until the first of `waits` returns; the others are cancelled."""
+    async with anyio.create_task_group() as group:
+
+        async def run(wait: Callable[[], Awaitable[object]]) -> None:
+            await wait()
+            group.cancel_scope.cancel()
+
+        for wait in waits:
+            group.start_soon(run, wait)

@@ -141,3 +141,25 @@ def test_down_deregisters_the_dependent_before_its_dependency_is_signalled(examp
     assert greeter_left is not None
     # greeter was signalled first, and hello only after the registry saw greeter gone.
     assert stops["greeter"] < greeter_left <= stops["hello"] < stops["mesh-registry"]
+
+
+def test_a_dependency_is_stopped_once_its_dependent_left_the_mesh_not_after_its_teardown(example):
+    """An SDK agent deregisters on its stop signal and then spends most of a
+    second ending its interpreter: the order is kept at the mesh's level
+    (meshctl stops everything at once), and every line says what happened."""
+    project, cli = example
+    url = f"http://127.0.0.1:{free_port()}"
+    up = cli("up", "-d", "--registry-url", url, "--wait-timeout", "150")
+    assert up.returncode == 0, up.stdout + up.stderr
+    with RegistryWatch(url) as watch:
+        down = cli("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    stream = list(events(project))
+    stops = {event["service"]: parse_time(event["time"]) for event in stream if event["action"] == "stop"}
+    dies = {event["service"]: parse_time(event["time"]) for event in stream if event["action"] == "die"}
+    greeter_left = watch.first(GREETER_ID, "unhealthy")
+    assert greeter_left is not None and stops["greeter"] < greeter_left <= stops["hello"]
+    # hello did not wait for greeter's interpreter to end: it was signalled before greeter's process died.
+    assert stops["hello"] < dies["greeter"], (stops, dies)
+    told = (project / ".mesh-compose" / PROJECT / "supervisor.log").read_text()
+    assert " greeter => left the mesh (deregistered)" in told, told
