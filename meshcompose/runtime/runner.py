@@ -79,8 +79,13 @@ class AgentRunner:
         self.stop_requested = False
         self._exit_reason: str | None = None  # set when a resource limit stopped it
         self.dependency_failure: str | None = None  # why it was skipped: a required dependency is unhealthy
-        self._log_matcher = None
-        check = agent.healthcheck
+        self._log_matcher: LogMatcher | None = None  # this run's, when the healthcheck watches the output
+        self._new_log_matcher()  # now too: a bad pattern is an error before anything starts
+
+    def _new_log_matcher(self) -> None:
+        """A log healthcheck matches lines of the current process only: a line
+        the previous run printed must not make the next one healthy."""
+        check = self.agent.healthcheck
         if check is not None and check.kind is HealthKind.LOG:
             self._log_matcher = LogMatcher(check.target)
 
@@ -225,6 +230,7 @@ class AgentRunner:
         after, before any other await: a supervisor SIGKILLed in between
         leaves nothing `down` cannot find."""
         token = identity.new_token()
+        self._new_log_matcher()
         self._cgroup = cgroup.create(token)
         self._set(state=AgentState.STARTING, exit_code=None, token=token, pid=None, create_time=None,
                   cgroup=str(self._cgroup) if self._cgroup else None, exposed=())

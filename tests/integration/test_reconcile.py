@@ -131,3 +131,38 @@ def test_restart_restarts_the_dependents_that_ask_for_it(running: ProjectDir):
     order = events.read_text().splitlines()
     # The dependent stops before its dependency and starts after it is up again.
     assert order == ["stop summarizer", "stop catalog", "start catalog", "start summarizer"]
+
+
+# Ready at once on its first run; on later runs it takes a while to print its ready line.
+SLOW_SECOND_START = """
+import os, time
+events, runs = os.environ["EVENTS"], os.environ["RUNS"]
+with open(runs, "a") as f:
+    f.write("run\\n")
+if open(runs).read().count("run") > 1:
+    time.sleep(1.5)
+with open(events, "a") as f:
+    f.write("ready catalog\\n")
+print("catalog ready", flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+@posix_only
+def test_a_restarted_agent_is_healthy_only_when_its_new_process_says_so(running: ProjectDir):
+    # A log healthcheck matched by the previous process must not vouch for the next one.
+    project = running
+    project.script("catalog.py", SLOW_SECOND_START)
+    project.compose({
+        "catalog": {"script": "catalog.py", "stop_grace_period": "5s",
+                    "environment": {"EVENTS": str(project.root / "events"), "RUNS": str(project.root / "runs")},
+                    "healthcheck": {"log": "catalog ready", "interval": "0.1s"}},
+        "summarizer": agent(project, depends_on={"catalog": {"condition": "healthy", "restart": True}}),
+    })
+    ok(project.cli("up", "-d"))
+    events = project.root / "events"
+    events.write_text("")
+    ok(project.cli("restart", "catalog", timeout=120))
+    order = [line for line in events.read_text().splitlines() if "start" in line or "ready" in line]
+    assert order == ["ready catalog", "start summarizer"], order
