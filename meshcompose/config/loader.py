@@ -17,7 +17,6 @@ files are reported together in one `ConfigError`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -222,7 +221,7 @@ def _interpolate_tree(
             return value
         if used:  # remembered where the value is, so merges and renames carry it along
             mark = _nearest_mark(loaded, path)
-            loaded.marks[path] = dataclasses.replace(mark, variables=tuple(used))
+            loaded.marks[path] = mark._replace(variables=tuple(used))
         return result
     if isinstance(value, dict):
         return {k: _interpolate_tree(v, path + (k,), variables, unset, loaded, bad) for k, v in value.items()}
