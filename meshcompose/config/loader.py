@@ -27,7 +27,7 @@ from meshcompose.config import envfile
 from meshcompose.config.build import build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
 from meshcompose.config.interpolate import InterpolationError, interpolate
-from meshcompose.config.locate import PROJECT_FILES, find_project_file
+from meshcompose.config.locate import PROJECT_FILES, absolute_path, find_project_file
 from meshcompose.config.merge import merge_documents
 from meshcompose.config.serialize import project_to_dict
 from meshcompose.config.validate import locate, schema_problems, schema_text
@@ -107,7 +107,7 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
 
 def _project_files(files: Sequence[PathLike], cwd: Path) -> list[Path]:
     if files:
-        paths = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in files]
+        paths = [absolute_path(cwd, f) for f in files]
         missing = [Problem(str(p), 0, 0, "", "no such file") for p in paths if not p.is_file()]
         if missing:
             raise ConfigError(missing, hint="check the -f paths")
@@ -121,7 +121,7 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
                unset: list[str]) -> dict[str, str]:
     """Interpolation values: the caller's environment wins over .env / --env-file."""
     if env_files:
-        sources = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in env_files]
+        sources = [absolute_path(cwd, f) for f in env_files]
         required = True
     else:
         sources, required = [directory / ".env"], False
@@ -212,6 +212,8 @@ def _interpolate_tree(
     value: Any, path: Path_, variables: Mapping[str, str], unset: list[str], loaded: Loaded, bad: list[Path_],
 ) -> Any:
     if isinstance(value, str):
+        if "$" not in value:  # most values: nothing to substitute
+            return value
         used: list[str] = []
         try:
             result = interpolate(value, variables, unset, used)

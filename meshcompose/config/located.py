@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from meshcompose import units
+from meshcompose.config.locate import absolute_path
 from meshcompose.config.validate import locate
 from meshcompose.config.yamlload import Loaded, Path_, dotted
 from meshcompose.errors import Problem
@@ -89,7 +90,7 @@ class Located:
     def interpreter(self, where: Path_, spec: str | None, directory: Path) -> str | None:
         """Checked when it is a path; a bare name such as python3.12 is looked up on PATH later."""
         if spec is not None and looks_like_path(spec):
-            self.existing(where, Path(os.path.normpath(directory / Path(spec).expanduser())))
+            self.existing(where, absolute_path(directory, spec))
         return spec
 
     def requirements(self, path: Path_, raw: Mapping[str, Any], fallback: PythonRequirements) -> PythonRequirements:
