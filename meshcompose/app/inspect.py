@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from meshcompose.app.environments import ensure_environments
 from meshcompose.app.options import ConfigOptions, EnvOptions, GraphOptions
 from meshcompose.app.running import known_names
 from meshcompose.errors import InterpreterVersionError
@@ -119,6 +118,8 @@ class EnvResult:
 
 def env(project: Project, options: EnvOptions) -> EnvResult:
     """Each Python agent's interpreter; with `install`, missing packages settled first."""
+    # Here, not at the top: `config` and `graph` need neither (pyenv and packaging: ~60 ms).
+    from meshcompose.app.environments import ensure_environments
     from meshcompose.pyenv import resolve
 
     names = known_names(options.names, project.agents) or None

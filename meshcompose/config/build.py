@@ -9,7 +9,6 @@ raised together.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import signal
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 from meshcompose import units
 from meshcompose.config import envfile
 from meshcompose.config.forms import NAME_PATTERN, name_from
+from meshcompose.config.locate import absolute_path
 from meshcompose.config.located import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
 from meshcompose.errors import ConfigError, Problem
@@ -84,7 +84,7 @@ class BuildContext:
 
     def path(self, text: str) -> Path:
         """Absolute, relative to the project directory, `~` expanded; symlinks kept."""
-        return Path(os.path.normpath(self.directory / Path(text).expanduser()))
+        return absolute_path(self.directory, text)
 
     def read_env_file(self, located: Located, path: Path_, text: str) -> dict[str, str]:
         file = self.path(text)

@@ -16,9 +16,10 @@ files are reported together in one `ConfigError`.
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import gc
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -26,7 +27,7 @@ from meshcompose.config import envfile
 from meshcompose.config.build import build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
 from meshcompose.config.interpolate import InterpolationError, interpolate
-from meshcompose.config.locate import PROJECT_FILES, find_project_file
+from meshcompose.config.locate import PROJECT_FILES, absolute_path, find_project_file
 from meshcompose.config.merge import merge_documents
 from meshcompose.config.serialize import project_to_dict
 from meshcompose.config.validate import locate, schema_problems, schema_text
@@ -59,10 +60,28 @@ def load_project(
     paths = _project_files(files, cwd)
     unset: list[str] = []
     try:
-        return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd)
+        with _collector_paused():
+            return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd)
     finally:
         if warnings is not None:
             warnings.extend(f"the {name} variable is not set; using an empty string" for name in unset)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Loading makes ~15 objects per line of YAML (nodes, marks, paths, values) that all live
+    until it ends: CPython's cycle collector would walk them again and again as they pile up (a
+    third of the time of a 1,000-agent file). None is garbage before the end, so the collector
+    waits until then (process-wide, for the fraction of a second a load takes: a reload under
+    --watch too), and runs as usual after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_name: str | None,
@@ -88,7 +107,7 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
 
 def _project_files(files: Sequence[PathLike], cwd: Path) -> list[Path]:
     if files:
-        paths = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in files]
+        paths = [absolute_path(cwd, f) for f in files]
         missing = [Problem(str(p), 0, 0, "", "no such file") for p in paths if not p.is_file()]
         if missing:
             raise ConfigError(missing, hint="check the -f paths")
@@ -102,7 +121,7 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
                unset: list[str]) -> dict[str, str]:
     """Interpolation values: the caller's environment wins over .env / --env-file."""
     if env_files:
-        sources = [Path(os.path.abspath(cwd / Path(f).expanduser())) for f in env_files]
+        sources = [absolute_path(cwd, f) for f in env_files]
         required = True
     else:
         sources, required = [directory / ".env"], False
@@ -193,6 +212,8 @@ def _interpolate_tree(
     value: Any, path: Path_, variables: Mapping[str, str], unset: list[str], loaded: Loaded, bad: list[Path_],
 ) -> Any:
     if isinstance(value, str):
+        if "$" not in value:  # most values: nothing to substitute
+            return value
         used: list[str] = []
         try:
             result = interpolate(value, variables, unset, used)
@@ -202,7 +223,7 @@ def _interpolate_tree(
             return value
         if used:  # remembered where the value is, so merges and renames carry it along
             mark = _nearest_mark(loaded, path)
-            loaded.marks[path] = dataclasses.replace(mark, variables=tuple(used))
+            loaded.marks[path] = mark._replace(variables=tuple(used))
         return result
     if isinstance(value, dict):
         return {k: _interpolate_tree(v, path + (k,), variables, unset, loaded, bad) for k, v in value.items()}

@@ -7,6 +7,7 @@ FILE:LINE:COL of the key it is about, and a value that does not parse
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from meshcompose import units
+from meshcompose.config.locate import absolute_path
 from meshcompose.config.validate import locate
 from meshcompose.config.yamlload import Loaded, Path_, dotted
 from meshcompose.errors import Problem
@@ -88,30 +90,52 @@ class Located:
     def interpreter(self, where: Path_, spec: str | None, directory: Path) -> str | None:
         """Checked when it is a path; a bare name such as python3.12 is looked up on PATH later."""
         if spec is not None and looks_like_path(spec):
-            self.existing(where, Path(os.path.normpath(directory / Path(spec).expanduser())))
+            self.existing(where, absolute_path(directory, spec))
         return spec
 
     def requirements(self, path: Path_, raw: Mapping[str, Any], fallback: PythonRequirements) -> PythonRequirements:
-        from packaging.requirements import InvalidRequirement, Requirement
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
+        """`requires` and `packages` as written at `path`; what is not written comes from `fallback`
+        (checked where it was written, or the model's default), so it is not checked again."""
         requires = raw.get("requires", fallback.requires)
-        try:
-            SpecifierSet(requires)
-        except InvalidSpecifier:
-            self.add(path + ("requires",), f"not a PEP 440 version specifier: {requires!r} (e.g. '>=3.10')")
+        if "requires" in raw:
+            problem = _specifier_problem(requires)
+            if problem:
+                self.add(path + ("requires",), problem)
         packages = tuple(raw.get("packages", ()))
         for index, package in enumerate(packages):
-            try:
-                Requirement(package)
-            except InvalidRequirement as error:
-                self.add(path + ("packages", index), f"not a PEP 508 requirement: {package!r} ({error})")
+            problem = _requirement_problem(package)
+            if problem:
+                self.add(path + ("packages", index), problem)
         return PythonRequirements(requires=requires, packages=packages)
 
 
 def looks_like_path(spec: str) -> bool:
     """An interpreter written as a path, not a command name: pyenv tells them apart by the same rule."""
     return any(sep in spec for sep in ("/", "\\")) or spec.startswith((".", "~"))
+
+
+# A project of many agents repeats the same few strings: each is parsed once (packaging is
+# imported only when a file names one).
+@functools.lru_cache(maxsize=256)
+def _specifier_problem(requires: str) -> str:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        SpecifierSet(requires)
+    except InvalidSpecifier:
+        return f"not a PEP 440 version specifier: {requires!r} (e.g. '>=3.10')"
+    return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _requirement_problem(package: str) -> str:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        Requirement(package)
+    except InvalidRequirement as error:
+        return f"not a PEP 508 requirement: {package!r} ({error})"
+    return ""
 
 
 def _abridged(raw: Any) -> str:

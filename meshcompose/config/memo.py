@@ -39,10 +39,14 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "mesh-compose"
 
 
+def canonical(value: Any) -> str:
+    """A JSON-like value as one text (dict order does not matter; ASCII, the rest escaped)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def digest(*parts: Any) -> str:
     """A stable digest of JSON-like parts (dict order does not matter)."""
-    text = json.dumps([FORMAT, *parts], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(canonical([FORMAT, *parts]).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Memo:

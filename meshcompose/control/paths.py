@@ -7,10 +7,8 @@ Stdlib only: `ps` and `down` import this on their fast path.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from meshcompose.errors import ControlError
@@ -72,6 +70,8 @@ def runtime_dir() -> Path:
     elif os.name == "posix":
         base = Path("/tmp") / f"mesh-compose-{os.getuid()}"
     else:
+        import tempfile  # here, as hashlib below: `ps` imports this module and needs neither
+
         base = Path(tempfile.gettempdir()) / "mesh-compose"
     private_dir(base)
     _check_owner(base)
@@ -91,6 +91,8 @@ def _check_owner(path: Path) -> None:
 def socket_path(project_dir: Path, project: str) -> Path:
     """The control socket of a project: short, whatever the project path's
     length; hashed from the directory and the name (two projects, one directory)."""
+    import hashlib
+
     key = f"{Path(project_dir).resolve()}\0{project}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return runtime_dir() / f"{digest}.sock"

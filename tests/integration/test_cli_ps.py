@@ -188,14 +188,27 @@ def test_a_corrupt_state_file_is_a_message_not_a_traceback(root):
     assert "state file" in result.stderr and "corrupt" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ps_imports_neither_networkx_nor_jsonschema(root):
+# What `ps` must not pay for: the planner, the validators, the YAML loader, the model (its
+# dataclasses and enums, ~13 ms), the event loop, rich, and hashlib (only sockets' names need it).
+NOT_FOR_PS = ("networkx", "jsonschema", "jsonschema_rs", "yaml", "meshcompose.config.loader", "meshcompose.model",
+              "anyio", "rich", "packaging", "hashlib")
+
+
+def test_ps_imports_neither_networkx_nor_jsonschema(root, spawn):
+    agent = spawn()
+    write_state(root, psutil.Process(), {"api": record(agent, "running"), "old": record(None, "exited")})
     code = ("import sys, io, contextlib\n"
             "from meshcompose.cli.main import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()): main(['ps', '-a'])\n"
-            "print(' '.join(m for m in ('networkx', 'jsonschema') if m in sys.modules))\n")
+            "with contextlib.redirect_stdout(io.StringIO()) as out: main(['ps', '-a'])\n"
+            "assert 'api' in out.getvalue() and 'old' in out.getvalue(), out.getvalue()\n"
+            f"print(' '.join(m for m in {NOT_FOR_PS!r} if m in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_a_new_record_waits_as_the_model_says():
+    assert state.new_agent()["status"] == state.WAITING == AgentState.WAITING.value
 
 
 def test_ps_states_match_the_model():

@@ -338,3 +338,31 @@ def test_normalized_output_loads_back_to_the_same_project(full, tmp_path: Path) 
     assert again.agents == project.agents
     assert (again.name, again.python, again.registry, again.interpreter) == (
         project.name, project.python, project.registry, project.interpreter)
+
+
+def test_the_cycle_collector_waits_while_loading_and_runs_after(tmp_path: Path, monkeypatch) -> None:
+    """Loading pauses the collector (its objects all live until the end) and gives it back as it
+    found it: on, after a valid file and after a bad one; off, if the caller had turned it off."""
+    import gc
+
+    from meshcompose.config import build
+
+    seen: list[bool] = []
+    real_build = build.build_project
+    monkeypatch.setattr(loader, "build_project", lambda *a, **k: seen.append(gc.isenabled()) or real_build(*a, **k))
+    touch(tmp_path, "a.py")
+    good = write(tmp_path, "good.yaml", "agents: {a: {script: a.py}}\n")
+    bad = write(tmp_path, "bad.yaml", "agents: {a: {script: a.py, restart: sometimes, x: 1}}\n")
+    assert gc.isenabled()
+    loader.load_project([good], environ={})
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):
+        loader.load_project([bad], environ={})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        loader.load_project([good], environ={})
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert seen == [False, False, False]  # paused while building, each time

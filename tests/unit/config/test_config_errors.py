@@ -350,6 +350,27 @@ def test_paths_that_do_not_exist_are_located_errors(tmp_path: Path) -> None:
     ]
 
 
+NO_SUCH_USER = "~no-such-user-mesh-compose"  # Path.expanduser raises RuntimeError for it
+
+
+def test_a_home_of_a_user_that_does_not_exist_is_a_path_that_does_not_exist(tmp_path: Path) -> None:
+    found = problems(tmp_path, f"""\
+        python: {{interpreter: {NO_SUCH_USER}/bin/python}}
+        agents:
+          a: {{script: {NO_SUCH_USER}/a.py, working_dir: {NO_SUCH_USER}, env_file: [{NO_SUCH_USER}/.env]}}
+        """)
+    assert found == [
+        f"1:10: python: interpreter {tmp_path}/{NO_SUCH_USER}/bin/python does not exist",
+        f"3:7: agents.a: script {tmp_path}/{NO_SUCH_USER}/a.py does not exist",
+        f"3:48: agents.a: working_dir {tmp_path}/{NO_SUCH_USER} does not exist",
+        f"3:100: agents.a.env_file[0]: cannot read env_file '{tmp_path}/{NO_SUCH_USER}/.env': No such file or directory",
+    ]
+    with pytest.raises(ConfigError, match="no such file"):
+        loader.load_project([f"{NO_SUCH_USER}/mesh-compose.yaml"], cwd=tmp_path, environ={})
+    with pytest.raises(ConfigError, match="no-such-user"):
+        loader.load_project([tmp_path / "mesh-compose.yaml"], env_files=[f"{NO_SUCH_USER}/.env"], environ={})
+
+
 def test_relative_paths_start_at_the_project_directory(tmp_path: Path) -> None:
     (tmp_path / "agents").mkdir()
     (tmp_path / "agents" / "api.py").write_text("")

@@ -146,6 +146,50 @@ def test_libyaml_and_the_python_parser_read_documents_alike(text: str) -> None:
     assert all((r.data, r.problems) == (parsed[0].data, parsed[0].problems) for r in parsed)
 
 
+@pytest.mark.skipif("libyaml-composer" not in yamlload.LOADERS, reason="libyaml older than 0.2.6, or none")
+@settings(FUZZ, max_examples=300)
+@given(text=HOSTILE_TEXTS)
+def test_libyaml_composes_as_the_python_composer_does(text: str) -> None:
+    """libyaml's own composer (the default) against the Python composer fed by the same libyaml
+    parser: the same data, marks and problems for every text, the errors (too deep, a
+    duplicate anchor, an undefined alias, a second document) included."""
+    assert_composed_alike(text)
+
+
+def assert_composed_alike(text: str) -> None:
+    read = {}
+    for parser in ("libyaml", "libyaml-composer"):
+        yamlload.PARSER = parser
+        read[parser] = yamlload.load_text(text, "f.yaml")
+    yamlload.PARSER = DEFAULT_PARSER
+    events, composed = read["libyaml"], read["libyaml-composer"]
+    assert (composed.data, composed.marks, composed.problems) == (events.data, events.marks, events.problems)
+
+
+TRICKY_NESTING = [  # the root is level 1
+    "x: " + "[" * 98 + "1" + "]" * 98,  # the deepest allowed
+    "x: " + "[" * 99 + "1" + "]" * 99,  # one past it: the scalar is the first node too deep
+    "x: " + "[" * 99 + "[]" + "]" * 99,  # an empty list past it
+    "? " + "[" * 150 + "]" * 150 + "\n: 1",  # too deep inside a key
+    "a: &a " + "[" * 60 + "1" + "]" * 60 + "\nb: " + "[" * 60 + "*a" + "]" * 60,  # deep only through an alias
+    "a: " + "[" * 97 + "&a 1" + "]" * 97 + "\nb: " + "[" * 99 + "*a" + "]" * 99,  # an alias one past the limit
+    "a: " + "[" * 97 + "&x [[1]]" + "]" * 97 + "\nb: *x",  # too deep where the anchor is, not where its alias is
+    "b: &a [x]\na: " + "[" * 98 + "*a" + "]" * 98,  # an alias of a list, where its items would be too deep
+    "a: &r [*r]\nb: {<<: &m {k: 1}, j: *m}",  # recursive alias, merge
+    "a: &x 1\nb: &x 2",  # duplicate anchor
+    "a: *nowhere",  # undefined alias
+    "a: 1\n---\nb: 2",  # a second document
+    "a: 1\na: 2\n",  # a duplicate key
+    "x: " + "[" * 100 + "]" * 100 + "\ny: [unclosed",  # too deep, and a syntax error further down
+]
+
+
+@pytest.mark.skipif("libyaml-composer" not in yamlload.LOADERS, reason="libyaml older than 0.2.6, or none")
+@pytest.mark.parametrize("text", TRICKY_NESTING)
+def test_libyaml_composes_tricky_nesting_as_the_python_composer_does(text: str) -> None:
+    assert_composed_alike(text)
+
+
 # -- documents from the format's vocabulary, and mutations of the full fixture ----------------
 
 

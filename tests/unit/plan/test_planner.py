@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -213,3 +214,29 @@ def test_a_long_dependency_chain_is_checked_and_ordered_in_linear_time(tmp_path,
     with pytest.raises(CycleError) as caught:
         planner.check(project(spec))
     assert caught.value.cycle[:3] == ["a0", "a999", "a998"] and len(caught.value.cycle) == 1000
+
+
+CHECK_IN_A_FRESH_INTERPRETER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from test_planner import project
+from meshcompose.errors import CycleError
+from meshcompose.plan import planner
+spec = {"db": [], "api": ["db"], "web": ["api", "db"]}
+if sys.argv[2] == "cycle":
+    spec["db"] = ["web"]
+try:
+    planner.check(project(spec))
+except CycleError as error:
+    print(error)
+print("networkx" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("kind, expected", [("valid", "False"), ("cycle", "db -> web -> api -> db\nTrue")])
+def test_checking_a_valid_project_does_not_import_networkx(tmp_path: Path, kind: str, expected: str):
+    """graphlib says there is no cycle; networkx is imported only to find and word one."""
+    env_cache = {"MESH_COMPOSE_CACHE_DIR": str(tmp_path / "cache")}  # no remembered answer
+    result = subprocess.run([sys.executable, "-c", CHECK_IN_A_FRESH_INTERPRETER, str(Path(__file__).parent), kind],
+                            capture_output=True, text=True, check=True, env={**os.environ, **env_cache})
+    assert result.stdout.strip().endswith(expected), result.stdout
