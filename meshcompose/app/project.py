@@ -59,8 +59,7 @@ def _bare_script(selection: ProjectSelection) -> Path | None:
     """The agent file of simple mode (`up hello.py`), or None."""
     if len(selection.files) != 1 or not selection.files[0].endswith(".py"):
         return None
-    path = Path(selection.files[0]).expanduser()
-    return path if path.is_absolute() or selection.cwd is None else selection.cwd / path
+    return locate.absolute_path(selection.cwd or os.getcwd(), selection.files[0])
 
 
 def directory(selection: ProjectSelection) -> Path:

@@ -200,3 +200,11 @@ def test_fuzzed_files_through_the_real_cli_exit_0_or_3_without_a_traceback(fuzz_
             json.loads(stdout, parse_constant=lambda name, text=text: pytest.fail(f"{name} in the JSON of {text!r}"))
         else:
             assert "mesh-compose.yaml" in stderr and stdout == "", (text, stderr)
+
+
+@pytest.mark.parametrize("command", [("config",), ("up", "-d")])
+def test_an_agent_file_under_the_home_of_no_such_user_is_an_error_not_a_traceback(tmp_path: Path, command) -> None:
+    # Path.expanduser raises RuntimeError for "~user" when there is no such user.
+    done = cli(tmp_path, "-f", "~no-such-user-mesh-compose/agent.py", *command)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "no such file" in done.stderr, done.stderr
