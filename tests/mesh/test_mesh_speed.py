@@ -121,7 +121,10 @@ def events(project: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_down_deregisters_the_dependent_before_its_dependency_is_signalled(example):
+def test_down_stops_a_dependency_once_its_dependent_left_the_mesh(example):
+    """An SDK agent deregisters on its stop signal, then spends most of a
+    second ending its interpreter: the reverse order is kept at the mesh's
+    level (meshctl stops everything at once), and every line says what happened."""
     project, cli = example
     url = f"http://127.0.0.1:{free_port()}"
     up = cli("up", "-d", "--registry-url", url, "--wait-timeout", "150")
@@ -130,36 +133,20 @@ def test_down_deregisters_the_dependent_before_its_dependency_is_signalled(examp
         down = cli("down")
     assert down.returncode == 0, down.stdout + down.stderr
 
-    # The registry's view: a moment when greeter had left the mesh and hello had not.
+    # The registry's view: a moment when greeter had left the mesh and hello had not, never the reverse.
     assert any(seen.get(GREETER_ID) == "unhealthy" and seen.get(HELLO_ID) == "healthy"
                for _, seen in watch.snapshots), watch.snapshots
     assert not any(seen.get(HELLO_ID) == "unhealthy" and seen.get(GREETER_ID) == "healthy"
                    for _, seen in watch.snapshots), watch.snapshots
 
-    stops = {event["service"]: parse_time(event["time"]) for event in events(project) if event["action"] == "stop"}
+    told = list(events(project))
+    stops = {event["service"]: parse_time(event["time"]) for event in told if event["action"] == "stop"}
+    dies = {event["service"]: parse_time(event["time"]) for event in told if event["action"] == "die"}
     greeter_left = watch.first(GREETER_ID, "unhealthy")
     assert greeter_left is not None
-    # greeter was signalled first, and hello only after the registry saw greeter gone.
+    # greeter was signalled first, hello only after the registry saw greeter gone, the registry last.
     assert stops["greeter"] < greeter_left <= stops["hello"] < stops["mesh-registry"]
-
-
-def test_a_dependency_is_stopped_once_its_dependent_left_the_mesh_not_after_its_teardown(example):
-    """An SDK agent deregisters on its stop signal and then spends most of a
-    second ending its interpreter: the order is kept at the mesh's level
-    (meshctl stops everything at once), and every line says what happened."""
-    project, cli = example
-    url = f"http://127.0.0.1:{free_port()}"
-    up = cli("up", "-d", "--registry-url", url, "--wait-timeout", "150")
-    assert up.returncode == 0, up.stdout + up.stderr
-    with RegistryWatch(url) as watch:
-        down = cli("down")
-    assert down.returncode == 0, down.stdout + down.stderr
-    stream = list(events(project))
-    stops = {event["service"]: parse_time(event["time"]) for event in stream if event["action"] == "stop"}
-    dies = {event["service"]: parse_time(event["time"]) for event in stream if event["action"] == "die"}
-    greeter_left = watch.first(GREETER_ID, "unhealthy")
-    assert greeter_left is not None and stops["greeter"] < greeter_left <= stops["hello"]
     # hello did not wait for greeter's interpreter to end: it was signalled before greeter's process died.
     assert stops["hello"] < dies["greeter"], (stops, dies)
-    told = (project / ".mesh-compose" / PROJECT / "supervisor.log").read_text()
-    assert " greeter => left the mesh (deregistered)" in told, told
+    log = (project / ".mesh-compose" / PROJECT / "supervisor.log").read_text()
+    assert " greeter => left the mesh (deregistered)" in log, log
