@@ -100,6 +100,13 @@ def _env() -> dict:
     return env
 
 
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """The command succeeded, and said nothing of a traceback."""
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    return result
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 10, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

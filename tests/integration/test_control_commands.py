@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import ProjectDir, _env, pid_alive, wait_until
+from cli_helpers import ProjectDir, _env, ok, pid_alive, wait_until
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals, permissions and unix sockets")
 
@@ -66,12 +66,6 @@ def ps_json(project: ProjectDir, *args: str) -> dict:
 
 def state(project: ProjectDir) -> dict:
     return json.loads((project.root / ".mesh-compose" / "t" / "state.json").read_text())
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    return result
 
 
 @posix_only

@@ -85,6 +85,15 @@ def kill_all(pids: list[int]) -> None:
             pass
 
 
+def kill_supervisor(project: ProjectDir) -> int:
+    """SIGKILL the project's supervisor and wait until it is gone; its pid."""
+    pid = supervisor_pid(project)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(pid), 10, "the supervisor to die")
+    return pid
+
+
 def supervisor_pid(project: ProjectDir) -> int | None:
     try:
         doc = json.loads((project.root / ".mesh-compose" / "t" / "state.json").read_text())
@@ -106,11 +115,8 @@ def test_a_supervisor_killed_while_spawning_leaves_nothing_after_down(project: P
         for _ in range(TRIALS):
             up = project.cli("up", "-d", "--wait-timeout", "30")
             assert up.returncode == 0, up.stdout + up.stderr
-            pid = supervisor_pid(project)
-            assert pid is not None
             time.sleep(random.uniform(0.2, 1.2))  # somewhere in the stream of spawns
-            os.kill(pid, signal.SIGKILL)
-            wait_until(lambda pid=pid: not pid_alive(pid), 10, "the supervisor to die")
+            kill_supervisor(project)
             down = project.cli("down", "-t", "1", timeout=60)
             assert down.returncode == 0, down.stdout + down.stderr
             left = carriers(mark)
@@ -201,10 +207,7 @@ def test_a_grandchild_that_sheds_session_and_environment_does_not_escape_down(pr
         with open(f"/proc/{escaped}/environ", "rb") as handle:
             assert handle.read() == b""  # no token left to find it by
         if supervisor_killed:
-            pid = supervisor_pid(project)
-            assert pid is not None
-            os.kill(pid, signal.SIGKILL)
-            wait_until(lambda: not pid_alive(pid), 10, "the supervisor to die")
+            kill_supervisor(project)
         down = project.cli("down", "-t", "1", timeout=60)
         assert down.returncode == 0, down.stdout + down.stderr
         assert not pid_alive(escaped)
@@ -221,10 +224,7 @@ def test_down_after_a_supervisor_sigkill_removes_its_socket(project: ProjectDir)
     assert up.returncode == 0, up.stdout + up.stderr
     sock = socket_path(project.root, "t")
     assert sock.exists()
-    pid = supervisor_pid(project)
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not pid_alive(pid), 10, "the supervisor to die")
+    kill_supervisor(project)
     down = project.cli("down", "-t", "1", timeout=60)
     assert down.returncode == 0, down.stdout + down.stderr
     assert not sock.exists()
@@ -254,10 +254,8 @@ def test_up_after_a_killed_supervisor_stops_what_it_left_before_starting_anew(pr
     project.script("idle.py", "import time\nprint('up', flush=True)\ntime.sleep(300)\n")
     project.compose({"db": {"script": "idle.py"}, "api": {"script": "idle.py", "depends_on": ["db"]}})
     assert project.cli("up", "-d", timeout=60).returncode == 0
-    doc = json.loads(project.read(".mesh-compose/t/state.json"))
-    old = {name: record["pid"] for name, record in doc["agents"].items()}
-    os.kill(doc["supervisor"]["pid"], signal.SIGKILL)
-    wait_until(lambda: not pid_alive(doc["supervisor"]["pid"]), what="the supervisor gone")
+    old = {name: record["pid"] for name, record in json.loads(project.read(".mesh-compose/t/state.json"))["agents"].items()}
+    kill_supervisor(project)
     assert all(pid_alive(pid) for pid in old.values())  # orphaned, still running
     try:
         again = project.cli("up", "-d", timeout=60)

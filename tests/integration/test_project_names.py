@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from cli_helpers import ProjectDir, pid_alive, wait_until
+from cli_helpers import ProjectDir, ok, pid_alive, wait_until
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and unix sockets")
 
@@ -22,12 +22,6 @@ print(os.environ["MESH_COMPOSE_AGENT"], "up in", os.environ.get("WHICH", "?"), f
 while True:
     time.sleep(3600)
 """
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    return result
 
 
 def rows(project: ProjectDir, *args: str) -> dict:

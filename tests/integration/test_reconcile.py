@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 
 import pytest
 
-from cli_helpers import ProjectDir
+from cli_helpers import ProjectDir, ok
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -34,12 +33,6 @@ if os.environ.get("ONESHOT"):
 while True:
     time.sleep(3600)
 """
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    return result
 
 
 def rows(project: ProjectDir) -> dict:
