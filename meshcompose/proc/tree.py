@@ -80,10 +80,11 @@ class TreeUsage:
 class ProcessTable:
     """One scan of the process table, indexed for many agents at once."""
 
-    def __init__(self, entries: Mapping[int, Entry]) -> None:
+    def __init__(self, entries: Mapping[int, Entry], listed: Iterable[int] | None = None,
+                 taken_at: float = 0.0) -> None:
         self.entries = entries
-        self.listed: frozenset[int] = frozenset(entries)  # every pid the scan began with
-        self.taken_at = 0.0  # when the scan began (time.time()); 0: unknown
+        self.listed = frozenset(entries if listed is None else listed)  # every pid the scan began with
+        self.taken_at = taken_at  # when the scan began (time.time()); 0: unknown
         self._children: dict[int, list[int]] = {}
         self._groups: dict[int, list[int]] = {}
         self._tokens: dict[str, list[int]] = {}
@@ -124,9 +125,7 @@ def scan(*, settle: bool = False) -> ProcessTable:
     not wait for it)."""
     taken_at = time.time()
     if not IS_LINUX:
-        table = ProcessTable(_psutil_entries())
-        table.listed, table.taken_at = frozenset(table.entries), taken_at
-        return table
+        return ProcessTable(_psutil_entries(), taken_at=taken_at)
     listed = _listing()
     entries, undecided, _ = _linux_entries(listed)
     for _ in range(EXEC_RETRIES if settle else 0):
@@ -136,9 +135,7 @@ def scan(*, settle: bool = False) -> ProcessTable:
         found, undecided, _ = _linux_entries(undecided)
         entries.update(found)
     entries.update(_linux_entries(undecided, settled=True)[0])
-    table = ProcessTable(entries)
-    table.listed, table.taken_at = frozenset(listed), taken_at
-    return table
+    return ProcessTable(entries, listed, taken_at)
 
 
 # When many agents stop at once, each ended leader used to cost its own scan
