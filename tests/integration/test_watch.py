@@ -139,8 +139,13 @@ def test_a_dependent_with_restart_true_follows_its_dependency(project: ProjectDi
     project.script("app/agent.py", agent_code(2))
     text = run.wait_for(lambda out: "VERSION 2 pid" in out and len(re.findall(r"CLIENT pid", out)) == 2)
     assert not pid_alive(client)
-    # The dependent starts again only after its dependency runs the new code.
-    assert text.index("VERSION 2 pid") < text.rindex("CLIENT pid")
+    # The dependent starts again only after its dependency runs the new code
+    # (`condition: started`: once its new process exists; which of the two
+    # prints first after that is up to them, so the supervisor's own lines tell).
+    new_hello = int(re.findall(r"VERSION 2 pid (\d+)", text)[-1])
+    hello_started = text.index(f"started (pid {new_hello}")
+    client_started = [found.start() for found in re.finditer(r"client\s*(?:⇒|=>) started \(pid", text)][-1]
+    assert hello_started < client_started, text
 
 
 def test_up_detached_with_watch_restarts_in_the_supervisor(project: ProjectDir) -> None:
