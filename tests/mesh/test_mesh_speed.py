@@ -87,11 +87,13 @@ def test_up_d_ends_on_the_supervisors_write_after_the_last_registration(example,
 
 
 class RegistryWatch:
-    """Reads `GET /agents` in a thread while `down` runs: the snapshots in order."""
+    """Reads `GET /agents` in a thread while `down` runs: the snapshots in
+    order, each with the times its read began and ended. The registry served
+    it somewhere in between, so a status it shows held then."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.snapshots: list[tuple[float, dict[str, str]]] = []
+        self.snapshots: list[tuple[float, float, dict[str, str]]] = []
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
 
@@ -105,15 +107,17 @@ class RegistryWatch:
 
     def _read(self) -> None:
         while not self._done.is_set():
+            began = time.time()
             try:
                 listed = raw_agents(self.url)
             except (OSError, ValueError):
                 return  # the registry stopped: the last snapshot is in
-            self.snapshots.append((time.time(), {agent_id: agent["status"] for agent_id, agent in listed.items()}))
+            seen = {agent_id: agent["status"] for agent_id, agent in listed.items()}
+            self.snapshots.append((began, time.time(), seen))
             time.sleep(0.02)
 
-    def first(self, agent_id: str, status: str) -> float | None:
-        return next((at for at, seen in self.snapshots if seen.get(agent_id) == status), None)
+    def statuses(self) -> list[dict[str, str]]:
+        return [seen for _, _, seen in self.snapshots]
 
 
 def events(project: Path) -> list[dict]:
@@ -134,18 +138,22 @@ def test_down_stops_a_dependency_once_its_dependent_left_the_mesh(example):
     assert down.returncode == 0, down.stdout + down.stderr
 
     # The registry's view: a moment when greeter had left the mesh and hello had not, never the reverse.
-    assert any(seen.get(GREETER_ID) == "unhealthy" and seen.get(HELLO_ID) == "healthy"
-               for _, seen in watch.snapshots), watch.snapshots
+    statuses = watch.statuses()
+    assert any(seen.get(GREETER_ID) == "unhealthy" and seen.get(HELLO_ID) == "healthy" for seen in statuses), statuses
     assert not any(seen.get(HELLO_ID) == "unhealthy" and seen.get(GREETER_ID) == "healthy"
-                   for _, seen in watch.snapshots), watch.snapshots
+                   for seen in statuses), statuses
 
     told = list(events(project))
     stops = {event["service"]: parse_time(event["time"]) for event in told if event["action"] == "stop"}
     dies = {event["service"]: parse_time(event["time"]) for event in told if event["action"] == "die"}
-    greeter_left = watch.first(GREETER_ID, "unhealthy")
-    assert greeter_left is not None
-    # greeter was signalled first, hello only after the registry saw greeter gone, the registry last.
-    assert stops["greeter"] < greeter_left <= stops["hello"] < stops["mesh-registry"]
+    # greeter was signalled first, hello only once the registry no longer listed greeter, the registry last.
+    # The watch's own reads bound when the registry changed: a read that still showed greeter listed
+    # began before it left, and one that showed it gone ended after (the supervisor's poller is not
+    # the watch, so either may see the change first).
+    greeter_gone_seen = next(ended for _, ended, seen in watch.snapshots if seen.get(GREETER_ID) == "unhealthy")
+    greeter_listed_read = max(began for began, _, seen in watch.snapshots if seen.get(GREETER_ID) == "healthy")
+    assert stops["greeter"] < greeter_gone_seen, (stops, watch.snapshots)
+    assert greeter_listed_read < stops["hello"] < stops["mesh-registry"], (stops, watch.snapshots)
     # hello did not wait for greeter's interpreter to end: it was signalled before greeter's process died.
     assert stops["hello"] < dies["greeter"], (stops, dies)
     log = (project / ".mesh-compose" / PROJECT / "supervisor.log").read_text()
