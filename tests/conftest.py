@@ -6,11 +6,20 @@ run's token was left behind by a test: the run fails and the processes are
 killed, so a leak is seen once and never piles up. Processes that escaped
 with setsid still carry the token, which is why this looks at environments,
 not at the process tree.
+
+Ctrl+C is part of what is tested (`up`, `logs -f`, `run`), so the processes
+the tests start must get SIGINT's default action. A suite started in the
+background by a non-interactive shell (`scripts/test.sh &`, a CI step run as
+a background job) inherits SIGINT ignored, and every child would too: Python
+leaves an inherited SIG_IGN in place, so `logs -f` would never see its
+Ctrl+C. Restoring the default here means children start with it (a handler,
+unlike SIG_IGN, does not survive exec).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 
 import psutil
@@ -18,6 +27,9 @@ import pytest
 
 TOKEN_VAR = "MESH_COMPOSE_TEST_RUN"
 TOKEN = os.environ.setdefault(TOKEN_VAR, uuid.uuid4().hex)
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def processes_of_this_run() -> list[psutil.Process]:
