@@ -118,12 +118,13 @@ def test_plain_install_ships_the_schema(tmp_path: Path) -> None:
         pytest.skip("uv is not installed")
     source = tmp_path / "src"
     shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".mesh-compose", ".mesh-stack", "*.egg-info", "build", "__pycache__", ".hypothesis", ".pytest_cache"))
+        ".git", ".mesh-compose", ".mesh-stack", ".venv*", ".work", "*.egg-info", "build", "__pycache__", ".hypothesis", ".pytest_cache"))
     venv = tmp_path / "venv"
     subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), str(source)], check=True, timeout=240,
-                   capture_output=True)
+    installed = subprocess.run([uv, "pip", "install", "-q", "--python", str(python), str(source)], timeout=240,
+                               capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
     shutil.rmtree(source)  # nothing may be read from the checkout any more
     (tmp_path / "mesh-compose.yaml").write_text("agents:\n  a: {script: a.py, restart: nope}\n")
     out = subprocess.run([str(venv / "bin" / "mesh-compose"), "config", "-q"], cwd=tmp_path, capture_output=True,
