@@ -118,12 +118,15 @@ def test_plain_install_ships_the_schema(tmp_path: Path) -> None:
         pytest.skip("uv is not installed")
     source = tmp_path / "src"
     shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".mesh-compose", ".mesh-stack", ".venv*", ".work", "*.egg-info", "build", "__pycache__", ".hypothesis", ".pytest_cache"))
+        ".git", ".mesh-compose", ".mesh-stack", ".venv*", ".work", "*.egg-info", "build", "__pycache__", ".hypothesis",
+        ".pytest_cache", ".mypy_cache", ".ruff_cache"))
     venv = tmp_path / "venv"
     subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
+    # The build backend comes from the index. uv trusts only its bundled roots unless told to use the
+    # system's store, which is where a machine behind a TLS-inspecting proxy keeps its CA (pip uses it).
     installed = subprocess.run([uv, "pip", "install", "-q", "--python", str(python), str(source)], timeout=240,
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, env={**os.environ, "UV_SYSTEM_CERTS": "1"})
     assert installed.returncode == 0, installed.stdout + installed.stderr
     shutil.rmtree(source)  # nothing may be read from the checkout any more
     (tmp_path / "mesh-compose.yaml").write_text("agents:\n  a: {script: a.py, restart: nope}\n")
