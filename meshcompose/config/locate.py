@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from meshcompose.errors import ProjectNotFoundError
+from meshcompose.errors import ConfigError, ProjectNotFoundError
 
 PROJECT_FILES = ("mesh-compose.yaml", "mesh-compose.yml")
 
@@ -45,6 +45,14 @@ def find_project_file(start: Path) -> Path:
     for directory in (start, *start.parents):
         for name in PROJECT_FILES:
             candidate = directory / name
-            if candidate.is_file():
-                return candidate
+            try:
+                if candidate.is_file():
+                    return candidate
+            except OSError as error:  # EACCES: a directory this user may not search (is_file says so)
+                raise ConfigError(f"cannot look for {name} in {directory}: {_reason(error)}",
+                                  hint="run as a user who may read that directory, or pass -f FILE") from None
     raise ProjectNotFoundError(str(start))
+
+
+def _reason(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()

@@ -142,6 +142,25 @@ def test_another_user_gets_clear_errors_on_roots_project(quiet: ProjectDir, tmp_
 
 
 @root_only
+def test_a_directory_the_user_may_not_search_is_a_clear_error(quiet: ProjectDir):
+    """Looking for the project file upwards stats each candidate; in a directory this user may
+    not search, that fails with EACCES (not "no such file"): it is said, never a traceback."""
+    for parent in quiet.root.parents:  # nobody may reach the project directory, but not look inside
+        if parent == Path("/"):
+            break
+        os.chmod(parent, os.stat(parent).st_mode | 0o005)
+    os.chmod(quiet.root, 0o700)
+    probe = _as_nobody(quiet, "--version")
+    if probe.returncode != 0:
+        pytest.skip(f"nobody cannot run this Python: {probe.stderr.strip()[:200]}")
+    for command in (("logs",), ("ps",), ("config", "-q"), ("up", "-d")):
+        result = _as_nobody(quiet, *command)
+        text = _clean(result)
+        assert result.returncode == 3, (command, text)
+        assert f"cannot look for mesh-compose.yaml in {quiet.root}: permission denied" in text, (command, text)
+
+
+@root_only
 def test_a_read_only_project_directory_is_a_clear_error(quiet: ProjectDir):
     subprocess.run(["chattr", "+i", str(quiet.root)], check=False, capture_output=True)
     immutable = subprocess.run(["lsattr", "-d", str(quiet.root)], capture_output=True, text=True).stdout
