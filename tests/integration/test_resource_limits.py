@@ -20,7 +20,9 @@ from cli_helpers import pid_alive, wait_until
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the limits are measured with POSIX tools")
 
-# Allocates MEGABYTES once started, records when, and when SIGTERM came.
+# Allocates MEGABYTES once started, records when, and when SIGTERM came. A
+# sample can fall while it is still allocating (the limit is crossed part way):
+# the stop signal then waits until it has recorded the allocation.
 ALLOCATOR = """
 import os, signal, sys, time
 def on_term(*_):
@@ -29,10 +31,12 @@ def on_term(*_):
 signal.signal(signal.SIGTERM, on_term)
 print("start", flush=True)
 time.sleep(0.3)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 blob = bytearray(int(os.environ["MEGABYTES"]) * 1024 * 1024)
 for i in range(0, len(blob), 4096):
     blob[i] = 1
 print("allocated", time.time(), flush=True)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 time.sleep(30)
 """
 
