@@ -16,6 +16,7 @@ import psutil
 import pytest
 from anyio.from_thread import start_blocking_portal
 
+from cli_helpers import wait_until
 from meshcompose.app import ps as app_ps
 from meshcompose.control import protocol, state
 from meshcompose.control.paths import socket_path, state_dir
@@ -158,12 +159,19 @@ def test_nothing_alive_says_so(root, spawn):
     assert ps(root, "-q").stdout == ""
 
 
+def child_rss(parent: psutil.Process) -> int:
+    """The resident size of `parent`'s child (0 while it has none yet)."""
+    try:
+        return sum(child.memory_info().rss for child in parent.children())
+    except psutil.Error:
+        return 0
+
+
 def test_cpu_and_memory_cover_the_agent_tree(root, spawn):
     parent = spawn(PARENT)
-    deadline = time.monotonic() + 20
-    while not parent.children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # let the child touch its 30 MB
+    # The child's interpreter has to start before its bytearray exists: wait
+    # until the child itself holds the 30 MB, however long a loaded machine takes.
+    wait_until(lambda: child_rss(parent) > 30_000_000, 30, "the child to hold its 30 MB")
     write_state(root, parent, {"api": record(parent, "running")})  # parent doubles as a live supervisor
     row = json_rows(ps(root, "--format", "json"))["api"]
     assert row["MemoryBytes"] > 30_000_000  # the child's bytearray counts

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
-from cli_helpers import ProjectDir, ok
+from cli_helpers import ProjectDir, ok, wait_until
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -38,6 +39,14 @@ while True:
 def rows(project: ProjectDir) -> dict:
     result = ok(project.cli("ps", "-a", "--format", "json"))
     return {row["Name"]: row for row in map(json.loads, result.stdout.splitlines())}
+
+
+def noted(events: Path, *lines: str) -> list[str]:
+    """The agents' notes once all of `lines` are among them. `up -d` and
+    `restart` return once an agent without a healthcheck runs (its process
+    exists), which is before its interpreter has written its `start` note."""
+    wait_until(lambda: set(lines) <= set(events.read_text().splitlines()), 30, f"the notes {lines}")
+    return events.read_text().splitlines()
 
 
 def agent(project: ProjectDir, **extra) -> dict:
@@ -114,6 +123,7 @@ def test_restart_restarts_the_dependents_that_ask_for_it(running: ProjectDir):
     ok(project.cli("up", "-d"))
     before = rows(project)
     events = project.root / "events"
+    noted(events, "start summarizer", "start watcher")  # the first run's notes, before they are cleared
     events.write_text("")
     result = ok(project.cli("restart", "catalog", timeout=120))
     assert "watcher depends on catalog and keeps running while it restarts" in result.stdout + result.stderr
@@ -121,7 +131,7 @@ def test_restart_restarts_the_dependents_that_ask_for_it(running: ProjectDir):
     assert after["summarizer"]["Pid"] != before["summarizer"]["Pid"] and after["summarizer"]["State"] == "running"
     assert after["watcher"]["Pid"] == before["watcher"]["Pid"]  # no restart: true, left running
     assert after["catalog"]["State"] == "healthy"
-    order = events.read_text().splitlines()
+    order = noted(events, "start summarizer")
     # The dependent stops before its dependency and starts after it is up again.
     assert order == ["stop summarizer", "stop catalog", "start catalog", "start summarizer"]
 
@@ -155,7 +165,8 @@ def test_a_restarted_agent_is_healthy_only_when_its_new_process_says_so(running:
     })
     ok(project.cli("up", "-d"))
     events = project.root / "events"
+    noted(events, "start summarizer")  # the first run's note, before it is cleared
     events.write_text("")
     ok(project.cli("restart", "catalog", timeout=120))
-    order = [line for line in events.read_text().splitlines() if "start" in line or "ready" in line]
+    order = [line for line in noted(events, "start summarizer") if "start" in line or "ready" in line]
     assert order == ["ready catalog", "start summarizer"], order

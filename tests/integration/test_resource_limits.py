@@ -12,6 +12,7 @@ import json
 import os
 import re
 import time
+from datetime import datetime
 
 import pytest
 
@@ -19,7 +20,9 @@ from cli_helpers import pid_alive, wait_until
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the limits are measured with POSIX tools")
 
-# Allocates MEGABYTES once started, records when, and when SIGTERM came.
+# Allocates MEGABYTES once started, records when, and when SIGTERM came. A
+# sample can fall while it is still allocating (the limit is crossed part way):
+# the stop signal then waits until it has recorded the allocation.
 ALLOCATOR = """
 import os, signal, sys, time
 def on_term(*_):
@@ -28,28 +31,42 @@ def on_term(*_):
 signal.signal(signal.SIGTERM, on_term)
 print("start", flush=True)
 time.sleep(0.3)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 blob = bytearray(int(os.environ["MEGABYTES"]) * 1024 * 1024)
 for i in range(0, len(blob), 4096):
     blob[i] = 1
 print("allocated", time.time(), flush=True)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 time.sleep(30)
 """
 
 # Burns CPU in THREADS threads (hashing releases the GIL, so threads really run
-# in parallel) and reports its own CPU time over WINDOW seconds of wall time.
+# in parallel) and reports, over WINDOW seconds of wall time, its own CPU time
+# (`share`) and how much of the time its burning threads were runnable, i.e.
+# running or waiting for a CPU (`runnable`, per thread, from the kernel's
+# schedstat): a loaded machine lowers the share but not that; only being
+# stopped (the duty cycle's SIGSTOP) does.
 BURNER = """
 import hashlib, os, threading, time
 data = os.urandom(1 << 20)
+burning = []
 def burn():
+    burning.append(threading.get_native_id())
     while True:
         hashlib.sha256(data).digest()
-for _ in range(int(os.environ["THREADS"])):
+def runnable_seconds():
+    fields = [open(f"/proc/self/task/{tid}/schedstat").read().split() for tid in burning]
+    return sum(int(ran) + int(waited) for ran, waited, _ in fields) / 1e9
+threads = int(os.environ["THREADS"])
+for _ in range(threads):
     threading.Thread(target=burn, daemon=True).start()
 time.sleep(0.5)
-wall, cpu = time.monotonic(), time.process_time()
+wall, cpu, runnable = time.monotonic(), time.process_time(), runnable_seconds()
 time.sleep(float(os.environ["WINDOW"]))
-share = (time.process_time() - cpu) / (time.monotonic() - wall)
-print("share", round(share, 3), "cpus", len(os.sched_getaffinity(0)), flush=True)
+elapsed = time.monotonic() - wall
+share = (time.process_time() - cpu) / elapsed
+runnable = (runnable_seconds() - runnable) / elapsed / threads
+print("share", round(share, 3), "runnable", round(runnable, 3), "cpus", len(os.sched_getaffinity(0)), flush=True)
 time.sleep(30)
 """
 
@@ -60,6 +77,15 @@ signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("pid", os.getpid(), time.time(), flush=True)
 time.sleep(30)
 """
+
+
+def supervisor_events(project, name: str) -> list[dict]:
+    lines = (project.root / ".mesh-compose" / "t" / "events.jsonl").read_text().splitlines()
+    return [event for event in map(json.loads, lines) if event["service"] == name]
+
+
+def moment(event: dict) -> float:
+    return datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
 
 
 def numbers_after(word: str, text: str) -> list[float]:
@@ -84,7 +110,7 @@ def test_memory_limit_stops_within_two_samples_then_restarts(project):
     assert text.count("hog | start") == 2
 
 
-def burner_share(project, threads: int, cpu_limit: float) -> tuple[float, int]:
+def burner_share(project, threads: int, cpu_limit: float) -> tuple[float, float, int]:
     project.script("burn.py", BURNER)
     project.compose({"burner": {
         "script": "burn.py", "environment": {"THREADS": str(threads), "WINDOW": "5"},
@@ -96,22 +122,29 @@ def burner_share(project, threads: int, cpu_limit: float) -> tuple[float, int]:
     assert limits.startswith(f"cpu {cpu_limit:g} (CPU ")  # which mechanism enforces it
     up.interrupt()
     assert up.wait(20) == 0
-    match = re.search(r"share ([0-9.]+) cpus (\d+)", text)
-    return float(match.group(1)), int(match.group(2))
+    match = re.search(r"share ([0-9.]+) runnable ([0-9.]+) cpus (\d+)", text)
+    return float(match.group(1)), float(match.group(2)), int(match.group(3))
+
+
+# The lower bounds are on `runnable`, not on the share: the limit caps what the
+# agent may use, it cannot promise what a loaded machine leaves it (a burner
+# pinned beside another busy process measured a share of 0.49).
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to show pinning")
 def test_fractional_cpu_limit_throttles_to_that_share(project):
-    share, cpus = burner_share(project, threads=2, cpu_limit=0.5)
+    share, runnable, cpus = burner_share(project, threads=2, cpu_limit=0.5)
     assert cpus == 1
-    assert 0.2 <= share <= 0.60
+    assert share <= 0.60
+    assert 0.2 <= runnable <= 0.8, runnable  # let run about half the time, stopped the rest
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to show pinning")
 def test_whole_cpu_limit_pins_two_busy_threads_to_one_cpu(project):
-    share, cpus = burner_share(project, threads=2, cpu_limit=1)
+    share, runnable, cpus = burner_share(project, threads=2, cpu_limit=1)
     assert cpus == 1
-    assert 0.5 <= share <= 1.10
+    assert share <= 1.10
+    assert runnable >= 0.9, runnable  # a whole CPU needs no duty cycle: never stopped
 
 
 def test_timeout_stops_after_the_timeout_plus_grace(project):
@@ -123,9 +156,12 @@ def test_timeout_stops_after_the_timeout_plus_grace(project):
     text = up.wait_for("sleeper | pid", timeout=20)
     pid, started = (float(v) for v in re.search(r"\| pid (\d+) ([0-9.]+)", text).groups())
     wait_until(lambda: not pid_alive(int(pid)), timeout=10, what="the agent to be gone")
-    gone_after = time.time() - started
-    assert 1.9 <= gone_after <= 1 + 1 + 1.5
+    assert time.time() - started <= 1 + 1 + 1.5  # killed soon after the timeout and grace, not after 30 s
     assert up.wait(15) == 1
+    # Not before them either, by the supervisor's own clock: the timeout counts from the spawn, which
+    # comes before the agent's interpreter can note its start (on a loaded machine, well before).
+    told = {event["action"]: moment(event) for event in supervisor_events(project, "sleeper")}
+    assert told["stop"] - told["start"] >= 1 and told["die"] - told["stop"] >= 1, told
     output = up.output
     assert "timeout after 1s: stopping" in output
     assert "did not stop within 1s; killing" in output
