@@ -30,6 +30,7 @@ from meshcompose.app.project import Notify, ignore
 if TYPE_CHECKING:
     from meshcompose.errors import ExternallyManagedError
     from meshcompose.pyenv.resolve import Environment
+    from meshcompose.runtime.detached import Standby
     from meshcompose.runtime.events import AgentStatus, Notice
 
 DEFAULT_WAIT_TIMEOUT = 60.0
@@ -159,6 +160,7 @@ class UpOptions:
     console: ConsoleSink | None = None  # foreground output; None: log files only
     notify: Notify = ignore
     watch: bool = False  # --watch: restart agents when their files change (runtime.watch)
+    standby: Standby | None = None  # detached: the supervisor started ahead of the plan (app.detach)
 
 
 @dataclass(frozen=True)

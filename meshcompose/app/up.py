@@ -168,11 +168,14 @@ def _foreground(plan: RunPlan, options: UpOptions) -> UpResult:
 
 
 def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
+    from meshcompose.app.detach import entry_module
     from meshcompose.runtime import detached
 
     log_path = plan.project.state_dir / SUPERVISOR_LOG
-    entry = app_watch.ENTRY_MODULE if options.watch else detached.ENTRY_MODULE
-    child = detached.start(write_plan(plan), lock, log_path, entry)
+    plan_path = write_plan(plan)
+    child = options.standby.hand(plan_path, lock, log_path) if options.standby is not None else None
+    if child is None:
+        child = detached.start(plan_path, lock, log_path, entry_module(options.watch))
     outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected,
                             healthchecked(plan.project, plan.selected), options.wait_timeout,
                             child=child, log_path=log_path)

@@ -8,8 +8,9 @@ step (`app.environments.ensure_environments`, with the install prompt and
 --install/--no-install). So this module supplies that step as the
 supervisor's `rebuild` callback: with the terminal's prompt in the
 foreground, and for `up -d --watch` in the detached supervisor, which runs
-`python -m meshcompose.app.watch PLAN` (the runtime entry point plus this
-callback) and, having nobody to ask, follows the policy `up` was given.
+`python -m meshcompose.app.watch` (app.detach.WATCH_ENTRY_MODULE: the
+runtime entry point plus this callback) and, having nobody to ask, follows
+the policy `up` was given.
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ from meshcompose.pyenv import requirements
 if TYPE_CHECKING:
     from meshcompose.app.up import UpResult
     from meshcompose.runtime.watch import Rebuild
-
-# The detached supervisor of `up -d --watch`.
-ENTRY_MODULE = "meshcompose.app.watch"
-
 
 def watch(project: Project, options: UpOptions) -> UpResult:
     """`mesh-compose watch`: start the project in the foreground and watch it."""

@@ -66,8 +66,14 @@ class ProjectLock:
         """Record `pid` as the holder (a detached supervisor inherits the lock)."""
         fd = self.fileno()
         os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{pid}\n".encode())
+        holder = f"{pid}\n".encode()
+        if hasattr(os, "pwrite"):
+            # At offset 0, not at the file position: `up -d` and the supervisor it hands the lock to
+            # share one open file (so one position), and both write the holder at the hand-over.
+            os.pwrite(fd, holder, 0)
+        else:  # Windows has no pwrite
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, holder)
 
     def release(self) -> None:
         if self._fd is None:

@@ -15,12 +15,21 @@ SUPERVISOR_LOG_MAX_BYTES (1 MiB; MESH_COMPOSE_SUPERVISOR_LOG_MAX_BYTES
 overrides it) it becomes supervisor.log.1, up to 3 backups, and a new file
 takes over stdout and stderr.
 
-Light at import time: `up -d` imports `start` from here.
+The supervisor's interpreter is started before the run is planned
+(`Standby`): `up -d` starts it first thing, and it imports the runtime
+while `up -d` loads the project and plans, on the other core (this was a
+fifth of a 50-agent `up -d`). It holds nothing until it is handed the plan
+file's path, the lock's open file and its log over a socket (SCM_RIGHTS);
+an `up -d` that ends without a plan for it (a bad file, a project already
+running, Ctrl+C) closes the socket, and it exits without a trace.
+
+Light at import time: `up -d` imports `Standby` and `start` from here.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -36,10 +45,62 @@ if TYPE_CHECKING:
 
 # Set for the detached supervisor: the descriptor of the project lock its parent took.
 LOCK_FD_VAR = "MESH_COMPOSE_LOCK_FD"
+# Set for a standby supervisor: its end of the socket its plan comes through.
+STANDBY_FD_VAR = "MESH_COMPOSE_STANDBY_FD"
+STANDBY_ARG = "--standby"
 ENTRY_MODULE = "meshcompose.runtime"
 SUPERVISOR_LOG_MAX_BYTES = 1024 * 1024
 SUPERVISOR_LOG_BACKUPS = 3
 MAX_BYTES_VAR = "MESH_COMPOSE_SUPERVISOR_LOG_MAX_BYTES"
+
+
+class Standby:
+    """A detached supervisor started ahead of its plan (see the module's text)."""
+
+    def __init__(self, entry: str = ENTRY_MODULE) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.child = subprocess.Popen(
+                [sys.executable, "-m", entry, STANDBY_ARG], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env={**os.environ, STANDBY_FD_VAR: str(theirs.fileno())},
+                pass_fds=(theirs.fileno(),), start_new_session=True, close_fds=True,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.sock: socket.socket | None = ours
+
+    def hand(self, plan_path: Path, lock: ProjectLock, log_path: Path) -> subprocess.Popen | None:
+        """Start supervising `plan_path` with `lock` and its log. None when the
+        standby is gone (it could not start): the caller starts one by `start`."""
+        from meshcompose.logs.logfiles import open_private
+
+        assert self.sock is not None, "a standby is handed one plan"
+        log = open_private(log_path)
+        try:
+            socket.send_fds(self.sock, [os.fsencode(plan_path)], [lock.fileno(), log])
+        except OSError:
+            return None
+        finally:
+            os.close(log)
+        self.sock.close()
+        self.sock = None
+        lock.write_holder(self.child.pid)  # a concurrent `up` names the supervisor, not this short-lived parent
+        lock.hand_over()
+        return self.child
+
+    def close(self) -> None:
+        """Ends a standby that was never handed a plan. It holds nothing yet,
+        so it is killed (it may still be importing) and reaped: the command
+        leaves no process behind, even for a moment."""
+        if self.sock is None:
+            return
+        self.sock.close()
+        self.sock = None
+        self.child.kill()
+        self.child.wait()
 
 
 def start(plan_path: Path, lock: ProjectLock, log_path: Path, entry: str = ENTRY_MODULE) -> subprocess.Popen:
@@ -65,17 +126,26 @@ def start(plan_path: Path, lock: ProjectLock, log_path: Path, entry: str = ENTRY
 def main(argv: Sequence[str], out: TextIO | None = None,
          rebuild_for: Callable[[RunPlan], Rebuild] | None = None) -> int:
     """`python -m meshcompose.runtime PLAN`: supervise the plan until `down`.
+    With STANDBY_ARG instead of PLAN, the plan comes from `up -d` later.
     `rebuild_for`: watch mode's rebuild for the plan, from the caller's layer."""
     from meshcompose.errors import MeshComposeError
     from meshcompose.plan import runplan
 
     out = out or sys.stdout
-    if len(argv) != 1:
+    lock_fd: int | None
+    if list(argv) == [STANDBY_ARG]:
+        handed = _await_plan()
+        if handed is None:
+            return 0  # `up -d` ended without a plan for this supervisor
+        plan_arg, lock_fd = handed
+    elif len(argv) == 1:
+        plan_arg, lock_fd = argv[0], _inherited_lock_fd()
+    else:
         out.write("usage: python -m meshcompose.runtime RUN_PLAN\n")
         return 2
     try:
-        plan = runplan.read(Path(argv[0]))
-        lock = _take_lock(plan.project.directory, plan.project.name)
+        plan = runplan.read(Path(plan_arg))
+        lock = _take_lock(plan.project.directory, plan.project.name, lock_fd)
     except MeshComposeError as error:
         out.write(f"error: {error.message}\n" + (f"hint: {error.hint}\n" if error.hint else ""))
         return error.exit_code
@@ -89,12 +159,41 @@ def main(argv: Sequence[str], out: TextIO | None = None,
         lock.release()
 
 
-def _take_lock(directory: Path, project: str) -> ProjectLock:
-    """The lock inherited from `up -d`, or (started by hand) taken here."""
+def _await_plan() -> tuple[str, int] | None:
+    """A standby's wait: the runtime imported first (the point of starting
+    early), then the plan's path with the lock and the log, which becomes
+    stdout and stderr. None when the socket closes without them."""
+    from meshcompose.runtime import session  # noqa: F401  # now, while `up -d` plans
+
+    number = os.environ.pop(STANDBY_FD_VAR, "")
+    if not number.isdigit():
+        return None
+    with socket.socket(fileno=int(number)) as sock:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(sock, 4096, 2)
+        except OSError:
+            return None
+    if not message or len(fds) != 2:
+        for fd in fds:
+            os.close(fd)
+        return None
+    lock_fd, log = fds
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    return os.fsdecode(message), lock_fd
+
+
+def _inherited_lock_fd() -> int | None:
+    inherited = os.environ.pop(LOCK_FD_VAR, "")
+    return int(inherited) if inherited.isdigit() else None
+
+
+def _take_lock(directory: Path, project: str, fd: int | None) -> ProjectLock:
+    """The lock `up -d` handed over (`fd`), or (started by hand) taken here."""
     lock = ProjectLock(directory, project)
-    inherited = os.environ.pop(LOCK_FD_VAR, None)
-    if inherited is not None and inherited.isdigit():
-        lock.adopt(int(inherited))
+    if fd is not None:
+        lock.adopt(fd)
     else:
         lock.acquire()
     return lock

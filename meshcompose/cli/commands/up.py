@@ -42,22 +42,25 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app import up as app_up
-    from meshcompose.app.options import UpOptions
-    from meshcompose.cli import options as cli_options
+    from meshcompose.app.detach import standby_supervisor
 
-    files, names = cli_options.split_file_arguments(args.names)
-    project = cli_options.load_project(args, files)
-    if args.remove_orphans:
-        _remove_orphans(args, files)
     detach = args.detach or args.wait
-    shown = None if detach else console(args, list(project.agents))
-    result = app_up.up(project, UpOptions(
-        names=tuple(names), with_deps=not args.no_deps, detach=detach, wait_timeout=args.wait_timeout,
-        abort_on_exit=args.abort_on_exit, exit_code_from=args.exit_code_from, stop_timeout=args.timeout,
-        registry=cli_options.registry_options(args), install=cli_options.install_options(args),
-        console=shown, notify=notify, watch=args.watch,
-    ))
+    with standby_supervisor(detach, args.watch) as standby:  # first: it starts while the rest loads
+        from meshcompose.app import up as app_up
+        from meshcompose.app.options import UpOptions
+        from meshcompose.cli import options as cli_options
+
+        files, names = cli_options.split_file_arguments(args.names)
+        project = cli_options.load_project(args, files)
+        if args.remove_orphans:
+            _remove_orphans(args, files)
+        shown = None if detach else console(args, list(project.agents))
+        result = app_up.up(project, UpOptions(
+            names=tuple(names), with_deps=not args.no_deps, detach=detach, wait_timeout=args.wait_timeout,
+            abort_on_exit=args.abort_on_exit, exit_code_from=args.exit_code_from, stop_timeout=args.timeout,
+            registry=cli_options.registry_options(args), install=cli_options.install_options(args),
+            console=shown, notify=notify, watch=args.watch, standby=standby,
+        ))
     return render(result, args.wait_timeout)
 
 
