@@ -9,8 +9,8 @@ when there is no standby. Light at import time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 from meshcompose.runtime import detached
 
@@ -22,17 +22,13 @@ def entry_module(watch: bool) -> str:
     return WATCH_ENTRY_MODULE if watch else detached.ENTRY_MODULE
 
 
-@contextmanager
+@contextlib.contextmanager
 def standby_supervisor(detach: bool, watch: bool) -> Iterator[detached.Standby | None]:
-    """A standby for a detached `up` (None otherwise, or if it cannot be
-    started: `up -d` then starts its supervisor once it has planned).
-    Unused when the block ends, it is ended."""
+    """A standby for a detached `up`, else None. Unused when the block ends, it is ended."""
     standby = None
     if detach:
-        try:
+        with contextlib.suppress(OSError):  # without one, `up -d` starts its supervisor once it has planned
             standby = detached.Standby(entry_module(watch))
-        except OSError:
-            standby = None
     try:
         yield standby
     finally:

@@ -48,11 +48,8 @@ def find_project_file(start: Path) -> Path:
             try:
                 if candidate.is_file():
                     return candidate
-            except OSError as error:  # EACCES: a directory this user may not search (is_file says so)
-                raise ConfigError(f"cannot look for {name} in {directory}: {_reason(error)}",
+            except OSError as error:  # is_file() answers False only for "no such file"; EACCES raises
+                reason = (error.strerror or str(error)).lower()
+                raise ConfigError(f"cannot look for {name} in {directory}: {reason}",
                                   hint="run as a user who may read that directory, or pass -f FILE") from None
     raise ProjectNotFoundError(str(start))
-
-
-def _reason(error: OSError) -> str:
-    return (error.strerror or str(error)).lower()
