@@ -56,7 +56,7 @@ def sdk_use(agent: Agent, own_image: bool) -> SdkUse | None:
     if requirement is None and not imports_sdk(agent):
         return None
     if not own_image:
-        return SdkUse(_allows_probe_paths_from(images.MCP_MESH_VERSION))
+        return SdkUse(_serves_probe_paths(images.MCP_MESH_VERSION))
     return SdkUse(requirement is None or _allows_probe_paths(requirement))
 
 
@@ -92,7 +92,7 @@ def _requirement(agent: Agent) -> Requirement | None:
     return None
 
 
-def _allows_probe_paths_from(version: str) -> bool:
+def _serves_probe_paths(version: str) -> bool:
     from packaging.version import Version
 
     return Version(version) >= Version(PROBE_PATHS_SINCE)
