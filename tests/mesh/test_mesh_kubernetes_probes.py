@@ -1,6 +1,7 @@
 """The probes `export kubernetes` writes for an MCP Mesh agent, asked of a real
 running SDK agent: every path answers 200 on the port the agent listens on,
-for the SDK the project pins and for the newest one.
+for the SDK the project pins and for the newest one. The registry's probes
+are asked of the real registry.
 
 The exported probes point at the port the exported MCP_MESH_HTTP_PORT names;
 here the agent gets a free loopback port instead (8080 may be taken), and the
@@ -70,6 +71,13 @@ def _exported_probes(agent: str) -> tuple[int, dict[str, str]]:
     return port, paths
 
 
+def _registry_probes() -> dict[str, str]:
+    docs = documents(export("mcp-mesh"))
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "mesh-registry")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {probe: container[probe]["httpGet"]["path"] for probe in PROBES if probe in container}
+
+
 def _status(url: str) -> int | str:
     """The HTTP status, or why there was none (a loaded machine can take seconds to answer)."""
     try:
@@ -91,6 +99,8 @@ def test_every_exported_probe_path_answers_200_on_a_running_sdk_agent(driver, sd
                                                                         tmp_path: Path) -> None:
     _, paths = _exported_probes("hello")
     driver.start_registry()
+    for probe, path in _registry_probes().items():
+        assert _status(driver.url + path) == 200, f"the registry's {probe} {path}"
     script = tmp_path / "hello.py"
     shutil.copy(EXAMPLE / "hello.py", script)
     port = free_port()
