@@ -101,7 +101,7 @@ def restart_warnings(agent: Agent, decision: Decision, warn: Warn) -> None:
         if mode is RestartMode.NO and not decision.explicit:
             warn(f"{where}.restart", "'no' cannot be kept: a Deployment restarts the agent whenever it exits; set "
                  "`x-kubernetes: {kind: Deployment}` to accept that, or `{kind: Job}` if the agent runs once")
-        if mode is RestartMode.ON_FAILURE:
+        if mode is RestartMode.ON_FAILURE and not decision.explicit:
             warn(f"{where}.restart", "on-failure becomes a Deployment, which also restarts the agent after it exits 0")
         if mode is not RestartMode.NO and policy.max_restarts is not None:
             warn(f"{where}.max_restarts", "a Deployment restarts without limit")

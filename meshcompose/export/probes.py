@@ -36,10 +36,10 @@ _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
 
 # Timing of the SDK probes without a healthcheck: readiness and liveness as
 # MCP Mesh's agent chart; startup polled faster (an agent is up in seconds)
-# and allowed as long as the chart allows (3 minutes).
+# and allowed as long as the chart allows it (30 checks 10 s apart).
 SDK_READINESS_TIMING = {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3}
 SDK_LIVENESS_TIMING = {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
-SDK_STARTUP_PERIOD, SDK_STARTUP_TIMEOUT, SDK_STARTUP_SECONDS = 2, 5, 180
+SDK_STARTUP_PERIOD, SDK_STARTUP_TIMEOUT, SDK_STARTUP_SECONDS = 2, 5, 300
 
 
 def probes(agent: Agent, context: Context) -> dict[str, Any]:

@@ -87,6 +87,8 @@ RESTARTS = [
      ["restart: on-failure becomes a Deployment", "max_restarts: a Deployment restarts without limit"], None),
     ("an explicit Deployment accepts that it restarts",
      {"x-kubernetes": {"kind": "Deployment"}}, [], None),
+    ("an explicit Deployment accepts that it restarts after exit 0 too",
+     {"x-kubernetes": {"kind": "Deployment"}, "restart": "on-failure"}, [], None),
     ("a one-shot Job with restart: no never retries", {}, [], ("Never", 0)),
     ("a one-shot Job retries on-failure up to max_restarts",
      {"restart": "on-failure", "max_restarts": 2}, [], ("OnFailure", 2)),
