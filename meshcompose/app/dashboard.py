@@ -92,6 +92,7 @@ class DashboardSource:
     identity: ProjectIdentity
     project: Project | None = None
     edges: list[DeclaredEdge] = field(default_factory=list)
+    _timeline: tuple[Any, dict[str, Any]] | None = None  # (what it was computed from, the timeline)
 
     @classmethod
     def open(cls, identity: ProjectIdentity, project: Project | None) -> DashboardSource:
@@ -118,16 +119,31 @@ class DashboardSource:
         import time
 
         from meshcompose.app.ps import PsOptions, ps
-        from meshcompose.app.timeline import timeline
         from meshcompose.control import state
 
         doc = state.StateStore(self.identity.directory, self.identity.name).read()
         result = ps(self.identity, PsOptions(all=True))
         rows = [_row_json(asdict(row)) for row in result.rows]
-        view = timeline(self.identity, self.edges, [row["Name"] for row in rows])
         return {"project": self.identity.name, "time": time.time(), "ran": result.ran,
                 "supervisor": _supervisor_word(doc, state.supervisor_alive(doc)),
-                "orphaned": list(result.orphaned), "mesh": result.mesh, "rows": rows, "timeline": view.as_json()}
+                "orphaned": list(result.orphaned), "mesh": result.mesh, "rows": rows,
+                "timeline": self.timeline(doc, [row["Name"] for row in rows])}
+
+    def timeline(self, doc: Any, names: list[str]) -> dict[str, Any]:
+        """The run's timeline, computed again only when the events file or the run changed."""
+        import os
+
+        from meshcompose.app.lifecycle import events_path
+        from meshcompose.app.timeline import timeline
+
+        try:
+            info = os.stat(events_path(self.identity))
+            key: Any = (info.st_size, info.st_mtime_ns, (doc or {}).get("supervisor"), names)
+        except OSError:
+            key = None
+        if key is None or self._timeline is None or self._timeline[0] != key:
+            self._timeline = (key, timeline(self.identity, self.edges, names).as_json())
+        return self._timeline[1]
 
     def graph(self) -> dict[str, Any]:
         return asdict(layout(self.agents(), self.edges, resolved_edges(self.identity)))
@@ -288,10 +304,11 @@ def _event_json(event: dict[str, Any]) -> dict[str, Any]:
 
 def state_files(project: ProjectIdentity) -> list[Any]:
     """The files whose change means the agents' state changed."""
+    from meshcompose.app.lifecycle import events_path
     from meshcompose.control import paths
 
     document = paths.state_file(project.directory, project.name)
-    return [document, document.parent / paths.SPAWNS_FILE_NAME]
+    return [document, document.parent / paths.SPAWNS_FILE_NAME, events_path(project)]
 
 
 def supervisor_alive(project: ProjectIdentity) -> bool:

@@ -53,6 +53,7 @@ class Bar:
     restarts: tuple[float, ...] = ()
     exits: tuple[tuple[float, int | None], ...] = ()  # (when, exit code)
     skipped: float | None = None
+    runs: tuple[tuple[float, float | None], ...] = ()  # (start, end): each time it ran; None: still running
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,20 @@ def _bar(name: str, edges: Sequence[DeclaredEdge], histories: Mapping[str, _Hist
         ready=condition_time(history, ready_as), ready_as=ready_as, waited_for=_waits(name, edges),
         decided_by=_deciding(name, edges, histories),
         restarts=tuple(history.restarts) if history else (), exits=tuple(history.exits) if history else (),
-        skipped=history.skipped if history else None,
+        skipped=history.skipped if history else None, runs=_runs(history) if history else (),
     )
+
+
+def _runs(history: _History) -> tuple[tuple[float, float | None], ...]:
+    """Each start paired with the first exit after it."""
+    ends = sorted(when for when, _ in history.exits)
+    runs: list[tuple[float, float | None]] = []
+    for start in history.starts:
+        end = next((when for when in ends if when >= start), None)
+        if end is not None:
+            ends.remove(end)
+        runs.append((start, end))
+    return tuple(runs)
 
 
 def _deciding(name: str, edges: Sequence[DeclaredEdge], histories: Mapping[str, _History]) -> str | None:

@@ -57,10 +57,16 @@ def open_socket(port: int) -> socket.socket:
 
 
 def build_app(source: DashboardSource, token: str, port: int) -> Guard:
-    page = (STATIC / "index.html").read_text().replace("{{token}}", token).replace("{{project}}", "")
+    snapshots = Snapshots(source)
+    snapshots.warm()  # the first page does not wait for the first process scan
+    page = (STATIC / "index.html").read_text().replace("{{token}}", token)
 
     async def index(request: Request) -> Response:
-        return Response(page, media_type="text/html; charset=utf-8")
+        """The page, with the latest snapshot and the graph in it as data (the
+        rows show before the live stream connects; a fresher snapshot follows)."""
+        initial = {"snapshot": snapshots.latest or await snapshots.current(),
+                   "graph": await anyio.to_thread.run_sync(source.graph)}
+        return Response(page.replace("{{initial}}", json_in_html(initial)), media_type="text/html; charset=utf-8")
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
@@ -69,13 +75,13 @@ def build_app(source: DashboardSource, token: str, port: int) -> Guard:
         return Response((STATIC / name).read_bytes(), media_type=CONTENT_TYPES[Path(name).suffix])
 
     async def snapshot(request: Request) -> Response:
-        return JSONResponse(await anyio.to_thread.run_sync(source.snapshot))
+        return JSONResponse(await snapshots.current())
 
     async def graph(request: Request) -> Response:
         return JSONResponse(await anyio.to_thread.run_sync(source.graph))
 
     async def stream(request: Request) -> Response:
-        return StreamingResponse(live(source), media_type="text/event-stream",
+        return StreamingResponse(live(source, snapshots), media_type="text/event-stream",
                                  headers={"X-Accel-Buffering": "no"})
 
     async def action(request: Request) -> Response:
@@ -95,6 +101,13 @@ def build_app(source: DashboardSource, token: str, port: int) -> Guard:
               Route("/api/graph", graph), Route("/api/stream", stream),
               Route("/api/action", action, methods=["POST"]), Route("/api/down", down, methods=["POST"])]
     return Guard(Starlette(routes=routes), token, port)
+
+
+def json_in_html(data: Any) -> str:
+    """JSON for a `<script type="application/json">` block: no `<`, `>` or `&`
+    survives unescaped, so no text in it can close the block or open a tag."""
+    text = json.dumps(data, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -119,34 +132,59 @@ def _sse(kind: str, data: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def live(source: DashboardSource) -> AsyncIterator[str]:
-    """The page's one stream: everything now, then every change."""
+class Snapshots:
+    """The latest snapshot, shared by every open page: computed again when
+    the state or events files change, or once it is SNAPSHOT_SECONDS old. A
+    page that connects gets the latest one at once, then fresh ones."""
+
+    def __init__(self, source: DashboardSource) -> None:
+        self.source = source
+        self.latest: dict[str, Any] | None = None
+        self.stamp: tuple[int, ...] = ()
+        self.taken = 0.0
+        self.lock = anyio.Lock()
+
+    def warm(self) -> None:
+        self.stamp, self.latest, self.taken = _stamp(self.source), self.source.snapshot(), time.monotonic()
+
+    async def current(self) -> dict[str, Any]:
+        async with self.lock:
+            stamp = await anyio.to_thread.run_sync(_stamp, self.source)
+            if self.latest is None or stamp != self.stamp or time.monotonic() - self.taken > SNAPSHOT_SECONDS:
+                self.latest = await anyio.to_thread.run_sync(self.source.snapshot)
+                self.stamp, self.taken = stamp, time.monotonic()
+            return self.latest
+
+
+async def live(source: DashboardSource, snapshots: Snapshots) -> AsyncIterator[str]:
+    """The page's one stream: the latest snapshot and the graph at once, the
+    history of logs and events next, then every change."""
+    sent = snapshots.latest or await snapshots.current()
+    yield _sse("snapshot", sent)
+    yield _sse("graph", await anyio.to_thread.run_sync(source.graph))
     history, logs = await anyio.to_thread.run_sync(source.history)
-    past, events = await anyio.to_thread.run_sync(source.events)
     try:
-        yield _sse("graph", await anyio.to_thread.run_sync(source.graph))
-        yield _sse("snapshot", await anyio.to_thread.run_sync(source.snapshot))
+        past, events = await anyio.to_thread.run_sync(source.events)
         yield _sse("logs", history)
         yield _sse("events", past)
-        stamp, sent = _stamp(source), time.monotonic()
         while True:
-            await anyio.sleep(POLL_SECONDS)
+            latest = await snapshots.current()
+            if latest is not sent:
+                sent = latest
+                yield _sse("snapshot", latest)
             new_logs = await anyio.to_thread.run_sync(logs.poll)
             if new_logs:
                 yield _sse("logs", new_logs)
             new_events = await anyio.to_thread.run_sync(events.poll)
             if new_events:
                 yield _sse("events", new_events)
-            now = _stamp(source)
-            if new_events or now != stamp or time.monotonic() - sent > SNAPSHOT_SECONDS:
-                stamp, sent = now, time.monotonic()
-                yield _sse("snapshot", await anyio.to_thread.run_sync(source.snapshot))
+            await anyio.sleep(POLL_SECONDS)
     finally:
         logs.close()
 
 
 def _stamp(source: DashboardSource) -> tuple[int, ...]:
-    """Changes when the state file is rewritten (or a spawn is journalled)."""
+    """Changes when the state file is rewritten, a spawn is journalled or an event appended."""
     from meshcompose.app.dashboard import state_files
 
     stamps: list[int] = []

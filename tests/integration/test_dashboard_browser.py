@@ -101,7 +101,8 @@ def test_every_agent_is_on_the_page_in_the_graph_and_the_timeline(page: Any, run
 
 def test_agent_output_is_text_and_no_script_runs(page: Any, running: dict[str, Any]) -> None:
     wait_js(page, f"[...document.querySelectorAll('#logs .text')].some(n => n.textContent === {SCRIPT_LINE!r})")
-    assert page.evaluate("document.querySelectorAll('script').length") == 1  # ours
+    assert page.evaluate("[...document.scripts].filter(s => s.type !== 'application/json').length") == 1  # ours
+    assert "<" not in page.evaluate("document.getElementById('initial').textContent")  # data, escaped
     escaped = page.evaluate("[...document.querySelectorAll('#logs .text')].map(n => n.textContent)"
                             ".find(t => t.includes('cleared the screen'))")
     assert "\x1b" not in escaped and "\x07" not in escaped and "a new title" in escaped

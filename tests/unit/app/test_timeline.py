@@ -54,6 +54,7 @@ def test_restarts_exits_and_completion_are_on_the_bar() -> None:
     assert migrate is not None and migrate.ready_as == "completed_successfully" and migrate.ready == 1.0
     assert api is not None and api.restarts == (2.0,) and api.exits == ((2.0, 1),)
     assert api.started == 1.1  # the wait ends at the first start
+    assert api.runs == ((1.1, 2.0), (2.5, None))
     assert view.chain == ("migrate", "api")
 
 
