@@ -56,7 +56,10 @@ def open_socket(port: int) -> socket.socket:
     return sock
 
 
-def build_app(source: DashboardSource, token: str, port: int) -> Guard:
+def build_app(source: DashboardSource, token: str, port: int,
+              stopping: Callable[[], bool] = lambda: False) -> Guard:
+    """The routes behind the guard; event streams end once `stopping()` is true
+    (a stream never ends on its own, and the server waits for its connections)."""
     snapshots = Snapshots(source)
     snapshots.warm()  # the first page does not wait for the first process scan
     page = (STATIC / "index.html").read_text().replace("{{token}}", token)
@@ -81,7 +84,7 @@ def build_app(source: DashboardSource, token: str, port: int) -> Guard:
         return JSONResponse(await anyio.to_thread.run_sync(source.graph))
 
     async def stream(request: Request) -> Response:
-        return StreamingResponse(live(source, snapshots), media_type="text/event-stream",
+        return StreamingResponse(live(source, snapshots, stopping), media_type="text/event-stream",
                                  headers={"X-Accel-Buffering": "no"})
 
     async def action(request: Request) -> Response:
@@ -156,7 +159,7 @@ class Snapshots:
             return self.latest
 
 
-async def live(source: DashboardSource, snapshots: Snapshots) -> AsyncIterator[str]:
+async def live(source: DashboardSource, snapshots: Snapshots, stopping: Callable[[], bool]) -> AsyncIterator[str]:
     """The page's one stream: the latest snapshot and the graph at once, the
     history of logs and events next, then every change."""
     sent = snapshots.latest or await snapshots.current()
@@ -167,7 +170,7 @@ async def live(source: DashboardSource, snapshots: Snapshots) -> AsyncIterator[s
         past, events = await anyio.to_thread.run_sync(source.events)
         yield _sse("logs", history)
         yield _sse("events", past)
-        while True:
+        while not stopping():
             latest = await snapshots.current()
             if latest is not sent:
                 sent = latest
@@ -208,9 +211,12 @@ def serve(source: DashboardSource, port: int, *, on_ready: Callable[[Served], No
     sock = open_socket(port)
     port = sock.getsockname()[1]
     token = new_token()
-    config = uvicorn.Config(build_app(source, token, port), log_level="warning", access_log=False,
-                            lifespan="off", server_header=False, date_header=False)
+    servers: list[uvicorn.Server] = []
+    app = build_app(source, token, port, stopping=lambda: bool(servers) and servers[0].should_exit)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+                            date_header=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
+    servers.append(server)
 
     async def main() -> None:
         async with anyio.create_task_group() as group:

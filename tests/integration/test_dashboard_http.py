@@ -119,3 +119,17 @@ def test_the_token_is_in_no_log_file(served: dict[str, Any]) -> None:
     assert any(path.suffix == ".log" for path in files)  # the agent's log is among them
     found = [str(path) for path in files if token in path.read_bytes()]
     assert found == []
+
+
+def test_ctrl_c_ends_it_promptly_with_a_page_connected(served: dict[str, Any]) -> None:
+    import signal
+    import socket
+
+    with socket.create_connection(("127.0.0.1", int(served["host"].split(":")[1])), timeout=10) as stream:
+        stream.sendall(f"GET /api/stream?token={served['token']} HTTP/1.1\r\nHost: {served['host']}\r\n\r\n".encode())
+        received = b""
+        while b"event: snapshot" not in received:
+            received += stream.recv(65536)
+        served["proc"].send_signal(signal.SIGINT)
+        assert served["proc"].wait(10) == 130  # as every command ends on Ctrl+C; the open stream did not hold it
+    assert "Traceback" not in (Path(served["root"]) / "dashboard.err").read_text()
