@@ -11,6 +11,7 @@ import os
 import select
 import subprocess
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -20,10 +21,10 @@ if TYPE_CHECKING:
 URL_WAIT_SECONDS = 30.0
 
 
-def start_beside(args: argparse.Namespace, project: Project) -> subprocess.Popen[bytes] | None:
-    """The dashboard's process once it serves, or None (said on stderr) if it could not start."""
-    from meshcompose.cli.commands.dashboard import URL_PREFIX
-
+def start_beside(args: argparse.Namespace, project: Project, *, wait: bool) -> subprocess.Popen[bytes] | None:
+    """The dashboard's process; its URL is printed once it serves. With
+    `wait`, that is awaited (None if it could not start, said on stderr);
+    without, a thread prints it, so a foreground `up` is not held up."""
     argv = [sys.executable, "-m", "meshcompose", "-p", project.name]
     argv += [option for path in project.files for option in ("-f", str(path))]
     argv += [option for profile in getattr(args, "profiles", None) or () for option in ("--profile", profile)]
@@ -31,6 +32,15 @@ def start_beside(args: argparse.Namespace, project: Project) -> subprocess.Popen
     argv += ["dashboard", "--exit-with-run"]
     child = subprocess.Popen(argv, cwd=project.directory, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, start_new_session=True)
+    if wait:
+        return child if _announce(child) else None
+    threading.Thread(target=_announce, args=(child,), name="dashboard-url", daemon=True).start()
+    return child
+
+
+def _announce(child: subprocess.Popen[bytes]) -> bool:
+    from meshcompose.cli.commands.dashboard import URL_PREFIX
+
     assert child.stdout is not None
     line = _first_line(child.stdout.fileno(), URL_WAIT_SECONDS)
     child.stdout.close()
@@ -38,9 +48,9 @@ def start_beside(args: argparse.Namespace, project: Project) -> subprocess.Popen
         stop(child)
         print("warning: the dashboard did not start; `mesh-compose dashboard` beside the run says why",
               file=sys.stderr)
-        return None
+        return False
     print(f"dashboard: {line[len(URL_PREFIX):].strip()}", file=sys.stderr, flush=True)
-    return child
+    return True
 
 
 def _first_line(fd: int, timeout: float) -> str:

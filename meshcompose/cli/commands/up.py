@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         if args.remove_orphans:
             _remove_orphans(args, files)
         shown = None if detach else console(args, list(project.agents))
-        beside = dashboard_beside().start_beside(args, project) if args.dashboard and not detach else None
+        beside = dashboard_beside().start_beside(args, project, wait=False) if args.dashboard and not detach else None
         try:
             result = app_up.up(project, UpOptions(
                 names=tuple(names), with_deps=not args.no_deps, detach=detach, wait_timeout=args.wait_timeout,
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 dashboard_beside().stop(beside)  # the foreground run has ended; a detached one's ends on its own
     code = render(result, args.wait_timeout)
     if args.dashboard and detach:
-        dashboard_beside().start_beside(args, project)
+        dashboard_beside().start_beside(args, project, wait=True)
     return code
 
 
