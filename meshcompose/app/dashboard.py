@@ -119,13 +119,20 @@ class DashboardSource:
         import time
 
         from meshcompose.app.ps import PsOptions, ps
+        from meshcompose.app.timeline import Timeline
         from meshcompose.control import state
+        from meshcompose.errors import MeshComposeError
 
-        doc = state.StateStore(self.identity.directory, self.identity.name).read()
-        result = ps(self.identity, PsOptions(all=True))
+        try:
+            doc = state.StateStore(self.identity.directory, self.identity.name).read()
+            result = ps(self.identity, PsOptions(all=True))
+        except MeshComposeError as error:  # e.g. a damaged state file: the page says why, and keeps asking
+            return {"project": self.identity.name, "time": time.time(), "ran": True, "supervisor": "unknown",
+                    "error": plain_text(str(error)), "orphaned": [], "mesh": False, "rows": [],
+                    "timeline": Timeline(self.identity.name, None, (), ()).as_json()}
         rows = [_row_json(asdict(row)) for row in result.rows]
         return {"project": self.identity.name, "time": time.time(), "ran": result.ran,
-                "supervisor": _supervisor_word(doc, state.supervisor_alive(doc)),
+                "supervisor": _supervisor_word(doc, state.supervisor_alive(doc)), "error": None,
                 "orphaned": list(result.orphaned), "mesh": result.mesh, "rows": rows,
                 "timeline": self.timeline(doc, [row["Name"] for row in rows])}
 

@@ -104,7 +104,10 @@ function renderSupervisor(snapshot) {
   badge.textContent = 'supervisor: ' + snapshot.supervisor;
   badge.className = 'badge ' + (snapshot.supervisor === 'running' ? 'running' : 'gone');
   const gone = $('#gone');
-  if (snapshot.supervisor === 'running') {
+  if (snapshot.error) {
+    gone.hidden = false;
+    gone.textContent = 'The project\'s state cannot be read: ' + snapshot.error;
+  } else if (snapshot.supervisor === 'running') {
     gone.hidden = true;
   } else {
     gone.hidden = false;

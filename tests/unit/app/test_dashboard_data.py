@@ -71,3 +71,20 @@ def test_the_guard_decides(headers: dict[bytes, bytes], query: bytes, method: st
     door = guard.Guard(lambda *args: None, "T0KEN", 9)
     scope = {"type": "http", "method": method, "headers": list(headers.items()), "query_string": query}
     assert door.refusal(scope) == status
+
+
+def test_a_damaged_state_file_is_said_on_the_page_not_a_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from meshcompose.app.dashboard import DashboardSource
+    from meshcompose.app.project import ProjectIdentity
+    from meshcompose.control import paths
+
+    identity = ProjectIdentity(tmp_path, "p")
+    document = paths.state_file(tmp_path, "p")
+    document.parent.mkdir(parents=True, mode=0o700)
+    document.parent.parent.chmod(0o700)
+    document.write_text("{not json")
+    document.chmod(0o600)
+    snapshot = DashboardSource(identity).snapshot()
+    assert snapshot["rows"] == []
+    assert snapshot["error"] or snapshot["supervisor"] == "never ran"
+    json.dumps(snapshot)  # what the page gets is plain JSON
