@@ -106,10 +106,18 @@ class DashboardSource:
         view = graph(project, GraphOptions())
         return cls(identity, project, [DeclaredEdge(e.dependency, e.dependent, e.condition) for e in view.edges])
 
-    def agents(self) -> list[str]:
+    def _doc(self) -> Any:
+        """The state document; None if there is none or it cannot be read (the snapshot says why)."""
         from meshcompose.control import state
+        from meshcompose.errors import MeshComposeError
 
-        doc = state.StateStore(self.identity.directory, self.identity.name).read()
+        try:
+            return state.StateStore(self.identity.directory, self.identity.name).read()
+        except MeshComposeError:
+            return None
+
+    def agents(self) -> list[str]:
+        doc = self._doc()
         recorded = list(doc["agents"]) if doc else []
         declared = list(self.project.agents) if self.project else []
         return list(dict.fromkeys([*recorded, *declared]))
@@ -126,15 +134,15 @@ class DashboardSource:
         try:
             doc = state.StateStore(self.identity.directory, self.identity.name).read()
             result = ps(self.identity, PsOptions(all=True))
+            rows = [_row_json(asdict(row)) for row in result.rows]
+            timeline = self.timeline(doc, [row["Name"] for row in rows])
         except MeshComposeError as error:  # e.g. a damaged state file: the page says why, and keeps asking
             return {"project": self.identity.name, "time": time.time(), "ran": True, "supervisor": "unknown",
                     "error": plain_text(str(error)), "orphaned": [], "mesh": False, "rows": [],
                     "timeline": Timeline(self.identity.name, None, (), ()).as_json()}
-        rows = [_row_json(asdict(row)) for row in result.rows]
         return {"project": self.identity.name, "time": time.time(), "ran": result.ran,
                 "supervisor": _supervisor_word(doc, state.supervisor_alive(doc)), "error": None,
-                "orphaned": list(result.orphaned), "mesh": result.mesh, "rows": rows,
-                "timeline": self.timeline(doc, [row["Name"] for row in rows])}
+                "orphaned": list(result.orphaned), "mesh": result.mesh, "rows": rows, "timeline": timeline}
 
     def timeline(self, doc: Any, names: list[str]) -> dict[str, Any]:
         """The run's timeline, computed again only when the events file or the run changed."""
@@ -172,11 +180,9 @@ class DashboardSource:
         """The current run's events so far, and a tail that continues exactly there."""
         from meshcompose.app.lifecycle import events_path
         from meshcompose.app.timeline import run_start
-        from meshcompose.control import state
 
         tail = EventTail(events_path(self.identity))
-        doc = state.StateStore(self.identity.directory, self.identity.name).read()
-        return tail.history(run_start(doc, [])), tail
+        return tail.history(run_start(self._doc(), [])), tail
 
     def act(self, action: str, names: Sequence[str]) -> str:
         """start, stop or restart agents, as the commands of those names do; a line saying what was done."""

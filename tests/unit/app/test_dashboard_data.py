@@ -84,7 +84,10 @@ def test_a_damaged_state_file_is_said_on_the_page_not_a_crash(tmp_path) -> None:
     document.parent.parent.chmod(0o700)
     document.write_text("{not json")
     document.chmod(0o600)
-    snapshot = DashboardSource(identity).snapshot()
+    source = DashboardSource(identity)
+    snapshot = source.snapshot()
     assert snapshot["rows"] == []
     assert snapshot["error"] or snapshot["supervisor"] == "never ran"
     json.dumps(snapshot)  # what the page gets is plain JSON
+    assert not source.graph()["nodes"]  # and the rest of the stream carries on
+    assert source.events()[0] == []
