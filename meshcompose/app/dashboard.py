@@ -134,7 +134,7 @@ class DashboardSource:
         try:
             doc = state.StateStore(self.identity.directory, self.identity.name).read()
             result = ps(self.identity, PsOptions(all=True))
-            rows = [_row_json(asdict(row)) for row in result.rows]
+            rows = [_row_json(dict(vars(row))) for row in result.rows]  # flat: asdict's deep copy cost 1 ms a row
             timeline = self.timeline(doc, [row["Name"] for row in rows])
         except MeshComposeError as error:  # e.g. a damaged state file: the page says why, and keeps asking
             return {"project": self.identity.name, "time": time.time(), "ran": True, "supervisor": "unknown",

@@ -25,7 +25,7 @@ function svg(tag, attributes, text) {
 
 // -- state ---------------------------------------------------------------------------
 
-const page = { rows: new Map(), graph: null, snapshot: null, logs: [], held: [], events: 0 };
+const page = { rows: new Map(), graph: null, snapshot: null, timeline: null, logs: [], held: [] };
 
 // -- agents ----------------------------------------------------------------------------
 
@@ -182,6 +182,9 @@ function colourGraph(snapshot) {
 const LANE_H = 22, LABEL_W = 150, CHART_W = 520;
 
 function renderTimeline(timeline) {
+  const drawn = JSON.stringify(timeline);
+  if (drawn === page.timeline) return;  // most snapshots only move uptime and CPU
+  page.timeline = drawn;
   const box = $('#timeline');
   box.replaceChildren();
   const bars = [...timeline.bars].sort((a, b) => (a.started ?? Infinity) - (b.started ?? Infinity));
