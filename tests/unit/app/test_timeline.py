@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 
 from meshcompose.app.timeline import DeclaredEdge, compute, read_events, run_start
 
@@ -94,3 +95,20 @@ def test_the_run_starts_with_its_supervisor_else_its_first_event() -> None:
     assert run_start({"supervisor": {"started_at": T0}}, []) == T0
     assert run_start({"supervisor": None}, [event(1.0, "a", "start"), event(0.5, "a", "x")]) == T0 + 0.5
     assert run_start(None, []) is None
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "events"
+
+
+def test_a_recorded_run_up_then_down() -> None:
+    """events.jsonl of a real `up -d` then `down` of db (healthcheck) and cache <- api <- web."""
+    events = read_events(FIXTURES / "four-agents-up-down.jsonl")
+    edges = [DeclaredEdge("db", "api", "healthy"), DeclaredEdge("cache", "api", "started"),
+             DeclaredEdge("api", "web", "started")]
+    view = compute("demo", ["db", "cache", "api", "web"], edges, events, run_start(None, events))
+    assert view.chain == ("db", "api", "web")
+    api, db, web = view.bar("api"), view.bar("db"), view.bar("web")
+    assert api is not None and db is not None and web is not None
+    assert api.decided_by == "db" and db.ready is not None and api.started is not None and api.started >= db.ready
+    assert web.exits and web.exits[-1][1] == 143  # stopped by `down` (SIGTERM)
+    assert all(len(bar.runs) == 1 and bar.runs[0][1] is not None for bar in view.bars)  # one run each, ended
