@@ -53,3 +53,18 @@ def test_up_foreground_with_dashboard_stops_it_with_the_run(project) -> None:  #
     run.interrupt()
     assert run.wait(30) in (0, 130)
     wait_until(lambda: refused(port), timeout=15, what="the dashboard to end with the foreground run")
+
+
+def test_a_busy_or_impossible_port_is_a_clear_error(project) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    write(project)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = project.cli("dashboard", "--port", str(port))
+    assert result.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = project.cli("dashboard", "--port", "70000")
+    assert result.returncode == 2 and "--port 70000" in result.stderr and "Traceback" not in result.stderr
