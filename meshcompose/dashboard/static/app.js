@@ -79,7 +79,9 @@ function renderAgents(snapshot) {
     setCell(row, 'cpu', agent.Shown.cpu);
     setCell(row, 'memory', agent.Shown.memory);
     setCell(row, 'python', agent.Shown.python);
-    setCell(row, 'mesh', snapshot.mesh ? (agent.Mesh || '—') : '');
+    // ps's mesh words: registered or not, and where ps has them, resolved dependencies and the endpoint's port
+    const mesh = [agent.Mesh || '—', agent.Deps ? 'deps ' + agent.Deps : '', agent.Port ? 'port ' + agent.Port : ''];
+    setCell(row, 'mesh', snapshot.mesh ? mesh.filter(Boolean).join(' · ') : '');
     setCell(row, 'caps', snapshot.mesh && agent.Capabilities !== null ? String(agent.Capabilities) : '');
   }
   for (const [name, row] of page.rows) {
