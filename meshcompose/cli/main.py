@@ -34,6 +34,7 @@ COMMANDS = [
     ("wait", "wait", "block until agents end; print their exit codes (exit code: the first one's)"),
     ("events", "events", "stream lifecycle events of a running project (--json: compose's shape)"),
     ("top", "top", "show each running agent's processes"),
+    ("dashboard", "dashboard", "serve a live page of the running project on 127.0.0.1 (URL with a token)"),
     ("watch", "watch", "start the project in the foreground and restart agents when their files change"),
     ("config", "config", "validate and print the merged, normalized project"),
     ("graph", "graph", "print the dependency graph"),
