@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshcompose.app.project import ProjectIdentity, ProjectSelection, identify
 from meshcompose.errors import ConfigError, MeshComposeError, UsageError
+from meshcompose.safetext import terminal_safe
 
 if TYPE_CHECKING:
     from meshcompose.app.logs import Record
@@ -223,16 +224,10 @@ def _time_point(text: str, parse: Any) -> str:
 
 
 def printable(text: str) -> str:
-    """Agent text without terminal controls: tabs and newlines stay; every
-    other control character becomes its escape (`\\x1b`), so nothing an agent
-    wrote can steer whatever displays the answer."""
-    return "".join(char if char in "\t\n" or (char.isprintable() or char == " ") else _escape(char)
-                   for char in text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    """Agent text as plain text: tabs and newlines stay, colours go, every
+    other control character is shown (`^[`), so nothing an agent wrote can
+    steer whatever displays the answer."""
+    return terminal_safe(text, color=False, newlines=True)
 
 
 class _Keep:

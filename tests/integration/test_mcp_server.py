@@ -92,7 +92,7 @@ def test_logs_keep_the_pattern_and_are_text(running: ProjectDir):
     assert [line["text"] for line in lines] == ["alpha 1", "alpha 3"]
     assert {line["agent"] for line in lines} == {"chatty"}
     shown = clipboard.structured_content["lines"][0]["text"]
-    assert "\x1b" not in shown and "\x07" not in shown and "\\x1b]52;c;" in shown
+    assert "\x1b" not in shown and "\x07" not in shown and "^[]52;c;Y2xpcA==^G" in shown
 
 
 def test_wait_until_ready_gives_each_outcome_with_its_reason(running: ProjectDir):

@@ -26,7 +26,7 @@ def test_timeouts_outside_the_bounds_are_usage_errors(value):
 
 def test_printable_keeps_text_and_shows_controls():
     assert tools.printable("a\tb\nc é ✓") == "a\tb\nc é ✓"
-    assert tools.printable("\x1b]0;title\x07\x00\x9b2J\u202e") == "\\x1b]0;title\\x07\\x00\\x9b2J\\u202e"
+    assert tools.printable("\x1b]0;title\x07\x00\x9b2J\x1b[31mred") == "^[]0;title^G^@<9b>2Jred"
 
 
 def test_logs_keep_the_newest_matches_within_the_byte_cap():
