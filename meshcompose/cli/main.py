@@ -39,6 +39,7 @@ COMMANDS = [
     ("config", "config", "validate and print the merged, normalized project"),
     ("graph", "graph", "print the dependency graph"),
     ("env", "env", "show each agent's Python interpreter, version and missing packages"),
+    ("mcp", "mcp", "serve the project to an AI assistant over MCP (stdio; read-only unless --allow-control)"),
     ("export", "export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
     ("schema", "schema", "print the JSON Schema of mesh-compose.yaml"),
     ("version", "version", "show the mesh-compose version, Python and platform"),
