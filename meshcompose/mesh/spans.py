@@ -113,23 +113,25 @@ def group(spans: Iterable[Span]) -> list[Trace]:
 
 
 def waterfall(trace: Trace) -> list[WaterfallRow]:
-    """Each span under its parent, children in start order; a span whose
-    parent is missing (not published, or trimmed) is shown at the top level."""
+    """Each span under its parent, children in start order. A span whose
+    parent is missing (not published yet, or trimmed) is shown at the top
+    level, and so is one caught in a loop of parents (a damaged stream)."""
     ids = {span.span_id for span in trace.spans}
     children: dict[str | None, list[Span]] = {}
     for span in trace.spans:
-        parent = span.parent_id if span.parent_id in ids else None
+        parent = span.parent_id if span.parent_id in ids and span.parent_id != span.span_id else None
         children.setdefault(parent, []).append(span)
     rows: list[WaterfallRow] = []
-    stack = [(span, 0) for span in reversed(children.get(None, []))]
     seen: set[str] = set()
-    while stack:
-        span, depth = stack.pop()
-        if span.span_id in seen:  # a span naming itself, or a loop, in a damaged stream
-            continue
-        seen.add(span.span_id)
-        rows.append(WaterfallRow(span, depth, (span.start - trace.start) * 1000))
-        stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
+    for top in [*children.get(None, []), *trace.spans]:
+        stack = [(top, 0)]
+        while stack:
+            span, depth = stack.pop()
+            if span.span_id in seen:
+                continue
+            seen.add(span.span_id)
+            rows.append(WaterfallRow(span, depth, (span.start - trace.start) * 1000))
+            stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
     return rows
 
 
