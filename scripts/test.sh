@@ -9,13 +9,10 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv-test
 .venv-test/bin/python -m pip install -q --upgrade pip
 .venv-test/bin/python -m pip install -q -e '.[test]'
-# The dashboard's browser tests drive Debian's chromium through Playwright,
-# which never downloads a browser of its own here.
-if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
-    sudo=""; if ((EUID != 0)) && command -v sudo >/dev/null; then sudo="sudo -n"; fi
-    { $sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium; } >&2 \
-        || echo "test.sh: chromium did not install; the browser tests will be skipped with their reason" >&2
-fi
+# Debian packages the tests run for real: redis-server (traces) and chromium
+# (the dashboard's browser tests: Playwright never downloads a browser here).
+bash scripts/install-debian-packages.sh redis-server:redis-server chromium:chromium ||
+    echo "test.sh: Debian packages did not install; their tests are skipped with the reason (failed in CI)" >&2
 if bash scripts/install-mesh.sh; then
     export PATH="$PWD/.mesh-stack/bin:$PATH"
 else

@@ -40,6 +40,8 @@ COMMANDS = [
     ("graph", "graph", "print the dependency graph"),
     ("env", "env", "show each agent's Python interpreter, version and missing packages"),
     ("mcp", "mcp", "serve the project to an AI assistant over MCP (stdio; read-only unless --allow-control)"),
+    ("traces", "traces", "list the recent MCP Mesh calls of a run with `tracing:` (-f to follow)"),
+    ("trace", "trace", "show one trace as a waterfall of its spans across agents"),
     ("export", "export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
     ("schema", "schema", "print the JSON Schema of mesh-compose.yaml"),
     ("version", "version", "show the mesh-compose version, Python and platform"),
