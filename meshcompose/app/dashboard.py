@@ -13,13 +13,13 @@ has passed `plain_text`: the page shows it as text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.timeline import DeclaredEdge
+from meshcompose.safetext import terminal_safe
 
 if TYPE_CHECKING:
     from meshcompose.app.logs import Record
@@ -28,14 +28,12 @@ if TYPE_CHECKING:
 ACTIONS = ("start", "stop", "restart")
 HISTORY_LINES = 200  # per agent, on the page's first load
 HISTORY_EVENTS = 300
-# C0 and C1 controls but tab, and DEL: an escape sequence loses its ESC and
-# shows as plain characters, so it can neither colour nor garble the page.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def plain_text(text: str) -> str:
-    """Agent output as harmless text (the page sets it with textContent)."""
-    return _CONTROLS.sub("\N{REPLACEMENT CHARACTER}", text)
+    """Agent output as the page shows it (with textContent): the project's one
+    terminal-safe rule, colours dropped, every other control made visible."""
+    return terminal_safe(text, color=False)
 
 
 @dataclass(frozen=True)
