@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 ACTIONS = ("start", "stop", "restart")
 HISTORY_LINES = 200  # per agent, on the page's first load
 HISTORY_EVENTS = 300
+TRACES_SHOWN = 20  # the newest traces on the page, each with its waterfall
 
 
 def plain_text(text: str) -> str:
@@ -160,6 +161,21 @@ class DashboardSource:
 
     def graph(self) -> dict[str, Any]:
         return asdict(layout(self.agents(), self.edges, resolved_edges(self.identity)))
+
+    def traces(self) -> dict[str, Any]:
+        """The newest traces with their waterfalls, as `trace --format json`
+        shows each, when the run has tracing on; else why there are none."""
+        from meshcompose.app import traces
+        from meshcompose.errors import MeshComposeError
+
+        doc = self._doc()
+        if not doc or not doc.get("tracing_url"):
+            return {"enabled": False, "error": None, "traces": []}
+        try:
+            listing = traces.recent(self.identity, traces.TracesOptions(limit=TRACES_SHOWN))
+        except MeshComposeError as error:  # the Redis is gone with the run: the page says so
+            return {"enabled": True, "error": plain_text(str(error)), "traces": []}
+        return {"enabled": True, "error": None, "traces": [_plain(traces.detail(t)) for t in listing.traces]}
 
     def history(self, lines: int = HISTORY_LINES) -> tuple[list[dict[str, str]], LogTail]:
         """The agents' last `lines` records each, merged by time, and a tail that continues exactly there."""
@@ -326,3 +342,14 @@ def supervisor_alive(project: ProjectIdentity) -> bool:
     from meshcompose.control import state
 
     return state.supervisor_alive(state.StateStore(project.directory, project.name).read())
+
+
+def _plain(data: Any) -> Any:
+    """Every text in `data` through plain_text: spans carry what agents wrote (names, errors)."""
+    if isinstance(data, str):
+        return plain_text(data)
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _plain(value) for key, value in data.items()}
+    return data

@@ -23,7 +23,7 @@ from meshcompose.mesh.spans import Trace, waterfall
 from meshcompose.mesh.tracing import STREAM
 
 # Trace and waterfall: what the CLI renders (it may not import mesh/ itself).
-__all__ = ["Listing", "Trace", "TracesOptions", "follow", "one", "recent", "waterfall"]
+__all__ = ["Listing", "Trace", "TracesOptions", "detail", "follow", "one", "recent", "summary", "waterfall"]
 
 if TYPE_CHECKING:
     import redis
@@ -104,6 +104,23 @@ def follow(project: ProjectIdentity, options: TracesOptions, after: str) -> Iter
                 del pending[trace.trace_id], news[trace.trace_id]
                 if _wanted(trace, options):
                     yield trace
+
+
+def summary(trace: spans.Trace) -> dict[str, Any]:
+    """One trace as `traces --format json` prints it."""
+    root = trace.root
+    return {"TraceId": trace.trace_id, "Start": trace.start, "Root": root.label, "RootAgent": root.agent,
+            "Agents": list(trace.agents), "Spans": len(trace.spans), "DurationMs": round(trace.duration_ms, 2),
+            "Failed": trace.failed, "Error": next((span.error for span in trace.spans if span.error), None)}
+
+
+def detail(trace: spans.Trace) -> dict[str, Any]:
+    """One trace with its waterfall, as `trace --format json` prints it and the dashboard draws it."""
+    return {**summary(trace), "Spans": [
+        {"SpanId": row.span.span_id, "ParentId": row.span.parent_id, "Depth": row.depth, "Agent": row.span.agent,
+         "AgentId": row.span.agent_id, "Function": row.span.function, "Label": row.span.label,
+         "OffsetMs": round(row.offset_ms, 2), "DurationMs": round(row.span.duration_ms, 2),
+         "Ok": row.span.ok, "Error": row.span.error} for row in waterfall(trace)]}
 
 
 def _unix_time(text: str) -> float:

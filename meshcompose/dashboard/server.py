@@ -83,6 +83,9 @@ def build_app(source: DashboardSource, token: str, port: int,
     async def graph(request: Request) -> Response:
         return JSONResponse(await anyio.to_thread.run_sync(source.graph))
 
+    async def traces(request: Request) -> Response:
+        return JSONResponse(await anyio.to_thread.run_sync(source.traces))
+
     async def stream(request: Request) -> Response:
         return StreamingResponse(live(source, snapshots, stopping), media_type="text/event-stream",
                                  headers={"X-Accel-Buffering": "no"})
@@ -101,7 +104,7 @@ def build_app(source: DashboardSource, token: str, port: int,
         return await _answer(source.down)
 
     routes = [Route("/", index), Route("/static/{name}", static), Route("/api/snapshot", snapshot),
-              Route("/api/graph", graph), Route("/api/stream", stream),
+              Route("/api/graph", graph), Route("/api/traces", traces), Route("/api/stream", stream),
               Route("/api/action", action, methods=["POST"]), Route("/api/down", down, methods=["POST"])]
     return Guard(Starlette(routes=routes), token, port)
 

@@ -96,7 +96,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, mesh_stack):
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         agents = wait_until(lambda: _wired(url), 120, "every dependency to resolve")
-        yield cli, follow, agents
+        yield cli, follow, agents, project
     finally:
         cli("down", "-t", "5")
 
@@ -126,7 +126,7 @@ def traces(cli) -> list[dict]:
 
 
 def test_one_call_through_the_chain_is_one_trace_with_spans_from_all_three(chain):
-    cli, _, agents = chain
+    cli, _, agents, _ = chain
     call(agents["front"]["endpoint"], "plan", {"topic": "t"})
     (trace,) = wait_until(lambda: [t for t in traces(cli) if t["Root"] == "plan"], 30, "the call's trace")
     assert (trace["RootAgent"], trace["Failed"]) == ("front", False)
@@ -151,7 +151,7 @@ def test_one_call_through_the_chain_is_one_trace_with_spans_from_all_three(chain
 
 
 def test_a_tool_that_raises_shows_an_error_span_with_its_text(chain):
-    cli, _, agents = chain
+    cli, _, agents, _ = chain
     call(agents["leaf"]["endpoint"], "boom", {"item": "spoon"})
     (trace,) = wait_until(lambda: [t for t in traces(cli) if t["Root"] == "boom"], 30, "the failed call's trace")
     assert trace["Failed"] is True and "no such item: spoon" in trace["Error"]
@@ -161,7 +161,7 @@ def test_a_tool_that_raises_shows_an_error_span_with_its_text(chain):
 
 
 def test_traces_follow_shows_a_new_call_as_it_ends(chain):
-    cli, follow, agents = chain
+    cli, follow, agents, _ = chain
     following = follow()
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in following.stdout], daemon=True).start()
@@ -181,8 +181,32 @@ def test_traces_follow_shows_a_new_call_as_it_ends(chain):
         following.wait(10)
 
 
+def test_the_dashboard_draws_each_trace_as_a_waterfall(chain):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (the test extra)")
+    from dashboard_project import launch, open_page, start_dashboard, stop, wait_js
+
+    cli, _, _, root = chain
+    (newest, *_) = [t for t in traces(cli) if t["Root"] == "plan"]
+    dashboard, url = start_dashboard(root)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = launch(playwright)
+            try:
+                page = open_page(browser, url)
+                wait_js(page, "!document.querySelector('#traces-section').hidden", timeout=30)
+                page.click(f"#traces tr[data-trace='{newest['TraceId']}']")
+                wait_js(page, "document.querySelectorAll('#waterfall g.span').length >= 5", timeout=30)
+                agents = page.eval_on_selector_all("#waterfall g.span", "nodes => nodes.map(n => n.dataset.agent)")
+                assert {"front", "middle", "leaf"} <= set(agents)
+                assert "failed" in page.inner_text("#traces")  # the raising tool's trace is marked
+            finally:
+                browser.close()
+    finally:
+        stop(dashboard)
+
+
 def test_down_stops_the_redis_last_and_leaves_nothing(chain):
-    cli, _, _ = chain
+    cli, _, _, _ = chain
     rows = {row["Name"]: row for row in map(json.loads, cli("ps", "--format", "json").stdout.splitlines())}
     assert rows["mesh-redis"]["State"] == "healthy"
     pids = [row["Pid"] for row in rows.values()]

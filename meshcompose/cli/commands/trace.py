@@ -24,21 +24,10 @@ def run(args: argparse.Namespace) -> int:
 
     trace = app_traces.one(project_identity(args), args.trace_id)
     if args.format == "json":
-        print(json.dumps(as_json(trace), indent=2))
+        print(json.dumps(app_traces.detail(trace), indent=2))
     else:
         print(waterfall(trace), end="")
     return 0
-
-
-def as_json(trace: Trace) -> dict[str, object]:
-    from meshcompose.app.traces import waterfall as rows
-    from meshcompose.cli.commands.traces import summary
-
-    return {**summary(trace), "Spans": [
-        {"SpanId": row.span.span_id, "ParentId": row.span.parent_id, "Depth": row.depth, "Agent": row.span.agent,
-         "AgentId": row.span.agent_id, "Function": row.span.function, "Label": row.span.label,
-         "OffsetMs": round(row.offset_ms, 2), "DurationMs": round(row.span.duration_ms, 2),
-         "Ok": row.span.ok, "Error": row.span.error} for row in rows(trace)]}
 
 
 def waterfall(trace: Trace) -> str:

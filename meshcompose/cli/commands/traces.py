@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     listed = list(reversed(listing.traces))  # oldest first, as a log reads
     json_lines = args.format == "json"
     if json_lines:
-        sys.stdout.write("".join(json.dumps(summary(trace)) + "\n" for trace in listed))
+        sys.stdout.write("".join(json.dumps(app_traces.summary(trace)) + "\n" for trace in listed))
     elif listed or args.follow:
         print(table([COLUMNS, *(cells(trace) for trace in listed)]), end="", flush=True)
     else:
@@ -56,15 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.follow:
         return 0
     for trace in app_traces.follow(project, options, listing.position):
-        print(json.dumps(summary(trace)) if json_lines else "   ".join(cells(trace)), flush=True)
+        print(json.dumps(app_traces.summary(trace)) if json_lines else "   ".join(cells(trace)), flush=True)
     return 0
-
-
-def summary(trace: Trace) -> dict[str, object]:
-    root = trace.root
-    return {"TraceId": trace.trace_id, "Start": trace.start, "Root": root.label, "RootAgent": root.agent,
-            "Agents": list(trace.agents), "Spans": len(trace.spans), "DurationMs": round(trace.duration_ms, 2),
-            "Failed": trace.failed, "Error": next((span.error for span in trace.spans if span.error), None)}
 
 
 def printable(text: str) -> str:

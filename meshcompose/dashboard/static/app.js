@@ -296,6 +296,74 @@ function addEvents(events) {
   while (list.childElementCount > MAX_EVENTS) list.lastElementChild.remove();
 }
 
+// -- traces ----------------------------------------------------------------------------------------
+
+const TRACE_POLL_MS = 2000;
+const SPAN_H = 20;
+const WATERFALL_W = 760;
+const LABEL_W = 300;
+
+function ms(value) {
+  return value < 1000 ? `${value.toFixed(1)} ms` : `${(value / 1000).toFixed(2)} s`;
+}
+
+function renderTraces(answer) {
+  page.traces = answer;
+  $('#traces-section').hidden = !answer.enabled;
+  if (!answer.enabled) return;
+  $('#traces-note').textContent = answer.error || (answer.traces.length ? '' :
+    'no traces yet: call a tool of an agent, and its trace shows here');
+  const body = $('#traces tbody');
+  body.replaceChildren();
+  for (const trace of answer.traces) {
+    const row = el('tr', trace.TraceId === page.chosenTrace ? 'chosen' : '');
+    row.dataset.trace = trace.TraceId;
+    const started = new Date(trace.Start * 1000).toISOString().slice(11, 23);
+    for (const text of [trace.TraceId.slice(0, 12), started, `${trace.RootAgent}.${trace.Root}`,
+      trace.Agents.join(', '), trace.Spans.length, ms(trace.DurationMs)]) row.append(el('td', '', text));
+    row.append(el('td', trace.Failed ? 'failed' : '', trace.Failed ? 'failed' : 'ok'));
+    row.addEventListener('click', () => { page.chosenTrace = trace.TraceId; renderTraces(page.traces); });
+    body.append(row);
+  }
+  const chosen = answer.traces.find((trace) => trace.TraceId === page.chosenTrace) || answer.traces[0];
+  renderWaterfall(chosen);
+}
+
+function renderWaterfall(trace) {
+  const box = $('#waterfall');
+  box.replaceChildren();
+  if (!trace) return;
+  const total = trace.DurationMs || 1;
+  const barW = WATERFALL_W - LABEL_W - 10;
+  box.setAttribute('width', WATERFALL_W);
+  box.setAttribute('height', (trace.Spans.length + 1) * SPAN_H + 10);
+  box.append(svg('text', { x: 4, y: 14 }, `trace ${trace.TraceId}  ${ms(trace.DurationMs)}`));
+  trace.Spans.forEach((span, index) => {
+    const y = (index + 1) * SPAN_H + 4;
+    const group = svg('g', { class: 'span', 'data-agent': span.Agent });
+    group.append(svg('text', { x: 4 + span.Depth * 12, y: y + 13 }, `${span.Agent}  ${span.Label}`));
+    const x = LABEL_W + (span.OffsetMs / total) * barW;
+    const width = Math.max(2, (span.DurationMs / total) * barW);
+    const bar = svg('rect', { x, y: y + 3, width, height: SPAN_H - 6, class: span.Ok ? 'span-ok' : 'span-failed' });
+    bar.append(svg('title', {}, `${span.Agent} ${span.Label}: +${ms(span.OffsetMs)}, ${ms(span.DurationMs)}` +
+      (span.Error ? `\n${span.Error}` : '')));
+    group.append(bar);
+    if (span.Error) group.append(svg('text', { x: Math.min(x + width + 4, WATERFALL_W - 60), y: y + 13, class: 'error' },
+      span.Error.slice(0, 60)));
+    box.append(group);
+  });
+}
+
+async function pollTraces() {
+  try {
+    const answer = await fetch('/api/traces?token=' + encodeURIComponent(TOKEN));
+    if (answer.ok) renderTraces(await answer.json());
+  } catch (error) {
+    // the dashboard is going away: the stream's error already says so
+  }
+  setTimeout(pollTraces, TRACE_POLL_MS);
+}
+
 // -- actions ---------------------------------------------------------------------------------------
 
 function notice(text, isError) {
@@ -371,3 +439,4 @@ function connect() {
 
 setUpControls();
 connect();
+pollTraces();
