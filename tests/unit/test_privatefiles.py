@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from meshcompose.privatefiles import private_dir, write_atomic
+from meshcompose.errors import MeshComposeError
+from meshcompose.privatefiles import check_private_dir, private_dir, write_atomic
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 
@@ -18,12 +19,16 @@ def mode(path: Path) -> int:
 
 
 @posix_only
-def test_a_private_dir_is_created_0700_and_a_loose_one_tightened(tmp_path):
+def test_a_private_dir_is_created_0700_with_its_parents_and_a_loose_one_refused_unchanged(tmp_path):
     assert mode(private_dir(tmp_path / "a" / "b")) == 0o700
+    assert mode(tmp_path / "a") == 0o700  # a parent it created is private too
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o755)
     os.chmod(loose, 0o755)
-    assert private_dir(loose) == loose and mode(loose) == 0o700
+    for check in (private_dir, check_private_dir):
+        with pytest.raises(MeshComposeError, match="readable by others"):
+            check(loose)
+        assert mode(loose) == 0o755  # refused, never repaired
 
 
 @posix_only
