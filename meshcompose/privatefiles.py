@@ -14,6 +14,7 @@ Stdlib only, and cheap to import: `ps` reaches it through the state file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -93,3 +94,48 @@ def write_atomic(path: str | Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+class DamagedFileError(MeshComposeError):
+    """A file mesh-compose keeps that cannot be what it wrote (a symlink, not a
+    regular file, too large); `reason` says which, in a few words."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path} is damaged ({reason})",
+                         hint=f"if no supervisor is running for this project, delete {path}")
+        self.path, self.reason = Path(path), reason
+
+
+def read_bounded(path: str | Path, limit: int, *, missing_ok: bool = False) -> bytes | None:
+    """The bytes of a file mesh-compose wrote, read without trusting it: never
+    through a symlink, only a regular file, never more than `limit` bytes
+    (DamagedFileError otherwise). None for a missing file if `missing_ok`."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise DamagedFileError(path, "it is a symlink") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DamagedFileError(path, "not a regular file")
+        if info.st_size > limit:
+            raise DamagedFileError(path, f"{info.st_size} bytes, more than the {limit} expected")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise DamagedFileError(path, f"more than the {limit} bytes expected")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -93,7 +93,7 @@ EXITS = "print('once', flush=True)\n"
 # Every command that takes a project, each with what it needs to get as far as it can.
 COMMANDS = (("up", "-d", "--no-install"), ("run", "api"), ("down", "-t", "1"), ("ps",), ("ps", "-a"), ("ls", "-a"),
             ("logs",), ("start",), ("stop", "-t", "1"), ("restart", "-t", "1"), ("kill",), ("wait", "api"), ("events",),
-            ("top",), ("watch",), ("config",), ("graph",), ("env",), ("export", "kubernetes", "-o", "k8s"))
+            ("top",), ("watch",), ("config",), ("graph",), ("env",), ("export", "kubernetes", "-o", "-"))
 BAD_NAMES = {"up three": "../../..", "up one": "..", "dot": ".", "slash": "a/b", "absolute": "/abs",
              "NUL": "a\0b", "ESC": "x\x1b]0;pwned\x07\x1b[2J", "300 chars": "n" * 300}
 

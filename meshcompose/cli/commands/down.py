@@ -30,6 +30,8 @@ def render(result: DownResult) -> int:
     from meshcompose.app.down import DownMode
     from meshcompose.cli.render import print_marked
 
+    for note in result.notes:
+        print(note, file=sys.stderr)
     if result.registry_kept_for:
         print_marked([("✔", agent.name, "stopped") for agent in result.stopped])
         print(f"the MCP Mesh registry keeps running: other projects' agents use it "
@@ -43,6 +45,9 @@ def render(result: DownResult) -> int:
               f"no agents were running; supervisor (pid {result.supervisor_pid}) stopped")
     elif not result.stopped:
         print("nothing to stop: no agents running")
+    elif result.mode is DownMode.FORCED:
+        print_marked([("✔", agent.name, "stopped" + ("  (killed after its grace period)" if agent.forced else ""))
+                      for agent in result.stopped])
     else:
         print("the supervisor was gone; stopped what it left:", file=sys.stderr)
         print_marked([("✔", agent.name, "stopped" + ("  (killed after its grace period)" if agent.forced else ""))
