@@ -90,10 +90,13 @@ def down(project: ProjectIdentity, options: DownOptions) -> DownResult:
             try:
                 return _reap_orphans(project, options.timeout)
             except AlreadyRunningError:
-                if _registered(project):  # it serves already, yet the state file does not name it
-                    return _without_state(project, options.timeout,
-                                          "the state file does not name the running supervisor")
-                # else a supervisor is starting: ask it once it serves
+                pass
+        if _registered(project):  # it serves already (it registers after writing its record)
+            if not _names_live_supervisor(store):  # ... yet the state file is gone or does not name it
+                return _without_state(project, options.timeout,
+                                      f"the state file {store.path} does not name the running supervisor")
+            continue
+        # else a supervisor is starting: ask it once it serves
         if time.monotonic() > deadline:
             raise ControlError(
                 f"a process holds the project lock but no supervisor served it within {STARTUP_WAIT_SECONDS:g}s",
@@ -180,6 +183,13 @@ def _registered(project: ProjectIdentity) -> bool:
     except MeshComposeError:
         return False
     return entry is not None and entry.alive
+
+
+def _names_live_supervisor(store: state.StateStore) -> bool:
+    try:
+        return state.supervisor_alive(store.read())
+    except state.DamagedStateError:
+        return False
 
 
 def _blind_bound(timeout: float | None) -> float:

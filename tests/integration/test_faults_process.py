@@ -313,6 +313,8 @@ def damage(project: ProjectDir, how: str, supervisor: int) -> None:
     elif how == "512 MiB (sparse)":
         with open(path, "r+b") as handle:
             handle.truncate(512 << 20)
+    elif how == "state file removed":
+        path.unlink()
     elif how == "socket removed":
         os.unlink(json.loads(path.read_text())["supervisor"]["socket"])
     elif how == "supervisor SIGSTOPped":
@@ -331,8 +333,8 @@ def ps_peak_rss_kib(project: ProjectDir) -> tuple[int, str]:
     return int(first), rest
 
 
-DAMAGES = ["random bytes", "deeply nested JSON", "a symlink", "512 MiB (sparse)", "socket removed",
-           "supervisor SIGSTOPped"]
+DAMAGES = ["random bytes", "deeply nested JSON", "a symlink", "512 MiB (sparse)", "state file removed",
+           "socket removed", "supervisor SIGSTOPped"]
 
 
 @pytest.mark.timeout(900)
