@@ -162,15 +162,24 @@ def _without_state(project: ProjectIdentity, timeout: float | None, damage: str)
     import os
     import signal
 
-    for supervisor in reap.supervisors(project.directory, project.name, None):
+    found = reap.supervisors(project.directory, project.name, None)
+    running = list(reap.project_agents(project.directory, project.name, found))  # what it will stop
+    ended: list[int] = []
+    for supervisor in found:
         if protocol.supervisor_stopped(supervisor.pid, supervisor.create_time):
             continue  # it cannot act on a signal but SIGKILL
         try:
             os.kill(supervisor.pid, signal.SIGTERM)
         except OSError:
             continue
-        wait_process_gone(supervisor.pid, supervisor.create_time, _blind_bound(timeout))
-    return _forced(project, None, None, timeout, damage)
+        if wait_process_gone(supervisor.pid, supervisor.create_time, _blind_bound(timeout)):
+            ended.append(supervisor.pid)
+    rest = _forced(project, None, None, timeout, damage)
+    reaped = {agent.name: agent for agent in rest.stopped}
+    stopped = [reaped.get(name, StoppedAgent(name)) for name in running]
+    stopped += [agent for name, agent in reaped.items() if name not in running]
+    return DownResult(DownMode.FORCED, tuple(stopped), ended[0] if ended else rest.supervisor_pid,
+                      notes=rest.notes if not ended else (damage,))
 
 
 def _registered(project: ProjectIdentity) -> bool:
@@ -203,7 +212,7 @@ def _forced(project: ProjectIdentity, doc: state.StateDoc | None, store: state.S
     earlier = store.earlier_runs if store is not None else {}
     killed, outcomes = reap.force_down(project.directory, project.name, doc, earlier, timeout)
     stopped = tuple(StoppedAgent(outcome.name, outcome.forced) for outcome in outcomes if outcome.found)
-    note = why + (f"; killed it (pid {', '.join(map(str, killed))})" if killed else "")
+    note = why + (f"; killed the supervisor (pid {', '.join(map(str, killed))})" if killed else "")
     return DownResult(DownMode.FORCED, stopped, killed[0] if killed else None, notes=(note,))
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from meshcompose.control.paths import runtime_dir
+from meshcompose.names import valid_project_name
 from meshcompose.privatefiles import DamagedFileError, read_bounded, write_atomic
 from meshcompose.proc.identity import process_alive
 
@@ -78,7 +79,9 @@ def entries(*, include_stale: bool = False) -> list[IndexEntry]:
 def _read(path: Path) -> IndexEntry | None:
     try:
         raw = json.loads(read_bounded(path, MAX_ENTRY_BYTES) or b"")
-        return IndexEntry(str(raw["name"]), str(raw["directory"]), tuple(str(f) for f in raw["files"]),
+        if not valid_project_name(raw["name"]):
+            return None  # no supervisor of ours registers such a name
+        return IndexEntry(raw["name"], str(raw["directory"]), tuple(str(f) for f in raw["files"]),
                           int(raw["pid"]), float(raw["create_time"]))
     except (OSError, ValueError, KeyError, TypeError, RecursionError, DamagedFileError):
         return None  # half-written by another version, or damaged: not a project we can show

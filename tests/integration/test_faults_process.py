@@ -383,6 +383,7 @@ def test_stop_against_a_stopped_supervisor_says_so_at_once(project: ProjectDir):
         started = time.monotonic()
         stop = project.cli("stop", "a2", timeout=60)
         took = time.monotonic() - started
+        print(f"stop against a stopped supervisor answered in {took:.2f} s: {stop.stderr.splitlines()[0]!r}")
         assert stop.returncode != 0 and "Traceback" not in stop.stderr, stop.stderr
         assert "stopped" in stop.stderr and f"kill -CONT {supervisor}" in stop.stderr, stop.stderr
         assert took < 5, f"stop took {took:.1f} s to answer"
@@ -436,6 +437,9 @@ def test_a_forged_spawn_line_never_gets_an_unrelated_process_killed(project: Pro
         down = project.cli("down", "-t", "2", timeout=120)
         assert down.returncode == 0 and "Traceback" not in down.stderr, down.stdout + down.stderr
         time.sleep(0.2)  # a SIGTERM or SIGKILL would have landed by now
+        print(f"forged line ({token}, supervisor {'SIGKILLed' if supervisor_killed else 'alive'}): stranger alive "
+              f"{stranger.is_running() and stranger.status() != psutil.STATUS_ZOMBIE}, project processes left "
+              f"{len(carriers(mark))}")
         assert stranger.is_running() and stranger.status() != psutil.STATUS_ZOMBIE, "down killed a stranger"
         assert carriers(mark) == [], "the real agents were left running"
     finally:

@@ -43,11 +43,15 @@ def render(result: DownResult) -> int:
         print_marked([("✔", agent.name, "stopped") for agent in result.stopped])
         print(f"supervisor (pid {result.supervisor_pid}) stopped" if result.stopped else
               f"no agents were running; supervisor (pid {result.supervisor_pid}) stopped")
-    elif not result.stopped:
-        print("nothing to stop: no agents running")
     elif result.mode is DownMode.FORCED:
         print_marked([("✔", agent.name, "stopped" + ("  (killed after its grace period)" if agent.forced else ""))
                       for agent in result.stopped])
+        if result.supervisor_pid is not None:
+            print(f"supervisor (pid {result.supervisor_pid}) stopped")
+        elif not result.stopped:
+            print("nothing to stop: no agents running")
+    elif not result.stopped:
+        print("nothing to stop: no agents running")
     else:
         print("the supervisor was gone; stopped what it left:", file=sys.stderr)
         print_marked([("✔", agent.name, "stopped" + ("  (killed after its grace period)" if agent.forced else ""))
