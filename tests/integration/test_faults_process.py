@@ -405,10 +405,12 @@ def test_ls_all_lists_the_other_projects_when_one_state_file_is_damaged(tmp_path
             where.root.mkdir()
             started.append(start_marked(where, mark)[0])
         (first.root / ".mesh-compose" / "t" / "state.json").write_bytes(os.urandom(2048))
-        listing = second.cli("ls", "-a")
+        listing = second.cli("ls", "-a", "--format", "json")
         assert listing.returncode == 0 and "Traceback" not in listing.stderr, listing.stderr
-        assert str(second.root) in listing.stdout, listing.stdout
-        assert str(first.root) in listing.stdout and "damaged" in listing.stdout, listing.stdout
+        rows = json.loads(listing.stdout)
+        rows = {row["Directory"]: row for row in (rows if isinstance(rows, list) else [rows])}
+        assert rows[str(second.root)]["Status"] == "running(3)", rows
+        assert "corrupt" in rows[str(first.root)]["Status"], rows
     finally:
         for where, mark in zip((first, second), marks):
             where.cli("down", "-t", "2", timeout=120)
