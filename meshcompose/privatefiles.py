@@ -14,6 +14,7 @@ Stdlib only, and cheap to import: `ps` reaches it through the state file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -25,23 +26,29 @@ PRIVATE_DIR_MODE = 0o700
 
 
 def private_dir(path: str | Path) -> Path:
-    """Create `path` (and its parents) with mode 0700, or check the one there.
+    """Create `path` (and its missing parents) with mode 0700, or check the one there.
 
     A directory that exists must be trustworthy: a real directory (never a
     symlink: it could point anywhere, such as a file of root's), owned by us,
-    and not writable by the group or others (who could plant a symlink or a
-    state file in it). A readable one is tightened to 0700. Anything else,
-    and a directory that cannot be created (a read-only project), is a
-    MeshComposeError, not a traceback.
+    and private (mode 0700: a readable one may be someone else's, or shared on
+    purpose). A check refuses; it never repairs (chmods) a directory this call
+    did not create. Anything else, and a directory that cannot be created (a
+    read-only project), is a MeshComposeError, not a traceback.
     """
     path = Path(path)
-    try:
-        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    except FileExistsError:
-        pass  # a symlink to nowhere, or a file: refused below
-    except OSError as error:
-        raise MeshComposeError(f"cannot create {path}: {error.strerror or error}",
-                               hint="run from a directory you can write to") from None
+    missing = []
+    probe = path
+    while not os.path.lexists(probe) and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, PRIVATE_DIR_MODE)  # umask only removes bits: 0700 or tighter
+        except FileExistsError:
+            pass  # made by someone else in between: checked below like any existing one
+        except OSError as error:
+            raise MeshComposeError(f"cannot create {directory}: {error.strerror or error}",
+                                   hint="run from a directory you can write to") from None
     if os.name == "posix":
         _check_private(path)
     return path
@@ -62,11 +69,13 @@ def _check_private(path: Path) -> None:
     if info.st_uid != os.geteuid():
         raise MeshComposeError(f"{path} is not owned by you (uid {info.st_uid}): refusing to use it",
                                hint="another user created it; remove it, or run as its owner")
-    if stat.S_IMODE(info.st_mode) & 0o022:
-        raise MeshComposeError(f"{path} is writable by others (mode {stat.S_IMODE(info.st_mode):o}): "
-                               "refusing to use it", hint=f"chmod 700 {path}, if its content is yours")
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(path, PRIVATE_DIR_MODE)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o022:
+        raise MeshComposeError(f"{path} is writable by others (mode {mode:o}): refusing to use it",
+                               hint=f"chmod 700 {path}, if its content is yours")
+    if mode & 0o077:
+        raise MeshComposeError(f"{path} is readable by others (mode {mode:o}): refusing to use it",
+                               hint=f"chmod 700 {path}, if it is yours and meant for mesh-compose")
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -85,3 +94,48 @@ def write_atomic(path: str | Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+class DamagedFileError(MeshComposeError):
+    """A file mesh-compose keeps that cannot be what it wrote (a symlink, not a
+    regular file, too large); `reason` says which, in a few words."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path} is damaged ({reason})",
+                         hint=f"if no supervisor is running for this project, delete {path}")
+        self.path, self.reason = Path(path), reason
+
+
+def read_bounded(path: str | Path, limit: int, *, missing_ok: bool = False) -> bytes | None:
+    """The bytes of a file mesh-compose wrote, read without trusting it: never
+    through a symlink, only a regular file, never more than `limit` bytes
+    (DamagedFileError otherwise). None for a missing file if `missing_ok`."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise DamagedFileError(path, "it is a symlink") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DamagedFileError(path, "not a regular file")
+        if info.st_size > limit:
+            raise DamagedFileError(path, f"{info.st_size} bytes, more than the {limit} expected")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise DamagedFileError(path, f"more than the {limit} bytes expected")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

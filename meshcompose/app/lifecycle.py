@@ -19,6 +19,8 @@ from meshcompose.app.running import known_names, running_doc
 from meshcompose.control import paths, state
 
 POLL_SECONDS = 0.2
+READ_BYTES = 1 << 20  # read at most this much of the file at a time
+MAX_EVENT_LINE = 64 << 10  # an event line is ~300 bytes: a longer one is damage, skipped
 EVENTS_FILE_NAME = "events.jsonl"  # runtime.events.EVENTS_FILE_NAME (a test keeps them equal)
 
 
@@ -40,6 +42,8 @@ def follow(project: ProjectIdentity, names: Sequence[str] = (), *,
         offset += len(chunk)
         pending += chunk
         *lines, pending = pending.split(b"\n")
+        if len(pending) > MAX_EVENT_LINE:
+            pending = b""  # no newline in sight: not an event; its end is skipped as a torn line
         for line in lines:
             event = _parse(line)
             if event is not None and (not wanted or event.get("service") in wanted):
@@ -54,7 +58,7 @@ def _read_from(path: Path, offset: int) -> bytes:
     try:
         with open(path, "rb") as handle:
             handle.seek(offset)
-            return handle.read()
+            return handle.read(READ_BYTES)
     except FileNotFoundError:
         return b""
 
@@ -62,6 +66,6 @@ def _read_from(path: Path, offset: int) -> bytes:
 def _parse(line: bytes) -> dict[str, Any] | None:
     try:
         event = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return event if isinstance(event, dict) else None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from meshcompose.app.project import ProjectIdentity
-from meshcompose.control.paths import STATE_DIR_NAME
+from meshcompose.control.paths import project_state_path
 from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
 from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
@@ -56,7 +56,7 @@ class LogsResult:
 
 
 def log_dir(project: ProjectIdentity) -> Path:
-    return project.directory / STATE_DIR_NAME / project.name / "logs"
+    return project_state_path(project.directory, project.name) / "logs"
 
 
 def logs(project: ProjectIdentity, options: LogsOptions, sink: LogSink) -> LogsResult:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.control import index
+from meshcompose.errors import MeshComposeError
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,15 @@ class LsOptions:
 
 
 def ls(options: LsOptions) -> tuple[ProjectRow, ...]:
+    """One row per registered project. A project whose state cannot be read
+    (damaged, refused) still gets its row, its status saying so in one line:
+    one project's damage never hides the others."""
     rows = []
     for entry in index.entries(include_stale=options.all):
-        status = _status(ProjectIdentity(Path(entry.directory), entry.name))
+        try:
+            status = _status(ProjectIdentity(Path(entry.directory), entry.name))
+        except MeshComposeError as error:
+            status = f"unknown: {error.message}"
         rows.append(ProjectRow(entry.name, status, ",".join(entry.files), entry.directory, entry.alive))
     return tuple(rows)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 from meshcompose.config import locate
 from meshcompose.control.paths import projects_in
 from meshcompose.errors import MeshComposeError, ProjectNotFoundError
+from meshcompose.names import PROJECT_NAME_MAX, checked_project_name
 
 if TYPE_CHECKING:  # the model costs `ps` ~20 ms; only `load` returns one
     from meshcompose.model import Project
@@ -85,6 +86,9 @@ class ProjectIdentity:
     directory: Path
     name: str
 
+    def __post_init__(self) -> None:
+        checked_project_name(self.name)  # before any path is built from it
+
 
 def identify(selection: ProjectSelection) -> ProjectIdentity:
     """The project's directory and name without validating the configuration
@@ -94,6 +98,8 @@ def identify(selection: ProjectSelection) -> ProjectIdentity:
     else the directory's name; when only guessed from the directory and no
     project of that name ran here, the one project that did."""
     given = selection.name or os.environ.get(PROJECT_NAME_VARIABLE) or None
+    if given is not None:
+        checked_project_name(given, f"-p or {PROJECT_NAME_VARIABLE}")
     try:
         where = directory(selection)
     except ProjectNotFoundError:
@@ -153,7 +159,7 @@ def _normalized(text: str, fallback: str) -> str:
     """A valid name from a file or directory name (config.forms.name_from, the
     one rule; imported only when the text is not already a valid name, since
     that module brings PyYAML)."""
-    if _VALID_NAME.match(text) and text == text.strip("-._"):
+    if _VALID_NAME.match(text) and text == text.strip("-._") and len(text) <= PROJECT_NAME_MAX:
         return text
     from meshcompose.config.forms import name_from
 

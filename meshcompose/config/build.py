@@ -17,7 +17,7 @@ from typing import Any
 
 from meshcompose import units
 from meshcompose.config import envfile
-from meshcompose.config.forms import NAME_PATTERN, name_from
+from meshcompose.config.forms import name_from
 from meshcompose.config.locate import absolute_path
 from meshcompose.config.located import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
@@ -41,6 +41,7 @@ from meshcompose.model import (
     WatchAction,
     WatchRule,
 )
+from meshcompose.names import PROJECT_NAME_RULE, shown, valid_project_name
 
 
 def build_project(
@@ -113,9 +114,9 @@ def _enabled(agent: Mapping[str, Any], active: Sequence[str]) -> bool:
 
 def _project_name(located: Located, data: Mapping[str, Any], directory: Path, override: str | None) -> str:
     if override is not None:
-        if not NAME_PATTERN.match(override):
-            located.problems.append(Problem("-p/--project-name", 0, 0, "", f"invalid project name {override!r}: "
-                                            "use letters, digits, '_', '.' and '-'"))
+        if not valid_project_name(override):
+            located.problems.append(Problem("-p/--project-name", 0, 0, "", f"invalid project name {shown(override)}: "
+                                            f"{PROJECT_NAME_RULE}"))
         return override
     return data.get("name") or name_from(directory.name.lower(), "project")
 

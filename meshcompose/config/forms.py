@@ -13,6 +13,7 @@ from typing import Any
 
 from meshcompose.config.yamlload import Loaded, Mark, Path_, dotted
 from meshcompose.errors import Problem
+from meshcompose.names import PROJECT_NAME_MAX
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SEED_AGENT_KEYS = {"script": "script", "working_directory": "working_dir", "python_interpreter": "interpreter"}
@@ -23,7 +24,7 @@ _HEALTH_KINDS = ("http", "tcp", "cmd", "log", "registry")
 
 def name_from(text: str, fallback: str = "agent") -> str:
     """A valid project/agent name from a file or directory name."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-._")
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:PROJECT_NAME_MAX].strip("-._")
     return cleaned if cleaned and NAME_PATTERN.match(cleaned) else fallback
 
 

@@ -18,10 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from meshcompose.control.paths import runtime_dir
-from meshcompose.privatefiles import write_atomic
+from meshcompose.names import valid_project_name
+from meshcompose.privatefiles import DamagedFileError, read_bounded, write_atomic
 from meshcompose.proc.identity import process_alive
 
 SUFFIX = ".project.json"
+MAX_ENTRY_BYTES = 64 << 10  # an entry is a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ def register(name: str, directory: Path, files: Sequence[str], pid: int, create_
     return path
 
 
+def entry_for(name: str, directory: Path) -> IndexEntry | None:
+    """The registration of the project `name` run from `directory`, if any (alive or not)."""
+    return _read(entry_path(name, directory))
+
+
 def unregister(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
@@ -71,8 +78,10 @@ def entries(*, include_stale: bool = False) -> list[IndexEntry]:
 
 def _read(path: Path) -> IndexEntry | None:
     try:
-        raw = json.loads(path.read_text())
-        return IndexEntry(str(raw["name"]), str(raw["directory"]), tuple(raw["files"]), int(raw["pid"]),
-                          float(raw["create_time"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        raw = json.loads(read_bounded(path, MAX_ENTRY_BYTES) or b"")
+        if not valid_project_name(raw["name"]):
+            return None  # no supervisor of ours registers such a name
+        return IndexEntry(raw["name"], str(raw["directory"]), tuple(str(f) for f in raw["files"]),
+                          int(raw["pid"]), float(raw["create_time"]))
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, DamagedFileError):
         return None  # half-written by another version, or damaged: not a project we can show

@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 
 from meshcompose.control.paths import lock_file, state_dir
-from meshcompose.errors import AlreadyRunningError
+from meshcompose.errors import AlreadyRunningError, MeshComposeError
+from meshcompose.privatefiles import DamagedFileError, read_bounded
 
 # The winner writes its pid right after locking; a loser waits this long for it.
 HOLDER_WAIT_SECONDS = 1.0
+MAX_HOLDER_BYTES = 64  # a pid and a newline
 
 
 class ProjectLock:
@@ -41,7 +43,11 @@ class ProjectLock:
         if self._fd is not None:
             return
         state_dir(self.project_dir, self.project)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as error:  # a symlink planted in its place, among others
+            raise MeshComposeError(f"cannot open the lock {self.path}: {error.strerror or error}",
+                                   hint=f"remove {self.path} if no mesh-compose is running here") from None
         try:
             _lock(fd)
         except OSError:
@@ -88,12 +94,9 @@ class ProjectLock:
     def _holder_pid(self) -> int:
         deadline = time.monotonic() + HOLDER_WAIT_SECONDS
         while True:
-            try:
-                text = self.path.read_text().strip()
-            except OSError:
-                text = ""
-            if text.isdigit() or time.monotonic() > deadline:
-                return int(text) if text.isdigit() else 0
+            pid = holder(self.project_dir, self.project)
+            if pid is not None or time.monotonic() > deadline:
+                return pid or 0
             time.sleep(0.01)
 
     def __enter__(self) -> ProjectLock:
@@ -104,12 +107,23 @@ class ProjectLock:
         self.release()
 
 
+def holder(project_dir: Path, project: str) -> int | None:
+    """The pid the lock file names as its holder, if it names one (read
+    bounded, never through a symlink: the file is not trusted)."""
+    try:
+        data = read_bounded(lock_file(project_dir, project), MAX_HOLDER_BYTES, missing_ok=True)
+    except (OSError, DamagedFileError):
+        return None
+    text = (data or b"").strip()
+    return int(text) if text.isdigit() and 0 < int(text) < 1 << 31 else None
+
+
 def is_held(project_dir: Path, project: str) -> bool:
     """Whether some process holds the project's lock right now (a supervisor,
     or an `up -d` about to hand it to one). Creates nothing: a project that
     never ran has no lock file, and nobody holds it."""
     try:
-        fd = os.open(lock_file(project_dir, project), os.O_RDWR)
+        fd = os.open(lock_file(project_dir, project), os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return False
     try:

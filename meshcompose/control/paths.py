@@ -12,7 +12,8 @@ import stat
 from pathlib import Path
 
 from meshcompose.errors import ControlError
-from meshcompose.privatefiles import private_dir
+from meshcompose.names import checked_project_name, valid_project_name
+from meshcompose.privatefiles import check_private_dir, private_dir
 
 STATE_DIR_NAME = ".mesh-compose"
 STATE_FILE_NAME = "state.json"
@@ -29,36 +30,54 @@ def project_root(project_dir: Path) -> Path:
     return Path(project_dir) / STATE_DIR_NAME
 
 
+def project_state_path(project_dir: Path, project: str) -> Path:
+    """`.mesh-compose/<project>/` (not created here): the one place a project
+    name becomes a path, so it is checked here, whatever the caller did."""
+    return project_root(project_dir) / checked_project_name(project)
+
+
 def state_dir(project_dir: Path, project: str) -> Path:
     """`.mesh-compose/<project>/` beside the project file, created 0700 (and
     its parent): projects are kept apart by name, as compose does."""
-    private_dir(project_root(project_dir))
-    return private_dir(project_root(project_dir) / project)
+    where = project_state_path(project_dir, project)
+    private_dir(where.parent)
+    return private_dir(where)
+
+
+def check_state_dir(project_dir: Path, project: str) -> Path:
+    """For readers: `.mesh-compose/<project>/` and its parent, if they exist,
+    pass `private_dir`'s checks (nothing is created or changed)."""
+    where = project_state_path(project_dir, project)
+    check_private_dir(where.parent)
+    check_private_dir(where)
+    return where
 
 
 def state_file(project_dir: Path, project: str) -> Path:
     """`.mesh-compose/<project>/state.json` (not created here)."""
-    return project_root(project_dir) / project / STATE_FILE_NAME
+    return project_state_path(project_dir, project) / STATE_FILE_NAME
 
 
 def lock_file(project_dir: Path, project: str) -> Path:
     """`.mesh-compose/<project>/lock` (not created here)."""
-    return project_root(project_dir) / project / LOCK_FILE_NAME
+    return project_state_path(project_dir, project) / LOCK_FILE_NAME
 
 
 def plan_file(project_dir: Path, project: str) -> Path:
     """`.mesh-compose/<project>/run-plan.json` (not created here)."""
-    return project_root(project_dir) / project / PLAN_FILE_NAME
+    return project_state_path(project_dir, project) / PLAN_FILE_NAME
 
 
 def projects_in(project_dir: Path) -> list[str]:
-    """The names of the projects that ran from `project_dir` (each has a state file)."""
+    """The names of the projects that ran from `project_dir` (each has a state
+    file); an entry whose name breaks the rule is no project of ours."""
     try:
         entries = sorted(os.scandir(project_root(project_dir)), key=lambda entry: entry.name)
     except OSError:
         return []
     return [entry.name for entry in entries
-            if entry.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(entry.path, STATE_FILE_NAME))]
+            if valid_project_name(entry.name) and entry.is_dir(follow_symlinks=False)
+            and os.path.isfile(os.path.join(entry.path, STATE_FILE_NAME))]
 
 
 def runtime_dir() -> Path:

@@ -238,12 +238,42 @@ def request(
     be reached in time, and (with `check`) ControlError carrying the server's
     error and hint when the response is `{"ok": false}`."""
     endpoint = _endpoint(path_or_state, token)
+    if not isinstance(path_or_state, (str, Path)):
+        _check_not_stopped(path_or_state.get("supervisor") or {})
     with _connect(endpoint, timeout) as sock:
         response = _exchange(sock, {**message, **endpoint.credentials()}, timeout)
     if check and not response.get("ok"):
         raise ControlError(str(response.get("error") or "the supervisor refused the request"),
                            hint=response.get("hint"))
     return response
+
+
+class SupervisorStoppedError(ControlError):
+    """The supervisor is alive but stopped: asking it would only wait."""
+
+
+def supervisor_stopped(pid: object, create_time: object) -> bool:
+    """Whether the recorded supervisor is stopped (SIGSTOP, a debugger): it
+    cannot answer until it is continued, so no request should wait for it."""
+    if not isinstance(pid, int) or not isinstance(create_time, (int, float)):
+        return False
+    import psutil
+
+    from meshcompose.proc.identity import ProcessIdentity, matching
+
+    proc = matching(ProcessIdentity(pid, float(create_time)))
+    try:
+        return proc is not None and proc.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except psutil.Error:
+        return False
+
+
+def _check_not_stopped(record: Mapping[str, Any]) -> None:
+    pid = record.get("pid")
+    if supervisor_stopped(pid, record.get("create_time")):
+        raise SupervisorStoppedError(
+            f"the supervisor (pid {pid}) is stopped (SIGSTOP or a debugger): it cannot answer",
+            hint=f"`kill -CONT {pid}` resumes it; `mesh-compose down` stops the project without it")
 
 
 class _Endpoint:

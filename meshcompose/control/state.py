@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TypedDict
 
-from meshcompose.control.paths import SPAWNS_FILE_NAME, state_dir, state_file
+from meshcompose.control.paths import SPAWNS_FILE_NAME, check_state_dir, state_dir, state_file
 from meshcompose.errors import MeshComposeError
-from meshcompose.privatefiles import check_private_dir, write_atomic
+from meshcompose.privatefiles import DamagedFileError, read_bounded, write_atomic
 from meshcompose.proc.identity import process_alive
 
 # model.AgentState.WAITING's value (a test keeps them equal): `ps` reads records through
@@ -39,6 +39,15 @@ from meshcompose.proc.identity import process_alive
 WAITING = "waiting"
 
 STATE_VERSION = 1
+# Bounds on what a reader takes from disk: fifty agents' document is ~60 KB.
+MAX_STATE_BYTES = 4 << 20
+MAX_JOURNAL_BYTES = 4 << 20
+MAX_EARLIER_RUNS = 8  # runs of one agent a journal may have replaced, kept for `down`
+
+
+class DamagedStateError(MeshComposeError):
+    """The state file cannot be trusted (unparsable, wrong types, a symlink,
+    too large); said in one line. Stopping the project does not need it."""
 
 
 class SupervisorRecord(TypedDict):
@@ -139,22 +148,29 @@ class StateStore:
         self.dirty = False
         self.spawns_path = self.path.with_name(SPAWNS_FILE_NAME)
         self._spawns_fd: int | None = None  # the writer's journal, open for appending
+        # Per agent, the spawn fields the journal replaced at the last read (`_apply_spawns`).
+        self.earlier_runs: dict[str, list[dict[str, Any]]] = {}
         # Called after every write: the supervisor answers clients waiting for a change (`op changed`).
         self.on_write: list[Callable[[], None]] = []
 
     def read(self) -> StateDoc | None:
         """The document on disk, or None when the project never ran here."""
-        check_private_dir(self.path.parent.parent)  # `.mesh-compose/`: another user's state is never trusted
-        check_private_dir(self.path.parent)
+        check_state_dir(self.project_dir, self.project)  # another user's state is never trusted
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
+            data = read_bounded(self.path, MAX_STATE_BYTES, missing_ok=True)
+            if data is None:
+                return None
+            doc = _parse(data.decode("utf-8", "replace"), self.path)
+        except DamagedFileError as error:
+            raise DamagedStateError(f"the state file {self.path} is damaged ({error.reason})",
+                                    hint=error.hint) from None
         except OSError as error:
             raise MeshComposeError(f"cannot read {self.path}: {error.strerror}",
                                    hint="check the permissions of the .mesh-compose directory") from None
-        doc = _parse(text, self.path)
-        _apply_spawns(doc, self.spawns_path)
+        try:
+            self.earlier_runs = _apply_spawns(doc, self.spawns_path)
+        except (DamagedFileError, OSError):
+            self.earlier_runs = {}  # a damaged journal adds nothing; the document stands
         return doc
 
     def write(self, doc: StateDoc) -> None:
@@ -227,10 +243,12 @@ def _parse(text: str, path: Path) -> StateDoc:
     try:
         doc = json.loads(text)
     except ValueError as error:
-        raise MeshComposeError(f"the state file {path} is corrupt ({error})", hint=hint) from None
+        raise DamagedStateError(f"the state file {path} is corrupt ({str(error)[:80]})", hint=hint) from None
+    except RecursionError:
+        raise DamagedStateError(f"the state file {path} is corrupt (nested too deep)", hint=hint) from None
     version = doc.get("version") if isinstance(doc, dict) else None
     if not isinstance(version, int) or not isinstance(doc.get("agents"), dict):
-        raise MeshComposeError(f"the state file {path} is corrupt (no version or agents)", hint=hint)
+        raise DamagedStateError(f"the state file {path} is corrupt (no version or agents)", hint=hint)
     if version > STATE_VERSION:
         raise MeshComposeError(
             f"the state file {path} was written by a newer mesh-compose (format {version}, "
@@ -243,25 +261,25 @@ def _parse(text: str, path: Path) -> StateDoc:
     doc.setdefault("tracing_url", None)
     problem = _malformed(doc)
     if problem:
-        raise MeshComposeError(f"the state file {path} is corrupt ({problem})", hint=hint)
+        raise DamagedStateError(f"the state file {path} is corrupt ({problem})", hint=hint)
     return doc
 
 
 SPAWN_FIELDS = frozenset({"token", "cgroup", "pid", "create_time", "pgid"})
 
 
-def _apply_spawns(doc: StateDoc, path: Path) -> None:
+def _apply_spawns(doc: StateDoc, path: Path) -> dict[str, list[dict[str, Any]]]:
     """Apply the spawn journal to `doc`, in order. The journal is as untrusted
     as the document: a line that is not a record of a known agent with
-    well-typed spawn fields is skipped (the last one may be torn by a crash)."""
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError:
-        return
-    for line in lines:
+    well-typed spawn fields is skipped (the last one may be torn by a crash),
+    and so is a line naming a pid without a token (no line of ours does).
+    Returns, per agent, the spawn fields a later line replaced: a forged line
+    must not hide the run it replaced from a `down`."""
+    earlier: dict[str, list[dict[str, Any]]] = {}
+    for line in _journal_lines(path):
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(entry, dict):
             continue
@@ -271,7 +289,22 @@ def _apply_spawns(doc: StateDoc, path: Path) -> None:
             continue
         if _wrong_field(entry, _SPAWN_TYPES, required=False):
             continue
+        if entry.get("pid") and not entry.get("token", record.get("token")):
+            continue
+        if record.get("token") and "token" in entry and entry["token"] != record.get("token"):
+            replaced = {field: record.get(field) for field in SPAWN_FIELDS}
+            runs = earlier.setdefault(str(name), [])
+            if replaced not in runs:
+                runs.append(replaced)
+                del runs[:-MAX_EARLIER_RUNS]
         record.update(entry)  # type: ignore[typeddict-item]
+    return earlier
+
+
+def _journal_lines(path: Path) -> list[bytes]:
+    """The journal's lines, read bounded: a regular file (no symlink), at most MAX_JOURNAL_BYTES."""
+    data = read_bounded(path, MAX_JOURNAL_BYTES, missing_ok=True)
+    return data.splitlines() if data else []
 
 
 # The state file is untrusted input (a user may write one by hand): every

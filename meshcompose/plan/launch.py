@@ -62,6 +62,8 @@ def agent_environment(
     env.update(agent.environment)
     env["PYTHONUNBUFFERED"] = "1"
     env["MESH_COMPOSE_PROJECT"] = project.name
+    # With the name, which project's agent this is: how a `down` finds it when the state file is damaged.
+    env["MESH_COMPOSE_PROJECT_DIR"] = str(project.directory)
     env["MESH_COMPOSE_AGENT"] = agent.name
     return env
 

@@ -29,9 +29,10 @@ from meshcompose.errors import MeshComposeError
 from meshcompose.model import Project
 from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
-from meshcompose.privatefiles import write_atomic
+from meshcompose.privatefiles import DamagedFileError, read_bounded, write_atomic
 
 PLAN_VERSION = 1
+MAX_PLAN_BYTES = 64 << 20  # fifty agents with large environments stay far below
 PLAN_KIND = "mesh-compose run plan"
 _HINT = "it is written by `mesh-compose up`; run `mesh-compose up -d` again"
 
@@ -89,6 +90,8 @@ def loads(text: str, source: str = "the run plan") -> RunPlan:
         document = json.loads(text)
     except ValueError as error:
         raise RunPlanError(f"{source} is corrupt (not JSON: {error})", hint=_HINT) from None
+    except RecursionError:
+        raise RunPlanError(f"{source} is corrupt (nested too deep)", hint=_HINT) from None
     _check_envelope(document, source)
     try:
         return codec.decode(RunPlan, document["plan"], "plan")
@@ -119,9 +122,13 @@ def write(plan: RunPlan, path: Path) -> Path:
 
 def read(path: Path) -> RunPlan:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = read_bounded(path, MAX_PLAN_BYTES)
+        assert data is not None  # missing_ok is off
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise RunPlanError(f"no run plan at {path}", hint=_HINT) from None
+    except DamagedFileError as error:
+        raise RunPlanError(error.message, hint=_HINT) from None
     except (OSError, UnicodeDecodeError) as error:
         raise RunPlanError(f"cannot read the run plan {path}: {error}", hint=_HINT) from None
     return loads(text, f"the run plan {path}")

@@ -105,6 +105,21 @@ def trusted(recorded: str | None, token: str | None) -> Path | None:
     return path
 
 
+def path_of(pid: int) -> Path | None:
+    """The cgroup v2 directory `pid` is in, where one is mounted (None if unknown)."""
+    mount = _cgroup2_mount()
+    if mount is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("0::"):
+                    return mount / line[3:].strip().lstrip("/")
+    except OSError:
+        return None
+    return None
+
+
 def add(path: Path | None, pid: int) -> bool:
     """Move `pid` into the agent's cgroup (its later children are born there)."""
     if path is None:

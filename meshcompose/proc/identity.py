@@ -52,15 +52,28 @@ def belongs(recorded: ProcessIdentity, token: str | None, create_time: float,
     """Whether a process at the recorded pid, created at `create_time` and
     carrying `seen_token`, is the recorded agent process, sure enough to signal.
 
-    Where its environment is `readable` (same user, or root; not mid-exec) and
-    holds a token, the token decides: a reused pid never carries the agent's.
-    Otherwise (unreadable, or no token: cleared, or overwritten by a
-    setproctitle) the create time must be the exact recorded one, to the clock
-    tick: the 1 s tolerance of a liveness check leaves room for a new process
-    to take the pid (issue #12 saw `down` kill one)."""
-    if token and readable and seen_token is not None:
+    Only a record that carries a token names a process to signal: a record
+    without one (a hand-written or forged line) never does. Where the
+    process's environment is `readable` (same user, or root; not mid-exec),
+    the token decides: a reused pid, or an unrelated process of the same user
+    named by a forged record, never carries the agent's. Only where the
+    environment cannot be read does the create time decide, and then it must
+    be the exact recorded one, to the clock tick: the 1 s tolerance of a
+    liveness check leaves room for a new process to take the pid."""
+    if not token:
+        return False
+    if readable:
         return seen_token == token
     return abs(create_time - recorded.create_time) <= EXACT_CREATE_TIME
+
+
+def own_child(pid: int, parent_pid: int) -> bool:
+    """A child this process has not reaped yet keeps its pid (the kernel
+    cannot reuse it), so it is surely the one spawned, whatever its
+    environment now says (a setproctitle may overwrite it)."""
+    import os
+
+    return parent_pid == os.getpid() and pid != os.getpid()
 
 
 def token_in(environ: bytes) -> str | None:
@@ -125,6 +138,11 @@ def matching(ident: ProcessIdentity | None, token: str | None = None, *,
         return None
     if not to_signal:
         return proc if same_process(created, ident.create_time) else None
+    try:
+        if own_child(ident.pid, proc.ppid()) and same_process(created, ident.create_time):
+            return proc
+    except psutil.Error:
+        return None
     seen, readable = environ_token(ident.pid)
     return proc if belongs(ident, token, created, seen, readable) else None
 

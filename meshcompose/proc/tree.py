@@ -3,8 +3,9 @@ stopping an agent, for `ps` and for the memory limit.
 
 An agent's processes are
 
-- its leader, while it is still the recorded process (`identity.belongs`:
-  the token where one can be read, else the exact create time);
+- its leader, while it is still the recorded process (an unreaped child of
+  ours; else `identity.belongs`: the token where the environment can be
+  read, else the exact create time);
 - every member of the leader's process group (the agent's own, since it was
   spawned as a group leader; a member whose parent died is still in it);
 - every process carrying the agent's token in its environment, where that is
@@ -33,7 +34,7 @@ from typing import Optional
 
 import psutil
 
-from meshcompose.proc.identity import TOKEN_VAR, ProcessIdentity, belongs, token_in
+from meshcompose.proc.identity import TOKEN_VAR, ProcessIdentity, belongs, own_child, same_process, token_in
 
 IS_LINUX = sys.platform.startswith("linux")
 PROC_ROOT = "/proc"
@@ -100,7 +101,9 @@ class ProcessTable:
         roots: set[int] = set(self._tokens.get(token, ())) if token else set()
         if ident is not None:
             leader = self.entries.get(ident.pid)
-            if leader is not None and belongs(ident, token, leader.create_time, leader.token, leader.readable):
+            if leader is not None and (
+                    (own_child(ident.pid, leader.ppid) and same_process(leader.create_time, ident.create_time))
+                    or belongs(ident, token, leader.create_time, leader.token, leader.readable)):
                 roots.add(ident.pid)
             if leader is None or ident.pid in roots:
                 # A group id stays reserved while the group has members, so a

@@ -31,7 +31,7 @@ from typing import Callable
 from meshcompose.control import state
 from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import socket_path
-from meshcompose.errors import ControlError
+from meshcompose.errors import ControlError, MeshComposeError
 from meshcompose.model import ENDED_STATES, AgentState
 from meshcompose.plan import planner
 from meshcompose.proc.identity import ProcessIdentity
@@ -152,7 +152,8 @@ def reap_before_start(project_dir: Path, project: str) -> list[Reaped]:
 def _reap_and_record(store: state.StateStore, doc: state.StateDoc, grace: float | None,
                      only: Sequence[str] | None) -> list[Reaped]:
     agents = {name: record for name, record in doc["agents"].items() if only is None or name in only}
-    outcomes = reap_records(agents, grace)
+    earlier = {name: runs for name, runs in store.earlier_runs.items() if name in agents}
+    outcomes = merged_runs(reap_records(with_earlier_runs(agents, earlier), grace), agents)
     mark_reaped(doc, outcomes)
     store.write(doc)
     return outcomes
@@ -190,3 +191,157 @@ def poll_until(done: Callable[[], bool], timeout: float) -> bool:
             return False
         time.sleep(POLL_SECONDS)
     return True
+
+
+# -- finding a live project without trusting its state file ----------------------------------
+
+PROJECT_VAR = "MESH_COMPOSE_PROJECT"  # plan.launch.agent_environment sets these three in every agent
+PROJECT_DIR_VAR = "MESH_COMPOSE_PROJECT_DIR"
+AGENT_VAR = "MESH_COMPOSE_AGENT"
+SUPERVISOR_KILL_WAIT = 10.0
+
+
+def supervisors(project_dir: Path, project: str, doc: state.StateDoc | None) -> list[ProcessIdentity]:
+    """The live supervisor of the project, found three ways that do not depend
+    on each other: the state file's record (if it could be read), the pid the
+    lock file names (while someone holds the lock) and the machine-wide
+    registration (`control.index`). Each candidate counts only while it is
+    that very process, runs as us, and runs mesh-compose."""
+    from meshcompose.control import index, lock
+    from meshcompose.proc.identity import identity
+
+    candidates: list[ProcessIdentity] = []
+    record = doc.get("supervisor") if doc else None
+    if record and isinstance(record.get("pid"), int) and isinstance(record.get("create_time"), (int, float)):
+        candidates.append(ProcessIdentity(record["pid"], float(record["create_time"])))
+    if lock.is_held(project_dir, project):
+        holder = lock.holder(project_dir, project)
+        found = identity(holder) if holder else None
+        if found is not None:
+            candidates.append(found)
+    with contextlib.suppress(MeshComposeError, OSError):
+        entry = index.entry_for(project, project_dir)
+        if entry is not None:
+            candidates.append(ProcessIdentity(entry.pid, entry.create_time))
+    found_pids: dict[int, ProcessIdentity] = {}
+    for candidate in candidates:
+        if candidate.pid not in found_pids and _is_our_mesh_compose(candidate):
+            found_pids[candidate.pid] = candidate
+    return list(found_pids.values())
+
+
+def _is_our_mesh_compose(ident: ProcessIdentity) -> bool:
+    import os
+
+    import psutil
+
+    from meshcompose.proc.identity import is_alive
+
+    if ident.pid == os.getpid() or not is_alive(ident):
+        return False
+    try:
+        proc = psutil.Process(ident.pid)
+        ours = os.name != "posix" or proc.uids().real == os.getuid()
+        return ours and any("meshcompose" in part for part in proc.cmdline())
+    except psutil.Error:
+        return False
+
+
+def project_agents(project_dir: Path, project: str,
+                   parents: Sequence[ProcessIdentity] = ()) -> dict[str, state.AgentRecord]:
+    """The project's agent runs that are alive now, found by what each carries
+    rather than by the state file: a token, with this project's name and
+    directory in its environment, or a token and a supervisor of the project
+    as its parent. One record per token (its oldest carrier leads), named
+    after the agent (`name#2` for a second run of one name)."""
+    import psutil
+
+    from meshcompose.proc import cgroup
+    from meshcompose.proc.identity import TOKEN_VAR
+
+    parent_pids = {parent.pid for parent in parents}
+    runs: dict[str, tuple[float, int, str]] = {}  # token -> (create time, pid, agent name)
+    for proc in psutil.process_iter(["pid", "ppid", "create_time", "environ"]):
+        info = proc.info
+        environ = info.get("environ") or {}
+        token = environ.get(TOKEN_VAR)
+        if not token:
+            continue
+        named_here = environ.get(PROJECT_VAR) == project and environ.get(PROJECT_DIR_VAR) == str(project_dir)
+        if not named_here and info.get("ppid") not in parent_pids:
+            continue
+        created = float(info.get("create_time") or 0.0)
+        if token not in runs or created < runs[token][0]:
+            runs[token] = (created, info["pid"], str(environ.get(AGENT_VAR) or f"pid {info['pid']}"))
+    found: dict[str, state.AgentRecord] = {}
+    for token, (created, pid, name) in sorted(runs.items(), key=lambda item: item[1][0]):
+        key, number = name, 1
+        while key in found:
+            number += 1
+            key = f"{name}#{number}"
+        found[key] = state.new_agent(pid=pid, create_time=created, pgid=pid, token=token,
+                                     cgroup=str(cgroup.path_of(pid) or "") or None, status="running")
+    return found
+
+
+def with_earlier_runs(agents: Mapping[str, state.AgentRecord],
+                     earlier: Mapping[str, Sequence[Mapping[str, object]]]) -> dict[str, state.AgentRecord]:
+    """`agents` and, as `NAME#2`, ..., the runs of each that the spawn journal
+    replaced (`StateStore.earlier_runs`): a forged journal line must not hide
+    the run it replaced from a `down`. A run without a token is left out."""
+    found = dict(agents)
+    tokens = {record.get("token") for record in agents.values()}
+    for name, runs in earlier.items():
+        base = agents.get(name)
+        for number, run in enumerate(runs, start=2):
+            if base is not None and run.get("token") and run.get("token") not in tokens:
+                found[f"{name}#{number}"] = {**base, **run, "depends_on": []}  # type: ignore[typeddict-item]
+                tokens.add(run.get("token"))  # type: ignore[arg-type]
+    return found
+
+
+def merged_runs(outcomes: Sequence[Reaped], agents: Mapping[str, object]) -> list[Reaped]:
+    """One outcome per agent of `agents`: its earlier runs' (`NAME#2`) folded in."""
+    by_name: dict[str, Reaped] = {}
+    for outcome in outcomes:
+        name = outcome.name if outcome.name in agents else outcome.name.split("#", 1)[0]
+        if name not in agents:
+            continue
+        seen = by_name.get(name, Reaped(name, found=False, forced=False))
+        by_name[name] = Reaped(name, seen.found or outcome.found, seen.forced or outcome.forced)
+    return [by_name[outcome.name] for outcome in outcomes if outcome.name in by_name]
+
+
+def force_down(project_dir: Path, project: str, doc: state.StateDoc | None,
+               earlier: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
+               grace: float | None = None) -> tuple[list[int], list[Reaped]]:
+    """Stop a project whose supervisor does not answer (its socket removed, its
+    state damaged, or the process stopped): every run the state records or
+    the process table shows as the project's is collected first, then the
+    supervisor is killed (it cannot be asked, and alive it would restart what
+    is stopped), then the runs are reaped as after a supervisor's death.
+    Returns the supervisors' pids and the outcomes."""
+    import os
+    import signal
+
+    from meshcompose.proc.identity import wait_process_gone
+
+    found = supervisors(project_dir, project, doc)
+    agents = with_earlier_runs(dict(doc["agents"]) if doc else {}, earlier or {})
+    known_tokens: set[object] = {record.get("token") for record in agents.values() if record.get("token")}
+    for name, discovered in project_agents(project_dir, project, found).items():
+        if discovered.get("token") not in known_tokens:
+            agents[name if name not in agents else f"{name}#{discovered.get('pid')}"] = discovered
+    for supervisor in found:
+        with contextlib.suppress(OSError):
+            os.kill(supervisor.pid, signal.SIGKILL)
+    for supervisor in found:
+        wait_process_gone(supervisor.pid, supervisor.create_time, SUPERVISOR_KILL_WAIT)
+    outcomes = reap_records(agents, grace)
+    if doc is not None:
+        with contextlib.suppress(MeshComposeError), ProjectLock(project_dir, project):
+            mark_reaped(doc, [outcome for outcome in outcomes if outcome.name in doc["agents"]])
+            state.StateStore(project_dir, project).write(doc)
+    with contextlib.suppress(MeshComposeError), ProjectLock(project_dir, project):
+        remove_stale_socket(project_dir, project)
+    return [supervisor.pid for supervisor in found], outcomes

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -39,8 +40,9 @@ def root(tmp_path: Path) -> Path:
 def spawn():
     started: list[psutil.Process] = []
 
-    def start(code: str = SLEEPER) -> psutil.Process:
-        proc = subprocess.Popen([sys.executable, "-c", code])
+    def start(code: str = SLEEPER, token: str | None = None) -> psutil.Process:
+        env = {**os.environ, "MESH_COMPOSE_TOKEN": token} if token else None  # as an agent carries its own
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env)
         started.append(psutil.Process(proc.pid))
         return started[-1]
 
@@ -168,11 +170,12 @@ def child_rss(parent: psutil.Process) -> int:
 
 
 def test_cpu_and_memory_cover_the_agent_tree(root, spawn):
-    parent = spawn(PARENT)
+    token = uuid.uuid4().hex
+    parent = spawn(PARENT, token)
     # The child's interpreter has to start before its bytearray exists: wait
     # until the child itself holds the 30 MB, however long a loaded machine takes.
     wait_until(lambda: child_rss(parent) > 30_000_000, 30, "the child to hold its 30 MB")
-    write_state(root, parent, {"api": record(parent, "running")})  # parent doubles as a live supervisor
+    write_state(root, parent, {"api": record(parent, "running", token=token)})  # parent doubles as a live supervisor
     row = json_rows(ps(root, "--format", "json"))["api"]
     assert row["MemoryBytes"] > 30_000_000  # the child's bytearray counts
     assert row["CPUPercent"] >= 0 and row["Uptime"] > 0

@@ -10,6 +10,7 @@ run MESH_FAULT_TRIALS trials (default 6; the issue's figure is for 20:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -267,3 +268,183 @@ def test_up_after_a_killed_supervisor_stops_what_it_left_before_starting_anew(pr
     finally:
         assert project.cli("down", timeout=60).returncode == 0
     assert not any(pid_alive(pid) for pid in old.values())
+
+
+# -- `down` always stops a live project: damaged state, no socket, a stopped supervisor ---------
+
+DAMAGE_TRIALS = int(os.environ.get("MESH_DAMAGE_TRIALS", "1"))
+# Forks a child that stays in the agent's group and carries its environment (MARK, the token).
+PARENT = """
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+child = subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.1)"])
+print("parent up", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+QUIET_AGENT = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n" \
+              "print('up', flush=True)\nwhile True: time.sleep(0.1)\n"
+
+
+def start_marked(project: ProjectDir, mark: str) -> tuple[int, float]:
+    """`up -d` of three agents (one with a child) carrying MARK=mark; the supervisor's pid and create time."""
+    project.script("parent.py", PARENT)
+    project.script("quiet.py", QUIET_AGENT)
+    agent = {"environment": {MARK: mark}, "stop_grace_period": "2s"}
+    project.compose({"parent": {"script": "parent.py", **agent}, "a1": {"script": "quiet.py", **agent},
+                     "a2": {"script": "quiet.py", "depends_on": ["a1"], **agent}})
+    up = project.cli("up", "-d", "--wait-timeout", "60", timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    wait_until(lambda: len(carriers(mark)) == 4, 30, "three agents and a child running")
+    pid = supervisor_pid(project)
+    assert pid is not None
+    return pid, psutil.Process(pid).create_time()
+
+
+def damage(project: ProjectDir, how: str, supervisor: int) -> None:
+    path = project.root / ".mesh-compose" / "t" / "state.json"
+    if how == "random bytes":
+        path.write_bytes(os.urandom(4096))
+    elif how == "deeply nested JSON":
+        path.write_text("[" * 200_000 + "]" * 200_000)
+    elif how == "a symlink":  # to nowhere: read through, it would say the project never ran
+        path.unlink()
+        path.symlink_to(project.root / "nowhere.json")
+    elif how == "512 MiB (sparse)":
+        with open(path, "r+b") as handle:
+            handle.truncate(512 << 20)
+    elif how == "state file removed":
+        path.unlink()
+    elif how == "socket removed":
+        os.unlink(json.loads(path.read_text())["supervisor"]["socket"])
+    elif how == "supervisor SIGSTOPped":
+        os.kill(supervisor, signal.SIGSTOP)
+
+
+def ps_peak_rss_kib(project: ProjectDir) -> tuple[int, str]:
+    """`ps` run under a fresh wrapper, whose only child it is: the child's peak RSS (KiB) and its output."""
+    code = ("import resource, subprocess, sys\n"
+            "r = subprocess.run([sys.executable, '-m', 'meshcompose', 'ps'], capture_output=True, text=True)\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+            "print(r.stdout + r.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True,
+                            timeout=120)
+    first, _, rest = result.stdout.partition("\n")
+    return int(first), rest
+
+
+DAMAGES = ["random bytes", "deeply nested JSON", "a symlink", "512 MiB (sparse)", "state file removed",
+           "socket removed", "supervisor SIGSTOPped"]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("how", DAMAGES)
+def test_down_stops_a_live_project_whatever_its_state_file_or_socket(project: ProjectDir, how: str):
+    """Each damage, then `down`: 0 processes of the project left (supervisor included),
+    no traceback, and `ps` bounded in memory. MESH_DAMAGE_TRIALS trials (default 1)."""
+    left: list[str] = []
+    for trial in range(DAMAGE_TRIALS):
+        mark = uuid.uuid4().hex
+        supervisor, created = start_marked(project, mark)
+        try:
+            damage(project, how, supervisor)
+            rss, shown = ps_peak_rss_kib(project)
+            assert "Traceback" not in shown, shown
+            assert rss < 200 * 1024, f"ps used {rss} KiB"
+            started = time.monotonic()
+            down = project.cli("down", "-t", "2", timeout=120)
+            took = time.monotonic() - started
+            text = down.stdout + down.stderr
+            assert "Traceback" not in text, text
+            assert down.returncode == 0, text
+            survivors = carriers(mark) + ([supervisor] if pid_alive(supervisor) else [])
+            print(f"{how}: trial {trial + 1}: down took {took:.1f} s, ps peak {rss // 1024} MiB, "
+                  f"{len(survivors)} processes left; {text.strip().splitlines()[0]!r}")
+            if survivors:
+                left.append(f"trial {trial + 1}: {survivors}")
+        finally:
+            with contextlib.suppress(OSError):
+                os.kill(supervisor, signal.SIGCONT)
+            kill_all(carriers(mark))
+            if pid_alive(supervisor) and psutil.Process(supervisor).create_time() == created:
+                os.kill(supervisor, signal.SIGKILL)
+            for name in ("state.json", "spawns.jsonl"):  # the next trial starts afresh
+                with contextlib.suppress(OSError):
+                    (project.root / ".mesh-compose" / "t" / name).unlink()
+    assert not left, f"{how}: processes left after down: {left}"
+
+
+@pytest.mark.timeout(300)
+def test_stop_against_a_stopped_supervisor_says_so_at_once(project: ProjectDir):
+    mark = uuid.uuid4().hex
+    supervisor, _ = start_marked(project, mark)
+    try:
+        os.kill(supervisor, signal.SIGSTOP)
+        started = time.monotonic()
+        stop = project.cli("stop", "a2", timeout=60)
+        took = time.monotonic() - started
+        print(f"stop against a stopped supervisor answered in {took:.2f} s: {stop.stderr.splitlines()[0]!r}")
+        assert stop.returncode != 0 and "Traceback" not in stop.stderr, stop.stderr
+        assert "stopped" in stop.stderr and f"kill -CONT {supervisor}" in stop.stderr, stop.stderr
+        assert took < 5, f"stop took {took:.1f} s to answer"
+        down = project.cli("down", "-t", "2", timeout=120)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert carriers(mark) == [] and not pid_alive(supervisor)
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(supervisor, signal.SIGCONT)
+        kill_all(carriers(mark))
+
+
+def test_ls_all_lists_the_other_projects_when_one_state_file_is_damaged(tmp_path: Path):
+    first, second = ProjectDir(tmp_path / "first"), ProjectDir(tmp_path / "second")
+    marks = [uuid.uuid4().hex, uuid.uuid4().hex]
+    started = []
+    try:
+        for where, mark in zip((first, second), marks):
+            where.root.mkdir()
+            started.append(start_marked(where, mark)[0])
+        (first.root / ".mesh-compose" / "t" / "state.json").write_bytes(os.urandom(2048))
+        listing = second.cli("ls", "-a", "--format", "json")
+        assert listing.returncode == 0 and "Traceback" not in listing.stderr, listing.stderr
+        rows = json.loads(listing.stdout)
+        rows = {row["Directory"]: row for row in (rows if isinstance(rows, list) else [rows])}
+        assert rows[str(second.root)]["Status"] == "running(3)", rows
+        assert "corrupt" in rows[str(first.root)]["Status"], rows
+    finally:
+        for where, mark in zip((first, second), marks):
+            where.cli("down", "-t", "2", timeout=120)
+            kill_all(carriers(mark))
+        for pid in started:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+# -- signal only what is ours: a forged spawns.jsonl line -------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["a forged token", "no token"])
+@pytest.mark.parametrize("supervisor_killed", [False, True], ids=["supervisor alive", "supervisor SIGKILLed"])
+def test_a_forged_spawn_line_never_gets_an_unrelated_process_killed(project: ProjectDir, stranger,
+                                                                    token: str, supervisor_killed: bool):
+    mark = uuid.uuid4().hex
+    supervisor, _ = start_marked(project, mark)
+    try:
+        if supervisor_killed:
+            kill_supervisor(project)
+        line = {"agent": "a1", "pid": stranger.pid, "create_time": stranger.create_time(), "pgid": stranger.pid,
+                "token": uuid.uuid4().hex if token == "a forged token" else None, "cgroup": None}
+        with open(project.root / ".mesh-compose" / "t" / "spawns.jsonl", "a") as journal:
+            journal.write(json.dumps(line) + "\n")
+        down = project.cli("down", "-t", "2", timeout=120)
+        assert down.returncode == 0 and "Traceback" not in down.stderr, down.stdout + down.stderr
+        time.sleep(0.2)  # a SIGTERM or SIGKILL would have landed by now
+        print(f"forged line ({token}, supervisor {'SIGKILLed' if supervisor_killed else 'alive'}): stranger alive "
+              f"{stranger.is_running() and stranger.status() != psutil.STATUS_ZOMBIE}, project processes left "
+              f"{len(carriers(mark))}")
+        assert stranger.is_running() and stranger.status() != psutil.STATUS_ZOMBIE, "down killed a stranger"
+        assert carriers(mark) == [], "the real agents were left running"
+    finally:
+        kill_all(carriers(mark))
+        if pid_alive(supervisor):
+            os.kill(supervisor, signal.SIGKILL)

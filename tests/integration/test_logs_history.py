@@ -10,11 +10,12 @@ from pathlib import Path
 
 from cli_helpers import ProjectDir, _env
 from meshcompose.logs.logrecord import utc_timestamp
+from meshcompose.privatefiles import private_dir
 
 
 def _write_history(log_dir: Path, agents: int, megabytes: int) -> None:
     """`megabytes` of records, spread over agents and their rotated files."""
-    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(log_dir)  # 0700 with its parents, as mesh-compose makes them
     text = "y" * 150
     per_file = megabytes * 1024 * 1024 // (agents * 4)
     start = time.time() - 86400

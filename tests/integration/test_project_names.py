@@ -85,3 +85,113 @@ def test_two_bare_agent_files_are_two_projects(project: ProjectDir):
     finally:
         project.cli("down", "-f", "agent.py", "-t", "2", timeout=120)
         project.cli("down", "-f", "agent_long.py", "-t", "2", timeout=120)
+
+
+# -- one rule for names: nothing outside the project's state directory changes ----------------
+
+EXITS = "print('once', flush=True)\n"
+# Every command that takes a project, each with what it needs to get as far as it can.
+COMMANDS = (("up", "-d", "--no-install"), ("run", "api"), ("down", "-t", "1"), ("ps",), ("ps", "-a"), ("ls", "-a"),
+            ("logs",), ("start",), ("stop", "-t", "1"), ("restart", "-t", "1"), ("kill",), ("wait", "api"), ("events",),
+            ("top",), ("watch",), ("config",), ("graph",), ("env",), ("export", "kubernetes", "-o", "-"))
+BAD_NAMES = {"up three": "../../..", "up one": "..", "dot": ".", "slash": "a/b", "absolute": "/abs",
+             "NUL": "a\0b", "ESC": "x\x1b]0;pwned\x07\x1b[2J", "300 chars": "n" * 300}
+
+
+def contained_tree(tmp_path) -> ProjectDir:
+    """tmp/a/b/c/proj, every directory 0755 as in a home, with a `.mesh-compose/` as after an earlier run."""
+    root = tmp_path / "a" / "b" / "c" / "proj"
+    root.mkdir(parents=True)
+    for directory in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c", root):
+        os.chmod(directory, 0o755)
+    (root / "outside.txt").write_text("keep")
+    (root / ".mesh-compose").mkdir(mode=0o700)
+    return ProjectDir(root)
+
+
+def snapshot(top, state) -> dict:
+    """Every path under `top` (and `top` itself) but inside `state`: kind, mode, owner, size, link target."""
+    seen = {}
+    for where, dirs, files in os.walk(top):
+        for name in [".", *dirs, *files]:
+            path = os.path.normpath(os.path.join(where, name))
+            if path.startswith(str(state) + os.sep) or path.endswith(".out"):
+                continue
+            info = os.lstat(path)
+            target = os.readlink(path) if os.path.islink(path) else None
+            seen[path] = (info.st_mode, info.st_uid, info.st_gid, 0 if os.path.isdir(path) else info.st_size, target)
+    return seen
+
+
+def run_all(project: ProjectDir, prefix: tuple[str, ...], env: dict | None = None) -> list:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(command):
+        return command, subprocess.run([*project_cli(), *prefix, *command], cwd=project.root, capture_output=True,
+                                       timeout=60, env=env or _quiet_env())
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, COMMANDS))
+
+
+def _quiet_env() -> dict:
+    return {**os.environ, "NO_COLOR": "1"}
+
+
+def _assert_refused(results, name: str) -> None:
+    for command, result in results:
+        text = (result.stdout + result.stderr).decode("utf-8", "replace")
+        assert "Traceback" not in text, (command, text)
+        assert "\x1b" not in text and "\0" not in text, (command, "raw control characters printed", text)
+        if command[0] == "ls":
+            continue  # `ls` names no project
+        assert result.returncode != 0, (command, name, text)
+        assert "invalid project name" in text or "invalid name" in text or "name: " in text, (command, text)
+
+
+@posix_only
+@pytest.mark.parametrize("source", ["file", "-p", "environment"])
+@pytest.mark.parametrize("case", list(BAD_NAMES))
+def test_a_bad_project_name_changes_nothing_outside_the_state_directory(tmp_path, case: str, source: str):
+    name = BAD_NAMES[case]
+    if source != "file" and "\0" in name:
+        pytest.skip("a NUL cannot be passed in argv or the environment")
+    project = contained_tree(tmp_path)
+    project.script("agent.py", EXITS)
+    project.compose({"api": {"script": "agent.py"}}, name=name if source == "file" else "t")
+    before = snapshot(tmp_path, project.root / ".mesh-compose")
+    if source == "file":
+        results = run_all(project, ())
+    elif source == "-p":
+        results = run_all(project, ("-p", name))
+    else:
+        results = run_all(project, (), {**_quiet_env(), "MESH_COMPOSE_PROJECT_NAME": name})
+    after = snapshot(tmp_path, project.root / ".mesh-compose")
+    assert after == before, {path: (before.get(path), after.get(path)) for path in set(before) | set(after)
+                             if before.get(path) != after.get(path)}
+    _assert_refused(results, name)
+
+
+@posix_only
+@pytest.mark.parametrize("link", ["state directory", ".mesh-compose"])
+def test_a_state_directory_that_is_a_symlink_is_refused_and_left_alone(tmp_path, link: str):
+    """A valid name whose directory resolves elsewhere (a cloned repository can carry the link)."""
+    project = contained_tree(tmp_path)
+    project.script("agent.py", EXITS)
+    project.compose({"api": {"script": "agent.py"}}, name="linked")
+    elsewhere = tmp_path / "a" / "b"
+    if link == "state directory":
+        (project.root / ".mesh-compose" / "linked").symlink_to(elsewhere)
+    else:
+        os.rmdir(project.root / ".mesh-compose")
+        (project.root / ".mesh-compose").symlink_to(elsewhere)
+    before = snapshot(tmp_path, project.root / ".mesh-compose" / "linked")
+    results = run_all(project, ())
+    after = snapshot(tmp_path, project.root / ".mesh-compose" / "linked")
+    assert after == before, {path: (before.get(path), after.get(path)) for path in set(before) | set(after)
+                             if before.get(path) != after.get(path)}
+    for command, result in results:
+        text = (result.stdout + result.stderr).decode("utf-8", "replace")
+        assert "Traceback" not in text, (command, text)
+        if command[0] not in ("ls", "config", "graph", "env", "export"):  # these never touch the state
+            assert result.returncode != 0 and "symlink" in text, (command, text)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from meshcompose.privatefiles import private_dir, write_atomic
+from meshcompose.errors import MeshComposeError
+from meshcompose.privatefiles import DamagedFileError, check_private_dir, private_dir, read_bounded, write_atomic
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 
@@ -18,12 +19,36 @@ def mode(path: Path) -> int:
 
 
 @posix_only
-def test_a_private_dir_is_created_0700_and_a_loose_one_tightened(tmp_path):
+def test_a_private_dir_is_created_0700_with_its_parents_and_a_loose_one_refused_unchanged(tmp_path):
     assert mode(private_dir(tmp_path / "a" / "b")) == 0o700
+    assert mode(tmp_path / "a") == 0o700  # a parent it created is private too
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o755)
     os.chmod(loose, 0o755)
-    assert private_dir(loose) == loose and mode(loose) == 0o700
+    for check in (private_dir, check_private_dir):
+        with pytest.raises(MeshComposeError, match="readable by others"):
+            check(loose)
+        assert mode(loose) == 0o755  # refused, never repaired
+
+
+@posix_only
+def test_a_bounded_read_refuses_a_symlink_a_fifo_and_a_file_too_large(tmp_path):
+    target = tmp_path / "doc"
+    target.write_bytes(b"x" * 10)
+    assert read_bounded(target, 10) == b"x" * 10
+    assert read_bounded(tmp_path / "missing", 10, missing_ok=True) is None
+    with pytest.raises(DamagedFileError, match="more than"):
+        read_bounded(target, 9)
+    with open(tmp_path / "sparse", "wb") as handle:
+        handle.truncate(512 << 20)  # sparse: costs no disk, and must cost no memory
+    with pytest.raises(DamagedFileError, match="more than"):
+        read_bounded(tmp_path / "sparse", 1 << 20)
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(DamagedFileError, match="symlink"):
+        read_bounded(tmp_path / "link", 100)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(DamagedFileError, match="not a regular file"):
+        read_bounded(tmp_path / "fifo", 100)
 
 
 @posix_only

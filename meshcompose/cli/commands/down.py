@@ -30,6 +30,8 @@ def render(result: DownResult) -> int:
     from meshcompose.app.down import DownMode
     from meshcompose.cli.render import print_marked
 
+    for note in result.notes:
+        print(note, file=sys.stderr)
     if result.registry_kept_for:
         print_marked([("✔", agent.name, "stopped") for agent in result.stopped])
         print(f"the MCP Mesh registry keeps running: other projects' agents use it "
@@ -41,6 +43,13 @@ def render(result: DownResult) -> int:
         print_marked([("✔", agent.name, "stopped") for agent in result.stopped])
         print(f"supervisor (pid {result.supervisor_pid}) stopped" if result.stopped else
               f"no agents were running; supervisor (pid {result.supervisor_pid}) stopped")
+    elif result.mode is DownMode.FORCED:
+        print_marked([("✔", agent.name, "stopped" + ("  (killed after its grace period)" if agent.forced else ""))
+                      for agent in result.stopped])
+        if result.supervisor_pid is not None:
+            print(f"supervisor (pid {result.supervisor_pid}) stopped")
+        elif not result.stopped:
+            print("nothing to stop: no agents running")
     elif not result.stopped:
         print("nothing to stop: no agents running")
     else:

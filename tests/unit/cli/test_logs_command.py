@@ -16,7 +16,9 @@ A = "2024-05-01T12:00:0{}.000000Z"
 
 
 def write_log(path: Path, *records: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from meshcompose.privatefiles import private_dir
+
+    private_dir(path.parent)  # 0700 with its parents, as mesh-compose makes them
     with open(path, "a") as f:
         f.write("".join(r + "\n" for r in records))
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from meshcompose.control import paths
+from meshcompose.errors import MeshComposeError
+from meshcompose.names import InvalidProjectNameError
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 
@@ -18,14 +20,31 @@ def mode(path: Path) -> int:
 
 
 @posix_only
-def test_state_dir_is_created_private_and_tightened(tmp_path):
+def test_state_dir_is_created_private_and_a_loose_one_refused_not_repaired(tmp_path):
     assert mode(paths.state_dir(tmp_path, "demo")) == 0o700
     assert mode(tmp_path / ".mesh-compose") == 0o700
     loose = tmp_path / "other" / ".mesh-compose"
     loose.mkdir(parents=True, mode=0o755)
     os.chmod(loose, 0o755)
-    assert paths.state_dir(tmp_path / "other", "demo") == loose / "demo"
-    assert mode(loose) == 0o700 and mode(loose / "demo") == 0o700
+    with pytest.raises(MeshComposeError, match="readable by others"):
+        paths.state_dir(tmp_path / "other", "demo")
+    assert mode(loose) == 0o755 and not (loose / "demo").exists()
+
+
+@pytest.mark.parametrize("name", ["../../..", "..", ".", "a/b", "/abs", "", "a\0b", "x\x1b[2J", "n" * 129, ".hidden",
+                                  "-dash", "a\nb", "é"])
+def test_no_path_is_built_from_a_name_that_breaks_the_rule(tmp_path, name):
+    for build in (paths.state_dir, paths.state_file, paths.lock_file, paths.plan_file, paths.check_state_dir):
+        with pytest.raises(InvalidProjectNameError) as caught:
+            build(tmp_path, name)
+        assert "\x1b" not in caught.value.message and "\0" not in caught.value.message
+        assert "\n" not in caught.value.message
+    assert os.listdir(tmp_path) == []  # not even `.mesh-compose/`
+
+
+@pytest.mark.parametrize("name", ["a", "A9", "my-project", "v1.2_x", "n" * 128])
+def test_a_name_that_follows_the_rule_is_one_component_below_mesh_compose(tmp_path, name):
+    assert paths.state_dir(tmp_path, name) == tmp_path / ".mesh-compose" / name
 
 
 def test_projects_are_kept_apart_by_name(tmp_path):

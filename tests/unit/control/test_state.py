@@ -62,6 +62,43 @@ def test_unreadable_state_is_an_error_with_a_hint(tmp_path, content, words):
     assert words in caught.value.message and caught.value.hint
 
 
+@pytest.mark.parametrize("damage", ["random bytes", "nested", "symlink", "sparse 512 MiB", "fifo"])
+def test_a_damaged_state_file_is_one_line_error_read_bounded(tmp_path, damage):
+    import os
+
+    paths.state_dir(tmp_path, "demo")
+    path = tmp_path / ".mesh-compose" / "demo" / "state.json"
+    if damage == "random bytes":
+        path.write_bytes(os.urandom(4096))
+    elif damage == "nested":
+        path.write_text("[" * 200_000 + "]" * 200_000)
+    elif damage == "symlink":
+        path.symlink_to(tmp_path / "nowhere.json")  # through it, the project would seem never to have run
+    elif damage == "sparse 512 MiB":
+        with open(path, "wb") as handle:
+            handle.truncate(512 << 20)
+    else:
+        os.mkfifo(path)  # a read would block for ever
+    with pytest.raises(state.DamagedStateError) as caught:
+        state.StateStore(tmp_path, "demo").read()
+    assert "\n" not in caught.value.message and len(caught.value.message) < 300
+    assert str(path) in caught.value.message and caught.value.hint
+
+
+def test_a_journal_line_never_hides_the_run_it_replaces(tmp_path):
+    """A line naming another token keeps the replaced run for `down`; a pid without a token is skipped."""
+    store = stored(tmp_path)
+    store.update_agent("api", status=AgentState.RUNNING, token="a" * 32, pid=4242, create_time=1.0)
+    store.write_now()
+    with open(store.spawns_path, "a") as journal:
+        journal.write('{"agent": "api", "pid": 1, "create_time": 2.0, "token": null}\n')  # no token: skipped
+        journal.write('{"agent": "api", "pid": 7, "create_time": 3.0, "token": "' + "b" * 32 + '"}\n')
+    reader = state.StateStore(tmp_path, "demo")
+    api = reader.read()["agents"]["api"]
+    assert (api["pid"], api["token"]) == (7, "b" * 32)
+    assert [(run["pid"], run["token"]) for run in reader.earlier_runs["api"]] == [(4242, "a" * 32)]
+
+
 def test_updates_are_coalesced_until_flush(tmp_path):
     store = stored(tmp_path)
     for index in range(50):

@@ -58,10 +58,14 @@ def test_a_signal_needs_the_token_where_readable_else_the_exact_create_time():
     # A readable token decides, whatever the create time says.
     assert belongs(recorded, "tok", 1000.7, "tok", readable=True)
     assert not belongs(recorded, "tok", 1000.0, "other", readable=True)
-    # No token to read (cleared, overwritten), or an unreadable environment
-    # (another user, mid-exec): the exact create time, not within 1 s.
+    # A readable environment without the token is not the agent's, even at the exact create time
+    # (a forged record naming an unrelated process of the same user).
     assert not belongs(recorded, "tok", 1000.5, None, readable=True)
-    assert belongs(recorded, "tok", 1000.0, None, readable=True)
+    assert not belongs(recorded, "tok", 1000.0, None, readable=True)
+    # An unreadable environment (another user, mid-exec): the exact create time, not within 1 s.
     assert belongs(recorded, "tok", 1000.0, None, readable=False)
     assert not belongs(recorded, "tok", 1000.5, None, readable=False)
-    assert not belongs(recorded, None, 999.2, None, readable=False)
+    # A record without a token never names a process to signal.
+    assert not belongs(recorded, None, 1000.0, None, readable=False)
+    assert not belongs(recorded, None, 1000.0, "tok", readable=True)
+    assert not belongs(recorded, "", 1000.0, None, readable=False)

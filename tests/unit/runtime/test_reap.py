@@ -166,3 +166,20 @@ def test_reap_project_refuses_while_a_supervisor_holds_the_lock(tmp_path: Path):
 def test_reap_project_of_a_project_that_never_ran(tmp_path: Path):
     assert reap.reap_project(tmp_path, "p") == []
     assert not (tmp_path / STATE_DIR_NAME / "p" / STATE_FILE_NAME).exists()
+
+
+def test_a_run_the_journal_replaced_is_still_reaped_and_reported_under_its_agent():
+    from meshcompose.control import state
+    from meshcompose.runtime.reap import Reaped, merged_runs, with_earlier_runs
+
+    api = state.new_agent(pid=7, create_time=3.0, token="b" * 32, depends_on=["db"])
+    db = state.new_agent(pid=8, create_time=4.0, token="c" * 32)
+    earlier = {"api": [{"pid": 4242, "create_time": 1.0, "token": "a" * 32, "pgid": 4242, "cgroup": None},
+                       {"pid": 5, "create_time": 1.0, "token": None, "pgid": 5, "cgroup": None},  # no token: left out
+                       {"pid": 8, "create_time": 4.0, "token": "c" * 32, "pgid": 8, "cgroup": None}]}  # db's: known
+    runs = with_earlier_runs({"api": api, "db": db}, earlier)
+    assert sorted(runs) == ["api", "api#2", "db"]
+    assert (runs["api#2"]["pid"], runs["api#2"]["token"], runs["api#2"]["depends_on"]) == (4242, "a" * 32, [])
+    outcomes = [Reaped("api", found=False, forced=False), Reaped("api#2", found=True, forced=True),
+                Reaped("db", found=False, forced=False)]
+    assert merged_runs(outcomes, {"api": api, "db": db}) == [Reaped("api", True, True), Reaped("db", False, False)]
