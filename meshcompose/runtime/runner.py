@@ -51,7 +51,7 @@ class RunnerContext(Protocol):
 
     @property
     def stopping(self) -> bool:
-        """The whole project is shutting down: nothing restarts."""
+        """The whole project is shutting down: nothing starts again (`AgentRunner.start_refused`)."""
 
     @property
     def mesh(self) -> bool:
@@ -118,6 +118,8 @@ class AgentRunner:
 
     async def run(self) -> None:
         """The whole life of the agent in this supervisor; returns when final."""
+        if self.start_refused():
+            return
         self.stop_requested = False
         self.dependency_failure = None
         self._set(state=AgentState.WAITING, final=False, message=None, exit_code=None)
@@ -155,6 +157,20 @@ class AgentRunner:
                 self._finish(AgentState.EXITED, code)
                 return
             self._set(restarts=self.status.restarts + 1)
+
+    def start_refused(self) -> bool:
+        """The rule that makes a stop win: once the project's shutdown has
+        begun, nothing starts this agent again. Every start passes here (a
+        new run, whoever asked for it: `start`, `restart`, a recreate, a
+        watch reload; and each process of a run, the restart policy's
+        included), with no await between this check and the spawn's
+        STARTING state, which the shutdown's `stop()` waits out. A run
+        scheduled before the shutdown and entered after it ends here."""
+        if not self.context.stopping:
+            return False
+        message = self.status.message if self.status.ever_started else "stopped before it started"
+        self._finish(AgentState.EXITED, self.status.exit_code, message)
+        return True
 
     @contextlib.contextmanager
     def _stoppable(self) -> Iterator[anyio.CancelScope]:
@@ -229,6 +245,8 @@ class AgentRunner:
         and cgroup: the recorder writes a new token at once) and its pid right
         after, before any other await: a supervisor SIGKILLed in between
         leaves nothing `down` cannot find."""
+        if self.start_refused():
+            return None
         token = identity.new_token()
         self._new_log_matcher()
         self._cgroup = cgroup.create(token)
