@@ -27,7 +27,7 @@ from meshcompose.proc import cgroup, identity, process
 from meshcompose.runtime import conditions
 from meshcompose.runtime.events import EXPOSED, AgentStatus, Notice, Observer
 from meshcompose.runtime.health import LogMatcher, Probe, monitor
-from meshcompose.runtime.resources import Breach, ResourceWatcher
+from meshcompose.runtime.resources import Breach, ResourceWatcher, kernel_memory_breach
 from meshcompose.units import plural
 
 # After the leader exits, how long its output pipes may still drain.
@@ -74,6 +74,7 @@ class AgentRunner:
         self._process: anyio.abc.Process | None = None
         self._identity: process.ProcessIdentity | None = None
         self._cgroup: Path | None = None  # this run's cgroup, where cgroups are available
+        self._kernel_limits: frozenset[str] = frozenset()  # what the cgroup's own limits hold: cpu, memory
         self._exited = anyio.Event()
         self._wait_scope: anyio.CancelScope | None = None
         self.stop_requested = False
@@ -250,6 +251,8 @@ class AgentRunner:
         token = identity.new_token()
         self._new_log_matcher()
         self._cgroup = cgroup.create(token)
+        limits = self.agent.resources
+        self._kernel_limits = cgroup.limit(self._cgroup, memory=limits.memory_limit, cpu=limits.cpu_limit)
         self._set(state=AgentState.STARTING, exit_code=None, token=token, pid=None, create_time=None,
                   cgroup=str(self._cgroup) if self._cgroup else None, exposed=())
         self._exit_reason = None
@@ -291,7 +294,7 @@ class AgentRunner:
         if self._identity is None or limits == Resources():
             return
         described, notes = self.context.resources.watch(
-            self.agent.name, self._identity, token, limits, self._stop_for_limit)
+            self.agent.name, self._identity, token, limits, self._stop_for_limit, held=self._kernel_limits)
         for note in notes:
             self._notice(note.text, note.level)
         self._set(limits=described)
@@ -312,6 +315,15 @@ class AgentRunner:
         self._notice(breach.detail, "warning")
         await self._terminate(self.agent.stop_grace_period)
 
+    def _tell_kernel_breach(self) -> None:
+        """An exit by the kernel's OOM killer is a memory-limit stop, as a
+        sampled breach is: the same status, message and restart policy."""
+        limit = self.agent.resources.memory_limit
+        if "memory" in self._kernel_limits and limit is not None and cgroup.oom_killed(self._cgroup):
+            breach = kernel_memory_breach(limit)
+            self._exit_reason = breach.message
+            self._notice(breach.detail, "warning")
+
     def _started_text(self, pid: int) -> str:
         if self.launch.interpreter:
             version = f" {self.launch.python_version}" if self.launch.python_version else ""
@@ -329,6 +341,7 @@ class AgentRunner:
             code = await proc.wait()
             self._exited.set()
             health.cancel()
+            self._tell_kernel_breach()
             process.kill_tree(self._identity, token, self._cgroup, leader_exited=True)  # nothing of it may outlive it
             with anyio.move_on_after(PIPE_DRAIN_SECONDS):
                 await drained.wait()
