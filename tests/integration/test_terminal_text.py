@@ -126,3 +126,18 @@ def test_an_error_quoting_the_users_input_prints_no_control_character(project: P
     assert code == 3, text
     assert "^[" in text or "\\x1b" in text, text  # the ESC is there, as text
     assert "Traceback" not in text
+
+
+def test_top_shows_an_agents_command_line_as_text(project: ProjectDir) -> None:
+    project.script("idle.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    (project.root / "mesh-compose.yaml").write_text(
+        f"name: t\npython: {{interpreter: {sys.executable}}}\n"
+        'agents:\n  idle:\n    script: idle.py\n    args: ["\\e]0;owned\\a\\e[2J"]\n    stop_grace_period: 1s\n')
+    up = project.cli("up", "-d")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        top = project.cli("top")
+        assert "^[]0;owned^G^[[2J" in top.stdout, top.stdout + top.stderr
+        assert "\x1b" not in top.stdout and "\x07" not in top.stdout
+    finally:
+        project.cli("down")
