@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +107,8 @@ def _with_registry(project: Project, selected: list[str]) -> tuple[Project, list
 class EnvResult:
     rows: tuple[dict[str, Any], ...]  # per Python agent: interpreter, version, kind, rule, packages
     too_old: InterpreterVersionError | None = None  # an interpreter below `requires`: the rows say which
+    # Where an agent has memory_limit or cpu_limit: what holds them here, the cgroup or the sampling.
+    limits: str | None = None
 
     @property
     def missing(self) -> bool:
@@ -129,11 +132,21 @@ def env(project: Project, options: EnvOptions) -> EnvResult:
         # Shown even when an interpreter is too old: the table says which and why.
         resolved = resolve.resolve_project(project, names, verify_versions=False)
     rows = tuple(_env_row(name, python) for name, python in resolved.items())
+    limits = _limits(project, names)
     try:
         resolve.check_versions(resolved)
     except InterpreterVersionError as error:
-        return EnvResult(rows, too_old=error)
-    return EnvResult(rows)
+        return EnvResult(rows, too_old=error, limits=limits)
+    return EnvResult(rows, limits=limits)
+
+
+def _limits(project: Project, names: Sequence[str] | None) -> str | None:
+    chosen = [project.agents[name] for name in names or project.agents]
+    if not any(agent.resources.memory_limit or agent.resources.cpu_limit for agent in chosen):
+        return None
+    from meshcompose.runtime.resources import limits_summary
+
+    return limits_summary()
 
 
 def _env_row(name: str, python: ResolvedPython) -> dict[str, Any]:

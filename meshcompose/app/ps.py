@@ -60,7 +60,7 @@ class Row:
     Interpreter: str | None
     Message: str | None
     LogPath: str
-    Limits: str | None  # e.g. "memory 1.0 GiB (sampled RSS, no hard limit); cpu 0.5 (CPU 1, duty cycle 50%)"
+    Limits: str | None  # e.g. "memory 1.0 GiB (sampled); cpu 0.5 (CPU 1, duty cycle 50%)", "memory 100 MiB (cgroup)"
     Mesh: str | None = None  # registered | unhealthy | None (not listed, or no registry)
     Capabilities: int | None = None
     # What it listens on beyond the loopback host the project asked for, as

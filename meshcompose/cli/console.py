@@ -9,6 +9,9 @@ when output goes idle (the supervisor's `recorder.Flusher` does it 50 ms after
 output stops).
 
 The caller decides about colour (`meshcompose.cli.render.color_enabled`).
+Everything shown passes `safetext.terminal_safe`: an agent's colours
+stay where colour is on, every other control sequence it prints (a title,
+a clipboard write, a screen clear) arrives as visible text.
 A reader that goes away (`mesh-compose up | head`) is not an error: the mux
 sets `broken` and drops further output.
 
@@ -32,6 +35,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from meshcompose.app.logs import utc_timestamp
+from meshcompose.safetext import terminal_safe
 
 # Ten hues far apart, handed out in order (the first ten agents never share
 # one, and no two are a normal/bright pair of the same hue, which look alike
@@ -182,7 +186,7 @@ class ConsoleMux:
             return
         self._names.append(name)
         self._colors[name] = self._pick_color(name)
-        self._width = max(self._width, len(name))
+        self._width = max(self._width, len(terminal_safe(name, color=False)))
         self._prefixes = {n: self._build_prefixes(n) for n in self._names}
 
     def _pick_color(self, name: str) -> str:
@@ -191,7 +195,7 @@ class ConsoleMux:
         return PALETTE[len(self._colors) % len(PALETTE)]
 
     def _build_prefixes(self, name: str) -> tuple:
-        padded = name.ljust(self._width)
+        padded = terminal_safe(name, color=False).ljust(self._width)
         if not self.color:
             return f"{padded} | ", f"{padded} | "
         code = self._colors[name]
@@ -207,7 +211,7 @@ class ConsoleMux:
         head = (prefixes[1] if stream == "err" else prefixes[0]) if self.prefix else ""
         if self.timestamps:
             head += (when if isinstance(when, str) else utc_timestamp(when)) + " "
-        self._write(f"{head}{text}\n")
+        self._write(f"{head}{terminal_safe(text, color=self.color)}\n")
 
     def lines(self, agent: str, texts: list[str], stream: str = "out") -> None:
         """A batch of an agent's lines: one string join, however many lines."""
@@ -220,13 +224,19 @@ class ConsoleMux:
             self.add_name(agent)
             prefixes = self._prefixes[agent]
         head = (prefixes[1] if stream == "err" else prefixes[0]) if self.prefix else ""
-        self._write(head + ("\n" + head).join(texts) + "\n")
+        block = "\n".join(texts)  # one search for control characters, however many lines
+        safe = terminal_safe(block, color=self.color, newlines=True)
+        if safe is block:
+            self._write(head + ("\n" + head).join(texts) + "\n")
+        else:
+            self._write(head + safe.replace("\n", "\n" + head) + "\n")
 
     def event(self, agent: str | None, message: str, level: str = "info", marker: str | None = None) -> None:
         """A message of mesh-compose's own about `agent` (None: the project);
         `marker` replaces the arrow (watch mode's ⟳), where the terminal can show it."""
         arrow = marker if marker is not None and _can_encode(self.out, marker) else self.arrow
-        label = (agent or "").ljust(self._width)
+        label = terminal_safe(agent or "", color=False).ljust(self._width)
+        message = terminal_safe(message, color=False, newlines=True)
         marker = f"{label} {arrow}" if label else arrow
         word = _LEVEL_WORD.get(level, f"{level}: ")
         stamp = utc_timestamp() + " " if self.timestamps else ""

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from meshcompose.errors import MeshComposeError
+from meshcompose.safetext import terminal_safe
 from meshcompose.units import plural
 
 if TYPE_CHECKING:
@@ -38,15 +39,21 @@ def color_enabled(stream: TextIO, no_color: bool = False) -> bool:
 
 
 def print_error(error: MeshComposeError, *, no_color: bool = False, stream: TextIO = sys.stderr) -> None:
+    """The message and hint; whatever of the user's input they quote (a key,
+    a name, a value) reaches the terminal as visible text."""
     style = Style(color_enabled(stream, no_color))
-    stream.write(f"{style.alarm('error:')} {error.message}\n")
+    stream.write(f"{style.alarm('error:')} {_plain(error.message)}\n")
     if error.hint:
-        stream.write(f"{style.dim('hint:')} {error.hint}\n")
+        stream.write(f"{style.dim('hint:')} {_plain(error.hint)}\n")
     stream.flush()
 
 
+def _plain(text: str) -> str:
+    return terminal_safe(text, color=False, newlines=True)
+
+
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {_plain(message)}\n")
 
 
 def print_warnings(warnings: Iterable[str]) -> None:
@@ -64,15 +71,15 @@ def print_marked(rows: Sequence[tuple]) -> None:
 def print_outcome(outcome: WaitOutcome) -> int:
     """How waiting for agents ended; the exit code (1 unless every one is up)."""
     if outcome.supervisor_exit is not None:
-        print(f"the detached supervisor exited with code {outcome.supervisor_exit}:\n{outcome.supervisor_log}",
-              file=sys.stderr)
+        print(f"the detached supervisor exited with code {outcome.supervisor_exit}:\n"
+              f"{_plain(outcome.supervisor_log)}", file=sys.stderr)
         return 1
     rows = []
     for agent in outcome.agents:
         detail = f"  {agent.message}" if agent.message and agent.reached is not True else ""
         if agent.reached is None:
             detail += "  (not up in time; see `mesh-compose logs`)"
-        rows.append((MARKS[agent.reached], agent.name, f"{agent.status}{detail}"))
+        rows.append((MARKS[agent.reached], _plain(agent.name), _plain(f"{agent.status}{detail}")))
     print_marked(rows)
     return 0 if outcome.ok else 1
 

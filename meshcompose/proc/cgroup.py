@@ -18,6 +18,17 @@ environment escapes once its parent is gone. Also, the agent joins its cgroup
 just after exec: a child it forks in its first instants (before the move)
 stays outside, found only by the token.
 
+Limits. Where the hierarchy delegates the `memory` and `cpu` controllers to
+our cgroup's children, they are enabled for the agents' cgroups (in the
+`mesh-compose` cgroup, which this module made) and `limit()` writes an
+agent's `memory.max` (with `memory.swap.max` 0 and `memory.oom.group` 1:
+the whole agent is killed, as a sampled breach stops it) and `cpu.max`
+into its cgroup before the agent joins it. The kernel then holds them for
+every process of the agent, a child that left the process group included.
+`oom_killed()` tells an exit by the kernel's OOM killer. Elsewhere (no such
+controller, as on a hybrid hierarchy whose memory and cpu controllers are
+bound to cgroup v1), `runtime.resources` samples instead.
+
 Stdlib only; `down` imports it.
 """
 
@@ -31,6 +42,9 @@ import sys
 from pathlib import Path
 
 BASE_NAME = "mesh-compose"
+LIMIT_CONTROLLERS = ("cpu", "memory")
+CPU_PERIOD_US = 100_000
+CPU_MIN_QUOTA_US = 1_000  # the kernel's smallest cpu.max quota
 _TOKEN_NAME = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -89,6 +103,78 @@ def create(token: str) -> Path | None:
     except OSError:
         return None
     return path
+
+
+def offered_limits() -> frozenset[str]:
+    """The controllers (`cpu`, `memory`) whose limits agent cgroups can have
+    here; read only (for `env` and the docs' "which one applies")."""
+    mount = _cgroup2_mount()
+    if mount is None:
+        return frozenset()
+    own = mount / _own_cgroup().lstrip("/")
+    return frozenset(_read(own / "cgroup.subtree_control").split()) & frozenset(LIMIT_CONTROLLERS)
+
+
+@functools.lru_cache(maxsize=1)
+def limit_controllers() -> frozenset[str]:
+    """The controllers enabled for agent cgroups: those offered to the
+    `mesh-compose` cgroup, enabled in its `cgroup.subtree_control` (ours: it
+    holds no process, so the kernel allows it). Nothing above it is changed."""
+    base = root()
+    if base is None:
+        return frozenset()
+    offered = frozenset(_read(base / "cgroup.controllers").split()) & frozenset(LIMIT_CONTROLLERS)
+    enabled = frozenset(_read(base / "cgroup.subtree_control").split())
+    missing = sorted(offered - enabled)
+    if missing:
+        _write(base / "cgroup.subtree_control", " ".join(f"+{name}" for name in missing))
+        enabled = frozenset(_read(base / "cgroup.subtree_control").split())
+    return offered & enabled
+
+
+def limit(path: Path | None, *, memory: int | None, cpu: float | None) -> frozenset[str]:
+    """Write the kernel's limits into the agent's (still empty) cgroup;
+    returns those that hold (`memory`, `cpu`): the others are sampled."""
+    if path is None or (memory is None and cpu is None):
+        return frozenset()
+    available = limit_controllers()
+    held = set()
+    if memory is not None and "memory" in available and _write(path / "memory.max", str(memory)):
+        _write(path / "memory.swap.max", "0")  # absent without swap accounting: nothing to hold then
+        _write(path / "memory.oom.group", "1")
+        held.add("memory")
+    if cpu is not None and "cpu" in available:
+        quota = max(CPU_MIN_QUOTA_US, round(cpu * CPU_PERIOD_US))
+        if _write(path / "cpu.max", f"{quota} {CPU_PERIOD_US}"):
+            held.add("cpu")
+    return frozenset(held)
+
+
+def oom_killed(path: Path | None) -> bool:
+    """Whether the kernel's OOM killer killed a process of the cgroup
+    (`oom_kill` in its memory.events)."""
+    if path is None:
+        return False
+    for line in _read(path / "memory.events").splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value) > 0
+    return False
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _write(path: Path, text: str) -> bool:
+    try:
+        path.write_text(text + "\n")
+    except OSError:
+        return False
+    return True
 
 
 def trusted(recorded: str | None, token: str | None) -> Path | None:

@@ -10,22 +10,31 @@ agent gracefully; its restart policy then applies.
 
 Mechanisms, honestly:
 
-- timeout and memory_limit are enforced by this watcher. The memory figure is
-  the summed RSS of the tree, sampled, so an agent can overshoot for up to
-  one period. No hard kernel limit is applied: RLIMIT_AS limits virtual
-  memory, not RSS, and would break ordinary programs; a cgroup v2 memory
-  controller is detected and reported (`mechanisms()`) but not yet used.
+- Where the agent's run has its own cgroup v2 with the `memory` and `cpu`
+  controllers (`proc.cgroup.limit`), the kernel holds memory_limit
+  (`memory.max`, no swap, the whole agent OOM-killed together) and
+  cpu_limit (`cpu.max`) for every process of the agent, whatever group or
+  session it is in; this watcher then samples neither. Its status says
+  `(cgroup)`.
+- Elsewhere, memory_limit is enforced by this watcher: the summed RSS of the
+  tree, sampled, so an agent can overshoot for up to one period, and a
+  process that left the tree (setsid and a fresh environment) is not
+  counted. RLIMIT_AS limits virtual memory, not RSS, and would break
+  ordinary programs. Its status says `(sampled)`.
+- timeout is always this watcher's.
 - listening beyond loopback (no limit, the same sampling): an agent asked for a
   loopback host (`meshplan.requested_host`) has its tree's sockets looked at
   LISTEN_FIRST s after its start, then doubling up to every LISTEN_PERIOD s;
   what listens beyond loopback goes to its runner, each address once (`on_exposed`).
-- cpu_limit pins the agent to ceil(limit) CPUs (affinity, inherited by its
-  children) and, for a fraction, runs a SIGSTOP/SIGCONT duty cycle on its
-  process group (`throttle`). A platform without a mechanism gets a warning.
+- Without a cgroup, cpu_limit pins the agent to ceil(limit) CPUs (affinity,
+  inherited by its children) and, for a fraction, runs a SIGSTOP/SIGCONT
+  duty cycle on its process group (`throttle`): a child that leaves the
+  group escapes the fraction. A platform without a mechanism gets a warning.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -38,7 +47,7 @@ import anyio
 import psutil
 
 from meshcompose.model import Resources
-from meshcompose.proc import process, sockets
+from meshcompose.proc import cgroup, process, sockets
 from meshcompose.proc import tree as proctree
 from meshcompose.runtime import throttle
 from meshcompose.units import format_duration, format_size, plural
@@ -88,13 +97,25 @@ def can_pin() -> bool:
 
 def mechanisms() -> dict[str, str]:
     """Which mechanism enforces each limit here, for `env` / `ps --format json`."""
+    offered = cgroup.offered_limits()
+    sampled = f"sampled: summed RSS of the process tree every {SAMPLE_SECONDS:g}s ({_no_kernel_memory_limit()})"
     return {
         "timeout": "watcher: stop signal, grace, kill",
-        "memory_limit": f"watcher: summed RSS of the process tree every {SAMPLE_SECONDS:g}s; "
-                        f"hard limit: {_hard_memory_limit()}",
-        "cpu_limit_whole": "CPU affinity" if can_pin() else "none: this platform cannot pin CPUs",
-        "cpu_limit_fraction": _fraction_mechanism(),
+        "memory_limit": "cgroup: memory.max of the agent's cgroup" if "memory" in offered else sampled,
+        "cpu_limit_whole": "cgroup: cpu.max of the agent's cgroup" if "cpu" in offered else (
+            "CPU affinity" if can_pin() else "none: this platform cannot pin CPUs"),
+        "cpu_limit_fraction": "cgroup: cpu.max of the agent's cgroup" if "cpu" in offered else _fraction_mechanism(),
     }
+
+
+def limits_summary() -> str:
+    """Which mechanism holds memory_limit and cpu_limit here, in one line
+    (`env`): `cgroup` (the kernel's) or `sampled` (this watcher)."""
+    offered = cgroup.offered_limits()
+    memory = "cgroup memory.max" if "memory" in offered else "sampled RSS"
+    cpu = "cgroup cpu.max" if "cpu" in offered else "affinity and a duty cycle"
+    why = "" if offered == {"cpu", "memory"} else f" ({_no_kernel_memory_limit()})"
+    return f"memory_limit: {memory}; cpu_limit: {cpu}{why}"
 
 
 def _fraction_mechanism() -> str:
@@ -104,17 +125,19 @@ def _fraction_mechanism() -> str:
     return f"SIGSTOP/SIGCONT duty cycle on the process group every {throttle.PERIOD_SECONDS * 1000:g}ms{pinned}"
 
 
-def _hard_memory_limit() -> str:
-    """Why no kernel limit is applied (the honest answer for this machine)."""
+def _no_kernel_memory_limit() -> str:
+    """Why the kernel's limits do not hold here (the honest answer for this machine)."""
     group = _own_cgroup_v2()
     if group is None:
-        return "none (no cgroup v2 here)"
-    controllers = _read_text(group / "cgroup.controllers").split()
-    if "memory" not in controllers:
-        return f"none (cgroup v2 offers no memory controller here: {' '.join(controllers) or 'none'})"
-    if not os.access(group, os.W_OK):
-        return "none (cgroup v2 memory controller present but not delegated to this user)"
-    return "none (a writable cgroup v2 memory controller exists; mesh-compose does not use it yet)"
+        return "no cgroup v2 here"
+    if cgroup.root() is None:
+        return "cgroup v2 is not writable here"
+    delegated = _read_text(group / "cgroup.subtree_control").split()
+    missing = [name for name in cgroup.LIMIT_CONTROLLERS if name not in delegated]
+    if not missing:
+        return "cgroup v2 memory and cpu controllers available"
+    return (f"cgroup v2 does not give this cgroup's children the {' and '.join(missing)} "
+            f"controller{'s' if len(missing) > 1 else ''}")
 
 
 def _own_cgroup_v2() -> Path | None:
@@ -181,14 +204,18 @@ def pin(pid: int, cpus: Sequence[int]) -> None:
                 pass  # a thread that just ended
 
 
-def describe(resources: Resources, plan: CpuPlan | None) -> str | None:
-    """One line for the agent's status: which limits hold and how."""
+def describe(resources: Resources, plan: CpuPlan | None, held: frozenset[str] = frozenset()) -> str | None:
+    """One line for the agent's status (`ps`): which limits hold and how;
+    `held`: those the agent's cgroup holds (`cgroup`), the others are `sampled`."""
     parts = []
     if resources.timeout is not None:
         parts.append(f"timeout {format_duration(resources.timeout)}")
     if resources.memory_limit is not None:
-        parts.append(f"memory {format_size(resources.memory_limit)} (sampled RSS, no hard limit)")
-    if plan is not None and (plan.cpus or plan.share):
+        memory_by = "cgroup" if "memory" in held else "sampled"
+        parts.append(f"memory {format_size(resources.memory_limit)} ({memory_by})")
+    if resources.cpu_limit is not None and "cpu" in held:
+        parts.append(f"cpu {resources.cpu_limit:g} (cgroup)")
+    elif plan is not None and (plan.cpus or plan.share):
         how = [f"CPU {','.join(map(str, plan.cpus))}"] if plan.cpus else []
         how += [f"duty cycle {plan.share:.0%}"] if plan.share else []
         parts.append(f"cpu {resources.cpu_limit:g} ({', '.join(how)})")
@@ -237,27 +264,31 @@ class ResourceWatcher:
         self._warned: dict[str, set[sockets.Listener]] = {}  # once per agent per address, across restarts
 
     def watch(self, name: str, ident: process.ProcessIdentity, token: str, resources: Resources,
-              on_breach: OnBreach) -> tuple[str | None, list[Note]]:
-        """Enforce `resources` on the agent `name` just spawned as `ident`.
+              on_breach: OnBreach, *, held: frozenset[str] = frozenset()) -> tuple[str | None, list[Note]]:
+        """Enforce `resources` on the agent `name` just spawned as `ident`,
+        but for the limits its cgroup holds (`held`: `memory`, `cpu`).
 
         Returns the status description of the active mechanisms and the notes
         to show (each agent's notes only the first time: restarts stay quiet).
         """
         self._release(name)
-        watched = _Watched(ident, token, resources, on_breach)
+        sampled = dataclasses.replace(
+            resources, memory_limit=None if "memory" in held else resources.memory_limit,
+            cpu_limit=None if "cpu" in held else resources.cpu_limit)
+        watched = _Watched(ident, token, sampled, on_breach)
         if resources.timeout is not None:
             watched.deadline = self._clock() + resources.timeout
         plan: CpuPlan | None = None
         notes: list[Note] = []
-        if resources.cpu_limit is not None:
-            plan, notes = self._apply_cpu(name, watched, resources.cpu_limit)
+        if sampled.cpu_limit is not None:
+            plan, notes = self._apply_cpu(name, watched, sampled.cpu_limit)
         self._watched[name] = watched
         self._start_cycle(watched)
         self._wake.set()
         if name in self._told:
             notes = []
         self._told.add(name)
-        return describe(resources, plan), notes
+        return describe(resources, plan, held), notes
 
     def watch_listening(self, name: str, ident: process.ProcessIdentity, token: str,
                         asked_host: str | None, on_exposed: OnExposed) -> None:
@@ -383,6 +414,12 @@ class ResourceWatcher:
 def _timeout_breach(timeout: float) -> Breach:
     text = f"timeout after {format_duration(timeout)}"
     return Breach("timeout", text, f"{text}: stopping")
+
+
+def kernel_memory_breach(limit: int) -> Breach:
+    """The kernel's OOM killer ended the agent at its cgroup's memory.max."""
+    text = f"memory limit {format_size(limit)} exceeded"
+    return Breach("memory", text, f"{text}: killed by the kernel (cgroup memory.max {limit} bytes)")
 
 
 def _memory_breach(limit: int, used: proctree.TreeUsage) -> Breach:

@@ -27,7 +27,7 @@ from meshcompose.proc import cgroup, identity, process
 from meshcompose.runtime import conditions
 from meshcompose.runtime.events import EXPOSED, AgentStatus, Notice, Observer
 from meshcompose.runtime.health import LogMatcher, Probe, monitor
-from meshcompose.runtime.resources import Breach, ResourceWatcher
+from meshcompose.runtime.resources import Breach, ResourceWatcher, kernel_memory_breach
 from meshcompose.units import plural
 
 # After the leader exits, how long its output pipes may still drain.
@@ -51,7 +51,7 @@ class RunnerContext(Protocol):
 
     @property
     def stopping(self) -> bool:
-        """The whole project is shutting down: nothing restarts."""
+        """The whole project is shutting down: nothing starts again (`AgentRunner.start_refused`)."""
 
     @property
     def mesh(self) -> bool:
@@ -74,6 +74,7 @@ class AgentRunner:
         self._process: anyio.abc.Process | None = None
         self._identity: process.ProcessIdentity | None = None
         self._cgroup: Path | None = None  # this run's cgroup, where cgroups are available
+        self._kernel_limits: frozenset[str] = frozenset()  # what the cgroup's own limits hold: cpu, memory
         self._exited = anyio.Event()
         self._wait_scope: anyio.CancelScope | None = None
         self.stop_requested = False
@@ -118,6 +119,8 @@ class AgentRunner:
 
     async def run(self) -> None:
         """The whole life of the agent in this supervisor; returns when final."""
+        if self.start_refused():
+            return
         self.stop_requested = False
         self.dependency_failure = None
         self._set(state=AgentState.WAITING, final=False, message=None, exit_code=None)
@@ -155,6 +158,20 @@ class AgentRunner:
                 self._finish(AgentState.EXITED, code)
                 return
             self._set(restarts=self.status.restarts + 1)
+
+    def start_refused(self) -> bool:
+        """The rule that makes a stop win: once the project's shutdown has
+        begun, nothing starts this agent again. Every start passes here (a
+        new run, whoever asked for it: `start`, `restart`, a recreate, a
+        watch reload; and each process of a run, the restart policy's
+        included), with no await between this check and the spawn's
+        STARTING state, which the shutdown's `stop()` waits out. A run
+        scheduled before the shutdown and entered after it ends here."""
+        if not self.context.stopping:
+            return False
+        message = self.status.message if self.status.ever_started else "stopped before it started"
+        self._finish(AgentState.EXITED, self.status.exit_code, message)
+        return True
 
     @contextlib.contextmanager
     def _stoppable(self) -> Iterator[anyio.CancelScope]:
@@ -229,9 +246,13 @@ class AgentRunner:
         and cgroup: the recorder writes a new token at once) and its pid right
         after, before any other await: a supervisor SIGKILLed in between
         leaves nothing `down` cannot find."""
+        if self.start_refused():
+            return None
         token = identity.new_token()
         self._new_log_matcher()
         self._cgroup = cgroup.create(token)
+        limits = self.agent.resources
+        self._kernel_limits = cgroup.limit(self._cgroup, memory=limits.memory_limit, cpu=limits.cpu_limit)
         self._set(state=AgentState.STARTING, exit_code=None, token=token, pid=None, create_time=None,
                   cgroup=str(self._cgroup) if self._cgroup else None, exposed=())
         self._exit_reason = None
@@ -273,7 +294,7 @@ class AgentRunner:
         if self._identity is None or limits == Resources():
             return
         described, notes = self.context.resources.watch(
-            self.agent.name, self._identity, token, limits, self._stop_for_limit)
+            self.agent.name, self._identity, token, limits, self._stop_for_limit, held=self._kernel_limits)
         for note in notes:
             self._notice(note.text, note.level)
         self._set(limits=described)
@@ -294,6 +315,15 @@ class AgentRunner:
         self._notice(breach.detail, "warning")
         await self._terminate(self.agent.stop_grace_period)
 
+    def _tell_kernel_breach(self) -> None:
+        """An exit by the kernel's OOM killer is a memory-limit stop, as a
+        sampled breach is: the same status, message and restart policy."""
+        limit = self.agent.resources.memory_limit
+        if "memory" in self._kernel_limits and limit is not None and cgroup.oom_killed(self._cgroup):
+            breach = kernel_memory_breach(limit)
+            self._exit_reason = breach.message
+            self._notice(breach.detail, "warning")
+
     def _started_text(self, pid: int) -> str:
         if self.launch.interpreter:
             version = f" {self.launch.python_version}" if self.launch.python_version else ""
@@ -311,6 +341,7 @@ class AgentRunner:
             code = await proc.wait()
             self._exited.set()
             health.cancel()
+            self._tell_kernel_breach()
             process.kill_tree(self._identity, token, self._cgroup, leader_exited=True)  # nothing of it may outlive it
             with anyio.move_on_after(PIPE_DRAIN_SECONDS):
                 await drained.wait()

@@ -80,7 +80,9 @@ class Supervisor:
         return self.exit_code()
 
     def start(self, names: Sequence[str]) -> list[str]:
-        """Starts the named agents that are not already active."""
+        """Starts the named agents that are not already active; returns them.
+        Once the shutdown has begun, none: each runner refuses to start
+        (`AgentRunner.start_refused`, the one place of that rule)."""
         started = []
         for name in names:
             runner = self._runners.get(name)
@@ -91,7 +93,7 @@ class Supervisor:
                 self._runners[name] = runner
             self._task_group().start_soon(runner.run, name=f"agent {name}")
             started.append(name)
-        return started
+        return [] if self.stopping else started
 
     def add_launches(self, launches: Mapping[str, LaunchSpec],
                      agents: Mapping[str, Agent] | None = None) -> None:

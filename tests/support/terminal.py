@@ -35,3 +35,31 @@ def run_in_pty(argv, reply: bytes, deadline: float = 60.0):
             proc.kill()
             proc.wait()
         os.close(controller)
+
+
+def output_on_pty(argv, *, cwd, env, deadline: float = 60.0) -> tuple[int, bytes]:
+    """Run `argv` with a pty as its terminal until it exits; (exit code, the bytes the terminal received)."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=terminal, stdout=terminal, stderr=terminal,
+                            close_fds=True)
+    os.close(terminal)
+    output, end = b"", time.monotonic() + deadline
+    try:
+        while time.monotonic() < end:
+            ready, _, _ = select.select([controller], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # the terminal closed: the child is gone
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=10), output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(controller)

@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(list(result.rows), indent=2) + "\n")
     else:
         _print_table(result.rows, args.no_color)
+        if result.limits:
+            print(f"resource limits here: {result.limits}")
     if result.too_old is not None:
         from meshcompose.cli.render import print_error
 

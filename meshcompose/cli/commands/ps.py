@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from meshcompose.safetext import terminal_safe
+
 if TYPE_CHECKING:
     from meshcompose.app.ps import PsResult, Row
 
 COLUMNS = ("NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON")
 MESH_COLUMNS = ("MESH", "CAPS")
 EXPOSED_COLUMN = "EXPOSED"  # only when some agent listens beyond the loopback host asked for
+LIMITS_COLUMN = "LIMITS"  # only when some agent has limits: each with what holds it, `(cgroup)` or `(sampled)`
 MESSAGE_COLUMN = "MESSAGE"  # last, and only when some agent has one: why it is unhealthy, failed, skipped
 
 
@@ -116,11 +119,13 @@ def render_table(rows: Sequence[Row], mesh: bool = False) -> str:
     columns = [*COLUMNS, *MESH_COLUMNS] if mesh else list(COLUMNS)
     lines = [columns, *(table_cells(row, mesh) for row in rows)]
     for column, cell in ((EXPOSED_COLUMN, lambda row: ",".join(row.Exposed)),
+                         (LIMITS_COLUMN, lambda row: row.Limits or ""),
                          (MESSAGE_COLUMN, lambda row: row.Message or "")):
         if any(cell(row) for row in rows):
             columns.append(column)
             for line, row in zip(lines[1:], rows):
                 line.append(cell(row))
+    lines = [[terminal_safe(cell, color=False) for cell in line] for line in lines]  # names, messages: text
     widths = [max(len(line[index]) for line in lines) for index in range(len(columns))]
     return "".join("   ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() + "\n"
                    for line in lines)

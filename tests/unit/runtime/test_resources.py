@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from meshcompose.model import AgentState, Resources
-from meshcompose.proc import process
+from meshcompose.proc import cgroup, process
 from meshcompose.proc import tree as proctree
 from meshcompose.runtime import resources, throttle
 from meshcompose.runtime.events import AgentStatus
@@ -47,8 +47,34 @@ def test_plan_cpu_warns_where_a_mechanism_is_missing():
 def test_mechanisms_name_every_limit_and_never_claim_rlimit_as():
     found = resources.mechanisms()
     assert set(found) == {"timeout", "memory_limit", "cpu_limit_whole", "cpu_limit_fraction"}
-    assert "hard limit: none (" in found["memory_limit"]
+    kernel = cgroup.offered_limits()
+    assert found["memory_limit"].startswith("cgroup: memory.max" if "memory" in kernel else "sampled: summed RSS")
+    assert found["cpu_limit_fraction"].startswith("cgroup: cpu.max" if "cpu" in kernel else "SIGSTOP/SIGCONT")
     assert "RLIMIT" not in " ".join(found.values())
+
+
+def test_the_summary_says_which_mechanism_holds_each_limit(monkeypatch):
+    monkeypatch.setattr(cgroup, "offered_limits", lambda: frozenset({"cpu", "memory"}))
+    assert resources.limits_summary() == "memory_limit: cgroup memory.max; cpu_limit: cgroup cpu.max"
+    monkeypatch.setattr(cgroup, "offered_limits", lambda: frozenset())
+    assert resources.limits_summary().startswith("memory_limit: sampled RSS; cpu_limit: affinity and a duty cycle (")
+
+
+def test_limits_the_cgroup_holds_are_described_so_and_not_sampled():
+    limits = Resources(timeout=300, memory_limit=GiB, cpu_limit=0.5)
+    assert resources.describe(limits, None, frozenset({"cpu", "memory"})) == \
+        "timeout 5m; memory 1.0 GiB (cgroup); cpu 0.5 (cgroup)"
+    watcher = resources.ResourceWatcher()
+    ident = process.identity(os.getpid())
+
+    async def breach(_breach):
+        raise AssertionError("nothing is sampled")
+
+    text, notes = watcher.watch("a", ident, "token", limits, breach, held=frozenset({"cpu", "memory"}))
+    assert text == "timeout 5m; memory 1.0 GiB (cgroup); cpu 0.5 (cgroup)"
+    assert watcher._memory_watched() == {}  # no sampling of what the kernel holds
+    assert watcher._watched["a"].cycle is None  # no duty cycle either
+    watcher.unwatch("a")
 
 
 def test_label_shows_why_a_limit_stopped_the_agent():
@@ -179,5 +205,5 @@ def test_pin_confines_the_process_and_its_threads():
 def test_describe_names_each_active_limit():
     limits = Resources(timeout=300, memory_limit=GiB, cpu_limit=0.5)
     text = resources.describe(limits, resources.CpuPlan((1,), 0.5))
-    assert text == "timeout 5m; memory 1.0 GiB (sampled RSS, no hard limit); cpu 0.5 (CPU 1, duty cycle 50%)"
+    assert text == "timeout 5m; memory 1.0 GiB (sampled); cpu 0.5 (CPU 1, duty cycle 50%)"
     assert resources.describe(Resources(), None) is None
