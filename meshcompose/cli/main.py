@@ -37,6 +37,7 @@ COMMANDS = [
     ("watch", "watch", "start the project in the foreground and restart agents when their files change"),
     ("config", "config", "validate and print the merged, normalized project"),
     ("graph", "graph", "print the dependency graph"),
+    ("mesh", "mesh", "show what each agent offers and what its dependencies resolved to in the registry"),
     ("env", "env", "show each agent's Python interpreter, version and missing packages"),
     ("export", "export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
     ("schema", "schema", "print the JSON Schema of mesh-compose.yaml"),
