@@ -148,7 +148,7 @@ def findings(project: Sequence[ProjectAgent], agents: Sequence[MeshAgent], snaps
             continue  # a gone or deregistered agent resolves nothing
         found.extend(_undeclared(facts))
         found.extend(_unused(agent, facts, by_name, snapshot))
-        found.extend(_unresolved(agent, facts, now))
+        found.extend(_unresolved(agent, facts, snapshot, now))
     found.extend(_several(agents, snapshot))
     return found
 
@@ -194,13 +194,16 @@ def _unused(agent: ProjectAgent, facts: MeshAgent, by_name: Mapping[str, MeshAge
     return out
 
 
-def _unresolved(agent: ProjectAgent, facts: MeshAgent, now: float) -> list[Finding]:
+def _unresolved(agent: ProjectAgent, facts: MeshAgent, snapshot: Snapshot, now: float) -> list[Finding]:
+    """Unresolved past the grace, and offered by no healthy agent (one that is
+    offered resolves at the dependent's next heartbeat)."""
     if agent.started_at is None or now - agent.started_at < UNRESOLVED_GRACE or not facts.current:
         return []
+    offered = {offer.name for info in snapshot.agents.values() if info.healthy for offer in info.offers}
     return [Finding(UNRESOLVED, facts.name, dependency.capability,
                     f"{facts.name}'s dependency {dependency.capability} stays unresolved: "
                     f"no healthy agent offers it")
-            for dependency in facts.dependencies if not dependency.resolved]
+            for dependency in facts.dependencies if not dependency.resolved and dependency.capability not in offered]
 
 
 def _several(agents: Sequence[MeshAgent], snapshot: Snapshot) -> list[Finding]:
@@ -231,3 +234,66 @@ def _several(agents: Sequence[MeshAgent], snapshot: Snapshot) -> list[Finding]:
 def summary(info: AgentInfo) -> tuple[int, int]:
     """(resolved, total) dependencies of one listed agent."""
     return sum(1 for r in info.resolutions if r.resolved), len(info.resolutions)
+
+
+# -- what changed between two reads (the supervisor's mesh events) ---------------------
+
+REGISTERED = "registered"
+DEREGISTERED = "deregistered"
+RESOLVED = "resolved"
+UNRESOLVED_NOW = "unresolved"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One mesh event of a project agent."""
+
+    agent: str
+    action: str  # registered | deregistered | resolved | unresolved
+    capability: str = ""
+    provider: str = ""  # the provider's name in the project, else its agent id
+    provider_id: str = ""
+    endpoint: str = ""
+
+    @property
+    def text(self) -> str:
+        if self.action == RESOLVED:
+            return f"resolved {self.capability} → {self.provider}"
+        if self.action == UNRESOLVED_NOW:
+            return f"unresolved {self.capability}"
+        return self.action + (f" at {self.endpoint}" if self.endpoint else "")
+
+
+def changes(before: Snapshot | None, after: Snapshot, names: Mapping[str, str]) -> list[Change]:
+    """The project agents' mesh events from `before` to `after`, per agent in
+    `names` order (agent id -> name): a registration first, then its
+    dependencies as they resolved or lost their provider, a deregistration last."""
+    out: list[Change] = []
+    for agent_id, name in names.items():
+        old = before.agents.get(agent_id) if before is not None else None
+        new = after.agents.get(agent_id)
+        was, now = bool(old and old.healthy), bool(new and new.healthy)
+        if now and not was and new is not None:
+            out.append(Change(name, REGISTERED, endpoint=new.endpoint))
+        if now and new is not None:
+            out.extend(_resolution_changes(name, old if was else None, new, names))
+        if was and not now:
+            out.append(Change(name, DEREGISTERED))
+    return out
+
+
+def _resolution_changes(name: str, old: AgentInfo | None, new: AgentInfo, names: Mapping[str, str]) -> list[Change]:
+    def providers(info: AgentInfo | None) -> dict[str, Resolution]:
+        return {r.capability: r for r in (info.resolutions if info else ()) if r.resolved}
+
+    before, after = providers(old), providers(new)
+    out = []
+    for resolution in new.resolutions:
+        capability = resolution.capability
+        if resolution.resolved and (capability not in before
+                                    or before[capability].provider_id != resolution.provider_id):
+            out.append(Change(name, RESOLVED, capability, names.get(resolution.provider_id, resolution.provider_id),
+                              resolution.provider_id, resolution.endpoint))
+        elif not resolution.resolved and capability in before and capability not in after:
+            out.append(Change(name, UNRESOLVED_NOW, capability))
+    return out

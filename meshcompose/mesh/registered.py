@@ -52,6 +52,9 @@ class RegistryPoller:
         self._taken_at = -float("inf")  # time.monotonic() of the latest read
         self._inflight: anyio.Event | None = None
         self.requests = 0
+        # Told of every new read (the supervisor's mesh events): they see what
+        # the askers caused to be read, and never cause a read themselves.
+        self.listeners: list[Callable[[Snapshot], None]] = []
 
     async def read(self, max_age: float) -> Snapshot | None:
         """The latest snapshot if younger than `max_age`, else a new one
@@ -65,6 +68,9 @@ class RegistryPoller:
                 self.requests += 1
                 self._latest = await self._fetch(self.url)
                 self._taken_at = time.monotonic()
+                if self._latest is not None:
+                    for listener in self.listeners:
+                        listener(self._latest)
             finally:
                 self._inflight = None
                 done.set()

@@ -150,3 +150,45 @@ def test_the_json_carries_every_fact():
                                          ("caf\u00e9", "caf\u00e9"), ("\x9b2J", "\\x9b2J")])
 def test_registry_text_is_shown_with_controls_made_visible(raw, shown):
     assert text(raw) == shown
+
+
+NAMES = {"three-hello": "hello", "three-clock": "clock", "three-greeter": "greeter"}
+
+
+def test_mesh_events_from_successive_reads_in_order():
+    starting, _ = snapshot("three_starting.json")
+    wired_, _ = snapshot("three_wired.json")
+    stopped, _ = snapshot("three_clock_stopped.json")
+    assert [c.text for c in facts.changes(None, starting, NAMES)] == ["registered at " + starting.agents[i].endpoint
+                                                                     for i in NAMES]
+    assert [(c.agent, c.text) for c in facts.changes(starting, wired_, NAMES)] == [
+        ("greeter", "resolved greeting → hello"), ("greeter", "resolved time → clock"),
+        ("greeter", "resolved ping → clock")]
+    assert [(c.agent, c.text) for c in facts.changes(wired_, stopped, NAMES)] == [
+        ("clock", "deregistered"), ("greeter", "resolved ping → hello"), ("greeter", "unresolved time")]
+    assert facts.changes(stopped, stopped, NAMES) == []
+
+
+def test_the_run_tells_each_event_and_each_warning_once():
+    from meshcompose.model import Agent, Condition, DependsOn, RunKind
+    from meshcompose.runtime.meshevents import MeshEvents
+
+    starting, now = snapshot("three_starting.json")
+    wired_, _ = snapshot("three_wired.json")
+    registered = (DependsOn("hello", Condition.REGISTERED),)
+    agents = {"hello": Agent("hello", RunKind.SCRIPT), "clock": Agent("clock", RunKind.SCRIPT, depends_on=registered),
+              "greeter": Agent("greeter", RunKind.SCRIPT, depends_on=registered)}
+    told = []
+
+    class Observer:
+        def notice(self, notice):
+            told.append((notice.agent, notice.level, notice.action, notice.text))
+
+    events = MeshEvents("three", lambda: agents, lambda name: now - 60, Observer())
+    for read in (starting, wired_, wired_, wired_):
+        events(read)
+    actions = [(agent, action) for agent, _, action, _ in told]
+    assert actions[:3] == [("hello", "registered"), ("clock", "registered"), ("greeter", "registered")]
+    warnings = [text for _, level, _, text in told if level == "warning"]
+    assert len(warnings) == len(set(warnings)) == 5
+    assert any("greeter resolves time from clock but does not depend_on it" in text for text in warnings)
