@@ -38,6 +38,8 @@ COMMANDS = [
     ("config", "config", "validate and print the merged, normalized project"),
     ("graph", "graph", "print the dependency graph"),
     ("mesh", "mesh", "show what each agent offers and what its dependencies resolved to in the registry"),
+    ("tools", "tools", "list the tools of running agents with their input schemas (over MCP)"),
+    ("call", "call", "call a tool of a running agent over MCP and print its result"),
     ("env", "env", "show each agent's Python interpreter, version and missing packages"),
     ("export", "export", "write Kubernetes manifests that keep the start order (export kubernetes)"),
     ("schema", "schema", "print the JSON Schema of mesh-compose.yaml"),
