@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from meshcompose.app.project import ProjectIdentity
@@ -23,6 +23,7 @@ from meshcompose.mesh import facts as mesh_facts_rules
 from meshcompose.mesh import registry_client
 from meshcompose.mesh.facts import Declared, Dependency, MeshAgent, MeshFacts, ProjectAgent
 from meshcompose.mesh.meshplan import REGISTRY_AGENT
+from meshcompose.model import Project
 
 __all__ = ["Dependency", "MeshAgent", "MeshOptions", "MeshReport", "as_data", "mesh", "mesh_facts"]
 
@@ -49,7 +50,9 @@ class NoRegistryError(MeshComposeError):
     """The project's run uses no registry, so there is no mesh to show."""
 
 
-def mesh(project: ProjectIdentity, options: MeshOptions) -> MeshReport:
+def mesh(project: ProjectIdentity, options: MeshOptions, load: Callable[[], Project] | None = None) -> MeshReport:
+    """`load` reads the project file: the declared conditions of a foreground run,
+    which writes no run plan, come from there."""
     doc = state.StateStore(project.directory, project.name).read()
     if doc is None:
         raise NoRegistryError(f"project '{project.name}' has not run here",
@@ -59,15 +62,20 @@ def mesh(project: ProjectIdentity, options: MeshOptions) -> MeshReport:
         raise NoRegistryError(f"project '{project.name}' does not use an MCP Mesh registry",
                               hint="agents join a mesh when the file has a `registry:` section "
                                    "or a `registered` condition")
-    agents = project_agents(doc, _declared(project, doc))
-    if options.names:
-        only = set(known_names(options.names, [agent.name for agent in agents]))
-        agents = [agent for agent in agents if agent.name in only]
+    supervisor = doc.get("supervisor")
+    detached = bool(supervisor and supervisor.get("detached"))
+    declared = _declared(project, doc) if detached else _declared_in_file(load)
+    agents = project_agents(doc, declared)
+    only = set(known_names(options.names, [agent.name for agent in agents]))
     snapshot = registry_client.snapshot(url, timeout=REGISTRY_TIMEOUT)
     if snapshot is None:
         raise RegistryError(f"the registry at {url} does not answer",
                             hint="`mesh-compose ps` shows whether the registry runs")
-    return MeshReport(doc["project"], url, mesh_facts_rules.view(agents, snapshot, time.time()), options.all)
+    facts = mesh_facts_rules.view(agents, snapshot, time.time())
+    if only:  # judged over the whole project (a provider is named even when not asked for), shown for these
+        facts = replace(facts, agents=tuple(a for a in facts.agents if a.name in only),
+                        findings=tuple(f for f in facts.findings if f.agent in only or set(f.providers) & only))
+    return MeshReport(doc["project"], url, facts, options.all)
 
 
 def project_agents(doc: state.StateDoc, declared: Mapping[str, Sequence[Declared]]) -> list[ProjectAgent]:
@@ -101,9 +109,22 @@ def _declared(project: ProjectIdentity, doc: state.StateDoc) -> dict[str, tuple[
         return {}
 
 
-def mesh_facts(project: ProjectIdentity, names: Sequence[str] = (), show_all: bool = False) -> dict[str, Any]:
+def _declared_in_file(load: Callable[[], Project] | None) -> dict[str, tuple[Declared, ...]]:
+    """Each agent's `depends_on` as the project file says now; {} when it cannot be loaded."""
+    if load is None:
+        return {}
+    try:
+        loaded = load()
+    except MeshComposeError:
+        return {}
+    return {name: tuple(Declared(d.name, d.condition.value) for d in agent.depends_on if d.name != REGISTRY_AGENT)
+            for name, agent in loaded.agents.items()}
+
+
+def mesh_facts(project: ProjectIdentity, names: Sequence[str] = (), show_all: bool = False,
+               load: Callable[[], Project] | None = None) -> dict[str, Any]:
     """The mesh as plain data (JSON types): what `mesh --format json` prints."""
-    return as_data(mesh(project, MeshOptions(tuple(names), show_all)))
+    return as_data(mesh(project, MeshOptions(tuple(names), show_all), load))
 
 
 def as_data(report: MeshReport) -> dict[str, Any]:

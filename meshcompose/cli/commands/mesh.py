@@ -35,9 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meshcompose.app import mesh as app_mesh
-    from meshcompose.cli.options import project_identity
+    from meshcompose.cli.options import load_project, project_identity
 
-    report = app_mesh.mesh(project_identity(args), app_mesh.MeshOptions(tuple(args.names), args.all))
+    report = app_mesh.mesh(project_identity(args), app_mesh.MeshOptions(tuple(args.names), args.all),
+                           lambda: load_project(args))
     if args.format == "json":
         sys.stdout.write(json.dumps(app_mesh.as_data(report), indent=2) + "\n")
     else:
