@@ -25,7 +25,8 @@ from meshcompose.mesh.facts import Declared, Dependency, MeshAgent, MeshFacts, P
 from meshcompose.mesh.meshplan import REGISTRY_AGENT
 from meshcompose.model import Project
 
-__all__ = ["Dependency", "MeshAgent", "MeshOptions", "MeshReport", "as_data", "mesh", "mesh_facts"]
+__all__ = ["Dependency", "LiveEdge", "LiveGraph", "MeshAgent", "MeshOptions", "MeshReport", "as_data",
+           "live_graph", "mesh", "mesh_facts"]
 
 REGISTRY_TIMEOUT = 2.0  # one read; a wedged registry must not hang the command
 PLAN_LIMIT = 64 * 1024 * 1024  # the run plan is ours, but read bounded all the same
@@ -146,3 +147,47 @@ def as_data(report: MeshReport) -> dict[str, Any]:
                  "providers": list(f.providers), "chosen": [list(pair) for pair in f.chosen]}
                 for f in report.facts.findings]
     return {"project": report.project, "registry": report.registry_url, "agents": agents, "findings": findings}
+
+
+@dataclass(frozen=True)
+class LiveEdge:
+    dependent: str
+    provider: str  # an agent of the project, or a registry agent id outside it
+    label: str  # the condition (declared) or the capabilities (resolved)
+    declared: bool  # resolved edges: whether the file declares it too
+
+
+@dataclass(frozen=True)
+class LiveGraph:
+    """`graph --live`: the declared edges and the resolved mesh edges, each agent's state."""
+
+    project: str
+    states: Mapping[str, str]  # agent -> "running (healthy), mesh healthy"
+    declared: tuple[LiveEdge, ...]
+    resolved: tuple[LiveEdge, ...]
+
+
+def live_graph(project: ProjectIdentity, load: Callable[[], Project] | None = None) -> LiveGraph:
+    report = mesh(project, MeshOptions(), load)
+    doc = state.StateStore(project.directory, project.name).read()
+    records: Mapping[str, Any] = doc["agents"] if doc is not None else {}
+    states = {}
+    for agent in report.facts.agents:
+        record = records.get(agent.name) or {}
+        word, health = record.get("status") or "unknown", record.get("health")
+        shown = f"{word} ({health})" if health and health != word else word
+        states[agent.name] = f"{shown}, mesh {agent.status}"
+    declared = tuple(LiveEdge(agent.name, entry.provider, entry.condition or "depends_on", True)
+                     for agent in report.facts.agents for entry in agent.declared)
+    resolved: list[LiveEdge] = []
+    for agent in report.facts.agents:
+        by_provider: dict[str, list[str]] = {}
+        marks: dict[str, bool] = {}
+        for dependency in agent.dependencies:
+            if dependency.resolved:
+                provider = dependency.provider or dependency.provider_id
+                by_provider.setdefault(provider, []).append(dependency.capability)
+                marks[provider] = bool(dependency.declared)
+        resolved.extend(LiveEdge(agent.name, provider, ", ".join(capabilities), marks[provider])
+                        for provider, capabilities in by_provider.items())
+    return LiveGraph(report.project, states, declared, tuple(resolved))

@@ -184,3 +184,17 @@ def test_call_returns_the_tool_result_and_a_tool_error(three):
     assert nobody.returncode != 0 and "hello, clock, greeter" in nobody.stderr
     whole = json.loads(three.cli("call", "hello", "hello", "name=123", "--format", "json").stdout)
     assert whole["content"][0]["text"] == "Hello, 123!" and whole["isError"] is False
+
+
+def test_graph_live_has_declared_and_resolved_edges(three):
+    result = three.cli("graph", "--live", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    edges = {(e["kind"], e["provider"], e["dependent"]) for e in data["edges"]}
+    assert ("declared", "hello", "greeter") in edges and ("declared", "hello", "clock") in edges
+    assert ("resolved", "hello", "greeter") in edges and ("resolved", "clock", "greeter") in edges
+    assert ("resolved", "hello", "clock") not in edges
+    assert {agent["name"]: agent["state"] for agent in data["agents"]}["hello"] == "healthy, mesh healthy"
+    mermaid = three.cli("graph", "--live", "--format", "mermaid").stdout
+    assert "-.->" in mermaid and "-->" in mermaid
+    assert "- - > greeter  time, ping   (not declared)" in three.cli("graph", "--live").stdout

@@ -192,3 +192,30 @@ def test_the_run_tells_each_event_and_each_warning_once():
     warnings = [text for _, level, _, text in told if level == "warning"]
     assert len(warnings) == len(set(warnings)) == 5
     assert any("greeter resolves time from clock but does not depend_on it" in text for text in warnings)
+
+
+def live():
+    from meshcompose.app.mesh import LiveEdge, LiveGraph
+
+    return LiveGraph("three", {"hello": "running (healthy), mesh healthy", "greeter": "running, mesh healthy"},
+                     (LiveEdge("greeter", "hello", "registered", True),),
+                     (LiveEdge("greeter", "hello", "greeting", True), LiveEdge("greeter", "clock", "time, ping", False)))
+
+
+def test_the_live_graph_tells_declared_and_resolved_edges_apart():
+    from meshcompose.cli.commands.graphlive import render_dot, render_json, render_mermaid, render_text
+
+    shown = render_text(live())
+    assert "hello -> greeter  (registered)" in shown
+    assert "clock - - > greeter  time, ping   (not declared)" in shown
+    assert "greeter  running, mesh healthy" in shown
+    mermaid = render_mermaid(live())
+    assert 'a1 -->|"registered"| a0' not in mermaid  # provider -> dependent
+    assert 'a0 -->|"registered"| a1' in mermaid and 'a2 -.->|"time, ping"| a1' in mermaid
+    assert 'a2["clock<br/>outside the project"]' in mermaid
+    dot = render_dot(live())
+    assert '"hello" -> "greeter" [label="registered"];' in dot
+    assert '"clock" -> "greeter" [label="time, ping", style=dashed, color=blue];' in dot
+    edges = json.loads(render_json(live()))["edges"]
+    assert {(e["kind"], e["provider"], e.get("declared")) for e in edges} == {
+        ("declared", "hello", None), ("resolved", "hello", True), ("resolved", "clock", False)}
