@@ -208,6 +208,7 @@ class AgentBuilder:
             stop_grace_period=self.located.duration(base + ("stop_grace_period",), raw.get("stop_grace_period"), 10.0),
             resources=self._resources(base + ("resources",), raw.get("resources") or {}),
             metadata=self._metadata(raw.get("metadata") or {}),
+            log_level=str(raw["log_level"]).upper() if raw.get("log_level") else None,
             profiles=tuple(raw.get("profiles") or ()),
             watch=self._watch(base + ("develop", "watch"), (raw.get("develop") or {}).get("watch") or []),
             extensions={key: value for key, value in raw.items() if str(key).startswith("x-")},
