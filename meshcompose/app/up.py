@@ -126,6 +126,7 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     if mesh.managed:
         meshplan.discard_database(project.state_dir)
     launches = launches_for(project, selected, url, options.registry, options.install)
+    _warn_shadowing(project, launches, options)
     described = meshplan.describe(mesh)  # after any install prompt: it is about to happen now
     if described:
         options.notify(described)
@@ -135,6 +136,15 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     involved = mesh.needed or mesh.managed or mesh.reused
     return RunPlan(project, tuple(selected), launches, registry_url=mesh.url,
                    published_registry_url=mesh.url if involved else None, settings=settings)
+
+
+def _warn_shadowing(project: Project, launches: Mapping[str, LaunchSpec], options: UpOptions) -> None:
+    """A script named like a module its interpreter imports breaks the agent silently: say so once."""
+    from meshcompose.pyenv import shadowing
+
+    interpreters = {name: spec.argv[0] for name, spec in launches.items() if spec.interpreter and spec.argv}
+    for warning in shadowing.warnings([project.agents[name] for name in interpreters], interpreters):
+        options.notify(f"warning: {warning}")
 
 
 def registry_url(project: Project, given: RegistryOptions, running: state.StateDoc | None = None) -> str:
