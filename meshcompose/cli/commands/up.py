@@ -22,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--wait", action="store_true",
                         help="as compose's: wait for the agents to be running (healthy where they have a "
                              "healthcheck); implies -d, which always waits")
-    parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="with -d: how long to wait for the agents to be up (default 60); "
-                             "the project keeps running if they are not")
+    parser.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
+                        help="with -d: how long to wait for the agents to be up (default: 20 s per start "
+                             "wave of the plan, at least 60); the project keeps running if they are not")
     parser.add_argument("--no-deps", action="store_true", help="do not start the named agents' dependencies")
     parser.add_argument("--abort-on-exit", action="store_true", help="stop the project when any agent exits")
     parser.add_argument("--exit-code-from", metavar="AGENT",
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             registry=cli_options.registry_options(args), install=cli_options.install_options(args),
             console=shown, notify=notify, watch=args.watch, standby=standby,
         ))
-    return render(result, args.wait_timeout)
+    return render(result, result.wait_timeout)
 
 
 def render(result: UpResult, wait_timeout: float | None = None) -> int:
