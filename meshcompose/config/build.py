@@ -155,6 +155,7 @@ def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:
 
 RUN_KINDS = ("script", "module", "command")
 HEALTH_KINDS = ("http", "tcp", "cmd", "log", "registry")
+WIRED = "wired"  # healthcheck.registry: registered, and every dependency resolved
 _PORTABLE_SIGNALS = {"SIGTERM", "SIGINT", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK"}
 
 
@@ -322,6 +323,8 @@ class AgentBuilder:
         target, command = "", argv(value) if kind is HealthKind.CMD else ()
         if kind not in (HealthKind.CMD, HealthKind.REGISTRY):
             target = self._health_target(path + (present[0],), kind, value)
+        if kind is HealthKind.REGISTRY and value == WIRED:
+            target = WIRED
         located = self.located
         return Healthcheck(
             kind=kind, target=target, command=command,

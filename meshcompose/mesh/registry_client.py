@@ -112,6 +112,11 @@ class AgentInfo:
     def healthy(self) -> bool:
         return self.status == HEALTHY
 
+    @property
+    def wired(self) -> bool:
+        """Every dependency it declared to the registry has resolved."""
+        return all(resolution.resolved for resolution in self.resolutions)
+
 
 @dataclass(frozen=True)
 class Snapshot:

@@ -34,3 +34,17 @@ def test_an_unknown_log_level_is_a_located_error(tmp_path: Path):
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, ", log_level: chatty")
     assert "log_level" in str(caught.value.problems[0])
+
+
+def test_a_registry_healthcheck_can_ask_for_a_wired_agent(tmp_path: Path):
+    path = tmp_path / "mesh-compose.yaml"
+    path.write_text("agents:\n  a: {script: a.py, healthcheck: {registry: wired}}\n"
+                    "  b: {script: b.py, healthcheck: {registry: true}}\n")
+    (tmp_path / "a.py").write_text("")
+    (tmp_path / "b.py").write_text("")
+    project = loader.load_project([path], environ={})
+    assert project.agents["a"].healthcheck.target == "wired"
+    assert project.agents["b"].healthcheck.target == ""
+    path.write_text("agents:\n  a: {script: a.py, healthcheck: {registry: maybe}}\n")
+    with pytest.raises(ConfigError):
+        loader.load_project([path], environ={})
