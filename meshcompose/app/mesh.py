@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.running import known_names
@@ -21,9 +21,10 @@ from meshcompose.control import paths, state
 from meshcompose.errors import MeshComposeError, RegistryError
 from meshcompose.mesh import facts as mesh_facts_rules
 from meshcompose.mesh import registry_client
-from meshcompose.mesh.facts import Declared, Dependency, MeshAgent, MeshFacts, ProjectAgent
-from meshcompose.mesh.meshplan import REGISTRY_AGENT
-from meshcompose.model import Project
+from meshcompose.mesh.facts import REGISTRY_AGENT, Declared, Dependency, MeshAgent, MeshFacts, ProjectAgent
+
+if TYPE_CHECKING:
+    from meshcompose.model import Project
 
 __all__ = ["Dependency", "LiveEdge", "LiveGraph", "MeshAgent", "MeshOptions", "MeshReport", "as_data",
            "live_graph", "mesh", "mesh_facts"]
@@ -64,8 +65,10 @@ def mesh(project: ProjectIdentity, options: MeshOptions, load: Callable[[], Proj
                               hint="agents join a mesh when the file has a `registry:` section "
                                    "or a `registered` condition")
     supervisor = doc.get("supervisor")
-    detached = bool(supervisor and supervisor.get("detached"))
-    declared = _declared(project, doc) if detached else _declared_in_file(load)
+    # A detached supervisor runs the run plan; a foreground one writes none, so its
+    # conditions come from the file (loading it costs ~0.3 s: only then).
+    foreground = supervisor is not None and not supervisor.get("detached") and state.supervisor_alive(doc)
+    declared = _declared_in_file(load) if foreground else _declared(project, doc)
     agents = project_agents(doc, declared)
     only = set(known_names(options.names, [agent.name for agent in agents]))
     snapshot = registry_client.snapshot(url, timeout=REGISTRY_TIMEOUT)

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from meshcompose.mesh.registry_client import AgentInfo, Capability, Resolution, Snapshot
 
 ABSENT = "absent"  # not listed by the registry at all
+# meshplan.REGISTRY_AGENT, the managed registry's agent name (a test keeps them
+# equal): a process of the project, not a mesh agent. Importing meshplan would
+# cost `mesh` the model and the planner.
+REGISTRY_AGENT = "mesh-registry"
 # A dependency still unresolved this long after its agent's process started
 # stays unresolved: the SDK resolves at registration and at every heartbeat
 # (each 5 s), so two heartbeats have passed.

@@ -219,3 +219,9 @@ def test_the_live_graph_tells_declared_and_resolved_edges_apart():
     edges = json.loads(render_json(live()))["edges"]
     assert {(e["kind"], e["provider"], e.get("declared")) for e in edges} == {
         ("declared", "hello", None), ("resolved", "hello", True), ("resolved", "clock", False)}
+
+
+def test_the_registry_agent_name_is_the_planners():
+    from meshcompose.mesh import meshplan
+
+    assert facts.REGISTRY_AGENT == meshplan.REGISTRY_AGENT
