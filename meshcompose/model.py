@@ -190,6 +190,7 @@ class Agent:
     stop_grace_period: float = 10.0
     resources: Resources = field(default_factory=Resources)
     metadata: Metadata = field(default_factory=Metadata)
+    log_level: Optional[str] = None  # the SDK's MCP_MESH_LOG_LEVEL, upper case; None: the run's --log-level
     profiles: tuple[str, ...] = ()
     watch: tuple[WatchRule, ...] = ()  # develop.watch; empty: the default for --watch
     # The agent's x-* keys as written (after interpolation and merge), for

@@ -38,6 +38,11 @@ run "ruff" .venv-test/bin/ruff check --output-format concise .
 run "mypy" .venv-test/bin/mypy meshcompose
 run "import contracts" .venv-test/bin/lint-imports
 run "pytest" .venv-test/bin/python -m pytest "$@"
+# The mesh tier's smoke test again on the newest SDK (test_mesh_view.py runs both already).
+if [[ $# -eq 0 && -x .mesh-stack/venv-3.8.0/bin/python ]]; then
+    run "mesh tier, SDK 3.8.0" env MESH_SDK_VENV=venv-3.8.0 .venv-test/bin/python -m pytest \
+        tests/mesh/test_mesh_compose.py tests/mesh/test_mesh_stack.py
+fi
 if ((${#failed[@]} > 0)); then
     printf 'test.sh: FAILED: %s\n' "${failed[@]}" >&2
     exit 1

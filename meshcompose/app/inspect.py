@@ -22,18 +22,39 @@ if TYPE_CHECKING:
 class ConfigResult:
     document: dict[str, Any] | None = None  # the merged, normalized project (not for -q or --services)
     start_order: tuple[str, ...] = ()  # with --services: agent names, dependencies first
+    warnings: tuple[str, ...] = ()  # valid, but it will not run as meant (a script shadowing a module)
 
 
 def config(project: Project, options: ConfigOptions) -> ConfigResult:
     """Validates (cycles and unknown dependencies too), then what was asked for."""
     planner.check(project)
+    warnings = shadowing_warnings(project)
     if options.quiet:
-        return ConfigResult()
+        return ConfigResult(warnings=warnings)
     if options.services:
-        return ConfigResult(start_order=tuple(name for wave in planner.start_order(project) for name in wave))
+        return ConfigResult(start_order=tuple(name for wave in planner.start_order(project) for name in wave),
+                            warnings=warnings)
     from meshcompose.config.serialize import project_to_dict
 
-    return ConfigResult(document=project_to_dict(project))
+    return ConfigResult(document=project_to_dict(project), warnings=warnings)
+
+
+def shadowing_warnings(project: Project) -> tuple[str, ...]:
+    """Scripts named like a module their agent's interpreter imports, where the
+    interpreters can be found (a missing one is `up`'s and `env`'s to report)."""
+    from meshcompose.errors import MeshComposeError
+    from meshcompose.model import RunKind
+    from meshcompose.pyenv import resolve, shadowing
+
+    scripts = [name for name, agent in project.agents.items() if agent.run is RunKind.SCRIPT]
+    if not scripts:
+        return ()
+    try:
+        resolved = resolve.resolve_project(project, scripts, verify_versions=False)
+    except MeshComposeError:
+        return ()
+    interpreters = {name: python.executable for name, python in resolved.items()}
+    return tuple(shadowing.warnings([project.agents[name] for name in interpreters], interpreters))
 
 
 def profiles(project: Project) -> tuple[str, ...]:

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from meshcompose.runtime.events import AgentStatus, Notice
 
 DEFAULT_WAIT_TIMEOUT = 60.0
+# The derived `up -d` wait: this much per start wave (each waits for the one
+# before), never under DEFAULT_WAIT_TIMEOUT. An SDK agent takes ~2.5 s to
+# register on an idle machine and several times that under load.
+WAIT_PER_WAVE = 20.0
 
 
 # -- Python environments -----------------------------------------------------------
@@ -149,7 +153,8 @@ class UpOptions:
     names: tuple[str, ...] = ()  # empty: every agent of the active profiles
     with_deps: bool = True  # --no-deps turns it off
     detach: bool = False
-    wait_timeout: float = DEFAULT_WAIT_TIMEOUT  # detached, or handed to a running supervisor
+    # Detached, or handed to a running supervisor; None: derived from the plan's depth (app.up.wait_timeout_for).
+    wait_timeout: float | None = None
     abort_on_exit: bool = False
     exit_code_from: str | None = None  # implies abort_on_exit
     stop_timeout: float | None = None

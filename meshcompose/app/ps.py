@@ -63,6 +63,12 @@ class Row:
     Limits: str | None  # e.g. "memory 1.0 GiB (sampled); cpu 0.5 (CPU 1, duty cycle 50%)", "memory 100 MiB (cgroup)"
     Mesh: str | None = None  # registered | unhealthy | None (not listed, or no registry)
     Capabilities: int | None = None
+    Deps: str | None = None  # "resolved/total" dependencies, as the registry resolved them
+    Port: int | None = None  # the port of its MCP endpoint
+    Endpoint: str | None = None
+    CapabilityNames: list[str] = field(default_factory=list)  # framework ones left out
+    # Each dependency: {"capability", "resolved", "provider" (agent id), "endpoint"}.
+    Dependencies: list[dict[str, object]] = field(default_factory=list)
     # What it listens on beyond the loopback host the project asked for, as
     # the supervisor last saw it: ["0.0.0.0:43121"]; [] if nothing (or not running).
     Exposed: list[str] = field(default_factory=list)
@@ -179,6 +185,23 @@ def add_mesh_columns(registry_url: str, project: str, rows: Sequence[Row]) -> No
         if info is not None:
             row.Mesh = "registered" if info.healthy else "unhealthy"
             row.Capabilities = info.capabilities
+            row.CapabilityNames = [offer.name for offer in info.offers if not offer.framework]
+            row.Endpoint = info.endpoint or None
+            row.Port = endpoint_port(info.endpoint)
+            row.Dependencies = [{"capability": r.capability, "resolved": r.resolved,
+                                 "provider": r.provider_id or None, "endpoint": r.endpoint or None}
+                                for r in info.resolutions]
+            resolved = sum(1 for r in info.resolutions if r.resolved)
+            row.Deps = f"{resolved}/{len(info.resolutions)}" if info.resolutions else "-"
+
+
+def endpoint_port(endpoint: str) -> int | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(endpoint).port if endpoint else None
+    except ValueError:
+        return None
 
 
 def tree_usage(records: Mapping[str, state.AgentRecord]) -> dict[str, TreeUsage]:

@@ -24,7 +24,14 @@ from typing import Any
 
 from meshcompose.app import watch as app_watch
 from meshcompose.app.environments import ensure_environments
-from meshcompose.app.options import InstallOptions, RegistryOptions, StartOptions, UpOptions
+from meshcompose.app.options import (
+    DEFAULT_WAIT_TIMEOUT,
+    WAIT_PER_WAVE,
+    InstallOptions,
+    RegistryOptions,
+    StartOptions,
+    UpOptions,
+)
 from meshcompose.app.running import running_doc, stop_bound
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol, state
@@ -65,6 +72,17 @@ class UpResult:
     started: tuple[str, ...] = ()  # handed over: what the running supervisor started
     outcome: WaitOutcome | None = None  # detached and handed over: how the wait ended
     actions: tuple[tuple[str, Action], ...] = ()  # handed over: per agent, what was done
+    wait_timeout: float | None = None  # how long it waited at most (detached and handed over)
+
+
+def wait_timeout_for(project: Project, selected: Sequence[str], given: float | None) -> float:
+    """`given`, else WAIT_PER_WAVE seconds per start wave of the selection,
+    at least DEFAULT_WAIT_TIMEOUT: a chain of 8 SDK agents in strict order
+    needs more under load than 3 agents side by side."""
+    if given is not None:
+        return given
+    waves = planner.start_order(project, selected)
+    return max(DEFAULT_WAIT_TIMEOUT, WAIT_PER_WAVE * len(waves))
 
 
 def up(project: Project, options: UpOptions) -> UpResult:
@@ -128,6 +146,7 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     if mesh.managed:
         meshplan.discard_database(project.state_dir)
     launches = launches_for(project, selected, url, options.registry, options.install, traced)
+    _warn_shadowing(project, launches, options)
     for described in (tracing.describe(traced), meshplan.describe(mesh)):  # after any install prompt
         if described:
             options.notify(described)
@@ -138,6 +157,15 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     return RunPlan(project, tuple(selected), launches, registry_url=mesh.url,
                    published_registry_url=mesh.url if involved else None, settings=settings,
                    tracing_url=traced.url)
+
+
+def _warn_shadowing(project: Project, launches: Mapping[str, LaunchSpec], options: UpOptions) -> None:
+    """A script named like a module its interpreter imports breaks the agent silently: say so once."""
+    from meshcompose.pyenv import shadowing
+
+    interpreters = {name: spec.argv[0] for name, spec in launches.items() if spec.interpreter and spec.argv}
+    for warning in shadowing.warnings([project.agents[name] for name in interpreters], interpreters):
+        options.notify(f"warning: {warning}")
 
 
 def registry_url(project: Project, given: RegistryOptions, running: state.StateDoc | None = None) -> str:
@@ -184,12 +212,13 @@ def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
     child = options.standby.hand(plan_path, lock, log_path) if options.standby is not None else None
     if child is None:
         child = detached.start(plan_path, lock, log_path, entry_module(options.watch))
+    timeout = wait_timeout_for(plan.project, plan.selected, options.wait_timeout)
     outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected,
-                            healthchecked(plan.project, plan.selected), options.wait_timeout,
+                            healthchecked(plan.project, plan.selected), timeout,
                             child=child, log_path=log_path)
     if not outcome.ok and outcome.supervisor_exit is None:
         _end_if_idle(plan.project)
-    return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome)
+    return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome, wait_timeout=timeout)
 
 
 def write_plan(plan: RunPlan) -> Path:
@@ -230,11 +259,11 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
     to_start = [name for name in selected if name not in changed and name not in done]
     response = protocol.request(doc, {**_definitions_request("start", project, new, launches), "names": to_start})
     started = tuple(response.get("started") or ())
-    outcome = wait_until_up(project.directory, project.name, selected, healthchecked(project, selected),
-                            options.wait_timeout)
+    timeout = wait_timeout_for(project, selected, options.wait_timeout)
+    outcome = wait_until_up(project.directory, project.name, selected, healthchecked(project, selected), timeout)
     actions = tuple((name, Action.RECREATED if name in changed else Action.STARTED if name in started
                      else Action.COMPLETED if name in done else Action.RUNNING) for name in selected)
-    return UpResult(UpMode.HANDED_OVER, 0 if outcome.ok else 1, started, outcome, actions)
+    return UpResult(UpMode.HANDED_OVER, 0 if outcome.ok else 1, started, outcome, actions, wait_timeout=timeout)
 
 
 def _published_doc(project: Project) -> state.StateDoc:

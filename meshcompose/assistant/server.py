@@ -1,4 +1,4 @@
-"""The MCP server over stdio, built with the official `mcp` SDK.
+"""The MCP server over stdio, built with the official `mcp` SDK (FastMCP).
 
 Each tool is a thin async wrapper: its parameters make the input schema its
 docstring the description, and the work runs in a worker thread through
@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import anyio.to_thread
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
-from meshcompose import __version__
 from meshcompose.app.project import ProjectSelection
 from meshcompose.assistant.tools import DEFAULT_LINES, Answer, Tools
 from meshcompose.errors import MeshComposeError
@@ -24,8 +23,8 @@ from meshcompose.errors import MeshComposeError
 READ_ONLY_NOTE = ("Read-only: the tools that change the project (up, down, start, stop, restart) "
                   "are offered when the server is started with --allow-control.")
 CONTROL_NOTE = "Control is allowed: up, down, start, stop and restart change the running project."
-READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
+READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+CHANGE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
 
 
 def serve(selection: ProjectSelection, allow_control: bool) -> None:
@@ -33,10 +32,10 @@ def serve(selection: ProjectSelection, allow_control: bool) -> None:
     build(selection, allow_control).run("stdio")
 
 
-def build(selection: ProjectSelection, allow_control: bool) -> MCPServer:
+def build(selection: ProjectSelection, allow_control: bool) -> FastMCP:
     tools = Tools(selection)
-    server = MCPServer(
-        name="mesh-compose", version=__version__,
+    server = FastMCP(
+        name="mesh-compose",
         instructions="The agents of one mesh-compose project: their status, logs, events and graph. "
                      + (CONTROL_NOTE if allow_control else READ_ONLY_NOTE),
     )
@@ -54,7 +53,7 @@ async def _answer(call: Callable[[], Answer]) -> CallToolResult:
     except MeshComposeError as error:
         text = str(error) + (f"\nhint: {error.hint}" if error.hint else "")
         raise ToolError(text) from None
-    return CallToolResult(content=[TextContent(type="text", text=answer.text)], structured_content=answer.data)
+    return CallToolResult(content=[TextContent(type="text", text=answer.text)], structuredContent=answer.data)
 
 
 def _looking(tools: Tools) -> list[Callable[..., Any]]:

@@ -167,6 +167,7 @@ def _tracing(located: Located, raw: bool | Mapping[str, Any] | None) -> Tracing:
 
 RUN_KINDS = ("script", "module", "command")
 HEALTH_KINDS = ("http", "tcp", "cmd", "log", "registry")
+WIRED = "wired"  # healthcheck.registry: registered, and every dependency resolved
 _PORTABLE_SIGNALS = {"SIGTERM", "SIGINT", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK"}
 
 
@@ -220,6 +221,7 @@ class AgentBuilder:
             stop_grace_period=self.located.duration(base + ("stop_grace_period",), raw.get("stop_grace_period"), 10.0),
             resources=self._resources(base + ("resources",), raw.get("resources") or {}),
             metadata=self._metadata(raw.get("metadata") or {}),
+            log_level=str(raw["log_level"]).upper() if raw.get("log_level") else None,
             profiles=tuple(raw.get("profiles") or ()),
             watch=self._watch(base + ("develop", "watch"), (raw.get("develop") or {}).get("watch") or []),
             extensions={key: value for key, value in raw.items() if str(key).startswith("x-")},
@@ -333,6 +335,8 @@ class AgentBuilder:
         target, command = "", argv(value) if kind is HealthKind.CMD else ()
         if kind not in (HealthKind.CMD, HealthKind.REGISTRY):
             target = self._health_target(path + (present[0],), kind, value)
+        if kind is HealthKind.REGISTRY and value == WIRED:
+            target = WIRED
         located = self.located
         return Healthcheck(
             kind=kind, target=target, command=command,

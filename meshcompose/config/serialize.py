@@ -62,6 +62,8 @@ def _agent(agent: Agent) -> dict[str, Any]:
     resources = {k: getattr(agent.resources, k) for k in ("timeout", "memory_limit", "cpu_limit")}
     result["resources"] = {k: v for k, v in resources.items() if v is not None}
     result["metadata"] = _metadata(agent)
+    if agent.log_level:
+        result["log_level"] = agent.log_level
     result["profiles"] = list(agent.profiles)
     result.update(agent.extensions)
     return result

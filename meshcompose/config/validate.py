@@ -141,7 +141,8 @@ def _explain(error: Any, description: str) -> Iterator[tuple[Path_, str]]:
     elif kind == "type":
         yield path, f"expected {_type_words(value)}, got {_type_name(instance)}"
     elif kind == "enum":
-        yield path, f"must be one of: {', '.join(str(v) for v in value)} (got {instance!r})"
+        shown = ", ".join(v if isinstance(v, str) else json.dumps(v) for v in value)  # YAML's spelling: true
+        yield path, f"must be one of: {shown} (got {instance!r})"
     elif kind == "const":
         yield path, f"must be {json.dumps(value)} (got {instance!r})"
     elif kind in ("minItems", "minLength"):

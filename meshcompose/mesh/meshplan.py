@@ -120,8 +120,10 @@ def discard_database(state_dir: Path) -> None:
 
 def agent_environments(project: model.Project, names: Sequence[str], url: str,
                        log_level: str) -> dict[str, Mapping[str, str]]:
-    """Registry settings for every agent except the registry itself."""
-    return {name: registry.agent_environment(project.name, project.agents[name], url, log_level)
+    """Registry settings for every agent except the registry itself; an agent's own
+    `log_level` wins over the run's."""
+    return {name: registry.agent_environment(project.name, project.agents[name], url,
+                                             project.agents[name].log_level or log_level)
             for name in names if name != REGISTRY_AGENT}
 
 

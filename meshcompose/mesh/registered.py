@@ -52,6 +52,9 @@ class RegistryPoller:
         self._taken_at = -float("inf")  # time.monotonic() of the latest read
         self._inflight: anyio.Event | None = None
         self.requests = 0
+        # Told of every new read (the supervisor's mesh events): they see what
+        # the askers caused to be read, and never cause a read themselves.
+        self.listeners: list[Callable[[Snapshot], None]] = []
 
     async def read(self, max_age: float) -> Snapshot | None:
         """The latest snapshot if younger than `max_age`, else a new one
@@ -65,6 +68,9 @@ class RegistryPoller:
                 self.requests += 1
                 self._latest = await self._fetch(self.url)
                 self._taken_at = time.monotonic()
+                if self._latest is not None:
+                    for listener in self.listeners:
+                        listener(self._latest)
             finally:
                 self._inflight = None
                 done.set()
@@ -141,30 +147,34 @@ class Registration:
                 return
             await anyio.sleep(FAST)
 
-    def probe(self, agent: str, started: StartedAt = _no_start) -> Probe:
-        """A health probe: is `agent` registered (since `started()`) and healthy?
-        Once it was, reads up to STEADY seconds old answer for it."""
+    def probe(self, agent: str, started: StartedAt = _no_start, wired: bool = False) -> Probe:
+        """A health probe: is `agent` registered (since `started()`) and healthy,
+        and (`wired`) is every one of its dependencies resolved? Once it was,
+        reads up to STEADY seconds old answer for it."""
         agent_id = self.agent_id(agent)
         seen_for: list[float | None] = []  # the process start it was last seen registered for
 
         async def registered() -> bool:
             start = started()
             if seen_for and seen_for[-1] == start:
-                fresh = await self._registered_in(agent_id, start, STEADY, 0.0)
+                fresh = await self._registered_in(agent_id, start, STEADY, 0.0, wired)
             else:  # not seen yet: watch for it a while, so `healthy` follows registration closely
-                fresh = await self._registered_in(agent_id, start, FAST, PATIENCE)
+                fresh = await self._registered_in(agent_id, start, FAST, PATIENCE, wired)
             seen_for[:] = [start] if fresh else []
             return fresh
 
         return registered
 
-    async def _registered_in(self, agent_id: str, start: float | None, max_age: float, patience: float) -> bool:
-        """Whether a read (up to `max_age` old) shows it registered since `start`,
-        reading again every FAST seconds for up to `patience` seconds."""
+    async def _registered_in(self, agent_id: str, start: float | None, max_age: float, patience: float,
+                             wired: bool = False) -> bool:
+        """Whether a read (up to `max_age` old) shows it registered since `start`
+        (and, `wired`, with every dependency resolved), reading again every
+        FAST seconds for up to `patience` seconds."""
         give_up = time.monotonic() + patience
         while True:
             taken = await poller(self._url()).read(max_age)
-            if taken is not None and taken.registered_since(agent_id, start):
+            if taken is not None and taken.registered_since(agent_id, start) and (
+                    not wired or taken.agents[agent_id].wired):
                 return True
             if time.monotonic() >= give_up:
                 return False

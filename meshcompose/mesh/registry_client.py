@@ -24,9 +24,14 @@ Shapes, observed with mcp-mesh-registry 3.7.1 and the mcp-mesh 3.7.1 SDK:
                       {"name": "__mesh_job_status", "tags": ["mesh-jobs",
                        "framework"], ...}, ...],
      "dependencies_resolved": 1, "total_dependencies": 1,
-     "dependency_resolutions": [{"capability": "greeting",
+     "dependency_resolutions": [{"capability": "greeting", "function_name": "welcome",
                                  "status": "available" | "unresolved",
-                                 "provider_agent_id": "demo-hello", ...}] | null,
+                                 "provider_agent_id": "demo-hello", "mcp_tool": "hello",
+                                 "endpoint": "http://127.0.0.1:40011"}] | null,
+    (provider, tool and endpoint only when "available"). A dependent whose
+    provider registers later resolves it at its next heartbeat; a provider
+    that deregisters is replaced by another one offering the capability at
+    once, or the dependency turns "unresolved".
      "created_at": "...", "last_seen": "...", ...}
     An SDK agent appears (status "healthy") 2-3 s after start. On SIGTERM it
     deregisters and stays listed with status "unhealthy"; so does an agent
@@ -63,6 +68,32 @@ HEALTHY = "healthy"
 
 
 @dataclass(frozen=True)
+class Capability:
+    """One capability an agent offers, and the tool (function) that serves it."""
+
+    name: str
+    tool: str = ""
+    version: str = ""
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    framework: bool = False  # the SDK's own (`__mesh_job_*`, tagged "framework")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One dependency of an agent, as the registry resolved it (or not)."""
+
+    capability: str
+    resolved: bool
+    provider_id: str = ""  # the provider's agent id; "" while unresolved
+    endpoint: str = ""  # the provider's endpoint
+    tool: str = ""  # the provider's tool that serves it
+    function: str = ""  # the dependent's function that asked for it
+    tags: tuple[str, ...] = ()  # as asked, when the registry says
+    version: str = ""  # as asked, when the registry says
+
+
+@dataclass(frozen=True)
 class AgentInfo:
     """One agent as the registry lists it."""
 
@@ -74,10 +105,17 @@ class AgentInfo:
     dependencies_resolved: int = 0
     total_dependencies: int = 0
     last_seen: float | None = None  # epoch seconds, the registry's clock
+    offers: tuple[Capability, ...] = ()  # every capability, framework ones included
+    resolutions: tuple[Resolution, ...] = ()
 
     @property
     def healthy(self) -> bool:
         return self.status == HEALTHY
+
+    @property
+    def wired(self) -> bool:
+        """Every dependency it declared to the registry has resolved."""
+        return all(resolution.resolved for resolution in self.resolutions)
 
 
 @dataclass(frozen=True)
@@ -94,6 +132,7 @@ class Snapshot:
 
     agents: dict[str, AgentInfo]
     skew: float = 0.0
+    taken_at: float = 0.0  # epoch seconds on our clock, just before the request
 
     def registered_since(self, agent_id: str, started: float | None) -> bool:
         """Listed healthy, and (when `started` is given, epoch seconds on our
@@ -177,6 +216,29 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    return tuple(tag for tag in value if isinstance(tag, str)) if isinstance(value, list) else ()
+
+
+def _capability(raw: Mapping[str, Any]) -> Capability:
+    return Capability(name=_text(raw.get("name")), tool=_text(raw.get("function_name")),
+                      version=_text(raw.get("version")), tags=_tags(raw.get("tags")),
+                      description=_text(raw.get("description")), framework=_is_framework(raw))
+
+
+def _resolution(raw: Mapping[str, Any]) -> Resolution:
+    provider = _text(raw.get("provider_agent_id"))
+    return Resolution(capability=_text(raw.get("capability")),
+                      resolved=raw.get("status") == "available" and bool(provider),
+                      provider_id=provider, endpoint=_text(raw.get("endpoint")), tool=_text(raw.get("mcp_tool")),
+                      function=_text(raw.get("function_name")), tags=_tags(raw.get("tags")),
+                      version=_text(raw.get("version")))
+
+
 def parse_agent(raw: Mapping[str, Any]) -> AgentInfo | None:
     """An AgentInfo from one entry of `GET /agents`, or None if it has no id."""
     agent_id = raw.get("id")
@@ -185,6 +247,9 @@ def parse_agent(raw: Mapping[str, Any]) -> AgentInfo | None:
     capabilities = raw.get("capabilities") or []
     if not isinstance(capabilities, list):
         capabilities = []
+    resolutions = raw.get("dependency_resolutions") or []
+    if not isinstance(resolutions, list):
+        resolutions = []
     return AgentInfo(
         id=agent_id,
         name=str(raw.get("name") or ""),
@@ -194,6 +259,8 @@ def parse_agent(raw: Mapping[str, Any]) -> AgentInfo | None:
         dependencies_resolved=_int(raw.get("dependencies_resolved")),
         total_dependencies=_int(raw.get("total_dependencies")),
         last_seen=parse_time(raw.get("last_seen")),
+        offers=tuple(_capability(c) for c in capabilities if isinstance(c, dict)),
+        resolutions=tuple(_resolution(r) for r in resolutions if isinstance(r, dict)),
     )
 
 
@@ -210,7 +277,11 @@ def agents(url: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, AgentInfo] |
 def snapshot(url: str, timeout: float = DEFAULT_TIMEOUT) -> Snapshot | None:
     """`GET /agents` with the registry's clock skew; None when there is no usable answer."""
     before = time.time()
-    body = _get_json(url, "/agents", timeout)
+    return parse_snapshot(_get_json(url, "/agents", timeout), before)
+
+
+def parse_snapshot(body: Any, before: float) -> Snapshot | None:
+    """A Snapshot from the decoded `GET /agents` body asked at `before` (our clock); None if unusable."""
     if not isinstance(body, dict):
         return None
     listed = body.get("agents") or []
@@ -219,7 +290,7 @@ def snapshot(url: str, timeout: float = DEFAULT_TIMEOUT) -> Snapshot | None:
     found = (parse_agent(raw) for raw in listed if isinstance(raw, dict))
     now = parse_time(body.get("timestamp"))
     return Snapshot({info.id: info for info in found if info is not None},
-                    skew=0.0 if now is None else now - before)
+                    skew=0.0 if now is None else now - before, taken_at=before)
 
 
 def is_registered(url: str, agent_id: str, timeout: float = DEFAULT_TIMEOUT) -> bool:

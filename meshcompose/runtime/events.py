@@ -7,7 +7,7 @@ the console, the per-agent log files and the state file are all observers.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -51,12 +51,19 @@ class Notice:
     agent: str | None = None
     level: str = "info"  # info | warning | error
     when: float = field(default_factory=time.time)
-    kind: str = "notice"  # "watch": a reload by watch mode; EXPOSED (`events` tells them apart)
+    kind: str = "notice"  # "watch": a reload by watch mode; EXPOSED; MESH (`events` tells them apart)
+    action: str = ""  # MESH: registered | deregistered | resolved | unresolved | warning
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # MESH: capability, provider, ...
 
 
 EXPOSED = "exposed"
 """The kind of the warning that an agent listens beyond the loopback host
 the project asked for; it is also a lifecycle event (`events.jsonl`)."""
+
+MESH = "mesh"
+"""The kind of a mesh event (an agent registered, deregistered, resolved or
+lost a dependency) and of a declared-vs-resolved warning, from the registry
+reads the run makes anyway; each is also an event (`mesh: ACTION`)."""
 
 
 class Observer(Protocol):
@@ -133,6 +140,9 @@ class EventRecorder:
     def notice(self, notice: Notice) -> None:
         if notice.kind == EXPOSED and notice.agent:
             self._append(self._event(notice.agent, EXPOSED, {"message": notice.text}))
+        elif notice.kind == MESH and notice.agent:
+            self._append(self._event(notice.agent, f"{MESH}: {notice.action}",
+                                     {**notice.attributes, "message": notice.text}))
 
     def agent_status(self, status: AgentStatus) -> None:
         actions = lifecycle_actions(self._last.get(status.name), status.state)

@@ -378,7 +378,8 @@ class AgentRunner:
             return
         registry_probe = None
         if check.kind is HealthKind.REGISTRY:
-            registry_probe = self.context.registration.probe(self.agent.name, lambda: self.status.started_at)
+            registry_probe = self.context.registration.probe(self.agent.name, lambda: self.status.started_at,
+                                                             wired=check.target == "wired")
         with scope:
             await monitor(
                 check, cwd=self.launch.cwd, env=self.launch.env, on_change=self._health_changed,

@@ -63,6 +63,8 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     supervisor.registry_url = plan.registry_url
     supervisor.mesh = plan.published_registry_url is not None
     state_recorder.add_agents(supervisor, plan.launches)
+    if supervisor.mesh:
+        _watch_mesh(supervisor, plan.registry_url)
     keeper = _start_keeper(recorder.directory)
     watcher = None
     if settings.watch is not None:
@@ -83,6 +85,19 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
             sink.flush()
             if hasattr(sink, "close"):
                 sink.close()  # the console drains its output (a reader that is not reading is not waited for long)
+
+
+def _watch_mesh(supervisor: Supervisor, url: str) -> None:
+    """Mesh events from the registry reads the run makes anyway."""
+    from meshcompose.mesh.registered import poller
+    from meshcompose.runtime.meshevents import MeshEvents
+
+    def started_at(name: str) -> float | None:
+        runner = supervisor.runner(name)
+        return runner.status.started_at if runner is not None and runner.status.pid is not None else None
+
+    poller(url).listeners.append(
+        MeshEvents(supervisor.project.name, lambda: supervisor.project.agents, started_at, supervisor.observer))
 
 
 class QuietRegistry:

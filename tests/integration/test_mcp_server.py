@@ -15,8 +15,8 @@ from cli_helpers import ProjectDir, _env, ok, wait_until
 pytest.importorskip("mcp", reason="the MCP SDK needs Python 3.10+")
 
 import anyio  # noqa: E402
-from mcp import Client  # noqa: E402
-from mcp.client.stdio import StdioServerParameters  # noqa: E402
+from mcp import ClientSession  # noqa: E402
+from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 
 QUIET = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\nwhile True: time.sleep(0.1)\n"
 CHATTY = """
@@ -55,7 +55,8 @@ def session(project: ProjectDir, *calls: tuple[str, dict[str, Any]], control: bo
     params = StdioServerParameters(command=sys.executable, args=args, cwd=str(project.root), env=_env())
 
     async def talk() -> list[Any]:
-        async with Client(params, read_timeout_seconds=120) as client:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
             tools = await client.list_tools()
             answers: list[Any] = [{tool.name for tool in tools.tools}]
             for name, arguments in calls:
@@ -77,8 +78,8 @@ def test_the_tool_list_is_read_only_without_allow_control(running: ProjectDir):
 def test_status_agrees_with_ps(running: ProjectDir):
     _, answer = session(running, ("status", {}))
     listed = [json.loads(line) for line in ok(running.cli("ps", "-a", "--format", "json")).stdout.splitlines()]
-    assert not answer.is_error
-    agents = answer.structured_content["agents"]
+    assert not answer.isError
+    agents = answer.structuredContent["agents"]
     assert [(a["Name"], a["Status"], a["Pid"]) for a in agents] == [(a["Name"], a["Status"], a["Pid"]) for a in listed]
     assert {a["Name"] for a in agents} == {"base", "chatty"}
     assert "base: running" in text(answer)
@@ -88,10 +89,10 @@ def test_logs_keep_the_pattern_and_are_text(running: ProjectDir):
     wait_until(lambda: "end" in running.cli("logs", "chatty").stdout, timeout=30, what="chatty's lines")
     _, kept, clipboard = session(running, ("logs", {"agent": "chatty", "pattern": "ALPHA"}),
                                  ("logs", {"pattern": "colour"}))
-    lines = kept.structured_content["lines"]
+    lines = kept.structuredContent["lines"]
     assert [line["text"] for line in lines] == ["alpha 1", "alpha 3"]
     assert {line["agent"] for line in lines} == {"chatty"}
-    shown = clipboard.structured_content["lines"][0]["text"]
+    shown = clipboard.structuredContent["lines"][0]["text"]
     assert "\x1b" not in shown and "\x07" not in shown and "^[]52;c;Y2xpcA==^G" in shown
 
 
@@ -105,10 +106,10 @@ def test_wait_until_ready_gives_each_outcome_with_its_reason(running: ProjectDir
     wait_until(lambda: never_status() == "unhealthy", timeout=30, what="never's failed probe")
     _, ready, never = session(running, ("wait_until_ready", {"agents": ["base"], "timeout": 30}),
                               ("wait_until_ready", {"agents": ["never"], "timeout": 1}))
-    assert ready.structured_content == {"ready": True, "agents": [
+    assert ready.structuredContent == {"ready": True, "agents": [
         {"name": "base", "status": "running", "ready": True, "message": None}]}
-    assert never.structured_content["ready"] is False
-    outcome = never.structured_content["agents"][0]
+    assert never.structuredContent["ready"] is False
+    outcome = never.structuredContent["agents"][0]
     assert outcome["ready"] is None and outcome["status"] == "unhealthy" and outcome["message"], outcome
     assert f"never: unhealthy, not ready in time ({outcome['message']})" in text(never)
 
@@ -116,34 +117,34 @@ def test_wait_until_ready_gives_each_outcome_with_its_reason(running: ProjectDir
 def test_control_tools_need_the_flag_and_restart_gives_a_new_pid(running: ProjectDir):
     before = json.loads(ok(running.cli("ps", "base", "--format", "json")).stdout)["Pid"]
     _, refused = session(running, ("restart", {"agents": ["base"]}))
-    assert refused.is_error and "restart" in text(refused)
+    assert refused.isError and "restart" in text(refused)
     assert json.loads(ok(running.cli("ps", "base", "--format", "json")).stdout)["Pid"] == before
     _, restarted = session(running, ("restart", {"agents": ["base"], "timeout": 5}), control=True)
-    assert not restarted.is_error, text(restarted)
+    assert not restarted.isError, text(restarted)
     after = json.loads(ok(running.cli("ps", "base", "--format", "json")).stdout)["Pid"]
-    assert after != before and "base" in restarted.structured_content["restarted"]
+    assert after != before and "base" in restarted.structuredContent["restarted"]
 
 
 def test_errors_use_the_cli_words(running: ProjectDir):
     _, unknown, down, stopped = session(running, ("status", {"agents": ["nosuch"]}), ("down", {"timeout": 5}),
                                         ("stop", {"agents": ["base"]}), control=True)
-    assert unknown.is_error and "no agent named 'nosuch'" in text(unknown) and "base" in text(unknown)
-    assert not down.is_error and set(down.structured_content["stopped"]) == {"base", "chatty"}
-    assert stopped.is_error and "project 'assist' is not running" in text(stopped)
+    assert unknown.isError and "no agent named 'nosuch'" in text(unknown) and "base" in text(unknown)
+    assert not down.isError and set(down.structuredContent["stopped"]) == {"base", "chatty"}
+    assert stopped.isError and "project 'assist' is not running" in text(stopped)
 
 
 def test_check_config_reports_located_problems(project: ProjectDir):
     project.script("quiet.py", QUIET)
     path = project.compose({"a": {"script": "quiet.py", "restart": "on-falure"}, "b": {"scirpt": "quiet.py"}})
     _, valid, graph = session(project, ("check_config", {}), ("graph", {}))
-    assert valid.structured_content["valid"] is False
-    assert graph.is_error and "agents.a.restart: must be one of" in text(graph)
-    problems = valid.structured_content["problems"]
+    assert valid.structuredContent["valid"] is False
+    assert graph.isError and "agents.a.restart: must be one of" in text(graph)
+    problems = valid.structuredContent["problems"]
     assert {p["path"] for p in problems} >= {"agents.a.restart", "agents.b.scirpt"}
     assert all(p["file"].endswith(path.name) and p["line"] > 0 for p in problems)
     path.write_text(path.read_text().replace("on-falure", "on-failure").replace("scirpt", "script"))
     _, fixed = session(project, ("check_config", {}))
-    assert fixed.structured_content == {"valid": True, "project": "t", "agents": ["a", "b"]}
+    assert fixed.structuredContent == {"valid": True, "project": "t", "agents": ["a", "b"]}
 
 
 def test_up_starts_the_project_in_the_background_and_down_stops_it(project: ProjectDir):
@@ -154,8 +155,8 @@ def test_up_starts_the_project_in_the_background_and_down_stops_it(project: Proj
                                       ("down", {"timeout": 5}), control=True)
     finally:
         project.cli("down", "-t", "5")
-    assert not up.is_error and up.structured_content["ready"] is True, text(up)
-    assert {a["Name"]: a["State"] for a in status.structured_content["agents"]} == {"base": "running",
+    assert not up.isError and up.structuredContent["ready"] is True, text(up)
+    assert {a["Name"]: a["State"] for a in status.structuredContent["agents"]} == {"base": "running",
                                                                                      "top": "running"}
-    assert down.structured_content["stopped"] == ["top", "base"]
+    assert down.structuredContent["stopped"] == ["top", "base"]
     assert ok(project.cli("ps")).stdout.strip() == "no agents running"

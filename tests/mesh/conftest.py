@@ -1,7 +1,8 @@
 """The `mesh` tier: the real mcp-mesh-registry binary and the real mcp-mesh SDK.
 
 Install them with `bash scripts/install-mesh.sh` (into .mesh-stack/, or
-MESH_STACK_DIR). When they are missing, every test here is skipped with a
+MESH_STACK_DIR). MESH_SDK_VENV=venv-3.8.0 runs the tier against the newest
+SDK instead of the pinned one (tests/mesh/test_mesh_view.py runs both). When they are missing, every test here is skipped with a
 reason that names the missing piece and that command; with
 MESH_COMPOSE_REQUIRE_MESH=1 (for CI, after installing) a missing stack fails
 instead, so the tier can never pass by not running.
@@ -47,8 +48,14 @@ def _find_registry_binary() -> Path | None:
     return Path(on_path) if on_path else None
 
 
+def sdk_venv() -> str:
+    """Which SDK venv of the stack the tier runs against: `venv` (the pinned
+    mcp-mesh) unless MESH_SDK_VENV names another, e.g. `venv-3.8.0`."""
+    return os.environ.get("MESH_SDK_VENV") or "venv"
+
+
 def _sdk_python() -> Path | None:
-    python = stack_dir() / "venv" / "bin" / "python"
+    python = stack_dir() / sdk_venv() / "bin" / "python"
     if not python.exists():
         return None
     check = "import importlib.util as u, sys; sys.exit(u.find_spec('mesh') is None)"
@@ -63,7 +70,7 @@ def missing_stack_reason() -> str | None:
         missing.append(f"the registry binary {registry.REGISTRY_BINARY} "
                        f"(not in {stack_dir() / 'bin'} nor on PATH)")
     if _sdk_python() is None:
-        missing.append(f"the mcp-mesh SDK (no {stack_dir() / 'venv/bin/python'} that imports `mesh`)")
+        missing.append(f"the mcp-mesh SDK (no {stack_dir() / sdk_venv() / 'bin/python'} that imports `mesh`)")
     if not missing:
         return None
     return f"MCP Mesh stack not installed: missing {' and '.join(missing)}; install with `{INSTALL_COMMAND}`"

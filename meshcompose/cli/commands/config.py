@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("".join(f"{name}\n" for name in inspect.profiles(load_project(_all_profiles(args)))))
         return 0
     result = inspect.config(load_project(args), ConfigOptions(quiet=args.quiet, services=args.services))
+    for warning in result.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     if args.services:
         sys.stdout.write("".join(f"{name}\n" for name in result.start_order))
     elif result.document is None:

@@ -24,9 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("names", nargs="*", metavar="AGENT",
                         help="show only these agents and their dependencies (default: all)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--live", action="store_true",
+                        help="a running project: declared and resolved mesh edges, each agent's state")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.live:
+        from meshcompose.cli.commands.graphlive import run_live
+
+        return run_live(args)
     from meshcompose.app import inspect
     from meshcompose.app.options import GraphOptions
     from meshcompose.cli.options import load_project

@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> int:
         from meshcompose.assistant import server
     except ImportError as error:
         raise MeshComposeError(f"`mesh-compose mcp` needs the MCP SDK: {error}",
-                               hint="install it with `pip install mcp` in mesh-compose's environment") from None
+                               hint="install mesh-compose with its `mcp` extra: pip install 'mesh-compose[mcp]'") from None
     server.serve(project_selection(args), args.allow_control)
     return 0

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from meshcompose.app.ps import PsResult, Row
 
 COLUMNS = ("NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CPU%", "MEM", "PYTHON")
-MESH_COLUMNS = ("MESH", "CAPS")
+MESH_COLUMNS = ("MESH", "CAPS", "DEPS", "PORT")
 EXPOSED_COLUMN = "EXPOSED"  # only when some agent listens beyond the loopback host asked for
 LIMITS_COLUMN = "LIMITS"  # only when some agent has limits: each with what holds it, `(cgroup)` or `(sampled)`
 MESSAGE_COLUMN = "MESSAGE"  # last, and only when some agent has one: why it is unhealthy, failed, skipped
@@ -111,7 +111,8 @@ def table_cells(row: Row, mesh: bool = False) -> list[str]:
         format_size(row.MemoryBytes) if row.MemoryBytes is not None else "-", python,
     ]
     if mesh:
-        cells += [row.Mesh or "—", str(row.Capabilities) if row.Capabilities is not None else "—"]
+        cells += [row.Mesh or "—", str(row.Capabilities) if row.Capabilities is not None else "—",
+                  row.Deps or "—", str(row.Port) if row.Port is not None else "—"]
     return cells
 
 

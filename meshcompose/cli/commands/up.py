@@ -22,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--wait", action="store_true",
                         help="as compose's: wait for the agents to be running (healthy where they have a "
                              "healthcheck); implies -d, which always waits")
-    parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="with -d: how long to wait for the agents to be up (default 60); "
-                             "the project keeps running if they are not")
+    parser.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
+                        help="with -d: how long to wait for the agents to be up (default: 20 s per start "
+                             "wave of the plan, at least 60); the project keeps running if they are not")
     parser.add_argument("--no-deps", action="store_true", help="do not start the named agents' dependencies")
     parser.add_argument("--abort-on-exit", action="store_true", help="stop the project when any agent exits")
     parser.add_argument("--exit-code-from", metavar="AGENT",
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if beside is not None:
                 dashboard_beside().stop(beside)  # the foreground run has ended; a detached one's ends on its own
-    code = render(result, args.wait_timeout)
+    code = render(result, result.wait_timeout)
     if args.dashboard and detach:
         dashboard_beside().start_beside(args, project, wait=True)
     return code

@@ -117,7 +117,7 @@ def test_a_dollar_that_starts_no_variable_is_kept_as_compose_v2_does(tmp_path: P
          "agents.a.healthcheck.tcp: expected host:port, such as 127.0.0.1:8080 (got 'localhost')"),
         ("{script: a.py, healthcheck: {http: 'localhost:80'}}", "agents.a.healthcheck.http: not an http(s) URL: 'localhost:80'"),
         ("{script: a.py, healthcheck: {log: '(unclosed'}}", "agents.a.healthcheck.log: not a valid regular expression"),
-        ("{script: a.py, healthcheck: {registry: false}}", "agents.a.healthcheck.registry: must be true (got False)"),
+        ("{script: a.py, healthcheck: {registry: false}}", "agents.a.healthcheck.registry: must be one of: true, wired (got False)"),
         ("{script: a.py, stop_signal: SIGNOPE}", "agents.a.stop_signal: unknown signal 'SIGNOPE'"),
         ("{script: a.py, backoff: {initial: 1m, maximum: 2s}}", "agents.a.backoff.maximum: maximum (2s) is below initial (60s)"),
         ("{script: a.py, resources: {cpu_limit: '0'}}", "agents.a.resources.cpu_limit: cpu_limit must be greater than 0"),

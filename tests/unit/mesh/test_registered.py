@@ -57,3 +57,40 @@ def test_the_probe_answers_for_its_agent_only(fake):
         return await registration.probe("a")(), await registration.probe("b")()
 
     assert anyio.run(main) == (True, False)
+
+
+def test_a_wired_probe_waits_for_every_dependency_to_resolve(fake):
+    fake.register(registry.agent_id("demo", "a"))
+    unresolved = [{"capability": "greeting", "function_name": "welcome", "status": "unresolved"}]
+    fake.agents[registry.agent_id("demo", "a")]["dependency_resolutions"] = unresolved
+    registration = Registration(fake.url, "demo")
+
+    async def probes() -> tuple:
+        return await registration.probe("a")(), await registration.probe("a", wired=True)()
+
+    assert anyio.run(probes) == (True, False)
+    resolved = [{**unresolved[0], "status": "available", "provider_agent_id": "demo-b"}]
+    fake.agents[registry.agent_id("demo", "a")]["dependency_resolutions"] = resolved
+    assert anyio.run(registration.probe("a", wired=True)) is True
+
+
+def test_a_listener_sees_every_new_read_and_causes_none():
+    from meshcompose.mesh.registered import RegistryPoller
+    from meshcompose.mesh.registry_client import Snapshot
+
+    fetched = []
+
+    async def fetch(url: str) -> Snapshot:
+        fetched.append(url)
+        return Snapshot({})
+
+    poller = RegistryPoller("http://127.0.0.1:9", fetch)
+    seen = []
+    poller.listeners.append(seen.append)
+
+    async def main() -> None:
+        for _ in range(5):
+            await poller.read(60.0)  # one read serves them all
+
+    anyio.run(main)
+    assert len(fetched) == len(seen) == 1 and poller.requests == 1

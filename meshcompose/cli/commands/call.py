@@ -1,0 +1,63 @@
+"""`mesh-compose call AGENT TOOL [JSON | KEY=VALUE ...] [--format text|json] [--timeout S]`:
+call a tool on a running agent over its MCP endpoint and print the result.
+
+Text contents print as they are (control characters made visible); a tool
+error prints its text on stderr and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+# Controls other than newline and tab, DEL and the C1 range: made visible.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("agent", metavar="AGENT", help="the agent that serves the tool")
+    parser.add_argument("tool", metavar="TOOL", help="the tool's name (`mesh-compose tools AGENT` lists them)")
+    parser.add_argument("arguments", nargs="*", metavar="JSON | KEY=VALUE",
+                        help="one JSON object, or KEY=VALUE words (a value is JSON unless the tool takes a string)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text (default): the text contents; json: the whole result")
+    parser.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
+                        help="how long the agent may take (default 30)")
+
+
+def positive_seconds(value: str) -> float:
+    """A --timeout: a finite number of seconds above zero."""
+    import math
+
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected seconds above 0")
+    return seconds
+
+
+def run(args: argparse.Namespace) -> int:
+    from meshcompose.app import tools as app_tools
+    from meshcompose.cli.options import project_identity
+
+    outcome = app_tools.call(project_identity(args), args.agent, args.tool, args.arguments, args.timeout)
+    result = outcome.result
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.raw, indent=2) + "\n")
+        return 1 if result.is_error else 0
+    body = "\n".join(visible(piece) for piece in result.texts)
+    body += "".join("\n" + json.dumps(item) for item in result.others)
+    if result.is_error:
+        sys.stderr.write(f"error: tool '{visible(args.tool)}' of '{visible(args.agent)}' failed: {body}\n")
+        return 1
+    if body:
+        sys.stdout.write(body + ("" if body.endswith("\n") else "\n"))
+    return 0
+
+
+def visible(value: str) -> str:
+    return _CONTROLS.sub(lambda found: repr(found.group())[1:-1], value)

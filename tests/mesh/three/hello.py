@@ -1,0 +1,29 @@
+"""Provides `greeting` and `ping`, and a tool that always fails."""
+
+import mesh
+from fastmcp import FastMCP
+
+app = FastMCP("hello")
+
+
+@app.tool()
+@mesh.tool(capability="greeting", description="Greets someone by name", tags=["en"], version="1.2.0")
+def hello(name: str = "world") -> str:
+    return f"Hello, {name}!"
+
+
+@app.tool()
+@mesh.tool(capability="ping", description="Answers pong")
+def ping_hello() -> str:
+    return "pong from hello"
+
+
+@app.tool()
+@mesh.tool(capability="failing", description="Always fails")
+def fail(reason: str = "on purpose") -> str:
+    raise ValueError(f"the tool failed {reason}")
+
+
+@mesh.agent(name="hello", auto_run=True)
+class HelloAgent:
+    pass
