@@ -1,0 +1,26 @@
+"""`-f` naming a file that does not exist is an invalid project (exit 3) for every command that
+takes one, never a silent fallback to the project of the working directory."""
+
+from __future__ import annotations
+
+import pytest
+
+COMMANDS = [
+    ("up", "-d"), ("run", "a"), ("down",), ("ps",), ("logs",), ("start",), ("stop",), ("restart",),
+    ("kill",), ("wait", "a"), ("events",), ("top",), ("watch",), ("config", "-q"), ("graph",), ("env",),
+    ("export", "kubernetes", "-o", "out"),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command[0])
+def test_a_missing_file_is_an_invalid_project(project, command: tuple[str, ...]) -> None:
+    project.script("a.py", "print('a')\n")
+    project.compose({"a": {"script": "a.py", "restart": "no"}})  # what a silent fallback would act on
+    after = "--file" if command[0] == "logs" else "-f"  # `logs -f` is --follow, as in compose
+    trailing = ("run", after, "missing.yaml", "a") if command[0] == "run" else (*command, after, "missing.yaml")
+    for where in (("-f", "missing.yaml", *command), trailing):
+        result = project.cli(*where)
+        text = result.stdout + result.stderr
+        assert result.returncode == 3, (where, text)
+        assert f"{project.root / 'missing.yaml'}: no such file" in text and "Traceback" not in text, (where, text)
+    assert not (project.root / ".mesh-compose").exists() and not (project.root / "out").exists()
