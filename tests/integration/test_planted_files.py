@@ -34,7 +34,7 @@ def _stop_what_ran():
     """An `up -d` that was wrongly allowed leaves no supervisor behind."""
     yield
     while _STARTED:
-        _cli(_STARTED.pop(), "down", safe="*")
+        _cli(_STARTED.pop(), "down", "-p", "t", safe="*")
 
 
 @pytest.fixture
@@ -147,6 +147,23 @@ def test_an_override_file_of_another_user_is_refused(team: Path, marker: Path):
         _refused(_cli(team, *command), planted)
     assert not marker.exists()
     _up_and_down(team, marker, safe="*")
+
+
+def test_a_planted_override_never_renames_the_project_ps_and_down_act_on(team: Path, marker: Path):
+    """`ps` and `down` read the project's name without loading it: a planted override's `name:`
+    is not theirs to read, so a project started before the plant is still found and stopped."""
+    _mine(team / "mesh-compose.yaml", _compose({"hello": {"script": "hello.py"}},
+                                               python={"interpreter": sys.executable}))
+    _mine(team / "hello.py", f"open({str(marker)!r}, 'w').write('up')\nimport time\nwhile True: time.sleep(0.1)\n")
+    up = _cli(team, "up", "-d")
+    assert up.returncode == 0, up.stdout + up.stderr
+    wait_until(marker.exists, 30, "the agent to start")
+    _plant(team / "mesh-compose.override.yaml", yaml.safe_dump({"name": "other"}))
+    ps = _cli(team, "ps")
+    assert ps.returncode == 0 and "hello" in ps.stdout and "running" in ps.stdout, ps.stdout + ps.stderr
+    down = _cli(team, "down")
+    assert down.returncode == 0 and "hello" in down.stdout + down.stderr, down.stdout + down.stderr
+    assert "no agents running" in _cli(team, "ps").stdout
 
 
 def test_a_dot_env_of_another_user_is_refused(team: Path, marker: Path):
