@@ -19,9 +19,11 @@ Stdlib only and cheap: `ps` checks the project file it finds.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Union
 
@@ -89,12 +91,42 @@ def is_allowed(path: PathLike, environ: Mapping[str, str] | None = None) -> bool
     return any(name == entry or name.startswith(entry.rstrip(os.sep) + os.sep) for name in names for entry in allowed)
 
 
+# Verdicts of the directories already walked, while one load or one resolution runs: a project of
+# 1,000 agents sharing a venv or an env_file's directory walks each directory once (a stat costs
+# ~30 us on a busy machine, and a path has a dozen components to check).
+_VERDICTS: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar("verdicts", default=None)
+
+
+@contextlib.contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block, each directory's verdict is found once (per thread: a context variable).
+    Nested blocks share the outermost one's."""
+    if _VERDICTS.get() is not None:
+        yield
+        return
+    token = _VERDICTS.set({})
+    try:
+        yield
+    finally:
+        _VERDICTS.reset(token)
+
+
 def untrusted_reason(path: PathLike) -> str | None:
     """Why `path` may have been written by another user, or None when it is the caller's or root's.
 
     A path that does not exist has nothing to distrust (the caller reports it missing)."""
     if os.name != "posix":
         return None
+    verdicts = _VERDICTS.get()
+    if verdicts is None:
+        return _reason(path)
+    key = "=" + os.path.abspath(path)  # a file's own verdict, apart from a directory's on the way
+    if key not in verdicts:
+        verdicts[key] = _reason(path)
+    return verdicts[key]
+
+
+def _reason(path: PathLike) -> str | None:
     try:
         if os.path.islink(path):
             link = os.lstat(path)
@@ -118,13 +150,31 @@ def _entry_reason(real: Path) -> str | None:
 
 
 def _ancestors_reason(real: Path) -> str | None:
+    """The first objection to a directory on the way, from `/` down (remembered per directory,
+    with everything above it, inside `remembering`)."""
+    verdicts = _VERDICTS.get()
+    unchecked: list[Path] = []
+    verdict: str | None = None
     for directory in real.parents:
-        info = os.stat(directory)
-        if not is_trusted_owner(info.st_uid):
-            return f"the directory {directory} on the way to it belongs to {owner_name(info.st_uid)}"
-        if _writable_by_others(info) and not info.st_mode & stat.S_ISVTX:
-            return (f"the directory {directory} on the way to it is writable by others "
-                    f"(mode {stat.S_IMODE(info.st_mode):o}): anyone may replace what is in it")
+        if verdicts is not None and str(directory) in verdicts:
+            verdict = verdicts[str(directory)]
+            break
+        unchecked.append(directory)
+    for directory in reversed(unchecked):
+        if verdict is None:
+            verdict = _directory_reason(directory)
+        if verdicts is not None:
+            verdicts[str(directory)] = verdict
+    return verdict
+
+
+def _directory_reason(directory: Path) -> str | None:
+    info = os.stat(directory)
+    if not is_trusted_owner(info.st_uid):
+        return f"the directory {directory} on the way to it belongs to {owner_name(info.st_uid)}"
+    if _writable_by_others(info) and not info.st_mode & stat.S_ISVTX:
+        return (f"the directory {directory} on the way to it is writable by others "
+                f"(mode {stat.S_IMODE(info.st_mode):o}): anyone may replace what is in it")
     return None
 
 
@@ -152,5 +202,5 @@ def foreign_owner(directory: PathLike, environ: Mapping[str, str] | None = None)
 
 __all__ = [
     "SAFE_DIRECTORIES_VARIABLE", "UntrustedPathError", "check_trusted", "foreign_owner", "is_allowed",
-    "owner_name", "safe_directories", "untrusted_reason",
+    "owner_name", "remembering", "safe_directories", "untrusted_reason",
 ]

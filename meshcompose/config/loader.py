@@ -58,10 +58,10 @@ def load_project(
     """
     cwd = Path(cwd) if cwd is not None else Path.cwd()
     caller = dict(os.environ if environ is None else environ)
-    paths = _project_files(files, cwd)
     unset: list[str] = []
     try:
-        with _collector_paused():
+        with _collector_paused(), ownership.remembering():
+            paths = _project_files(files, cwd)
             return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd)
     finally:
         if warnings is not None:

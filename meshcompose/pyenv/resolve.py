@@ -350,7 +350,8 @@ def resolve_project(project: model.Project, names: Sequence[str] | None = None, 
     `verify_versions`: raise InterpreterVersionError for one too old (`env` reports it instead)."""
     selected = [_agent(project, n) for n in (names if names is not None else list(project.agents))]
     agents = [a for a in selected if a.is_python]
-    found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
+    with ownership.remembering():
+        found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
     wanted: dict[tuple[str, ...], list[str]] = {}
     for agent in agents:
         wanted.setdefault(found[agent.name].argv, []).extend(requirement_names(_packages(agent, project)))

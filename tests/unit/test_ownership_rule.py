@@ -99,3 +99,21 @@ def test_a_refusal_names_the_file_its_owner_and_the_setting(tree: Path):
     assert f"MESH_COMPOSE_SAFE_DIRECTORIES={tree}" in (caught.value.hint or "")
     assert caught.value.exit_code == 3
     ownership.check_trusted(tree / "f", "the env file", environ={ownership.SAFE_DIRECTORIES_VARIABLE: str(tree)})
+
+
+def test_remembered_verdicts_keep_each_files_own(tree: Path):
+    """Inside one load, directories are walked once; each file is still judged on its own."""
+    (tree / "mine").write_text("x")
+    (tree / "theirs").write_text("x")
+    os.chown(tree / "theirs", NOBODY, NOBODY)
+    shared = tree / "shared"
+    shared.mkdir()
+    (shared / "f").write_text("x")
+    with ownership.remembering():
+        assert ownership.untrusted_reason(tree / "mine") is None
+        assert "belongs to nobody" in (ownership.untrusted_reason(tree / "theirs") or "")
+        assert ownership.untrusted_reason(shared / "f") is None
+        with ownership.remembering():
+            assert ownership.untrusted_reason(tree / "mine") is None
+    os.chmod(shared, 0o777)
+    assert "writable by others" in (ownership.untrusted_reason(shared / "f") or "")
