@@ -240,8 +240,8 @@ class _Skipped:
         if not self.notes:
             self.notes.append(f"skipped mesh-compose's own environment {self.own}")
 
-    def said(self, candidate: Candidate | None) -> Candidate | None:
-        if candidate is None or not self.notes:
+    def said(self, candidate: Candidate) -> Candidate:
+        if not self.notes:
             return candidate
         return Candidate(candidate.argv, f"{candidate.source} ({'; '.join(self.notes)})")
 
@@ -307,7 +307,7 @@ def discover(agent: model.Agent, project: model.Project, *, environ: Mapping[str
         if skipped.notes:
             hint += f" (mesh-compose's own environment {skipped.own} is used only when named there)"
         raise InterpreterNotFoundError(names, "PATH", [".venv", "venv", "VIRTUAL_ENV", "PATH"], hint=hint)
-    return skipped.said(found) or found
+    return skipped.said(found)
 
 
 def _named(candidate: Candidate, skipped: _Skipped) -> Candidate:
