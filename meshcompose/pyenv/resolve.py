@@ -140,13 +140,14 @@ class Environment:
 
 
 def find_on_path(name: str, environ: Mapping[str, str], platform: Platform = PLATFORM,
-                 skip: str | None = None) -> str | None:
+                 skip: Sequence[str] = ()) -> str | None:
     """Like shutil.which, but with the seam's layout and never the WindowsApps stub; directories
-    inside the environment `skip` (mesh-compose's own) are passed over."""
+    under a prefix in `skip` (mesh-compose's own environment) are passed over. The comparison is
+    on the path as written, as an activation writes it: no lookup per PATH entry."""
     for directory in environ.get("PATH", "").split(platform.pathsep):
         if not directory or "windowsapps" in directory.lower().replace("\\", "/").split("/"):
             continue
-        if skip is not None and _inside(directory, skip):
+        if skip and _under(os.path.abspath(directory), skip):
             continue
         for leaf in platform.executable_names(name):
             path = os.path.join(directory, leaf)
@@ -164,8 +165,11 @@ def own_environment() -> str | None:
 
 
 def _inside(path: str | Path, prefix: str) -> bool:
-    real = os.path.realpath(path)
-    return real == prefix or real.startswith(prefix.rstrip(os.sep) + os.sep)
+    return _under(os.path.realpath(path), (prefix,))
+
+
+def _under(path: str, prefixes: Sequence[str]) -> bool:
+    return any(path == prefix or path.startswith(prefix.rstrip(os.sep) + os.sep) for prefix in prefixes)
 
 
 def venv_python(venv: Path, platform: Platform = PLATFORM) -> Path | None:
@@ -228,6 +232,9 @@ class _Skipped:
 
     def __init__(self, own: str | None) -> None:
         self.own = own
+        # As written on PATH by an activation (sys.prefix), and resolved.
+        lexical = os.path.abspath(sys.prefix)
+        self.prefixes: tuple[str, ...] = () if own is None else (own, lexical) if _inside(lexical, own) else (own,)
         self.notes: list[str] = []
 
     def is_own(self, path: str | Path) -> bool:
@@ -280,12 +287,23 @@ def _from_system(environ: Mapping[str, str], platform: Platform, skipped: _Skipp
         if launcher:
             return Candidate((launcher, "-3"), "py -3 launcher")
     for name in ("python3", "python"):
-        found = find_on_path(name, environ, platform, skip=skipped.own)
-        if skipped.own is not None and find_on_path(name, environ, platform) != found:
+        found = find_on_path(name, environ, platform, skip=skipped.prefixes)
+        if skipped.prefixes and _passed_over(found, skipped.prefixes, environ, platform):
             skipped.note()  # an activated environment put its own python first on PATH
         if found:
             return Candidate((found,), f"system {name} on PATH")
     return None
+
+
+def _passed_over(found: str | None, prefixes: Sequence[str], environ: Mapping[str, str], platform: Platform) -> bool:
+    """Whether PATH lists a directory of `prefixes` before the one `found` came from."""
+    where = os.path.dirname(found) if found else None
+    for directory in environ.get("PATH", "").split(platform.pathsep):
+        if directory and directory == where:
+            return False
+        if directory and _under(os.path.abspath(directory), prefixes):
+            return True
+    return False
 
 
 def discover(agent: model.Agent, project: model.Project, *, environ: Mapping[str, str] | None = None,

@@ -79,6 +79,9 @@ def test_mesh_composes_own_activated_venv_is_skipped_for_python3_on_path(project
     row = _rows(project, **env)["a"]
     assert row["interpreter"] == SYSTEM_PYTHON, row
     assert row["found_via"] == f"system python3 on PATH (skipped mesh-compose's own environment {OWN})"
+    # After the system's on PATH (as the test script appends its tools), it was never in the way.
+    row = _rows(project, PATH=f"/usr/bin{os.pathsep}{sys.prefix}/bin")["a"]
+    assert (row["interpreter"], row["found_via"]) == (SYSTEM_PYTHON, "system python3 on PATH"), row
 
 
 @needs_own_venv
