@@ -3,7 +3,12 @@ takes one, never a silent fallback to the project of the working directory."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
+
+from cli_helpers import _env
 
 COMMANDS = [
     ("up", "-d"), ("run", "a"), ("down",), ("ps",), ("logs",), ("start",), ("stop",), ("restart",),
@@ -24,3 +29,14 @@ def test_a_missing_file_is_an_invalid_project(project, command: tuple[str, ...])
         assert result.returncode == 3, (where, text)
         assert f"{project.root / 'missing.yaml'}: no such file" in text and "Traceback" not in text, (where, text)
     assert not (project.root / ".mesh-compose").exists() and not (project.root / "out").exists()
+
+
+@pytest.mark.parametrize("command", [("ps",), ("down",), ("config", "-q")], ids=lambda command: command[0])
+def test_a_missing_file_in_mesh_compose_file_is_an_invalid_project(project, command: tuple[str, ...]) -> None:
+    project.script("a.py", "print('a')\n")
+    project.compose({"a": {"script": "a.py", "restart": "no"}})
+    env = {**_env(), "MESH_COMPOSE_FILE": "missing.yaml"}
+    result = subprocess.run([sys.executable, "-m", "meshcompose", *command], cwd=project.root, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"{project.root / 'missing.yaml'}: no such file" in result.stderr
