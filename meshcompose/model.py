@@ -224,6 +224,14 @@ class Registry:
 
 
 @dataclass(frozen=True)
+class Tracing:
+    """Distributed tracing of MCP Mesh calls (`tracing:` in the file)."""
+
+    enabled: bool = False
+    redis: Optional[str] = None  # an existing Redis; None: mesh-compose runs one when enabled
+
+
+@dataclass(frozen=True)
 class Project:
     name: str
     directory: Path  # where the (first) project file lives; `.mesh-compose/` goes here
@@ -233,6 +241,7 @@ class Project:
     interpreter: Optional[str] = None  # project-wide `python.interpreter`
     registry: Registry = field(default_factory=Registry)
     profiles: tuple[str, ...] = ()  # the active ones
+    tracing: Tracing = field(default_factory=Tracing)
 
     @property
     def state_dir(self) -> Path:

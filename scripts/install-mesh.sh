@@ -12,6 +12,9 @@ set -euo pipefail
 # Pinned to the versions checked by hand: SDK and registry from one release.
 MCP_MESH_VERSION="${MCP_MESH_VERSION:-3.7.1}"
 MCP_MESH_CLI_VERSION="${MCP_MESH_CLI_VERSION:-3.7.1}"
+# The newest SDK on PyPI, tested against the same registry (the newest on npm):
+# it goes into a venv of its own, venv-<version>, beside the pinned one.
+MCP_MESH_NEWEST_VERSION="${MCP_MESH_NEWEST_VERSION:-3.8.0}"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STACK="${MESH_STACK_DIR:-$ROOT/.mesh-stack}"
@@ -33,22 +36,23 @@ find_python() {
     exit 1
 }
 
-sdk_installed() {
-    [ -x "$VENV/bin/python" ] &&
-        "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp-mesh') != sys.argv[1])" \
-            "$MCP_MESH_VERSION" 2>/dev/null
+sdk_installed() { # VENV VERSION
+    [ -x "$1/bin/python" ] &&
+        "$1/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp-mesh') != sys.argv[1])" \
+            "$2" 2>/dev/null
 }
 
-install_sdk() {
-    if sdk_installed; then
-        echo "mcp-mesh $MCP_MESH_VERSION already in $VENV"
+install_sdk() { # VENV VERSION
+    local venv=$1 version=$2
+    if sdk_installed "$venv" "$version"; then
+        echo "mcp-mesh $version already in $venv"
         return
     fi
-    "$(find_python)" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q "mcp-mesh==$MCP_MESH_VERSION"
+    "$(find_python)" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q "mcp-mesh==$version"
     # Fail here, not in the tests (importing it logs a banner: keep it quiet).
-    "$VENV/bin/python" -c "import mesh" >/dev/null 2>&1 || "$VENV/bin/python" -c "import mesh"
+    "$venv/bin/python" -c "import mesh" >/dev/null 2>&1 || "$venv/bin/python" -c "import mesh"
 }
 
 registry_installed() {
@@ -71,10 +75,14 @@ install_registry() {
     echo "$MCP_MESH_CLI_VERSION" >"$BIN/.version"
 }
 
+NEWEST_VENV="$STACK/venv-$MCP_MESH_NEWEST_VERSION"
+
 mkdir -p "$STACK"
-install_sdk
+install_sdk "$VENV" "$MCP_MESH_VERSION"
+install_sdk "$NEWEST_VENV" "$MCP_MESH_NEWEST_VERSION"
 install_registry
 echo "MCP Mesh stack ready:"
 echo "  SDK python:  $VENV/bin/python (mcp-mesh $MCP_MESH_VERSION)"
+echo "  newest SDK:  $NEWEST_VENV/bin/python (mcp-mesh $MCP_MESH_NEWEST_VERSION)"
 echo "  registry:    $REGISTRY ($MCP_MESH_CLI_VERSION)"
 echo "  put the registry on PATH with: export PATH=\"$BIN:\$PATH\""

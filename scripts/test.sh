@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv-test
 .venv-test/bin/python -m pip install -q --upgrade pip
 .venv-test/bin/python -m pip install -q -e '.[test]'
+# Debian packages the tests run for real: redis-server (traces) and chromium
+# (the dashboard's browser tests: Playwright never downloads a browser here).
+bash scripts/install-debian-packages.sh redis-server:redis-server chromium:chromium ||
+    echo "test.sh: Debian packages did not install; their tests are skipped with the reason (failed in CI)" >&2
 if bash scripts/install-mesh.sh; then
     export PATH="$PWD/.mesh-stack/bin:$PATH"
 else

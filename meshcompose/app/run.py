@@ -64,6 +64,7 @@ def run(project: Project, options: RunOptions) -> int:
 def prepare(project: Project, options: RunOptions) -> Prepared:
     from meshcompose.app import up
     from meshcompose.control import state
+    from meshcompose.mesh import tracing
     from meshcompose.plan import launch, planner
 
     if options.agent not in project.agents:
@@ -74,8 +75,10 @@ def prepare(project: Project, options: RunOptions) -> Prepared:
     if dependencies and options.with_deps:
         _start_dependencies(project, dependencies, options)
     launch.preflight([project.agents[options.agent]])
-    url = up.registry_url(project, options.registry, state.StateStore(project.directory, project.name).read())
-    spec = up.launches_for(project, [options.agent], url, options.registry, options.install)[options.agent]
+    running = state.StateStore(project.directory, project.name).read()
+    url = up.registry_url(project, options.registry, running)
+    traced = tracing.published(running.get("tracing_url") if running else None)
+    spec = up.launches_for(project, [options.agent], url, options.registry, options.install, traced)[options.agent]
     env = {**spec.env, **options.environment}
     if spec.interpreter:  # the venv's (or the interpreter's) scripts win: `pytest` is the agent's
         env["PATH"] = os.pathsep.join([str(Path(spec.interpreter).parent), env.get("PATH", os.defpath)])

@@ -31,7 +31,7 @@ from meshcompose.control import protocol, state
 from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import plan_file, state_dir
 from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgentError
-from meshcompose.mesh import meshplan, registry
+from meshcompose.mesh import meshplan, registry, tracing
 from meshcompose.model import AgentState, Project
 from meshcompose.plan import codec, launch, planner, runplan
 from meshcompose.plan.launch import LaunchSpec
@@ -122,19 +122,22 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     launch.preflight([project.agents[name] for name in selected])
     url = registry_url(project, options.registry)
     mesh = meshplan.plan(project, selected, url=url)
+    traced = tracing.plan(project.tracing)
     project, selected = meshplan.with_managed_registry(project, selected, mesh)
+    project, selected = tracing.with_managed_redis(project, selected, traced)
     if mesh.managed:
         meshplan.discard_database(project.state_dir)
-    launches = launches_for(project, selected, url, options.registry, options.install)
-    described = meshplan.describe(mesh)  # after any install prompt: it is about to happen now
-    if described:
-        options.notify(described)
+    launches = launches_for(project, selected, url, options.registry, options.install, traced)
+    for described in (tracing.describe(traced), meshplan.describe(mesh)):  # after any install prompt
+        if described:
+            options.notify(described)
     settings = RunSettings(abort_on_exit=options.abort_on_exit or options.exit_code_from is not None,
                            exit_code_from=options.exit_code_from, stop_timeout=options.stop_timeout,
                            watch=app_watch.settings(options))
     involved = mesh.needed or mesh.managed or mesh.reused
     return RunPlan(project, tuple(selected), launches, registry_url=mesh.url,
-                   published_registry_url=mesh.url if involved else None, settings=settings)
+                   published_registry_url=mesh.url if involved else None, settings=settings,
+                   tracing_url=traced.url)
 
 
 def registry_url(project: Project, given: RegistryOptions, running: state.StateDoc | None = None) -> str:
@@ -148,11 +151,16 @@ def registry_url(project: Project, given: RegistryOptions, running: state.StateD
 
 
 def launches_for(project: Project, names: Sequence[str], url: str, given: RegistryOptions,
-                 install: InstallOptions) -> dict[str, LaunchSpec]:
+                 install: InstallOptions, traced: tracing.TracingPlan = tracing.OFF) -> dict[str, LaunchSpec]:
     """The launch spec of each of `names`, interpreters settled first."""
     resolved = ensure_environments(project, names, install)
     mesh_env = meshplan.agent_environments(project, names, url, given.log_level)
+    for name in names:
+        added = tracing.agent_environment(project.agents[name], traced)
+        if added:
+            mesh_env[name] = {**mesh_env.get(name, {}), **added}
     return launch.build_launches(project, names, resolved, os.environ, mesh_env)
+
 
 
 def healthchecked(project: Project, names: Sequence[str]) -> set[str]:
@@ -214,7 +222,8 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
             and completed(doc["agents"].get(name))]
     launch.preflight([project.agents[name] for name in [*new, *changed]])
     launches = launches_for(project, [*new, *changed], registry_url(project, options.registry, doc),
-                            options.registry, options.install) if new or changed else {}
+                            options.registry, options.install,
+                            tracing.published(doc.get("tracing_url"))) if new or changed else {}
     if changed:
         protocol.request(doc, _definitions_request("recreate", project, changed, launches),
                          timeout=stop_bound(doc, changed, options.stop_timeout))

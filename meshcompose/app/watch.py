@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from meshcompose.app.options import InstallOptions, InstallPolicy, RegistryOptions, UpOptions
 from meshcompose.app.running import running_doc
 from meshcompose.errors import ControlError, NotRunningError
+from meshcompose.mesh import tracing
 from meshcompose.model import Project
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, WatchSettings
@@ -65,7 +66,8 @@ def rebuilder(plan: RunPlan, install: InstallOptions) -> Rebuild:
     def rebuild(agent: str, files: Sequence[Path], tell: Callable[[str], None]) -> LaunchSpec:
         project = with_packages(plan.project, agent, requirements.declared(files))
         options = install if install.decide is not None else dataclasses.replace(install, report=_Told(tell))
-        return launches_for(project, [agent], plan.registry_url, registry, options)[agent]
+        return launches_for(project, [agent], plan.registry_url, registry, options,
+                            tracing.published(plan.tracing_url))[agent]
 
     return rebuild
 

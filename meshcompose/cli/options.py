@@ -63,6 +63,17 @@ def project_identity(args: argparse.Namespace) -> ProjectIdentity:
     return project.identify(project_selection(args))
 
 
+def release_option(parser: argparse.ArgumentParser, option: str) -> None:
+    """`logs -f` and `traces -f` mean follow, as compose's `logs -f`: take
+    `-f` from the shared project option `-f/--file`, which keeps working in
+    its long form (and before the command: `mesh-compose -f FILE logs -f`).
+    argparse has no public way."""
+    for action in parser._actions:
+        if option in action.option_strings:
+            action.option_strings = [name for name in action.option_strings if name != option]
+    parser._option_string_actions.pop(option, None)
+
+
 def split_file_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """`up path/to/agent.py api` -> (["path/to/agent.py"], ["api"]).
 

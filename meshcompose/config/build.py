@@ -37,6 +37,7 @@ from meshcompose.model import (
     RestartMode,
     RestartPolicy,
     RunKind,
+    Tracing,
     WatchAction,
     WatchRule,
 )
@@ -61,12 +62,13 @@ def build_project(
     agents = {n: builder.build(n, a) for n, a in raw_agents.items() if n in enabled}
     _check_cycles(located, agents)
     registry = _registry(located, data.get("registry") or {})
+    tracing = _tracing(located, data.get("tracing"))
     interpreter = located.interpreter(("python", "interpreter"), raw_python.get("interpreter"), directory)
     if located.problems:
         raise ConfigError(located.problems)
     return Project(
         name=name, directory=directory, files=files, agents=agents, python=python,
-        interpreter=interpreter, registry=registry, profiles=profiles,
+        interpreter=interpreter, registry=registry, profiles=profiles, tracing=tracing,
     )
 
 
@@ -150,6 +152,15 @@ def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:
     argv: tuple[str, ...] = ("auto",) if command == "auto" else tuple(str(a) for a in command or ())
     return Registry(url=url, host=raw.get("host"), port=port, command=argv)
 
+
+
+def _tracing(located: Located, raw: bool | Mapping[str, Any] | None) -> Tracing:
+    if not isinstance(raw, Mapping):
+        return Tracing(enabled=bool(raw))
+    url = raw.get("redis")
+    if not isinstance(url, str) or not re.match(r"^rediss?://[^\s]+$", url):
+        located.add(("tracing", "redis"), f"not a redis:// URL: {url!r}")
+    return Tracing(enabled=True, redis=url)
 
 
 # -- one agent ------------------------------------------------------------------

@@ -20,6 +20,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     registry = _registry(project)
     if registry:
         result["registry"] = registry
+    if project.tracing.enabled:
+        result["tracing"] = {"redis": project.tracing.redis} if project.tracing.redis else True
     result["agents"] = {name: _agent(agent) for name, agent in project.agents.items()}
     return result
 

@@ -85,6 +85,7 @@ class StateDoc(TypedDict):
     supervisor: SupervisorRecord | None
     agents: dict[str, AgentRecord]
     registry_url: str | None  # where agents register; `ps` reads the MESH column there
+    tracing_url: str | None  # where SDK agents publish trace spans; `traces` reads them there
 
 
 AGENT_FIELDS = frozenset(AgentRecord.__annotations__)
@@ -93,7 +94,7 @@ AGENT_FIELDS = frozenset(AgentRecord.__annotations__)
 def new_document(project: str, directory: Path, files: list[str]) -> StateDoc:
     return StateDoc(version=STATE_VERSION, project=project, directory=str(directory),
                     files=[str(f) for f in files], updated_at=time.time(), supervisor=None, agents={},
-                    registry_url=None)
+                    registry_url=None, tracing_url=None)
 
 
 def new_agent(**fields: Any) -> AgentRecord:
@@ -239,6 +240,7 @@ def _parse(text: str, path: Path) -> StateDoc:
                      for name, record in doc["agents"].items()}
     doc.setdefault("supervisor", None)
     doc.setdefault("registry_url", None)
+    doc.setdefault("tracing_url", None)
     problem = _malformed(doc)
     if problem:
         raise MeshComposeError(f"the state file {path} is corrupt ({problem})", hint=hint)
@@ -307,8 +309,9 @@ def _malformed(doc: dict[str, Any]) -> str | None:
         wrong = _wrong_field(supervisor, _SUPERVISOR_FIELDS, required=False)
         if wrong:
             return f"supervisor: {wrong}"
-    if not isinstance(doc["registry_url"], (str, type(None))):
-        return "registry_url is not text"
+    for key in ("registry_url", "tracing_url"):
+        if not isinstance(doc[key], (str, type(None))):
+            return f"{key} is not text"
     return None
 
 

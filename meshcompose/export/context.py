@@ -1,8 +1,9 @@
 """What every manifest of one export is built against: names, ports, kinds.
 
-Decided once per export: which agents become Jobs (`restart: no`), which
-have a port (and so a Service), whether the MCP Mesh registry is part of
-the deployment, and the DNS names agents reach each other by.
+Decided once per export: which agents use the MCP Mesh SDK, which have a
+port (and so a Service), which become Jobs (see `kinds`), whether the MCP
+Mesh registry is part of the deployment, and the DNS names agents reach
+each other by.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass, field
 
-from meshcompose.export import names
+from meshcompose.export import kinds, names, sdk
 from meshcompose.export.options import ExportOptions, Warn
 from meshcompose.mesh import meshplan, registry
-from meshcompose.model import Agent, HealthKind, Project, RestartMode
+from meshcompose.model import Agent, HealthKind, Project
 
 REGISTRY = meshplan.REGISTRY_AGENT  # the same name as the registry `up` manages
 REGISTRY_PORT = 8000
@@ -26,19 +27,30 @@ class Context:
     warn: Warn = field(default_factory=Warn)
     names: dict[str, str] = field(default_factory=dict)  # agent -> object name
     ports: dict[str, int] = field(default_factory=dict)  # agent -> the port its Service exposes
-    jobs: set[str] = field(default_factory=set)  # agents that run once (`restart: no`)
+    assigned_ports: set[str] = field(default_factory=set)  # agents whose port the export picks (MCP_MESH_HTTP_PORT)
+    sdk_agents: dict[str, sdk.SdkUse] = field(default_factory=dict)  # agents that use the MCP Mesh SDK
+    workload_kinds: dict[str, kinds.Decision] = field(default_factory=dict)  # agent -> Job or Deployment, and why
+    jobs: set[str] = field(default_factory=set)  # agents that run once, as Jobs
+    # The registry is deployed, and agents get the MCP Mesh wiring: the
+    # project uses MCP Mesh (a registry, or an agent that uses the SDK).
     with_registry: bool = False
 
     @classmethod
     def build(cls, project: Project, options: ExportOptions) -> Context:
         context = cls(project, options, names=names.agent_names(project.agents, REGISTRY))
         for name, agent in project.agents.items():
+            use = sdk.sdk_use(agent, own_image=context.image(agent) is not None)
+            if use is not None:
+                context.sdk_agents[name] = use
             port = service_port(agent)
+            if port is None and use is not None:
+                port = sdk.AGENT_PORT
+                context.assigned_ports.add(name)
             if port:
                 context.ports[name] = port
-            if agent.restart.mode is RestartMode.NO:
-                context.jobs.add(name)
-        context.with_registry = uses_registry(project)
+        context.workload_kinds = kinds.decide(project, context.ports, context.sdk_agents, context.warn)
+        context.jobs = {name for name, decision in context.workload_kinds.items() if decision.kind is kinds.Kind.JOB}
+        context.with_registry = uses_registry(project) or bool(context.sdk_agents)
         return context
 
     def host(self, object_name: str) -> str:
@@ -74,7 +86,7 @@ class Context:
 
 
 def uses_registry(project: Project) -> bool:
-    """As `up` decides: an agent needs it, or the project configures one."""
+    """As `up` decides: an agent needs it, or the project configures one (the SDK's users are added by the caller)."""
     configured = project.registry.managed or project.registry.url or project.registry.host or project.registry.port
     return bool(configured) or any(meshplan.needs_registry(agent) for agent in project.agents.values())
 

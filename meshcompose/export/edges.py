@@ -57,8 +57,10 @@ def _wait(agent: Agent, dependency: DependsOn, context: Context) -> Wait | None:
     target = context.names[dependency.name]
     container = names.container_name("wait", target)
     what = f"{dependency.name} ({condition.value})"
-    if condition is Condition.REGISTERED:
-        agent_id = context.agent_id(context.project.agents[dependency.name])
+    other = context.project.agents[dependency.name]
+    registry_check = other.healthcheck is not None and other.healthcheck.kind is HealthKind.REGISTRY
+    if condition is Condition.REGISTERED or (condition is Condition.HEALTHY and registry_check):
+        agent_id = context.agent_id(other)
         spec = {"kind": "registry", "url": context.registry_url, "agent_id": agent_id, "what": what}
         return Wait(container, spec, f"init container polls {context.registry_url}/agents until {agent_id} is healthy")
     if condition is Condition.COMPLETED_SUCCESSFULLY:
@@ -72,8 +74,9 @@ def _completed(agent: Agent, dependency: DependsOn, container: str, what: str, c
         spec = {"kind": "job", "name": target, "required": dependency.required, "what": what}
         return Wait(container, spec, f"init container reads Job {target} through the API until it completes",
                     ("job", target))
+    decision = context.workload_kinds[dependency.name]
     context.warn(f"agents.{agent.name}.depends_on.{dependency.name}",
-                 f"'{dependency.name}' restarts, so it is a Deployment, which never completes; "
+                 f"'{dependency.name}' is a Deployment ({decision.reason}), which never completes; "
                  "waiting for it to be available instead")
     spec = {"kind": "deployment", "name": target, "what": what}
     return Wait(container, spec, f"init container reads Deployment {target} through the API until one pod is "

@@ -5,10 +5,13 @@
   (config records this as `Agent.external`) is never written: the container
   reads that key from the agent's Secret, which is emitted as a stub that
   names the keys and holds no values.
-- The mesh wiring `up` gives every agent is kept, pointed at the cluster:
-  the registry Service instead of loopback, `HOST=0.0.0.0` inside the pod,
-  and the agent's Service name (or, without a Service, its pod IP) as the
-  address it announces.
+- In a project that uses MCP Mesh (see `Context.with_registry`), the mesh
+  wiring `up` gives every agent is kept, pointed at the cluster: the
+  registry Service instead of loopback, `HOST=0.0.0.0` inside the pod, the
+  agent's Service name (or, without a Service, its pod IP) as the address it
+  announces, and for an SDK agent without a port of its own the port its
+  Service exposes. A project without MCP Mesh gets none of it: no
+  `MCP_MESH_*` variable and no `HOST` it did not ask for.
 - A loopback URL to another agent's port becomes that agent's Service name.
 """
 
@@ -51,7 +54,7 @@ def agent_env(agent: Agent, context: Context) -> AgentEnv:
             result.config[key] = _to_services(f"{where}.{key}", value, agent, context)
     for key, value in _wiring(agent, context).items():
         _force(result, context, where, agent, key, value)
-    if agent.name not in context.ports:
+    if context.with_registry and agent.name not in context.ports:
         result.config.pop("MCP_MESH_HTTP_HOST", None)
         result.pod_ip_keys.append("MCP_MESH_HTTP_HOST")
     result.secret_keys.sort()
@@ -63,16 +66,19 @@ def agent_env(agent: Agent, context: Context) -> AgentEnv:
 
 def _wiring(agent: Agent, context: Context) -> dict[str, str]:
     """What `up` adds to every agent, re-pointed at the cluster (these win over the file)."""
-    name = context.names[agent.name]
-    wanted = {"HOST": "0.0.0.0", "MCP_MESH_HTTP_HOST": context.host(name)}
+    wanted: dict[str, str] = {}
     if context.with_registry:
-        wanted.update({"MCP_MESH_REGISTRY_URL": context.registry_url,
+        name = context.names[agent.name]
+        wanted.update({"HOST": "0.0.0.0", "MCP_MESH_HTTP_HOST": context.host(name),
+                       "MCP_MESH_REGISTRY_URL": context.registry_url,
                        "MCP_MESH_REGISTRY_HOST": context.host(REGISTRY),
                        "MCP_MESH_REGISTRY_PORT": str(REGISTRY_PORT)})
-    defaults = registry.agent_environment(context.project.name, agent, context.registry_url)
-    for key in ("MCP_MESH_LOG_LEVEL", "MCP_MESH_AGENT_ID"):
-        if key in defaults:
-            wanted[key] = defaults[key]
+        if agent.name in context.assigned_ports:
+            wanted["MCP_MESH_HTTP_PORT"] = str(context.ports[agent.name])
+        defaults = registry.agent_environment(context.project.name, agent, context.registry_url)
+        for key in ("MCP_MESH_LOG_LEVEL", "MCP_MESH_AGENT_ID"):
+            if key in defaults:
+                wanted[key] = defaults[key]
     wanted.update({"PYTHONUNBUFFERED": "1", "MESH_COMPOSE_PROJECT": context.project.name,
                    "MESH_COMPOSE_AGENT": agent.name})
     return wanted

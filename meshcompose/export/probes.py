@@ -8,6 +8,12 @@
   and `healthy` waits follow); a livenessProbe only with
   `x-kubernetes.liveness: true`; `start_period` becomes a startupProbe that
   allows that long plus the retries.
+- An agent that uses the MCP Mesh SDK is probed as MCP Mesh's agent chart
+  probes it, on the SDK's own endpoints (see `sdk`): startup `/startupz`,
+  liveness `/livez`, readiness `/ready` (`/health` for all three before SDK
+  3.6). An http, tcp or cmd healthcheck written in the file stays its
+  readinessProbe; a `registry` healthcheck is what `/ready` and the
+  dependents' registry waits stand for.
 - `stop_signal` becomes `lifecycle.stopSignal` on Kubernetes >= 1.33 (it
   needs `spec.os.name`), else a preStop hook that sends the signal to the
   agent (PID 1) and waits for the grace period, so the kubelet's SIGTERM only
@@ -20,7 +26,7 @@ import math
 import urllib.parse
 from typing import Any
 
-from meshcompose.export import waits
+from meshcompose.export import sdk, waits
 from meshcompose.export.context import Context
 from meshcompose.export.options import STOP_SIGNAL_VERSION
 from meshcompose.model import Agent, Healthcheck, HealthKind
@@ -28,8 +34,19 @@ from meshcompose.model import Agent, Healthcheck, HealthKind
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
 
 
+# Timing of the SDK probes without a healthcheck: readiness and liveness as
+# MCP Mesh's agent chart; startup polled faster (an agent is up in seconds)
+# and allowed as long as the chart allows it (30 checks 10 s apart).
+SDK_READINESS_TIMING = {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3}
+SDK_LIVENESS_TIMING = {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
+SDK_STARTUP_PERIOD, SDK_STARTUP_TIMEOUT, SDK_STARTUP_SECONDS = 2, 5, 300
+
+
 def probes(agent: Agent, context: Context) -> dict[str, Any]:
     """readinessProbe / livenessProbe / startupProbe fields for the agent's container."""
+    use = context.sdk_agents.get(agent.name)
+    if use is not None:
+        return _sdk_probes(agent, use, context)
     check = agent.healthcheck
     handler = _handler(agent, check, context) if check else None
     liveness = bool(agent.extensions.get("x-kubernetes", {}).get("liveness"))
@@ -49,6 +66,28 @@ def probes(agent: Agent, context: Context) -> dict[str, Any]:
         found["startupProbe"] = {**handler, "periodSeconds": period, "timeoutSeconds": timeout,
                                  "failureThreshold": allowance}
     return found
+
+
+def _sdk_probes(agent: Agent, use: sdk.SdkUse, context: Context) -> dict[str, Any]:
+    port = context.ports[agent.name]
+    startup, liveness, readiness = use.paths
+    check = agent.healthcheck
+    own = None
+    if check is not None and check.kind is not HealthKind.REGISTRY:
+        own = _handler(agent, check, context)
+    timing = dict(SDK_READINESS_TIMING)
+    if check is not None:
+        timing = {"periodSeconds": _seconds(check.interval), "timeoutSeconds": _seconds(check.timeout),
+                  "failureThreshold": max(1, check.retries)}
+    allowance = math.ceil(SDK_STARTUP_SECONDS / SDK_STARTUP_PERIOD)
+    if check is not None and check.start_period > 0:
+        allowance = max(allowance, math.ceil(check.start_period / SDK_STARTUP_PERIOD) + max(1, check.retries))
+    return {
+        "readinessProbe": {**(own or {"httpGet": {"path": readiness, "port": port}}), **timing},
+        "livenessProbe": {"httpGet": {"path": liveness, "port": port}, **SDK_LIVENESS_TIMING},
+        "startupProbe": {"httpGet": {"path": startup, "port": port}, "periodSeconds": SDK_STARTUP_PERIOD,
+                         "timeoutSeconds": SDK_STARTUP_TIMEOUT, "failureThreshold": allowance},
+    }
 
 
 def _handler(agent: Agent, check: Healthcheck, context: Context) -> dict[str, Any] | None:

@@ -1,9 +1,10 @@
 """One agent's objects: ConfigMaps, Secret stub, wait RBAC, Service, Deployment or Job.
 
-`restart: no` runs once, as a Job (`backoffLimit: 0`, `restartPolicy:
-Never`); every other policy is a Deployment with one replica and the
+`kinds` decides which: a one-shot is a Job (`backoffLimit` from its restart
+policy: 0 for `restart: no`), everything else a Deployment with the
 `Recreate` strategy, so two copies of an agent (with one agent id) never
-run at once, as locally.
+run at once, as locally. The workload's annotation says why it is one or
+the other.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ import json
 from typing import Any
 
 from meshcompose.export import env as envs
-from meshcompose.export import images, names, probes, waits
+from meshcompose.export import images, kinds, names, probes, waits
 from meshcompose.export.context import Context
 from meshcompose.export.edges import Edge, edges
 from meshcompose.export.options import Manifest
 from meshcompose.export.yamlout import filename
-from meshcompose.model import Agent, RestartMode
+from meshcompose.model import Agent
 
 
 def agent_manifests(agent: Agent, context: Context) -> list[Manifest]:
     name = context.names[agent.name]
-    placement = images.place(context.project, agent, context.image(agent), context.warn)
+    placement = images.place(context.project, agent, context.image(agent), agent.name in context.sdk_agents,
+                             context.warn)
     environment = envs.agent_env(agent, context)
     agent_edges = edges(agent, context)
     found = [_configmap(context, name, "env", dict(sorted(environment.config.items())))]
@@ -41,8 +43,13 @@ def agent_manifests(agent: Agent, context: Context) -> list[Manifest]:
         found.append(_service(context, name, container["ports"]))
     pod = _pod(agent, context, placement, container, agent_edges, access, stopping)
     found.append(_workload(agent, context, pod, agent_edges, _hash(found), limits.get("activeDeadlineSeconds")))
-    _warn_restart(agent, context)
+    kinds.restart_warnings(agent, context.workload_kinds[agent.name], context.warn)
     return found
+
+
+def replicas(agent: Agent) -> int:
+    """The one place a Deployment's replica count is taken: the project format has no replica setting yet."""
+    return 1
 
 
 def _manifest(body: dict[str, Any]) -> Manifest:
@@ -149,23 +156,26 @@ def _workload(agent: Agent, context: Context, pod: dict[str, Any], agent_edges: 
               deadline: Any) -> Manifest:
     name = context.names[agent.name]
     metadata = context.metadata(name)
-    metadata["annotations"] = _annotations(agent, agent_edges)
+    decision = context.workload_kinds[agent.name]
+    metadata["annotations"] = _annotations(agent, decision, agent_edges)
     template = {"metadata": {"labels": context.labels(name), "annotations": {f"{names.DOMAIN}/config-hash": digest}},
                 "spec": pod}
-    if agent.name in context.jobs:
-        pod["restartPolicy"] = "Never"
-        spec: dict[str, Any] = {"backoffLimit": 0}
+    if decision.kind is kinds.Kind.JOB:
+        retries = kinds.job_retries(agent)
+        pod["restartPolicy"] = "OnFailure" if retries else "Never"
+        spec: dict[str, Any] = {"backoffLimit": retries}
         if deadline:
             spec["activeDeadlineSeconds"] = deadline
         spec["template"] = template
         return _manifest({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec})
-    spec = {"replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": context.selector(name)},
-            "template": template}
+    spec = {"replicas": replicas(agent), "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": context.selector(name)}, "template": template}
     return _manifest({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec})
 
 
-def _annotations(agent: Agent, agent_edges: list[Edge]) -> dict[str, str]:
-    found = {f"{names.DOMAIN}/agent": agent.name}
+def _annotations(agent: Agent, decision: kinds.Decision, agent_edges: list[Edge]) -> dict[str, str]:
+    found = {f"{names.DOMAIN}/agent": agent.name,
+             f"{names.DOMAIN}/workload": f"{decision.kind.value}: {decision.reason}"}
     meta = agent.metadata
     for key, value in (("display-name", meta.name), ("version", meta.version), ("description", meta.description)):
         if value:
@@ -180,15 +190,3 @@ def _hash(manifests: list[Manifest]) -> str:
     """Changes when the agent's configuration or script does, so `kubectl apply` rolls its pod."""
     data = [m.body.get("data") for m in manifests if m.kind == "ConfigMap"]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
-
-
-def _warn_restart(agent: Agent, context: Context) -> None:
-    where = f"agents.{agent.name}"
-    policy = agent.restart
-    if policy.mode is RestartMode.ON_FAILURE:
-        context.warn(f"{where}.restart", "on-failure becomes a Deployment, which also restarts the agent after "
-                     "it exits 0")
-    if policy.mode is not RestartMode.NO and policy.max_restarts is not None:
-        context.warn(f"{where}.max_restarts", "a Deployment restarts without limit")
-    if policy.mode is not RestartMode.NO and policy.backoff != type(policy.backoff)():
-        context.warn(f"{where}.backoff", "Kubernetes uses its own restart back-off (10 s doubling to 5 min)")

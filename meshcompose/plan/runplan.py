@@ -72,6 +72,9 @@ class RunPlan:
     # None when the run does not involve a registry.
     published_registry_url: Optional[str] = None
     settings: RunSettings = field(default_factory=RunSettings)
+    # Where SDK agents publish trace spans (REDIS_URL, password included), for
+    # `traces` and for agents started later; None: tracing is off.
+    tracing_url: Optional[str] = None
 
 
 def dumps(plan: RunPlan) -> str:

@@ -40,6 +40,7 @@ def supervise(plan: RunPlan, *, console: Any | None = None, detached: bool = Fal
     store = state.StateStore(project.directory, project.name)
     doc = state.new_document(project.name, project.directory, [str(path) for path in project.files])
     doc["registry_url"] = plan.published_registry_url
+    doc["tracing_url"] = plan.tracing_url
     store.write(doc)
     observers: list[Any] = []
 

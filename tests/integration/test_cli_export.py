@@ -55,7 +55,7 @@ def test_stdout_is_one_stream_of_every_object(tmp_path: Path) -> None:
     out = cli(ROOT, "export", "kubernetes", "-o", "-")
     assert out.returncode == 0, out.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(out.stdout) if d]
-    assert kinds.count("Job") == 3 and kinds.count("Deployment") == 1 and "Service" in kinds
+    assert kinds.count("Job") == 1 and kinds.count("Deployment") == 3 and "Service" in kinds
 
 
 def test_strict_fails_with_every_warning_and_writes_nothing(tmp_path: Path) -> None:
@@ -68,8 +68,9 @@ def test_strict_fails_with_every_warning_and_writes_nothing(tmp_path: Path) -> N
 def test_image_flag_runs_the_agent_from_that_image(tmp_path: Path) -> None:
     out = cli(ROOT, "export", "kubernetes", "--image", "catalog-api=ghcr.io/acme/catalog:1.4")
     assert out.returncode == 0, out.stderr
-    job = next(d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "Job" and d["metadata"]["name"] == "catalog-api")
-    container = job["spec"]["template"]["spec"]["containers"][0]
+    server = next(d for d in yaml.safe_load_all(out.stdout)
+                  if d and d["kind"] == "Deployment" and d["metadata"]["name"] == "catalog-api")
+    container = server["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "ghcr.io/acme/catalog:1.4"
     assert container["command"] == ["python", "-u", "/app/examples/demo/catalog_api.py"]
     bad = cli(ROOT, "export", "kubernetes", "--image", "nobody=x:1")

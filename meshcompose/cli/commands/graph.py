@@ -19,6 +19,8 @@ FORMATS = ("text", "mermaid", "dot", "json")
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--timeline", action="store_true",
+                        help="the current run's start-up timeline and critical chain (text, or json with --format)")
     parser.add_argument("names", nargs="*", metavar="AGENT",
                         help="show only these agents and their dependencies (default: all)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
@@ -29,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from meshcompose.app.options import GraphOptions
     from meshcompose.cli.options import load_project
 
+    if args.timeline:  # the run's timeline rather than the file's graph
+        from meshcompose.cli.timeline import render_timeline
+
+        return render_timeline(load_project(args), tuple(args.names), args.format)
     view = inspect.graph(load_project(args), GraphOptions(names=tuple(args.names)))
     print(RENDERERS[args.format](view), end="")
     return 0

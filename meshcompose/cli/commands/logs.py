@@ -29,18 +29,10 @@ def _line_count(value: str) -> int | None:
     return count
 
 
-def _release_option(parser: argparse.ArgumentParser, option: str) -> None:
-    """compose's `logs -f` means follow: take `-f` from the shared project
-    option `-f/--file`, which keeps working in its long form (and before the
-    command: `mesh-compose -f FILE logs -f`). argparse has no public way."""
-    for action in parser._actions:
-        if option in action.option_strings:
-            action.option_strings = [name for name in action.option_strings if name != option]
-    parser._option_string_actions.pop(option, None)
-
-
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    _release_option(parser, "-f")
+    from meshcompose.cli.options import release_option
+
+    release_option(parser, "-f")
     parser.add_argument("names", nargs="*", metavar="NAME", help="agents to show (default: all)")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl+C")
     parser.add_argument("-n", "--tail", type=_line_count, default=None, metavar="N",

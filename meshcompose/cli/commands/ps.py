@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="filter as compose does; supported key: status (e.g. --filter status=running)")
     parser.add_argument("--services", "--agents", dest="services", action="store_true",
                         help="only print the agent names (as compose's --services)")
+    parser.add_argument("--watch", action="store_true", help="redraw the table in place every second until Ctrl+C")
     parser.add_argument("names", nargs="*", metavar="AGENT", help="only these agents (default: all)")
 
 
@@ -62,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
     statuses = (*args.statuses, *filter_statuses(args.filters))
     options = app_ps.PsOptions(all=args.all, statuses=statuses, names=tuple(args.names), mesh=not args.services)
+    if args.watch:
+        from meshcompose.cli.watch_table import watch_table
+
+        return watch_table(lambda: app_ps.ps(project_identity(args), options), render_table)
     result = app_ps.ps(project_identity(args), options)
     render(result, quiet=args.quiet or args.services, json_lines=args.format == "json")
     return 0

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--timestamps", action="store_true", help="show a timestamp on every line")
     parser.add_argument("--remove-orphans", action="store_true",
                         help="stop running agents of this project that the file no longer defines")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="serve the live dashboard beside the run (`mesh-compose dashboard`); it ends with the run")
     add_registry_options(parser)
     add_install_options(parser)
 
@@ -55,13 +57,27 @@ def run(args: argparse.Namespace) -> int:
         if args.remove_orphans:
             _remove_orphans(args, files)
         shown = None if detach else console(args, list(project.agents))
-        result = app_up.up(project, UpOptions(
-            names=tuple(names), with_deps=not args.no_deps, detach=detach, wait_timeout=args.wait_timeout,
-            abort_on_exit=args.abort_on_exit, exit_code_from=args.exit_code_from, stop_timeout=args.timeout,
-            registry=cli_options.registry_options(args), install=cli_options.install_options(args),
-            console=shown, notify=notify, watch=args.watch, standby=standby,
-        ))
-    return render(result, args.wait_timeout)
+        beside = dashboard_beside().start_beside(args, project, wait=False) if args.dashboard and not detach else None
+        try:
+            result = app_up.up(project, UpOptions(
+                names=tuple(names), with_deps=not args.no_deps, detach=detach, wait_timeout=args.wait_timeout,
+                abort_on_exit=args.abort_on_exit, exit_code_from=args.exit_code_from, stop_timeout=args.timeout,
+                registry=cli_options.registry_options(args), install=cli_options.install_options(args),
+                console=shown, notify=notify, watch=args.watch, standby=standby,
+            ))
+        finally:
+            if beside is not None:
+                dashboard_beside().stop(beside)  # the foreground run has ended; a detached one's ends on its own
+    code = render(result, args.wait_timeout)
+    if args.dashboard and detach:
+        dashboard_beside().start_beside(args, project, wait=True)
+    return code
+
+
+def dashboard_beside():
+    from meshcompose.cli import dashboard_beside as module
+
+    return module
 
 
 def render(result: UpResult, wait_timeout: float | None = None) -> int:

@@ -4,6 +4,7 @@ start-order edge is kept, and no value from the environment leaks."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,3 +170,53 @@ def test_agent_names_become_distinct_dns_labels() -> None:
     assert dns_label("my_agent") != dns_label("my-agent") and dns_label("my_agent").startswith("my-agent-")
     assert dns_label("9lives")[0].isalpha() and len(dns_label("a" * 80)) <= 63
     assert ROOT.is_dir()
+
+
+_ADDRESS = re.compile(r"(?:^|//|@)(?P<host>[a-z0-9]([-a-z0-9.]*[a-z0-9])?):\d+")
+
+
+def _reached(docs: list[dict[str, Any]]) -> dict[str, str]:
+    """Workload name -> how another agent reaches it: through its Service or through the registry."""
+    services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+    by_agent_id = {d["data"]["MCP_MESH_AGENT_ID"]: d["metadata"]["labels"]["app.kubernetes.io/name"]
+                   for d in docs if d["kind"] == "ConfigMap" and "MCP_MESH_AGENT_ID" in d.get("data", {})}
+    reached: dict[str, str] = {}
+    for config in (d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-env")):
+        owner = config["metadata"]["labels"]["app.kubernetes.io/name"]
+        for key, value in config["data"].items():
+            for match in _ADDRESS.finditer(value):
+                service = match.group("host").split(".")[0]
+                if service in services and service != owner and key != "MCP_MESH_HTTP_HOST":
+                    reached[service] = f"{owner}'s {key}"
+    for workload in _workloads(docs):
+        owner = workload["metadata"]["name"]
+        for init in _pod(workload)["spec"].get("initContainers", []):
+            spec = _wait_spec(init)
+            if spec["kind"] in ("http", "tcp"):
+                host = spec["url"].split("//")[1].split(":")[0] if spec["kind"] == "http" else spec["host"]
+                reached[host.split(".")[0]] = f"{owner}'s {spec['kind']} wait"
+            elif spec["kind"] == "registry":
+                reached[by_agent_id[spec["agent_id"]]] = f"{owner}'s registry wait"
+        container = _pod(workload)["spec"]["containers"][0]
+        if container.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/livez":
+            reached[owner] = "the registry, where the SDK agent registers its Service"
+    return reached
+
+
+@pytest.mark.parametrize("name", sorted(PROJECTS))
+def test_no_workload_reached_over_its_service_or_the_registry_is_a_job(name: str, exported: dict) -> None:
+    docs = documents(exported[name])
+    kinds = {w["metadata"]["name"]: w["kind"] for w in _workloads(docs)}
+    reached = _reached(docs)
+    assert {target for target in reached if target != "mesh-registry"}, "the check must find something to check"
+    jobs = {target: how for target, how in reached.items() if kinds[target] == "Job"}
+    assert not jobs
+
+
+@pytest.mark.parametrize(("name", "server"), [("demo", "catalog-api"), ("mcp-mesh", "hello")])
+def test_the_check_catches_a_server_exported_as_a_job(name: str, server: str, exported: dict) -> None:
+    docs = documents(exported[name])
+    for workload in _workloads(docs):
+        if workload["metadata"]["name"] == server:
+            workload["kind"] = "Job"
+    assert server in _reached(docs)

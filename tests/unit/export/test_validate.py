@@ -4,12 +4,16 @@ bundles them and works offline)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 from export_projects import PROJECTS, documents, export
 
+from meshcompose.config.loader import load_project
+from meshcompose.export import ExportOptions, export_kubernetes
 from meshcompose.export.options import NEWEST_VERSION, OLDEST_VERSION, STOP_SIGNAL_VERSION
 
 
@@ -51,3 +55,20 @@ def test_older_clusters_get_a_pre_stop_hook_that_sends_the_signal(exported: dict
     api = next(d for d in documents(exported["full"]) if d["kind"] == "Deployment" and d["metadata"]["name"] == "api")
     hook = api["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
     assert hook[:2] == ["python", "-c"] and "os.kill(1, signal.SIGINT)" in hook[2]
+
+
+@pytest.mark.parametrize("version", [OLDEST_VERSION, NEWEST_VERSION])
+def test_jobs_that_retry_and_chosen_kinds_are_valid(version: tuple[int, int], tmp_path: Path) -> None:
+    agents = {
+        "setup": {"script": "a.py", "restart": "on-failure", "max_restarts": 2},
+        "batch": {"script": "a.py", "x-kubernetes": {"kind": "Job"}, "healthcheck": {"http": "http://127.0.0.1:81/"}},
+        "api": {"script": "a.py", "x-kubernetes": {"kind": "Deployment"},
+                "depends_on": {"setup": {"condition": "completed_successfully"}}},
+    }
+    (tmp_path / "a.py").write_text("import mesh\n")
+    (tmp_path / "mesh-compose.yaml").write_text(yaml.safe_dump({"name": "kinds", "agents": agents}))
+    result = export_kubernetes(load_project(cwd=tmp_path, environ={}), ExportOptions())
+    kinds = {d["metadata"]["name"]: d["kind"] for d in documents(result) if d["kind"] in ("Job", "Deployment")}
+    assert kinds == {"mesh-registry": "Deployment", "setup": "Job", "batch": "Job", "api": "Deployment"}
+    for document in documents(result):
+        _validate(document, _version(version))

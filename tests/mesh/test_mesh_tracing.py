@@ -1,0 +1,193 @@
+"""Traces of real MCP Mesh calls: the real registry, the real SDK and a real
+redis-server run by `tracing: true`. A three-agent chain (front -> middle ->
+leaf) answers one call with one trace whose spans come from all three."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+import yaml
+
+from mesh_helpers import alive, call_tool, free_port, raw_agents, wait_until
+
+pytestmark = [pytest.mark.mesh, pytest.mark.timeout(420)]
+
+AGENT = '''
+import mesh
+from fastmcp import FastMCP
+
+app = FastMCP("{name}")
+
+{tools}
+
+@mesh.agent(name="{name}", auto_run=True)
+class Agent:
+    pass
+'''
+FRONT = '''
+@app.tool()
+@mesh.tool(capability="plan", dependencies=["middle"])
+async def plan(topic: str = "x", middle: mesh.McpMeshTool = None) -> str:
+    return "front(" + await middle(topic=topic) + ")"
+'''
+MIDDLE = '''
+@app.tool()
+@mesh.tool(capability="middle", dependencies=["leaf"])
+async def middle(topic: str = "x", leaf: mesh.McpMeshTool = None) -> str:
+    return "middle(" + await leaf(topic=topic) + ")"
+'''
+LEAF = '''
+@app.tool()
+@mesh.tool(capability="leaf")
+def leaf(topic: str = "x") -> str:
+    return "leaf:" + topic
+
+
+@app.tool()
+@mesh.tool(capability="boom")
+def boom(item: str = "x") -> str:
+    raise ValueError(f"no such item: {item}")
+'''
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory, mesh_stack):
+    """One running chain for the module (it takes about a minute to wire);
+    the last test takes it down."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed; scripts/test.sh installs it (Debian: apt-get install redis-server)")
+    project = tmp_path_factory.mktemp("tracing") / "chain"
+    project.mkdir()
+    for name, tools in (("front", FRONT), ("middle", MIDDLE), ("leaf", LEAF)):
+        (project / f"{name}.py").write_text(AGENT.format(name=name, tools=textwrap.dedent(tools)))
+    url = f"http://127.0.0.1:{free_port()}"
+    (project / "mesh-compose.yaml").write_text(yaml.safe_dump({
+        "name": "chain", "tracing": True,
+        "python": {"interpreter": str(mesh_stack.python)},
+        "registry": {"url": url, "command": "auto"},
+        "agents": {
+            "leaf": {"script": "leaf.py", "healthcheck": {"registry": True}},
+            "middle": {"script": "middle.py", "healthcheck": {"registry": True}},
+            "front": {"script": "front.py", "healthcheck": {"registry": True}},
+        },
+    }, sort_keys=False))
+    env = {**os.environ, "PATH": f"{mesh_stack.registry_binary.parent}{os.pathsep}{os.environ['PATH']}",
+           "NO_COLOR": "1"}
+    env.pop("MCP_MESH_REGISTRY_URL", None)
+
+    def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "meshcompose", *args], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def follow(*args: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "meshcompose", "traces", "-f", *args], cwd=project, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+    up = cli("up", "-d", "--wait-timeout", "200")
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        agents = wait_until(lambda: _wired(url), 120, "every dependency to resolve")
+        yield cli, follow, agents
+    finally:
+        cli("down", "-t", "5")
+
+
+def _wired(url: str) -> dict[str, dict] | None:
+    listed = {agent["name"]: agent for agent in raw_agents(url).values()}
+    wired = len(listed) == 3 and all(agent["status"] == "healthy" and
+                                     agent["dependencies_resolved"] == agent["total_dependencies"]
+                                     for agent in listed.values())
+    return listed if wired else None
+
+
+def call(endpoint: str, tool: str, arguments: dict) -> None:
+    """A call whose trace is what counts: the tool runs, and its span is
+    published, even when the SDK's HTTP answer comes back empty or as an
+    MCP error (a tool that raises)."""
+    try:
+        call_tool(endpoint, tool, arguments, timeout=60)
+    except (ValueError, KeyError, TypeError):
+        pass
+
+
+def traces(cli) -> list[dict]:
+    listed = cli("traces", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    return [json.loads(line) for line in listed.stdout.splitlines()]
+
+
+def test_one_call_through_the_chain_is_one_trace_with_spans_from_all_three(chain):
+    cli, _, agents = chain
+    call(agents["front"]["endpoint"], "plan", {"topic": "t"})
+    (trace,) = wait_until(lambda: [t for t in traces(cli) if t["Root"] == "plan"], 30, "the call's trace")
+    assert (trace["RootAgent"], trace["Failed"]) == ("front", False)
+    assert set(trace["Agents"]) == {"front", "middle", "leaf"}
+
+    shown = cli("trace", trace["TraceId"][:8], "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    spans = json.loads(shown.stdout)["Spans"]
+    tools = [(span["Agent"], span["Function"], span["Depth"]) for span in spans
+             if span["Function"] != "proxy_call_wrapper"]
+    assert tools == [("front", "plan", 0), ("middle", "middle", 2), ("leaf", "leaf", 4)]  # each call between
+    by_id = {span["SpanId"]: span for span in spans}
+    for span in spans:  # every span lies within its caller's time, so the durations add up
+        parent = by_id.get(span["ParentId"])
+        if parent is not None:
+            assert span["Depth"] == parent["Depth"] + 1
+            assert parent["OffsetMs"] <= span["OffsetMs"] + 0.01
+            assert span["OffsetMs"] + span["DurationMs"] <= parent["OffsetMs"] + parent["DurationMs"] + 0.01
+    assert json.loads(shown.stdout)["DurationMs"] == pytest.approx(spans[0]["DurationMs"], abs=0.5)
+    waterfall = cli("trace", trace["TraceId"]).stdout
+    assert "front" in waterfall and "middle" in waterfall and "leaf" in waterfall and "█" in waterfall
+
+
+def test_a_tool_that_raises_shows_an_error_span_with_its_text(chain):
+    cli, _, agents = chain
+    call(agents["leaf"]["endpoint"], "boom", {"item": "spoon"})
+    (trace,) = wait_until(lambda: [t for t in traces(cli) if t["Root"] == "boom"], 30, "the failed call's trace")
+    assert trace["Failed"] is True and "no such item: spoon" in trace["Error"]
+    assert "failed" in cli("traces").stdout
+    waterfall = cli("trace", trace["TraceId"]).stdout
+    assert "✗" in waterfall and "no such item: spoon" in waterfall
+
+
+def test_traces_follow_shows_a_new_call_as_it_ends(chain):
+    cli, follow, agents = chain
+    following = follow()
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in following.stdout], daemon=True).start()
+    try:
+        header = lines.get(timeout=60)  # the listing is printed (and its position taken) first
+        assert header.startswith("TRACE"), header
+        call(agents["leaf"]["endpoint"], "leaf", {"topic": "f"})
+        ended = time.monotonic()
+        line = ""
+        while "leaf.leaf" not in line:  # another call's trace may end first
+            line = lines.get(timeout=30)
+        seen = time.monotonic() - ended
+        assert " ok" in line, line
+        assert seen < 5, f"the trace took {seen:.2f}s to show"  # a generous bound: -f reads every 0.25 s
+    finally:
+        following.terminate()
+        following.wait(10)
+
+
+def test_down_stops_the_redis_last_and_leaves_nothing(chain):
+    cli, _, _ = chain
+    rows = {row["Name"]: row for row in map(json.loads, cli("ps", "--format", "json").stdout.splitlines())}
+    assert rows["mesh-redis"]["State"] == "healthy"
+    pids = [row["Pid"] for row in rows.values()]
+    down = cli("down", "-t", "5")
+    assert down.returncode == 0, down.stderr
+    stopped = [line.split()[1] for line in down.stdout.splitlines() if line.strip().startswith("✔")]
+    assert stopped[-1] == "mesh-redis" and stopped[-2] == "mesh-registry", stopped
+    wait_until(lambda: not any(alive(pid) for pid in pids), 15, "every process to be gone")
