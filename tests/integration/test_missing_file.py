@@ -13,7 +13,8 @@ from cli_helpers import _env
 COMMANDS = [
     ("up", "-d"), ("run", "a"), ("down",), ("ps",), ("logs",), ("start",), ("stop",), ("restart",),
     ("kill",), ("wait", "a"), ("events",), ("top",), ("watch",), ("config", "-q"), ("graph",), ("env",),
-    ("export", "kubernetes", "-o", "out"),
+    ("export", "kubernetes", "-o", "out"), ("dashboard",), ("traces",), ("trace", "abc"),
+    pytest.param(("mcp",), marks=pytest.mark.skipif(sys.version_info < (3, 10), reason="the MCP SDK needs 3.10")),
 ]
 
 

@@ -23,5 +23,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise MeshComposeError(f"`mesh-compose mcp` needs the MCP SDK: {error}",
                                hint="install it with `pip install mcp` in mesh-compose's environment") from None
-    server.serve(project_selection(args), args.allow_control)
+    selection = project_selection(args)
+    if selection.files:  # a -f that names no file is said now, not at the assistant's first call
+        from meshcompose.app.project import directory
+
+        directory(selection)
+    server.serve(selection, args.allow_control)
     return 0
