@@ -22,7 +22,7 @@ COMMANDS = [
 def test_a_missing_file_is_an_invalid_project(project, command: tuple[str, ...]) -> None:
     project.script("a.py", "print('a')\n")
     project.compose({"a": {"script": "a.py", "restart": "no"}})  # what a silent fallback would act on
-    after = "--file" if command[0] == "logs" else "-f"  # `logs -f` is --follow, as in compose
+    after = "--file" if command[0] in ("logs", "traces") else "-f"  # there `-f` is --follow, as in compose
     trailing = ("run", after, "missing.yaml", "a") if command[0] == "run" else (*command, after, "missing.yaml")
     for where in (("-f", "missing.yaml", *command), trailing):
         result = project.cli(*where)
