@@ -29,6 +29,7 @@ layouts are testable on Linux.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -156,12 +157,21 @@ def find_on_path(name: str, environ: Mapping[str, str], platform: Platform = PLA
     return None
 
 
+@functools.lru_cache(maxsize=1)
 def own_environment() -> str | None:
     """The virtual environment mesh-compose runs from (its real path), or None when it runs from
-    a system Python: an agent gets it only when the project file names it."""
+    a system Python: an agent gets it only when the project file names it. Found once: it is
+    this process's own, and discovery asks for every agent."""
     if sys.prefix == getattr(sys, "base_prefix", sys.prefix):
         return None
     return os.path.realpath(sys.prefix)
+
+
+@functools.lru_cache(maxsize=4)
+def _skip_prefixes(own: str) -> tuple[str, ...]:
+    """`own`, and sys.prefix as written when that is `own` too: an activation puts it on PATH so."""
+    lexical = os.path.abspath(sys.prefix)
+    return (own, lexical) if _inside(lexical, own) else (own,)
 
 
 def _inside(path: str | Path, prefix: str) -> bool:
@@ -232,9 +242,7 @@ class _Skipped:
 
     def __init__(self, own: str | None) -> None:
         self.own = own
-        # As written on PATH by an activation (sys.prefix), and resolved.
-        lexical = os.path.abspath(sys.prefix)
-        self.prefixes: tuple[str, ...] = () if own is None else (own, lexical) if _inside(lexical, own) else (own,)
+        self.prefixes: tuple[str, ...] = () if own is None else _skip_prefixes(own)
         self.notes: list[str] = []
 
     def is_own(self, path: str | Path) -> bool:
@@ -387,8 +395,6 @@ def resolve_project(project: model.Project, names: Sequence[str] | None = None, 
 async def resolve_project_async(project: model.Project, names: Sequence[str] | None = None,
                                 **options: object) -> dict[str, ResolvedPython]:
     """`resolve_project` in a worker thread, for callers already inside anyio."""
-    import functools
-
     import anyio.to_thread
 
     call = functools.partial(resolve_project, project, names, **options)  # type: ignore[arg-type]
