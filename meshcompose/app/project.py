@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from meshcompose import ownership
 from meshcompose.config import locate
 from meshcompose.control.paths import projects_in
 from meshcompose.errors import MeshComposeError, ProjectNotFoundError
@@ -143,6 +144,8 @@ def _declared_name(files: tuple[str, ...], where: Path, cwd: Path | None) -> str
     for path in paths:
         if path.suffix == ".py":
             return _normalized(path.stem, "agent")
+        if path.name in _OVERRIDE_FILES and ownership.untrusted_reason(path) and not ownership.is_allowed(path):
+            continue  # `load` refuses it; the name of a project that ran here is not another user's to change
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from meshcompose import units
+from meshcompose import ownership, units
 from meshcompose.config import envfile
 from meshcompose.config.forms import name_from
 from meshcompose.config.locate import absolute_path
@@ -91,6 +91,7 @@ class BuildContext:
 
     def read_env_file(self, located: Located, path: Path_, text: str) -> dict[str, str]:
         file = self.path(text)
+        ownership.check_trusted(file, "the env_file")
         try:
             return envfile.read_env_file(file, self.variables, self.unset)
         except envfile.EnvFileError as error:

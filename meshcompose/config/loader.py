@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
+from meshcompose import ownership
 from meshcompose.config import envfile
 from meshcompose.config.build import build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
@@ -57,10 +58,10 @@ def load_project(
     """
     cwd = Path(cwd) if cwd is not None else Path.cwd()
     caller = dict(os.environ if environ is None else environ)
-    paths = _project_files(files, cwd)
     unset: list[str] = []
     try:
-        with _collector_paused():
+        with _collector_paused(), ownership.remembering():
+            paths = _project_files(files, cwd)
             return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd)
     finally:
         if warnings is not None:
@@ -106,14 +107,19 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
 
 
 def _project_files(files: Sequence[PathLike], cwd: Path) -> list[Path]:
+    """The -f files, else the file found upwards and its override; each must pass the ownership rule."""
     if files:
         paths = [absolute_path(cwd, f) for f in files]
         missing = [Problem(str(p), 0, 0, "", "no such file") for p in paths if not p.is_file()]
         if missing:
             raise ConfigError(missing, hint="check the -f paths")
+        for path in paths:
+            ownership.check_trusted(path, "the project file")
         return paths
     main = Path(os.path.abspath(find_project_file(cwd)))
     overrides = [main.parent / name for name in OVERRIDE_FILES if (main.parent / name).is_file()]
+    for override in overrides[:1]:
+        ownership.check_trusted(override, "the override file")
     return [main, *overrides[:1]]
 
 
@@ -130,6 +136,7 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
     for source in sources:
         if not source.is_file() and not required:
             continue
+        ownership.check_trusted(source, "the env file")
         try:
             values.update(envfile.read_env_file(source, caller, unset))
         except envfile.EnvFileError as error:

@@ -4,11 +4,23 @@ Resolution, per agent, first match wins:
 1. the agent's `interpreter`, else the project's `python.interpreter`
    (a path relative to the project directory, a venv directory, or a
    command name looked up on PATH);
-2. `.venv`, then `venv`, in the agent's working_dir and each parent up to
-   and including the project directory;
+2. `.venv`, then `venv`, in the directory of the agent's script and each
+   parent below the project directory, then in its working_dir and each
+   parent below the project directory, then in the project directory;
 3. the active virtual environment (VIRTUAL_ENV), when it is a real venv;
 4. the system Python: `py -3` (Windows only), `python3`, `python` on PATH,
    never the Microsoft Store stub.
+
+Discovery never picks mesh-compose's own virtual environment (the one it
+runs from): not as a `.venv` in the search, not as VIRTUAL_ENV, not as the
+`python3` an activated environment puts first on PATH. It goes on to the
+next rule and says what it skipped in the candidate's `source`. Named in
+`interpreter:`, it is used, and the source says whose it is.
+
+A venv found in rule 2 is the project's, so it must pass the ownership
+rule (`meshcompose.ownership`): its directory, its `bin`, its `python` and
+`pyvenv.cfg`. Rules 1, 3 and 4 are the caller's or the project file's own
+choice, and are not checked.
 
 Each distinct interpreter is probed once (concurrently, cached on disk, see
 `pyenv_probe`). The platform is one seam, `Platform`, so Windows and macOS
@@ -17,6 +29,7 @@ layouts are testable on Linux.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,9 +37,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from meshcompose import model
+from meshcompose import model, ownership
 from meshcompose.config.memo import default_cache_dir
-from meshcompose.errors import InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
+from meshcompose.errors import EXIT_ENVIRONMENT, InterpreterNotFoundError, InterpreterVersionError, UnknownAgentError
 from meshcompose.pyenv.checks import requirement_names, requires_of, unmet, version_ok
 from meshcompose.pyenv.probe import (
     ProbeFunction,
@@ -127,16 +140,46 @@ class Environment:
 # --- discovery ---------------------------------------------------------------
 
 
-def find_on_path(name: str, environ: Mapping[str, str], platform: Platform = PLATFORM) -> str | None:
-    """Like shutil.which, but with the seam's layout and never the WindowsApps stub."""
+def find_on_path(name: str, environ: Mapping[str, str], platform: Platform = PLATFORM,
+                 skip: Sequence[str] = ()) -> str | None:
+    """Like shutil.which, but with the seam's layout and never the WindowsApps stub; directories
+    under a prefix in `skip` (mesh-compose's own environment) are passed over. The comparison is
+    on the path as written, as an activation writes it: no lookup per PATH entry."""
     for directory in environ.get("PATH", "").split(platform.pathsep):
         if not directory or "windowsapps" in directory.lower().replace("\\", "/").split("/"):
+            continue
+        if skip and _under(os.path.abspath(directory), skip):
             continue
         for leaf in platform.executable_names(name):
             path = os.path.join(directory, leaf)
             if os.path.isfile(path) and (platform.windows or os.access(path, os.X_OK)):
                 return path
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def own_environment() -> str | None:
+    """The virtual environment mesh-compose runs from (its real path), or None when it runs from
+    a system Python: an agent gets it only when the project file names it. Found once: it is
+    this process's own, and discovery asks for every agent."""
+    if sys.prefix == getattr(sys, "base_prefix", sys.prefix):
+        return None
+    return os.path.realpath(sys.prefix)
+
+
+@functools.lru_cache(maxsize=4)
+def _skip_prefixes(own: str) -> tuple[str, ...]:
+    """`own`, and sys.prefix as written when that is `own` too: an activation puts it on PATH so."""
+    lexical = os.path.abspath(sys.prefix)
+    return (own, lexical) if _inside(lexical, own) else (own,)
+
+
+def _inside(path: str | Path, prefix: str) -> bool:
+    return _under(os.path.realpath(path), (prefix,))
+
+
+def _under(path: str, prefixes: Sequence[str]) -> bool:
+    return any(path == prefix or path.startswith(prefix.rstrip(os.sep) + os.sep) for prefix in prefixes)
 
 
 def venv_python(venv: Path, platform: Platform = PLATFORM) -> Path | None:
@@ -170,60 +213,135 @@ def _from_spec(spec: str, source: str, project_dir: Path, environ: Mapping[str, 
                                    hint="give a path (relative to the project directory), a venv, or a command on PATH")
 
 
-def _search_dirs(working_dir: Path, project_dir: Path) -> list[Path]:
-    start, stop = Path(os.path.abspath(working_dir)), Path(os.path.abspath(project_dir))
-    if start != stop and stop not in start.parents:
-        return [start, stop]
+def _chain(start: Path, stop: Path) -> list[Path]:
+    """`start` and its parents below `stop` (just `start` when it is not below `stop`)."""
+    if stop not in start.parents:
+        return [start] if start != stop else []
     dirs = [start]
-    while dirs[-1] != stop:
+    while dirs[-1].parent != stop:
         dirs.append(dirs[-1].parent)
     return dirs
 
 
-def _from_venv_dirs(working_dir: Path, project_dir: Path, platform: Platform) -> Candidate | None:
-    for directory in _search_dirs(working_dir, project_dir):
+def search_dirs(agent: model.Agent, project_dir: Path) -> list[Path]:
+    """Where rule 2 looks, nearest first: the script's directory and its parents below the project
+    directory, then the working_dir's, then the project directory itself."""
+    stop = Path(os.path.abspath(project_dir))
+    starts = [Path(os.path.abspath(agent.working_dir))]
+    if agent.run is model.RunKind.SCRIPT and agent.target:
+        starts.insert(0, Path(os.path.abspath(agent.target)).parent)
+    dirs: list[Path] = []
+    for directory in [*_chain(starts[0], stop), *(_chain(starts[1], stop) if len(starts) > 1 else []), stop]:
+        if directory not in dirs:
+            dirs.append(directory)
+    return dirs
+
+
+class _Skipped:
+    """What discovery passed over because it is mesh-compose's own environment, for the source."""
+
+    def __init__(self, own: str | None) -> None:
+        self.own = own
+        self.prefixes: tuple[str, ...] = () if own is None else _skip_prefixes(own)
+        self.notes: list[str] = []
+
+    def is_own(self, path: str | Path) -> bool:
+        if self.own is not None and _inside(path, self.own):
+            self.note()
+            return True
+        return False
+
+    def note(self) -> None:
+        if not self.notes:
+            self.notes.append(f"skipped mesh-compose's own environment {self.own}")
+
+    def said(self, candidate: Candidate) -> Candidate:
+        if not self.notes:
+            return candidate
+        return Candidate(candidate.argv, f"{candidate.source} ({'; '.join(self.notes)})")
+
+
+def _trusted_venv(venv: Path, python: Path) -> None:
+    """A venv discovery found runs the project's agents: nobody else may have written it."""
+    cfg = venv / "pyvenv.cfg"
+    for path in (venv, python.parent, python, cfg):
+        ownership.check_trusted(path, "the virtual environment" if path == venv else "the interpreter",
+                                exit_code=EXIT_ENVIRONMENT)
+
+
+def _from_venv_dirs(agent: model.Agent, project_dir: Path, platform: Platform,
+                    skipped: _Skipped) -> Candidate | None:
+    for directory in search_dirs(agent, project_dir):
         for name in (".venv", "venv"):
             found = venv_python(directory / name, platform)
-            if found is not None:
-                return Candidate((os.path.abspath(found),), f"{name} in {directory}")
+            if found is None or skipped.is_own(directory / name):
+                continue
+            _trusted_venv(directory / name, found)
+            return Candidate((os.path.abspath(found),), f"{name} in {directory}")
     return None
 
 
-def _from_active_venv(environ: Mapping[str, str], platform: Platform) -> Candidate | None:
+def _from_active_venv(environ: Mapping[str, str], platform: Platform, skipped: _Skipped) -> Candidate | None:
     active = environ.get("VIRTUAL_ENV")
-    if not active or not (Path(active) / "pyvenv.cfg").is_file():
+    if not active or not (Path(active) / "pyvenv.cfg").is_file() or skipped.is_own(active):
         return None
     found = venv_python(Path(active), platform)
     return Candidate((os.path.abspath(found),), "active venv (VIRTUAL_ENV)") if found else None
 
 
-def _from_system(environ: Mapping[str, str], platform: Platform) -> Candidate | None:
+def _from_system(environ: Mapping[str, str], platform: Platform, skipped: _Skipped) -> Candidate | None:
     if platform.windows:
         launcher = find_on_path("py", environ, platform)
         if launcher:
             return Candidate((launcher, "-3"), "py -3 launcher")
     for name in ("python3", "python"):
-        found = find_on_path(name, environ, platform)
+        found = find_on_path(name, environ, platform, skip=skipped.prefixes)
+        if skipped.prefixes and _passed_over(found, skipped.prefixes, environ, platform):
+            skipped.note()  # an activated environment put its own python first on PATH
         if found:
             return Candidate((found,), f"system {name} on PATH")
     return None
 
 
+def _passed_over(found: str | None, prefixes: Sequence[str], environ: Mapping[str, str], platform: Platform) -> bool:
+    """Whether PATH lists a directory of `prefixes` before the one `found` came from."""
+    where = os.path.dirname(found) if found else None
+    for directory in environ.get("PATH", "").split(platform.pathsep):
+        if directory and directory == where:
+            return False
+        if directory and _under(os.path.abspath(directory), prefixes):
+            return True
+    return False
+
+
 def discover(agent: model.Agent, project: model.Project, *, environ: Mapping[str, str] | None = None,
-             platform: Platform = PLATFORM) -> Candidate:
-    """The interpreter candidate for one agent, by the first rule that matches."""
+             platform: Platform = PLATFORM, own: str | None = "") -> Candidate:
+    """The interpreter candidate for one agent, by the first rule that matches. `own`: the
+    environment discovery passes over (default: mesh-compose's own; None: none)."""
     env = os.environ if environ is None else environ
+    skipped = _Skipped(own_environment() if own == "" else own)
     if agent.interpreter:
-        return _from_spec(agent.interpreter, f"agent interpreter of '{agent.name}'", project.directory, env, platform)
+        spec = _from_spec(agent.interpreter, f"agent interpreter of '{agent.name}'", project.directory, env, platform)
+        return _named(spec, skipped)
     if project.interpreter:
-        return _from_spec(project.interpreter, "project interpreter", project.directory, env, platform)
-    found = (_from_venv_dirs(agent.working_dir, project.directory, platform)
-             or _from_active_venv(env, platform) or _from_system(env, platform))
+        return _named(_from_spec(project.interpreter, "project interpreter", project.directory, env, platform), skipped)
+    found = (_from_venv_dirs(agent, project.directory, platform, skipped)
+             or _from_active_venv(env, platform, skipped) or _from_system(env, platform, skipped))
     if found is None:
         names = "py, python3, python" if platform.windows else "python3, python"
-        raise InterpreterNotFoundError(names, "PATH", [".venv", "venv", "VIRTUAL_ENV", "PATH"],
-                                       hint="install Python 3, or set `interpreter:` in mesh-compose.yaml")
-    return found
+        hint = "install Python 3, or set `interpreter:` in mesh-compose.yaml"
+        if skipped.notes:
+            hint += f" (mesh-compose's own environment {skipped.own} is used only when named there)"
+        raise InterpreterNotFoundError(names, "PATH", [".venv", "venv", "VIRTUAL_ENV", "PATH"], hint=hint)
+    return skipped.said(found)
+
+
+def _named(candidate: Candidate, skipped: _Skipped) -> Candidate:
+    """An interpreter the project file names is used as named; the source says when it is mesh-compose's own."""
+    own = skipped.own
+    if own is not None and len(candidate.argv) == 1 and _inside(os.path.dirname(candidate.argv[0]), own):
+        return Candidate(candidate.argv, f"{candidate.source} (mesh-compose's own environment)")
+    return candidate
 
 
 # --- probing and checks ------------------------------------------------------
@@ -258,7 +376,8 @@ def resolve_project(project: model.Project, names: Sequence[str] | None = None, 
     `verify_versions`: raise InterpreterVersionError for one too old (`env` reports it instead)."""
     selected = [_agent(project, n) for n in (names if names is not None else list(project.agents))]
     agents = [a for a in selected if a.is_python]
-    found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
+    with ownership.remembering():
+        found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
     wanted: dict[tuple[str, ...], list[str]] = {}
     for agent in agents:
         wanted.setdefault(found[agent.name].argv, []).extend(requirement_names(_packages(agent, project)))
@@ -276,8 +395,6 @@ def resolve_project(project: model.Project, names: Sequence[str] | None = None, 
 async def resolve_project_async(project: model.Project, names: Sequence[str] | None = None,
                                 **options: object) -> dict[str, ResolvedPython]:
     """`resolve_project` in a worker thread, for callers already inside anyio."""
-    import functools
-
     import anyio.to_thread
 
     call = functools.partial(resolve_project, project, names, **options)  # type: ignore[arg-type]
@@ -355,5 +472,5 @@ def environments(resolved: Mapping[str, ResolvedPython]) -> list[Environment]:
 
 __all__ = [
     "Candidate", "Environment", "Platform", "ResolvedPython", "discover", "environments",
-    "find_on_path", "resolve_project", "resolve_project_async", "venv_python",
+    "find_on_path", "own_environment", "resolve_project", "resolve_project_async", "search_dirs", "venv_python",
 ]

@@ -80,8 +80,9 @@ def start_supervisor(project: ProjectDir, plan_path: Path, plan: RunPlan) -> int
 
 
 def ps_json(project: ProjectDir) -> dict:
-    # `-f` names the project file even when it is gone: its directory holds the state.
-    result = project.cli("-f", "mesh-compose.yaml", "ps", "--format", "json")
+    # The project file may be gone (a `-f` naming it would be an error): the working directory
+    # holds the state, and `-p` names the project.
+    result = project.cli("-p", "t", "ps", "--format", "json")
     assert result.returncode == 0, result.stderr
     return {row["Name"]: row for row in map(json.loads, result.stdout.splitlines())}
 
@@ -100,7 +101,7 @@ def planned(project: ProjectDir):
     try:
         yield project, plan_path, plan, probes
     finally:
-        result = project.cli("-f", "mesh-compose.yaml", "down", "-t", "2", timeout=60)
+        result = project.cli("-p", "t", "down", "-t", "2", timeout=60)
         assert result.returncode == 0, result.stderr
 
 

@@ -22,6 +22,11 @@ def run(args: argparse.Namespace) -> int:
         from meshcompose.assistant import server
     except ImportError as error:
         raise MeshComposeError(f"`mesh-compose mcp` needs the MCP SDK: {error}",
-                               hint="install mesh-compose with its `mcp` extra: pip install 'mesh-compose[mcp]'") from None
-    server.serve(project_selection(args), args.allow_control)
+                               hint="install the `mcp` extra: pip install 'mesh-compose[mcp]'") from None
+    selection = project_selection(args)
+    if selection.files:  # a -f that names no file is said now, not at the assistant's first call
+        from meshcompose.app.project import directory
+
+        directory(selection)
+    server.serve(selection, args.allow_control)
     return 0

@@ -56,6 +56,7 @@ def test_without_a_project_file_the_one_project_that_ran_here(tmp_path: Path):
         named(tmp_path)
     paths.state_dir(tmp_path, "agent")
     paths.state_file(tmp_path, "agent").write_text('{"version": 1, "agents": {}}')
+    (tmp_path / "agent.py").write_text("")  # a -f naming a missing file is an error of its own
     assert identify(ProjectSelection(cwd=tmp_path)) == identify(ProjectSelection(files=("agent.py",), cwd=tmp_path))
     paths.state_dir(tmp_path, "other")
     paths.state_file(tmp_path, "other").write_text('{"version": 1, "agents": {}}')
