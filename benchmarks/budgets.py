@@ -1,4 +1,4 @@
-"""The goals of issue #17, checked against one run's results: PASS, MISS or n/a with what was measured."""
+"""The goals (issues #17 and #30), checked against one run's results: PASS, MISS or n/a with what was measured."""
 
 from __future__ import annotations
 
@@ -32,8 +32,42 @@ def rows(results: Mapping[str, Any]) -> list[Row]:
         _ratio("log pump ≥ 30× honcho's line rate", mesh.get("log_lines_per_s"),
                table.get("honcho", {}).get("log_lines_per_s"), 30.0, lower_is_better=False),
         idle_cpu(mesh.get("idle_cpu_percent"), float(results["settings"]["idle_s"])),
+        *against_peers(results),
     ]
     return found
+
+
+def against_peers(results: Mapping[str, Any]) -> list[Row]:
+    """Issue #30: at every agent count, cold `up` and stop at or below honcho's ratio to the
+    no-pipe floor (the stop with and without the `depends_on` tree); the tool's own idle RSS at
+    or below circus's (helpers, such as the log keeper, are reported apart)."""
+    by_count = {**{int(count): table for count, table in (results.get("small") or {}).items()},
+                int(results["settings"]["agents"]): results["medians"]}
+    found = []
+    for count, table in sorted(by_count.items()):
+        floor, honcho = table.get(FLOOR_NO_PIPES, {}), table.get("honcho", {})
+        found.append(_versus(f"cold `up` of {count} agents ≤ honcho's ratio to the no-pipe floor",
+                             table.get(MESH, {}).get("up_cold_s"), honcho.get("up_cold_s"), floor.get("up_cold_s")))
+        for tool, what in ((MESH, "no dependencies"), (ORDERED, "`depends_on` tree")):
+            found.append(_versus(f"stop of {count} agents ({what}) ≤ honcho's ratio to the no-pipe floor",
+                                 table.get(tool, {}).get("stop_s"), honcho.get("stop_s"), floor.get("stop_s")))
+    table = results["medians"]
+    mesh, circus = table.get(MESH, {}).get("rss_mb"), table.get("circus", {}).get("rss_mb")
+    label = f"idle RSS of the foreground supervisor ≤ circus's ({results['settings']['agents']} agents)"
+    if mesh is None or circus is None:
+        found.append(_row(label, "n/a", "not measured"))
+    else:
+        keeper = table.get(MESH, {}).get("helpers_rss_mb")
+        detail = f"{mesh:.1f} MB vs circus {circus:.1f} MB" + (
+            f" (log keeper apart: {keeper:.1f} MB)" if keeper is not None else "")
+        found.append(_row(label, _verdict(mesh <= circus), detail))
+    return found
+
+
+def _versus(label: str, mesh: float | None, peer: float | None, floor: float | None) -> Row:
+    if mesh is None or peer is None or not floor:
+        return _row(label, "n/a", "not measured")
+    return _row(label, _verdict(mesh <= peer), f"{mesh / floor:.2f}× vs honcho {peer / floor:.2f}×")
 
 
 def cold_up(table: Mapping[str, dict[str, float]]) -> Row:

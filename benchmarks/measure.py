@@ -122,21 +122,32 @@ def stop_order_violations(workload: Workload, tree: dict[str, list[str]]) -> tup
 
 @dataclass(frozen=True)
 class Idle:
-    cpu_percent: float
-    rss_mb: float
+    cpu_percent: float  # the orchestrator and its helpers
+    rss_mb: float  # the orchestrator's own process
     uss_mb: float
+    helpers_rss_mb: float  # its other processes that are not agents (mesh-compose's log keeper, honcho's forks)
+    helpers_uss_mb: float
+    helpers: int
 
 
 def idle_cost(session: Session, agents: Sequence[psutil.Process], seconds: float) -> Idle | None:
-    """CPU of the orchestrator (and any helper it runs that is not an agent) over an idle window."""
+    """CPU of the orchestrator (and any helper it runs that is not an agent) over an idle window.
+
+    Memory is reported for the orchestrator's own process and, apart, for its
+    helpers, so a helper process (a log keeper) is seen for what it costs.
+    """
     if session.measured_pid is None:
         return None
     before = _orchestrator_cpu(session.measured_pid, agents)
     time.sleep(seconds)
     after = _orchestrator_cpu(session.measured_pid, agents)
     cpu = sum(after.get(pid, 0.0) - spent for pid, spent in before.items() if pid in after)
-    rss, uss = _orchestrator_memory(session.measured_pid, agents)
-    return Idle(cpu_percent=100.0 * cpu / seconds, rss_mb=rss / 2**20, uss_mb=uss / 2**20)
+    processes = _orchestrator_processes(session.measured_pid, agents)
+    rss, uss = _memory(processes[:1])
+    helpers_rss, helpers_uss = _memory(processes[1:])
+    return Idle(cpu_percent=100.0 * cpu / seconds, rss_mb=rss / 2**20, uss_mb=uss / 2**20,
+                helpers_rss_mb=helpers_rss / 2**20, helpers_uss_mb=helpers_uss / 2**20,
+                helpers=len(processes) - 1 if processes else 0)
 
 
 def flood_rate(session: Session, workload: Workload, timeout: float) -> float:
@@ -258,14 +269,14 @@ def _orchestrator_cpu(pid: int, agents: Sequence[psutil.Process]) -> dict[int, f
     return spent
 
 
-def _orchestrator_memory(pid: int, agents: Sequence[psutil.Process]) -> tuple[int, int]:
-    """RSS and USS summed over the orchestrator's processes.
+def _memory(processes: Sequence[psutil.Process]) -> tuple[int, int]:
+    """RSS and USS summed over `processes`.
 
     RSS counts pages a forked helper shares with its parent once per process
     (honcho forks one helper per agent); USS counts only what each owns.
     """
     rss = uss = 0
-    for proc in _orchestrator_processes(pid, agents):
+    for proc in processes:
         try:
             info = proc.memory_full_info()
             rss, uss = rss + info.rss, uss + getattr(info, "uss", info.rss)

@@ -13,13 +13,13 @@ from typing import Any
 
 import tables
 from report import ratio, table
-from runners import FLOOR_NO_PIPES, FLOOR_PIPES
+from runners import FLOOR_NO_PIPES
 
 KEEP = "<!-- Everything below this line is written by hand; `benchmarks/run.py --markdown` keeps it. -->"
 
 INTRO = """\
 The latest run of `benchmarks/run.py`: the same trivial standard-library
-agents through two floors, honcho, supervisord and mesh-compose, interleaved
+agents through two floors, honcho, circus, pm2, supervisord and mesh-compose, interleaved
 in one run (the order rotating every round). The floors are a bare spawner
 whose agents inherit its stdout (no pipes) and a bare script that gives every
 agent a pipe and copies them all to its record (what any tool that shows and
@@ -31,7 +31,8 @@ how, is in [`benchmarks/README.md`](../benchmarks/README.md)."""
 
 
 def render(results: Mapping[str, Any], kept: str) -> str:
-    parts = ["# Benchmarks", INTRO, header(results), "## Headline (for the README)", headline(results)]
+    parts = ["# Benchmarks", INTRO, _unpublishable_mark(results) + header(results), "## Headline (for the README)",
+             headline(results)]
     for title, body in tables.sections(results):
         parts += [f"## {title}", body]
     return "\n\n".join(part for part in parts if part) + "\n\n" + kept
@@ -47,7 +48,8 @@ def header(results: Mapping[str, Any]) -> str:
         f"{info['python']}",
         f"- **Date**: {results['date']}; {tables.load_text(results)}",
         f"- **Peers**: {versions}",
-        f"- **Settings**: {settings['agents']} agents, {settings['repeat']} round(s), {settings['idle_s']:g} s idle "
+        f"- **Settings**: {' and '.join(map(str, settings.get('counts', [settings['agents']])))} agents "
+        f"(idle, status and logs at {settings['agents']}), {settings['repeat']} round(s), {settings['idle_s']:g} s idle "
         f"window, {settings['flood_agents']} agents × {settings['flood_lines']:,} lines for the log test, "
         f"scale series {', '.join(map(str, settings['scale'])) or 'not run'}",
     ]
@@ -57,25 +59,44 @@ def header(results: Mapping[str, Any]) -> str:
 def readme_headline(results: Mapping[str, Any]) -> str:
     """The README's benchmark paragraph: which run, then the headline table."""
     info, settings = results["machine"], results["settings"]
-    return (f"{settings['agents']} trivial agents on a {info['cpus']}-CPU machine, one interleaved run of "
-            f"{results['date']} ({tables.load_text(results)}); the floors are a bare Python spawner without "
-            "pipes and one that pipes and records every agent's output. The full tables, the scale series, "
-            "the memory breakdown and what is left: [`docs/benchmarks.md`](docs/benchmarks.md).\n\n"
-            + headline(results))
+    counts = " and ".join(str(count) for count in settings.get("counts", [settings["agents"]]))
+    text = (f"{counts} trivial agents on a {info['cpus']}-CPU machine, one interleaved run of "
+            f"{results['date']} ({tables.load_text(results)}); ratios are to a bare Python spawner "
+            "(its seconds in brackets). The full tables, the scale series, the memory breakdown and what is "
+            "left: [`docs/benchmarks.md`](docs/benchmarks.md).\n\n")
+    return _unpublishable_mark(results) + text + headline(results)
+
+
+PEERS = ("mesh-compose", "honcho", "circus", "pm2", "supervisord")
 
 
 def headline(results: Mapping[str, Any]) -> str:
-    """The README's table: mesh-compose beside honcho and supervisord, against both floors."""
+    """The README's table: mesh-compose beside honcho, circus, pm2 and supervisord, at every agent count."""
     medians = results["medians"]
-    tools = [name for name in ("mesh-compose", "honcho", "supervisord") if name in medians]
-    quiet, piped = medians.get(FLOOR_NO_PIPES, {}), medians.get(FLOOR_PIPES, {})
+    by_count = {**{int(count): values for count, values in (results.get("small") or {}).items()},
+                int(results["settings"]["agents"]): medians}
+    tools = [name for name in PEERS if name in medians]
     rows: list[list[str]] = []
-    for label, metric, floor in (("all agents up, cold, × no-pipe floor", "up_cold_s", quiet),
-                                 ("all agents up, warm, × no-pipe floor", "up_warm_s", quiet),
-                                 ("all agents up, warm, × pipe floor", "up_warm_s", piped),
-                                 ("all agents stopped, × no-pipe floor", "stop_s", quiet)):
-        rows.append([label, *(ratio(medians[tool].get(metric), floor.get(metric)) for tool in tools)])
-    rows.append(["idle memory, RSS (USS) MB", *(_memory(medians[tool]) for tool in tools)])
+    for count, table_ in sorted(by_count.items()):
+        floor = table_.get(FLOOR_NO_PIPES, {})
+        for case in ("cold", "warm"):
+            metric = f"up_{case}_s"
+            rows.append([f"`up`, {count} agents, {case} ({_floor(floor.get(metric))})",
+                         *(ratio(table_.get(tool, {}).get(metric), floor.get(metric)) for tool in tools)])
+    count = int(results["settings"]["agents"])
+    floor = medians.get(FLOOR_NO_PIPES, {})
+    rows.append([f"stop, {count} agents ({_floor(floor.get('stop_s'))})",
+                 *(ratio(medians[tool].get("stop_s"), floor.get("stop_s")) for tool in tools)])
+    ordered = medians.get(tables.ORDERED, {})
+    if ordered.get("stop_s") is not None:
+        rows.append([f"stop, {count} agents, {ordered.get('order_edges', 0):.0f}-edge `depends_on` tree "
+                     f"(reverse order: {tables.order_text(ordered)})",
+                     *(ratio(ordered.get("stop_s"), floor.get("stop_s")) if tool == "mesh-compose" else "–"
+                       for tool in tools)])
+    rows.append([f"idle RSS (USS) MB, {count} agents: the tool's own process",
+                 *(_memory(medians[tool]) for tool in tools)])
+    rows.append(["… and its helper processes (log keeper, forks)",
+                 *(tables.helpers_text(medians[tool]) for tool in tools)])
     rows.append(["log lines/s through the tool", *(_rate(medians[tool].get("log_lines_per_s"), medians)
                                                    for tool in tools)])
     rows.append(["idle CPU", *(_percent(medians[tool].get("idle_cpu_percent")) for tool in tools)])
@@ -83,6 +104,15 @@ def headline(results: Mapping[str, Any]) -> str:
     rows.append(["status command", *(_command(medians[tool], *status[tool]) if tool in status else "–"
                                      for tool in tools)])
     return table(["", *tools], rows)
+
+
+def _floor(value: Any) -> str:
+    return "floor –" if value is None else f"floor {value:.3f} s"
+
+
+def _unpublishable_mark(results: Mapping[str, Any]) -> str:
+    reason = results.get("unpublishable")
+    return f"**Not publishable: {reason}.**\n\n" if reason else ""
 
 
 def _percent(value: Any) -> str:

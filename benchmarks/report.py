@@ -68,6 +68,23 @@ def assemble(samples: Samples, notes: dict[str, str], *, settings: dict[str, obj
     return results
 
 
+def unpublishable(results: Mapping[str, object]) -> str:
+    """Why this run's figures may not be published ('' if they may): the load rose above the core count.
+
+    On a machine busier than it has cores, the tools wait for a CPU in turn
+    and the ratios measure the queue, not the tools.
+    """
+    timing: Mapping[str, object] = results.get("timing") or {}  # type: ignore[assignment]
+    cpus = int(results["machine"]["cpus"])  # type: ignore[index]
+    seen = [float(load[0]) for load in (timing.get("load_before"), timing.get("load_after")) if load]  # type: ignore[index]
+    seen += [float(value) for value in timing.get("load_seen") or []]  # type: ignore[attr-defined]
+    if not seen:
+        return "the run recorded no load average"
+    if max(seen) > cpus:
+        return f"the load average reached {max(seen):.2f} on {cpus} cores"
+    return ""
+
+
 def write_json(path: Path, results: Mapping[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -80,6 +97,9 @@ def render(results: Mapping[str, object]) -> str:
     info = results["machine"]
     header = (f"mesh-compose benchmarks, {results['date']}: {info['cpus']} CPUs, {info['python']}, "  # type: ignore[index]
               f"{tables.load_text(results)}\n")
+    reason = unpublishable(results)
+    if reason:
+        header += f"NOT PUBLISHABLE: {reason}\n"
     return header + "\n" + "\n\n".join(f"## {title}\n\n{body}" for title, body in tables.sections(results)) + "\n"
 
 

@@ -1,12 +1,16 @@
-"""Run the same work through two bare floors, honcho, supervisord and mesh-compose.
+"""Run the same work through two bare floors, honcho, circus, pm2, supervisord and mesh-compose.
 
-    python benchmarks/run.py [--agents N] [--repeat K] [--scale 50,200,500] [--quick] [--markdown PATH] [--readme README.md]
+    python benchmarks/run.py [--agents 5,50] [--repeat K] [--scale 50,200,500] [--quick] [--markdown PATH] [--readme README.md]
 
 Tools are interleaved within each round (and the order rotates between
 rounds), so drift in the machine's load hits every tool alike. Each round
 gives every tool a fresh project directory and runs it twice there: cold
-(first run: empty caches) and warm (the same directory again). A tool that
-does not do the work is skipped from then on, with a note in the report.
+(first run: empty caches) and warm (the same directory again), at every
+agent count given; the largest count also gets the idle, status and log
+measurements. A tool that does not do the work is skipped from then on, with
+a note in the report. The load average is read at the start, before every
+round and step, and at the end: a run whose load rose above the core count
+is not written to a page or the README (`--unpublishable` writes it marked).
 After the rounds come the scale series, the 1,000-agent file
 (`bench_plan.py`) and the memory breakdown (`bench_memory.py`).
 """
@@ -42,10 +46,11 @@ STEPS = ("flood", "scale", "plan", "memory")
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, help="agents per tool (default 50; --quick 10)")
+    parser.add_argument("--agents", help="agent counts, comma-separated (default 5,50); the largest also gets "
+                        "the idle, status and log measurements")
     parser.add_argument("--repeat", type=int, help="rounds; medians are taken over them (default 3; --quick 1)")
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run: fewer agents, lines, idle seconds, "
-                        "no scale series")
+    parser.add_argument("--quick", action="store_true", help="a run of under 3 minutes on a quiet 2-core machine: "
+                        "one round, fewer lines and idle seconds, no scale series, no memory breakdown")
     parser.add_argument("--idle", type=float, help="idle window for CPU, seconds (default 10; --quick 2)")
     parser.add_argument("--flood-agents", type=int, default=4, help="agents writing logs as fast as they can")
     parser.add_argument("--flood-lines", type=int, help="lines per flooding agent (default 100000; --quick 20000)")
@@ -62,11 +67,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="also replace the headline between the markers in PATH (README.md) from this run")
     parser.add_argument("--markdown", type=Path, metavar="PATH",
                         help="also write the whole benchmarks page (e.g. docs/benchmarks.md) from this run")
+    parser.add_argument("--unpublishable", action="store_true",
+                        help="write --markdown/--readme even if the load rose above the core count, marked as such")
     parser.add_argument("--from-json", type=Path, metavar="PATH",
                         help="measure nothing: print the tables (and write --markdown) from a saved results.json")
     args = parser.parse_args(argv)
     quick = args.quick
-    args.agents = args.agents or (10 if quick else 50)
+    try:
+        args.counts = sorted({int(part) for part in (args.agents or "5,50").split(",") if part.strip()})
+    except ValueError:
+        parser.error(f"--agents: expected counts such as 5,50, got {args.agents!r}")
+    if not args.counts or min(args.counts) < 1:
+        parser.error("--agents: every count must be at least 1")
+    args.agents = args.counts[-1]
     args.repeat = args.repeat or (1 if quick else 3)
     args.idle = args.idle if args.idle is not None else (2.0 if quick else 10.0)
     args.flood_lines = args.flood_lines or (20_000 if quick else 100_000)
@@ -74,6 +87,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     scale_text = args.scale if args.scale is not None else ("none" if quick else "50,200,500")
     args.scale_counts = [] if scale_text.strip() in ("", "none") else [int(part) for part in scale_text.split(",")]
     args.skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    if quick:
+        args.skip.add("memory")
     unknown = args.skip - set(STEPS)
     if unknown:
         parser.error(f"--skip: unknown step(s) {', '.join(sorted(unknown))}; choose from {', '.join(STEPS)}")
@@ -89,11 +104,20 @@ class Bench:
         self.flood = {t.name: workloads.make_workload(self.root, slug(t.name), "flood", args.flood_agents,
                                                       args.flood_lines) for t in tools if t.flood}
         self.samples: report.Samples = {t.name: {} for t in tools}
+        # The smaller agent counts: up and stop only, each tool interleaved as at the largest.
+        self.small: dict[int, report.Samples] = {count: {t.name: {} for t in tools} for count in args.counts[:-1]}
+        self.loads: list[float] = []
         self.imports: dict[str, dict[str, object]] = {}
 
     def round(self, number: int) -> None:
         shift = number % len(self.tools)
         order = self.tools[shift:] + self.tools[:shift]
+        self.note_load()
+        for count in self.small:
+            for tool in order:
+                self.guarded(tool, lambda tool_, number_, count_=count: self.small_lifecycle(tool_, number_, count_),
+                             number, title=f"{count} agents")
+        self.note_load()
         for tool in order:
             self.guarded(tool, self.lifecycle, number)
         if "flood" not in self.args.skip:
@@ -102,6 +126,16 @@ class Bench:
                     self.guarded(tool, self.log_flood, number)
         for tool in order:
             self.guarded(tool, self.help_latency, number)
+
+    def note_load(self) -> None:
+        self.loads.append(os.getloadavg()[0])
+
+    def small_lifecycle(self, tool: Tool, number: int, count: int) -> None:
+        """Cold and warm up and stop of `count` agents, in a fresh directory of their own."""
+        workload = workloads.make_workload(self.root, slug(tool.name), f"idle{count}", count)
+        for case in ("cold", "warm"):
+            for metric, value in self.life(tool, workload, f"{number}-{case}", case, extras=False).items():
+                self.small[count][tool.name].setdefault(metric, []).append(value)
 
     def lifecycle(self, tool: Tool, number: int) -> None:
         """A fresh directory (cold), then the same directory again (warm, with the idle measurements)."""
@@ -167,10 +201,10 @@ class Bench:
             measure.reap(session, self.token)
             raise
 
-    def guarded(self, tool: Tool, step: Callable[[Tool, int], None], number: int) -> None:
+    def guarded(self, tool: Tool, step: Callable[[Tool, int], None], number: int, title: str = "") -> None:
         if tool.name in self.notes:
             return
-        title = step.__name__.replace("_", " ")
+        title = title or step.__name__.replace("_", " ")
         print(f"  round {number + 1}: {tool.name}: {title}", file=sys.stderr, flush=True)
         failure = measure.attempt(lambda: step(tool, number))
         if failure:
@@ -182,7 +216,9 @@ class Bench:
         if tool.idle:
             idle = measure.idle_cost(session, agents, self.args.idle)
             if idle:
-                values.update(idle_cpu_percent=idle.cpu_percent, rss_mb=idle.rss_mb, uss_mb=idle.uss_mb)
+                values.update(idle_cpu_percent=idle.cpu_percent, rss_mb=idle.rss_mb, uss_mb=idle.uss_mb,
+                              helpers_rss_mb=idle.helpers_rss_mb, helpers_uss_mb=idle.helpers_uss_mb,
+                              helpers=float(idle.helpers))
         argv = tool.status_argv(workload)
         if argv and tool.status_name:
             env = tool.env_for(workload)
@@ -226,9 +262,10 @@ def run_script(name: str, argv: list[str], output: Path, env: dict[str, str], ti
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.from_json:
-        return rerender(args.from_json, args.markdown, args.readme)
+        return rerender(args.from_json, args.markdown, args.readme, args.unpublishable)
     started, load_before = time.time(), os.getloadavg()
-    print("setting up the peers (honcho, supervisor) in benchmarks/.work/peers ...", file=sys.stderr, flush=True)
+    print("setting up the peers (honcho, supervisor, circus in benchmarks/.work/peers; pm2 in benchmarks/.work/pm2)"
+          " ...", file=sys.stderr, flush=True)
     installed = peers.ensure_peers(peers.WORK / "pip.log")
     peers.compile_mesh_compose()
     token = uuid.uuid4().hex
@@ -241,8 +278,10 @@ def main(argv: list[str]) -> int:
     try:
         for number in range(args.repeat):
             bench.round(number)
+        bench.note_load()
         if args.scale_counts and "scale" not in args.skip:
             extra["scale"] = scale.run_series(bench, args.scale_counts, args.scale_timeout)
+            bench.note_load()
         env = {**tools[0].env}
         if "plan" not in args.skip:
             extra["plan"] = run_script("bench_plan.py", ["--agents", str(args.plan_agents)],
@@ -250,6 +289,7 @@ def main(argv: list[str]) -> int:
         if "memory" not in args.skip:
             extra["memory"] = run_script("bench_memory.py", ["--agents", str(args.memory_agents)],
                                          peers.WORK / "memory.json", env, 900.0, notes)
+            bench.note_load()
     finally:
         measure.kill_tokened(token)
         for tool in tools:
@@ -258,39 +298,48 @@ def main(argv: list[str]) -> int:
         bench.samples, notes, settings=_settings(args, argv), versions=peers.peer_versions(),
         labels={f"{t.name}/{metric}": label for t in tools
                 for metric, label in (("status_s", t.status_name), ("help_s", t.help_name)) if label},
-        imports=bench.imports, extra=extra,
+        imports=bench.imports, extra={**extra, "small": {str(count): report.medians(samples)
+                                                          for count, samples in bench.small.items()}},
         timing={"started": started, "seconds": time.time() - started,
-                "load_before": load_before, "load_after": os.getloadavg()},
+                "load_before": load_before, "load_after": os.getloadavg(), "load_seen": bench.loads},
     )
     report.write_json(args.json, results)
     print(report.render(results))
     print(f"JSON: {args.json}", file=sys.stderr)
-    _write_pages(results, args.markdown, args.readme)
-    return 0
+    return _write_pages(results, args.markdown, args.readme, args.unpublishable)
 
 
-def _write_pages(results: dict, markdown: Path | None, readme: Path | None) -> None:
+def _write_pages(results: dict, markdown: Path | None, readme: Path | None, unpublishable: bool = False) -> int:
+    """Write the page and the headline, unless the run was too loaded to publish (exit code 3)."""
+    reason = report.unpublishable(results)
+    if reason and (markdown or readme):
+        if not unpublishable:
+            print(f"not writing {', '.join(str(path) for path in (markdown, readme) if path)}: {reason}. "
+                  "Run again on a quiet machine, or pass --unpublishable to write it marked as such.",
+                  file=sys.stderr)
+            return 3
+        results["unpublishable"] = reason
     if markdown:
         report.write_page(markdown, results)
         print(f"page: {markdown}", file=sys.stderr)
     if readme:
         report.write_readme(readme, results)
         print(f"headline: {readme}", file=sys.stderr)
+    return 0
 
 
-def rerender(saved: Path, markdown: Path | None, readme: Path | None = None) -> int:
+def rerender(saved: Path, markdown: Path | None, readme: Path | None = None, unpublishable: bool = False) -> int:
     """The tables and page of an earlier run, through the current report code."""
     import budgets
 
     results = json.loads(saved.read_text())
     results["budgets"] = budgets.rows(results)
     print(report.render(results))
-    _write_pages(results, markdown, readme)
-    return 0
+    return _write_pages(results, markdown, readme, unpublishable)
 
 
 def _settings(args: argparse.Namespace, argv: list[str]) -> dict[str, object]:
-    return {"agents": args.agents, "repeat": args.repeat, "idle_s": args.idle,
+    return {"agents": args.agents, "counts": args.counts, "repeat": args.repeat, "idle_s": args.idle,
             "flood_agents": args.flood_agents, "flood_lines": args.flood_lines,
             "scale": args.scale_counts if "scale" not in args.skip else [],
             "scale_timeout_s": args.scale_timeout, "memory_agents": args.memory_agents,

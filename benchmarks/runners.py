@@ -171,6 +171,75 @@ class Supervisord(Tool):
         return [str(self.supervisorctl), "-c", str(self._config(workload)), *command]
 
 
+class Circus(Tool):
+    """`circusd circus.ini` in the foreground (one watcher per agent), stopped with SIGINT."""
+
+    name = "circus"
+    help_name = "circusd --help"
+
+    def __init__(self, env: dict[str, str], circusd: Path) -> None:
+        super().__init__(env)
+        self.circusd = circusd
+        # Its ipc endpoints live in a short directory of our own (a unix socket path is limited in length).
+        self.sockets = Path(tempfile.mkdtemp(prefix="mcc"))
+
+    def launch(self, workload: Workload, output: Path) -> Session:
+        config = workload.directory / "circus.ini"
+        if not config.exists():
+            endpoints = self.sockets / str(len(list(self.sockets.iterdir())))
+            endpoints.mkdir()
+            workloads.write_circus(workload, endpoints)
+        proc = self._spawn([str(self.circusd), str(config)], workload, output)
+        return Session(proc, [output], proc.pid)
+
+    def help_argv(self) -> list[str] | None:
+        return [str(self.circusd), "--help"]
+
+    def close(self) -> None:
+        shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+class Pm2(Tool):
+    """`pm2-runtime start ecosystem.config.json` in the foreground, stopped with SIGINT.
+
+    Every workload directory gets its own PM2_HOME (a fresh one is a cold
+    start), in a short directory of ours: pm2 keeps its sockets and pid file
+    there, and never touches the user's ~/.pm2 or a pm2 daemon already running.
+    Its processes carry the run's token like every other tool's, so the
+    harness ends whatever it leaves, by pid.
+    """
+
+    name = "pm2"
+    help_name = "pm2-runtime --help"
+
+    def __init__(self, env: dict[str, str], runtime: Path) -> None:
+        super().__init__(env)
+        self.runtime = runtime
+        self.homes = Path(tempfile.mkdtemp(prefix="mcp"))
+
+    def env_for(self, workload: Workload) -> dict[str, str]:
+        return {**super().env_for(workload), "PM2_HOME": str(self._home(workload))}
+
+    def launch(self, workload: Workload, output: Path) -> Session:
+        ecosystem = workloads.write_pm2(workload)
+        proc = self._spawn([str(self.runtime), "start", str(ecosystem)], workload, output)
+        return Session(proc, [output], proc.pid)
+
+    def help_argv(self) -> list[str] | None:
+        return [str(self.runtime), "--help"]
+
+    def close(self) -> None:
+        shutil.rmtree(self.homes, ignore_errors=True)
+
+    def _home(self, workload: Workload) -> Path:
+        marker = workload.directory / "pm2-home"
+        if not marker.exists():
+            home = self.homes / str(len(list(self.homes.iterdir())))
+            home.mkdir()
+            marker.write_text(str(home))
+        return Path(marker.read_text())
+
+
 class MeshCompose(Tool):
     """`mesh-compose -f FILE up` in the foreground, stopped by SIGINT (Ctrl+C)."""
 
@@ -261,6 +330,10 @@ def all_tools(peers: Peers, token: str) -> tuple[list[Tool], dict[str, str]]:
         tools.append(Honcho(env, peers.honcho))
     if peers.supervisord and peers.supervisorctl:
         tools.append(Supervisord(env, peers.supervisord, peers.supervisorctl))
+    if peers.circusd:
+        tools.append(Circus(env, peers.circusd))
+    if peers.pm2_runtime:
+        tools.append(Pm2(env, peers.pm2_runtime))
     tools += [MeshCompose(env), MeshComposeDetached(env), MeshComposeOrdered(env)]
     return tools, dict(peers.notes)
 

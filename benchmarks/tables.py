@@ -27,7 +27,10 @@ def sections(results: Mapping[str, Any]) -> list[Section]:
     import memory_tables
 
     agents = results["settings"]["agents"]
-    found: list[Section] = [
+    found: list[Section] = []
+    for count, medians in (results.get("small") or {}).items():
+        found += [(f"Start ({count} agents)", start(medians)), (f"Stop ({count} agents)", stop_and_idle(medians))]
+    found += [
         (f"Start ({agents} agents)", start(results["medians"])),
         (f"Stop and idle ({agents} agents)", stop_and_idle(results["medians"])),
         (f"Detached mode ({agents} agents)", detached(results["medians"])),
@@ -40,7 +43,7 @@ def sections(results: Mapping[str, Any]) -> list[Section]:
         found.append((f"A {results['plan']['agents']:,}-agent file", bench_plan.table_text(results["plan"])))
     if results.get("memory"):
         found += memory_tables.sections(results["memory"])
-    found.append(("Budgets (issue #17)", budgets(results["budgets"])))
+    found.append(("Budgets (issues #17 and #30)", budgets(results["budgets"])))
     if results.get("notes"):
         found.append(("Notes", "\n".join(f"- **{tool}**: {note}" for tool, note in results["notes"].items())))
     return [(title, body) for title, body in found if body]
@@ -62,7 +65,7 @@ def start(table_: Mapping[str, dict[str, float]]) -> str:
 def stop_and_idle(table_: Mapping[str, dict[str, float]]) -> str:
     quiet, piped = table_.get(FLOOR_NO_PIPES, {}), table_.get(FLOOR_PIPES, {})
     header = ["tool", "stop s", NO_PIPE, PIPE, "prompt back s", "reverse order", "left behind",
-              "idle CPU %", "RSS MB", "USS MB"]
+              "idle CPU %", "RSS MB", "USS MB", "helpers: RSS (USS) MB"]
     rows = []
     for tool, values in table_.items():
         stop = values.get("stop_s")
@@ -71,8 +74,19 @@ def stop_and_idle(table_: Mapping[str, dict[str, float]]) -> str:
         rows.append([SHOWN.get(tool, tool), seconds(stop), ratio(stop, quiet.get("stop_s")),
                      ratio(stop, piped.get("stop_s")), seconds(values.get("exit_s")), order_text(values),
                      number(values.get("left_behind"), "{:.0f}"), number(values.get("idle_cpu_percent"), "{:.3f}"),
-                     number(values.get("rss_mb"), "{:.1f}"), number(values.get("uss_mb"), "{:.1f}")])
+                     number(values.get("rss_mb"), "{:.1f}"), number(values.get("uss_mb"), "{:.1f}"),
+                     helpers_text(values)])
     return table(header, rows) if rows else ""
+
+
+def helpers_text(values: Mapping[str, float]) -> str:
+    """The tool's processes besides itself and the agents (mesh-compose's log keeper, honcho's forks)."""
+    count = values.get("helpers")
+    if count is None:
+        return "–"
+    if not count:
+        return "none"
+    return f"{values.get('helpers_rss_mb', 0.0):.1f} ({values.get('helpers_uss_mb', 0.0):.1f}) in {count:.0f}"
 
 
 def order_text(values: Mapping[str, float]) -> str:
@@ -173,7 +187,9 @@ def load_text(results: Mapping[str, Any]) -> str:
     before, after = timing.get("load_before"), timing.get("load_after")
     if not before:
         return ""
-    return (f"load average {before[0]:.2f} at the start, {after[0]:.2f} at the end; "
+    seen = timing.get("load_seen") or []
+    highest = f", {max([before[0], after[0], *seen]):.2f} at most" if seen else ""
+    return (f"load average {before[0]:.2f} at the start, {after[0]:.2f} at the end{highest}; "
             f"the run took {timing['seconds'] / 60:.1f} min")
 
 

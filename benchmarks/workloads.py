@@ -222,3 +222,39 @@ def write_supervisord(workload: Workload, socket: Path) -> Path:
 
 def supervisord_logs(workload: Workload) -> list[Path]:
     return [workload.directory / "logs" / f"{name}.log" for name in workload.names]
+
+
+def write_circus(workload: Workload, sockets: Path) -> Path:
+    """A circusd config: one watcher per agent, output to circusd's stdout, private ipc endpoints.
+
+    Its endpoints are unix sockets under `sockets` (the default tcp ports would
+    collide with any other circusd on the machine); `copy_env` passes the run's
+    token to the agents, as every other tool does.
+    """
+    sections = [
+        "[circus]\n"
+        f"endpoint = ipc://{sockets / 'control'}\n"
+        f"pubsub_endpoint = ipc://{sockets / 'pubsub'}\n"
+        f"stats_endpoint = ipc://{sockets / 'stats'}\n"
+        "statsd = false\ncheck_delay = 5\nwarmup_delay = 0\n"
+    ]
+    for name in workload.names:
+        sections.append(
+            f"[watcher:{name}]\ncmd = {shlex.join(workload.argv(name))}\nworking_dir = {workload.directory}\n"
+            "numprocesses = 1\ncopy_env = true\nrespawn = false\nstop_signal = TERM\ngraceful_timeout = 10\n"
+            "stdout_stream.class = StdoutStream\nstderr_stream.class = StdoutStream\n"
+        )
+    path = workload.directory / "circus.ini"
+    path.write_text("\n".join(sections))
+    return path
+
+
+def write_pm2(workload: Workload) -> Path:
+    """A pm2 ecosystem file: every agent run by the same Python, not restarted, SIGINT on stop."""
+    apps = [{"name": name, "script": str(workload.script), "args": workload.argv(name)[2:],
+             "interpreter": workload.python, "cwd": str(workload.directory), "autorestart": False,
+             "kill_timeout": 10_000, "merge_logs": True}
+            for name in workload.names]
+    path = workload.directory / "ecosystem.config.json"
+    path.write_text(json.dumps({"apps": apps}))
+    return path

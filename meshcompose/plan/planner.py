@@ -89,16 +89,15 @@ def select(project: Project, names: Sequence[str], *, with_deps: bool = True) ->
 
 
 def _select(project: Project, names: Sequence[str], with_deps: bool) -> list[str]:
-    import networkx as nx
-
     if not names:
         return _flatten(start_order(project))
     _require_known(project, names)
     chosen = set(names)
     if with_deps:
-        graph = build_graph(project)
+        needs = {name: {d.name for d in agent.depends_on if d.name in project.agents}
+                 for name, agent in project.agents.items()}
         for name in names:
-            chosen |= nx.ancestors(graph, name)
+            chosen |= _reachable(needs, name)
     return _flatten(start_order(project, [n for n in project.agents if n in chosen]))
 
 
@@ -107,19 +106,31 @@ def start_order(project: Project, names: Iterable[str] | None = None) -> list[li
 
     `names` restricts the plan to those agents (no dependencies are added:
     use `select` for that); a dependency outside the selection is treated as
-    already satisfied. Within a wave, agents keep their file order.
+    already satisfied. Within a wave, agents keep their file order. Pure
+    Python on a checked (acyclic) graph: a cold `up` does not import networkx
+    for its start order.
     """
-    import networkx as nx
-
-    graph = _checked_graph(project)
+    check(project)
+    wanted = list(project.agents)
     if names is not None:
         wanted = list(names)
         _require_known(project, wanted)
-        # the graph is this call's own copy; removing nodes (not `subgraph`, which older
-        # networkx stubs type as an undirected Graph) keeps it a DiGraph for every stub version
-        graph.remove_nodes_from([name for name in project.agents if name not in wanted])
+    chosen = set(wanted)
     position = {name: index for index, name in enumerate(project.agents)}
-    return [sorted(wave, key=position.__getitem__) for wave in nx.topological_generations(graph)]
+    waiting = {name: {d.name for d in project.agents[name].depends_on if d.name in chosen and d.name != name}
+               for name in sorted(chosen, key=position.__getitem__)}
+    waves: list[list[str]] = []
+    while waiting:
+        wave = [name for name, needs in waiting.items() if not needs]
+        if not wave:  # unreachable after `check`; a cycle must never loop forever
+            raise CycleError(list(waiting))
+        waves.append(wave)
+        for name in wave:
+            del waiting[name]
+        done = set(wave)
+        for needs in waiting.values():
+            needs -= done
+    return waves
 
 
 def stop_before(depends_on: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:

@@ -1,24 +1,28 @@
 """Version and package checks: PEP 440 specifiers and PEP 508 requirements.
 
 Never compares version strings as strings ("3.10" < "3.7" is true for
-strings); everything goes through `packaging`.
+strings); everything goes through `packaging`, imported by the checks that
+have something to check: a project without version or package requirements
+(most small ones) starts without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING
 
 from meshcompose import model
 from meshcompose.errors import ConfigError
 from meshcompose.pyenv.probe import ProbeResult
 
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
 
 def parse_requirement(text: str) -> Requirement:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         return Requirement(text)
     except InvalidRequirement as error:
@@ -26,6 +30,8 @@ def parse_requirement(text: str) -> Requirement:
 
 
 def parse_specifier(text: str) -> SpecifierSet:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     try:
         return SpecifierSet(text)
     except InvalidSpecifier:
@@ -34,6 +40,10 @@ def parse_specifier(text: str) -> SpecifierSet:
 
 
 def requirement_names(requirements: Sequence[str]) -> list[str]:
+    if not requirements:
+        return []
+    from packaging.utils import canonicalize_name
+
     return [canonicalize_name(parse_requirement(r).name) for r in requirements]
 
 
@@ -45,6 +55,8 @@ def requires_of(agent: model.Agent, project: model.Project) -> str:
 def version_ok(version_text: str, requires: str) -> bool:
     if not requires:
         return True
+    from packaging.version import InvalidVersion, Version
+
     try:
         version = Version(version_text)
     except InvalidVersion:
@@ -53,6 +65,9 @@ def version_ok(version_text: str, requires: str) -> bool:
 
 
 def _satisfied(req: Requirement, result: ProbeResult) -> bool:
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
     installed = result.installed.get(canonicalize_name(req.name))
     if installed is None:
         return False

@@ -240,3 +240,29 @@ def test_checking_a_valid_project_does_not_import_networkx(tmp_path: Path, kind:
     result = subprocess.run([sys.executable, "-c", CHECK_IN_A_FRESH_INTERPRETER, str(Path(__file__).parent), kind],
                             capture_output=True, text=True, check=True, env={**os.environ, **env_cache})
     assert result.stdout.strip().endswith(expected), result.stdout
+
+
+SELECT_IN_A_FRESH_INTERPRETER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from test_planner import project
+from meshcompose.plan import planner
+spec = {"db": [], "cache": [], "api": ["db"], "web": ["api", "cache"], "docs": []}
+print(planner.select(project(spec), sys.argv[2:]))
+print(planner.start_order(project(spec), ["web", "db"]))
+print("networkx" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("names, expected", [
+    ([], "['db', 'cache', 'docs', 'api', 'web']"),
+    (["web"], "['db', 'cache', 'api', 'web']"),
+    (["api", "docs"], "['db', 'docs', 'api']"),
+])
+def test_selecting_agents_of_a_valid_project_does_not_import_networkx(tmp_path: Path, names: list[str],
+                                                                        expected: str) -> None:
+    """A cold `up` plans its start order with the standard library; networkx costs ~0.3 s to import."""
+    env_cache = {"MESH_COMPOSE_CACHE_DIR": str(tmp_path / "cache")}  # no remembered answer
+    result = subprocess.run([sys.executable, "-c", SELECT_IN_A_FRESH_INTERPRETER, str(Path(__file__).parent),
+                             *names], capture_output=True, text=True, check=True, env={**os.environ, **env_cache})
+    assert result.stdout.splitlines() == [expected, "[['db', 'web']]", "False"], result.stdout
