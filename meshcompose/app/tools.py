@@ -20,6 +20,7 @@ from meshcompose.mesh.mcpclient import CallResult, ToolInfo
 __all__ = ["AgentTools", "CallOutcome", "CallResult", "ToolInfo", "call", "parse_arguments", "tools"]
 
 DEFAULT_TIMEOUT = 30.0
+TRACE_HEADER = "X-Trace-ID"  # the SDK starts a call's trace with this id (meshctl call --trace sends it)
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,10 @@ def tools(project: ProjectIdentity, names: Sequence[str] = (), timeout: float = 
 
 
 def call(project: ProjectIdentity, agent_name: str, tool: str, arguments: Sequence[str],
-         timeout: float = DEFAULT_TIMEOUT) -> CallOutcome:
-    """The result of `tool` on `agent_name` with `arguments` (one JSON object, or key=value words)."""
+         timeout: float = DEFAULT_TIMEOUT, trace_id: str | None = None) -> CallOutcome:
+    """The result of `tool` on `agent_name` with `arguments` (one JSON object, or
+    key=value words). With `trace_id`, the call starts that trace (the SDK takes
+    it from X-Trace-ID, as from meshctl's calls)."""
     import anyio
 
     from meshcompose.mesh import mcpclient
@@ -91,7 +94,7 @@ def call(project: ProjectIdentity, agent_name: str, tool: str, arguments: Sequen
 
     async def exchange() -> tuple[list[ToolInfo], CallResult | None]:
         return await mcpclient.call_tool(agent.endpoint, tool, lambda schema: parse_arguments(words, schema),
-                                         timeout)
+                                         timeout, {TRACE_HEADER: trace_id} if trace_id else None)
 
     listed, result = anyio.run(exchange)
     if result is None:

@@ -23,7 +23,8 @@ from meshcompose.mesh.spans import Trace, waterfall
 from meshcompose.mesh.tracing import STREAM
 
 # Trace and waterfall: what the CLI renders (it may not import mesh/ itself).
-__all__ = ["Listing", "Trace", "TracesOptions", "detail", "follow", "one", "recent", "summary", "waterfall"]
+__all__ = ["Listing", "Trace", "TracesOptions", "detail", "ended", "follow", "new_trace_id", "one", "recent",
+           "require", "summary", "waterfall"]
 
 if TYPE_CHECKING:
     import redis
@@ -65,6 +66,36 @@ def recent(project: ProjectIdentity, options: TracesOptions) -> Listing:
 def _newest_id(client: redis.Redis) -> str:
     newest = _call(client, lambda: client.xrevrange(STREAM, count=1))
     return str(newest[0][0]) if newest else "0-0"
+
+
+def new_trace_id() -> str:
+    """An id for a call's trace, in the SDK's form (32 hex digits)."""
+    import secrets
+
+    return secrets.token_hex(16)
+
+
+def require(project: ProjectIdentity) -> None:
+    """TracesError unless the project's run has tracing on (before a call that would trace)."""
+    _client(project)
+
+
+def ended(project: ProjectIdentity, trace_id: str, timeout: float = 5.0) -> spans.Trace:
+    """The trace `trace_id` once its first call's span is published (agents
+    publish a span as each call ends, a moment after its answer); what there
+    is of it after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            trace = one(project, trace_id)
+        except TracesError:
+            trace = None
+        if trace is not None and (trace.complete or time.monotonic() > deadline):
+            return trace
+        if time.monotonic() > deadline:
+            raise TracesError(f"no span of trace {trace_id} arrived within {timeout:g}s",
+                              hint="the agent may not publish spans: is it an MCP Mesh SDK agent?")
+        time.sleep(0.1)
 
 
 def one(project: ProjectIdentity, trace_id: str) -> spans.Trace:

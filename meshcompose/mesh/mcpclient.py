@@ -74,10 +74,12 @@ async def list_tools(endpoint: str, timeout: float) -> list[ToolInfo]:
 
 
 async def call_tool(endpoint: str, tool: str, arguments: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-                    timeout: float) -> tuple[list[ToolInfo], CallResult | None]:
+                    timeout: float, headers: Mapping[str, str] | None = None,
+                    ) -> tuple[list[ToolInfo], CallResult | None]:
     """The agent's tools and, when `tool` is among them, the result of calling it
     with `arguments(its input schema)` (None when it is not: the caller says
-    what exists). One session: the listing costs one round trip."""
+    what exists). One session: the listing costs one round trip. `headers` go
+    with every request (the SDK reads a trace id from X-Trace-ID)."""
     tools: list[ToolInfo] = []
     outcome: list[CallResult] = []
 
@@ -88,7 +90,7 @@ async def call_tool(endpoint: str, tool: str, arguments: Callable[[Mapping[str, 
             result = await session.call_tool(tool, dict(arguments(schema)))
             outcome.append(_result(result))
 
-    await _session(endpoint, timeout, exchange)
+    await _session(endpoint, timeout, exchange, headers)
     return tools, (outcome[0] if outcome else None)
 
 
@@ -108,13 +110,14 @@ def _result(result: Any) -> CallResult:
                       result.model_dump(mode="json", exclude_none=True))
 
 
-async def _session(endpoint: str, timeout: float, exchange: Any) -> None:
+async def _session(endpoint: str, timeout: float, exchange: Any, headers: Mapping[str, str] | None = None) -> None:
     mcp = _sdk()
     import anyio
 
     try:
         with anyio.fail_after(timeout):
-            async with mcp.client.streamable_http.streamablehttp_client(_url(endpoint), timeout=timeout) as streams:
+            async with mcp.client.streamable_http.streamablehttp_client(
+                    _url(endpoint), headers=dict(headers or {}), timeout=timeout) as streams:
                 read, write = streams[0], streams[1]
                 async with mcp.ClientSession(read, write) as session:
                     await session.initialize()

@@ -205,6 +205,17 @@ def test_the_dashboard_draws_each_trace_as_a_waterfall(chain):
         stop(dashboard)
 
 
+def test_call_trace_prints_the_result_and_the_calls_waterfall(chain):
+    cli, _, _, _ = chain
+    called = cli("call", "front", "plan", "topic=z", "--trace", "--timeout", "60")
+    assert called.returncode == 0, called.stdout + called.stderr
+    result, waterfall = called.stdout.split("\ntrace ", 1)
+    assert result.strip() == "front(middle(leaf:z))"
+    head, *rows = waterfall.splitlines()
+    assert head.split()[1] == "front.plan" and head.split()[-1] == "ok"
+    assert [row.split()[2] for row in rows[1:]] == ["front", "front", "middle", "middle", "leaf"]
+
+
 def test_down_stops_the_redis_last_and_leaves_nothing(chain):
     cli, _, _, _ = chain
     rows = {row["Name"]: row for row in map(json.loads, cli("ps", "--format", "json").stdout.splitlines())}

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
+from typing import TYPE_CHECKING
 
-# Controls other than newline and tab, DEL and the C1 range: made visible.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+if TYPE_CHECKING:
+    from meshcompose.app.tools import CallResult
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="text (default): the text contents; json: the whole result")
     parser.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
                         help="how long the agent may take (default 30)")
+    parser.add_argument("--trace", action="store_true",
+                        help="then print the call's trace (the run needs `tracing:`), as `mesh-compose trace` does")
 
 
 def positive_seconds(value: str) -> float:
@@ -44,8 +46,25 @@ def run(args: argparse.Namespace) -> int:
     from meshcompose.app import tools as app_tools
     from meshcompose.cli.options import project_identity
 
-    outcome = app_tools.call(project_identity(args), args.agent, args.tool, args.arguments, args.timeout)
-    result = outcome.result
+    project = project_identity(args)
+    trace_id = None
+    if args.trace:
+        from meshcompose.app import traces as app_traces
+
+        app_traces.require(project)  # before the call: a run without tracing says so first
+        trace_id = app_traces.new_trace_id()
+    outcome = app_tools.call(project, args.agent, args.tool, args.arguments, args.timeout, trace_id)
+    code = show(outcome.result, args)
+    if trace_id is not None:
+        from meshcompose.cli.commands.trace import waterfall
+
+        sys.stderr.flush()
+        sys.stdout.write("\n" + waterfall(app_traces.ended(project, trace_id)))
+    return code
+
+
+def show(result: CallResult, args: argparse.Namespace) -> int:
+    """The result as text (or JSON); the exit code: 1 for a tool error."""
     if args.format == "json":
         sys.stdout.write(json.dumps(result.raw, indent=2) + "\n")
         return 1 if result.is_error else 0
@@ -60,4 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def visible(value: str) -> str:
-    return _CONTROLS.sub(lambda found: repr(found.group())[1:-1], value)
+    """A tool's text as text: the project's terminal-safe rule, newlines kept."""
+    from meshcompose.safetext import terminal_safe
+
+    return terminal_safe(value, color=False, newlines=True)

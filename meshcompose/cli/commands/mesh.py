@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -17,13 +16,11 @@ if TYPE_CHECKING:
     from meshcompose.app.mesh import Dependency, MeshAgent, MeshReport
 
 
-# C0 and C1 controls, DEL included; a newline or tab in a one-line field is a control too.
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def text(value: object) -> str:
-    """`value` as one harmless line: every control character shown as an escape."""
-    return _CONTROLS.sub(lambda found: repr(found.group())[1:-1], str(value))
+    """`value` as one harmless line: the project's terminal-safe rule, newlines shown too."""
+    from meshcompose.safetext import terminal_safe
+
+    return terminal_safe(str(value), color=False)
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:

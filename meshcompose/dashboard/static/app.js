@@ -301,7 +301,7 @@ function addEvents(events) {
 const TRACE_POLL_MS = 2000;
 const SPAN_H = 20;
 const WATERFALL_W = 760;
-const LABEL_W = 300;
+const SPAN_LABEL_W = 300;
 
 function ms(value) {
   return value < 1000 ? `${value.toFixed(1)} ms` : `${(value / 1000).toFixed(2)} s`;
@@ -334,7 +334,7 @@ function renderWaterfall(trace) {
   box.replaceChildren();
   if (!trace) return;
   const total = trace.DurationMs || 1;
-  const barW = WATERFALL_W - LABEL_W - 10;
+  const barW = WATERFALL_W - SPAN_LABEL_W - 10;
   box.setAttribute('width', WATERFALL_W);
   box.setAttribute('height', (trace.Spans.length + 1) * SPAN_H + 10);
   box.append(svg('text', { x: 4, y: 14 }, `trace ${trace.TraceId}  ${ms(trace.DurationMs)}`));
@@ -342,7 +342,7 @@ function renderWaterfall(trace) {
     const y = (index + 1) * SPAN_H + 4;
     const group = svg('g', { class: 'span', 'data-agent': span.Agent });
     group.append(svg('text', { x: 4 + span.Depth * 12, y: y + 13 }, `${span.Agent}  ${span.Label}`));
-    const x = LABEL_W + (span.OffsetMs / total) * barW;
+    const x = SPAN_LABEL_W + (span.OffsetMs / total) * barW;
     const width = Math.max(2, (span.DurationMs / total) * barW);
     const bar = svg('rect', { x, y: y + 3, width, height: SPAN_H - 6, class: span.Ok ? 'span-ok' : 'span-failed' });
     bar.append(svg('title', {}, `${span.Agent} ${span.Label}: +${ms(span.OffsetMs)}, ${ms(span.DurationMs)}` +

@@ -146,8 +146,8 @@ def test_the_json_carries_every_fact():
     json.dumps(data)  # plain data
 
 
-@pytest.mark.parametrize("raw, shown", [("a\x1b]0;title\x07b", "a\\x1b]0;title\\x07b"), ("x\ny", "x\\ny"),
-                                         ("caf\u00e9", "caf\u00e9"), ("\x9b2J", "\\x9b2J")])
+@pytest.mark.parametrize("raw, shown", [("a\x1b]0;title\x07b", "a^[]0;title^Gb"), ("x\ny", "x^Jy"),
+                                         ("caf\u00e9", "caf\u00e9"), ("\x9b2J", "<9b>2J")])
 def test_registry_text_is_shown_with_controls_made_visible(raw, shown):
     assert text(raw) == shown
 

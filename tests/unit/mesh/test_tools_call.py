@@ -42,4 +42,4 @@ def test_the_parameter_line_of_a_recorded_schema():
 def test_recorded_results_and_tool_output_shown_as_text():
     assert RECORDED["call_ok"]["content"][0]["text"] == "Hello, Ada!"
     assert RECORDED["call_error"]["isError"] is True
-    assert visible("line one\nline\ttwo\x1b[2J\x07") == "line one\nline\ttwo\\x1b[2J\\x07"
+    assert visible("line one\nline\ttwo\x1b[2J\x07") == "line one\nline\ttwo^[[2J^G"
