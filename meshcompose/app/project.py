@@ -37,12 +37,13 @@ def load(selection: ProjectSelection, warn: Notify = ignore) -> Project:
     """The validated project; interpolation warnings go to `warn` even when
     loading then fails. Raises ConfigError."""
     from meshcompose.config import loader  # yaml and the builders: not for `ps` and `logs`
+    from meshcompose.plan.planner import find_cycles
 
     warnings: list = []
     try:
         project = loader.load_project(
             selection.files, project_name=selection.name, profiles=selection.profiles,
-            env_files=selection.env_files, cwd=selection.cwd, warnings=warnings,
+            env_files=selection.env_files, cwd=selection.cwd, warnings=warnings, find_cycles=find_cycles,
         )
     finally:
         for warning in warnings:

@@ -10,6 +10,7 @@ import pytest
 
 from meshcompose.config import loader, yamlload
 from meshcompose.errors import EXIT_CONFIG, ConfigError
+from meshcompose.plan.planner import find_cycles
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -20,7 +21,7 @@ def problems(tmp_path: Path, text: str, **kwargs) -> list[str]:
     path = tmp_path / "mesh-compose.yaml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        loader.load_project([path], environ=kwargs.pop("environ", {}), **kwargs)
+        loader.load_project([path], environ=kwargs.pop("environ", {}), find_cycles=find_cycles, **kwargs)
     assert caught.value.exit_code == EXIT_CONFIG
     prefix = f"{path}:"
     return [str(p)[len(prefix):] if str(p).startswith(prefix) else str(p) for p in caught.value.problems]
@@ -155,6 +156,15 @@ def test_invalid_agent_name(tmp_path: Path) -> None:
 )
 def test_a_dependency_cycle_is_located_at_the_entry_that_closes_it(tmp_path: Path, agents: str, expected: str) -> None:
     assert problems(tmp_path, "agents:\n" + agents) == [expected]
+
+
+def test_every_cycle_is_located(tmp_path: Path) -> None:
+    agents = ("  a: {script: a.py, depends_on: [b]}\n  b: {script: a.py, depends_on: [a]}\n"
+              "  c: {script: a.py, depends_on: [d]}\n  d: {script: a.py, depends_on: [c]}\n")
+    assert problems(tmp_path, "agents:\n" + agents) == [
+        "3:34: agents.b.depends_on.a: dependency cycle: a -> b -> a",
+        "5:34: agents.d.depends_on.c: dependency cycle: c -> d -> c",
+    ]
 
 
 def test_a_long_chain_validates_quickly_and_its_cycle_is_found(tmp_path: Path) -> None:
