@@ -48,7 +48,8 @@ _VALID = memo.Memo("valid-documents")
 
 @functools.lru_cache(maxsize=1)
 def schema_text() -> str:
-    return resources.files("meshcompose").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
+    # one part per joinpath: Python 3.9's takes one
+    return resources.files("meshcompose").joinpath("schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)
