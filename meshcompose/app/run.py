@@ -84,7 +84,15 @@ def prepare(project: Project, options: RunOptions) -> Prepared:
     if spec.interpreter:  # the venv's (or the interpreter's) scripts win: `pytest` is the agent's
         env["PATH"] = os.pathsep.join([str(Path(spec.interpreter).parent), env.get("PATH", os.defpath)])
     cwd = spec.cwd / options.working_dir if options.working_dir else spec.cwd
-    return Prepared(options.command or spec.argv, cwd, env)
+    return Prepared(_interpreter_named(options.command, spec.interpreter) or spec.argv, cwd, env)
+
+
+def _interpreter_named(command: tuple[str, ...], interpreter: str | None) -> tuple[str, ...]:
+    """`python` and `python3` in a command are the agent's interpreter, also
+    where its directory has only `python3` (Debian's /usr/bin)."""
+    if command and interpreter and command[0] in ("python", "python3"):
+        return (interpreter, *command[1:])
+    return command
 
 
 def _start_dependencies(project: Project, names: list[str], options: RunOptions) -> None:

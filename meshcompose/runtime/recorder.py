@@ -48,14 +48,16 @@ class LogRecorder:
         self.files: dict[str, LogFile] = {}
         self.warn: Warn = warn or (lambda notice: None)
         self._failing: dict[str, int] = {}  # agent -> dropped bytes when its log began failing
+        self._pids: dict[str, int] = {}  # agent -> the pid of its current process
         self.started = time.time()
 
     def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
         log = self.files.get(agent)
         if log is None:
             log = self.files[agent] = LogFile(log_path(self.directory, agent))
-            # The separator between runs: `logs` shows it as a rule with the start time.
-            log.write(RUN_STREAM, run_record_text(os.getpid()), self.started)
+            # The separator between runs: `logs` shows it as a rule with the start
+            # time and the agent's pid (the supervisor's only before its first start).
+            log.write(RUN_STREAM, run_record_text(self._pids.get(agent) or os.getpid()), self.started)
         log.write_lines(stream, lines)
         if log.failure is not None or agent in self._failing:
             self._check(agent, log)
@@ -74,7 +76,8 @@ class LogRecorder:
                              agent=agent, level="warning"))
 
     def agent_status(self, status: AgentStatus) -> None:
-        pass
+        if status.pid is not None:
+            self._pids[status.name] = status.pid
 
     def notice(self, notice: Notice) -> None:
         pass
