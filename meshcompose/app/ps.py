@@ -66,6 +66,7 @@ class Row:
     # What it listens on beyond the loopback host the project asked for, as
     # the supervisor last saw it: ["0.0.0.0:43121"]; [] if nothing (or not running).
     Exposed: list[str] = field(default_factory=list)
+    Watch: str | None = None  # watch mode's last word on it: a reload, or an edit it rejected
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervi
         LogPath=record.get("log_path") or "",
         Limits=record.get("limits"),
         Exposed=[str(address) for address in record.get("exposed") or ()] if alive else [],
+        Watch=record.get("watch"),
     )
 
 

@@ -55,6 +55,7 @@ class Notice:
 
 
 EXPOSED = "exposed"
+WATCH = "watch"  # watch mode's notices (runtime.watch): reloads and rejected edits
 """The kind of the warning that an agent listens beyond the loopback host
 the project asked for; it is also a lifecycle event (`events.jsonl`)."""
 
@@ -133,6 +134,9 @@ class EventRecorder:
     def notice(self, notice: Notice) -> None:
         if notice.kind == EXPOSED and notice.agent:
             self._append(self._event(notice.agent, EXPOSED, {"message": notice.text}))
+        elif notice.kind == WATCH and notice.agent:
+            action = "watch: rejected" if notice.level == "error" else "watch: reload"
+            self._append(self._event(notice.agent, action, {"message": notice.text}))
 
     def agent_status(self, status: AgentStatus) -> None:
         actions = lifecycle_actions(self._last.get(status.name), status.state)
