@@ -142,7 +142,9 @@ def _explain(error: Any, description: str) -> Iterator[tuple[Path_, str]]:
     elif kind == "type":
         yield path, f"expected {_type_words(value)}, got {_type_name(instance)}"
     elif kind == "enum":
-        yield path, f"must be one of: {', '.join(str(v) for v in value)} (got {instance!r})"
+        close = difflib.get_close_matches(str(instance), [str(v) for v in value], n=1)
+        guess = f"did you mean '{close[0]}'? " if close else ""  # as for keys
+        yield path, f"{guess}must be one of: {', '.join(str(v) for v in value)} (got {instance!r})"
     elif kind == "const":
         yield path, f"must be {json.dumps(value)} (got {instance!r})"
     elif kind in ("minItems", "minLength"):

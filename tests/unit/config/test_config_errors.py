@@ -408,3 +408,13 @@ def test_errors_of_several_files_together_sorted(tmp_path: Path) -> None:
         loader.load_project([two, one], environ={})
     assert [p.file for p in caught.value.problems] == sorted([str(one), str(two)])
     assert caught.value.message.startswith("2 problems in the project:")
+
+
+@pytest.mark.parametrize("agent, expected", [
+    ("{script: a.py, restart: on-falure}", "2:21: agents.a.restart: did you mean 'on-failure'? must be one of: "),
+    ("{script: a.py, depends_on: {b: {condition: completed_sucessfully}}}\n  b: {script: b.py}",
+     "agents.a.depends_on.b.condition: did you mean 'completed_successfully'? must be one of: "),
+])
+def test_a_misspelt_value_gets_a_did_you_mean(tmp_path: Path, agent: str, expected: str) -> None:
+    found = problems(tmp_path, f"agents:\n  a: {agent}\n")
+    assert any(expected in line for line in found), found
