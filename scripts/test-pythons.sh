@@ -44,17 +44,19 @@ agents:
 EOF
     echo 'print("once ran")' >"$work/once.py"
     printf 'import time\nprint("sleeper up", flush=True)\ntime.sleep(3600)\n' >"$work/sleeper.py"
-    local status=0 cli="$PWD/$venv/bin/mesh-compose"
+    local status=0 cli="$PWD/$venv/bin/mesh-compose" listed=""
     # One && chain: `set -e` does not hold inside a command whose status is tested.
-    (cd "$work" && "$cli" config -q && "$cli" up -d && "$cli" ps \
-        && "$cli" ps --format json | grep -q '"State": "running"' && "$cli" down) || status=$?
-    pid=$(pgrep -f "$work/sleeper.py" || true)
-    if [[ -n "$pid" ]]; then
-        echo "smoke: sleeper.py still running after down (pid $pid)" >&2
+    (cd "$work" && "$cli" config -q && "$cli" up -d && "$cli" ps) || status=$?
+    listed=$(cd "$work" && "$cli" ps --format json) || status=$?
+    pid=$(printf '%s\n' "$listed" | "$venv/bin/python" -c \
+        'import json, sys; print(*[r["Pid"] for r in map(json.loads, sys.stdin) if r["Name"] == "sleeper" and r["State"] == "running"])') || true
+    [[ -n "$pid" ]] || { echo "smoke: sleeper is not running: $listed" >&2; status=1; }
+    (cd "$work" && "$cli" down) || status=$?
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        echo "smoke: sleeper (pid $pid) still running after down" >&2
         kill "$pid" 2>/dev/null || true
         status=1
     fi
-    (cd "$work" && "$cli" down >/dev/null 2>&1) || true
     rm -rf "$work"
     return "$status"
 }
