@@ -418,3 +418,9 @@ def test_errors_of_several_files_together_sorted(tmp_path: Path) -> None:
 def test_a_misspelt_value_gets_a_did_you_mean(tmp_path: Path, agent: str, expected: str) -> None:
     found = problems(tmp_path, f"agents:\n  a: {agent}\n")
     assert any(expected in line for line in found), found
+
+
+def test_an_interpreter_name_not_on_path_is_a_located_error(tmp_path: Path) -> None:
+    found = problems(tmp_path, "python: {interpreter: python3.99}\nagents:\n  a: {script: a.py, interpreter: nopython7}\n")
+    assert found == ["1:10: python: interpreter python3.99 is not a command on PATH (nor a file in the project directory)",
+                     "3:21: agents.a: interpreter nopython7 is not a command on PATH (nor a file in the project directory)"]
