@@ -81,10 +81,18 @@ class UnknownDependencyError(ConfigError):
 
 
 class CycleError(ConfigError):
-    def __init__(self, cycle: Sequence[str]) -> None:
-        self.cycle = list(cycle)
-        chain = " -> ".join([*self.cycle, self.cycle[0]])
-        super().__init__(f"dependency cycle: {chain}", hint="remove one of these depends_on entries")
+    """Every dependency cycle; `cycle` is the first."""
+
+    def __init__(self, cycles: Sequence[Sequence[str]]) -> None:
+        self.cycles = [list(cycle) for cycle in cycles]
+        self.cycle = self.cycles[0]
+        super().__init__([Problem("", 0, 0, "", cycle_message(cycle)) for cycle in self.cycles],
+                         hint="remove one depends_on entry of each cycle")
+
+
+def cycle_message(cycle: Sequence[str]) -> str:
+    """`dependency cycle: a -> b -> a`, read in depends_on direction."""
+    return "dependency cycle: " + " -> ".join([*cycle, cycle[0]])
 
 
 class UnknownAgentError(ConfigError):

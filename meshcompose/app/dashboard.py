@@ -13,7 +13,7 @@ has passed `plain_text`: the page shows it as text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,8 @@ def layout(agents: Sequence[str], edges: Sequence[DeclaredEdge], resolved: Seque
     graph.add_nodes_from(agents)
     graph.add_edges_from((edge.dependency, edge.dependent) for edge in edges)
     try:
-        generations = [sorted(level) for level in nx.topological_generations(graph)]
+        levels: Iterable[list[str]] = nx.topological_generations(graph)
+        generations = [sorted(level) for level in levels]
     except nx.NetworkXUnfeasible:  # a cycle: the project would not start; show it flat
         generations = [sorted(graph.nodes)]
     nodes = tuple(GraphNode(name, level, index) for level, names in enumerate(generations)

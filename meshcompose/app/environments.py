@@ -4,8 +4,10 @@ Resolves the interpreters (one probe per distinct one), reports them, and
 deals with missing packages once per environment, as `InstallOptions` say:
 `--install` installs, `--no-install` continues, otherwise `decide` is asked
 (the CLI's i/v/c/q prompt); with nobody to ask, it stops with the exact fix
-command. An install refused by an externally managed system Python (PEP 668)
-is asked again with a new project .venv as the way out.
+command. `--install` and that fix command make the prompt's default choice:
+a new project .venv when a system Python was picked. An install refused by an
+externally managed system Python (PEP 668) is asked again with a new project
+.venv as the way out.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from meshcompose import model
 from meshcompose.app.options import Decision, InstallOptions, InstallPolicy, MissingPackages
 from meshcompose.errors import ExternallyManagedError, MissingPackagesError
+from meshcompose.mesh.meshplan import needs_registry
 from meshcompose.pyenv import install, resolve
 from meshcompose.pyenv.resolve import Environment, ResolvedPython
 
@@ -51,20 +54,29 @@ def choices(env: Environment) -> tuple:
     return (Decision.INSTALL, Decision.CONTINUE, Decision.QUIT)
 
 
-def missing_error(env: Environment, options: InstallOptions) -> MissingPackagesError:
-    fix = install.format_command(install.install_command(env.executable, env.missing,
-                                                         index_args=options.index_args))
+def missing_error(env: Environment, project: model.Project, options: InstallOptions) -> MissingPackagesError:
+    """The error with the commands the default choice would run."""
+    if offers_venv(env):
+        commands = install.venv_install_commands(Path(project.directory), env.executable, env.missing,
+                                                 index_args=options.index_args)
+    else:
+        commands = [install.install_command(env.executable, env.missing, index_args=options.index_args)]
+    fix = " && ".join(install.format_command(argv) for argv in commands)
     return MissingPackagesError(env.executable, env.missing, env.affected_agents, fix)
 
 
 def _decide(env: Environment, project: model.Project, options: InstallOptions) -> Decision:
     if options.policy is InstallPolicy.INSTALL:
-        return Decision.INSTALL
+        return choices(env)[0]  # what Enter at the prompt does
     if options.policy is InstallPolicy.CONTINUE:
         return Decision.CONTINUE
     if options.decide is None:
-        raise missing_error(env, options)
-    return options.decide(MissingPackages(env, Path(project.directory), choices(env)))
+        raise missing_error(env, project, options)
+    return options.decide(MissingPackages(env, Path(project.directory), choices(env), in_mesh=in_mesh(env, project)))
+
+
+def in_mesh(env: Environment, project: model.Project) -> bool:
+    return any(needs_registry(project.agents[name]) for name in env.affected_agents if name in project.agents)
 
 
 def _carry_out(choice: Decision, env: Environment, project: model.Project, options: InstallOptions) -> Decision:
@@ -76,14 +88,15 @@ def _carry_out(choice: Decision, env: Environment, project: model.Project, optio
         if options.decide is None or not offers_venv(env):
             raise
         options.report.refused(error)
-        choice = options.decide(MissingPackages(env, Path(project.directory), AFTER_REFUSAL, refusal=error))
+        choice = options.decide(MissingPackages(env, Path(project.directory), AFTER_REFUSAL, refusal=error,
+                                                in_mesh=in_mesh(env, project)))
         _act(choice, env, project, options)
         return choice
 
 
 def _act(choice: Decision, env: Environment, project: model.Project, options: InstallOptions) -> None:
     if choice is Decision.QUIT:
-        raise missing_error(env, options)
+        raise missing_error(env, project, options)
     if choice is Decision.CONTINUE:
         options.report.message(f"continuing without {', '.join(env.missing)} for {', '.join(env.affected_agents)}")
     elif choice is Decision.VENV:
@@ -112,5 +125,5 @@ def _settle(project: model.Project, names: Sequence[str] | None, wanted: set[str
     options.report.summary(envs)
     for env in envs:
         if set(env.affected_agents) & wanted:
-            raise missing_error(env, options)
+            raise missing_error(env, project, options)
     return resolved

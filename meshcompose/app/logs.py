@@ -20,10 +20,10 @@ from meshcompose.control.paths import project_state_path
 from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
 from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
-from meshcompose.logs.logrecord import RUN_STREAM, Record, parse_time_point, utc_timestamp
+from meshcompose.logs.logrecord import RUN_STREAM, WATCH_STREAM, Record, parse_time_point, utc_timestamp
 from meshcompose.privatefiles import check_private_dir
 
-__all__ = ["RUN_STREAM", "LogsOptions", "LogsResult", "LogSink", "Record", "logs", "parse_time_point",
+__all__ = ["RUN_STREAM", "WATCH_STREAM", "LogsOptions", "LogsResult", "LogSink", "Record", "logs", "parse_time_point",
            "utc_timestamp"]  # Record: what the CLI renders
 
 

@@ -67,6 +67,7 @@ class MissingPackages:
     choices: tuple[Decision, ...]  # what may be answered; the first is the default
     # When set, installing was just refused (PEP 668) and this asks again.
     refusal: ExternallyManagedError | None = None
+    in_mesh: bool = False  # an agent lacking them is an MCP Mesh agent (it needs the registry)
 
 
 # (requirement, "installing" | "installed" | "failed"), or (a line of the installer's, "step")
@@ -166,6 +167,9 @@ class UpOptions:
     notify: Notify = ignore
     watch: bool = False  # --watch: restart agents when their files change (runtime.watch)
     standby: Standby | None = None  # detached: the supervisor started ahead of the plan (app.detach)
+    # `run AGENT`: bring up only this agent's dependencies, and wait until each
+    # of its `depends_on` conditions holds (a one-shot's: completed).
+    dependencies_of: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,13 @@ def load(selection: ProjectSelection, warn: Notify = ignore) -> Project:
     """The validated project; interpolation warnings go to `warn` even when
     loading then fails. Raises ConfigError."""
     from meshcompose.config import loader  # yaml and the builders: not for `ps` and `logs`
+    from meshcompose.plan.planner import find_cycles
 
     warnings: list = []
     try:
         project = loader.load_project(
             selection.files, project_name=selection.name, profiles=selection.profiles,
-            env_files=selection.env_files, cwd=selection.cwd, warnings=warnings,
+            env_files=selection.env_files, cwd=selection.cwd, warnings=warnings, find_cycles=find_cycles,
         )
     finally:
         for warning in warnings:
@@ -76,6 +77,7 @@ _NAME_LINE = re.compile(r"""^name:[ \t]*(?P<q>['"]?)(?P<name>[^'"#\s]+)(?P=q)[ \
 _AGENT_LINE = re.compile(r"^agent:", re.MULTILINE)  # the single-agent YAML form: named after its file
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _OVERRIDE_FILES = ("mesh-compose.override.yaml", "mesh-compose.override.yml")
+_AGENT_FILE_READ = 1 << 20  # enough of a single-agent YAML to find its `agent:` line
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class ProjectIdentity:
 
     directory: Path
     name: str
+    # Why this project and not the one the directory's file names, for the user.
+    note: str | None = None
 
     def __post_init__(self) -> None:
         checked_project_name(self.name)  # before any path is built from it
@@ -113,12 +117,49 @@ def identify(selection: ProjectSelection) -> ProjectIdentity:
         return ProjectIdentity(where, given)
     declared = _declared_name(selection.files, where, selection.cwd)
     if declared is not None:
+        if not selection.files:
+            return _running_here(where, declared)
         return ProjectIdentity(where, declared)
     guessed = _normalized(where.name.lower(), "project")
     ran = projects_in(where)
     if guessed in ran or not ran:
         return ProjectIdentity(where, guessed)
     return ProjectIdentity(where, _only_one(where, ran))
+
+
+def _running_here(where: Path, declared: str) -> ProjectIdentity:
+    """The directory's own project, unless it is not running and the one
+    project that does run from here is a single agent started beside it
+    (`up -d hello.py`): that is what the user means, and is told so."""
+    others = [name for name in projects_in(where) if name != declared]
+    if not others:
+        return ProjectIdentity(where, declared)
+    from meshcompose.control import state
+
+    if state.supervisor_alive(state.StateStore(where, declared).read()):
+        return ProjectIdentity(where, declared)
+    running = [(name, doc) for name in others
+               if state.supervisor_alive(doc := state.StateStore(where, name).read()) and doc is not None]
+    if len(running) != 1 or not _single_agent(running[0][1]["files"]):
+        return ProjectIdentity(where, declared)
+    name, doc = running[0]
+    started_from = Path(doc["files"][0]).name
+    return ProjectIdentity(where, name, note=f"{declared} is not running here; {name} (`up {started_from}`) is: "
+                                              f"acting on it (-p {declared} for the file's project)")
+
+
+def _single_agent(files: list[str]) -> bool:
+    """Started from one agent file: a bare `agent.py` or a single-agent YAML."""
+    if len(files) != 1:
+        return False
+    path = Path(files[0])
+    if path.suffix == ".py":
+        return True
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return _AGENT_LINE.search(handle.read(_AGENT_FILE_READ)) is not None
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _only_one(where: Path, ran: list[str]) -> str:

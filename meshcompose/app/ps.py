@@ -50,7 +50,7 @@ class Row:
     Health: str | None
     ExitCode: int | None
     Pid: int | None
-    StartedAt: float | None
+    StartedAt: str | None  # RFC 3339, as compose writes dates: 2026-12-07T04:39:40.123456+00:00
     Uptime: float | None  # seconds
     Restarts: int
     CPUPercent: float | None  # average since the process started, as ps(1)
@@ -72,6 +72,7 @@ class Row:
     # What it listens on beyond the loopback host the project asked for, as
     # the supervisor last saw it: ["0.0.0.0:43121"]; [] if nothing (or not running).
     Exposed: list[str] = field(default_factory=list)
+    Watch: str | None = None  # watch mode's last word on it: a reload, or an edit it rejected
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,15 @@ def status_label(state_word: str, record: state.AgentRecord) -> str:
     return state_word
 
 
+def rfc3339(moment: float | None) -> str | None:
+    """An epoch time as an RFC 3339 date in UTC."""
+    if moment is None:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat()
+
+
 def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervised: bool, alive: bool,
               usage: TreeUsage | None) -> Row:
     word = effective_state(record, supervised, alive)
@@ -143,7 +153,7 @@ def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervi
     return Row(
         Name=name, Project=doc["project"], State=word, Status=status_label(word, record),
         Health=record.get("health"), ExitCode=record.get("exit_code"),
-        Pid=record["pid"] if alive else None, StartedAt=started,
+        Pid=record["pid"] if alive else None, StartedAt=rfc3339(started),
         Uptime=max(time.time() - started, 0.0) if alive and started else None,
         Restarts=int(record.get("restarts") or 0),
         CPUPercent=usage.cpu_percent(record["create_time"] or 0.0) if usage else None,
@@ -153,6 +163,7 @@ def agent_row(doc: state.StateDoc, name: str, record: state.AgentRecord, supervi
         LogPath=record.get("log_path") or "",
         Limits=record.get("limits"),
         Exposed=[str(address) for address in record.get("exposed") or ()] if alive else [],
+        Watch=record.get("watch"),
     )
 
 

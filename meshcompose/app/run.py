@@ -18,11 +18,15 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meshcompose.app.options import InstallOptions, RegistryOptions, UpOptions
 from meshcompose.app.project import Notify, ignore
 from meshcompose.errors import MeshComposeError, UnknownAgentError
 from meshcompose.model import Project
+
+if TYPE_CHECKING:
+    from meshcompose.app.up import UpResult
 
 EXIT_COMMAND_NOT_FOUND = 127  # as a shell says it
 
@@ -83,17 +87,38 @@ def prepare(project: Project, options: RunOptions) -> Prepared:
     if spec.interpreter:  # the venv's (or the interpreter's) scripts win: `pytest` is the agent's
         env["PATH"] = os.pathsep.join([str(Path(spec.interpreter).parent), env.get("PATH", os.defpath)])
     cwd = spec.cwd / options.working_dir if options.working_dir else spec.cwd
-    return Prepared(options.command or spec.argv, cwd, env)
+    return Prepared(_interpreter_named(options.command, spec.interpreter) or spec.argv, cwd, env)
+
+
+def _interpreter_named(command: tuple[str, ...], interpreter: str | None) -> tuple[str, ...]:
+    """`python` and `python3` in a command are the agent's interpreter, also
+    where its directory has only `python3` (Debian's /usr/bin)."""
+    if command and interpreter and command[0] in ("python", "python3"):
+        return (interpreter, *command[1:])
+    return command
 
 
 def _start_dependencies(project: Project, names: list[str], options: RunOptions) -> None:
+    """By `start`'s rule (`up.kept_done`): a dependency that completed is not
+    re-run; then waits until each of the agent's conditions holds."""
     from meshcompose.app import up
 
-    result = up.up(project, UpOptions(names=tuple(names), detach=True, wait_timeout=options.wait_timeout,
+    result = up.up(project, UpOptions(dependencies_of=options.agent, detach=True, wait_timeout=options.wait_timeout,
                                       registry=options.registry, install=options.install, notify=options.notify))
+    options.notify(brought_up(options.agent, result))
     if result.exit_code != 0:
         raise DependenciesNotUpError(f"the dependencies of {options.agent} are not up: {', '.join(names)}",
                                      hint="`mesh-compose ps -a` and `mesh-compose logs` say why")
+
+
+def brought_up(agent: str, result: UpResult) -> str:
+    """`dependencies of api: migrate completed (not re-run), db running`."""
+    from meshcompose.app.up import Action
+
+    words = {Action.COMPLETED: "completed (not re-run)", Action.RUNNING: "running",
+             Action.STARTED: "started", Action.RECREATED: "recreated"}
+    actions = result.actions or tuple((name, Action.STARTED) for name in result.started)
+    return f"dependencies of {agent}: " + ", ".join(f"{name} {words[action]}" for name, action in actions)
 
 
 def execute(prepared: Prepared) -> int:

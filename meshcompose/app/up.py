@@ -39,7 +39,7 @@ from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import plan_file, state_dir
 from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgentError
 from meshcompose.mesh import meshplan, registry, tracing
-from meshcompose.model import AgentState, Project
+from meshcompose.model import AgentState, Condition, Project
 from meshcompose.plan import codec, launch, planner, runplan
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, RunSettings
@@ -132,6 +132,9 @@ def select(project: Project, options: UpOptions) -> list[str]:
     if options.exit_code_from and options.exit_code_from not in project.agents:
         raise UnknownAgentError(options.exit_code_from, list(project.agents))
     planner.check(project)
+    if options.dependencies_of is not None:
+        return [name for name in planner.select(project, [options.dependencies_of], with_deps=True)
+                if name != options.dependencies_of]
     return planner.select(project, list(options.names), with_deps=options.with_deps)
 
 
@@ -195,6 +198,20 @@ def healthchecked(project: Project, names: Sequence[str]) -> set[str]:
     return {name for name in names if project.agents[name].healthcheck is not None}
 
 
+def awaited(project: Project, names: Sequence[str], options: UpOptions) -> tuple[set[str], set[str]]:
+    """What the wait after starting `names` waits for: those to be healthy,
+    and those to complete. An agent is up once running (healthy, if it has a
+    healthcheck); for `run AGENT`, its own `depends_on` conditions decide."""
+    healthy, completing = healthchecked(project, names), set()
+    if options.dependencies_of is not None:
+        for dependency in project.agents[options.dependencies_of].depends_on:
+            if dependency.condition is Condition.HEALTHY:
+                healthy.add(dependency.name)
+            elif dependency.condition is Condition.COMPLETED_SUCCESSFULLY:
+                completing.add(dependency.name)
+    return healthy, completing
+
+
 def _foreground(plan: RunPlan, options: UpOptions) -> UpResult:
     from meshcompose.runtime import session  # anyio and the supervisor: only when supervising here
 
@@ -213,9 +230,9 @@ def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
     if child is None:
         child = detached.start(plan_path, lock, log_path, entry_module(options.watch))
     timeout = wait_timeout_for(plan.project, plan.selected, options.wait_timeout)
-    outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected,
-                            healthchecked(plan.project, plan.selected), timeout,
-                            child=child, log_path=log_path)
+    healthy, completing = awaited(plan.project, plan.selected, options)
+    outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected, healthy, timeout,
+                            child=child, log_path=log_path, completing=completing)
     if not outcome.ok and outcome.supervisor_exit is None:
         _end_if_idle(plan.project)
     return UpResult(UpMode.DETACHED, 0 if outcome.ok else 1, plan.selected, outcome, wait_timeout=timeout)
@@ -242,13 +259,12 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
     """`up -d`, `up NAME`, `start NAME` on a running project: reconcile as
     compose does. Agents it never ran start; agents whose definition changed
     are recreated; running ones are left alone; a dependency that already
-    completed successfully is not re-run unless it was named."""
+    completed successfully is not re-run unless it was named (`kept_done`)."""
     doc = _published_doc(project)
     running = protocol.request(doc, {"op": "definitions"}).get("agents") or {}
     new = [name for name in selected if name not in running]
     changed = [name for name in selected if name in running and not same_definition(project, name, running[name])]
-    done = [name for name in selected if name not in options.names and name not in changed
-            and completed(doc["agents"].get(name))]
+    done = kept_done(doc, [name for name in selected if name not in changed], options.names)
     launch.preflight([project.agents[name] for name in [*new, *changed]])
     launches = launches_for(project, [*new, *changed], registry_url(project, options.registry, doc),
                             options.registry, options.install,
@@ -257,10 +273,13 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
         protocol.request(doc, _definitions_request("recreate", project, changed, launches),
                          timeout=stop_bound(doc, changed, options.stop_timeout))
     to_start = [name for name in selected if name not in changed and name not in done]
-    response = protocol.request(doc, {**_definitions_request("start", project, new, launches), "names": to_start})
-    started = tuple(response.get("started") or ())
+    started: tuple[str, ...] = ()
+    if to_start:  # an empty `start` request means every agent
+        response = protocol.request(doc, {**_definitions_request("start", project, new, launches), "names": to_start})
+        started = tuple(response.get("started") or ())
     timeout = wait_timeout_for(project, selected, options.wait_timeout)
-    outcome = wait_until_up(project.directory, project.name, selected, healthchecked(project, selected), timeout)
+    healthy, completing = awaited(project, selected, options)
+    outcome = wait_until_up(project.directory, project.name, selected, healthy, timeout, completing=completing)
     actions = tuple((name, Action.RECREATED if name in changed else Action.STARTED if name in started
                      else Action.COMPLETED if name in done else Action.RUNNING) for name in selected)
     return UpResult(UpMode.HANDED_OVER, 0 if outcome.ok else 1, started, outcome, actions, wait_timeout=timeout)
@@ -299,6 +318,13 @@ def _comparable(encoded: dict[str, Any], project: Project) -> dict[str, Any]:
     encoded.pop("external", None)  # where values came from is not what the agent is
     encoded["depends_on"] = [dep for dep in encoded.get("depends_on") or () if dep.get("name") in project.agents]
     return encoded
+
+
+def kept_done(doc: state.StateDoc, names: Sequence[str], named: Sequence[str]) -> list[str]:
+    """The one rule for `up`, `start` and `run` on a running project: an agent
+    that completed successfully is not re-run unless the user named it (a
+    dependency brought up along the way is not named)."""
+    return [name for name in names if name not in named and completed(doc["agents"].get(name))]
 
 
 def completed(record: state.AgentRecord | None) -> bool:

@@ -52,10 +52,11 @@ class WaitOutcome:
 
 def wait_until_up(directory: Path, project: str, names: Sequence[str], healthchecked: AbstractSet[str],
                   timeout: float, *, child: subprocess.Popen | None = None,
-                  log_path: Path | None = None) -> WaitOutcome:
+                  log_path: Path | None = None, completing: AbstractSet[str] = frozenset()) -> WaitOutcome:
     """Until every agent in `names` is running (healthy if in `healthchecked`),
-    has completed successfully, or can no longer get there. `child`: the
-    supervisor just started, whose death ends the wait."""
+    has completed successfully (only that, if in `completing`), or can no
+    longer get there. `child`: the supervisor just started, whose death ends
+    the wait."""
     store = state.StateStore(directory, project)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -63,13 +64,14 @@ def wait_until_up(directory: Path, project: str, names: Sequence[str], healthche
             return WaitOutcome(supervisor_exit=child.returncode, supervisor_log=_tail(log_path))
         doc = store.read()
         if doc and _ours(doc, child):
-            reached = {name: _reached(doc["agents"].get(name), name in healthchecked) for name in names}
+            reached = {name: _reached(doc["agents"].get(name), name in healthchecked, name in completing)
+                       for name in names}
             if all(result is not None for result in reached.values()):
                 break
             if await_change(doc, deadline - time.monotonic()):
                 continue
         time.sleep(POLL_SECONDS)
-    return _outcome(names, healthchecked, store.read())
+    return _outcome(names, healthchecked, completing, store.read())
 
 
 def await_change(doc: state.StateDoc, remaining: float) -> bool:
@@ -89,11 +91,13 @@ def _ours(doc: state.StateDoc, child: subprocess.Popen | None) -> bool:
     return child is None or (supervisor is not None and supervisor["pid"] == child.pid)
 
 
-def _reached(record: state.AgentRecord | None, healthchecked: bool) -> bool | None:
+def _reached(record: state.AgentRecord | None, healthchecked: bool, completing: bool = False) -> bool | None:
     if not record:
         return None
     status = record.get("status")
-    if status == AgentState.HEALTHY.value or (status == AgentState.RUNNING.value and not healthchecked):
+    running_is_enough = not completing and (status == AgentState.HEALTHY.value
+                                            or (status == AgentState.RUNNING.value and not healthchecked))
+    if running_is_enough:
         return True
     if status == AgentState.EXITED.value:
         return record.get("exit_code") == 0
@@ -102,7 +106,8 @@ def _reached(record: state.AgentRecord | None, healthchecked: bool) -> bool | No
     return None
 
 
-def _outcome(names: Sequence[str], healthchecked: AbstractSet[str], doc: state.StateDoc | None) -> WaitOutcome:
+def _outcome(names: Sequence[str], healthchecked: AbstractSet[str], completing: AbstractSet[str],
+             doc: state.StateDoc | None) -> WaitOutcome:
     records: dict[str, state.AgentRecord] = dict(doc["agents"]) if doc else {}
     agents = []
     for name in names:
@@ -110,7 +115,7 @@ def _outcome(names: Sequence[str], healthchecked: AbstractSet[str], doc: state.S
         status = record.get("status", "unknown") if record else "unknown"
         if record and status == AgentState.EXITED.value:
             status = f"exited ({record.get('exit_code')})"
-        agents.append(AgentOutcome(name, status, _reached(record, name in healthchecked),
+        agents.append(AgentOutcome(name, status, _reached(record, name in healthchecked, name in completing),
                                    record.get("message") if record else None))
     return WaitOutcome(tuple(agents))
 

@@ -39,7 +39,7 @@ def watch(project: Project, options: UpOptions) -> UpResult:
     from meshcompose.app.up import up
 
     try:
-        running_doc(project.directory, "watch", project.name)
+        running_doc(project.directory, project.name, "watch")
     except NotRunningError:
         return up(project, dataclasses.replace(options, watch=True, detach=False))
     raise ControlError(f"project '{project.name}' is already running without watching",

@@ -59,8 +59,12 @@ def load_project(args: argparse.Namespace, extra_files: Sequence[str] = ()) -> P
 def project_identity(args: argparse.Namespace) -> ProjectIdentity:
     """The running project's directory and name, without loading the file."""
     from meshcompose.app import project
+    from meshcompose.cli.render import warn
 
-    return project.identify(project_selection(args))
+    identity = project.identify(project_selection(args))
+    if identity.note:
+        warn(identity.note)
+    return identity
 
 
 def release_option(parser: argparse.ArgumentParser, option: str) -> None:

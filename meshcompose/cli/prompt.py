@@ -52,7 +52,8 @@ def prompt_text(question: MissingPackages) -> str:
     options = {
         Decision.INSTALL: f"install them into {where}",
         Decision.VENV: f"create {question.project_dir / '.venv'} with Python {env.version_text} and install there",
-        Decision.CONTINUE: "continue without them (the agents may fail to start or reach the registry)",
+        Decision.CONTINUE: "continue without them (the agents may fail to start"
+                           + (" or reach the registry)" if question.in_mesh else ")"),
         Decision.QUIT: "quit",
     }
     keys = list(question.choices)

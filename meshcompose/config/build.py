@@ -13,7 +13,7 @@ import re
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from meshcompose import ownership, units
 from meshcompose.config import envfile
@@ -21,7 +21,7 @@ from meshcompose.config.forms import name_from
 from meshcompose.config.locate import absolute_path
 from meshcompose.config.located import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
-from meshcompose.errors import ConfigError, Problem
+from meshcompose.errors import ConfigError, Problem, cycle_message
 from meshcompose.model import (
     Agent,
     Backoff,
@@ -43,10 +43,14 @@ from meshcompose.model import (
 )
 from meshcompose.names import PROJECT_NAME_RULE, shown, valid_project_name
 
+# plan.planner.find_cycles: depends_on names per agent (file order) -> every cycle
+FindCycles = Callable[[Mapping[str, Sequence[str]]], "list[list[str]]"]
+
 
 def build_project(
     loaded: Loaded, *, files: tuple[Path, ...], directory: Path, project_name: str | None,
     profiles: tuple[str, ...], variables: Mapping[str, str], unset: list[str] | None = None,
+    find_cycles: FindCycles | None = None,
 ) -> Project:
     data: dict[str, Any] = loaded.data
     located = Located(loaded)
@@ -61,7 +65,7 @@ def build_project(
     context = BuildContext(directory, variables, python, known, enabled | loaded.broken, unset)
     builder = AgentBuilder(located, context)
     agents = {n: builder.build(n, a) for n, a in raw_agents.items() if n in enabled}
-    _check_cycles(located, agents)
+    _check_cycles(located, agents, find_cycles)
     registry = _registry(located, data.get("registry") or {})
     tracing = _tracing(located, data.get("tracing"))
     interpreter = located.interpreter(("python", "interpreter"), raw_python.get("interpreter"), directory)
@@ -122,24 +126,15 @@ def _project_name(located: Located, data: Mapping[str, Any], directory: Path, ov
     return data.get("name") or name_from(directory.name.lower(), "project")
 
 
-def _check_cycles(located: Located, agents: Mapping[str, Agent]) -> None:
-    """A depends_on cycle, located at the entry that closes it, in linear time.
-
-    Read from its first agent in file order, the same chain the planner
-    reports (the planner checks again, for projects not built from a file).
-    """
-    import graphlib
-
-    sorter = graphlib.TopologicalSorter({name: [d.name for d in agent.depends_on] for name, agent in agents.items()})
-    try:
-        sorter.prepare()
-    except graphlib.CycleError as error:
-        cycle = list(reversed(error.args[1][:-1]))  # graphlib lists it dependency first
-        position = {name: index for index, name in enumerate(agents)}
-        first = min(range(len(cycle)), key=lambda index: position[cycle[index]])
-        cycle = cycle[first:] + cycle[:first]
-        chain = " -> ".join([*cycle, cycle[0]])
-        located.add(("agents", cycle[-1], "depends_on", cycle[0]), f"dependency cycle: {chain}")
+def _check_cycles(located: Located, agents: Mapping[str, Agent], find_cycles: FindCycles | None) -> None:
+    """Every depends_on cycle, each located at the entry that closes it. The
+    planner finds them (`plan.planner.find_cycles`, handed in by the caller:
+    config/ sits below plan/); without it, the planner's own check reports
+    them later, unlocated."""
+    if find_cycles is None:
+        return
+    for cycle in find_cycles({name: [d.name for d in agent.depends_on] for name, agent in agents.items()}):
+        located.add(("agents", cycle[-1], "depends_on", cycle[0]), cycle_message(cycle))
 
 
 def _registry(located: Located, raw: Mapping[str, Any]) -> Registry:

@@ -25,7 +25,7 @@ from typing import Any, Union
 
 from meshcompose import ownership
 from meshcompose.config import envfile
-from meshcompose.config.build import build_project
+from meshcompose.config.build import FindCycles, build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
 from meshcompose.config.interpolate import InterpolationError, interpolate
 from meshcompose.config.locate import PROJECT_FILES, absolute_path, find_project_file
@@ -51,10 +51,12 @@ def load_project(
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     warnings: list[str] | None = None,
+    find_cycles: FindCycles | None = None,
 ) -> Project:
     """The validated project. Raises ConfigError with every located problem.
 
     Interpolation warnings (unset variables) are appended to `warnings`.
+    `find_cycles` (the planner's) locates every depends_on cycle.
     """
     cwd = Path(cwd) if cwd is not None else Path.cwd()
     caller = dict(os.environ if environ is None else environ)
@@ -62,7 +64,7 @@ def load_project(
     try:
         with _collector_paused(), ownership.remembering():
             paths = _project_files(files, cwd)
-            return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd)
+            return _load(paths, caller, unset, project_name, tuple(profiles), env_files, cwd, find_cycles)
     finally:
         if warnings is not None:
             warnings.extend(f"the {name} variable is not set; using an empty string" for name in unset)
@@ -86,7 +88,8 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_name: str | None,
-          profiles: tuple[str, ...], env_files: Sequence[PathLike], cwd: Path) -> Project:
+          profiles: tuple[str, ...], env_files: Sequence[PathLike], cwd: Path,
+          find_cycles: FindCycles | None = None) -> Project:
     directory = paths[0].parent
     variables = _variables(directory, env_files, caller, cwd, unset)
     documents = [read_document(path, variables, unset) for path in paths]
@@ -97,7 +100,7 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
     try:
         project = build_project(
             merged, files=tuple(paths), directory=directory, project_name=project_name,
-            profiles=profiles, variables=variables, unset=unset,
+            profiles=profiles, variables=variables, unset=unset, find_cycles=find_cycles,
         )
     except ConfigError as error:
         raise ConfigError([*problems, *error.problems]) from None

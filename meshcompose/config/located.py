@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import re
+import shutil
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,9 +89,15 @@ class Located:
                                      f"{where[-1]} {target} {problem}"))
 
     def interpreter(self, where: Path_, spec: str | None, directory: Path) -> str | None:
-        """Checked when it is a path; a bare name such as python3.12 is looked up on PATH later."""
+        """A path must exist; a bare name such as python3.12 must be a file in the
+        project directory or a command on PATH, as pyenv.resolve looks for it."""
         if spec is not None and looks_like_path(spec):
             self.existing(where, absolute_path(directory, spec))
+        elif spec is not None and not (directory / spec).exists() and shutil.which(spec) is None:
+            mark = locate(self.marks, where, "")
+            self.problems.append(Problem(mark.file, mark.line, mark.column, dotted(where[:-1]),
+                                         f"{where[-1]} {spec} is not a command on PATH "
+                                         "(nor a file in the project directory)"))
         return spec
 
     def requirements(self, path: Path_, raw: Mapping[str, Any], fallback: PythonRequirements) -> PythonRequirements:

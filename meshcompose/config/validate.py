@@ -48,7 +48,8 @@ _VALID = memo.Memo("valid-documents")
 
 @functools.lru_cache(maxsize=1)
 def schema_text() -> str:
-    return resources.files("meshcompose").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
+    # one part per joinpath: Python 3.9's takes one
+    return resources.files("meshcompose").joinpath("schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)
@@ -141,8 +142,10 @@ def _explain(error: Any, description: str) -> Iterator[tuple[Path_, str]]:
     elif kind == "type":
         yield path, f"expected {_type_words(value)}, got {_type_name(instance)}"
     elif kind == "enum":
-        shown = ", ".join(v if isinstance(v, str) else json.dumps(v) for v in value)  # YAML's spelling: true
-        yield path, f"must be one of: {shown} (got {instance!r})"
+        shown = [v if isinstance(v, str) else json.dumps(v) for v in value]  # YAML's spelling: true
+        close = difflib.get_close_matches(str(instance), shown, n=1)
+        guess = f"did you mean '{close[0]}'? " if close else ""  # as for keys
+        yield path, f"{guess}must be one of: {', '.join(shown)} (got {instance!r})"
     elif kind == "const":
         yield path, f"must be {json.dumps(value)} (got {instance!r})"
     elif kind in ("minItems", "minLength"):

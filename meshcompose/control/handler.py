@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
@@ -19,6 +19,9 @@ from meshcompose.control import protocol
 from meshcompose.model import Agent, Project
 from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
+
+if TYPE_CHECKING:  # typing.TypeGuard is 3.10+; annotations are not evaluated at run time
+    from typing_extensions import TypeGuard
 
 Response = dict[str, Any]
 # A stopped runner's pipes drain for at most runner.PIPE_DRAIN_SECONDS.

@@ -80,6 +80,7 @@ class AgentRecord(TypedDict):
     mesh: dict[str, Any] | None  # reserved for the registry column
     limits: str | None  # resource limits in force and the mechanism enforcing each
     exposed: list[str]  # addresses it listens on beyond the loopback host asked for, e.g. ["0.0.0.0:43121"]
+    watch: str | None  # watch mode's last word on it: a reload, or an edit it rejected
     # How to stop it, for a `down` that must reap it after the supervisor died.
     stop_signal: str | None
     stop_grace: float | None
@@ -112,7 +113,7 @@ def new_agent(**fields: Any) -> AgentRecord:
         status=WAITING, exit_code=None, message=None, pid=None, create_time=None, pgid=None,
         token=None, cgroup=None, restarts=0, started_at=None, interpreter=None, python_version=None,
         venv=None, log_path="", health=None, depends_on=[], mesh=None,
-        stop_signal=None, stop_grace=None, limits=None, exposed=[],
+        stop_signal=None, stop_grace=None, limits=None, exposed=[], watch=None,
     )
     _check_fields(fields)
     record.update(_plain(fields))  # type: ignore[typeddict-item]

@@ -17,8 +17,10 @@ import time
 from typing import NamedTuple
 
 # `run`: the separator a supervisor writes at the start of each run (`run_record`).
-STREAMS = ("out", "err", "run")
+# `watch`: watch mode's word on the agent (a reload, a rejected edit).
+STREAMS = ("out", "err", "run", "watch")
 RUN_STREAM = "run"
+WATCH_STREAM = "watch"
 TIMESTAMP_WIDTH = len("2024-05-01T12:00:00.123456Z")
 
 

@@ -57,26 +57,9 @@ def _check(project: Project) -> bool:
     problems = _unknown_dependencies(project)
     if problems:
         raise UnknownDependencyError(problems, hint="fix the depends_on entries, or mark them `required: false`")
-    if _acyclic(project):
-        return True
-    cycle = _first_cycle(build_graph(project), list(project.agents))
-    if cycle:
-        raise CycleError(cycle)
-    return True
-
-
-def _acyclic(project: Project) -> bool:
-    """Whether the graph has no cycle, by the standard library's graphlib: checking a valid
-    project (`config -q`, a cold `up`) does not import networkx (~0.17 s) for this alone;
-    networkx finds and words the cycle when there is one."""
-    import graphlib
-
-    graph = {name: [d.name for d in agent.depends_on if d.name in project.agents]
-             for name, agent in project.agents.items()}
-    try:
-        graphlib.TopologicalSorter(graph).prepare()
-    except graphlib.CycleError:
-        return False
+    found = find_cycles({name: [dep.name for dep in agent.depends_on] for name, agent in project.agents.items()})
+    if found:
+        raise CycleError(found)
     return True
 
 
@@ -123,7 +106,7 @@ def start_order(project: Project, names: Iterable[str] | None = None) -> list[li
     while waiting:
         wave = [name for name, needs in waiting.items() if not needs]
         if not wave:  # unreachable after `check`; a cycle must never loop forever
-            raise CycleError(list(waiting))
+            raise CycleError([list(waiting)])
         waves.append(wave)
         for name in wave:
             del waiting[name]
@@ -194,7 +177,7 @@ def dependents(project: Project, name: str) -> list[str]:
     import networkx as nx
 
     _require_known(project, [name])
-    found = nx.descendants(_checked_graph(project), name)
+    found: set[str] = nx.descendants(_checked_graph(project), name)
     return [agent for agent in _flatten(start_order(project)) if agent in found]
 
 
@@ -224,28 +207,57 @@ def _unknown_dependencies(project: Project) -> list[Problem]:
     return problems
 
 
-def _first_cycle(graph: nx.DiGraph[str], order: Sequence[str]) -> list[str] | None:
-    """One cycle, read in `depends_on` direction (a -> b: a depends on b).
+def find_cycles(depends_on: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Every dependency cycle: one per group of agents that reach each other,
+    each read in `depends_on` direction (a -> b: a depends on b) from its
+    earliest agent (the mapping's order), the cycles in that order too.
+    Names outside the mapping are ignored.
 
-    Searching from the earliest agent (in file order) that is on a cycle makes
-    the reported cycle stable, and rotating it to start at its earliest agent
-    makes it read naturally. Linear: strongly connected components find the
-    agents on cycles, then one search runs inside that agent's component (a
-    search from every agent in turn took 8 s for a chain of 1,000).
+    Linear. Agents that are on no cycle and depend on none are peeled off
+    first (Kahn), so a project without cycles never imports networkx; its
+    strongly connected components then find the agents on cycles, and one
+    search runs inside each (a search from every agent in turn took 8 s for a
+    chain of 1,000).
     """
+    graph = {name: [dep for dep in deps if dep in depends_on] for name, deps in depends_on.items()}
+    left = _not_peeled(graph)
+    if not left:
+        return []
     import networkx as nx
 
-    reverse = graph.reverse(copy=False)
-    component_of = {name: component for component in nx.strongly_connected_components(reverse)
-                    for name in component if len(component) > 1 or reverse.has_edge(name, name)}
-    start = next((name for name in order if name in component_of), None)
-    if start is None:
-        return None
-    edges = nx.find_cycle(reverse.subgraph(component_of[start]), source=start)
-    cycle = [edge[0] for edge in edges]
-    position = {name: index for index, name in enumerate(order)}
-    first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
-    return cycle[first:] + cycle[:first]
+    remaining: nx.DiGraph[str] = nx.DiGraph()
+    remaining.add_nodes_from(name for name in graph if name in left)
+    remaining.add_edges_from((name, dep) for name in left for dep in graph[name] if dep in left)
+    position = {name: index for index, name in enumerate(graph)}
+    found: list[list[str]] = []
+    components: list[set[str]] = list(nx.strongly_connected_components(remaining))
+    for component in components:
+        start = min(component, key=position.__getitem__)
+        if len(component) == 1 and not remaining.has_edge(start, start):
+            continue  # behind a cycle, not on one
+        edges: list[tuple[str, str]] = list(nx.find_cycle(remaining.subgraph(component), source=start))
+        cycle = [edge[0] for edge in edges]
+        first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
+        found.append(cycle[first:] + cycle[:first])
+    return sorted(found, key=lambda cycle: position[cycle[0]])
+
+
+def _not_peeled(graph: Mapping[str, list[str]]) -> set[str]:
+    """The agents left once every agent whose dependencies are all peeled is
+    peeled in turn: those on a cycle or depending on one."""
+    waiting = {name: len(deps) for name, deps in graph.items()}
+    dependents: dict[str, list[str]] = {name: [] for name in graph}
+    for name, deps in graph.items():
+        for dep in deps:
+            dependents[dep].append(name)
+    ready = [name for name, count in waiting.items() if count == 0]
+    while ready:
+        name = ready.pop()
+        for dependent in dependents[name]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                ready.append(dependent)
+    return {name for name, count in waiting.items() if count > 0}
 
 
 def _remembered(project: Project, question: tuple, compute: Callable[[], Any]) -> Any:

@@ -163,11 +163,37 @@ def _ensure_pip(executable: str) -> None:
                            hint="install uv (`pip install uv`), or recreate the venv with pip")
 
 
+# PEP 668: a system interpreter (not a venv) whose standard library holds this
+# file must not be installed into; its path, or nothing.
+_MARKER_SCRIPT = (
+    "import os, sys, sysconfig\n"
+    "marker = os.path.join(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED')\n"
+    "if sys.prefix == getattr(sys, 'base_prefix', sys.prefix) and os.path.isfile(marker):\n"
+    "    print(marker)\n"
+)
+
+
+def externally_managed(executable: str) -> str | None:
+    """The EXTERNALLY-MANAGED marker that forbids installing into `executable`, if any."""
+    done = _run([executable, "-I", "-c", _MARKER_SCRIPT])
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def install_packages(executable: str, requirements: Sequence[str], *, progress: Progress | None = None,
                      index_args: Sequence[str] = (), tool: str | None = None) -> None:
-    """Install `requirements` into `executable`; raises InstallError with the tool's output on failure."""
+    """Install `requirements` into `executable`; raises InstallError with the
+    tool's output on failure. An externally managed interpreter is refused
+    before any installer runs."""
     if not requirements:
         return
+    marker = externally_managed(executable)
+    if marker is not None:
+        raise ExternallyManagedError(
+            f"{executable} is an externally managed system Python (PEP 668: {marker}); "
+            f"mesh-compose does not install {', '.join(requirements)} into it",
+            hint="use a virtual environment: let mesh-compose create the project's .venv (the prompt's `v`, or "
+                 f"--install when the interpreter was not named), or run `{executable} -m venv .venv` and "
+                 "point `python.interpreter` at it")
     _notify(progress, requirements, INSTALLING)
     argv = install_command(executable, requirements, index_args=index_args, tool=tool)
     code, output = _stream(argv, progress)
@@ -186,16 +212,28 @@ def venv_interpreter(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def venv_command(venv: Path, base_executable: str, *, tool: str | None = None) -> list[str]:
+    """The exact argv that creates the virtual environment `venv` from `base_executable`."""
+    if choose_tool(tool) == "uv":
+        return [find_uv() or "uv", "venv", "--quiet", "--python", base_executable, str(venv)]
+    return [base_executable, "-m", "venv", str(venv)]
+
+
+def venv_install_commands(project_dir: Path, base_executable: str, requirements: Sequence[str], *,
+                          index_args: Sequence[str] = (), tool: str | None = None) -> list[list[str]]:
+    """What the default choice does, as commands: create the project's .venv, install there."""
+    venv = Path(project_dir) / ".venv"
+    return [venv_command(venv, base_executable, tool=tool),
+            install_command(str(venv_interpreter(venv)), requirements, index_args=index_args, tool=tool)]
+
+
 def create_venv(project_dir: Path, base_executable: str, *, tool: str | None = None) -> str:
     """Create `<project_dir>/.venv` from `base_executable`; returns its interpreter path."""
     venv = Path(project_dir) / ".venv"
     interpreter = venv_interpreter(venv)
     if interpreter.is_file():
         return str(interpreter)
-    if choose_tool(tool) == "uv":
-        argv = [find_uv() or "uv", "venv", "--quiet", "--python", base_executable, str(venv)]
-    else:
-        argv = [base_executable, "-m", "venv", str(venv)]
+    argv = venv_command(venv, base_executable, tool=tool)
     done = _run(argv)
     if done.returncode != 0 or not interpreter.is_file():
         raise InstallError(f"could not create a virtual environment in {venv}", done.stdout + done.stderr,

@@ -8,6 +8,7 @@ Watch mode's `rebuild` reads them so that a package added to
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -36,17 +37,18 @@ def _requirements_txt(path: Path) -> list[str]:
 
 
 def _pyproject(path: Path) -> list[str]:
-    try:
-        import tomllib
-    except ImportError:  # Python < 3.11: no TOML reader in the standard library
+    if sys.version_info < (3, 11):  # no TOML reader in the standard library
         raise MeshComposeError(f"cannot read {path} on Python < 3.11",
-                               hint="list the packages in a requirements.txt instead") from None
-    try:
-        document = tomllib.loads(_read(path))
-    except tomllib.TOMLDecodeError as error:
-        raise MeshComposeError(f"{path}: {error}") from None
-    dependencies = document.get("project", {}).get("dependencies", [])
-    return [str(item) for item in dependencies] if isinstance(dependencies, list) else []
+                               hint="list the packages in a requirements.txt instead")
+    else:
+        import tomllib
+
+        try:
+            document = tomllib.loads(_read(path))
+        except tomllib.TOMLDecodeError as error:
+            raise MeshComposeError(f"{path}: {error}") from None
+        dependencies = document.get("project", {}).get("dependencies", [])
+        return [str(item) for item in dependencies] if isinstance(dependencies, list) else []
 
 
 def _read(path: Path) -> str:

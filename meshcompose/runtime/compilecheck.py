@@ -6,7 +6,8 @@ machine), which would be most of a reload, so each interpreter gets one
 long-lived checker (`-I -S`: no site, no environment) that reads a JSON list
 of files per line and answers a JSON list of errors. It blocks on its stdin
 while nothing changes (no CPU), and exits when the supervisor closes it or
-dies (end of input). `compile()` writes no bytecode, unlike py_compile.
+dies (end of input). It runs in a session of its own, out of the terminal's
+foreground process group, so Ctrl+C does not interrupt it mid-line. `compile()` writes no bytecode, unlike py_compile.
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ class CompileChecks:
 
     async def _checker(self, interpreter: str) -> _Checker:
         if interpreter not in self._checkers:
-            process = await anyio.open_process([interpreter, "-I", "-S", "-u", "-c", _SERVER], stderr=None)
+            # A session of its own: the terminal's Ctrl+C goes to its foreground
+            # process group, and is the supervisor's to handle, not the checker's.
+            process = await anyio.open_process([interpreter, "-I", "-S", "-u", "-c", _SERVER], stderr=None,
+                                               start_new_session=True)
             self._checkers[interpreter] = _Checker(process)
         return self._checkers[interpreter]
 

@@ -57,6 +57,7 @@ class Notice:
 
 
 EXPOSED = "exposed"
+WATCH = "watch"  # watch mode's notices (runtime.watch): reloads and rejected edits
 """The kind of the warning that an agent listens beyond the loopback host
 the project asked for; it is also a lifecycle event (`events.jsonl`)."""
 
@@ -143,6 +144,9 @@ class EventRecorder:
         elif notice.kind == MESH and notice.agent:
             self._append(self._event(notice.agent, f"{MESH}: {notice.action}",
                                      {**notice.attributes, "message": notice.text}))
+        elif notice.kind == WATCH and notice.agent:
+            action = "watch: rejected" if notice.level == "error" else "watch: reload"
+            self._append(self._event(notice.agent, action, {"message": notice.text}))
 
     def agent_status(self, status: AgentStatus) -> None:
         actions = lifecycle_actions(self._last.get(status.name), status.state)

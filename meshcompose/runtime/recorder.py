@@ -18,11 +18,11 @@ import anyio
 
 from meshcompose.control.state import StateStore
 from meshcompose.logs.logfiles import LogFile, log_path
-from meshcompose.logs.logrecord import RUN_STREAM, run_record_text
+from meshcompose.logs.logrecord import RUN_STREAM, WATCH_STREAM, run_record_text
 from meshcompose.model import HEALTH_STATES, AgentState, Project
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.privatefiles import private_dir
-from meshcompose.runtime.events import AgentStatus, Notice
+from meshcompose.runtime.events import WATCH, AgentStatus, Notice
 
 # Buffered console, log-file and state output is flushed this long after it
 # was written; an idle project is never woken up for it.
@@ -48,17 +48,23 @@ class LogRecorder:
         self.files: dict[str, LogFile] = {}
         self.warn: Warn = warn or (lambda notice: None)
         self._failing: dict[str, int] = {}  # agent -> dropped bytes when its log began failing
+        self._pids: dict[str, int] = {}  # agent -> the pid of its current process
         self.started = time.time()
 
     def agent_lines(self, agent: str, stream: str, lines: list[str]) -> None:
-        log = self.files.get(agent)
-        if log is None:
-            log = self.files[agent] = LogFile(log_path(self.directory, agent))
-            # The separator between runs: `logs` shows it as a rule with the start time.
-            log.write(RUN_STREAM, run_record_text(os.getpid()), self.started)
+        log = self._log(agent)
         log.write_lines(stream, lines)
         if log.failure is not None or agent in self._failing:
             self._check(agent, log)
+
+    def _log(self, agent: str) -> LogFile:
+        log = self.files.get(agent)
+        if log is None:
+            log = self.files[agent] = LogFile(log_path(self.directory, agent))
+            # The separator between runs: `logs` shows it as a rule with the start
+            # time and the agent's pid (the supervisor's only before its first start).
+            log.write(RUN_STREAM, run_record_text(self._pids.get(agent) or os.getpid()), self.started)
+        return log
 
     def _check(self, agent: str, log: LogFile) -> None:
         """Warn once when `agent`'s log starts failing, and once when it recovers."""
@@ -74,10 +80,12 @@ class LogRecorder:
                              agent=agent, level="warning"))
 
     def agent_status(self, status: AgentStatus) -> None:
-        pass
+        if status.pid is not None:
+            self._pids[status.name] = status.pid
 
     def notice(self, notice: Notice) -> None:
-        pass
+        if notice.kind == WATCH and notice.agent:  # `logs` shows reloads and rejected edits among the lines
+            self._log(notice.agent).write(WATCH_STREAM, notice.text)
 
     def flush(self) -> None:
         for agent, log in self.files.items():
@@ -193,7 +201,8 @@ class StateRecorder:
             self.write_now()  # a client waits for a change (`up -d`): it hears of this one now, not a flush later
 
     def notice(self, notice: Notice) -> None:
-        pass
+        if notice.kind == WATCH and notice.agent and self.store.doc and notice.agent in self.store.doc["agents"]:
+            self.store.update_agent(notice.agent, watch=notice.text)  # `ps` shows the last one
 
 
 class Flushable(Protocol):

@@ -40,7 +40,7 @@ from meshcompose.errors import MeshComposeError
 from meshcompose.model import Agent, Project, RunKind, WatchAction, WatchRule
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.runtime.compilecheck import CompileChecks
-from meshcompose.runtime.events import Notice
+from meshcompose.runtime.events import WATCH, Notice
 from meshcompose.units import plural
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ STEP_MS = 50
 DEBOUNCE_MS = 1_600
 # How long a stopped agent may take to record its end before it is started again.
 SETTLE_SECONDS = 5.0
-NOTICE_KIND = "watch"
+NOTICE_KIND = WATCH
 
 # (agent name, the changed files of its rebuild rules, tell) -> the agent's
 # new launch spec; runs in a worker thread, raises MeshComposeError when the

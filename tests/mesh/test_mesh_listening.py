@@ -52,6 +52,7 @@ agents:
 """
 
 SCENARIO = """
+from datetime import datetime
 from meshcompose.runtime.resources import LISTEN_FIRST, LISTEN_PERIOD
 
 def healthy(name):
@@ -74,7 +75,7 @@ try:
     # hello is not warned about even once its SDK server listens: wait for a look after it registered.
     from datetime import datetime
     registered = datetime.fromisoformat(healthy("hello")[0]["time"].replace("Z", "+00:00")).timestamp()
-    look = looks_after(rows["hello"]["StartedAt"], registered)
+    look = looks_after(datetime.fromisoformat(rows["hello"]["StartedAt"]).timestamp(), registered)
     wait_for(lambda: time.time() > look + 2, look - time.time() + 10, "a look after hello registered")
     rows = ps_rows()
 finally:

@@ -94,12 +94,14 @@ class MuxSink:
                               prefix=not self.args.no_log_prefix, timestamps=self.args.timestamps)
 
     def show(self, records: Sequence[Record]) -> bool:
-        from meshcompose.app.logs import RUN_STREAM
+        from meshcompose.app.logs import RUN_STREAM, WATCH_STREAM
 
         assert self.mux is not None, "begin() comes first"
         for record in records:
             if record.stream == RUN_STREAM:
                 self.mux.line(record.agent, _run_rule(record), "out", when=record.when)
+            elif record.stream == WATCH_STREAM:  # watch mode's reloads and rejected edits, as `up --watch` shows them
+                self.mux.event(record.agent, record.text, marker="⟳")
             else:
                 self.mux.line(record.agent, record.text, record.stream, when=record.when)
         self.mux.flush()

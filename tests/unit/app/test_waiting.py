@@ -91,3 +91,16 @@ def test_without_a_serving_supervisor_the_file_is_polled(tmp_path):
     assert doc is not None
     assert waiting.await_change(doc, 1.0) is False  # nobody to ask: the caller polls
     assert waiting.wait_until_up(tmp_path, "demo", ["api"], {"api"}, timeout=10).ok
+
+
+@pytest.mark.parametrize("status, exit_code, completing, reached", [
+    ("running", None, False, True),  # up: a running one-shot counts
+    ("running", None, True, None),  # a dependency that must complete: not yet
+    ("exited", 0, True, True),
+    ("exited", 2, True, False),
+    ("healthy", None, True, None),
+    ("failed", None, True, False),
+])
+def test_an_agent_that_must_complete_is_reached_only_by_exiting_0(status, exit_code, completing, reached):
+    record = state.new_agent(status=status, exit_code=exit_code)
+    assert waiting._reached(record, False, completing) is reached

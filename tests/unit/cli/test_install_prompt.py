@@ -187,7 +187,6 @@ def test_prompt_through_a_pseudo_terminal(tmp_path: Path, wheels: Path, reply: b
 
 def test_externally_managed_system_python_offers_v_instead(tmp_path: Path, wheels: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from meshcompose.errors import ExternallyManagedError
     from meshcompose.pyenv import install
 
     system = tmp_path / "sysbin"
@@ -210,5 +209,75 @@ def test_externally_managed_system_python_offers_v_instead(tmp_path: Path, wheel
     assert resolved["a"].executable.endswith(".venv/bin/python") and resolved["a"].missing == ()
     shutil.rmtree(tmp_path / "p" / ".venv")
     install_flag = argparse.Namespace(install=True, no_install=False, find_links=[str(wheels)], no_color=True)
-    with pytest.raises(ExternallyManagedError):  # without a terminal: an error carrying the hint
-        ensure(proj, install_flag, interactive=False)
+    resolved, _ = ensure(proj, install_flag, interactive=False)  # without a terminal: the default, a .venv
+    assert resolved["a"].executable.endswith(".venv/bin/python") and resolved["a"].missing == ()
+
+
+# --- without a terminal: the same choice as the default, never an externally managed Python ----------
+
+
+@pytest.fixture
+def managed_python(tmp_path: Path) -> Path:
+    """A system Python whose standard library carries PEP 668's EXTERNALLY-MANAGED
+    marker: a copy of this interpreter's binary over a prefix that links to its
+    standard library (site-packages included, so an install would land there)."""
+    prefix, stdlib = tmp_path / "managed", Path(sysconfig_stdlib())
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "lib" / stdlib.name).mkdir(parents=True)
+    for entry in stdlib.iterdir():
+        (prefix / "lib" / stdlib.name / entry.name).symlink_to(entry)
+    (prefix / "lib" / stdlib.name / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=use a venv\n")
+    shutil.copy2(os.path.realpath(sys.executable), prefix / "bin" / "python3")
+    return prefix / "bin" / "python3"
+
+
+def sysconfig_stdlib() -> str:
+    base = subprocess.run([os.path.realpath(sys.executable), "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
+                          capture_output=True, text=True, check=True)
+    return base.stdout.strip()
+
+
+def on_path(monkeypatch: pytest.MonkeyPatch, python: Path) -> None:
+    monkeypatch.setenv("PATH", f"{python.parent}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_install_flag_on_a_system_python_makes_the_project_venv_as_the_prompt_would(
+        tmp_path: Path, wheels: Path, managed_python: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    on_path(monkeypatch, managed_python)
+    flag = argparse.Namespace(install=True, no_install=False, find_links=[str(wheels)], no_color=True)
+    resolved, text = ensure(make_project(tmp_path / "p", venv=False), flag, interactive=False)
+    assert resolved["a"].executable == str(tmp_path / "p" / ".venv" / "bin" / "python")
+    assert resolved["a"].missing == () and f"created {tmp_path / 'p' / '.venv'}" in text
+
+
+def test_no_terminal_on_a_system_python_hints_at_the_project_venv(
+        tmp_path: Path, wheels: Path, managed_python: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    on_path(monkeypatch, managed_python)
+    with pytest.raises(MissingPackagesError) as caught:
+        ensure(make_project(tmp_path / "p", venv=False), options(wheels), interactive=False)
+    venv = tmp_path / "p" / ".venv"
+    assert f"-m venv {venv}" in caught.value.fix or f"venv --python {managed_python} {venv}" in caught.value.fix
+    assert str(venv / "bin" / "python") in caught.value.fix and "tiny-one>=1" in caught.value.fix
+    assert f"{managed_python} -m pip install" not in caught.value.fix
+
+
+def test_an_externally_managed_interpreter_is_never_installed_into(
+        tmp_path: Path, wheels: Path, managed_python: Path) -> None:
+    """Named as the agents' interpreter, so no venv is offered: the marker stops
+    the install before any installer runs."""
+    from meshcompose.errors import ExternallyManagedError
+
+    proj = make_project(tmp_path / "p", venv=False)
+    proj = model.Project("p", proj.directory, (), proj.agents, interpreter=str(managed_python))
+    flag = argparse.Namespace(install=True, no_install=False, find_links=[str(wheels)], no_color=True)
+    with pytest.raises(ExternallyManagedError) as caught:
+        ensure(proj, flag, interactive=False)
+    assert "EXTERNALLY-MANAGED" in caught.value.message and caught.value.output == ""
+
+
+@pytest.mark.parametrize("in_mesh", [False, True])
+def test_the_prompt_speaks_of_the_registry_only_for_mesh_agents(tmp_path: Path, wheels: Path, in_mesh: bool) -> None:
+    packages = ("tiny-one>=1", "mcp-mesh") if in_mesh else ("tiny-one>=1",)
+    ask, prompts = answers("c")
+    ensure(make_project(tmp_path / "p", packages=packages), options(wheels), interactive=True, ask=ask)
+    assert ("registry" in prompts[0]) is in_mesh, prompts[0]

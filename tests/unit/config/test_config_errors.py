@@ -10,6 +10,7 @@ import pytest
 
 from meshcompose.config import loader, yamlload
 from meshcompose.errors import EXIT_CONFIG, ConfigError
+from meshcompose.plan.planner import find_cycles
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -20,7 +21,7 @@ def problems(tmp_path: Path, text: str, **kwargs) -> list[str]:
     path = tmp_path / "mesh-compose.yaml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        loader.load_project([path], environ=kwargs.pop("environ", {}), **kwargs)
+        loader.load_project([path], environ=kwargs.pop("environ", {}), find_cycles=find_cycles, **kwargs)
     assert caught.value.exit_code == EXIT_CONFIG
     prefix = f"{path}:"
     return [str(p)[len(prefix):] if str(p).startswith(prefix) else str(p) for p in caught.value.problems]
@@ -155,6 +156,15 @@ def test_invalid_agent_name(tmp_path: Path) -> None:
 )
 def test_a_dependency_cycle_is_located_at_the_entry_that_closes_it(tmp_path: Path, agents: str, expected: str) -> None:
     assert problems(tmp_path, "agents:\n" + agents) == [expected]
+
+
+def test_every_cycle_is_located(tmp_path: Path) -> None:
+    agents = ("  a: {script: a.py, depends_on: [b]}\n  b: {script: a.py, depends_on: [a]}\n"
+              "  c: {script: a.py, depends_on: [d]}\n  d: {script: a.py, depends_on: [c]}\n")
+    assert problems(tmp_path, "agents:\n" + agents) == [
+        "3:34: agents.b.depends_on.a: dependency cycle: a -> b -> a",
+        "5:34: agents.d.depends_on.c: dependency cycle: c -> d -> c",
+    ]
 
 
 def test_a_long_chain_validates_quickly_and_its_cycle_is_found(tmp_path: Path) -> None:
@@ -398,3 +408,19 @@ def test_errors_of_several_files_together_sorted(tmp_path: Path) -> None:
         loader.load_project([two, one], environ={})
     assert [p.file for p in caught.value.problems] == sorted([str(one), str(two)])
     assert caught.value.message.startswith("2 problems in the project:")
+
+
+@pytest.mark.parametrize("agent, expected", [
+    ("{script: a.py, restart: on-falure}", "2:21: agents.a.restart: did you mean 'on-failure'? must be one of: "),
+    ("{script: a.py, depends_on: {b: {condition: completed_sucessfully}}}\n  b: {script: b.py}",
+     "agents.a.depends_on.b.condition: did you mean 'completed_successfully'? must be one of: "),
+])
+def test_a_misspelt_value_gets_a_did_you_mean(tmp_path: Path, agent: str, expected: str) -> None:
+    found = problems(tmp_path, f"agents:\n  a: {agent}\n")
+    assert any(expected in line for line in found), found
+
+
+def test_an_interpreter_name_not_on_path_is_a_located_error(tmp_path: Path) -> None:
+    found = problems(tmp_path, "python: {interpreter: python3.99}\nagents:\n  a: {script: a.py, interpreter: nopython7}\n")
+    assert found == ["1:10: python: interpreter python3.99 is not a command on PATH (nor a file in the project directory)",
+                     "3:21: agents.a: interpreter nopython7 is not a command on PATH (nor a file in the project directory)"]

@@ -180,6 +180,15 @@ def test_cycle_error_prints_the_whole_cycle_in_depends_on_direction(spec: Deps, 
     assert caught.value.hint
 
 
+def test_every_cycle_is_reported_once_each_from_its_first_agent() -> None:
+    spec: Deps = {"ok": [], "a": ["b"], "b": ["a"], "x": ["ok", "c"], "c": ["d", "c"], "d": ["c"], "e": ["e"]}
+    with pytest.raises(CycleError) as caught:
+        planner.check(project(spec))
+    assert caught.value.cycles == [["a", "b"], ["c", "d"], ["e"]]
+    assert [p.message for p in caught.value.problems] == [
+        "dependency cycle: a -> b -> a", "dependency cycle: c -> d -> c", "dependency cycle: e -> e"]
+
+
 def test_every_ordering_function_refuses_a_cycle() -> None:
     p = project({"a": ["b"], "b": ["a"], "c": []})
     for call in (planner.start_order, lambda q: planner.select(q, ["c"])):

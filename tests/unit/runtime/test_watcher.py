@@ -132,4 +132,11 @@ def test_requirements_files_declare_packages(tmp_path: Path) -> None:
     txt.write_text("# comment\nhttpx>=0.27  # why\n-r other.txt\n--index-url http://x\n\nrich\n")
     toml = tmp_path / "pyproject.toml"
     toml.write_text('[project]\nname = "a"\ndependencies = ["rich", "pydantic>=2"]\n')
-    assert requirements.declared([txt, toml, tmp_path / "agent.py"]) == ("httpx>=0.27", "rich", "pydantic>=2")
+    assert requirements.declared([txt, tmp_path / "agent.py"]) == ("httpx>=0.27", "rich")
+    if sys.version_info >= (3, 11):
+        assert requirements.declared([txt, toml]) == ("httpx>=0.27", "rich", "pydantic>=2")
+    else:  # no TOML reader in the standard library: said, not a traceback
+        from meshcompose.errors import MeshComposeError
+
+        with pytest.raises(MeshComposeError, match="cannot read .*pyproject.toml on Python < 3.11"):
+            requirements.declared([txt, toml])
