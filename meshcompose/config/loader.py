@@ -26,7 +26,8 @@ from typing import Any, Union
 from meshcompose.config import envfile
 from meshcompose.config.build import build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
-from meshcompose.config.interpolate import InterpolationError, interpolate
+from meshcompose.config.interpolate import ExpansionBudget, InterpolationError, interpolate
+from meshcompose.config.limits import InputError, file_kind_problem, nul_problem, read_regular_file
 from meshcompose.config.locate import PROJECT_FILES, absolute_path, find_project_file
 from meshcompose.config.merge import merge_documents
 from meshcompose.config.serialize import project_to_dict
@@ -87,8 +88,9 @@ def _collector_paused() -> Iterator[None]:
 def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_name: str | None,
           profiles: tuple[str, ...], env_files: Sequence[PathLike], cwd: Path) -> Project:
     directory = paths[0].parent
-    variables = _variables(directory, env_files, caller, cwd, unset)
-    documents = [read_document(path, variables, unset) for path in paths]
+    budget = ExpansionBudget()  # one for everything interpolated and every env file read
+    variables = _variables(directory, env_files, caller, cwd, unset, budget)
+    documents = [read_document(path, variables, unset, budget) for path in paths]
     problems = [problem for document in documents for problem in document.problems]
     if any(document.data is None for document in documents):
         raise ConfigError(problems)
@@ -96,7 +98,7 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
     try:
         project = build_project(
             merged, files=tuple(paths), directory=directory, project_name=project_name,
-            profiles=profiles, variables=variables, unset=unset,
+            profiles=profiles, variables=variables, unset=unset, budget=budget,
         )
     except ConfigError as error:
         raise ConfigError([*problems, *error.problems]) from None
@@ -107,20 +109,31 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
 
 def _project_files(files: Sequence[PathLike], cwd: Path) -> list[Path]:
     if files:
+        unusable = [Problem(_shown_path(f), 0, 0, "", problem) for f in files if (problem := nul_problem(str(f)))]
+        if unusable:
+            raise ConfigError(unusable, hint="check the -f paths")
         paths = [absolute_path(cwd, f) for f in files]
-        missing = [Problem(str(p), 0, 0, "", "no such file") for p in paths if not p.is_file()]
-        if missing:
-            raise ConfigError(missing, hint="check the -f paths")
+        unusable = [Problem(str(p), 0, 0, "", problem) for p in paths if (problem := file_kind_problem(p))]
+        if unusable:
+            raise ConfigError(unusable, hint="check the -f paths")
         return paths
     main = Path(os.path.abspath(find_project_file(cwd)))
     overrides = [main.parent / name for name in OVERRIDE_FILES if (main.parent / name).is_file()]
     return [main, *overrides[:1]]
 
 
+def _shown_path(path: PathLike) -> str:
+    """A path as an error names it: its NUL characters visible."""
+    return str(path).replace("\0", "\\0")
+
+
 def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str, str], cwd: Path,
-               unset: list[str]) -> dict[str, str]:
+               unset: list[str], budget: ExpansionBudget) -> dict[str, str]:
     """Interpolation values: the caller's environment wins over .env / --env-file."""
     if env_files:
+        unusable = [Problem(_shown_path(f), 0, 0, "", problem) for f in env_files if (problem := nul_problem(str(f)))]
+        if unusable:
+            raise ConfigError(unusable, hint="check the --env-file paths")
         sources = [absolute_path(cwd, f) for f in env_files]
         required = True
     else:
@@ -128,12 +141,16 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
     values: dict[str, str] = {}
     problems: list[Problem] = []
     for source in sources:
-        if not source.is_file() and not required:
+        if budget.exhausted:
+            break
+        if not required and file_kind_problem(source) == "no such file":
             continue
         try:
-            values.update(envfile.read_env_file(source, caller, unset))
+            values.update(envfile.read_env_file(source, caller, unset, budget))
         except envfile.EnvFileError as error:
             problems.append(Problem(str(source), error.line, 1, "", error.message))
+        except InputError as error:
+            problems.append(Problem(str(source), 0, 0, "", f"cannot read the env file: {error}"))
         except OSError as error:
             problems.append(Problem(str(source), 0, 0, "", f"cannot read the env file: {error.strerror or error}"))
     if problems:
@@ -142,7 +159,8 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
     return values
 
 
-def read_document(path: Path, variables: Mapping[str, str], unset: list[str]) -> Loaded:
+def read_document(path: Path, variables: Mapping[str, str], unset: list[str],
+                  budget: ExpansionBudget | None = None) -> Loaded:
     """One file as a normalized mesh-compose document (data, marks, problems).
 
     Problems found while reading the YAML (a duplicate key, `.inf`, a bad
@@ -159,7 +177,7 @@ def read_document(path: Path, variables: Mapping[str, str], unset: list[str]) ->
         if loaded.data is None:
             return loaded
     bad: list[Path_] = list(loaded.replaced)
-    loaded.data = _interpolate_tree(loaded.data, (), variables, unset, loaded, bad)
+    loaded.data = _interpolate_tree(loaded.data, (), variables, unset, loaded, bad, budget or ExpansionBudget())
     found = [(p, problem) for p, problem in schema_problems(loaded.data, loaded.marks)
              if not any(p[: len(r)] == r for r in loaded.replaced)]
     loaded.problems.extend(problem for _, problem in found)
@@ -192,9 +210,11 @@ def _from_seed(loaded: Loaded, path: Path) -> Loaded:
 def _read_yaml(path: Path) -> Loaded:
     file = str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular_file(path).decode("utf-8")
     except UnicodeDecodeError as error:
         return Loaded(None, problems=[Problem(file, 0, 0, "", f"not UTF-8 text (byte {error.start})")])
+    except InputError as error:
+        return Loaded(None, problems=[Problem(file, 0, 0, "", f"cannot read: {error}")])
     except OSError as error:
         return Loaded(None, problems=[Problem(file, 0, 0, "", f"cannot read: {error.strerror or error}")])
     loaded = load_text(text, file)
@@ -210,13 +230,19 @@ def _read_yaml(path: Path) -> Loaded:
 
 def _interpolate_tree(
     value: Any, path: Path_, variables: Mapping[str, str], unset: list[str], loaded: Loaded, bad: list[Path_],
+    budget: ExpansionBudget,
 ) -> Any:
+    """Every string interpolated, and checked for what no path, argument or environment value
+    can hold (a NUL character): here, where the document's values enter, once."""
     if isinstance(value, str):
         if "$" not in value:  # most values: nothing to substitute
+            return _checked(value, path, loaded, bad)
+        if budget.exhausted:  # said once, at the value that ran out
+            bad.append(path)
             return value
         used: list[str] = []
         try:
-            result = interpolate(value, variables, unset, used)
+            result = interpolate(value, variables, unset, used, budget)
         except InterpolationError as error:
             loaded.problems.append(locate(loaded.marks, path, error.message))
             bad.append(path)
@@ -224,9 +250,22 @@ def _interpolate_tree(
         if used:  # remembered where the value is, so merges and renames carry it along
             mark = _nearest_mark(loaded, path)
             loaded.marks[path] = mark._replace(variables=tuple(used))
-        return result
+        return _checked(result, path, loaded, bad)
     if isinstance(value, dict):
-        return {k: _interpolate_tree(v, path + (k,), variables, unset, loaded, bad) for k, v in value.items()}
+        result_map = {}
+        for k, v in value.items():
+            if "\0" in k:
+                loaded.problems.append(locate(loaded.marks, path + (k,), nul_problem(k)))
+                bad.append(path + (k,))
+            result_map[k] = _interpolate_tree(v, path + (k,), variables, unset, loaded, bad, budget)
+        return result_map
     if isinstance(value, list):
-        return [_interpolate_tree(v, path + (i,), variables, unset, loaded, bad) for i, v in enumerate(value)]
+        return [_interpolate_tree(v, path + (i,), variables, unset, loaded, bad, budget) for i, v in enumerate(value)]
+    return value
+
+
+def _checked(value: str, path: Path_, loaded: Loaded, bad: list[Path_]) -> str:
+    if "\0" in value:
+        loaded.problems.append(locate(loaded.marks, path, nul_problem(value)))
+        bad.append(path)
     return value
