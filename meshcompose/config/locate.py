@@ -35,7 +35,13 @@ def project_dir(files: Sequence[str], cwd: Path | None = None) -> Path:
         given = Path(os.path.expanduser(files[0]))  # resolve() below follows symlinks before `..`
         if not given.is_absolute() and cwd is not None:
             given = cwd / given
-        return (given if given.is_dir() else given.parent).resolve()
+        try:
+            is_directory = given.is_dir()
+        except OSError as error:  # is_dir() answers False only for "no such file"; EACCES raises
+            reason = (error.strerror or str(error)).lower()
+            raise ConfigError(f"cannot look at {given}: {reason}",
+                              hint="run as a user who may read that directory") from None
+        return (given if is_directory else given.parent).resolve()
     return find_project_file((cwd or Path.cwd()).resolve()).parent
 
 
