@@ -143,8 +143,8 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
     for source in sources:
         if budget.exhausted:
             break
-        if not required and file_kind_problem(source) == "no such file":
-            continue
+        if not required and file_kind_problem(source) in ("no such file", "not a regular file"):
+            continue  # a project's own .env is optional: a virtualenv named .env is no env file
         try:
             values.update(envfile.read_env_file(source, caller, unset, budget))
         except envfile.EnvFileError as error:

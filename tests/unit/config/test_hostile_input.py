@@ -270,3 +270,9 @@ def test_an_eight_megabyte_one_line_flow_list_is_refused_quickly(project: Path) 
     found = problems_of(project, "x-big: [" + "1," * (4 * 1024 * 1024) + "1]\nagents: {a: {script: a.py}}\n")
     assert len(found) == 1 and "more than" in found[0], found
     assert time.monotonic() - started < 6
+
+
+def test_a_directory_named_env_is_not_read_as_the_projects_env_file(project: Path) -> None:
+    """`python -m venv .env` is common: the optional .env is only read when it is a file."""
+    (project / ".env").mkdir()
+    assert problems_of(project, "agents: {a: {script: a.py}}\n") == []
