@@ -85,11 +85,23 @@ def split_file_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """
     files: list[str] = []
     agents: list[str] = []
+    from meshcompose.units import path_problem
+
     for name in names or ():
         path = Path(name)
         looks_like_file = path.suffix in _FILE_SUFFIXES or "/" in name or "\\" in name
-        (files if looks_like_file and path.is_file() else agents).append(name)
+        if looks_like_file and path_problem(name):
+            files.append(name)  # refused with the -f paths, by project_selection
+            continue
+        (files if looks_like_file and _is_file(path) else agents).append(name)
     return files, agents
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # is_file() answers False only for "no such file"; EACCES raises
+        return False
 
 
 # -- the registry -------------------------------------------------------------------------

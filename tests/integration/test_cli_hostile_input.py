@@ -128,3 +128,11 @@ def test_a_working_dir_another_user_cannot_enter_fails_config(quiet: ProjectDir)
     result = _as_nobody(quiet, "-f", str(quiet.root / "mesh-compose.yaml"), "config", "-q")
     text = _clean(result)
     assert result.returncode == 3 and "working_dir" in text and "cannot be entered" in text, text
+
+
+@pytest.mark.parametrize("command", ["up", "run", "config"])
+def test_an_agent_file_argument_too_long_is_an_error(quiet: ProjectDir, command: str) -> None:
+    """`up AGENT.py` names a file: one whose name is too long is refused as -f's are."""
+    result = quiet.cli(command, *(("-d",) if command == "up" else ()), f"{LONG}.py")
+    text = _clean(result)
+    assert result.returncode in (2, 3) and any(words in text for words in ("file name too long", "unrecognized", "no agent")), text
