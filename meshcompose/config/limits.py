@@ -37,11 +37,14 @@ def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
 
     Raises InputError for a path the system would refuse, anything but a regular file (a FIFO
     would block, /dev/zero never ends) and a file over `limit`; OSError when it cannot be read.
-    Opened without blocking, so a FIFO is seen for what it is instead of waited on.
+    Looked at before it is opened (opening a device may act), and opened without blocking, so
+    a FIFO put in its place meanwhile is seen for what it is instead of waited on.
     """
     problem = path_problem(path)
     if problem:
         raise InputError(problem)
+    if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: opening some devices acts
+        raise InputError("not a regular file")
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
