@@ -17,7 +17,7 @@ from pathlib import Path
 
 from meshcompose.units import path_problem
 
-__all__ = ["path_problem", "read_regular_file", "file_kind_problem", "nul_problem", "regex_nesting_problem"]
+__all__ = ["path_problem", "read_regular_file", "file_kind_problem", "text_problem", "regex_nesting_problem"]
 
 # Deeper than any real project file, and far from Python's recursion limit:
 # PyYAML's composer, the builder, interpolation, `re` and jsonschema all recurse once per level.
@@ -72,9 +72,18 @@ def file_kind_problem(path: Path) -> str:
     return "" if stat.S_ISREG(info.st_mode) else "not a regular file"
 
 
-def nul_problem(text: str) -> str:
-    """Why a value cannot be an argument, environment value or path: it holds a NUL character."""
-    return "a NUL character cannot be in a path, argument or environment value" if "\0" in text else ""
+def text_problem(text: str) -> str:
+    """Why a value cannot be an argument, environment value or path, or "": a NUL character
+    (the system ends a string there), or a lone surrogate (no encoding writes it; one from the
+    caller's environment, where undecodable bytes are escaped, is kept)."""
+    if "\0" in text:
+        return "a NUL character cannot be in a path, argument or environment value"
+    if not text.isascii():
+        try:
+            text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as error:
+            return f"not valid text: a lone surrogate at character {error.start + 1}"
+    return ""
 
 
 def regex_nesting_problem(pattern: str) -> str:

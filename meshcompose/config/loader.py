@@ -27,7 +27,7 @@ from meshcompose.config import envfile
 from meshcompose.config.build import build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
 from meshcompose.config.interpolate import ExpansionBudget, InterpolationError, interpolate
-from meshcompose.config.limits import InputError, file_kind_problem, nul_problem, read_regular_file
+from meshcompose.config.limits import InputError, file_kind_problem, read_regular_file, text_problem
 from meshcompose.config.locate import PROJECT_FILES, absolute_path, find_project_file
 from meshcompose.config.merge import merge_documents
 from meshcompose.config.serialize import project_to_dict
@@ -109,7 +109,7 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
 
 def _project_files(files: Sequence[PathLike], cwd: Path) -> list[Path]:
     if files:
-        unusable = [Problem(_shown_path(f), 0, 0, "", problem) for f in files if (problem := nul_problem(str(f)))]
+        unusable = [Problem(_shown_path(f), 0, 0, "", problem) for f in files if (problem := text_problem(str(f)))]
         if unusable:
             raise ConfigError(unusable, hint="check the -f paths")
         paths = [absolute_path(cwd, f) for f in files]
@@ -131,7 +131,7 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
                unset: list[str], budget: ExpansionBudget) -> dict[str, str]:
     """Interpolation values: the caller's environment wins over .env / --env-file."""
     if env_files:
-        unusable = [Problem(_shown_path(f), 0, 0, "", problem) for f in env_files if (problem := nul_problem(str(f)))]
+        unusable = [Problem(_shown_path(f), 0, 0, "", problem) for f in env_files if (problem := text_problem(str(f)))]
         if unusable:
             raise ConfigError(unusable, hint="check the --env-file paths")
         sources = [absolute_path(cwd, f) for f in env_files]
@@ -254,8 +254,9 @@ def _interpolate_tree(
     if isinstance(value, dict):
         result_map = {}
         for k, v in value.items():
-            if "\0" in k:
-                loaded.problems.append(locate(loaded.marks, path + (k,), nul_problem(k)))
+            key_problem = text_problem(k)
+            if key_problem:
+                loaded.problems.append(locate(loaded.marks, path + (k,), key_problem))
                 bad.append(path + (k,))
             result_map[k] = _interpolate_tree(v, path + (k,), variables, unset, loaded, bad, budget)
         return result_map
@@ -265,7 +266,8 @@ def _interpolate_tree(
 
 
 def _checked(value: str, path: Path_, loaded: Loaded, bad: list[Path_]) -> str:
-    if "\0" in value:
-        loaded.problems.append(locate(loaded.marks, path, nul_problem(value)))
+    problem = text_problem(value)
+    if problem:
+        loaded.problems.append(locate(loaded.marks, path, problem))
         bad.append(path)
     return value

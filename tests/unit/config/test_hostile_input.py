@@ -276,3 +276,13 @@ def test_a_directory_named_env_is_not_read_as_the_projects_env_file(project: Pat
     """`python -m venv .env` is common: the optional .env is only read when it is a file."""
     (project / ".env").mkdir()
     assert problems_of(project, "agents: {a: {script: a.py}}\n") == []
+
+
+@pytest.mark.parametrize("field", ["script", "working_dir", "env_file", "args"])
+def test_a_lone_surrogate_from_the_caller_is_a_located_error(project: Path, field: str) -> None:
+    """A caller's environment decoded with surrogateescape keeps its escapes; a lone surrogate
+    (given in-process) is no text any system call or file can take."""
+    run = "" if field == "script" else "script: a.py, "
+    value = '["$V"]' if field in ("env_file", "args") else '"$V"'
+    found = problems_of(project, f"agents: {{a: {{{run}{field}: {value}}}}}\n", environ={"V": "a\ud800b"})
+    assert found and "lone surrogate" in found[0], found
