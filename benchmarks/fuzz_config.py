@@ -62,6 +62,8 @@ def _run_forked(path: Path, case: Case, log: Path) -> int:
     pid = os.fork()
     if pid == 0:  # the child: never returns into the parent's code
         code = EXIT_TRACEBACK
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         try:
             descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(descriptor, 2)
@@ -180,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     import meshcompose.config.loader  # noqa: F401  imported once, before the children are forked
     import meshcompose.plan.planner  # noqa: F401
 
+    def stop_early(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_early)  # SIGINT too: a background job starts with it ignored
+    signal.signal(signal.SIGINT, stop_early)
     fuzz = Fuzz(args)
     try:
         fuzz.run()
