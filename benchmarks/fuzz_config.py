@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -75,13 +74,26 @@ def _run_forked(path: Path, case: Case, log: Path) -> int:
 
 
 def _run_cli(path: Path, case: Case, log: Path) -> int:
+    """`config -q` in a child of ours (forked and exec'd, not a Popen: subprocess reaps dropped
+    children behind our back, and wait4 must see every one)."""
     environ = {**os.environ, "X": "5", "MESH_COMPOSE_CACHE_DIR": str(path.parent / "cache")}
     environ.update({key: value for key, value in case.environ.items()
                     if "\0" not in value and value.encode("utf-8", "ignore").decode() == value})
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "meshcompose", "-f", str(path), "config", "-q"],
-                                   cwd=path.parent, env=environ, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    return process.pid
+    argv = [sys.executable, "-m", "meshcompose", "-f", str(path), "config", "-q"]
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.chdir(path.parent)
+            descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(descriptor, 1)
+            os.dup2(descriptor, 2)
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.execve(sys.executable, argv, environ)
+        finally:
+            os._exit(127)
+    return pid
 
 
 class Fuzz:
@@ -112,7 +124,7 @@ class Fuzz:
                 now = time.monotonic()
                 for late, (_, _, _, began, _) in list(self.running.items()):
                     if now - began > BUDGET_SECONDS:
-                        os.kill(late, signal.SIGKILL)
+                        os.kill(late, signal.SIGKILL)  # ours until wait4 reaps it: it is there
                 time.sleep(0.01)
             elif pid in self.running:
                 self._ended(pid, status, usage)
