@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import signal
 
@@ -19,13 +21,29 @@ _SIZE_UNITS = {
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Seconds from a number or a Go/compose-style duration. Raises ValueError."""
+    """Seconds from a number or a Go/compose-style duration; finite. Raises ValueError.
+
+    The file's durations and the command line's (`-t`, `--wait-timeout`, `logs --since 10m`)
+    are read by this one function, so they take the same forms and get the same errors.
+    """
+    seconds = _duration(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"too large for a duration (got {abridged(value)})")
+    return seconds
+
+
+def _duration(value: str | int | float) -> float:
     if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, float) and math.isnan(value):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, (int, float)):
         if value < 0:
-            raise ValueError(f"duration must not be negative: {value!r}")
-        return float(value)
+            raise ValueError(f"duration must not be negative: {abridged(value)}")
+        try:
+            return float(value)
+        except OverflowError:  # an int too large for a float
+            return math.inf
     text = str(value).strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)
@@ -36,8 +54,14 @@ def parse_duration(value: str | int | float) -> float:
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text) or not text:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 1m30s, 500ms, 2h or seconds)")
+        raise ValueError(f"not a duration: {abridged(value)} (use e.g. 30s, 1m30s, 500ms, 2h or seconds)")
     return total
+
+
+def abridged(raw: object) -> str:
+    """A value as an error quotes it: whole when short, its ends and length when long."""
+    text = repr(raw)
+    return text if len(text) <= 24 else f"{text[:12]}...{text[-8:]} ({len(text) - 2} characters)"
 
 
 def parse_size(value: str | int) -> int:
@@ -66,16 +90,37 @@ def parse_signal(value: str | int) -> str:
     """
     if isinstance(value, bool):
         raise ValueError(f"not a signal: {value!r}")
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value.strip()):
+        value = int(value.strip())  # `kill -s 9`, `stop_signal: "15"`
     if isinstance(value, int):
         try:
             return signal.Signals(value).name
         except ValueError:
-            raise ValueError(f"unknown signal number {value}") from None
+            raise ValueError(f"unknown signal number {abridged(value)}") from None
     name = str(value).strip().upper()
     name = name if name.startswith("SIG") else "SIG" + name
     if name not in PORTABLE_SIGNALS and name not in {known.name for known in signal.Signals}:
-        raise ValueError(f"unknown signal {value!r} (e.g. SIGTERM, SIGINT, SIGHUP)")
+        raise ValueError(f"unknown signal {abridged(value)} (e.g. SIGTERM, SIGINT, SIGHUP)")
     return name
+
+
+# What a file system takes (Linux's NAME_MAX and PATH_MAX); longer is refused before the system is asked.
+MAX_NAME = 255
+MAX_PATH = 4095
+
+
+def path_problem(text: str | os.PathLike[str]) -> str:
+    """Why the system would refuse this path (a NUL character, a name or path too long), or ""."""
+    text = os.fspath(text)
+    if "\0" in text:
+        return "a NUL character cannot be in a path"
+    if len(text) > MAX_PATH:
+        return f"file name too long ({len(text):,} characters; the limit is {MAX_PATH:,})"
+    longest = max((len(part) for part in text.split(os.sep)), default=0)
+    if longest > MAX_NAME:
+        return f"file name too long (a name of {longest:,} characters; the limit is {MAX_NAME})"
+    return ""
+
 
 
 def format_duration(seconds: float) -> str:

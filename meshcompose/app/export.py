@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from meshcompose.errors import MeshComposeError
 from meshcompose.export import ExportOptions, ExportResult, export_kubernetes
 from meshcompose.export.options import OLDEST_VERSION, parse_image, parse_version
 from meshcompose.export.yamlout import HEADER
@@ -26,7 +27,12 @@ def export(project: Project, options: ExportOptions, directory: Path | None) -> 
     result = export_kubernetes(project, options)
     if directory is None:
         return ExportWritten(result, None, 0)
-    return ExportWritten(result, directory, _write(directory, result.files))
+    try:
+        written = _write(directory, result.files)
+    except OSError as error:  # `-o /proc/x`, a read-only or full disk, a name too long
+        raise MeshComposeError(f"cannot write the manifests to {directory}: {(error.strerror or str(error)).lower()}",
+                               hint="pass -o a directory you may write, or - for stdout") from None
+    return ExportWritten(result, directory, written)
 
 
 def _write(directory: Path, files: tuple[tuple[str, str], ...]) -> int:

@@ -36,12 +36,26 @@ def project_selection(args: argparse.Namespace, extra_files: Sequence[str] = ())
     """-f/-p/--profile/--env-file; where a flag is absent, compose's variables
     (as COMPOSE_FILE, COMPOSE_PROJECT_NAME, COMPOSE_PROFILES): flags win."""
     files = tuple(getattr(args, "files", None) or ()) or tuple(_variable_list("MESH_COMPOSE_FILE", os.pathsep))
+    env_files = tuple(getattr(args, "env_files", None) or ())
+    _check_paths(files, "-f/--file (or MESH_COMPOSE_FILE)")
+    _check_paths(env_files, "--env-file")
     return ProjectSelection(
         files=(*files, *extra_files),
         name=getattr(args, "project_name", None) or os.environ.get("MESH_COMPOSE_PROJECT_NAME") or None,
         profiles=tuple(getattr(args, "profiles", None) or ()) or tuple(_variable_list("MESH_COMPOSE_PROFILES", ",")),
-        env_files=tuple(getattr(args, "env_files", None) or ()),
+        env_files=env_files,
     )
+
+
+def _check_paths(paths: Sequence[str], option: str) -> None:
+    """Paths the system would refuse (a NUL character, a name too long): an error before any use."""
+    from meshcompose.errors import ConfigError, Problem
+    from meshcompose.units import path_problem
+
+    problems = [Problem(path.replace("\0", "\\0"), 0, 0, "", problem)
+                for path in paths if (problem := path_problem(path))]
+    if problems:
+        raise ConfigError(problems, hint=f"check the {option} paths")
 
 
 def _variable_list(variable: str, separator: str) -> list[str]:
@@ -86,11 +100,23 @@ def split_file_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """
     files: list[str] = []
     agents: list[str] = []
+    from meshcompose.units import path_problem
+
     for name in names or ():
         path = Path(name)
         looks_like_file = path.suffix in _FILE_SUFFIXES or "/" in name or "\\" in name
-        (files if looks_like_file and path.is_file() else agents).append(name)
+        if looks_like_file and path_problem(name):
+            files.append(name)  # refused with the -f paths, by project_selection
+            continue
+        (files if looks_like_file and _is_file(path) else agents).append(name)
     return files, agents
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # is_file() answers False only for "no such file"; EACCES raises
+        return False
 
 
 # -- the registry -------------------------------------------------------------------------

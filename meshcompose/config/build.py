@@ -9,6 +9,7 @@ raised together.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import signal
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,8 @@ from typing import Any, Callable
 from meshcompose import ownership, units
 from meshcompose.config import envfile
 from meshcompose.config.forms import name_from
+from meshcompose.config.interpolate import ExpansionBudget
+from meshcompose.config.limits import InputError, path_problem, regex_nesting_problem
 from meshcompose.config.locate import absolute_path
 from meshcompose.config.located import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
@@ -51,6 +54,7 @@ def build_project(
     loaded: Loaded, *, files: tuple[Path, ...], directory: Path, project_name: str | None,
     profiles: tuple[str, ...], variables: Mapping[str, str], unset: list[str] | None = None,
     find_cycles: FindCycles | None = None,
+    budget: ExpansionBudget | None = None,
 ) -> Project:
     data: dict[str, Any] = loaded.data
     located = Located(loaded)
@@ -62,7 +66,7 @@ def build_project(
         located.add(("agents",), "no agents defined; add at least one under `agents:`")
     enabled = {n for n, a in raw_agents.items() if _enabled(a, profiles)}
     known = {**{name: {} for name in loaded.broken if name}, **raw_agents}
-    context = BuildContext(directory, variables, python, known, enabled | loaded.broken, unset)
+    context = BuildContext(directory, variables, python, known, enabled | loaded.broken, unset, budget)
     builder = AgentBuilder(located, context)
     agents = {n: builder.build(n, a) for n, a in raw_agents.items() if n in enabled}
     _check_cycles(located, agents, find_cycles)
@@ -81,8 +85,11 @@ class BuildContext:
     """What every agent is built against."""
 
     def __init__(self, directory: Path, variables: Mapping[str, str], python: PythonRequirements,
-                 raw_agents: Mapping[str, Any], enabled: set[str], unset: list[str] | None = None) -> None:
+                 raw_agents: Mapping[str, Any], enabled: set[str], unset: list[str] | None = None,
+                 budget: ExpansionBudget | None = None) -> None:
         self.unset = unset  # names an env_file interpolated that are set nowhere
+        self.budget = budget or ExpansionBudget()  # env files read count against the load's
+        self.suggested = 0
         self.directory = directory
         self.variables = variables
         self.python = python
@@ -95,11 +102,15 @@ class BuildContext:
 
     def read_env_file(self, located: Located, path: Path_, text: str) -> dict[str, str]:
         file = self.path(text)
+        if self.budget.exhausted:  # said once, at the file that ran out
+            return {}
         ownership.check_trusted(file, "the env_file")
         try:
-            return envfile.read_env_file(file, self.variables, self.unset)
+            return envfile.read_env_file(file, self.variables, self.unset, self.budget)
         except envfile.EnvFileError as error:
             located.problems.append(Problem(str(file), error.line, 1, "", error.message))
+        except InputError as error:
+            located.add(path, f"cannot read env_file {str(file)!r}: {error}")
         except OSError as error:
             located.add(path, f"cannot read env_file {str(file)!r}: {error.strerror or error}")
         return {}
@@ -108,8 +119,20 @@ class BuildContext:
         return tuple((self.raw_agents.get(name) or {}).get("profiles") or ())
 
     def suggestion(self, name: str) -> str:
-        close = difflib.get_close_matches(name, list(self.raw_agents), n=1)
-        return f"; did you mean '{close[0]}'?" if close else f"; agents: {', '.join(self.raw_agents) or '(none)'}"
+        """A close name, or the few names there are. Each guess compares against every agent:
+        only the first few unknown names get one, so thousands of them stay linear."""
+        self.suggested += 1
+        if self.suggested <= _GUESSES:
+            close = difflib.get_close_matches(name, list(self.raw_agents), n=1)
+            if close:
+                return f"; did you mean '{close[0]}'?"
+        if len(self.raw_agents) <= _LISTED:
+            return f"; agents: {', '.join(self.raw_agents) or '(none)'}"
+        return f"; the project has {len(self.raw_agents):,} agents"
+
+
+_GUESSES = 20  # unknown names that get a did-you-mean
+_LISTED = 20  # agents named in full when a name is unknown
 
 
 def _enabled(agent: Mapping[str, Any], active: Sequence[str]) -> bool:
@@ -310,7 +333,11 @@ class AgentBuilder:
         rules = []
         for index, entry in enumerate(raw):
             watched = self.context.path(entry["path"])
-            if not watched.exists() and not watched.parent.is_dir():
+            problem = path_problem(watched)
+            if problem:
+                self.located.add(path + (index, "path"), problem)
+                continue
+            if not os.path.lexists(watched) and not os.path.isdir(watched.parent):
                 self.located.add(path + (index, "path"), f"no such file or directory: {str(watched)!r}")
                 continue
             action = WatchAction(entry.get("action", WatchAction.RESTART.value))
@@ -350,6 +377,10 @@ class AgentBuilder:
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 self.located.add(path, f"expected host:port, such as 127.0.0.1:8080 (got {value!r})")
         if kind is HealthKind.LOG:
+            too_deep = regex_nesting_problem(value)
+            if too_deep:
+                self.located.add(path, f"the regular expression is {too_deep}")
+                return value
             try:
                 re.compile(value)
             except re.error as error:

@@ -21,11 +21,14 @@ from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
 
-from meshcompose.config.interpolate import InterpolationError, interpolate
+from meshcompose.config.interpolate import ExpansionBudget, InterpolationError, interpolate
+from meshcompose.config.limits import InputError, read_regular_file
 
 _KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(=?)")
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "$": "$$", '"': '"',
             "\\": "\\"}
+# What ends a quoted value: its quote, unless a backslash escapes it (compose-go: \" and \' do not close).
+_CLOSING = {quote: re.compile(r"\\.|" + quote, re.DOTALL) for quote in "'\""}
 
 
 class EnvFileError(ValueError):
@@ -41,19 +44,26 @@ class EnvFileError(ValueError):
 
 
 def read_env_file(path: Path, environ: Mapping[str, str] | None = None,
-                  unset: list[str] | None = None) -> dict[str, str]:
-    """Parse a file. Raises OSError when unreadable, EnvFileError when malformed."""
-    text = path.read_bytes().decode("utf-8", errors="replace")
-    return parse_env(text, environ, unset)
+                  unset: list[str] | None = None, budget: ExpansionBudget | None = None) -> dict[str, str]:
+    """Parse a file. Raises OSError when unreadable, EnvFileError when malformed, and
+    InputError (limits) when it is no regular file, too large, or not within `budget`."""
+    content = read_regular_file(path)
+    if budget is not None:
+        try:
+            budget.spend(len(content))
+        except InterpolationError as error:
+            raise InputError(error.message) from None
+    return parse_env(content.decode("utf-8", errors="replace"), environ, unset, budget)
 
 
 def parse_env(text: str, environ: Mapping[str, str] | None = None,
-              unset: list[str] | None = None) -> dict[str, str]:
+              unset: list[str] | None = None, budget: ExpansionBudget | None = None) -> dict[str, str]:
     """KEY -> value. `environ` is the caller's environment: bare keys and interpolation read it;
     names interpolated but set nowhere are appended to `unset`."""
     values: dict[str, str] = {}
     caller: Mapping[str, str] = environ or {}
     lookup = ChainMap(dict(caller), values)  # the caller's value wins over a line above
+    spent = budget or ExpansionBudget()  # one for the whole file: lines built from the lines above
     lines = text.lstrip("\ufeff").splitlines()
     index = 0
     while index < len(lines):
@@ -72,44 +82,54 @@ def parse_env(text: str, environ: Mapping[str, str] | None = None,
             if key in caller:
                 values[key] = caller[key]
             continue
-        value, consumed = _value(rest, lines, index, lookup, unset)
+        value, consumed = _value(rest, lines, index, lookup, unset, spent)
+        if "\0" in value:
+            raise EnvFileError(index, "a NUL character cannot be in an environment value")
         values[key] = value
         index += consumed
     return values
 
 
 def _value(rest: str, lines: list[str], index: int, lookup: Mapping[str, str],
-           unset: list[str] | None) -> tuple[str, int]:
+           unset: list[str] | None, budget: ExpansionBudget) -> tuple[str, int]:
     """The value after `=`, and how many extra lines a quoted value used."""
     stripped = rest.lstrip()
     if stripped[:1] == "'":
         return _quoted(stripped, lines, index)
     if stripped[:1] == '"':
         raw, extra = _quoted(stripped, lines, index)
-        return _expand(_unescape(raw), lookup, unset, index), extra
+        return _expand(_unescape(raw), lookup, unset, index, budget), extra
     comment = re.search(r"\s#", stripped)
-    return _expand((stripped[: comment.start()] if comment else stripped).rstrip(), lookup, unset, index), 0
+    return _expand((stripped[: comment.start()] if comment else stripped).rstrip(), lookup, unset, index, budget), 0
 
 
-def _expand(text: str, lookup: Mapping[str, str], unset: list[str] | None, index: int) -> str:
+def _expand(text: str, lookup: Mapping[str, str], unset: list[str] | None, index: int,
+            budget: ExpansionBudget) -> str:
     try:
-        return interpolate(text, lookup, unset)
+        return interpolate(text, lookup, unset, budget=budget)
     except InterpolationError as error:
         raise EnvFileError(index, error.message) from None
 
 
 def _quoted(text: str, lines: list[str], index: int) -> tuple[str, int]:
-    """The text between the quotes, escapes still in it (but for the quote's own), and the extra lines used."""
-    quote, body, extra = text[0], text[1:], 0
+    """The text between the quotes, escapes still in it (but for the quote's own), and the extra lines used.
+
+    Each line is searched once for the closing quote: a quote left open reads to the end of the
+    file once, not once per line. A backslash at the end of a line escapes the line break.
+    """
+    quote, parts, extra = text[0], [], 0
+    line, start = text, 1
     while True:
-        end = _closing_quote(body, quote)
+        end = _closing_quote(line, start, quote)
         if end >= 0:
+            parts.append(line[start:end])
             break
+        parts.append(line[start:])
         if index + extra >= len(lines):
             raise EnvFileError(index, f"unterminated {quote} quote")
-        body += "\n" + lines[index + extra]
+        line, start = lines[index + extra], 0
         extra += 1
-    inner, after = body[:end], body[end + 1:].strip()
+    inner, after = "\n".join(parts), line[end + 1:].strip()
     if after and not after.startswith("#"):
         raise EnvFileError(index, f"unexpected text after the closing quote: {after[:40]!r}")
     if quote == "'":
@@ -117,15 +137,10 @@ def _quoted(text: str, lines: list[str], index: int) -> tuple[str, int]:
     return inner, extra
 
 
-def _closing_quote(body: str, quote: str) -> int:
-    pos = 0
-    while pos < len(body):
-        if body[pos] == "\\":  # \" and \' do not close (compose-go)
-            pos += 2
-            continue
-        if body[pos] == quote:
-            return pos
-        pos += 1
+def _closing_quote(line: str, start: int, quote: str) -> int:
+    for match in _CLOSING[quote].finditer(line, start):
+        if match.group() == quote:
+            return match.start()
     return -1
 
 

@@ -27,7 +27,8 @@ from meshcompose import ownership
 from meshcompose.config import envfile
 from meshcompose.config.build import FindCycles, build_project
 from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
-from meshcompose.config.interpolate import InterpolationError, interpolate
+from meshcompose.config.interpolate import ExpansionBudget, InterpolationError, interpolate
+from meshcompose.config.limits import InputError, file_kind_problem, read_regular_file, text_problem
 from meshcompose.config.locate import PROJECT_FILES, absolute_path, find_project_file
 from meshcompose.config.merge import merge_documents
 from meshcompose.config.serialize import project_to_dict
@@ -91,8 +92,9 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
           profiles: tuple[str, ...], env_files: Sequence[PathLike], cwd: Path,
           find_cycles: FindCycles | None = None) -> Project:
     directory = paths[0].parent
-    variables = _variables(directory, env_files, caller, cwd, unset)
-    documents = [read_document(path, variables, unset) for path in paths]
+    budget = ExpansionBudget()  # one for everything interpolated and every env file read
+    variables = _variables(directory, env_files, caller, cwd, unset, budget)
+    documents = [read_document(path, variables, unset, budget) for path in paths]
     problems = [problem for document in documents for problem in document.problems]
     if any(document.data is None for document in documents):
         raise ConfigError(problems)
@@ -100,7 +102,7 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
     try:
         project = build_project(
             merged, files=tuple(paths), directory=directory, project_name=project_name,
-            profiles=profiles, variables=variables, unset=unset, find_cycles=find_cycles,
+            profiles=profiles, variables=variables, unset=unset, find_cycles=find_cycles, budget=budget,
         )
     except ConfigError as error:
         raise ConfigError([*problems, *error.problems]) from None
@@ -112,10 +114,13 @@ def _load(paths: list[Path], caller: dict[str, str], unset: list[str], project_n
 def _project_files(files: Sequence[PathLike], cwd: Path) -> list[Path]:
     """The -f files, else the file found upwards and its override; each must pass the ownership rule."""
     if files:
+        unusable = [Problem(_shown_path(f), 0, 0, "", problem) for f in files if (problem := text_problem(str(f)))]
+        if unusable:
+            raise ConfigError(unusable, hint="check the -f paths")
         paths = [absolute_path(cwd, f) for f in files]
-        missing = [Problem(str(p), 0, 0, "", "no such file") for p in paths if not p.is_file()]
-        if missing:
-            raise ConfigError(missing, hint="check the -f paths")
+        unusable = [Problem(str(p), 0, 0, "", problem) for p in paths if (problem := file_kind_problem(p))]
+        if unusable:
+            raise ConfigError(unusable, hint="check the -f paths")
         for path in paths:
             ownership.check_trusted(path, "the project file")
         return paths
@@ -126,10 +131,18 @@ def _project_files(files: Sequence[PathLike], cwd: Path) -> list[Path]:
     return [main, *overrides[:1]]
 
 
+def _shown_path(path: PathLike) -> str:
+    """A path as an error names it: its NUL characters visible."""
+    return str(path).replace("\0", "\\0")
+
+
 def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str, str], cwd: Path,
-               unset: list[str]) -> dict[str, str]:
+               unset: list[str], budget: ExpansionBudget) -> dict[str, str]:
     """Interpolation values: the caller's environment wins over .env / --env-file."""
     if env_files:
+        unusable = [Problem(_shown_path(f), 0, 0, "", problem) for f in env_files if (problem := text_problem(str(f)))]
+        if unusable:
+            raise ConfigError(unusable, hint="check the --env-file paths")
         sources = [absolute_path(cwd, f) for f in env_files]
         required = True
     else:
@@ -137,13 +150,17 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
     values: dict[str, str] = {}
     problems: list[Problem] = []
     for source in sources:
-        if not source.is_file() and not required:
-            continue
+        if budget.exhausted:
+            break
+        if not required and file_kind_problem(source) in ("no such file", "not a regular file"):
+            continue  # a project's own .env is optional: a virtualenv named .env is no env file
         ownership.check_trusted(source, "the env file")
         try:
-            values.update(envfile.read_env_file(source, caller, unset))
+            values.update(envfile.read_env_file(source, caller, unset, budget))
         except envfile.EnvFileError as error:
             problems.append(Problem(str(source), error.line, 1, "", error.message))
+        except InputError as error:
+            problems.append(Problem(str(source), 0, 0, "", f"cannot read the env file: {error}"))
         except OSError as error:
             problems.append(Problem(str(source), 0, 0, "", f"cannot read the env file: {error.strerror or error}"))
     if problems:
@@ -152,7 +169,8 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
     return values
 
 
-def read_document(path: Path, variables: Mapping[str, str], unset: list[str]) -> Loaded:
+def read_document(path: Path, variables: Mapping[str, str], unset: list[str],
+                  budget: ExpansionBudget | None = None) -> Loaded:
     """One file as a normalized mesh-compose document (data, marks, problems).
 
     Problems found while reading the YAML (a duplicate key, `.inf`, a bad
@@ -169,7 +187,7 @@ def read_document(path: Path, variables: Mapping[str, str], unset: list[str]) ->
         if loaded.data is None:
             return loaded
     bad: list[Path_] = list(loaded.replaced)
-    loaded.data = _interpolate_tree(loaded.data, (), variables, unset, loaded, bad)
+    loaded.data = _interpolate_tree(loaded.data, (), variables, unset, loaded, bad, budget or ExpansionBudget())
     found = [(p, problem) for p, problem in schema_problems(loaded.data, loaded.marks)
              if not any(p[: len(r)] == r for r in loaded.replaced)]
     loaded.problems.extend(problem for _, problem in found)
@@ -202,9 +220,11 @@ def _from_seed(loaded: Loaded, path: Path) -> Loaded:
 def _read_yaml(path: Path) -> Loaded:
     file = str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular_file(path).decode("utf-8")
     except UnicodeDecodeError as error:
         return Loaded(None, problems=[Problem(file, 0, 0, "", f"not UTF-8 text (byte {error.start})")])
+    except InputError as error:
+        return Loaded(None, problems=[Problem(file, 0, 0, "", f"cannot read: {error}")])
     except OSError as error:
         return Loaded(None, problems=[Problem(file, 0, 0, "", f"cannot read: {error.strerror or error}")])
     loaded = load_text(text, file)
@@ -220,13 +240,19 @@ def _read_yaml(path: Path) -> Loaded:
 
 def _interpolate_tree(
     value: Any, path: Path_, variables: Mapping[str, str], unset: list[str], loaded: Loaded, bad: list[Path_],
+    budget: ExpansionBudget,
 ) -> Any:
+    """Every string interpolated, and checked for what no path, argument or environment value
+    can hold (a NUL character): here, where the document's values enter, once."""
     if isinstance(value, str):
         if "$" not in value:  # most values: nothing to substitute
+            return _checked(value, path, loaded, bad)
+        if budget.exhausted:  # said once, at the value that ran out
+            bad.append(path)
             return value
         used: list[str] = []
         try:
-            result = interpolate(value, variables, unset, used)
+            result = interpolate(value, variables, unset, used, budget)
         except InterpolationError as error:
             loaded.problems.append(locate(loaded.marks, path, error.message))
             bad.append(path)
@@ -234,9 +260,24 @@ def _interpolate_tree(
         if used:  # remembered where the value is, so merges and renames carry it along
             mark = _nearest_mark(loaded, path)
             loaded.marks[path] = mark._replace(variables=tuple(used))
-        return result
+        return _checked(result, path, loaded, bad)
     if isinstance(value, dict):
-        return {k: _interpolate_tree(v, path + (k,), variables, unset, loaded, bad) for k, v in value.items()}
+        result_map = {}
+        for k, v in value.items():
+            key_problem = text_problem(k)
+            if key_problem:
+                loaded.problems.append(locate(loaded.marks, path + (k,), key_problem))
+                bad.append(path + (k,))
+            result_map[k] = _interpolate_tree(v, path + (k,), variables, unset, loaded, bad, budget)
+        return result_map
     if isinstance(value, list):
-        return [_interpolate_tree(v, path + (i,), variables, unset, loaded, bad) for i, v in enumerate(value)]
+        return [_interpolate_tree(v, path + (i,), variables, unset, loaded, bad, budget) for i, v in enumerate(value)]
+    return value
+
+
+def _checked(value: str, path: Path_, loaded: Loaded, bad: list[Path_]) -> str:
+    problem = text_problem(value)
+    if problem:
+        loaded.problems.append(locate(loaded.marks, path, problem))
+        bad.append(path)
     return value

@@ -38,9 +38,9 @@ def project_dir(files: Sequence[str], cwd: Path | None = None) -> Path:
         given = [Path(os.path.expanduser(file)) for file in files]  # resolve() below follows symlinks before `..`
         given = [path if path.is_absolute() or cwd is None else cwd / path for path in given]
         for path in given:
-            if not path.is_dir():
+            if not _is_dir(path):
                 check_given_file(Path(os.path.abspath(path)))
-        return (given[0] if given[0].is_dir() else given[0].parent).resolve()
+        return (given[0] if _is_dir(given[0]) else given[0].parent).resolve()
     return find_project_file((cwd or Path.cwd()).resolve()).parent
 
 
@@ -91,3 +91,13 @@ def _stopped(start: Path, directory: Path, owner: str) -> ProjectNotFoundError:
     error.hint = (f"the search stopped at {directory}, which belongs to {owner}; to look there too, "
                   f"allow it: {ownership.SAFE_DIRECTORIES_VARIABLE}={directory}, or pass -f FILE")
     return error
+
+
+def _is_dir(path: Path) -> bool:
+    """is_dir() answers False only for "no such file"; a directory the user may not search raises."""
+    try:
+        return path.is_dir()
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise ConfigError(f"cannot look at {path}: {reason}",
+                          hint="run as a user who may read that directory") from None

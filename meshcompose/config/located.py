@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from meshcompose import units
+from meshcompose.config.limits import path_problem
 from meshcompose.config.locate import absolute_path
 from meshcompose.config.validate import locate
 from meshcompose.config.yamlload import Loaded, Path_, dotted
@@ -158,7 +159,13 @@ def _whole_number(raw: Any) -> int:
 
 
 def _unusable(target: Path, kind: str) -> str:
-    """Why `target` cannot serve as a `kind` ("file", "directory" or any), or ""."""
+    """Why `target` cannot serve as a `kind` ("file", "directory" or any), or "".
+
+    A directory must let this user in, and a file be readable: `config -q` says so, not `up`.
+    """
+    problem = path_problem(target)
+    if problem:
+        return problem
     try:
         info = os.stat(target)
     except FileNotFoundError:
@@ -169,4 +176,8 @@ def _unusable(target: Path, kind: str) -> str:
         return "is not a file"
     if kind == "directory" and not stat.S_ISDIR(info.st_mode):
         return "is not a directory"
+    if kind == "directory" and not os.access(target, os.X_OK):
+        return "cannot be entered (permission denied)"
+    if kind == "file" and not os.access(target, os.R_OK):
+        return "cannot be read (permission denied)"
     return ""

@@ -21,15 +21,17 @@ from typing import Any, Callable, NamedTuple
 
 import yaml
 
+from meshcompose.config.limits import MAX_DEPTH, MAX_NODES, TOO_DEEP
 from meshcompose.config.yamlerrors import character_problem, syntax_problem
 from meshcompose.errors import Problem
 
 Path_ = tuple[Any, ...]  # key path inside the document: ("agents", "api", "args", 0)
-MAX_NODES = 200_000
-# Deeper than any real project file, and far from Python's recursion limit:
-# PyYAML's composer, this builder and jsonschema all recurse once per level.
-MAX_DEPTH = 100
-TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+TOO_MANY = f"the document has more than {MAX_NODES:,} values"
+# Past this many bits an integer has more digits than Python prints (4,300) and cannot be used.
+MAX_INTEGER_BITS = 4096
+# Every node but the first comes after one of these: an upper bound on the nodes a text makes,
+# counted in C before libyaml composes them all (an 8 MB one-line list would take 1 GB).
+_NODE_STARTS = ("\n", ",", ":", "-", "?", "[", "{", "*")
 
 
 class Mark(NamedTuple):
@@ -67,14 +69,16 @@ class _Limited(yaml.composer.Composer):
     """PyYAML's composer (it recurses once per level), stopped before it recurses too deep."""
 
     depth = 0
+    nodes = 0
     peek_event: Callable[[], yaml.Event]  # the parser's, which comes later in the loader's bases
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         self.depth += 1
+        self.nodes += 1
         try:
-            if self.depth > MAX_DEPTH:
+            if self.depth > MAX_DEPTH or self.nodes > MAX_NODES:
                 mark: Any = self.peek_event().start_mark  # PyYAML's Mark, or libyaml's
-                raise yaml.composer.ComposerError(None, None, TOO_DEEP, mark)
+                raise yaml.composer.ComposerError(None, None, TOO_DEEP if self.depth > MAX_DEPTH else TOO_MANY, mark)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -157,6 +161,9 @@ def load_text(text: str, file: str) -> Loaded:
     wrong_character = character_problem(text, file)
     if wrong_character is not None:
         return Loaded(None, problems=[wrong_character])
+    too_many = _too_many_nodes(text)
+    if too_many is not None:
+        return Loaded(None, problems=[Problem(file, too_many.line + 1, too_many.column + 1, "", TOO_MANY)])
     loader = LOADERS[PARSER](text)
     try:
         root = loader.get_single_node()
@@ -177,6 +184,30 @@ def load_text(text: str, file: str) -> Loaded:
                                        f"document expands to more than {MAX_NODES} values (alias bomb?)"))
         loaded.data = None
     return loaded
+
+
+def _too_many_nodes(text: str) -> Any:
+    """Where a text makes its node past MAX_NODES (before any is composed), or None.
+
+    Most texts cannot have that many (see _NODE_STARTS); the others are counted by libyaml's
+    parser, event by event, without keeping any. The Python composer counts as it goes."""
+    if PARSER != "libyaml-composer" or sum(text.count(start) for start in _NODE_STARTS) < MAX_NODES:
+        return None
+    parser = CParser(text)
+    nodes = 0
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                return None
+            if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent, yaml.AliasEvent)):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    return event.start_mark
+    except yaml.YAMLError:
+        return None  # the composer reports it, as it words and places it
+    finally:
+        parser.dispose()
 
 
 def _too_deep(root: yaml.Node | None) -> bool:
@@ -249,10 +280,18 @@ class _Builder:
             value = self.loader.construct_object(node, deep=True)
         except Exception:  # an explicit tag's constructor (!!int, !!bool...) may raise anything on bad text
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            self.replaced(node, path, f"invalid value {node.value!r} for the tag {tag}")
+            if tag == "!!int" and re.fullmatch(r"[-+]?[0-9_]+", str(node.value)):
+                message = f"the integer {_abridged(node.value)} is too large"  # too many digits for Python's int()
+            else:
+                message = f"invalid value {_abridged(node.value)} for the tag {tag}"
+            self.replaced(node, path, message)
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            self.replaced(node, path, f"{node.value!r} is not a finite number")
+            self.replaced(node, path, f"{_abridged(node.value)} is not a finite number")
+            return None
+        if isinstance(value, int) and value.bit_length() > MAX_INTEGER_BITS:
+            self.replaced(node, path, f"the integer {_abridged(node.value)} is too large "
+                                      f"(more than {MAX_INTEGER_BITS} bits)")
             return None
         # Explicitly tagged oddities (!!binary, ...) stay the text that was written.
         return value if isinstance(value, _PLAIN_TYPES) else str(node.value)
@@ -310,6 +349,11 @@ class _Builder:
                 line = first.start_mark.line + 1
                 self.problem(key_node, path + (key_node.value,),
                              f"duplicate key '{key_node.value}' (first defined on line {line})")
+
+
+def _abridged(text: Any) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 40 else f"{shown[:20]}...{shown[-8:]} ({len(str(text)):,} characters)"
 
 
 def dotted(path: Path_) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
-from config_strategies import ENVIRON, HOSTILE_TEXTS, prepare
+from config_strategies import CASE_GENERATORS, ENVIRON, HOSTILE_TEXTS, prepare, write_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -212,3 +215,37 @@ def test_an_agent_file_under_the_home_of_no_such_user_is_an_error_not_a_tracebac
     done = cli(tmp_path, "-f", "~no-such-user-mesh-compose/agent.py", *command)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and "no such file" in done.stderr, done.stderr
+
+
+BUDGET_SECONDS, BUDGET_BYTES = 20, 500 * 1024 * 1024
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("kind", sorted(CASE_GENERATORS))
+def test_hostile_projects_through_the_real_cli_within_the_budget(tmp_path: Path, kind: str) -> None:
+    """Each class a fresh fuzzer found, through `config -q`: exit 0 or 3, no traceback, within
+    20 s and 500 MB of peak RSS (measured by wait4) per document."""
+    rng = random.Random(f"{kind}-cli")
+    for _ in range(4):
+        case = CASE_GENERATORS[kind](rng)
+        path = write_case(tmp_path, case)
+        environ = {**os.environ, **ENVIRON, "MESH_COMPOSE_CACHE_DIR": str(tmp_path / "cache")}
+        environ.update({key: value for key, value in case.environ.items()
+                        if "\0" not in value and value.encode("utf-8", "ignore").decode() == value})
+        with open(tmp_path / "output.log", "wb") as output:
+            run = subprocess.Popen([sys.executable, "-m", "meshcompose", "-f", str(path), "config", "-q"],
+                                   cwd=tmp_path, env=environ, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+        started = time.monotonic()
+        while True:
+            pid, status, usage = os.wait4(run.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - started > BUDGET_SECONDS:
+                run.send_signal(signal.SIGKILL)
+                run.wait()
+                pytest.fail(f"over {BUDGET_SECONDS} s: {case.document[:300]!r}")
+            time.sleep(0.02)
+        run.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: Popen must not wait again
+        text = (tmp_path / "output.log").read_text("utf-8", "replace")
+        assert run.returncode in (0, 3) and "Traceback" not in text, (case.document[:300], text[-2000:])
+        assert usage.ru_maxrss * 1024 < BUDGET_BYTES, (usage.ru_maxrss, case.document[:300])

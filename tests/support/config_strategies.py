@@ -25,6 +25,7 @@ the env files), so that a document that is otherwise valid gets a model.
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,191 @@ def mutate(document: Any, rng: random.Random, keys: list[str]) -> Any:
 
 HOSTILE_TEXTS = st.one_of(raw_texts, flow_documents(), control_char_texts(), deep_texts(), overflow_texts(),
                           interpolation_texts())
+
+
+# -- the classes a fresh fuzzer found: each with the files a document names ------------------------
+#
+# A `Case` is a project: the text of mesh-compose.yaml, other files by name (a .env, env files),
+# and variables of the caller's environment. Each generator takes a Random, so the same ones serve
+# hypothesis (st.randoms), the real-CLI tests and scripts/fuzz_config.py.
+
+FIELDS_OF_EVERY_KIND = [  # (key, how a string value sits in it), one per kind of field an agent has
+    ("script", "{}"), ("module", "{}"), ("command", "[{}]"), ("args", "[a, {}]"), ("working_dir", "{}"),
+    ("interpreter", "{}"), ("environment", "{{K: {}}}"), ("env_file", "[{}]"), ("healthcheck", "{{cmd: [{}]}}"),
+    ("healthcheck", "{{log: {}}}"), ("healthcheck", "{{http: {}}}"), ("healthcheck", "{{tcp: {}}}"),
+    ("develop", "{{watch: [{{path: {}}}]}}"), ("develop", "{{watch: [{{path: a.py, ignore: [{}]}}]}}"),
+    ("metadata", "{{description: {}}}"), ("profiles", "[{}]"), ("x-note", "{}"), ("stop_signal", "{}"),
+    ("depends_on", "[{}]"), ("python", "{{packages: [{}]}}"),
+]
+CONTROL_CHARACTERS = ["\0", "\x01", "\x1b", "\x7f", "\x85", "\u2028", "\r", "\n", "\t", "\ud800", "\ufffe"]
+SPECIAL_FILES = ["/dev/zero", "/dev/urandom", "/dev/null", "/dev/tty", "/proc/self/mem", "/proc/self/fd/0", ".",
+                 "fifo", "/", "/etc/shadow", "x" * 300, ("x" * 200 + "/") * 25, "~nosuchuser/a", "a.py/x"]
+
+
+class Case(tuple):  # (document, files, environ): a tuple, so hypothesis can show it
+    __slots__ = ()
+
+    def __new__(cls, document: str, files: dict[str, bytes] | None = None,
+                environ: dict[str, str] | None = None) -> Case:
+        return super().__new__(cls, (document, files or {}, environ or {}))
+
+    @property
+    def document(self) -> str:
+        return str(self[0])
+
+    @property
+    def files(self) -> dict[str, bytes]:
+        return dict(self[1])
+
+    @property
+    def environ(self) -> dict[str, str]:
+        return dict(self[2])
+
+
+def write_case(directory: Path, case: Case) -> Path:
+    """The case's files in `directory` (prepared as `prepare` does, plus a FIFO), and its document's path."""
+    prepare(directory)
+    fifo = directory / "fifo"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    for name in (".env", "gen.env"):
+        (directory / name).unlink(missing_ok=True)
+    for name, content in case.files.items():
+        (directory / name).write_bytes(content)
+    path = directory / "mesh-compose.yaml"
+    path.write_text(case.document, encoding="utf-8", errors="surrogatepass")
+    return path
+
+
+def _agent(field: str, form: str, value: str) -> str:
+    run = "" if field in ("script", "module", "command") else "script: a.py, "
+    return f"agents: {{a: {{{run}{field}: {form.format(value)}}}}}\n"
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar holding `text`: what is not printable ASCII written as an escape."""
+    def escaped(char: str) -> str:
+        if char in '"\\':
+            return "\\" + char
+        if " " <= char <= "~":
+            return char
+        return f"\\x{ord(char):02x}" if ord(char) < 256 else f"\\u{ord(char):04x}"
+
+    return '"' + "".join(escaped(char) for char in text) + '"'
+
+
+def _nested_interpolation(rng: random.Random) -> Case:
+    """`${V:-${V:-…}}` at every depth around the bound, in a field, the .env or an env_file."""
+    depth = rng.choice([99, 100, 101, 240, 250, 1000, 40_000]) if rng.random() < 0.5 else rng.randint(1, 3000)
+    operator = rng.choice([":-", "-", ":+", "+", ":?", "?"])
+    inner = rng.choice(["x", "$V", "${V}", "$$", "${", "}", ""])
+    template = f"${{V{operator}" * depth + inner + "}" * rng.choice([depth, depth - 1, depth + 1])
+    environ = {"V": "set"} if rng.random() < 0.3 else {}
+    where = rng.choice(["field", ".env", "env_file"])
+    if where == "field":
+        field, form = rng.choice(FIELDS_OF_EVERY_KIND)
+        return Case(_agent(field, form, json.dumps(template)), environ=environ)
+    env = f"A=1\nB={template}\n".encode()
+    if where == ".env":
+        return Case(_agent("args", "[{}]", "$B"), {".env": env}, environ)
+    return Case(_agent("env_file", "[{}]", "gen.env"), {"gen.env": env}, environ)
+
+
+def _control_characters(rng: random.Random) -> Case:
+    """Control characters (NUL first of all) in every kind of field, written as YAML escapes."""
+    field, form = rng.choice(FIELDS_OF_EVERY_KIND)
+    base = rng.choice(["a.py", "sub", "x", "127.0.0.1:80", "http://127.0.0.1:1/", "ok.env", "SIGTERM", "b"])
+    at = rng.randint(0, len(base))
+    value = base[:at] + "".join(rng.choice(CONTROL_CHARACTERS) for _ in range(rng.randint(1, 3))) + base[at:]
+    if rng.random() < 0.3:  # through interpolation instead, from the caller's environment
+        return Case(_agent(field, form, '"$V"'), environ={"V": value})
+    if rng.random() < 0.2:  # in a key
+        return Case(f"agents: {{a: {{script: a.py, environment: {{{_quoted(value)}: v}}}}}}\n")
+    return Case(_agent(field, form, _quoted(value)))
+
+
+def _huge_number(rng: random.Random) -> Case:
+    """Integers past what Python prints (4,300 digits), in hex, binary and decimal, anywhere."""
+    digits = rng.choice([4000, 4300, 4301, 5000, 20_000])
+    number = rng.choice(["0x" + "f" * (digits * 5 // 6), "0b" + "1" * (digits * 10 // 3), "9" * digits,
+                         "-" + "9" * digits, "0x" + "f" * 3600, "!!int " + "9" * digits, "!!float " + "9" * digits])
+    places = ["x-a: NUMBER\nagents: {a: {script: a.py}}\n", "agents: {a: {script: a.py, max_restarts: NUMBER}}\n",
+              "agents: {a: {script: a.py, healthcheck: {log: x, retries: NUMBER}}}\n",
+              "agents: {a: {script: a.py, x-n: [NUMBER]}}\n", "registry: {port: NUMBER}\nagents: {a: {script: a.py}}\n",
+              "agents: {a: {script: a.py, stop_grace_period: NUMBER}}\n", "agents: {a: {script: a.py, args: [NUMBER]}}\n"]
+    return Case(rng.choice(places).replace("NUMBER", number))
+
+
+def _special_file(rng: random.Random) -> Case:
+    """Special files, long paths and NUL paths where a file or directory is named."""
+    target = rng.choice(SPECIAL_FILES)
+    field, form = rng.choice([("env_file", "[{}]"), ("script", "{}"), ("working_dir", "{}"), ("interpreter", "{}"),
+                              ("develop", "{{watch: [{{path: {}}}]}}")])
+    if field == "interpreter" and not target.startswith(("/", ".", "~")):
+        target = "./" + target
+    return Case(_agent(field, form, json.dumps(target)))
+
+
+def _pathological_env(rng: random.Random) -> Case:
+    """`.env` and env files: unterminated quotes, huge lines, values doubling line after line,
+    a variable repeated thousands of times, NUL bytes, every escape."""
+    kind = rng.choice(["unterminated", "long", "doubling", "repeated", "nul", "escapes", "many"])
+    if kind == "unterminated":
+        quote = rng.choice(["'", '"'])
+        text = f"A={quote}start\n" + "B=value\n" * rng.randint(1, 20_000)
+    elif kind == "long":
+        text = "A=" + rng.choice(["x", "$", "{", "\\", "'", '"', " #"]) * rng.randint(1, 2_000_000) + "\n"
+    elif kind == "doubling":
+        text = "V0=" + "x" * 64 + "\n" + "".join(f"V{i}=$V{i - 1}$V{i - 1}\n" for i in range(1, rng.randint(2, 40)))
+    elif kind == "repeated":
+        text = "A=" + "y" * 1000 + "\nB=" + "$A" * rng.randint(1, 500_000) + "\n"
+    elif kind == "nul":
+        text = "A=1\nB=x\0y\nC='\0'\n"
+    elif kind == "escapes":
+        text = 'A="' + "".join(rng.choice(["\\n", "\\t", "\\$", "\\\\", '\\"', "\\x", "$$", "${A}"])
+                               for _ in range(rng.randint(1, 1000))) + '"\n'
+    else:
+        text = "".join(f"K{i}=v{i}\n" for i in range(rng.randint(1, 100_000)))
+    name = rng.choice([".env", "gen.env"])
+    document = _agent("env_file", "[{}]", "gen.env") if name == "gen.env" else _agent("args", "[{}]", "$B")
+    return Case(document, {name: text.encode("utf-8", "surrogatepass")})
+
+
+def _huge_document(rng: random.Random) -> Case:
+    """Documents large in one direction: a one-line flow list, many agents with unknown
+    dependencies, a long string, a regular expression nested deep."""
+    kind = rng.choice(["flow", "agents", "string", "regex", "keys"])
+    if kind == "flow":
+        return Case("x-big: [" + "1," * rng.choice([10_000, 199_999, 200_001, 1_000_000, 4_000_000]) + "1]\n"
+                    + _agent("args", "[a]", ""))
+    if kind == "agents":
+        count = rng.choice([100, 1000, 5000])
+        return Case("agents:\n" + "".join(f"  a{i}: {{script: a.py, depends_on: [m{i}]}}\n" for i in range(count)))
+    if kind == "string":
+        return Case(_agent("args", "[{}]", json.dumps("x" * rng.randint(1, 8_000_000))))
+    if kind == "regex":
+        depth = rng.choice([50, 100, 101, 500, 5000])
+        regex = rng.choice(["(" * depth + "x" + ")" * depth, "(?:" * depth + "x" + ")" * depth,
+                            "[(]" * depth, "(" * depth, "\\(" * depth])
+        return Case(_agent("healthcheck", "{{log: {}}}", json.dumps(regex)))
+    return Case("x-k: {" + ", ".join(f"k{i}: {i}" for i in range(rng.choice([1000, 100_000, 250_000]))) + "}\n"
+                + _agent("args", "[a]", ""))
+
+
+CASE_GENERATORS = {
+    "nested-interpolation": _nested_interpolation, "control-characters": _control_characters,
+    "huge-numbers": _huge_number, "special-files": _special_file, "pathological-env": _pathological_env,
+    "huge-documents": _huge_document,
+}
+
+
+def any_case(rng: random.Random) -> Case:
+    """A case of any class: the new ones, or a document of the older strategies."""
+    older = [_flow_document, _with_odd_characters, _deep_text, _overflow_text, _interpolation_text]
+    generators = [*CASE_GENERATORS.values(), *older]
+    made = rng.choice(generators)(rng)
+    return made if isinstance(made, Case) else Case(made)
+
+
+def hostile_cases() -> st.SearchStrategy[Case]:
+    return st.randoms(use_true_random=True).map(any_case)

@@ -7,12 +7,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from meshcompose.cli.values import duration_argument
+
 if TYPE_CHECKING:
     from meshcompose.app.down import DownResult
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
+    parser.add_argument("-t", "--timeout", type=duration_argument, metavar="SECONDS",
                         help="stop grace period for every agent, instead of each one's stop_grace_period")
     parser.add_argument("--registry", action="store_true",
                         help="also stop the managed MCP Mesh registry when other projects' agents use it")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from meshcompose.cli.values import signal_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument("-s", "--signal", default="SIGKILL", metavar="SIGNAL",
+    parser.add_argument("-s", "--signal", default="SIGKILL", type=signal_argument, metavar="SIGNAL",
                         help="signal to send: a name (SIGTERM, HUP) or a number (default SIGKILL)")
     parser.add_argument("names", nargs="*", metavar="AGENT", help="agents (default: every running agent)")
 

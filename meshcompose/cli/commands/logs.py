@@ -47,11 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def _time_point(value: str) -> str:
     from meshcompose.app.logs import parse_time_point
+    from meshcompose.units import abridged
 
     try:
         return parse_time_point(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    except (OverflowError, OSError):  # a time the platform cannot represent
+        raise argparse.ArgumentTypeError(f"not a time: {abridged(value)} (out of range)") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 
+from meshcompose.cli.values import duration_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("names", nargs="*", metavar="AGENT", help="agents to restart (default: all)")
-    parser.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
+    parser.add_argument("-t", "--timeout", type=duration_argument, metavar="SECONDS",
                         help="stop grace period, instead of each agent's stop_grace_period")
-    parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--wait-timeout", type=duration_argument, default=60.0, metavar="SECONDS",
                         help="how long to wait for the agents to be up (default 60)")
 
 

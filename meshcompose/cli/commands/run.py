@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from meshcompose.cli.options import add_install_options, add_registry_options
+from meshcompose.cli.values import duration_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("-w", "--workdir", metavar="DIR", help="working directory (relative: to the agent's)")
     parser.add_argument("--no-deps", action="store_true", help="do not start the agent's dependencies")
     parser.add_argument("--rm", action="store_true", help="accepted for compose; always the case")
-    parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--wait-timeout", type=duration_argument, default=60.0, metavar="SECONDS",
                         help="how long to wait for the dependencies to be up (default 60)")
     add_registry_options(parser)
     add_install_options(parser)

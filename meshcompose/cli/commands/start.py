@@ -8,11 +8,12 @@ import argparse
 import sys
 
 from meshcompose.cli.options import add_install_options, add_registry_options
+from meshcompose.cli.values import duration_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("names", nargs="*", metavar="AGENT", help="agents to start (default: all)")
-    parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--wait-timeout", type=duration_argument, default=60.0, metavar="SECONDS",
                         help="how long to wait for the agents to be up (default 60)")
     add_registry_options(parser)
     add_install_options(parser)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from meshcompose.cli.values import duration_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("names", nargs="*", metavar="AGENT", help="agents to stop (default: all)")
-    parser.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
+    parser.add_argument("-t", "--timeout", type=duration_argument, metavar="SECONDS",
                         help="stop grace period, instead of each agent's stop_grace_period")
 
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from meshcompose.cli.values import duration_argument
+
 if TYPE_CHECKING:
     from meshcompose.app.up import UpResult
     from meshcompose.app.waiting import WaitOutcome
@@ -22,14 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--wait", action="store_true",
                         help="as compose's: wait for the agents to be running (healthy where they have a "
                              "healthcheck); implies -d, which always waits")
-    parser.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--wait-timeout", type=duration_argument, default=None, metavar="SECONDS",
                         help="with -d: how long to wait for the agents to be up (default: 20 s per start "
                              "wave of the plan, at least 60); the project keeps running if they are not")
     parser.add_argument("--no-deps", action="store_true", help="do not start the named agents' dependencies")
     parser.add_argument("--abort-on-exit", action="store_true", help="stop the project when any agent exits")
     parser.add_argument("--exit-code-from", metavar="AGENT",
                         help="return this agent's exit code (implies --abort-on-exit)")
-    parser.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
+    parser.add_argument("-t", "--timeout", type=duration_argument, metavar="SECONDS",
                         help="stop grace period for every agent, instead of each one's stop_grace_period")
     parser.add_argument("--watch", action="store_true",
                         help="restart an agent when its files change (develop.watch, else its *.py files)")

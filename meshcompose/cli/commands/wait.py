@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from meshcompose.cli.values import duration_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("names", nargs="+", metavar="AGENT", help="agents to wait for")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+    parser.add_argument("--timeout", type=duration_argument, metavar="SECONDS",
                         help="give up after this long (exit 1); default: wait as long as it takes")
 
 

@@ -8,13 +8,14 @@ import argparse
 
 from meshcompose.cli.commands import up as up_command
 from meshcompose.cli.options import add_install_options, add_registry_options
+from meshcompose.cli.values import duration_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("names", nargs="*", metavar="AGENT",
                         help="agents to start and watch (with their dependencies); default: all")
     parser.add_argument("--no-deps", action="store_true", help="do not start the named agents' dependencies")
-    parser.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
+    parser.add_argument("-t", "--timeout", type=duration_argument, metavar="SECONDS",
                         help="stop grace period for every agent, instead of each one's stop_grace_period")
     parser.add_argument("--no-log-prefix", action="store_true", help="print agent output without the `NAME |` prefix")
     parser.add_argument("--timestamps", action="store_true", help="show a timestamp on every line")

@@ -7,7 +7,12 @@ large for a float, interpolation soup. Two more build documents from the
 format's own vocabulary (so they get deep into validation) and mutate the
 valid full fixture (so they get into model building and planning).
 
-About 5,300 examples, derandomized so CI runs the same ones every time.
+The classes a fresh fuzzer found (nesting in every place, control characters
+in every kind of field, huge numbers, special files and long paths,
+pathological .env files, huge documents) have generators of whole projects
+(`CASE_GENERATORS`): each document must be settled within the budget.
+
+About 5,500 examples, derandomized so CI runs the same ones every time.
 A valid result must also plan, and serialize to JSON without Infinity/NaN.
 """
 
@@ -19,6 +24,7 @@ import os
 import random
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +32,10 @@ from typing import Any
 import pytest
 import yaml
 from config_strategies import (
+    CASE_GENERATORS,
     ENVIRON,
     HOSTILE_TEXTS,
+    Case,
     control_char_texts,
     deep_texts,
     flow_documents,
@@ -38,6 +46,7 @@ from config_strategies import (
     random_value,
     raw_bytes,
     raw_texts,
+    write_case,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -240,3 +249,29 @@ def test_the_full_fixture_itself_loads_in_the_fuzz_directory(workdir: Path) -> N
 
 
 FULL = yaml.safe_load((FIXTURES / "full.yaml").read_text())
+
+
+# -- whole projects of the classes a fresh fuzzer found ----------------------------------------------
+
+BUDGET_SECONDS = 20  # per document; its memory is measured through the real CLI (test_cli_config)
+
+
+@pytest.mark.parametrize("kind", sorted(CASE_GENERATORS))
+def test_hostile_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    monkeypatch.setenv("MESH_COMPOSE_CACHE_DIR", str(tmp_path / "cache"))
+    rng = random.Random(f"{kind}-in-process")
+    for _ in range(20):
+        case = CASE_GENERATORS[kind](rng)
+        path = write_case(tmp_path, case)
+        started = time.monotonic()
+        try:
+            project = loader.load_project([path], environ={**ENVIRON, **case.environ})
+            planner.check(project)
+            json.dumps(loader.project_to_dict(project), allow_nan=False)
+        except ConfigError as error:
+            assert error.problems and all(p.message for p in error.problems), case
+        assert time.monotonic() - started < BUDGET_SECONDS, _shown(case)
+
+
+def _shown(case: Case) -> str:
+    return repr(case.document[:300]) + f" and {sorted(case.files)}"
