@@ -20,7 +20,7 @@ from meshcompose import ownership, units
 from meshcompose.config import envfile
 from meshcompose.config.forms import name_from
 from meshcompose.config.interpolate import ExpansionBudget
-from meshcompose.config.limits import InputError, path_problem, regex_nesting_problem
+from meshcompose.config.limits import InputError, file_kind_problem, path_problem, regex_nesting_problem
 from meshcompose.config.locate import absolute_path
 from meshcompose.config.located import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
@@ -103,6 +103,10 @@ class BuildContext:
     def read_env_file(self, located: Located, path: Path_, text: str) -> dict[str, str]:
         file = self.path(text)
         if self.budget.exhausted:  # said once, at the file that ran out
+            return {}
+        problem = file_kind_problem(file)  # looked at before its owner is: a device or a FIFO is never opened
+        if problem:
+            located.add(path, f"cannot read env_file {str(file)!r}: {problem}")
             return {}
         ownership.check_trusted(file, "the env_file")
         try:

@@ -152,8 +152,12 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
     for source in sources:
         if budget.exhausted:
             break
-        if not required and file_kind_problem(source) in ("no such file", "not a regular file"):
+        kind = file_kind_problem(source)
+        if not required and kind in ("no such file", "not a regular file"):
             continue  # a project's own .env is optional: a virtualenv named .env is no env file
+        if kind:
+            problems.append(Problem(str(source), 0, 0, "", f"cannot read the env file: {kind}"))
+            continue
         ownership.check_trusted(source, "the env file")
         try:
             values.update(envfile.read_env_file(source, caller, unset, budget))

@@ -85,7 +85,7 @@ def test_yaml_level_problems_are_reported_with_every_schema_problem(tmp_path: Pa
 
 def test_unknown_top_level_key_names_allowed(tmp_path: Path) -> None:
     found = problems(tmp_path, "agent:\n  script: a.py\nagents: {a: {script: a.py}}\n")
-    assert found == ["1:1: agent: unknown key 'agent'; did you mean 'agents'? allowed: name, python, registry, agents, x-*"]
+    assert found == ["1:1: agent: unknown key 'agent'; did you mean 'agents'? allowed: name, python, registry, tracing, agents, x-*"]
 
 
 def test_required_variable_error_names_file_key_and_message(tmp_path: Path) -> None:
