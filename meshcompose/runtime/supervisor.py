@@ -76,6 +76,7 @@ class Supervisor:
                 self.start(names)
                 if self.options.linger:
                     agents.start_soon(self._stopped_all.wait)
+            self._agents_tg = None  # every agent has ended: a late stop request has nothing to do
             outer.cancel_scope.cancel()
         return self.exit_code()
 
@@ -193,6 +194,8 @@ class Supervisor:
         if self.stopping:
             return
         self.stopping = True
+        if self._agents_tg is None:  # not running, or every agent already ended; none will start now
+            return
         timeout = self.options.stop_timeout if timeout is None else timeout
         self._task_group().start_soon(self._shutdown, timeout, name="shutdown")
 

@@ -191,3 +191,17 @@ def test_the_restart_policy_starts_nothing_once_the_shutdown_began(tmp_path: Pat
     run_until_shutdown(supervisor, observer, None,
                        lambda status: status.state is AgentState.RESTARTING and status.restarts == restarts)
     assert len(observer.pids) == 1
+
+
+
+def test_a_stop_requested_after_the_run_ended_does_nothing(tmp_path: Path):
+    """A signal or a `down` that arrives as the last agent ends finds no agent
+    group to stop: it is a no-op, not an error in the supervisor."""
+    script = tmp_path / "once.py"
+    script.write_text("print('done')\n")
+    project = Project("demo", tmp_path, (), {"a": Agent("a", RunKind.SCRIPT, str(script), working_dir=tmp_path)})
+    launches = build_launches(project, ["a"], {"a": Python}, dict(os.environ))
+    supervisor = Supervisor(project, launches, ShutdownAt(), RunOptions(handle_signals=False))
+    assert anyio.run(supervisor.run, ["a"]) == 0
+    supervisor.request_shutdown()  # raised "This task group is not active" before
+    assert supervisor.stopping
