@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.app.timeline import DeclaredEdge
@@ -77,11 +77,18 @@ def layout(agents: Sequence[str], edges: Sequence[DeclaredEdge], resolved: Seque
     return GraphLayout(nodes, declared + tuple(resolved), len(generations))
 
 
-def resolved_edges(project: ProjectIdentity) -> list[GraphEdge]:
-    """The registry's resolved mesh edges (who calls whom), drawn apart from
-    the declared ones. The one place to fill in once the application layer
-    offers the registry's wiring; until then the graph shows declared edges."""
-    return []
+def resolved_edges(project: ProjectIdentity, load: Callable[[], Project] | None = None) -> list[GraphEdge]:
+    """The registry's resolved mesh edges (who calls whom, labelled with the
+    capabilities), drawn apart from the declared ones; none in a run without a
+    registry, or while the registry does not answer."""
+    from meshcompose.app.mesh import live_graph
+    from meshcompose.errors import MeshComposeError
+
+    try:
+        graph = live_graph(project, load)
+    except MeshComposeError:
+        return []
+    return [GraphEdge(edge.provider, edge.dependent, plain_text(edge.label), "resolved") for edge in graph.resolved]
 
 
 @dataclass
@@ -161,7 +168,9 @@ class DashboardSource:
         return self._timeline[1]
 
     def graph(self) -> dict[str, Any]:
-        return asdict(layout(self.agents(), self.edges, resolved_edges(self.identity)))
+        project = self.project
+        load: Callable[[], Project] | None = (lambda: project) if project is not None else None
+        return asdict(layout(self.agents(), self.edges, resolved_edges(self.identity, load)))
 
     def traces(self) -> dict[str, Any]:
         """The newest traces with their waterfalls, as `trace --format json`

@@ -61,3 +61,22 @@ def test_ps_shows_deps_and_the_endpoint_port_and_the_json_the_full_lists(registr
                                 "CAPS", "DEPS", "PORT"]
     assert table[2].split()[-4:] == ["registered", "1", "3/4", str(greeter.Port)]
     assert table[3].split()[-4:] == ["—", "—", "—", "—"]
+
+
+def test_the_dashboard_graph_draws_the_registrys_resolved_edges(tmp_path, registry_url):
+    from meshcompose.app.dashboard import resolved_edges
+    from meshcompose.app.project import ProjectIdentity
+    from meshcompose.control import state
+    from meshcompose.model import Agent, Project, RunKind
+
+    names = ("hello", "clock", "greeter")
+    doc = state.new_document("three", tmp_path, [])
+    doc["registry_url"] = registry_url
+    doc["agents"] = {name: state.new_agent() for name in names}
+    state.StateStore(tmp_path, "three").write(doc)
+    agents = {name: Agent(name, RunKind.SCRIPT, str(tmp_path / f"{name}.py")) for name in names}
+    project = Project("three", tmp_path, (), agents)
+    edges = resolved_edges(ProjectIdentity(tmp_path, "three"), lambda: project)
+    assert {(edge.dependency, edge.dependent, edge.label, edge.kind) for edge in edges} == {
+        ("hello", "greeter", "greeting", "resolved"), ("clock", "greeter", "time, ping", "resolved")}
+    assert resolved_edges(ProjectIdentity(tmp_path, "never-ran")) == []  # no run, no registry: none
