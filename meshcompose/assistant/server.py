@@ -20,9 +20,10 @@ from meshcompose.app.project import ProjectSelection
 from meshcompose.assistant.tools import DEFAULT_LINES, Answer, Tools
 from meshcompose.errors import MeshComposeError
 
-READ_ONLY_NOTE = ("Read-only: the tools that change the project (up, down, start, stop, restart) "
-                  "are offered when the server is started with --allow-control.")
-CONTROL_NOTE = "Control is allowed: up, down, start, stop and restart change the running project."
+READ_ONLY_NOTE = ("Read-only: the tools that change the project or call its agents (up, down, start, stop, "
+                  "restart, call_tool) are offered when the server is started with --allow-control.")
+CONTROL_NOTE = ("Control is allowed: up, down, start, stop and restart change the running project; "
+                "call_tool calls its agents' tools.")
 READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 CHANGE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
 
@@ -36,7 +37,7 @@ def build(selection: ProjectSelection, allow_control: bool) -> FastMCP:
     tools = Tools(selection)
     server = FastMCP(
         name="mesh-compose",
-        instructions="The agents of one mesh-compose project: their status, logs, events and graph. "
+        instructions="The agents of one mesh-compose project: their status, logs, events, graph and mesh. "
                      + (CONTROL_NOTE if allow_control else READ_ONLY_NOTE),
     )
     for function in _looking(tools):
@@ -85,6 +86,12 @@ def _looking(tools: Tools) -> list[Callable[..., Any]]:
         outcome with its reason, as `up -d` prints them."""
         return await _answer(lambda: tools.wait_until_ready(agents or (), timeout))
 
+    async def mesh(agents: list[str] | None = None, all: bool = False) -> CallToolResult:
+        """The running mesh: for each agent its id, registry status, endpoint, capabilities, tools and
+        each dependency's provider (or unresolved), and where that differs from `depends_on`.
+        `all`: the SDK's framework capabilities too."""
+        return await _answer(lambda: tools.mesh(agents or (), all))
+
     async def check_config() -> CallToolResult:
         """Validate the project file: `valid`, or every problem located as FILE:LINE:COL: key.path: message."""
         return await _answer(tools.check_config)
@@ -93,7 +100,7 @@ def _looking(tools: Tools) -> list[Callable[..., Any]]:
         """The projects running on this machine (`mesh-compose ls`); `all`: also those whose supervisor died."""
         return await _answer(lambda: tools.list_projects(all))
 
-    return [status, logs, events, graph, wait_until_ready, check_config, list_projects]
+    return [status, logs, events, graph, mesh, wait_until_ready, check_config, list_projects]
 
 
 def _changing(tools: Tools) -> list[Callable[..., Any]]:
@@ -120,4 +127,10 @@ def _changing(tools: Tools) -> list[Callable[..., Any]]:
         """Restart agents of the running project (default: all) and wait until they are up again."""
         return await _answer(lambda: tools.restart(agents or (), timeout))
 
-    return [up, down, start, stop, restart]
+    async def call_tool(agent: str, tool: str, arguments: dict[str, Any] | None = None,
+                        timeout: float = 30.0) -> CallToolResult:
+        """Call a tool of a running agent over its MCP endpoint (as `mesh-compose call`), with `arguments`
+        as the tool's input; its text result, or a tool error with the tool's own text."""
+        return await _answer(lambda: tools.call_tool(agent, tool, arguments, timeout))
+
+    return [up, down, start, stop, restart, call_tool]

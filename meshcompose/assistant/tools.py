@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,15 +100,37 @@ class Tools:
         return Answer(text + (" (older events cut)" if cut else ""), {"events": newest, "truncated": cut})
 
     def graph(self) -> Answer:
+        """The declared edges; while the project runs with a registry, the resolved ones too."""
         from meshcompose.app.inspect import graph
+        from meshcompose.app.mesh import live_graph
         from meshcompose.app.options import GraphOptions
 
-        view = graph(self.project(), GraphOptions())
+        project = self.project()
+        view = graph(project, GraphOptions())
         edges = [{"dependency": e.dependency, "dependent": e.dependent, "condition": e.condition,
                   "required": e.required, "kind": "declared"} for e in view.edges]
+        try:
+            live = live_graph(self.identity(), lambda: project).resolved
+        except MeshComposeError:  # not running, or no registry: the declared graph is the whole answer
+            live = ()
+        resolved = [{"dependency": e.provider, "dependent": e.dependent, "capabilities": printable(e.label),
+                     "declared": e.declared, "kind": "resolved"} for e in live]
         text = "; ".join(f"{e['dependent']} needs {e['dependency']} {e['condition']}" for e in edges) or "no edges"
+        if resolved:
+            text += "; resolved: " + "; ".join(f"{e['dependent']} -> {e['dependency']} ({e['capabilities']})"
+                                               for e in resolved)
         return Answer(text, {"project": view.project, "waves": [list(wave) for wave in view.waves],
-                             "edges": edges})
+                             "edges": [*edges, *resolved]})
+
+    def mesh(self, agents: Sequence[str] = (), all: bool = False) -> Answer:
+        """What `mesh --format json` shows: capabilities, tools, resolutions, and the differences."""
+        from meshcompose.app.mesh import mesh_facts
+
+        data = mesh_facts(self.identity(), tuple(agents), all, self.project)
+        lines = [f"{agent['name']}: {agent['status']}, {agent['resolved']}/{agent['total']} dependencies resolved"
+                 for agent in data["agents"]]
+        lines += [finding["text"] for finding in data["findings"]]
+        return Answer(printable("; ".join(lines) or "no agents in the mesh"), data)
 
     def wait_until_ready(self, agents: Sequence[str] = (), timeout: float = 60.0) -> Answer:
         from meshcompose.app.running import known_names, running_doc
@@ -181,6 +203,19 @@ class Tools:
         answer = outcome_answer(result.outcome)
         return Answer(answer.text, {**answer.data, "restarted": list(result.restarted),
                                     "warnings": list(result.warnings)})
+
+
+    def call_tool(self, agent: str, tool: str, arguments: Mapping[str, Any] | None = None,
+                  timeout: float = 30.0) -> Answer:
+        """A tool of a running agent, called over its MCP endpoint as `call` does."""
+        from meshcompose.app.tools import call
+
+        outcome = call(self.identity(), agent, tool, [json.dumps(dict(arguments or {}))], bounded_seconds(timeout))
+        result = outcome.result
+        text = printable("\n".join(result.texts))
+        if result.is_error:
+            raise MeshComposeError(f"tool '{tool}' of '{agent}' failed: {text}")
+        return Answer(text or "(no text)", {"agent": agent, "tool": tool, "result": dict(result.raw)})
 
 
 def outcome_answer(outcome: WaitOutcome) -> Answer:

@@ -27,8 +27,8 @@ for n in range(5):
 print("colour \\x1b]52;c;Y2xpcA==\\x07 end", flush=True)
 while True: time.sleep(0.1)
 """
-READ_ONLY = {"status", "logs", "events", "graph", "wait_until_ready", "check_config", "list_projects"}
-CONTROL = {"up", "down", "start", "stop", "restart"}
+READ_ONLY = {"status", "logs", "events", "graph", "mesh", "wait_until_ready", "check_config", "list_projects"}
+CONTROL = {"up", "down", "start", "stop", "restart", "call_tool"}
 
 
 @pytest.fixture

@@ -216,6 +216,36 @@ def test_call_trace_prints_the_result_and_the_calls_waterfall(chain):
     assert [row.split()[2] for row in rows[1:]] == ["front", "front", "middle", "middle", "leaf"]
 
 
+def test_the_assistant_sees_the_mesh_and_calls_a_tool(chain):
+    """`mesh-compose mcp --allow-control` driven by the MCP SDK's own client: the
+    mesh tool shows the real wiring, call_tool returns the real tool's result."""
+    pytest.importorskip("mcp", reason="the MCP SDK needs Python 3.10+")
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    _, _, _, root = chain
+    params = StdioServerParameters(command=sys.executable, args=["-m", "meshcompose", "mcp", "--allow-control"],
+                                   cwd=str(root), env={**os.environ, "NO_COLOR": "1"})
+
+    async def talk():
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
+            return (await client.call_tool("mesh", {}),
+                    await client.call_tool("call_tool", {"agent": "leaf", "tool": "leaf", "arguments": {"topic": "m"},
+                                                         "timeout": 60}),
+                    await client.call_tool("graph", {}))
+
+    mesh, called, graph = anyio.run(talk)
+    assert not mesh.isError, mesh.content
+    agents = {agent["name"]: agent for agent in mesh.structuredContent["agents"]}
+    assert agents["front"]["status"] == "healthy" and agents["front"]["resolved"] == agents["front"]["total"] == 1
+    assert {d["provider"] for d in agents["front"]["dependencies"]} == {"middle"}
+    assert not called.isError and called.content[0].text == "leaf:m", called.content
+    resolved = [e for e in graph.structuredContent["edges"] if e["kind"] == "resolved"]
+    assert {(e["dependency"], e["dependent"]) for e in resolved} == {("middle", "front"), ("leaf", "middle")}
+
+
 def test_down_stops_the_redis_last_and_leaves_nothing(chain):
     cli, _, _, _ = chain
     rows = {row["Name"]: row for row in map(json.loads, cli("ps", "--format", "json").stdout.splitlines())}
