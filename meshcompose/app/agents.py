@@ -52,7 +52,7 @@ def kill(project: ProjectIdentity, options: KillOptions) -> KillResult:
         record = doc["agents"][agent]
         pid, created = record.get("pid"), record.get("create_time")
         ident = ProcessIdentity(pid, created) if pid and created is not None and alive(record) else None
-        (signalled if signal_group(ident, name) else missed).append(agent)
+        (signalled if signal_group(ident, name, record.get("token")) else missed).append(agent)
     return KillResult(tuple(signalled), tuple(missed), name)
 
 

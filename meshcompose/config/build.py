@@ -105,7 +105,7 @@ class BuildContext:
         if self.budget.exhausted:  # said once, at the file that ran out
             return {}
         problem = file_kind_problem(file)  # looked at before its owner is: a device or a FIFO is never opened
-        if problem:
+        if problem and problem != "no such file":  # a missing one is said by the read, as before
             located.add(path, f"cannot read env_file {str(file)!r}: {problem}")
             return {}
         ownership.check_trusted(file, "the env_file")

@@ -155,7 +155,7 @@ def _variables(directory: Path, env_files: Sequence[PathLike], caller: dict[str,
         kind = file_kind_problem(source)
         if not required and kind in ("no such file", "not a regular file"):
             continue  # a project's own .env is optional: a virtualenv named .env is no env file
-        if kind:
+        if kind and kind != "no such file":  # a missing one is said by the read, as every OSError
             problems.append(Problem(str(source), 0, 0, "", f"cannot read the env file: {kind}"))
             continue
         ownership.check_trusted(source, "the env file")

@@ -138,7 +138,7 @@ def test_check_config_reports_located_problems(project: ProjectDir):
     path = project.compose({"a": {"script": "quiet.py", "restart": "on-falure"}, "b": {"scirpt": "quiet.py"}})
     _, valid, graph = session(project, ("check_config", {}), ("graph", {}))
     assert valid.structuredContent["valid"] is False
-    assert graph.isError and "agents.a.restart: must be one of" in text(graph)
+    assert graph.isError and "agents.a.restart: did you mean 'on-failure'? must be one of" in text(graph)
     problems = valid.structuredContent["problems"]
     assert {p["path"] for p in problems} >= {"agents.a.restart", "agents.b.scirpt"}
     assert all(p["file"].endswith(path.name) and p["line"] > 0 for p in problems)
