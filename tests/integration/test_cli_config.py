@@ -135,7 +135,7 @@ def test_plain_install_ships_the_schema(tmp_path: Path) -> None:
     (tmp_path / "mesh-compose.yaml").write_text("agents:\n  a: {script: a.py, restart: nope}\n")
     out = subprocess.run([str(venv / "bin" / "mesh-compose"), "config", "-q"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert out.returncode == 3 and "agents.a.restart: must be one of" in out.stderr, out.stderr
+    assert out.returncode == 3 and "agents.a.restart: did you mean 'no'? must be one of" in out.stderr, out.stderr
     schema = subprocess.run([str(venv / "bin" / "mesh-compose"), "schema"], capture_output=True, text=True, timeout=60)
     assert json.loads(schema.stdout)["title"] == "mesh-compose.yaml"
 
