@@ -108,7 +108,7 @@ class DirectDriver:
 
     def start_registry(self) -> Started:
         state_dir = self.workdir / ".mesh-compose"
-        state_dir.mkdir(exist_ok=True)
+        state_dir.mkdir(mode=0o700, exist_ok=True)  # as mesh-compose makes it: a looser one is refused
         self.url = f"http://127.0.0.1:{free_port()}"
         argv, env = registry.managed_command(
             _auto(), url=self.url, state_dir=state_dir, which=lambda _: str(self.stack.registry_binary))
