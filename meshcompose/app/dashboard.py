@@ -309,7 +309,6 @@ class EventTail:
                 if (event_time(event) or 0.0) >= since - CLOCK_SLACK_SECONDS][-count:]
 
     def poll(self) -> list[dict[str, Any]]:
-        import json
 
         try:
             with open(self.path, "rb") as handle:
@@ -321,15 +320,9 @@ class EventTail:
         *lines, self.pending = (self.pending + chunk).split(b"\n")
         if len(self.pending) > self.MAX_CHUNK:  # a line without an end is dropped, not kept growing
             self.pending = b""
-        events = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                events.append(_event_json(event))
-        return events
+        from meshcompose.app.lifecycle import parse_event
+
+        return [_event_json(event) for event in map(parse_event, lines) if event is not None]
 
 
 def _event_json(event: dict[str, Any]) -> dict[str, Any]:

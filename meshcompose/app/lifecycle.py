@@ -45,7 +45,7 @@ def follow(project: ProjectIdentity, names: Sequence[str] = (), *,
         if len(pending) > MAX_EVENT_LINE:
             pending = b""  # no newline in sight: not an event; its end is skipped as a torn line
         for line in lines:
-            event = _parse(line)
+            event = parse_event(line)
             if event is not None and (not wanted or event.get("service") in wanted):
                 yield event
         if not chunk:
@@ -63,7 +63,9 @@ def _read_from(path: Path, offset: int) -> bytes:
         return b""
 
 
-def _parse(line: bytes) -> dict[str, Any] | None:
+def parse_event(line: bytes) -> dict[str, Any] | None:
+    """One line of events.jsonl as an event; None for a line that is not one
+    (damaged, cut, or nested beyond reason)."""
     try:
         event = json.loads(line)
     except (ValueError, RecursionError):

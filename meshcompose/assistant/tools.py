@@ -329,10 +329,6 @@ def _tail_bytes(path: Path, limit: int) -> tuple[bytes, bool]:
 
 
 def _parse_lines(lines: Iterable[bytes]) -> Iterable[dict[str, Any]]:
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            yield event
+    from meshcompose.app.lifecycle import parse_event
+
+    return (event for event in map(parse_event, lines) if event is not None)
