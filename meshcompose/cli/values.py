@@ -20,6 +20,14 @@ def duration_argument(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def positive_duration_argument(text: str) -> float:
+    """A duration that must be above zero (a timeout to wait for an answer)."""
+    seconds = duration_argument(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a duration above 0 (got {text!r})")
+    return seconds
+
+
 def signal_argument(text: str) -> str:
     try:
         return parse_signal(text)

@@ -23,23 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="one JSON object, or KEY=VALUE words (a value is JSON unless the tool takes a string)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text (default): the text contents; json: the whole result")
-    parser.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
+    from meshcompose.cli.values import positive_duration_argument
+
+    parser.add_argument("--timeout", type=positive_duration_argument, default=30.0, metavar="SECONDS",
                         help="how long the agent may take (default 30)")
     parser.add_argument("--trace", action="store_true",
                         help="then print the call's trace (the run needs `tracing:`), as `mesh-compose trace` does")
-
-
-def positive_seconds(value: str) -> float:
-    """A --timeout: a finite number of seconds above zero."""
-    import math
-
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected seconds above 0")
-    return seconds
 
 
 def run(args: argparse.Namespace) -> int:

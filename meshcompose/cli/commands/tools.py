@@ -10,11 +10,11 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    from meshcompose.cli.commands.call import positive_seconds
+    from meshcompose.cli.values import positive_duration_argument
 
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="table (default), or json: every tool with its whole input schema")
-    parser.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_duration_argument, default=30.0, metavar="SECONDS",
                         help="how long each agent may take to answer (default 30)")
     parser.add_argument("--all", action="store_true", help="also list the SDK's framework tools")
     parser.add_argument("names", nargs="*", metavar="AGENT", help="only these agents (default: every registered one)")
