@@ -24,9 +24,9 @@ class CountingProbe:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, argv, packages):
+    def __call__(self, argv, packages, modules=()):
         self.count += 1
-        return probe_interpreter(argv, packages)
+        return probe_interpreter(argv, packages, modules)
 
 
 def build_project(root: Path, agents: int) -> model.Project:

@@ -53,8 +53,7 @@ def shadowing_warnings(project: Project) -> tuple[str, ...]:
         resolved = resolve.resolve_project(project, scripts, verify_versions=False)
     except MeshComposeError:
         return ()
-    interpreters = {name: python.executable for name, python in resolved.items()}
-    return tuple(shadowing.warnings([project.agents[name] for name in interpreters], interpreters))
+    return tuple(shadowing.warnings([project.agents[name] for name in resolved], resolved))
 
 
 def profiles(project: Project) -> tuple[str, ...]:

@@ -149,7 +149,6 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     if mesh.managed:
         meshplan.discard_database(project.state_dir)
     launches = launches_for(project, selected, url, options.registry, options.install, traced)
-    _warn_shadowing(project, launches, options)
     for described in (tracing.describe(traced), meshplan.describe(mesh)):  # after any install prompt
         if described:
             options.notify(described)
@@ -160,15 +159,6 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     return RunPlan(project, tuple(selected), launches, registry_url=mesh.url,
                    published_registry_url=mesh.url if involved else None, settings=settings,
                    tracing_url=traced.url)
-
-
-def _warn_shadowing(project: Project, launches: Mapping[str, LaunchSpec], options: UpOptions) -> None:
-    """A script named like a module its interpreter imports breaks the agent silently: say so once."""
-    from meshcompose.pyenv import shadowing
-
-    interpreters = {name: spec.argv[0] for name, spec in launches.items() if spec.interpreter and spec.argv}
-    for warning in shadowing.warnings([project.agents[name] for name in interpreters], interpreters):
-        options.notify(f"warning: {warning}")
 
 
 def registry_url(project: Project, given: RegistryOptions, running: state.StateDoc | None = None) -> str:

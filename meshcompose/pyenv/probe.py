@@ -2,13 +2,17 @@
 
 The probe runs the interpreter once with `-I -c` and reads one JSON object
 printed after a sentinel line (a sitecustomize or `.pth` file may print
-before it). The script must run unchanged on Python 2.7 and 3.6 so that an
+before it). Besides the interpreter itself, it answers two questions about
+what that interpreter sees: the versions of the asked distributions, and
+which of the asked top-level module names it can import (a script named like
+one of them shadows it). The script must run unchanged on Python 2.7 and 3.6 so that an
 old interpreter yields a clear version error instead of a probe crash.
 
 Cache entries are keyed by the candidate path and fingerprinted by the
 interpreter file (real path, size, mtime) and the mtimes of its
 site-packages directories, so an install into the environment (which adds
-or removes a `*.dist-info` directory) invalidates the entry.
+or removes a `*.dist-info` directory) invalidates the entry. An entry holds
+only for the names it was asked about.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from meshcompose.errors import InterpreterProbeError
 from meshcompose.privatefiles import write_atomic
 
 SENTINEL = "@@MESH-COMPOSE-PROBE@@"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 PROBE_TIMEOUT = 60.0
 
 # Python 2.7-compatible on purpose: no f-strings, no importlib.metadata required.
@@ -89,7 +93,36 @@ def installed(wanted):
             found[norm(name)] = dist.version
     return found
 
+def importable(names):
+    # Neither the current directory nor a script's directory counts: only
+    # what the interpreter imports wherever the agent's script lives.
+    here = set(["", ".", os.getcwd()])
+    saved = sys.path[:]
+    sys.path[:] = [entry for entry in sys.path if entry not in here]
+    try:
+        from importlib.util import find_spec
+    except ImportError:
+        find_spec = None
+    found = []
+    try:
+        for name in names:
+            try:
+                if find_spec is not None:
+                    known = find_spec(name) is not None
+                else:
+                    import imp
+                    imp.find_module(name)
+                    known = True
+            except Exception:
+                known = False
+            if known:
+                found.append(name)
+    finally:
+        sys.path[:] = saved
+    return found
+
 wanted = set(norm(n) for n in json.loads(sys.argv[1]))
+modules = json.loads(sys.argv[2]) if len(sys.argv) > 2 else []
 impl = getattr(sys, "implementation", None)
 info = {
     "version_info": list(sys.version_info[:5]),
@@ -100,6 +133,7 @@ info = {
     "site_dirs": [p for p in sys.path
                   if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)],
     "installed": installed(wanted),
+    "importable": importable(modules),
     "markers": {
         "implementation_name": impl.name if impl else platform.python_implementation().lower(),
         "platform_python_implementation": platform.python_implementation(),
@@ -128,6 +162,8 @@ class ProbeResult:
     installed: Mapping[str, str]  # normalized name -> version, for the queried names
     markers: Mapping[str, str]  # PEP 508 marker environment of that interpreter
     queried: tuple[str, ...] = ()  # normalized names the probe looked for
+    importable: tuple[str, ...] = ()  # of `modules_asked`, those the interpreter can import
+    modules_asked: tuple[str, ...] = ()
 
     @property
     def version(self) -> tuple[int, int, int]:
@@ -146,10 +182,10 @@ class ProbeResult:
         )
 
 
-ProbeFunction = Callable[[Sequence[str], Sequence[str]], ProbeResult]
+ProbeFunction = Callable[[Sequence[str], Sequence[str], Sequence[str]], ProbeResult]
 
 
-def _parse_output(argv: Sequence[str], stdout: str, queried: Sequence[str]) -> ProbeResult:
+def _parse_output(argv: Sequence[str], stdout: str, queried: Sequence[str], modules: Sequence[str]) -> ProbeResult:
     head, found, tail = stdout.rpartition(SENTINEL)
     if not found:
         raise InterpreterProbeError(" ".join(argv), "it printed no probe result")
@@ -167,6 +203,8 @@ def _parse_output(argv: Sequence[str], stdout: str, queried: Sequence[str]) -> P
         installed=dict(data["installed"]),
         markers=dict(data["markers"]),
         queried=tuple(sorted(set(queried))),
+        importable=tuple(sorted(set(data.get("importable", ())) & set(modules))),
+        modules_asked=tuple(sorted(set(modules))),
     )
 
 
@@ -182,10 +220,13 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess:
         raise InterpreterProbeError(argv[0], error.strerror or str(error)) from None
 
 
-def probe_interpreter(argv: Sequence[str], packages: Sequence[str]) -> ProbeResult:
-    """Run the probe in one process; the seam tests and benchmarks replace."""
+def probe_interpreter(argv: Sequence[str], packages: Sequence[str], modules: Sequence[str] = ()) -> ProbeResult:
+    """Run the probe in one process; the seam tests and benchmarks replace.
+    `packages`: distribution names whose versions are wanted; `modules`:
+    top-level module names to check for importability."""
     names = sorted(set(packages))
-    payload = [PROBE_SCRIPT, json.dumps(names)]
+    asked = sorted({name for name in modules if name.isidentifier()})
+    payload = [PROBE_SCRIPT, json.dumps(names), json.dumps(asked)]
     done = _run([*argv, "-I", "-c", *payload])
     if done.returncode != 0 and "-I" in done.stderr and SENTINEL not in done.stdout:
         # Python 2.7 has no -I; -E -s is its closest isolation.
@@ -194,7 +235,7 @@ def probe_interpreter(argv: Sequence[str], packages: Sequence[str]) -> ProbeResu
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         detail = " / ".join(lines[:3])[:400] or f"exit status {done.returncode}"
         raise InterpreterProbeError(" ".join(argv), detail)
-    return _parse_output(argv, done.stdout, names)
+    return _parse_output(argv, done.stdout, names, asked)
 
 
 # --- cache -----------------------------------------------------------------
@@ -225,8 +266,9 @@ def _entry_path(cache_dir: Path, candidate: str) -> Path:
     return cache_dir / "probes" / f"{digest[:32]}.json"
 
 
-def load_cached(cache_dir: Path, candidate: str, packages: Sequence[str]) -> ProbeResult | None:
-    """The cached probe of `candidate`, if still valid and it covered `packages`."""
+def load_cached(cache_dir: Path, candidate: str, packages: Sequence[str],
+                modules: Sequence[str] = ()) -> ProbeResult | None:
+    """The cached probe of `candidate`, if still valid and it covered `packages` and `modules`."""
     try:
         data = json.loads(_entry_path(cache_dir, candidate).read_text(encoding="utf-8"))
         if data.get("format") != CACHE_FORMAT or data["fingerprint"] != fingerprint(candidate):
@@ -236,8 +278,12 @@ def load_cached(cache_dir: Path, candidate: str, packages: Sequence[str]) -> Pro
             return None
         if not set(packages) <= set(result["queried"]):
             return None
+        if not {name for name in modules if name.isidentifier()} <= set(result["modules_asked"]):
+            return None
         return ProbeResult(**{**result, "version_info": tuple(result["version_info"]),
-                              "site_dirs": tuple(result["site_dirs"]), "queried": tuple(result["queried"])})
+                              "site_dirs": tuple(result["site_dirs"]), "queried": tuple(result["queried"]),
+                              "importable": tuple(result["importable"]),
+                              "modules_asked": tuple(result["modules_asked"])})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -109,6 +109,7 @@ class ResolvedPython:
     missing: tuple[str, ...] = ()  # requirement strings not satisfied
     agents: tuple[str, ...] = ()  # every agent sharing this interpreter
     requires: str = ""
+    shadowed_module: str = ""  # the module the agent's script is named like, when this interpreter imports it
 
     @property
     def kind(self) -> str:
@@ -347,20 +348,29 @@ def _named(candidate: Candidate, skipped: _Skipped) -> Candidate:
 # --- probing and checks ------------------------------------------------------
 
 
-def _probe_all(candidates: Mapping[tuple[str, ...], Sequence[str]], cache_dir: Path,
+@dataclass
+class _Questions:
+    """What one interpreter is asked: distribution versions and module names."""
+
+    packages: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+
+
+def _probe_all(candidates: Mapping[tuple[str, ...], _Questions], cache_dir: Path,
                probe: ProbeFunction) -> dict[tuple[str, ...], ProbeResult]:
     """One probe per distinct interpreter, concurrently; cached ones cost nothing."""
     results: dict[tuple[str, ...], ProbeResult] = {}
     todo = []
-    for argv, names in candidates.items():
-        cached = load_cached(cache_dir, argv[0], names) if len(argv) == 1 else None
+    for argv, asked in candidates.items():
+        cached = load_cached(cache_dir, argv[0], asked.packages, asked.modules) if len(argv) == 1 else None
         if cached is not None:
             results[argv] = cached
         else:
             todo.append(argv)
     if todo:
         with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
-            probed = list(pool.map(lambda argv: probe(argv, candidates[argv]), todo))
+            probed = list(pool.map(lambda argv: probe(argv, candidates[argv].packages, candidates[argv].modules),
+                                   todo))
         for argv, result in zip(todo, probed):
             results[argv] = result
             if len(argv) == 1 and is_cacheable(argv[0], result):
@@ -378,9 +388,11 @@ def resolve_project(project: model.Project, names: Sequence[str] | None = None, 
     agents = [a for a in selected if a.is_python]
     with ownership.remembering():
         found = {a.name: discover(a, project, environ=environ, platform=platform) for a in agents}
-    wanted: dict[tuple[str, ...], list[str]] = {}
+    wanted: dict[tuple[str, ...], _Questions] = {}
     for agent in agents:
-        wanted.setdefault(found[agent.name].argv, []).extend(requirement_names(_packages(agent, project)))
+        asked = wanted.setdefault(found[agent.name].argv, _Questions())
+        asked.packages.extend(requirement_names(_packages(agent, project)))
+        asked.modules.extend(_script_module(agent))
     cache = cache_dir if cache_dir is not None else default_cache_dir(environ)
     results = _probe_all(wanted, cache, probe or probe_interpreter)
     sharing: dict[str, list[str]] = {}
@@ -415,6 +427,15 @@ def _packages(agent: model.Agent, project: model.Project) -> list[str]:
     return merged
 
 
+def _script_module(agent: model.Agent) -> list[str]:
+    """The module name a script agent's file would shadow: `python h2.py` puts
+    the script's directory first on sys.path, so `import h2` gets the script."""
+    if agent.run is not model.RunKind.SCRIPT:
+        return []
+    stem = Path(agent.target).stem
+    return [stem] if stem.isidentifier() else []
+
+
 def _run_path(candidate: Candidate, results: Mapping[tuple[str, ...], ProbeResult]) -> str:
     """Wrappers (shims, `py -3`) are replaced by the interpreter they chose."""
     result = results[candidate.argv]
@@ -436,6 +457,7 @@ def _resolve_one(agent: model.Agent, project: model.Project, candidate: Candidat
         installed={k: v for k, v in result.installed.items() if k in wanted},
         missing=unmet(packages, result), agents=tuple(sharing[executable]),
         requires=requires_of(agent, project),
+        shadowed_module=next((name for name in _script_module(agent) if name in result.importable), ""),
     )
 
 

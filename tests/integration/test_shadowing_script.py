@@ -4,6 +4,9 @@ at `config` and at `up`; a script with its own name is not."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from cli_helpers import ok
 
 SHADOW = "its script wave.py is named like the module 'wave'"
@@ -23,14 +26,17 @@ def test_config_and_up_warn_once_about_a_shadowing_script(project):
     assert run.wait(30) in (0, 130)
 
 
-def test_the_check_asks_the_agents_interpreter(tmp_path):
-    import sys
-
-    from meshcompose.model import Agent, RunKind
-    from meshcompose.pyenv import shadowing
-
-    agents = [Agent("a", RunKind.SCRIPT, target=str(tmp_path / "wave.py")),
-              Agent("b", RunKind.SCRIPT, target=str(tmp_path / "no_module_has_this_name.py"))]
-    found = shadowing.warnings(agents, {"a": sys.executable, "b": sys.executable})
-    assert len(found) == 1 and found[0].startswith("agent 'a'")
-    assert shadowing.warnings(agents, {"a": str(tmp_path / "missing-python")}) == []
+def test_the_check_asks_the_agents_own_interpreter(project):
+    """`wave` is in every CPython's standard library; a module only one
+    interpreter has is shadowed only for the agent that runs with it."""
+    venv = project.root / ".venv-extra"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    (site / "only_in_extra.py").write_text("")
+    project.script("only_in_extra.py", "import time\ntime.sleep(60)\n")
+    project.script("agent_dir/only_in_extra.py", "import time\ntime.sleep(60)\n")
+    project.compose({"inside": {"script": "only_in_extra.py", "interpreter": ".venv-extra"},
+                     "outside": {"script": "agent_dir/only_in_extra.py"}})
+    checked = ok(project.cli("config", "-q"))
+    assert checked.stderr.count("named like the module 'only_in_extra'") == 1
+    assert "agent 'inside'" in checked.stderr and "agent 'outside'" not in checked.stderr

@@ -22,9 +22,9 @@ class CountingProbe:
     def __init__(self) -> None:
         self.calls: list = []
 
-    def __call__(self, argv, packages):
+    def __call__(self, argv, packages, modules=()):
         self.calls.append(tuple(argv))
-        return probe_interpreter(argv, packages)
+        return probe_interpreter(argv, packages, modules)
 
 
 def make_venv(path: Path) -> Path:
@@ -43,8 +43,9 @@ def test_probe_runs_on_old_and_new_pythons(version: str) -> None:
     exe = PYENV / version / "bin" / "python"
     if not exe.exists():
         pytest.skip(f"Python {version} not installed")
-    result = probe_interpreter([str(exe)], ["pip", "Not-Installed"])
+    result = probe_interpreter([str(exe)], ["pip", "Not-Installed"], ["wave", "no_module_has_this_name"])
     assert result.version_text == version
+    assert result.importable == ("wave",)
     assert not result.is_venv
     assert "pip" in result.installed and "not-installed" not in result.installed
     assert result.markers["python_version"] == ".".join(version.split(".")[:2])
@@ -145,3 +146,25 @@ def test_default_cache_dir_honours_environment(tmp_path: Path) -> None:
     assert memo.default_cache_dir({"MESH_COMPOSE_CACHE_DIR": str(tmp_path)}) == tmp_path
     if sys.platform.startswith("linux"):
         assert memo.default_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/mesh-compose")
+
+
+def test_the_probe_does_not_count_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "only_here_module.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    result = probe_interpreter([sys.executable], [], ["only_here_module", "json"])
+    assert result.importable == ("json",) and result.modules_asked == ("json", "only_here_module")
+
+
+def test_scripts_named_like_a_module_are_asked_in_the_same_probe_and_cached(tmp_path: Path) -> None:
+    make_venv(tmp_path / ".venv")
+    agents = {name: model.Agent(name, model.RunKind.SCRIPT, script, working_dir=tmp_path)
+              for name, script in (("shadow", "wave.py"), ("fine", "own_name_agent.py"))}
+    proj, probe = model.Project("p", tmp_path, (), agents), CountingProbe()
+    for _ in range(2):
+        got = resolve.resolve_project(proj, cache_dir=tmp_path / "c", probe=probe, environ={})
+        assert got["shadow"].shadowed_module == "wave" and got["fine"].shadowed_module == ""
+    assert len(probe.calls) == 1
+    renamed = {**agents, "fine": model.Agent("fine", model.RunKind.SCRIPT, "json.py", working_dir=tmp_path)}
+    got = resolve.resolve_project(model.Project("p", tmp_path, (), renamed), cache_dir=tmp_path / "c",
+                                  probe=probe, environ={})
+    assert len(probe.calls) == 2 and got["fine"].shadowed_module == "json"
