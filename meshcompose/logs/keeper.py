@@ -34,6 +34,7 @@ from meshcompose.logs.lines import DEFAULT_MAX_LINE, bounded, complete_lines, de
 from meshcompose.logs.logfiles import LogFile, log_path
 
 _SEPARATOR = b"\0"
+KEEPER_NICENESS = 10
 _READ = 64 * 1024
 # poll() reports these whatever it was asked for: the writers are gone.
 _GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
@@ -55,6 +56,14 @@ class KeeperClient:
             env={k: v for k, v in os.environ.items() if not k.startswith("MESH_COMPOSE_")},
         )
         theirs.close()
+        # The keeper only holds pipes until the supervisor goes: it yields the
+        # CPU to the agents starting beside it. Nothing waits for it to run,
+        # since descriptors in flight on the socket stay open in the kernel.
+        try:
+            own = os.getpriority(os.PRIO_PROCESS, 0)
+            os.setpriority(os.PRIO_PROCESS, self.child.pid, min(own + KEEPER_NICENESS, 19))
+        except OSError:
+            pass
 
     def keep(self, agent: str, stream: str, fd: int) -> None:
         """Hand the keeper a duplicate of `fd` (the read end of `agent`'s `stream` pipe)."""

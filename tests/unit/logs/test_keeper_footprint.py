@@ -16,3 +16,17 @@ def test_the_keeper_process_imports_only_the_standard_library_it_needs():
     # anyio (the supervisor's event loop), dataclasses (inspect, ast) and
     # subprocess cost megabytes the keeper, which only holds and drains pipes, never uses.
     assert not loaded & {"anyio", "asyncio", "dataclasses", "inspect", "subprocess", "psutil"}
+
+
+def test_the_keeper_yields_the_cpu_to_the_agents_starting_beside_it(tmp_path):
+    import os
+
+    from meshcompose.logs.keeper import KEEPER_NICENESS, KeeperClient
+
+    client = KeeperClient(tmp_path)
+    try:
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, client.child.pid) == min(own + KEEPER_NICENESS, 19)
+    finally:
+        client.close()
+        client.child.wait(10)
