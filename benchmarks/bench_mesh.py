@@ -1,4 +1,4 @@
-"""mesh-compose against meshctl on a real MCP Mesh (issue #14's table).
+"""mesh-compose against meshctl on a real MCP Mesh (the mesh table).
 
 Both tools run the same SDK agents (examples/mcp-mesh: `hello` provides
 `greeting`, `greeter` depends on it; the 8-agent project adds six copies of

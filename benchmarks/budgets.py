@@ -1,4 +1,4 @@
-"""The goals (issues #17 and #30), checked against one run's results: PASS, MISS or n/a with what was measured."""
+"""The performance budgets of the design, checked against one run's results: PASS, MISS or n/a with what was measured."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def rows(results: Mapping[str, Any]) -> list[Row]:
 
 
 def against_peers(results: Mapping[str, Any]) -> list[Row]:
-    """Issue #30: at every agent count, cold `up` and stop at or below honcho's ratio to the
+    """At every agent count, cold `up` and stop at or below honcho's ratio to the
     no-pipe floor (the stop with and without the `depends_on` tree); the tool's own idle RSS at
     or below circus's (helpers, such as the log keeper, are reported apart)."""
     by_count = {**{int(count): table for count, table in (results.get("small") or {}).items()},

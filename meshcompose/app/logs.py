@@ -84,7 +84,7 @@ def logs(project: ProjectIdentity, options: LogsOptions, sink: LogSink) -> LogsR
 
 
 # The history goes to the sink in batches of this many records: `logs` of a
-# gigabyte of history holds one batch, not the history (issue #12).
+# gigabyte of history holds one batch in memory, not the history.
 SHOW_BATCH = 2000
 Window = Callable[[Iterable[Record]], Iterator[Record]]
 

@@ -10,8 +10,8 @@ changes. The lock is in `lock`, the paths in `paths`.
 One kind of change cannot wait for a flush: a spawn. What finds an agent
 process later (its token and cgroup, then its pid) must be on disk before
 the supervisor does anything else, or a supervisor SIGKILLed in between
-leaves a process no `down` can find (issue #12). Rewriting the whole
-document per spawn made starting N agents cost O(N²). So each spawn record
+leaves a process no `down` can find. Rewriting the whole
+document per spawn would make starting N agents cost O(N²). So each spawn record
 is appended, as one short JSON line, to `spawns.jsonl` beside the document
 (one write, whatever N); every document write empties that journal, since
 the document then holds it all, and every read applies what is left in it.

@@ -13,7 +13,7 @@ reused for up to `STEADY` seconds by probes of agents already registered.
 So a project costs the registry ~10 requests/s for the few seconds its
 agents take to register, and one per `STEADY` seconds afterwards, however
 many agents it has. FAST is what `up -d` adds after the last registration
-(issue #14: it returns within 0.2 s of it): a dependent, a `healthy` and
+(it returns within one read of it): a dependent, a `healthy` and
 the end of `up -d` follow a registration by at most one read.
 """
 

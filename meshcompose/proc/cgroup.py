@@ -1,7 +1,7 @@
 """One cgroup v2 per agent run: the one membership a child cannot shed.
 
 A process group is left with setsid(), a token with a fresh environment; a
-grandchild that does both (issue #12 point 10) is no longer anyone's by
+grandchild that does both is no longer anyone's by
 `proc.tree`'s rules. Its cgroup it cannot leave without write access to the
 hierarchy. So where a cgroup v2 hierarchy is mounted and writable (Linux,
 usually as root or inside a delegated subtree), every run of an agent gets

@@ -3,7 +3,7 @@ beyond loopback.
 
 A development mesh is meant to listen on loopback only, yet under load the
 MCP Mesh SDK can race at start-up and bind a second server to 0.0.0.0 even
-with HOST=127.0.0.1 (issue #14): so the supervisor looks at the sockets
+with HOST=127.0.0.1: so the supervisor looks at the sockets
 instead of trusting the setting. One rule, here: a listener is a listening
 TCP socket or an unconnected, bound UDP socket (it takes datagrams from
 anyone); it is beyond loopback when its address is unspecified (0.0.0.0,

@@ -141,8 +141,8 @@ def scan(*, settle: bool = False) -> ProcessTable:
     return ProcessTable(entries, listed, taken_at)
 
 
-# When many agents stop at once, each ended leader used to cost its own scan
-# of every process, two or three times over. One settled scan serves every
+# When many agents stop at once, a scan of every process per ended leader
+# would cost N full scans, two or three times over. One settled scan serves every
 # agent whose leader had already exited (was no longer listed) when it began
 # and was born well before: each live member of that agent's tree was
 # listed, and a member born later can only come from one of them, which the

@@ -192,7 +192,7 @@ class StateRecorder:
         if spawn_before != (status.token, status.pid):
             # A spawn's intent (token, cgroup) and then its pid: on disk before
             # the supervisor does anything else, or a SIGKILL in between
-            # leaves an agent no `down` can find (issue #12).
+            # leaves an agent no `down` can find.
             with contextlib.suppress(OSError):  # a full disk: the Flusher's document write retries and warns
                 self.store.record_spawn(status.name, **spawn)
         else:

@@ -1,4 +1,4 @@
-"""Fault injection (issue #12): a full disk, an unread console, a supervisor
+"""Fault injection: a full disk, an unread console, a supervisor
 killed under agents that keep printing. Real processes, real signals."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Fault injection on the process model (issue #12): a supervisor SIGKILLed in
+"""Fault injection on the process model: a supervisor SIGKILLed in
 the middle of a spawn, a `down` racing an early `up -d`, a recorded pid now
 used by an unrelated process, a grandchild that sheds both its session and
 its environment, and the control socket a SIGKILLed supervisor leaves.
 
 Every test runs the real CLI on real processes and signals. The looped ones
-run MESH_FAULT_TRIALS trials (default 6; the issue's figure is for 20:
+run MESH_FAULT_TRIALS trials (default 6; for a stronger claim run 20:
 `MESH_FAULT_TRIALS=20 pytest tests/integration/test_faults_process.py`).
 """
 

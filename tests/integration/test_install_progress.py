@@ -1,5 +1,5 @@
 """`up --install` shows the installer's own progress lines as it works, before
-any agent starts, with pip and with uv (issue #14, point 9)."""
+any agent starts, with pip and with uv."""
 
 from __future__ import annotations
 

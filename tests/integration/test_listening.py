@@ -1,4 +1,4 @@
-"""Issue #14 point 7: an agent listening beyond the loopback host the project
+"""An agent listening beyond the loopback host the project
 asked for is warned about loudly (merged stream, events.jsonl) and `ps` shows
 where it listens.
 

@@ -1,4 +1,4 @@
-"""Another user's `.mesh-compose/` is never trusted (issue #12.6, #12.11).
+"""Another user's `.mesh-compose/` is never trusted.
 
 As root, with `nobody` as the second user: a planted state directory, a
 symlink in it, a hand-written state file; and mesh-compose run as `nobody`

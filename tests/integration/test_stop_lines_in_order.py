@@ -1,6 +1,6 @@
 """The stop of a foreground `up` reads in the order it happened: an agent's
 last output lines and its `exited` line come before the `stopping` line of
-anything it depends on (issue #14, point 10)."""
+anything it depends on."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ with no process left in the project's directory.
 
 `down` comes 0.02..0.16 s after the racer's stop began (the supervisor's log
 says `stopping`), spread over the trials: the window in which a restart
-used to start its agents after the shutdown had stopped the old ones. The
+could start its agents after the shutdown had stopped the old ones. The
 delay chooses the interleaving; nothing waits on it to see a result (the
 end is waited for as an event: no process left).
 6 trials of each in the normal run, 20 under `-m slow`.

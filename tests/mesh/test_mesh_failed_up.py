@@ -1,4 +1,4 @@
-"""Issue #14 on the real stack: a failed `up -d` (the registry port is taken
+"""On the real stack: a failed `up -d` (the registry port is taken
 by something that is not a registry) exits 1 with the reason and leaves no
 supervisor running."""
 

@@ -1,4 +1,4 @@
-"""Issue #14 on the real stack: stale registrations do not pass `registered`.
+"""On the real stack: stale registrations do not pass `registered`.
 
 After `kill -9` of the agents and the supervisor, the registry keeps their
 fixed ids listed healthy for 20-30 s. An immediate `up -d` must still start

@@ -1,5 +1,5 @@
 """With a managed registry and packages to install, `up` says it starts the
-registry once the install is done, just before it does (issue #14, point 9)."""
+registry once the install is done, just before it does."""
 
 from __future__ import annotations
 

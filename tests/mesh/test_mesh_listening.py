@@ -1,9 +1,9 @@
-"""Issue #14 point 7 on the real stack: an SDK agent that listens on every
+"""On the real stack: an SDK agent that listens on every
 interface although the project asked for loopback is warned about; a normal
 SDK agent is not.
 
 Under load the SDK can race at start-up and bind a second server to 0.0.0.0
-despite HOST=127.0.0.1 (9 of 32 starts in the issue). `stray` simulates that
+despite HOST=127.0.0.1, now and then. `stray` simulates that
 race deterministically: it is the example's hello plus one extra server socket
 on 0.0.0.0. Everything (supervisor, managed registry on 127.0.0.1, agents)
 runs inside a private network namespace, where 0.0.0.0 exposes nothing.

@@ -1,6 +1,6 @@
 """A managed registry's access log of routine requests (mesh-compose's polls,
 the agents' heartbeats) stays out of the merged foreground stream, and in
-its own log file (issue #14, point 4)."""
+its own log file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue #14 on the real stack: one project's `down` leaves its managed
+"""On the real stack: one project's `down` leaves its managed
 registry running while another project's agents use it, says so, and
 `down --registry` stops it anyway."""
 

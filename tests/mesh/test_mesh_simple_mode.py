@@ -1,4 +1,4 @@
-"""Issue #14 on the real stack: simple mode works like `meshctl start agent.py`.
+"""On the real stack: simple mode works like `meshctl start agent.py`.
 
 `up -d hello.py` in a directory without a project file starts a registry when
 none answers, and later `ps` and `down` there find the project without `-f`.

@@ -1,10 +1,11 @@
-"""Issue #14 point 3 on the real stack: an agent that has not registered yet
+"""On the real stack: an agent that has not registered yet
 is `starting`, not `unhealthy`.
 
 With `healthcheck: {registry: true}` and no start period (the example's own
-config), every agent that took more than about 4 s to register used to be
-reported unhealthy. `slow` is the example's hello delayed by 6 s before it
-even imports the SDK, so it registers well after that.
+config), a check that counted a missing registration as a failure would
+report unhealthy every agent that takes more than about 4 s to register.
+`slow` is the example's hello delayed by 6 s before it even imports the SDK,
+so it registers well after that.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue #14's speed points on the real stack, as mechanisms (the figures are
+"""The speed mechanisms of a mesh on the real stack, as mechanisms (the figures are
 in benchmarks/bench_mesh.py):
 
 - `up -d` ends with the supervisor's write that records the last agent up

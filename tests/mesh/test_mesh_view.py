@@ -27,7 +27,7 @@ THREE = Path(__file__).parent / "three"
 WARNINGS = {("clock", "unused-dependency", ""), ("greeter", "undeclared-provider", "time"),
             ("greeter", "undeclared-provider", "ping"), ("greeter", "unresolved", "weather"),
             ("clock", "several-providers", "ping")}
-# A defect of the SDK's HTTP server with the starlette its install resolves to today:
+# A defect of the SDK's HTTP server with the starlette its install resolves to:
 # a streamable-HTTP answer fails inside the agent and the client gets nothing. Seen on
 # every answer of 3.7.1, and on some answers of 3.8.0 under load.
 SDK_STREAM_DEFECT = "Unexpected message received: http.request"

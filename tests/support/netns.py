@@ -1,7 +1,7 @@
 """Running a scenario inside a private network namespace (`unshare -rn`).
 
 Tests may use only loopback addresses on the host, but an agent that listens
-on 0.0.0.0 is what the listening check (issue #14) must catch. In a new user
+on 0.0.0.0 is what the listening check must catch. In a new user
 and network namespace only `lo` exists, isolated from every other interface,
 so binding 0.0.0.0 there exposes nothing. The supervisor reads the socket
 tables of its own namespace (/proc/net/*), so the whole scenario runs inside:

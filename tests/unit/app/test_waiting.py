@@ -1,7 +1,7 @@
 """`app.waiting.wait_until_up` against a real control server and state file:
 once a supervisor serves, the wait ends on its write of the state file
-(`op changed`), not on a poll of the file (issue #14: `up -d` returned up to
-1.7 s after the last agent registered)."""
+(`op changed`), not on a poll of the file
+(a poll would make `up -d` return up to a poll period after the last registration)."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ MERGE = "`<<` merges a map or a list of maps (such as *base) into this map; this
 @pytest.mark.parametrize(
     "text, expected",
     [
-        # The minimal case of issue 12: the wrong type used to reach the builder unchecked.
+        # A duplicate key whose kept value has the wrong type: both are reported; neither reaches the builder.
         ("agents: {a: {script: a.py}, a: {script: 5}}\n",
          ["1:29: agents.a: duplicate key 'a' (first defined on line 1)",
           "1:33: agents.a.script: expected a string, got an integer"]),

@@ -1,4 +1,4 @@
-"""Fresh registrations only, and one shared registry poller (issue #14).
+"""Fresh registrations only, and one shared registry poller.
 
 A registration counts for a process started at T only when the registry
 heard from the agent after T; the registry's clock is taken back to ours

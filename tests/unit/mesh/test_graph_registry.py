@@ -1,5 +1,5 @@
 """`graph` shows the managed MCP Mesh registry as `up` would run it: a node
-in the first wave that every agent depends on (issue #14)."""
+in the first wave that every agent depends on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The resource watcher's looks at what agents listen on (issue #14 point 7):
+"""The resource watcher's looks at what agents listen on:
 when it looks (fake clock), what it reports (fake socket tables), and that
 each address is warned about once."""
 

@@ -36,7 +36,7 @@ def test_flusher_flushes_soon_after_output_and_never_while_idle():
 
 
 def test_a_running_agent_without_a_health_verdict_yet_is_recorded_as_starting(tmp_path):
-    """Issue #14 point 3: not yet registered (or probed) is `starting`, which
+    """Not yet registered (or probed) is `starting`, which
     `ps` shows as `running (starting)`; an agent without a healthcheck has no health."""
     from pathlib import Path
 
