@@ -7,16 +7,16 @@
     down      app.down.down(identity, DownOptions)     -> DownResult
     ps        app.ps.ps(identity, PsOptions)           -> PsResult
     logs      app.logs.logs(identity, LogsOptions, LogSink) -> LogsResult
-    config    app.inspect.config(project, ConfigOptions) -> ConfigResult
-    graph     app.inspect.graph(project, GraphOptions) -> GraphView
-    env       app.inspect.env(project, EnvOptions)     -> EnvResult
-    schema    app.inspect.schema()                     -> str
-    run       app.run.run(project, RunOptions)         -> exit code of the command
+    config    app.describe.config(project, ConfigOptions) -> ConfigResult
+    graph     app.describe.graph(project, GraphOptions) -> GraphView
+    env       app.describe.env(project, EnvOptions)    -> EnvResult
+    schema    app.describe.schema()                    -> str
+    run       app.oneoff.run(project, RunOptions)      -> exit code of the command
     kill      app.agents.kill(directory, KillOptions)  -> KillResult
     wait      app.agents.wait(directory, WaitOptions)  -> WaitResult
     top       app.agents.top(directory, names)         -> AgentProcesses per agent
     ls        app.ls.ls(LsOptions)                     -> ProjectRow per project
-    events    app.lifecycle.follow(directory, names)   -> event dicts, until the supervisor ends
+    events    app.events.follow(directory, names)      -> event dicts, until the supervisor ends
     version   app.version.version()                    -> VersionInfo
 
 The project comes from `app.project.load(ProjectSelection, warn)`; `ps`,

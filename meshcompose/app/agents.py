@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from meshcompose.app.live import alive, known_names, running_doc
 from meshcompose.app.project import ProjectIdentity
-from meshcompose.app.running import alive, known_names, running_doc
 from meshcompose.control import state
 from meshcompose.errors import NotRunningError
 

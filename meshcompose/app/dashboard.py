@@ -107,7 +107,7 @@ class DashboardSource:
 
         if project is None:
             return cls(identity, None, edges_from_state(identity))
-        from meshcompose.app.inspect import graph
+        from meshcompose.app.describe import graph
         from meshcompose.app.options import GraphOptions
 
         view = graph(project, GraphOptions())
@@ -155,7 +155,7 @@ class DashboardSource:
         """The run's timeline, computed again only when the events file or the run changed."""
         import os
 
-        from meshcompose.app.lifecycle import events_path
+        from meshcompose.app.events import events_path
         from meshcompose.app.timeline import timeline
 
         try:
@@ -202,7 +202,7 @@ class DashboardSource:
 
     def events(self) -> tuple[list[dict[str, Any]], EventTail]:
         """The current run's events so far, and a tail that continues exactly there."""
-        from meshcompose.app.lifecycle import events_path
+        from meshcompose.app.events import events_path
         from meshcompose.app.timeline import run_start
 
         tail = EventTail(events_path(self.identity))
@@ -320,7 +320,7 @@ class EventTail:
         *lines, self.pending = (self.pending + chunk).split(b"\n")
         if len(self.pending) > self.MAX_CHUNK:  # a line without an end is dropped, not kept growing
             self.pending = b""
-        from meshcompose.app.lifecycle import parse_event
+        from meshcompose.app.events import parse_event
 
         return [_event_json(event) for event in map(parse_event, lines) if event is not None]
 
@@ -334,7 +334,7 @@ def _event_json(event: dict[str, Any]) -> dict[str, Any]:
 
 def state_files(project: ProjectIdentity) -> list[Any]:
     """The files whose change means the agents' state changed."""
-    from meshcompose.app.lifecycle import events_path
+    from meshcompose.app.events import events_path
     from meshcompose.control import paths
 
     document = paths.state_file(project.directory, project.name)

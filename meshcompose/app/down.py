@@ -18,8 +18,8 @@ import enum
 import time
 from dataclasses import dataclass
 
+from meshcompose.app.live import KILL_ALLOWANCE_SECONDS, MARGIN_SECONDS, alive, stop_bound
 from meshcompose.app.project import ProjectIdentity
-from meshcompose.app.running import KILL_ALLOWANCE_SECONDS, MARGIN_SECONDS, alive, stop_bound
 from meshcompose.control import lock, protocol, state
 from meshcompose.errors import AlreadyRunningError, ControlError, MeshComposeError, NotRunningError
 from meshcompose.mesh import meshplan

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from meshcompose.app.live import known_names
 from meshcompose.app.project import ProjectIdentity
-from meshcompose.app.running import known_names
 from meshcompose.control import paths, state
 from meshcompose.errors import MeshComposeError, RegistryError
 from meshcompose.mesh import facts as mesh_facts_rules
@@ -84,7 +84,7 @@ def mesh(project: ProjectIdentity, options: MeshOptions, load: Callable[[], Proj
 
 def project_agents(doc: state.StateDoc, declared: Mapping[str, Sequence[Declared]]) -> list[ProjectAgent]:
     """The project's mesh agents from its state document (the managed registry left out)."""
-    from meshcompose.app.running import alive
+    from meshcompose.app.live import alive
     from meshcompose.mesh.registry import agent_id
 
     out = []

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from meshcompose import ownership
-from meshcompose.config import locate
+from meshcompose.config import discovery
 from meshcompose.control.paths import projects_in
 from meshcompose.errors import MeshComposeError, ProjectNotFoundError
 from meshcompose.names import PROJECT_NAME_MAX, checked_project_name
@@ -62,13 +62,13 @@ def _bare_script(selection: ProjectSelection) -> Path | None:
     """The agent file of simple mode (`up hello.py`), or None."""
     if len(selection.files) != 1 or not selection.files[0].endswith(".py"):
         return None
-    return locate.absolute_path(selection.cwd or os.getcwd(), selection.files[0])
+    return discovery.absolute_path(selection.cwd or os.getcwd(), selection.files[0])
 
 
 def directory(selection: ProjectSelection) -> Path:
     """The project directory, found without loading the configuration (fast,
     and it works when the project file no longer validates)."""
-    return locate.project_dir(selection.files, selection.cwd)
+    return discovery.project_dir(selection.files, selection.cwd)
 
 
 PROJECT_NAME_VARIABLE = "MESH_COMPOSE_PROJECT_NAME"
@@ -180,7 +180,7 @@ def _declared_name(files: tuple[str, ...], where: Path, cwd: Path | None) -> str
     that sets a top-level `name:` wins, as in the merge."""
     base = cwd or Path.cwd()
     paths = [base / Path(f).expanduser() for f in files] if files else [
-        where / name for name in (*locate.PROJECT_FILES, *_OVERRIDE_FILES)]
+        where / name for name in (*discovery.PROJECT_FILES, *_OVERRIDE_FILES)]
     found: str | None = None
     for path in paths:
         if path.suffix == ".py":

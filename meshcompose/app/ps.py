@@ -89,7 +89,7 @@ def ps(project: ProjectIdentity, options: PsOptions) -> PsResult:
     if doc is None:
         return PsResult((), ran=False)
     supervised = state.supervisor_alive(doc)
-    from meshcompose.app.running import known_names
+    from meshcompose.app.live import known_names
 
     only = set(known_names(options.names, doc["agents"]))
     records = {name: record for name, record in doc["agents"].items() if not only or name in only}

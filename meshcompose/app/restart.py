@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meshcompose.app.live import known_names, running_doc, stop_bound
 from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT
-from meshcompose.app.running import known_names, running_doc, stop_bound
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol
 from meshcompose.errors import ControlError

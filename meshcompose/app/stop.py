@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meshcompose.app.live import alive, known_names, running_doc, stop_bound
 from meshcompose.app.project import ProjectIdentity
-from meshcompose.app.running import alive, known_names, running_doc, stop_bound
 from meshcompose.control import protocol
 
 

@@ -252,7 +252,7 @@ def run_start(doc: Mapping[str, Any] | None, events: Sequence[Mapping[str, Any]]
 
 def timeline(project: ProjectIdentity, edges: Sequence[DeclaredEdge], agents: Sequence[str] = ()) -> Timeline:
     """The timeline of the project's current (or last) run."""
-    from meshcompose.app.lifecycle import events_path
+    from meshcompose.app.events import events_path
     from meshcompose.control import state
 
     doc = state.StateStore(project.directory, project.name).read()
@@ -275,7 +275,7 @@ def edges_from_state(project: ProjectIdentity) -> list[DeclaredEdge]:
 
 def project_timeline(project: Project, names: Sequence[str] = ()) -> Timeline:
     """`graph --timeline`: the declared graph's agents and edges, timed by the current run."""
-    from meshcompose.app.inspect import graph
+    from meshcompose.app.describe import graph
     from meshcompose.app.options import GraphOptions
 
     view = graph(project, GraphOptions(names=tuple(names)))

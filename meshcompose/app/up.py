@@ -24,6 +24,7 @@ from typing import Any
 
 from meshcompose.app import watch as app_watch
 from meshcompose.app.environments import ensure_environments
+from meshcompose.app.live import running_doc, stop_bound
 from meshcompose.app.options import (
     DEFAULT_WAIT_TIMEOUT,
     WAIT_PER_WAVE,
@@ -32,7 +33,6 @@ from meshcompose.app.options import (
     StartOptions,
     UpOptions,
 )
-from meshcompose.app.running import running_doc, stop_bound
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol, state
 from meshcompose.control.lock import ProjectLock
@@ -203,10 +203,10 @@ def awaited(project: Project, names: Sequence[str], options: UpOptions) -> tuple
 
 
 def _foreground(plan: RunPlan, options: UpOptions) -> UpResult:
-    from meshcompose.runtime import session  # anyio and the supervisor: only when supervising here
+    from meshcompose.runtime import host  # anyio and the supervisor: only when supervising here
 
     rebuild = app_watch.rebuilder(plan, options.install) if options.watch else None
-    return UpResult(UpMode.FOREGROUND, session.supervise(plan, console=options.console, detached=False,
+    return UpResult(UpMode.FOREGROUND, host.supervise(plan, console=options.console, detached=False,
                                                          rebuild=rebuild))
 
 
@@ -237,8 +237,8 @@ def write_plan(plan: RunPlan) -> Path:
 def _end_if_idle(project: Project) -> None:
     """A failed `up -d` with nothing left running leaves no supervisor behind."""
     from meshcompose.app.down import DownOptions, down
+    from meshcompose.app.live import alive
     from meshcompose.app.project import ProjectIdentity
-    from meshcompose.app.running import alive
 
     doc = state.StateStore(project.directory, project.name).read()
     if doc is not None and not any(alive(record) for record in doc["agents"].values()):

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from meshcompose.app.live import running_doc
 from meshcompose.app.options import InstallOptions, InstallPolicy, RegistryOptions, UpOptions
-from meshcompose.app.running import running_doc
 from meshcompose.errors import ControlError, NotRunningError
 from meshcompose.mesh import tracing
 from meshcompose.model import Project

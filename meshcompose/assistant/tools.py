@@ -89,7 +89,7 @@ class Tools:
                       data)
 
     def events(self, agent: str | None = None, since: str | None = None, limit: int = DEFAULT_LINES) -> Answer:
-        from meshcompose.app.lifecycle import events_path
+        from meshcompose.app.events import events_path
         from meshcompose.app.logs import parse_time_point
 
         count = bounded_count(limit, "limit")
@@ -101,7 +101,7 @@ class Tools:
 
     def graph(self) -> Answer:
         """The declared edges; while the project runs with a registry, the resolved ones too."""
-        from meshcompose.app.inspect import graph
+        from meshcompose.app.describe import graph
         from meshcompose.app.mesh import live_graph
         from meshcompose.app.options import GraphOptions
 
@@ -133,7 +133,7 @@ class Tools:
         return Answer(printable("; ".join(lines) or "no agents in the mesh"), data)
 
     def wait_until_ready(self, agents: Sequence[str] = (), timeout: float = 60.0) -> Answer:
-        from meshcompose.app.running import known_names, running_doc
+        from meshcompose.app.live import known_names, running_doc
         from meshcompose.app.waiting import wait_until_up
 
         seconds = bounded_seconds(timeout)
@@ -329,6 +329,6 @@ def _tail_bytes(path: Path, limit: int) -> tuple[bytes, bool]:
 
 
 def _parse_lines(lines: Iterable[bytes]) -> Iterable[dict[str, Any]]:
-    from meshcompose.app.lifecycle import parse_event
+    from meshcompose.app.events import parse_event
 
     return (event for event in map(parse_event, lines) if event is not None)

@@ -5,7 +5,7 @@ when output goes idle). Its writes never block the supervisor
 
 from __future__ import annotations
 
-from meshcompose.app.events import AgentStatus, Notice
+from meshcompose.app.observer import AgentStatus, Notice
 from meshcompose.cli.console import ConsoleMux
 
 

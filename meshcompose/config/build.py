@@ -18,11 +18,11 @@ from typing import Any, Callable
 
 from meshcompose import ownership, units
 from meshcompose.config import envfile
+from meshcompose.config.discovery import absolute_path
 from meshcompose.config.forms import name_from
 from meshcompose.config.interpolate import ExpansionBudget
 from meshcompose.config.limits import InputError, file_kind_problem, path_problem, regex_nesting_problem
-from meshcompose.config.locate import absolute_path
-from meshcompose.config.located import Located
+from meshcompose.config.problems import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
 from meshcompose.errors import ConfigError, Problem, cycle_message
 from meshcompose.model import (

@@ -16,8 +16,8 @@ from meshcompose.errors import Problem
 from meshcompose.names import PROJECT_NAME_MAX
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_SEED_AGENT_KEYS = {"script": "script", "working_directory": "working_dir", "python_interpreter": "interpreter"}
-_SEED_TOP_KEYS = ("agent", "environment", "metadata", "resources")
+_SINGLE_AGENT_KEYS = {"script": "script", "working_directory": "working_dir", "python_interpreter": "interpreter"}
+_SINGLE_AGENT_TOP_KEYS = ("agent", "environment", "metadata", "resources")
 _RUN_KINDS = ("script", "module", "command")
 _HEALTH_KINDS = ("http", "tcp", "cmd", "log", "registry")
 
@@ -37,57 +37,58 @@ def from_python_file(path: Path) -> Loaded:
     return Loaded(data, marks)
 
 
-def from_seed_yaml(loaded: Loaded, path: Path) -> Loaded:
-    """The seed note's single-agent YAML as a one-agent mesh-compose document."""
+def from_single_agent_yaml(loaded: Loaded, path: Path) -> Loaded:
+    """The legacy single-agent YAML as a one-agent mesh-compose document."""
     source, file = loaded.data, str(path)
     result = Loaded(None, {(): loaded.marks[()]})
     for key in source:
-        if key not in _SEED_TOP_KEYS and not str(key).startswith("x-"):
-            _seed_problem(result, loaded, (key,),
-                          f"unknown key '{key}' in a single-agent file; allowed: {', '.join(_SEED_TOP_KEYS)}")
+        if key not in _SINGLE_AGENT_TOP_KEYS and not str(key).startswith("x-"):
+            allowed = ", ".join(_SINGLE_AGENT_TOP_KEYS)
+            _single_agent_problem(result, loaded, (key,),
+                                  f"unknown key '{key}' in a single-agent file; allowed: {allowed}")
     agent = source.get("agent")
     if not isinstance(agent, dict):
-        _seed_problem(result, loaded, ("agent",), "expected a map with `script:`")
+        _single_agent_problem(result, loaded, ("agent",), "expected a map with `script:`")
         return result
     for key in agent:
-        if key not in _SEED_AGENT_KEYS:
-            _seed_problem(result, loaded, ("agent", key),
-                          f"unknown key '{key}'; allowed: {', '.join(_SEED_AGENT_KEYS)}")
+        if key not in _SINGLE_AGENT_KEYS:
+            _single_agent_problem(result, loaded, ("agent", key),
+                                  f"unknown key '{key}'; allowed: {', '.join(_SINGLE_AGENT_KEYS)}")
     if "script" not in agent:
-        _seed_problem(result, loaded, ("agent",), "missing `script:` (the agent's .py file)")
+        _single_agent_problem(result, loaded, ("agent",), "missing `script:` (the agent's .py file)")
     if result.problems:
         return result
-    name = _seed_agent_name(source, path)
+    name = _single_agent_name(source, path)
     base: Path_ = ("agents", name)
     converted: dict[str, Any] = {}
-    for old, new in _SEED_AGENT_KEYS.items():
+    for old, new in _SINGLE_AGENT_KEYS.items():
         if old in agent:
             converted[new] = agent[old]
             _move_marks(loaded, ("agent", old), result, base + (new,))
-    for key in _SEED_TOP_KEYS[1:]:
+    for key in _SINGLE_AGENT_TOP_KEYS[1:]:
         if key in source:
             converted[key] = source[key]
             _move_marks(loaded, (key,), result, base + (key,))
-    _seed_script_in_working_directory(converted)
+    _script_in_working_directory(converted)
     result.marks[("agents",)] = result.marks[base] = loaded.marks.get(("agent",), Mark(file, 1, 1))
     result.data = {"name": name_from(path.stem), "agents": {name: converted}}
     return result
 
 
-def _seed_agent_name(source: dict[str, Any], path: Path) -> str:
+def _single_agent_name(source: dict[str, Any], path: Path) -> str:
     metadata = source.get("metadata")
     wanted = metadata.get("name") if isinstance(metadata, dict) else None
     return name_from(wanted, name_from(path.stem)) if isinstance(wanted, str) else name_from(path.stem)
 
 
-def _seed_script_in_working_directory(agent: dict[str, Any]) -> None:
-    """In the seed's format a relative script is found inside working_directory."""
+def _script_in_working_directory(agent: dict[str, Any]) -> None:
+    """In the single-agent format a relative script is found inside working_directory."""
     script, workdir = agent.get("script"), agent.get("working_dir")
     if isinstance(script, str) and isinstance(workdir, str) and not Path(script).is_absolute():
         agent["script"] = str(Path(workdir) / script)
 
 
-def _seed_problem(result: Loaded, loaded: Loaded, path: Path_, message: str) -> None:
+def _single_agent_problem(result: Loaded, loaded: Loaded, path: Path_, message: str) -> None:
     mark = loaded.marks.get(path) or loaded.marks[()]
     result.problems.append(Problem(mark.file, mark.line, mark.column, dotted(path), message))
 

@@ -3,7 +3,7 @@
 Three kinds of input, told apart by extension and content:
 
 - a mesh-compose.yaml (top-level `agents:`),
-- the seed note's single-agent YAML (top-level `agent:` with `script`,
+- the legacy single-agent YAML (top-level `agent:` with `script`,
   `working_directory`, `python_interpreter`, plus top-level `environment`,
   `metadata`, `resources`),
 - a bare `agent.py` (a one-agent project named after the file).
@@ -26,10 +26,10 @@ from typing import Any, Union
 from meshcompose import ownership
 from meshcompose.config import envfile
 from meshcompose.config.build import FindCycles, build_project
-from meshcompose.config.forms import from_python_file, from_seed_yaml, normalize_forms, prune
+from meshcompose.config.discovery import PROJECT_FILES, absolute_path, find_project_file
+from meshcompose.config.forms import from_python_file, from_single_agent_yaml, normalize_forms, prune
 from meshcompose.config.interpolate import ExpansionBudget, InterpolationError, interpolate
 from meshcompose.config.limits import InputError, file_kind_problem, read_regular_file, text_problem
-from meshcompose.config.locate import PROJECT_FILES, absolute_path, find_project_file
 from meshcompose.config.merge import merge_documents
 from meshcompose.config.serialize import project_to_dict
 from meshcompose.config.validate import locate, schema_problems, schema_text
@@ -187,7 +187,7 @@ def read_document(path: Path, variables: Mapping[str, str], unset: list[str],
     if loaded.data is None:
         return loaded
     if "agent" in loaded.data and "agents" not in loaded.data:
-        loaded = _from_seed(loaded, path)
+        loaded = _from_single_agent(loaded, path)
         if loaded.data is None:
             return loaded
     bad: list[Path_] = list(loaded.replaced)
@@ -214,9 +214,9 @@ def _nearest_mark(loaded: Loaded, path: Path_) -> Mark:
     return loaded.marks.get(path) or Mark("", 0, 0)
 
 
-def _from_seed(loaded: Loaded, path: Path) -> Loaded:
-    """The seed's single-agent file, converted; problems of its YAML are kept."""
-    converted = from_seed_yaml(loaded, path)  # data None when the shape is wrong
+def _from_single_agent(loaded: Loaded, path: Path) -> Loaded:
+    """The legacy single-agent file, converted; problems of its YAML are kept."""
+    converted = from_single_agent_yaml(loaded, path)  # data None when the shape is wrong
     converted.problems[:0] = loaded.problems
     return converted
 

@@ -156,12 +156,12 @@ def main(argv: Sequence[str], out: TextIO | None = None,
     except MeshComposeError as error:
         out.write(f"error: {error.message}\n" + (f"hint: {error.hint}\n" if error.hint else ""))
         return error.exit_code
-    from meshcompose.runtime import session
+    from meshcompose.runtime import host
 
     try:
         log = RotatingStdout(plan.project.state_dir / "supervisor.log") if out is sys.stdout else None
         rebuild = rebuild_for(plan) if rebuild_for is not None and plan.settings.watch is not None else None
-        return session.supervise(plan, console=NoticeLog(out, log), detached=True, rebuild=rebuild)
+        return host.supervise(plan, console=NoticeLog(out, log), detached=True, rebuild=rebuild)
     finally:
         lock.release()
 
@@ -170,7 +170,7 @@ def _await_plan() -> tuple[str, int] | None:
     """A standby's wait: the runtime imported first (the point of starting
     early), then the plan's path with the lock and the log, which becomes
     stdout and stderr. None when the socket closes without them."""
-    from meshcompose.runtime import session  # noqa: F401  # now, while `up -d` plans
+    from meshcompose.runtime import host  # noqa: F401  # now, while `up -d` plans
 
     number = os.environ.pop(STANDBY_FD_VAR, "")
     if not number.isdigit():

@@ -237,7 +237,7 @@ def has_kill(actions: list[str]) -> bool:
 
 @posix_only
 def test_events_stream_lifecycle_changes_until_the_project_ends(project: ProjectDir) -> None:
-    from meshcompose.app.lifecycle import EVENTS_FILE_NAME
+    from meshcompose.app.events import EVENTS_FILE_NAME
     from meshcompose.runtime.events import EVENTS_FILE_NAME as WRITTEN
 
     assert EVENTS_FILE_NAME == WRITTEN

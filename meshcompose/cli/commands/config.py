@@ -17,15 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app import inspect
+    from meshcompose.app import describe
     from meshcompose.app.options import ConfigOptions
     from meshcompose.cli.options import load_project
 
     if args.list_profiles:
         # Every agent, whatever profiles are active: compose lists them all.
-        sys.stdout.write("".join(f"{name}\n" for name in inspect.profiles(load_project(_all_profiles(args)))))
+        sys.stdout.write("".join(f"{name}\n" for name in describe.profiles(load_project(_all_profiles(args)))))
         return 0
-    result = inspect.config(load_project(args), ConfigOptions(quiet=args.quiet, services=args.services))
+    result = describe.config(load_project(args), ConfigOptions(quiet=args.quiet, services=args.services))
     for warning in result.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     if args.services:

@@ -27,12 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app import inspect
+    from meshcompose.app import describe
     from meshcompose.app.options import EnvOptions
     from meshcompose.cli import options as cli_options
 
     install = cli_options.install_options(args, sys.stderr, interactive=False) if args.install else None
-    result = inspect.env(cli_options.load_project(args), EnvOptions(names=tuple(args.agents), install=install))
+    result = describe.env(cli_options.load_project(args), EnvOptions(names=tuple(args.agents), install=install))
     if args.format == "json":
         sys.stdout.write(json.dumps(list(result.rows), indent=2) + "\n")
     else:

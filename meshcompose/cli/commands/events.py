@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app.lifecycle import follow
+    from meshcompose.app.events import follow
     from meshcompose.cli.options import project_identity
 
     for event in follow(project_identity(args), tuple(args.names)):

@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from meshcompose.app.inspect import GraphView
+    from meshcompose.app.describe import GraphView
 
 FORMATS = ("text", "mermaid", "dot", "json")
 
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         from meshcompose.cli.commands.graphlive import run_live
 
         return run_live(args)
-    from meshcompose.app import inspect
+    from meshcompose.app import describe
     from meshcompose.app.options import GraphOptions
     from meshcompose.cli.options import load_project
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         from meshcompose.cli.timeline import render_timeline
 
         return render_timeline(load_project(args), tuple(args.names), args.format)
-    view = inspect.graph(load_project(args), GraphOptions(names=tuple(args.names)))
+    view = describe.graph(load_project(args), GraphOptions(names=tuple(args.names)))
     print(RENDERERS[args.format](view), end="")
     return 0
 

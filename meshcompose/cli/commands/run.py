@@ -48,8 +48,8 @@ def environment(pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app.run import RunOptions
-    from meshcompose.app.run import run as run_agent
+    from meshcompose.app.oneoff import RunOptions
+    from meshcompose.app.oneoff import run as run_agent
     from meshcompose.cli import options as cli_options
 
     command = tuple(args.argv[1:] if args.argv[:1] == ["--"] else args.argv)

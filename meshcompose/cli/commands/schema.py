@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app import inspect
+    from meshcompose.app import describe
 
-    sys.stdout.write(inspect.schema())
+    sys.stdout.write(describe.schema())
     return 0

@@ -271,7 +271,7 @@ def test_profiles_and_dependencies(tmp_path: Path) -> None:
     assert "only enabled with --profile tools" in str(caught.value)
 
 
-def test_seed_single_agent_yaml(tmp_path: Path) -> None:
+def test_single_agent_yaml(tmp_path: Path) -> None:
     app, python = tmp_path / "opt" / "myapp", tmp_path / "usr" / "bin" / "python3.9"
     touch(app, "src/advanced_agent.py")
     touch(python.parent, python.name)
@@ -304,7 +304,7 @@ def test_seed_single_agent_yaml(tmp_path: Path) -> None:
     assert warnings == ["the PRODUCTION_API_TOKEN variable is not set; using an empty string"]
 
 
-def test_seed_yaml_errors_are_located(tmp_path: Path) -> None:
+def test_single_agent_yaml_errors_are_located(tmp_path: Path) -> None:
     path = write(tmp_path, "one.yaml", "agent:\n  scrip: a.py\nenvironmnt: {}\n")
     with pytest.raises(ConfigError) as caught:
         loader.load_project([path], environ={})

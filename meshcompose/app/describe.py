@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from meshcompose.app.live import known_names
 from meshcompose.app.options import ConfigOptions, EnvOptions, GraphOptions
-from meshcompose.app.running import known_names
 from meshcompose.errors import InterpreterVersionError
 from meshcompose.model import Project
 from meshcompose.plan import planner

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from meshcompose import units
+from meshcompose.config.discovery import absolute_path
 from meshcompose.config.limits import path_problem
-from meshcompose.config.locate import absolute_path
 from meshcompose.config.validate import locate
 from meshcompose.config.yamlload import Loaded, Path_, dotted
 from meshcompose.errors import Problem
