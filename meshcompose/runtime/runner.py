@@ -17,11 +17,13 @@ from typing import Any, Protocol
 
 import anyio
 
+from meshcompose import lifecycle
 from meshcompose.errors import AgentStartError
+from meshcompose.lifecycle import AgentState
 from meshcompose.logs.logpump import pump
 from meshcompose.mesh import meshplan
 from meshcompose.mesh.registered import Registration
-from meshcompose.model import Agent, AgentState, Condition, HealthKind, Resources, RestartMode
+from meshcompose.model import Agent, Condition, HealthKind, Resources, RestartMode
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.proc import cgroup, identity, process
 from meshcompose.runtime import conditions
@@ -93,6 +95,10 @@ class AgentRunner:
     # -- status ------------------------------------------------------------
 
     def _set(self, **changes: Any) -> None:
+        """The one place an agent's state changes: through the lifecycle's table,
+        which raises on a transition it does not allow."""
+        if "state" in changes:
+            changes["state"] = lifecycle.advance(self.agent.name, self.status.state, changes["state"])
         self.status = self.status.evolve(**changes)
         self.context.observer.agent_status(self.status)
         self._changed.set()

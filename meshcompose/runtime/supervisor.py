@@ -20,7 +20,8 @@ import anyio.abc
 
 from meshcompose.mesh import registry_client
 from meshcompose.mesh.registered import Registration
-from meshcompose.model import Agent, AgentState, Project
+from meshcompose.lifecycle import AgentState
+from meshcompose.model import Agent, Project
 from meshcompose.plan import planner
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.proc import process
