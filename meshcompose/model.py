@@ -27,64 +27,6 @@ class RestartMode(str, enum.Enum):
     UNLESS_STOPPED = "unless-stopped"
 
 
-class AgentState(str, enum.Enum):
-    """The same words everywhere: console, `ps`, state file, control protocol.
-
-    A state compares and hashes like its word, so `"exited" in ENDED_STATES`
-    holds for a word read back from the state file as well.
-    """
-
-    WAITING = "waiting"
-    STARTING = "starting"
-    RUNNING = "running"
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    RESTARTING = "restarting"
-    STOPPING = "stopping"
-    EXITED = "exited"  # rendered as `exited (CODE)`
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    ORPHANED = "orphaned"  # alive, but its supervisor is gone (only `ps` says this)
-
-    @classmethod
-    def parse(cls, word: object) -> Optional[AgentState]:
-        """The state a recorded word names, or None for a word no state has."""
-        try:
-            return cls(word)
-        except ValueError:
-            return None
-
-    @property
-    def ended(self) -> bool:
-        return self in ENDED_STATES
-
-    @property
-    def is_alive(self) -> bool:
-        return self in ALIVE_STATES
-
-
-ENDED_STATES: frozenset[AgentState] = frozenset({AgentState.EXITED, AgentState.FAILED, AgentState.SKIPPED})
-"""Ended: nothing starts the agent again on its own. `ps` hides them without `-a`."""
-
-RUNNING_STATES: frozenset[AgentState] = frozenset({AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY})
-"""Up and serving as far as anyone knows: `ps` shows each as `running (HEALTH)`,
-and `--status running` matches all three."""
-
-HEALTH_STATES: frozenset[AgentState] = frozenset({AgentState.HEALTHY, AgentState.UNHEALTHY})
-"""The states that carry a healthcheck verdict (the state file's `health`)."""
-
-ALIVE_STATES: frozenset[AgentState] = frozenset(
-    {AgentState.STARTING, *RUNNING_STATES, AgentState.STOPPING, AgentState.ORPHANED})
-"""A process of the agent exists (or is being spawned)."""
-
-SUPERVISED_STATES: frozenset[AgentState] = frozenset(set(AgentState) - ENDED_STATES - {AgentState.ORPHANED})
-"""In a supervisor's hands: waiting, starting, up, restarting or stopping.
-Without a live supervisor, a record in one of these is stale."""
-
-STATE_WORDS: tuple[str, ...] = tuple(state.value for state in AgentState)
-"""Every state word, in lifecycle order (`ps --status` choices)."""
-
-
 class HealthKind(str, enum.Enum):
     HTTP = "http"  # target: URL; 2xx/3xx is healthy
     TCP = "tcp"  # target: "host:port"; connecting is healthy

@@ -17,9 +17,8 @@ from meshcompose.app.live import alive, known_names, running_doc
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.control import state
 from meshcompose.errors import NotRunningError
+from meshcompose.lifecycle import ENDED_STATES
 
-# The state words of an agent that has ended for good (model.ENDED_STATES).
-ENDED = frozenset({"exited", "failed", "skipped"})
 POLL_SECONDS = 0.2
 
 
@@ -96,7 +95,7 @@ def wait(project: ProjectIdentity, options: WaitOptions) -> WaitResult:
 def _all_ended(doc: state.StateDoc, names: Sequence[str]) -> bool:
     if not state.supervisor_alive(doc):
         return not any(alive(doc["agents"][name]) for name in names)
-    return all(doc["agents"][name]["status"] in ENDED for name in names)
+    return all(doc["agents"][name]["status"] in ENDED_STATES for name in names)
 
 
 def _codes(doc: state.StateDoc, names: Sequence[str]) -> tuple[tuple[str, int | None], ...]:

@@ -118,8 +118,8 @@ def _all_ended(project: ProjectIdentity, agents: Sequence[str]) -> Callable[[], 
     """As compose's `logs -f`: following ends once every followed agent has
     ended (exited, failed or skipped, and not to be restarted), or the
     supervisor is gone. A project that has not run yet is waited for."""
-    from meshcompose.app.ps import ENDED  # the state words that mean "ended"
     from meshcompose.control import state
+    from meshcompose.lifecycle import ENDED_STATES
 
     store = state.StateStore(project.directory, project.name)
 
@@ -130,7 +130,7 @@ def _all_ended(project: ProjectIdentity, agents: Sequence[str]) -> Callable[[], 
         if not state.supervisor_alive(doc):
             return True
         records = [doc["agents"].get(name) for name in agents]
-        return all(record is not None and record["status"] in ENDED for record in records)
+        return all(record is not None and record["status"] in ENDED_STATES for record in records)
 
     return ended
 

@@ -45,9 +45,10 @@ def ls(options: LsOptions) -> tuple[ProjectRow, ...]:
 
 def _status(project: ProjectIdentity) -> str:
     """Counts of the agents' states, running first: `running(3), exited(1)`."""
-    from meshcompose.app.ps import RUNNING_FAMILY, PsOptions, ps
+    from meshcompose.app.ps import PsOptions, ps
+    from meshcompose.lifecycle import RUNNING_STATES
 
     result = ps(project, PsOptions(all=True, mesh=False))
-    words = Counter("running" if row.State in RUNNING_FAMILY else row.State for row in result.rows)
+    words = Counter("running" if row.State in RUNNING_STATES else row.State for row in result.rows)
     ordered = sorted(words.items(), key=lambda item: (item[0] != "running", item[0]))
     return ", ".join(f"{word}({count})" for word, count in ordered) or "-"

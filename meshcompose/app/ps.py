@@ -15,18 +15,13 @@ from typing import TYPE_CHECKING
 
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.control import state
+from meshcompose.lifecycle import ENDED_STATES, HEALTH_STATES, RUNNING_STATES, AgentState, unsupervised
 from meshcompose.proc.identity import process_alive
 
 if TYPE_CHECKING:
     from meshcompose.proc.tree import TreeUsage
 
-# model.AgentState's values (a test keeps them equal): importing the model
-# would cost `ps` ~20 ms.
-STATES = ("waiting", "starting", "running", "healthy", "unhealthy", "restarting", "stopping",
-          "exited", "failed", "skipped", "orphaned")
-ENDED = frozenset({"exited", "failed", "skipped"})
-RUNNING_FAMILY = frozenset({"running", "healthy", "unhealthy"})
-ORPHANED = "orphaned"
+ORPHANED = AgentState.ORPHANED.value
 # `ps` must answer even when the registry is dead or hangs.
 REGISTRY_TIMEOUT = 0.5
 
@@ -112,27 +107,22 @@ def ps(project: ProjectIdentity, options: PsOptions) -> PsResult:
 
 def wanted(row: Row, show_all: bool, statuses: Sequence[str]) -> bool:
     if statuses:
-        return row.State in statuses or ("running" in statuses and row.State in RUNNING_FAMILY)
-    return show_all or row.State not in ENDED
+        return row.State in statuses or ("running" in statuses and row.State in RUNNING_STATES)
+    return show_all or row.State not in ENDED_STATES
 
 
 def effective_state(record: state.AgentRecord, supervised: bool, alive: bool) -> str:
-    """With a live supervisor its word is the truth; without one, a process
-    still alive is orphaned and one that is gone has ended, whatever the last
-    word was (a `running` agent without a process is not running)."""
+    """With a live supervisor its word is the truth; without one, the
+    lifecycle's word for a record nobody supervises."""
     recorded = record["status"]
-    if supervised:
-        return recorded
-    if alive:
-        return ORPHANED
-    return recorded if recorded in ENDED else "exited"
+    return recorded if supervised else unsupervised(recorded, alive)
 
 
 def status_label(state_word: str, record: state.AgentRecord) -> str:
-    health = record.get("health") or (state_word if state_word in ("healthy", "unhealthy") else None)
-    if state_word in RUNNING_FAMILY:
+    health = record.get("health") or (state_word if state_word in HEALTH_STATES else None)
+    if state_word in RUNNING_STATES:
         return f"running ({health})" if health else "running"
-    if state_word in ("exited", "failed") and record.get("exit_code") is not None:
+    if state_word in (AgentState.EXITED, AgentState.FAILED) and record.get("exit_code") is not None:
         return f"{state_word} ({record['exit_code']})"
     return state_word
 

@@ -38,8 +38,9 @@ from meshcompose.control import protocol, state
 from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import plan_file, state_dir
 from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgentError
+from meshcompose.lifecycle import AgentState
 from meshcompose.mesh import meshplan, registry, tracing
-from meshcompose.model import AgentState, Condition, Project
+from meshcompose.model import Condition, Project
 from meshcompose.plan import codec, launch, planner, runplan
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, RunSettings

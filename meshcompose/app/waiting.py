@@ -19,7 +19,7 @@ from pathlib import Path
 
 from meshcompose.control import protocol, state
 from meshcompose.errors import MeshComposeError
-from meshcompose.model import AgentState
+from meshcompose.lifecycle import AgentState
 
 POLL_SECONDS = 0.1
 # One `changed` request is held this long at most, so a supervisor started for

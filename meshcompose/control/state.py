@@ -31,12 +31,9 @@ from typing import Any, Callable, TypedDict
 
 from meshcompose.control.paths import SPAWNS_FILE_NAME, check_state_dir, state_dir, state_file
 from meshcompose.errors import MeshComposeError
+from meshcompose.lifecycle import INITIAL
 from meshcompose.privatefiles import DamagedFileError, read_bounded, write_atomic
 from meshcompose.proc.identity import process_alive
-
-# model.AgentState.WAITING's value (a test keeps them equal): `ps` reads records through
-# `new_agent`, and importing the model would cost it ~13 ms (its dataclasses and enums).
-WAITING = "waiting"
 
 STATE_VERSION = 1
 # Bounds on what a reader takes from disk: fifty agents' document is ~60 KB.
@@ -61,7 +58,7 @@ class SupervisorRecord(TypedDict):
 
 
 class AgentRecord(TypedDict):
-    status: str  # a model.AgentState value
+    status: str  # a lifecycle.AgentState value
     exit_code: int | None
     message: str | None
     pid: int | None
@@ -110,7 +107,7 @@ def new_document(project: str, directory: Path, files: list[str]) -> StateDoc:
 def new_agent(**fields: Any) -> AgentRecord:
     """A record with every key present; `fields` override the defaults."""
     record = AgentRecord(
-        status=WAITING, exit_code=None, message=None, pid=None, create_time=None, pgid=None,
+        status=INITIAL.value, exit_code=None, message=None, pid=None, create_time=None, pgid=None,
         token=None, cgroup=None, restarts=0, started_at=None, interpreter=None, python_version=None,
         venv=None, log_path="", health=None, depends_on=[], mesh=None,
         stop_signal=None, stop_grace=None, limits=None, exposed=[], watch=None,

@@ -105,8 +105,8 @@ def start_order(project: Project, names: Iterable[str] | None = None) -> list[li
     waves: list[list[str]] = []
     while waiting:
         wave = [name for name, needs in waiting.items() if not needs]
-        if not wave:  # unreachable after `check`; a cycle must never loop forever
-            raise CycleError([list(waiting)])
+        if not wave:  # unreachable after `check`; a cycle must never loop forever, and is told as `check` tells it
+            raise CycleError(find_cycles({name: [d.name for d in project.agents[name].depends_on] for name in waiting}))
         waves.append(wave)
         for name in wave:
             del waiting[name]

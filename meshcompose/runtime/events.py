@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from meshcompose.model import AgentState
+from meshcompose.lifecycle import AgentState, event_actions
 
 
 @dataclass(frozen=True)
@@ -97,30 +97,6 @@ class FanOut:
 # -- the lifecycle event log (`mesh-compose events`) --------------------------------
 
 EVENTS_FILE_NAME = "events.jsonl"
-# State word -> compose's event action, when an agent enters that state.
-_ACTIONS = {
-    AgentState.RUNNING: "start",
-    AgentState.HEALTHY: "health_status: healthy",
-    AgentState.UNHEALTHY: "health_status: unhealthy",
-    AgentState.RESTARTING: "restart",
-    AgentState.STOPPING: "stop",
-    AgentState.EXITED: "die",
-    AgentState.FAILED: "die",
-    AgentState.SKIPPED: "skip",
-}
-_STARTED_FAMILY = frozenset({AgentState.RUNNING, AgentState.HEALTHY, AgentState.UNHEALTHY})
-
-
-def lifecycle_actions(before: AgentState | None, after: AgentState) -> list[str]:
-    """The events a state change is (a running agent turning healthy is a
-    health event, not a second start; a running agent that goes straight to
-    `restarting` died first, as compose reports it)."""
-    if before is after or (after is AgentState.RUNNING and before in _STARTED_FAMILY):
-        return []
-    if after is AgentState.RESTARTING and before in _STARTED_FAMILY:
-        return ["die", "restart"]
-    action = _ACTIONS.get(after)
-    return [action] if action else []
 
 
 class EventRecorder:
@@ -149,7 +125,7 @@ class EventRecorder:
             self._append(self._event(notice.agent, action, {"message": notice.text}))
 
     def agent_status(self, status: AgentStatus) -> None:
-        actions = lifecycle_actions(self._last.get(status.name), status.state)
+        actions = event_actions(self._last.get(status.name), status.state)
         self._last[status.name] = status.state
         for action in actions:
             self._append(self.event(status, action))

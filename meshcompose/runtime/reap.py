@@ -32,7 +32,7 @@ from meshcompose.control import state
 from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import socket_path
 from meshcompose.errors import ControlError, MeshComposeError
-from meshcompose.model import ENDED_STATES, AgentState
+from meshcompose.lifecycle import ENDED_STATES, AgentState
 from meshcompose.plan import planner
 from meshcompose.proc.identity import ProcessIdentity
 

@@ -17,9 +17,10 @@ from typing import Callable, Protocol
 import anyio
 
 from meshcompose.control.state import StateStore
+from meshcompose.lifecycle import HEALTH_STATES, INITIAL, AgentState
 from meshcompose.logs.logfiles import LogFile, log_path
 from meshcompose.logs.logrecord import RUN_STREAM, WATCH_STREAM, run_record_text
-from meshcompose.model import HEALTH_STATES, AgentState, Project
+from meshcompose.model import Project
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.privatefiles import private_dir
 from meshcompose.runtime.events import WATCH, AgentStatus, Notice
@@ -164,7 +165,7 @@ class StateRecorder:
         """Written before the start request is answered, so a client polling
         the state file never mistakes the previous run's `exited (0)` for this one."""
         for name in names:
-            self.store.update_agent(name, status=AgentState.WAITING.value, exit_code=None,
+            self.store.update_agent(name, status=INITIAL.value, exit_code=None,
                                     message=None, health=None)
         self.write_now()
 

@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
 
+from meshcompose import lifecycle
 from meshcompose.errors import AgentStartError
+from meshcompose.lifecycle import AgentState
 from meshcompose.logs.logpump import pump
 from meshcompose.mesh import meshplan
 from meshcompose.mesh.registered import Registration
-from meshcompose.model import Agent, AgentState, Condition, HealthKind, Resources, RestartMode
+from meshcompose.model import Agent, Condition, HealthKind, Resources, RestartMode
 from meshcompose.plan.launch import LaunchSpec
-from meshcompose.proc import cgroup, identity, process
+from meshcompose.proc import identity
 from meshcompose.runtime import conditions
 from meshcompose.runtime.events import EXPOSED, AgentStatus, Notice, Observer
 from meshcompose.runtime.health import LogMatcher, Probe, monitor
 from meshcompose.runtime.resources import Breach, ResourceWatcher, kernel_memory_breach
+from meshcompose.runtime.system import Process, System
 from meshcompose.units import plural
 
 # After the leader exits, how long its output pipes may still drain.
@@ -40,6 +42,10 @@ class RunnerContext(Protocol):
     @property
     def observer(self) -> Observer:
         """Where the runner reports its status, notices and output lines."""
+
+    @property
+    def system(self) -> System:
+        """The processes and the clock (the runtime's seam to the operating system)."""
 
     @property
     def resources(self) -> ResourceWatcher:
@@ -70,9 +76,10 @@ class AgentRunner:
         self.launch = launch
         self.context = context
         self.status = AgentStatus(agent.name)
+        self.processes, self.clock = context.system.processes, context.system.clock
         self._changed = anyio.Event()
-        self._process: anyio.abc.Process | None = None
-        self._identity: process.ProcessIdentity | None = None
+        self._process: Process | None = None
+        self._identity: identity.ProcessIdentity | None = None
         self._cgroup: Path | None = None  # this run's cgroup, where cgroups are available
         self._kernel_limits: frozenset[str] = frozenset()  # what the cgroup's own limits hold: cpu, memory
         self._exited = anyio.Event()
@@ -93,6 +100,10 @@ class AgentRunner:
     # -- status ------------------------------------------------------------
 
     def _set(self, **changes: Any) -> None:
+        """The one place an agent's state changes: through the lifecycle's table,
+        which raises on a transition it does not allow."""
+        if "state" in changes:
+            changes["state"] = lifecycle.advance(self.agent.name, self.status.state, changes["state"])
         self.status = self.status.evolve(**changes)
         self.context.observer.agent_status(self.status)
         self._changed.set()
@@ -134,11 +145,11 @@ class AgentRunner:
             return
         failures = 0
         while True:
-            started = time.monotonic()
+            started = self.clock.monotonic()
             code = await self._run_once()
             if code is None:
                 return
-            if time.monotonic() - started >= self.agent.restart.reset_after:
+            if self.clock.monotonic() - started >= self.agent.restart.reset_after:
                 failures = 0
             if not self._wants_restart(code):
                 self._finish(AgentState.EXITED, code, self._exit_reason)
@@ -153,7 +164,7 @@ class AgentRunner:
             self._notice(f"restarting in {_seconds(delay)} (restart {self.status.restarts + 1})")
             self._set(state=AgentState.RESTARTING, message=self._exit_reason, exit_code=code)
             with self._stoppable() as scope:
-                await anyio.sleep(delay)
+                await self.clock.sleep(delay)
             if scope.cancelled_caught or self.stop_requested:
                 self._finish(AgentState.EXITED, code)
                 return
@@ -250,9 +261,9 @@ class AgentRunner:
             return None
         token = identity.new_token()
         self._new_log_matcher()
-        self._cgroup = cgroup.create(token)
+        self._cgroup = self.processes.create_group(token)
         limits = self.agent.resources
-        self._kernel_limits = cgroup.limit(self._cgroup, memory=limits.memory_limit, cpu=limits.cpu_limit)
+        self._kernel_limits = self.processes.limit_group(self._cgroup, memory=limits.memory_limit, cpu=limits.cpu_limit)
         self._set(state=AgentState.STARTING, exit_code=None, token=token, pid=None, create_time=None,
                   cgroup=str(self._cgroup) if self._cgroup else None, exposed=())
         self._exit_reason = None
@@ -260,18 +271,18 @@ class AgentRunner:
             self._exited = anyio.Event()
             env = dict(self.launch.env)
             env[identity.TOKEN_VAR] = token
-            proc = await process.spawn(self.launch.argv, cwd=self.launch.cwd, env=env)
+            proc = await self.processes.spawn(self.launch.argv, cwd=self.launch.cwd, env=env)
         except AgentStartError as error:
-            cgroup.remove(self._cgroup)
+            self.processes.remove_group(self._cgroup)
             self._notice(f"could not start: {error.message}", "error")
             self._finish(AgentState.FAILED, None, error.message)
             return None
-        cgroup.add(self._cgroup, proc.pid)
-        self._process, self._identity = proc, process.identity(proc.pid)
+        self.processes.add_to_group(self._cgroup, proc.pid)
+        self._process, self._identity = proc, self.processes.identity(proc.pid)
         self._set(
             state=AgentState.RUNNING, pid=proc.pid, ever_started=True,
             create_time=self._identity.create_time if self._identity else None,
-            started_at=time.time(),
+            started_at=self.clock.time(),
         )
         self._notice(self._started_text(proc.pid))
         self._watch_limits(token)
@@ -284,9 +295,9 @@ class AgentRunner:
             with anyio.CancelScope(shield=True):
                 self.context.resources.unwatch(self.agent.name)
                 self._exited.set()
-                await process.kill_tree_and_wait(self._identity, token, self._cgroup,
-                                                 leader_exited=proc.returncode is not None)
-                cgroup.remove(self._cgroup)
+                await self.processes.kill_tree_and_wait(self._identity, token, self._cgroup,
+                                                        leader_exited=proc.returncode is not None)
+                self.processes.remove_group(self._cgroup)
                 await proc.aclose()
 
     def _watch_limits(self, token: str) -> None:
@@ -319,7 +330,7 @@ class AgentRunner:
         """An exit by the kernel's OOM killer is a memory-limit stop, as a
         sampled breach is: the same status, message and restart policy."""
         limit = self.agent.resources.memory_limit
-        if "memory" in self._kernel_limits and limit is not None and cgroup.oom_killed(self._cgroup):
+        if "memory" in self._kernel_limits and limit is not None and self.processes.oom_killed(self._cgroup):
             breach = kernel_memory_breach(limit)
             self._exit_reason = breach.message
             self._notice(breach.detail, "warning")
@@ -330,7 +341,7 @@ class AgentRunner:
             return f"started (pid {pid}, python{version} {self.launch.interpreter})"
         return f"started (pid {pid})"
 
-    async def _supervise(self, proc: anyio.abc.Process, token: str) -> int:
+    async def _supervise(self, proc: Process, token: str) -> int:
         async with anyio.create_task_group() as tg:
             drained = _Countdown(2)
             tg.start_soon(self._pump, proc.stdout, "out", drained)
@@ -342,7 +353,8 @@ class AgentRunner:
             self._exited.set()
             health.cancel()
             self._tell_kernel_breach()
-            process.kill_tree(self._identity, token, self._cgroup, leader_exited=True)  # nothing of it may outlive it
+            # Nothing of it may outlive it.
+            self.processes.kill_tree(self._identity, token, self._cgroup, leader_exited=True)
             with anyio.move_on_after(PIPE_DRAIN_SECONDS):
                 await drained.wait()
             tg.cancel_scope.cancel()
@@ -425,9 +437,9 @@ class AgentRunner:
         self._set(state=AgentState.STOPPING)
         self._notice("stopping")
         self.context.resources.unwatch(self.agent.name)  # a throttled group must run to hear the signal
-        await process.stop_group(
+        await self.processes.stop_group(
             self._identity, self.status.token, stop_signal=self.agent.stop_signal, grace=grace,
-            exited=self._exited.wait, cgroup=self._cgroup,
+            exited=self._exited.wait, group=self._cgroup,
             on_kill=lambda: self._notice(f"did not stop within {_seconds(grace)}; killing", "warning"),
         )
 
@@ -437,7 +449,7 @@ class AgentRunner:
         if self._wait_scope is not None:
             self._wait_scope.cancel()
         if self.alive:
-            process.kill_tree(self._identity, self.status.token, self._cgroup)
+            self.processes.kill_tree(self._identity, self.status.token, self._cgroup)
 
 
 class _Countdown:

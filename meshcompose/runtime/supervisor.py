@@ -18,15 +18,17 @@ from typing import Callable
 import anyio
 import anyio.abc
 
+from meshcompose.lifecycle import AgentState
 from meshcompose.mesh import registry_client
 from meshcompose.mesh.registered import Registration
-from meshcompose.model import Agent, AgentState, Project
+from meshcompose.model import Agent, Project
 from meshcompose.plan import planner
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.proc import process
 from meshcompose.runtime.events import Notice, Observer
 from meshcompose.runtime.resources import ResourceWatcher
 from meshcompose.runtime.runner import AgentRunner
+from meshcompose.runtime.system import System
 
 EXIT_FORCED = 130
 
@@ -48,11 +50,13 @@ class Supervisor:
         launches: Mapping[str, LaunchSpec],
         observer: Observer,
         options: RunOptions = RunOptions(),
+        system: System | None = None,
     ) -> None:
         self.project = project
         self._launches = dict(launches)
         self.observer = observer
         self.options = options
+        self.system = system or System()  # processes and time: fakes in unit tests
         self._runners: dict[str, AgentRunner] = {}
         self.stopping = False
         self.forced = False

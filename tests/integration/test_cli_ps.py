@@ -18,10 +18,8 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 
 from cli_helpers import wait_until
-from meshcompose.app import ps as app_ps
 from meshcompose.control import protocol, state
 from meshcompose.control.paths import socket_path, state_dir
-from meshcompose.model import AgentState
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions and unix sockets")
 SLEEPER = "import time; time.sleep(120)"
@@ -216,15 +214,6 @@ def test_ps_imports_neither_networkx_nor_jsonschema(root, spawn):
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
-
-
-def test_a_new_record_waits_as_the_model_says():
-    assert state.new_agent()["status"] == state.WAITING == AgentState.WAITING.value
-
-
-def test_ps_states_match_the_model():
-    assert set(app_ps.STATES) == {s.value for s in AgentState}
-    assert {AgentState.EXITED.value, AgentState.FAILED.value, AgentState.SKIPPED.value} == app_ps.ENDED
 
 
 async def _answer(request: dict) -> dict:

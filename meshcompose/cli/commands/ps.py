@@ -27,7 +27,7 @@ MESSAGE_COLUMN = "MESSAGE"  # last, and only when some agent has one: why it is 
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    from meshcompose.app.ps import STATES
+    from meshcompose.lifecycle import STATE_WORDS as STATES
 
     parser.add_argument("-a", "--all", action="store_true",
                         help="show every agent, including exited, failed and skipped ones")
@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def filter_statuses(filters: Sequence[str]) -> tuple[str, ...]:
     """`--filter status=running` -> ("running",); anything else is a usage error."""
-    from meshcompose.app.ps import STATES
     from meshcompose.errors import UsageError
+    from meshcompose.lifecycle import STATE_WORDS as STATES
 
     statuses = []
     for item in filters:

@@ -17,7 +17,7 @@ import pytest
 from meshcompose.app import waiting
 from meshcompose.control import protocol, state
 from meshcompose.control.handler import ControlHandler
-from meshcompose.model import AgentState
+from meshcompose.lifecycle import AgentState
 from meshcompose.runtime.events import AgentStatus
 from meshcompose.runtime.recorder import StateRecorder
 

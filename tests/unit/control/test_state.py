@@ -14,7 +14,7 @@ import pytest
 
 from meshcompose.control import paths, state
 from meshcompose.errors import MeshComposeError
-from meshcompose.model import AgentState
+from meshcompose.lifecycle import AgentState
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 

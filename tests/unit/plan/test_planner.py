@@ -196,6 +196,15 @@ def test_every_ordering_function_refuses_a_cycle() -> None:
             call(p)
 
 
+def test_the_start_order_reports_a_cycle_it_meets_through_the_one_check(monkeypatch) -> None:
+    """Even past `check` (a memo gone wrong), ordering never loops on a cycle,
+    and says which cycle as `check` says it."""
+    monkeypatch.setattr(planner, "check", lambda project: None)
+    with pytest.raises(CycleError) as caught:
+        planner.start_order(project({"ok": [], "a": ["ok", "b"], "b": ["a"]}))
+    assert caught.value.cycles == [["a", "b"]]
+
+
 def test_order_is_deterministic_for_a_wide_graph() -> None:
     spec: Deps = {f"a{i:02d}": ["hub"] for i in range(30)}
     spec["hub"] = []

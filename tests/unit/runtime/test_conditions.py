@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from meshcompose.model import AgentState, Condition
+from meshcompose.lifecycle import AgentState
+from meshcompose.model import Condition
 from meshcompose.runtime.conditions import outcome, why_not
 from meshcompose.runtime.events import AgentStatus
 

@@ -42,7 +42,8 @@ def test_a_running_agent_without_a_health_verdict_yet_is_recorded_as_starting(tm
 
     from meshcompose.app.ps import status_label
     from meshcompose.control.state import StateStore, new_document
-    from meshcompose.model import Agent, AgentState, Healthcheck, HealthKind, Project, RunKind
+    from meshcompose.lifecycle import AgentState
+    from meshcompose.model import Agent, Healthcheck, HealthKind, Project, RunKind
     from meshcompose.plan.launch import LaunchSpec
     from meshcompose.runtime.events import AgentStatus
     from meshcompose.runtime.recorder import StateRecorder

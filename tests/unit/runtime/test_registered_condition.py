@@ -13,17 +13,9 @@ import anyio
 import pytest
 
 from fake_registry import FakeRegistry
+from meshcompose.lifecycle import AgentState
 from meshcompose.mesh import registered, registry
-from meshcompose.model import (
-    Agent,
-    AgentState,
-    Condition,
-    DependsOn,
-    Healthcheck,
-    HealthKind,
-    Project,
-    RunKind,
-)
+from meshcompose.model import Agent, Condition, DependsOn, Healthcheck, HealthKind, Project, RunKind
 from meshcompose.plan.launch import build_launches
 from meshcompose.runtime.events import AgentStatus, Notice
 from meshcompose.runtime.supervisor import Supervisor

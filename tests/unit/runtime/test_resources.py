@@ -12,7 +12,8 @@ import anyio
 import psutil
 import pytest
 
-from meshcompose.model import AgentState, Resources
+from meshcompose.lifecycle import AgentState
+from meshcompose.model import Resources
 from meshcompose.proc import cgroup, process
 from meshcompose.proc import tree as proctree
 from meshcompose.runtime import resources, throttle

@@ -17,7 +17,8 @@ import anyio
 import psutil
 import pytest
 
-from meshcompose.model import Agent, AgentState, Backoff, Project, RestartMode, RestartPolicy, RunKind
+from meshcompose.lifecycle import AgentState
+from meshcompose.model import Agent, Backoff, Project, RestartMode, RestartPolicy, RunKind
 from meshcompose.plan.launch import build_launches
 from meshcompose.runtime.events import AgentStatus, Notice
 from meshcompose.runtime.supervisor import RunOptions, Supervisor
