@@ -12,6 +12,7 @@ from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol
 from meshcompose.errors import ControlError
 from meshcompose.model import Project
+from meshcompose.names import agent_of, members
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,10 @@ class RestartResult:
 
 def restart(project: Project, options: RestartOptions) -> RestartResult:
     doc = running_doc(project.directory, project.name, "restart")
-    names = known_names(options.names, project.agents) or list(doc["agents"])
+    running = list(doc["agents"])
+    # A replica is known by the run; an agent of the file it never started, by the file (said below).
+    unstarted = [name for name in project.agents if not members(name, running)]
+    names = known_names(options.names, [*running, *unstarted]) or running
     never = [name for name in names if name not in doc["agents"]]
     if never:
         raise ControlError(f"not started in this run: {', '.join(never)}",
@@ -38,7 +42,12 @@ def restart(project: Project, options: RestartOptions) -> RestartResult:
     response = protocol.request(doc, {"op": "restart", "names": names, "timeout": options.timeout},
                                 timeout=stop_bound(doc, list(doc["agents"]), options.timeout))
     restarted = list(dict.fromkeys([*names, *(response.get("restarted_with") or ())]))  # restart: true dependents
-    healthchecked = {name for name in restarted
-                     if name in project.agents and project.agents[name].healthcheck is not None}
+    healthchecked = {name for name in restarted if _healthchecked(project, name)}
     outcome = wait_until_up(project.directory, project.name, restarted, healthchecked, options.wait_timeout)
     return RestartResult(tuple(restarted), outcome, tuple(response.get("warnings") or ()))
+
+
+def _healthchecked(project: Project, name: str) -> bool:
+    """Whether agent (or replica) `name` has a healthcheck in the file."""
+    agent = project.agents.get(agent_of(name, project.agents) or "")
+    return agent is not None and agent.healthcheck is not None

@@ -17,6 +17,7 @@ import anyio
 
 from meshcompose.control import protocol
 from meshcompose.model import Agent, Project
+from meshcompose.names import members
 from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
 
@@ -192,6 +193,7 @@ class ControlHandler:
         known = self.supervisor.agent_names
         if not isinstance(names, list) or not names:
             names = list(known)
+        names = [member for name in names for member in members(str(name), known) or [name]]  # `api`: its replicas
         unknown = [n for n in names if n not in known and n not in extra]
         if unknown:
             return protocol.failure(f"not part of the running project: {', '.join(map(str, unknown))}",
@@ -205,10 +207,12 @@ class ControlHandler:
             if not active:
                 continue
             who = f"{', '.join(active)} {'depends' if len(active) == 1 else 'depend'} on {name} and"
+            agent = self.supervisor.project.agents.get(name)
+            written = agent.group if agent is not None else name  # as the file names it
             keeps = "keeps running" if len(active) == 1 else "keep running"
             if restarting:
                 warnings.append(f"{who} {keeps} while it restarts (a dependent may lose its connection to it); "
-                                f"`depends_on: {{{name}: {{restart: true}}}}` restarts a dependent with it")
+                                f"`depends_on: {{{written}: {{restart: true}}}}` restarts a dependent with it")
             else:
                 warnings.append(f"{who} {keeps}")
         return warnings
