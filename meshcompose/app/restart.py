@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from meshcompose.app.live import known_names, running_doc, stop_bound
 from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT
+from meshcompose.app.up import healthchecked
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol
 from meshcompose.errors import ControlError
 from meshcompose.model import Project
-from meshcompose.names import agent_of, members
+from meshcompose.names import members
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,7 @@ def restart(project: Project, options: RestartOptions) -> RestartResult:
     response = protocol.request(doc, {"op": "restart", "names": names, "timeout": options.timeout},
                                 timeout=stop_bound(doc, list(doc["agents"]), options.timeout))
     restarted = list(dict.fromkeys([*names, *(response.get("restarted_with") or ())]))  # restart: true dependents
-    healthchecked = {name for name in restarted if _healthchecked(project, name)}
-    outcome = wait_until_up(project.directory, project.name, restarted, healthchecked, options.wait_timeout)
+    outcome = wait_until_up(project.directory, project.name, restarted, healthchecked(project, restarted),
+                            options.wait_timeout)
     return RestartResult(tuple(restarted), outcome, tuple(response.get("warnings") or ()))
 
-
-def _healthchecked(project: Project, name: str) -> bool:
-    """Whether agent (or replica) `name` has a healthcheck in the file."""
-    agent = project.agents.get(agent_of(name, project.agents) or "")
-    return agent is not None and agent.healthcheck is not None

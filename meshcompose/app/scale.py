@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT, InstallOptions, RegistryOptions
 from meshcompose.app.project import Notify, ignore
-from meshcompose.app.running import running_doc, stop_bound
+from meshcompose.app.live import running_doc, stop_bound
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol, state
 from meshcompose.lifecycle import ENDED_STATES
@@ -84,8 +84,10 @@ def scale(project: Project, options: ScaleOptions) -> ScaleResult:
     if not starting:
         return ScaleResult(tuple(plans))
     _start(project, doc, starting, [name for name in active if name not in stopping], options)
-    healthy = {name for name in starting if project.agents[_agent(plans, name)].healthcheck is not None}
-    outcome = wait_until_up(project.directory, project.name, starting, healthy, options.wait_timeout)
+    from meshcompose.app.up import healthchecked
+
+    outcome = wait_until_up(project.directory, project.name, starting, healthchecked(project, starting),
+                            options.wait_timeout)
     return ScaleResult(tuple(plans), outcome)
 
 
@@ -103,10 +105,6 @@ def _plan(project: Project, agent: str, count: int, known: list[str], active: li
               for number in range(1, count + 1)]
     started = tuple(name for name in wanted if name not in active)
     return Scaled(agent, len(running), count, started, stopped)
-
-
-def _agent(plans: Sequence[Scaled], name: str) -> str:
-    return next(plan.agent for plan in plans if name in plan.started)
 
 
 def _start(project: Project, doc: state.StateDoc, names: Sequence[str], active: Sequence[str],

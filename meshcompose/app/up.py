@@ -214,7 +214,9 @@ def launches_for(project: Project, names: Sequence[str], url: str, given: Regist
 
 
 def healthchecked(project: Project, names: Sequence[str]) -> set[str]:
-    return {name for name in names if project.agents[name].healthcheck is not None}
+    """Those of `names` (agents or replicas of `project`'s agents) that have a healthcheck."""
+    return {name for name in names if (agent := replicas.definition(project, name)) is not None
+            and agent.healthcheck is not None}
 
 
 def awaited(project: Project, names: Sequence[str], options: UpOptions) -> tuple[set[str], set[str]]:

@@ -110,3 +110,20 @@ def replicas_of(name: str, known: Sequence[str], project: Project) -> dict[int, 
         if number is not None and (other == name or other not in project.agents):
             found[number] = other
     return found
+
+
+def definition(project: Project, name: str) -> Agent | None:
+    """The agent of `project` that `name` (an agent, or one of its replicas) runs."""
+    agent = project.agents.get(name)
+    if agent is not None:
+        return agent
+    return next((agent for other, agent in project.agents.items() if replica_number(name, other) is not None), None)
+
+
+def pod_values(project: Project) -> Project:
+    """`project` with each healthcheck's `${NAME}` filled from the agent's
+    written environment, as replica 1 sees it: in a cluster every pod of an
+    agent has its own address, so all of them use the written port."""
+    agents = {name: dataclasses.replace(agent, healthcheck=_filled(
+        agent.healthcheck, {**agent.environment, REPLICA_VARIABLE: "1"})) for name, agent in project.agents.items()}
+    return dataclasses.replace(project, agents=agents)
