@@ -1,8 +1,9 @@
 """`scale AGENT=N ...`: run N processes of an agent in a running project.
 
 Through the running supervisor, as `stop` and `start` go: scaling down
-stops the highest-numbered replicas with the `stop` request (each gets its
-stop signal and grace period, as `stop` gives it); scaling up sends each new
+stops the highest-numbered replicas with the `remove` request (each gets
+its stop signal and grace period, as `stop` gives it, then the run forgets
+it, as compose removes a container); scaling up sends each new
 replica's definition and launch spec with a `start` request, and the
 supervisor starts it once its dependencies' conditions hold. The other
 replicas and the other agents are left alone.
@@ -78,7 +79,7 @@ def scale(project: Project, options: ScaleOptions) -> ScaleResult:
     plans = [_plan(project, agent, count, list(doc["agents"]), active) for agent, count in options.counts.items()]
     stopping = [name for plan in plans for name in plan.stopped]
     if stopping:
-        protocol.request(doc, {"op": "stop", "names": stopping, "timeout": options.timeout},
+        protocol.request(doc, {"op": "remove", "names": stopping, "timeout": options.timeout},
                          timeout=stop_bound(doc, stopping, options.timeout))
     starting = [name for plan in plans for name in plan.started]
     if not starting:

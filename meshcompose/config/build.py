@@ -207,6 +207,26 @@ def health_variables(check: Healthcheck) -> list[str]:
     return [name for text in (check.target, *check.command) for name in own_variables(text)]
 
 
+def shared_ports(agent: Agent, count: int) -> list[tuple[Path_, str]]:
+    """Where `count` replicas of `agent` would share a port someone fixed,
+    and why that cannot work: they would fight for it, or all be probed on
+    the first one's (a dead replica would look healthy)."""
+    if count < 2:
+        return []
+    found: list[tuple[Path_, str]] = []
+    port = agent.environment.get(SDK_PORT, "").strip()
+    if port.isdigit() and int(port) != 0 and SDK_PORT not in agent.increment_vars:
+        found.append((("environment", SDK_PORT), f"the {count} replicas would all listen on port {port}; add "
+                      f"`increment_var: {SDK_PORT}` to give each its own, or leave it unset (each replica of an "
+                      "MCP Mesh agent then gets a free port)"))
+    check = agent.healthcheck
+    if check is not None and check.kind in (HealthKind.HTTP, HealthKind.TCP) and not health_variables(check):
+        found.append((("healthcheck", check.kind.value), f"the {count} replicas would all be probed at "
+                      f"{check.target}; give each its own port with increment_var and write it here as $${{NAME}} "
+                      "(docs/replicas.md)"))
+    return found
+
+
 def argv(raw: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in raw or ())
 
@@ -299,8 +319,7 @@ class AgentBuilder:
 
     def _check_replica_ports(self, base: Path_, agent: Agent) -> None:
         """A healthcheck's `${NAME}` must be a variable the agent has; and
-        replicas must not share a port someone fixed: they would fight for
-        it, or all be probed on the first one's."""
+        replicas must not share a port (`shared_ports`)."""
         check = agent.healthcheck
         if check is not None:
             known = {*agent.environment, REPLICA_VARIABLE}
@@ -308,17 +327,8 @@ class AgentBuilder:
                 if variable not in known:
                     self.located.add(base + ("healthcheck",), f"the healthcheck refers to ${{{variable}}}, which "
                                      "the agent's environment does not set")
-        if agent.replicas < 2:
-            return
-        port = agent.environment.get(SDK_PORT, "").strip()
-        if port.isdigit() and int(port) != 0 and SDK_PORT not in agent.increment_vars:
-            self.located.add(base + ("environment", SDK_PORT), f"the {agent.replicas} replicas would all listen "
-                             f"on port {port}; add `increment_var: {SDK_PORT}` to give each its own, or leave it "
-                             "unset (each replica of an MCP Mesh agent then gets a free port)")
-        if check is not None and check.kind in (HealthKind.HTTP, HealthKind.TCP) and not health_variables(check):
-            self.located.add(base + ("healthcheck", check.kind.value), f"the {agent.replicas} replicas would all "
-                             f"be probed at {check.target}; give each its own port with increment_var and "
-                             "write it here as $${NAME} (docs/replicas.md)")
+        for where, message in shared_ports(agent, agent.replicas):
+            self.located.add(base + where, message)
 
     def _interpolated(self, base: Path_) -> set[str]:
         """Settings (other than environment, see _environment) holding interpolated variables."""

@@ -1,5 +1,5 @@
-"""Answers control requests (`down`, `stop`, `start`, `restart`, `recreate`,
-`definitions`, `changed`, `ping`) for a running supervisor.
+"""Answers control requests (`down`, `stop`, `remove`, `start`, `restart`,
+`recreate`, `definitions`, `changed`, `ping`) for a running supervisor.
 
 The handler knows the supervisor only through `Supervised` and the state
 file only through `StateRecording`: control/ never imports runtime/. It
@@ -58,6 +58,9 @@ class Supervised(Protocol):
 
     async def stop(self, names: Sequence[str], *, timeout: float | None = None) -> None: ...
 
+    def forget(self, names: Sequence[str]) -> list[str]:
+        """Drops the ended ones among `names` from the run; returns them."""
+
     def request_shutdown(self, timeout: float | None = None) -> None: ...
 
     async def wait_final(self, names: Sequence[str]) -> None:
@@ -72,6 +75,8 @@ class StateRecording(Protocol):
     def add_agents(self, project: Project, launches: Mapping[str, LaunchSpec]) -> None: ...
 
     def mark_starting(self, names: Sequence[str]) -> None: ...
+
+    def forget(self, names: Sequence[str]) -> None: ...
 
     def write_now(self) -> None: ...
 
@@ -120,6 +125,18 @@ class ControlHandler:
         await self.supervisor.stop(names, timeout=request.get("timeout"))
         await self._settled(names)
         return {"ok": True, "stopped": names, "warnings": warnings}
+
+    async def op_remove(self, request: dict[str, Any]) -> Response:
+        """Stops `names` as `stop` does, then drops them from the run: `ps -a`,
+        `start` and `restart` no longer know them (replicas scaled away)."""
+        names = self._known(request.get("names"))
+        if isinstance(names, dict):
+            return names
+        await self.supervisor.stop(names, timeout=request.get("timeout"))
+        await self._settled(names)
+        removed = self.supervisor.forget(names)
+        self.recorder.forget(removed)
+        return {"ok": True, "removed": removed}
 
     async def _settled(self, names: Sequence[str]) -> None:
         """Until each stopped agent has recorded its end, and the state file

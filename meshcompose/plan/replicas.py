@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from meshcompose.config.build import shared_ports
 from meshcompose.config.interpolate import fill_own_variables
 from meshcompose.errors import ConfigError, UnknownAgentError, UsageError
 from meshcompose.model import Agent, Healthcheck, HealthKind, Project
@@ -39,6 +40,8 @@ def counts(project: Project, scale: Mapping[str, int] = {}) -> dict[str, int]:
                              hint=UnknownAgentError(name, list(project.agents)).hint)
         if count < 0:
             raise ScaleError(f"--scale {name}={count}: a count must be 0 or more")
+        for _, why in shared_ports(project.agents[name], count):
+            raise ScaleError(f"--scale {name}={count}: {why}")
     return {name: scale.get(name, agent.replicas) for name, agent in project.agents.items()}
 
 

@@ -143,8 +143,10 @@ def test_scale_up_then_down_keeps_the_lowest_numbers_and_stops_the_rest_graceful
     assert all(rows[name]["Pid"] == before[name]["Pid"] for name in ("api-1", "api-2", "other"))  # untouched
     assert [project.read(f"bye-api-{n}") for n in (3, 4, 5)] == ["3", "4", "5"]  # SIGTERM, as `stop`
     assert not any(project.read(f"bye-api-{n}") for n in (1, 2))
-    stopped = ps_json(project, "-a")
-    assert [stopped[f"api-{n}"]["State"] for n in (3, 4, 5)] == ["exited"] * 3
+    assert sorted(ps_json(project, "-a")) == ["api-1", "api-2", "other"]  # scaled away: gone from the run
+    assert "replica 5 serving" in ok(project.cli("logs", "api-5")).stdout  # its log stays
+    ok(project.cli("restart", "api"))  # the replicas the run has, not those scaled away
+    assert sorted(ps_json(project, "-a")) == ["api-1", "api-2", "other"]
 
 
 @posix_only

@@ -180,3 +180,9 @@ def test_scaling_stops_the_highest_numbers_and_adds_the_missing(tmp_path: Path):
     assert _plan(project, "api", 4, known, ["api-1", "api-2"]) == Scaled("api", 2, 4, ("api-3", "api-4"))
     # One process under its plain name stays replica 1: it is not renamed (restarted).
     assert _plan(project, "api", 3, ["api"], ["api"]) == Scaled("api", 1, 3, ("api-2", "api-3"))
+
+
+def test_scaling_onto_a_fixed_port_is_refused_with_the_reason(tmp_path: Path):
+    project = load(tmp_path, {"api": {"environment": {"MCP_MESH_HTTP_PORT": 9000}}})
+    with pytest.raises(ScaleError, match="--scale api=2: the 2 replicas would all listen on port 9000"):
+        replicas.expand(project, {"api": 2})
