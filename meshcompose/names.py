@@ -13,6 +13,7 @@ Stdlib only: `ps` checks the name on its fast path.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from meshcompose.errors import MeshComposeError
 
@@ -75,7 +76,7 @@ def replica_number(name: str, agent: str) -> int | None:
     return int(rest) if rest.isdigit() and rest[0] != "0" else None
 
 
-def members(name: str, known: list[str] | tuple[str, ...] | dict[str, object]) -> list[str]:
+def members(name: str, known: Collection[str]) -> list[str]:
     """What `name` means among the `known` agent names: itself when known
     (one agent, or one replica such as `api-2`), else every replica of the
     agent it names (`api` -> `api-1`, `api-2`, in number order), else none."""
@@ -86,7 +87,7 @@ def members(name: str, known: list[str] | tuple[str, ...] | dict[str, object]) -
     return [other for _, other in sorted(found)]
 
 
-def agent_of(name: str, agents: list[str] | tuple[str, ...] | dict[str, object]) -> str | None:
+def agent_of(name: str, agents: Collection[str]) -> str | None:
     """The agent of `agents` whose process `name` is: itself, or the agent it is a replica of."""
     if name in agents:
         return name

@@ -17,6 +17,7 @@ are `AGENT-2` ... (renaming it would mean restarting it).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -66,7 +67,7 @@ def parse_counts(texts: Sequence[str], source: str = "scale") -> dict[str, int]:
         name, equals, count = text.partition("=")
         if not equals or not name.strip():
             raise ScaleError(f"{source} {text!r}: expected AGENT=N, such as api=3")
-        if not count.strip().isdigit():
+        if not re.fullmatch(r"\s*[0-9]+\s*", count):
             raise ScaleError(f"{source} {text!r}: the count must be a whole number, 0 or more (got {count!r})")
         counts[name.strip()] = int(count)
     return counts
@@ -74,7 +75,7 @@ def parse_counts(texts: Sequence[str], source: str = "scale") -> dict[str, int]:
 
 def scale(project: Project, options: ScaleOptions) -> ScaleResult:
     doc = running_doc(project.directory, project.name, "scale")
-    replicas.counts(project, options.counts)  # every agent named is in the file, every count >= 0
+    replicas.counts(project, options.counts, "scale")  # every agent named is in the file, every count usable
     active = [name for name, record in doc["agents"].items() if _active(record)]
     plans = [_plan(project, agent, count, list(doc["agents"]), active) for agent, count in options.counts.items()]
     stopping = [name for plan in plans for name in plan.stopped]
@@ -135,10 +136,10 @@ def _definitions(project: Project, names: Sequence[str], present: Sequence[str])
             replica_name(agent, number, definition.replicas) for number in range(1, definition.replicas + 1)]
     found = {}
     for name in names:
-        agent = agent_of(name, project.agents)
-        number = replica_number(name, agent or "")
-        assert agent is not None and number is not None  # every name came from `_plan`
-        found[name] = replicas.replica(project.agents[agent], number, 1 if name == agent else 2, members)
+        owner = agent_of(name, project.agents)
+        number = replica_number(name, owner or "")
+        assert owner is not None and number is not None  # every name came from `_plan`
+        found[name] = replicas.replica(project.agents[owner], number, 1 if name == owner else 2, members)
     return found
 
 

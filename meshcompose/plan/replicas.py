@@ -31,17 +31,18 @@ class ScaleError(UsageError):
     """A count asked for on the command line that cannot be used (`--scale`, `scale`)."""
 
 
-def counts(project: Project, scale: Mapping[str, int] = {}) -> dict[str, int]:
+def counts(project: Project, scale: Mapping[str, int] = {}, source: str = "--scale") -> dict[str, int]:
     """How many processes of each agent to run: the file's, or `scale`'s
-    for the agents it names (each of which must be in the project)."""
+    for the agents it names (each of which must be in the project); an
+    error names the `source` argument (`--scale api=3`)."""
     for name, count in scale.items():
         if name not in project.agents:
-            raise ScaleError(f"--scale {name}={count}: no agent named '{name}' in the project",
+            raise ScaleError(f"{source} {name}={count}: no agent named '{name}' in the project",
                              hint=UnknownAgentError(name, list(project.agents)).hint)
         if count < 0:
-            raise ScaleError(f"--scale {name}={count}: a count must be 0 or more")
+            raise ScaleError(f"{source} {name}={count}: a count must be 0 or more")
         for _, why in shared_ports(project.agents[name], count):
-            raise ScaleError(f"--scale {name}={count}: {why}")
+            raise ScaleError(f"{source} {name}={count}: {why}")
     return {name: scale.get(name, agent.replicas) for name, agent in project.agents.items()}
 
 

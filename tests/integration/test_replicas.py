@@ -152,8 +152,10 @@ def test_scale_up_then_down_keeps_the_lowest_numbers_and_stops_the_rest_graceful
 @posix_only
 def test_a_dependent_waits_for_every_replica(detached):
     project = detached
+    held = api(3, environment={"HOLD": "1"})
+    held["healthcheck"]["start_period"] = "120s"  # a held replica is not yet unhealthy: it is starting
     project.compose({
-        "api": api(3, environment={"HOLD": "1"}),
+        "api": held,
         "web": {"script": "agent.py", "environment": {"PORT": "0"},
                 "depends_on": {"api": {"condition": "healthy"}}},
     })

@@ -186,3 +186,8 @@ def test_scaling_onto_a_fixed_port_is_refused_with_the_reason(tmp_path: Path):
     project = load(tmp_path, {"api": {"environment": {"MCP_MESH_HTTP_PORT": 9000}}})
     with pytest.raises(ScaleError, match="--scale api=2: the 2 replicas would all listen on port 9000"):
         replicas.expand(project, {"api": 2})
+
+
+def test_a_count_in_other_digits_is_refused():
+    with pytest.raises(ScaleError, match="whole number"):
+        parse_counts(["api=²"])
