@@ -21,9 +21,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from meshcompose.app.live import running_doc, stop_bound
 from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT, InstallOptions, RegistryOptions
 from meshcompose.app.project import Notify, ignore
-from meshcompose.app.live import running_doc, stop_bound
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol, state
 from meshcompose.lifecycle import ENDED_STATES
