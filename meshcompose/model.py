@@ -144,6 +144,20 @@ class Agent:
     # An export must not copy these values into what it writes. Not compared:
     # where a value came from is not part of what the agent is.
     external: frozenset[str] = field(default=frozenset(), compare=False)
+    replicas: int = 1  # how many processes `up` runs (`replicas:` / `deploy.replicas`); 0: none
+    # pm2's increment_var: environment variables (integers) that replica n
+    # gets as the written value + n - 1, such as a port per replica.
+    increment_vars: tuple[str, ...] = ()
+    # One process of an agent with several: the agent it is a replica of
+    # (None for an agent that runs as one process under its own name), and
+    # its number, 1-based (MESH_COMPOSE_REPLICA).
+    replica_of: Optional[str] = None
+    replica: int = 1
+
+    @property
+    def group(self) -> str:
+        """The agent as the file names it: what `stop NAME` of every replica names."""
+        return self.replica_of or self.name
 
     @property
     def is_python(self) -> bool:

@@ -13,6 +13,7 @@ Stdlib only: `ps` checks the name on its fast path.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from meshcompose.errors import MeshComposeError
 
@@ -50,3 +51,44 @@ def checked_project_name(name: str, source: str = "") -> str:
     if not valid_project_name(name):
         raise InvalidProjectNameError(str(name), source)
     return name
+
+
+# -- replicas ------------------------------------------------------------------
+# An agent that runs one process keeps its own name; one that runs several
+# names each `AGENT-N` (1-based), as compose names containers. Everything that
+# takes an agent name on the command line or in a request takes either.
+
+REPLICA_VARIABLE = "MESH_COMPOSE_REPLICA"  # the replica's number in its environment, 1-based
+
+
+def replica_name(agent: str, number: int, count: int) -> str:
+    """The name of replica `number` of `agent` when `count` of it run."""
+    return agent if count == 1 else f"{agent}-{number}"
+
+
+def replica_number(name: str, agent: str) -> int | None:
+    """The replica number `name` gives `agent`'s process: 1 for the plain
+    name, N for `AGENT-N`; None when `name` is not one of its processes."""
+    if name == agent:
+        return 1
+    prefix = f"{agent}-"
+    rest = name[len(prefix):] if name.startswith(prefix) else ""
+    return int(rest) if rest.isdigit() and rest[0] != "0" else None
+
+
+def members(name: str, known: Collection[str]) -> list[str]:
+    """What `name` means among the `known` agent names: itself when known
+    (one agent, or one replica such as `api-2`), else every replica of the
+    agent it names (`api` -> `api-1`, `api-2`, in number order), else none."""
+    if name in known:
+        return [name]
+    found = [(number, other) for other in known
+             if (number := replica_number(other, name)) is not None and other != name]
+    return [other for _, other in sorted(found)]
+
+
+def agent_of(name: str, agents: Collection[str]) -> str | None:
+    """The agent of `agents` whose process `name` is: itself, or the agent it is a replica of."""
+    if name in agents:
+        return name
+    return next((agent for agent in agents if replica_number(name, agent) is not None), None)

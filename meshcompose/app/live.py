@@ -9,6 +9,7 @@ from pathlib import Path
 
 from meshcompose.control import state
 from meshcompose.errors import NotRunningError, UnknownAgentError
+from meshcompose.names import members
 from meshcompose.proc.identity import process_alive
 
 # Per agent, on top of its grace period: the supervisor's own kill wait.
@@ -38,12 +39,16 @@ def alive(record: state.AgentRecord) -> bool:
 
 
 def known_names(names: Sequence[str], known: Iterable[str]) -> list[str]:
-    """`names` as given, without repeats, after checking each is known (with a suggestion if not)."""
+    """`names` without repeats, after checking each is known (with a
+    suggestion if not); an agent that runs replicas stands for all of them."""
     known = list(known)
+    found: list[str] = []
     for name in names:
-        if name not in known:
+        chosen = members(name, known)
+        if not chosen:
             raise UnknownAgentError(name, known)
-    return list(dict.fromkeys(names))
+        found.extend(chosen)
+    return list(dict.fromkeys(found))
 
 
 def stop_bound(doc: state.StateDoc, names: Sequence[str], timeout: float | None) -> float:

@@ -21,6 +21,7 @@ from meshcompose.errors import MeshComposeError
 from meshcompose.logs.logfiles import agents_with_logs
 from meshcompose.logs.logread import LogFollower, follow, merge_by_time, tail_records
 from meshcompose.logs.logrecord import RUN_STREAM, WATCH_STREAM, Record, parse_time_point, utc_timestamp
+from meshcompose.names import members
 from meshcompose.privatefiles import check_private_dir
 
 __all__ = ["RUN_STREAM", "WATCH_STREAM", "LogsOptions", "LogsResult", "LogSink", "Record", "logs", "parse_time_point",
@@ -65,12 +66,13 @@ def logs(project: ProjectIdentity, options: LogsOptions, sink: LogSink) -> LogsR
     where = log_dir(project)
     _check_readable(where)
     known = agents_with_logs(where)
-    _check_names(options.names, known, options.follow, where)
-    agents: list[str] = list(options.names) or known
+    named = [member for name in options.names for member in members(name, known) or [name]]  # `api`: every replica
+    _check_names(named, known, options.follow, where)
+    agents: list[str] = named or known
     if not agents and not options.follow:
         return LogsResult(where, ())
     sink.begin(agents)
-    follower = LogFollower(where, list(options.names) or None) if options.follow else None
+    follower = LogFollower(where, named or None) if options.follow else None
     try:
         offsets = follower.offsets() if follower else {}
         history = [tail_records(where, name, options.tail, offsets.get(name)) for name in agents]

@@ -19,7 +19,7 @@ defined here.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +170,8 @@ class UpOptions:
     # `run AGENT`: bring up only this agent's dependencies, and wait until each
     # of its `depends_on` conditions holds (a one-shot's: completed).
     dependencies_of: str | None = None
+    # --scale AGENT=N: replicas to run instead of the file's count.
+    scale: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

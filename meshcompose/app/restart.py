@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from meshcompose.app.live import known_names, running_doc, stop_bound
 from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT
+from meshcompose.app.up import healthchecked
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
 from meshcompose.control import protocol
 from meshcompose.errors import ControlError
 from meshcompose.model import Project
+from meshcompose.names import members
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,10 @@ class RestartResult:
 
 def restart(project: Project, options: RestartOptions) -> RestartResult:
     doc = running_doc(project.directory, project.name, "restart")
-    names = known_names(options.names, project.agents) or list(doc["agents"])
+    running = list(doc["agents"])
+    # A replica is known by the run; an agent of the file it never started, by the file (said below).
+    unstarted = [name for name in project.agents if not members(name, running)]
+    names = known_names(options.names, [*running, *unstarted]) or running
     never = [name for name in names if name not in doc["agents"]]
     if never:
         raise ControlError(f"not started in this run: {', '.join(never)}",
@@ -38,7 +43,7 @@ def restart(project: Project, options: RestartOptions) -> RestartResult:
     response = protocol.request(doc, {"op": "restart", "names": names, "timeout": options.timeout},
                                 timeout=stop_bound(doc, list(doc["agents"]), options.timeout))
     restarted = list(dict.fromkeys([*names, *(response.get("restarted_with") or ())]))  # restart: true dependents
-    healthchecked = {name for name in restarted
-                     if name in project.agents and project.agents[name].healthcheck is not None}
-    outcome = wait_until_up(project.directory, project.name, restarted, healthchecked, options.wait_timeout)
+    outcome = wait_until_up(project.directory, project.name, restarted, healthchecked(project, restarted),
+                            options.wait_timeout)
     return RestartResult(tuple(restarted), outcome, tuple(response.get("warnings") or ()))
+

@@ -14,6 +14,7 @@ whose definition changed are recreated, the rest are left alone.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import time
@@ -41,7 +42,7 @@ from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgen
 from meshcompose.lifecycle import AgentState
 from meshcompose.mesh import meshplan, registry, tracing
 from meshcompose.model import Condition, Project
-from meshcompose.plan import codec, launch, planner, runplan
+from meshcompose.plan import codec, launch, planner, replicas, runplan
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, RunSettings
 from meshcompose.runtime import reap
@@ -91,6 +92,7 @@ def up(project: Project, options: UpOptions) -> UpResult:
     detached supervisor (`detach`), or, when the project already runs and
     agents were named, by its supervisor. Takes the project lock for the
     first two; the third waits, like `up -d`, until the agents are up."""
+    project, options = with_replicas(project, options)
     selected = select(project, options)
     lock = ProjectLock(project.directory, project.name)
     try:
@@ -127,6 +129,32 @@ def start(project: Project, options: StartOptions) -> UpResult:
         names=options.names, detach=True, require_running=True, wait_timeout=options.wait_timeout,
         registry=options.registry, install=options.install, notify=options.notify,
     ))
+
+
+def with_replicas(project: Project, options: UpOptions) -> tuple[Project, UpOptions]:
+    """The project with one agent per process (`plan.replicas`), and the
+    options' agent names in its terms: an agent named is all its replicas."""
+    expanded = replicas.expand(project, options.scale)
+    if expanded is project:
+        return project, options
+    names = tuple(replicas.resolve(project, expanded, options.names))
+    exit_code_from = _one_process(project, expanded, options.exit_code_from, "--exit-code-from")
+    # `run AGENT` waits for its dependencies, the same for every replica of it: the first one's are it.
+    dependencies_of = options.dependencies_of
+    if dependencies_of is not None and dependencies_of not in expanded.agents:
+        dependencies_of = replicas.resolve(project, expanded, [dependencies_of])[0]
+    return expanded, dataclasses.replace(options, names=names, exit_code_from=exit_code_from,
+                                         dependencies_of=dependencies_of)
+
+
+def _one_process(project: Project, expanded: Project, name: str | None, option: str) -> str | None:
+    if name is None or name in expanded.agents:
+        return name
+    found = replicas.resolve(project, expanded, [name])
+    if len(found) > 1:
+        raise replicas.ScaleError(f"{option} {name}: '{name}' runs {len(found)} replicas; name one, "
+                                  f"such as {found[0]}")
+    return found[0]
 
 
 def select(project: Project, options: UpOptions) -> list[str]:
@@ -186,7 +214,9 @@ def launches_for(project: Project, names: Sequence[str], url: str, given: Regist
 
 
 def healthchecked(project: Project, names: Sequence[str]) -> set[str]:
-    return {name for name in names if project.agents[name].healthcheck is not None}
+    """Those of `names` (agents or replicas of `project`'s agents) that have a healthcheck."""
+    return {name for name in names if (agent := replicas.definition(project, name)) is not None
+            and agent.healthcheck is not None}
 
 
 def awaited(project: Project, names: Sequence[str], options: UpOptions) -> tuple[set[str], set[str]]:

@@ -21,8 +21,8 @@ from meshcompose.assistant.tools import DEFAULT_LINES, Answer, Tools
 from meshcompose.errors import MeshComposeError
 
 READ_ONLY_NOTE = ("Read-only: the tools that change the project or call its agents (up, down, start, stop, "
-                  "restart, call_tool) are offered when the server is started with --allow-control.")
-CONTROL_NOTE = ("Control is allowed: up, down, start, stop and restart change the running project; "
+                  "restart, scale, call_tool) are offered when the server is started with --allow-control.")
+CONTROL_NOTE = ("Control is allowed: up, down, start, stop, restart and scale change the running project; "
                 "call_tool calls its agents' tools.")
 READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 CHANGE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
@@ -133,4 +133,11 @@ def _changing(tools: Tools) -> list[Callable[..., Any]]:
         as the tool's input; its text result, or a tool error with the tool's own text."""
         return await _answer(lambda: tools.call_tool(agent, tool, arguments, timeout))
 
-    return [up, down, start, stop, restart, call_tool]
+    async def scale(counts: dict[str, int], timeout: float | None = None,
+                    wait_timeout: float = 60.0) -> CallToolResult:
+        """Run N processes of each agent named in `counts` ({"api": 3}) in the running project: the
+        highest-numbered replicas stop (gracefully, `timeout`: their stop grace), new ones start once their
+        dependencies hold, and the call waits up to `wait_timeout` seconds until they are up."""
+        return await _answer(lambda: tools.scale(counts, timeout, wait_timeout))
+
+    return [up, down, start, stop, restart, scale, call_tool]

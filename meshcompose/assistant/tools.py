@@ -134,16 +134,15 @@ class Tools:
 
     def wait_until_ready(self, agents: Sequence[str] = (), timeout: float = 60.0) -> Answer:
         from meshcompose.app.live import known_names, running_doc
+        from meshcompose.app.up import healthchecked
         from meshcompose.app.waiting import wait_until_up
 
         seconds = bounded_seconds(timeout)
         identity = self.identity()
         doc = running_doc(identity.directory, identity.name, "wait")
         names = known_names(agents, doc["agents"]) or list(doc["agents"])
-        project = self.project()
-        healthchecked = {name for name in names
-                         if name in project.agents and project.agents[name].healthcheck is not None}
-        return outcome_answer(wait_until_up(identity.directory, identity.name, names, healthchecked, seconds))
+        checked = healthchecked(self.project(), names)
+        return outcome_answer(wait_until_up(identity.directory, identity.name, names, checked, seconds))
 
     def check_config(self) -> Answer:
         try:
@@ -204,6 +203,22 @@ class Tools:
         return Answer(answer.text, {**answer.data, "restarted": list(result.restarted),
                                     "warnings": list(result.warnings)})
 
+    def scale(self, counts: Mapping[str, int], timeout: float | None = None, wait_timeout: float = 60.0) -> Answer:
+        """`scale AGENT=N ...`: the same checks, through the running supervisor."""
+        from meshcompose.app.scale import ScaleOptions, parse_counts, scale
+
+        if not isinstance(counts, Mapping) or not counts:
+            raise UsageError("counts: expected agent names with the number of processes each, such as {\"api\": 3}")
+        wanted = parse_counts([f"{name}={count}" for name, count in counts.items()], "counts:")
+        result = scale(self.project(), ScaleOptions(counts=wanted, timeout=_optional_seconds(timeout),
+                                                    wait_timeout=bounded_seconds(wait_timeout)))
+        changes = [{"agent": c.agent, "before": c.before, "after": c.after, "started": list(c.started),
+                    "stopped": list(c.stopped)} for c in result.agents]
+        text = "; ".join(f"{c['agent']}: {c['before']} -> {c['after']}" for c in changes)
+        if result.outcome is None:
+            return Answer(text, {"agents": changes})
+        answer = outcome_answer(result.outcome)
+        return Answer(f"{text}; {answer.text}", {**answer.data, "agents": changes})
 
     def call_tool(self, agent: str, tool: str, arguments: Mapping[str, Any] | None = None,
                   timeout: float = 30.0) -> Answer:

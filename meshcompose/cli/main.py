@@ -30,6 +30,7 @@ COMMANDS = [
     ("start", "start", "start agents of a running project"),
     ("stop", "stop", "stop agents of a running project"),
     ("restart", "restart", "restart agents of a running project"),
+    ("scale", "scale", "run N processes of an agent in a running project (scale AGENT=N ...)"),
     ("kill", "kill", "send a signal to agents of a running project (their restart policy applies)"),
     ("wait", "wait", "block until agents end; print their exit codes (exit code: the first one's)"),
     ("events", "events", "stream lifecycle events of a running project (--json: compose's shape)"),

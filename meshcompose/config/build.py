@@ -20,7 +20,7 @@ from meshcompose import ownership, units
 from meshcompose.config import envfile
 from meshcompose.config.discovery import absolute_path
 from meshcompose.config.forms import name_from
-from meshcompose.config.interpolate import ExpansionBudget
+from meshcompose.config.interpolate import ExpansionBudget, own_variables
 from meshcompose.config.limits import InputError, file_kind_problem, path_problem, regex_nesting_problem
 from meshcompose.config.problems import Located
 from meshcompose.config.yamlload import Loaded, Path_, dotted
@@ -44,7 +44,7 @@ from meshcompose.model import (
     WatchAction,
     WatchRule,
 )
-from meshcompose.names import PROJECT_NAME_RULE, shown, valid_project_name
+from meshcompose.names import PROJECT_NAME_RULE, REPLICA_VARIABLE, shown, valid_project_name
 
 # plan.planner.find_cycles: depends_on names per agent (file order) -> every cycle
 FindCycles = Callable[[Mapping[str, Sequence[str]]], "list[list[str]]"]
@@ -136,6 +136,7 @@ class BuildContext:
 
 
 _GUESSES = 20  # unknown names that get a did-you-mean
+MAX_REPLICAS = 1000  # processes of one agent: far above any laptop's, far below a typo's
 _LISTED = 20  # agents named in full when a name is unknown
 
 
@@ -194,6 +195,38 @@ WIRED = "wired"  # healthcheck.registry: registered, and every dependency resolv
 _PORTABLE_SIGNALS = {"SIGTERM", "SIGINT", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK"}
 
 
+SDK_PORT = "MCP_MESH_HTTP_PORT"
+
+
+def health_variables(check: Healthcheck) -> list[str]:
+    """The agent's variables a healthcheck names as `${NAME}`: filled in
+    per replica (`plan.replicas`), so each is probed on its own port. A log
+    healthcheck's regex is left as written."""
+    if check.kind is HealthKind.LOG:
+        return []
+    return [name for text in (check.target, *check.command) for name in own_variables(text)]
+
+
+def shared_ports(agent: Agent, count: int) -> list[tuple[Path_, str]]:
+    """Where `count` replicas of `agent` would share a port someone fixed,
+    and why that cannot work: they would fight for it, or all be probed on
+    the first one's (a dead replica would look healthy)."""
+    if count < 2:
+        return []
+    found: list[tuple[Path_, str]] = []
+    port = agent.environment.get(SDK_PORT, "").strip()
+    if port.isdigit() and int(port) != 0 and SDK_PORT not in agent.increment_vars:
+        found.append((("environment", SDK_PORT), f"the {count} replicas would all listen on port {port}; add "
+                      f"`increment_var: {SDK_PORT}` to give each its own, or leave it unset (each replica of an "
+                      "MCP Mesh agent then gets a free port)"))
+    check = agent.healthcheck
+    if check is not None and check.kind in (HealthKind.HTTP, HealthKind.TCP) and not health_variables(check):
+        found.append((("healthcheck", check.kind.value), f"the {count} replicas would all be probed at "
+                      f"{check.target}; give each its own port with increment_var and write it here as $${{NAME}} "
+                      "(docs/replicas.md)"))
+    return found
+
+
 def argv(raw: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in raw or ())
 
@@ -226,6 +259,11 @@ class AgentBuilder:
         self.context = context
 
     def build(self, name: str, raw: Mapping[str, Any]) -> Agent:
+        agent = self._build(name, raw)
+        self._check_replica_ports(("agents", name), agent)
+        return agent
+
+    def _build(self, name: str, raw: Mapping[str, Any]) -> Agent:
         base: Path_ = ("agents", name)
         run, target, command = self._run(base, raw)
         environment, external_env = self._environment(base, raw)
@@ -249,7 +287,48 @@ class AgentBuilder:
             watch=self._watch(base + ("develop", "watch"), (raw.get("develop") or {}).get("watch") or []),
             extensions={key: value for key, value in raw.items() if str(key).startswith("x-")},
             external=frozenset(self._interpolated(base) | {f"environment.{key}" for key in external_env}),
+            replicas=self._replicas(base, raw),
+            increment_vars=self._increments(base, raw, environment),
         )
+
+    def _replicas(self, base: Path_, raw: Mapping[str, Any]) -> int:
+        """`replicas`, or compose's `deploy.replicas` (one of them: two counts
+        that could disagree are refused); 1 without either."""
+        deploy = raw.get("deploy") or {}
+        if "replicas" in raw and "replicas" in deploy:
+            self.located.add(base + ("deploy", "replicas"), "replicas is set twice (also as the agent's "
+                                                             "replicas); keep one")
+        path, value = ((base + ("replicas",), raw["replicas"]) if "replicas" in raw
+                       else (base + ("deploy", "replicas"), deploy.get("replicas")))
+        if value is None:
+            return 1
+        count = self.located.integer(path, value, 1, 0, MAX_REPLICAS)
+        return 1 if count is None else count
+
+    def _increments(self, base: Path_, raw: Mapping[str, Any], environment: Mapping[str, str]) -> tuple[str, ...]:
+        """increment_var: each a variable of the agent's environment holding a whole number."""
+        given = raw.get("increment_var") or ()
+        names = (given,) if isinstance(given, str) else tuple(str(name) for name in given)
+        for name in names:
+            value = environment.get(name)
+            if value is None or not re.fullmatch(r"\s*\d+\s*", value):
+                found = "is not set" if value is None else f"is {value!r}"
+                self.located.add(base + ("increment_var",), f"increment_var {name}: the agent's environment "
+                                 f"must give it a whole number to start from (it {found})")
+        return names
+
+    def _check_replica_ports(self, base: Path_, agent: Agent) -> None:
+        """A healthcheck's `${NAME}` must be a variable the agent has; and
+        replicas must not share a port (`shared_ports`)."""
+        check = agent.healthcheck
+        if check is not None:
+            known = {*agent.environment, REPLICA_VARIABLE}
+            for variable in health_variables(check):
+                if variable not in known:
+                    self.located.add(base + ("healthcheck",), f"the healthcheck refers to ${{{variable}}}, which "
+                                     "the agent's environment does not set")
+        for where, message in shared_ports(agent, agent.replicas):
+            self.located.add(base + where, message)
 
     def _interpolated(self, base: Path_) -> set[str]:
         """Settings (other than environment, see _environment) holding interpolated variables."""
@@ -378,6 +457,8 @@ class AgentBuilder:
             self.located.add(path, f"not an http(s) URL: {value!r}")
         if kind is HealthKind.TCP:
             host, _, port = value.rpartition(":")
+            if port.startswith("${") and own_variables(port):
+                port = "1"  # the replica's own port, known when it starts
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 self.located.add(path, f"expected host:port, such as 127.0.0.1:8080 (got {value!r})")
         if kind is HealthKind.LOG:

@@ -196,3 +196,21 @@ def _shown(text: str) -> str:
     if len(text) <= _SHOWN:
         return text
     return f"{text[:_SHOWN // 2]}...{text[-_SHOWN // 4:]} ({len(text):,} characters)"
+
+
+# -- an agent's own variables ---------------------------------------------------
+# `$${NAME}` in the file survives interpolation as `${NAME}`: in a
+# healthcheck it names a variable of the agent's own environment (compose's
+# idiom for a variable the container resolves), filled in per replica.
+
+_OWN_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def own_variables(text: str) -> list[str]:
+    """The names `text` refers to as `${NAME}`."""
+    return _OWN_VARIABLE.findall(text)
+
+
+def fill_own_variables(text: str, values: Mapping[str, str]) -> str:
+    """`text` with each `${NAME}` of `values` replaced by its value; others kept as written."""
+    return _OWN_VARIABLE.sub(lambda found: values.get(found.group(1), found.group(0)), text)

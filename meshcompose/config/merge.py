@@ -1,7 +1,7 @@
 """Merging several project files, with docker compose's rules.
 
 Maps merge key by key, lists append, scalars are replaced; except `command`,
-`args`, `healthcheck.cmd` and `registry.command`, which are replaced whole
+`args`, `healthcheck.cmd`, `increment_var` and `registry.command`, which are replaced whole
 (appending to an argv is never what anyone meant). Marks follow the value
 that wins, so a problem in the merged project points at the file it came from.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from meshcompose.config.yamlload import Loaded, Mark, Path_
 
-_REPLACED_IN_AGENT = {("command",), ("args",), ("healthcheck", "cmd")}
+_REPLACED_IN_AGENT = {("command",), ("args",), ("healthcheck", "cmd"), ("increment_var",)}
 
 
 def merge_documents(documents: Sequence[Loaded]) -> Loaded:

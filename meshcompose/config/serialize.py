@@ -65,6 +65,10 @@ def _agent(agent: Agent) -> dict[str, Any]:
     if agent.log_level:
         result["log_level"] = agent.log_level
     result["profiles"] = list(agent.profiles)
+    if agent.replicas != 1:
+        result["replicas"] = agent.replicas
+    if agent.increment_vars:
+        result["increment_var"] = list(agent.increment_vars)
     result.update(agent.extensions)
     return result
 

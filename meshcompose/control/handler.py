@@ -1,5 +1,5 @@
-"""Answers control requests (`down`, `stop`, `start`, `restart`, `recreate`,
-`definitions`, `changed`, `ping`) for a running supervisor.
+"""Answers control requests (`down`, `stop`, `remove`, `start`, `restart`,
+`recreate`, `definitions`, `changed`, `ping`) for a running supervisor.
 
 The handler knows the supervisor only through `Supervised` and the state
 file only through `StateRecording`: control/ never imports runtime/. It
@@ -17,6 +17,7 @@ import anyio
 
 from meshcompose.control import protocol
 from meshcompose.model import Agent, Project
+from meshcompose.names import members
 from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
 
@@ -57,6 +58,9 @@ class Supervised(Protocol):
 
     async def stop(self, names: Sequence[str], *, timeout: float | None = None) -> None: ...
 
+    def forget(self, names: Sequence[str]) -> list[str]:
+        """Drops the ended ones among `names` from the run; returns them."""
+
     def request_shutdown(self, timeout: float | None = None) -> None: ...
 
     async def wait_final(self, names: Sequence[str]) -> None:
@@ -71,6 +75,8 @@ class StateRecording(Protocol):
     def add_agents(self, project: Project, launches: Mapping[str, LaunchSpec]) -> None: ...
 
     def mark_starting(self, names: Sequence[str]) -> None: ...
+
+    def forget(self, names: Sequence[str]) -> None: ...
 
     def write_now(self) -> None: ...
 
@@ -119,6 +125,18 @@ class ControlHandler:
         await self.supervisor.stop(names, timeout=request.get("timeout"))
         await self._settled(names)
         return {"ok": True, "stopped": names, "warnings": warnings}
+
+    async def op_remove(self, request: dict[str, Any]) -> Response:
+        """Stops `names` as `stop` does, then drops them from the run: `ps -a`,
+        `start` and `restart` no longer know them (replicas scaled away)."""
+        names = self._known(request.get("names"))
+        if isinstance(names, dict):
+            return names
+        await self.supervisor.stop(names, timeout=request.get("timeout"))
+        await self._settled(names)
+        removed = self.supervisor.forget(names)
+        self.recorder.forget(removed)
+        return {"ok": True, "removed": removed}
 
     async def _settled(self, names: Sequence[str]) -> None:
         """Until each stopped agent has recorded its end, and the state file
@@ -192,6 +210,7 @@ class ControlHandler:
         known = self.supervisor.agent_names
         if not isinstance(names, list) or not names:
             names = list(known)
+        names = [member for name in names for member in members(str(name), known) or [name]]  # `api`: its replicas
         unknown = [n for n in names if n not in known and n not in extra]
         if unknown:
             return protocol.failure(f"not part of the running project: {', '.join(map(str, unknown))}",
@@ -205,10 +224,12 @@ class ControlHandler:
             if not active:
                 continue
             who = f"{', '.join(active)} {'depends' if len(active) == 1 else 'depend'} on {name} and"
+            agent = self.supervisor.project.agents.get(name)
+            written = agent.group if agent is not None else name  # as the file names it
             keeps = "keeps running" if len(active) == 1 else "keep running"
             if restarting:
                 warnings.append(f"{who} {keeps} while it restarts (a dependent may lose its connection to it); "
-                                f"`depends_on: {{{name}: {{restart: true}}}}` restarts a dependent with it")
+                                f"`depends_on: {{{written}: {{restart: true}}}}` restarts a dependent with it")
             else:
                 warnings.append(f"{who} {keeps}")
         return warnings

@@ -187,6 +187,11 @@ class StateStore:
             record.update(_plain(fields))  # type: ignore[typeddict-item]
         self.dirty = True
 
+    def remove_agent(self, name: str) -> None:
+        """Forget one agent's record (a replica scaled away); `flush()` writes it."""
+        if self._require_doc()["agents"].pop(name, None) is not None:
+            self.dirty = True
+
     def record_spawn(self, name: str, **fields: Any) -> None:
         """Change one agent's spawn fields (`SPAWN_FIELDS`) and put them on disk
         now, in one append to the journal; the document follows at the next flush."""

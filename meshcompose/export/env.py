@@ -54,7 +54,8 @@ def agent_env(agent: Agent, context: Context) -> AgentEnv:
             result.config[key] = _to_services(f"{where}.{key}", value, agent, context)
     for key, value in _wiring(agent, context).items():
         _force(result, context, where, agent, key, value)
-    if context.with_registry and agent.name not in context.ports:
+    # Each pod of a replicated agent announces its own address: a mesh agent per pod.
+    if context.with_registry and (agent.name not in context.ports or agent.replicas > 1):
         result.config.pop("MCP_MESH_HTTP_HOST", None)
         result.pod_ip_keys.append("MCP_MESH_HTTP_HOST")
     result.secret_keys.sort()
@@ -76,7 +77,8 @@ def _wiring(agent: Agent, context: Context) -> dict[str, str]:
         if agent.name in context.assigned_ports:
             wanted["MCP_MESH_HTTP_PORT"] = str(context.ports[agent.name])
         defaults = registry.agent_environment(context.project.name, agent, context.registry_url)
-        for key in ("MCP_MESH_LOG_LEVEL", "MCP_MESH_AGENT_ID"):
+        # Pods of one Deployment share their environment: without a fixed id, each registers as its own agent.
+        for key in ("MCP_MESH_LOG_LEVEL",) if agent.replicas > 1 else ("MCP_MESH_LOG_LEVEL", "MCP_MESH_AGENT_ID"):
             if key in defaults:
                 wanted[key] = defaults[key]
     wanted.update({"PYTHONUNBUFFERED": "1", "MESH_COMPOSE_PROJECT": context.project.name,

@@ -22,6 +22,7 @@ from meshcompose.export.context import REGISTRY, REGISTRY_PORT, Context
 from meshcompose.export.options import ExportError, ExportOptions, ExportResult, Manifest, check_images
 from meshcompose.export.workloads import agent_manifests
 from meshcompose.model import Project
+from meshcompose.plan import replicas
 
 # Settings the export never writes, so where their value came from does not matter.
 _NOT_WRITTEN = ("interpreter", "python", "profiles", "backoff", "max_restarts", "env_file", "depends_on")
@@ -29,6 +30,7 @@ _NOT_WRITTEN = ("interpreter", "python", "profiles", "backoff", "max_restarts", 
 
 def export_kubernetes(project: Project, options: ExportOptions) -> ExportResult:
     check_images(options.images, list(project.agents))
+    project = replicas.pod_values(project)
     _refuse_external_settings(project)
     context = Context.build(project, options)
     manifests: list[Manifest] = []

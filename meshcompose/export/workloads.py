@@ -48,8 +48,9 @@ def agent_manifests(agent: Agent, context: Context) -> list[Manifest]:
 
 
 def replicas(agent: Agent) -> int:
-    """The one place a Deployment's replica count is taken: the project format has no replica setting yet."""
-    return 1
+    """The one place a Deployment's replica count is taken: the agent's
+    `replicas` (0 keeps the Deployment, scaled to none, as compose defines it)."""
+    return agent.replicas
 
 
 def _manifest(body: dict[str, Any]) -> Manifest:

@@ -167,6 +167,8 @@ def agent_environment(
         "MCP_MESH_HTTP_HOST": _LOOPBACK,
         "MCP_MESH_AGENT_ID": agent_id(project_name, agent.name),
     }
+    if agent.replica_of is not None:  # replicas must not share the port the agent's code may fix
+        wanted["MCP_MESH_HTTP_PORT"] = "0"
     return {key: value for key, value in wanted.items() if key not in agent.environment}
 
 

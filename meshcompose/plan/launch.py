@@ -14,6 +14,7 @@ from typing import Optional
 
 from meshcompose.errors import AgentStartError
 from meshcompose.model import Agent, Project, RunKind
+from meshcompose.names import REPLICA_VARIABLE
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def agent_environment(
     # With the name, which project's agent this is: how a `down` finds it when the state file is damaged.
     env["MESH_COMPOSE_PROJECT_DIR"] = str(project.directory)
     env["MESH_COMPOSE_AGENT"] = agent.name
+    env[REPLICA_VARIABLE] = str(agent.replica)
     return env
 
 

@@ -161,6 +161,13 @@ class StateRecorder:
                 stop_signal=agent.stop_signal, stop_grace=agent.stop_grace_period,
             )
 
+    def forget(self, names: Sequence[str]) -> None:
+        """Drop the records of agents the run no longer has (replicas scaled away)."""
+        for name in names:
+            self._checked.discard(name)
+            self.store.remove_agent(name)
+        self.write_now()
+
     def mark_starting(self, names: Sequence[str]) -> None:
         """Written before the start request is answered, so a client polling
         the state file never mistakes the previous run's `exited (0)` for this one."""

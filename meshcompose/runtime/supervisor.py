@@ -109,6 +109,17 @@ class Supervisor:
         if agents:
             self.project = dataclasses.replace(self.project, agents={**self.project.agents, **agents})
 
+    def forget(self, names: Sequence[str]) -> list[str]:
+        """Drops the ended agents among `names` from the run (replicas scaled
+        away: compose removes their containers); returns them. An active one
+        is kept: only a stopped process may be forgotten."""
+        gone = [name for name in names if name in self._launches
+                and (name not in self._runners or self._runners[name].status.final)]
+        for name in gone:
+            self._runners.pop(name, None)
+            self._launches.pop(name, None)
+        return gone
+
     async def recreate(self, agents: Mapping[str, Agent], launches: Mapping[str, LaunchSpec], *,
                        timeout: float | None = None) -> list[str]:
         """`up -d` after the file changed: stop each agent whose definition

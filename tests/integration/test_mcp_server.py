@@ -28,7 +28,7 @@ print("colour \\x1b]52;c;Y2xpcA==\\x07 end", flush=True)
 while True: time.sleep(0.1)
 """
 READ_ONLY = {"status", "logs", "events", "graph", "mesh", "wait_until_ready", "check_config", "list_projects"}
-CONTROL = {"up", "down", "start", "stop", "restart", "call_tool"}
+CONTROL = {"up", "down", "start", "stop", "restart", "scale", "call_tool"}
 
 
 @pytest.fixture
@@ -123,6 +123,17 @@ def test_control_tools_need_the_flag_and_restart_gives_a_new_pid(running: Projec
     assert not restarted.isError, text(restarted)
     after = json.loads(ok(running.cli("ps", "base", "--format", "json")).stdout)["Pid"]
     assert after != before and "base" in restarted.structuredContent["restarted"]
+
+
+def test_scale_runs_more_processes_of_an_agent_and_checks_the_counts(running: ProjectDir):
+    _, scaled, refused = session(running, ("scale", {"counts": {"base": 2}}),
+                                 ("scale", {"counts": {"base": -1}}), control=True)
+    assert not scaled.isError, text(scaled)
+    assert scaled.structuredContent["agents"] == [
+        {"agent": "base", "before": 1, "after": 2, "started": ["base-2"], "stopped": []}]
+    rows = [json.loads(line) for line in ok(running.cli("ps", "--format", "json")).stdout.splitlines()]
+    assert {row["Name"] for row in rows} >= {"base", "base-2"}  # the running one keeps its plain name
+    assert refused.isError and "0 or more" in text(refused)
 
 
 def test_errors_use_the_cli_words(running: ProjectDir):

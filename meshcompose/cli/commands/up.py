@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="with -d: how long to wait for the agents to be up (default: 20 s per start "
                              "wave of the plan, at least 60); the project keeps running if they are not")
     parser.add_argument("--no-deps", action="store_true", help="do not start the named agents' dependencies")
+    parser.add_argument("--scale", action="append", default=[], metavar="AGENT=N",
+                        help="run N processes of the agent instead of its `replicas` (repeatable)")
     parser.add_argument("--abort-on-exit", action="store_true", help="stop the project when any agent exits")
     parser.add_argument("--exit-code-from", metavar="AGENT",
                         help="return this agent's exit code (implies --abort-on-exit)")
@@ -52,9 +54,11 @@ def run(args: argparse.Namespace) -> int:
     with standby_supervisor(detach, args.watch) as standby:  # first: it starts while the rest loads
         from meshcompose.app import up as app_up
         from meshcompose.app.options import UpOptions
+        from meshcompose.app.scale import parse_counts
         from meshcompose.cli import options as cli_options
 
         files, names = cli_options.split_file_arguments(args.names)
+        scale = parse_counts(args.scale, "--scale")
         project = cli_options.load_project(args, files)
         if args.remove_orphans:
             _remove_orphans(args, files)
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 names=tuple(names), with_deps=not args.no_deps, detach=detach, wait_timeout=args.wait_timeout,
                 abort_on_exit=args.abort_on_exit, exit_code_from=args.exit_code_from, stop_timeout=args.timeout,
                 registry=cli_options.registry_options(args), install=cli_options.install_options(args),
-                console=shown, notify=notify, watch=args.watch, standby=standby,
+                console=shown, notify=notify, watch=args.watch, standby=standby, scale=scale,
             ))
         finally:
             if beside is not None:

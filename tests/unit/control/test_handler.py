@@ -65,6 +65,13 @@ class FakeSupervisor:
         self.calls.append(("stop", list(names), timeout))
         self.active.difference_update(names)
 
+    def forget(self, names: Sequence[str]) -> list[str]:
+        self.calls.append(("forget", list(names)))
+        gone = [name for name in names if name not in self.active]
+        for name in gone:
+            self.launches.pop(name, None)
+        return gone
+
     def request_shutdown(self, timeout: float | None = None) -> None:
         self.calls.append(("shutdown", timeout))
 
@@ -88,6 +95,9 @@ class FakeRecorder:
 
     def write_now(self) -> None:
         self.calls.append(("write_now",))
+
+    def forget(self, names: Sequence[str]) -> None:
+        self.calls.append(("forget", list(names)))
 
     async def wait_written(self, since: float, timeout: float) -> float:
         self.calls.append(("wait_written", since, timeout))
@@ -197,3 +207,16 @@ def test_changed_needs_numbers(handler, request_):
     response = ask(control, request_)
     assert response["ok"] is False and "since" in response["error"]
     assert not any(call[0] == "wait_written" for call in recorder.calls)
+
+
+def test_an_agent_name_means_its_replicas_and_remove_stops_then_forgets_them(handler):
+    supervisor = handler.supervisor
+    for number in (1, 2, 3):
+        supervisor.launches[f"web-{number}"] = LaunchSpec(("x",), Path("/p"), {})
+    supervisor.active.update({"web-1", "web-2", "web-3"})
+    response = ask(handler, {"op": "remove", "names": ["web-3", "web-2"], "timeout": 2})
+    assert response == {"ok": True, "removed": ["web-3", "web-2"]}
+    assert supervisor.calls == [("stop", ["web-3", "web-2"], 2), ("wait_final", ["web-3", "web-2"]),
+                                ("forget", ["web-3", "web-2"])]
+    assert handler.recorder.calls == [("write_now",), ("forget", ["web-3", "web-2"])]
+    assert ask(handler, {"op": "stop", "names": ["web"]})["stopped"] == ["web-1"]  # the replicas the run has
