@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Exit codes, documented in the README.
+# Exit codes, documented in docs/commands.md.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # an agent failed, or a runtime error
 EXIT_USAGE = 2  # bad command line (argparse's own code)

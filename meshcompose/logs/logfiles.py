@@ -1,6 +1,6 @@
 """Per-agent log files with size-based rotation.
 
-Layout and defaults (the README cites this docstring):
+Layout and defaults (docs/architecture.md cites this docstring):
 
 - Every agent's stdout and stderr go to `.mesh-compose/logs/NAME.log` in the
   project directory, one record per line (format in `meshcompose.logs.logrecord`):

@@ -11,7 +11,20 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import pytest
 import yaml
+
+# A second user is `nobody`, which only root can become (chown, setpriv).
+root_only = pytest.mark.skipif(getattr(os, "geteuid", lambda: -1)() != 0,
+                               reason="a second user needs root (chown, setpriv)")
+
+
+def sleeper(greeting: str) -> str:
+    """An agent that prints `greeting`, then sleeps until SIGTERM ends it with 0."""
+    return ("import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+            f"print({greeting!r}, flush=True)\n"
+            "time.sleep(3600)\n")
 
 
 class ProjectDir:
@@ -123,3 +136,23 @@ def pid_alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def no_traceback(result: subprocess.CompletedProcess) -> str:
+    """The command's whole output, which must not hold a traceback."""
+    text = result.stdout + result.stderr
+    assert "Traceback" not in text, text
+    return text
+
+
+def as_nobody(*args: str, cwd: Path | str, **env: str) -> subprocess.CompletedProcess:
+    """`mesh-compose ARGS` run as the user `nobody` (uid and gid 65534), without a home."""
+    import shutil
+
+    runner = shutil.which("setpriv")
+    if runner is None:
+        pytest.skip("setpriv is not installed")
+    return subprocess.run([runner, "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, "-m", "meshcompose", *args],
+                          cwd=cwd, env={**_env(), "HOME": "/nonexistent", "XDG_RUNTIME_DIR": "", **env},
+                          capture_output=True, text=True, timeout=60)

@@ -16,16 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import ProjectDir, _env
+from cli_helpers import ProjectDir, _env, as_nobody, no_traceback, root_only
 
 LONG = "x" * 300
-root_only = pytest.mark.skipif(os.geteuid() != 0, reason="a second user needs root (chown, setpriv)")
-
-
-def _clean(result: subprocess.CompletedProcess) -> str:
-    text = result.stdout + result.stderr
-    assert "Traceback" not in text, text
-    return text
 
 
 @pytest.fixture
@@ -50,19 +43,19 @@ def quiet(project: ProjectDir) -> ProjectDir:
 ])
 def test_bad_command_line_values_are_usage_errors(quiet: ProjectDir, args: tuple[str, ...], says: str) -> None:
     result = quiet.cli(*args)
-    assert result.returncode == 2 and says in _clean(result), result.stderr
+    assert result.returncode == 2 and says in no_traceback(result), result.stderr
 
 
 def test_command_line_values_take_the_files_forms(quiet: ProjectDir) -> None:
     """`-t 1m30s` as stop_grace_period writes it, `-s 9` and `-s term` as stop_signal does."""
     for args in (("down", "-t", "1m30s"), ("stop", "-t", "500ms"), ("kill", "-s", "9"), ("kill", "-s", "term")):
         result = quiet.cli(*args)
-        assert result.returncode != 2, (args, _clean(result))
+        assert result.returncode != 2, (args, no_traceback(result))
 
 
 def test_export_to_a_place_that_cannot_be_written_is_an_error(quiet: ProjectDir) -> None:
     result = quiet.cli("export", "kubernetes", "-o", "/proc/x")
-    assert result.returncode == 1 and "cannot write the manifests to /proc/x" in _clean(result)
+    assert result.returncode == 1 and "cannot write the manifests to /proc/x" in no_traceback(result)
 
 
 @pytest.mark.parametrize("command", [("config", "-q"), ("ps",), ("down",), ("logs",)])
@@ -76,7 +69,7 @@ def test_a_path_too_long_is_an_error_for_every_command(quiet: ProjectDir, comman
         args = (how, LONG, *command)
     result = subprocess.run([sys.executable, "-m", "meshcompose", *args], cwd=quiet.root, env=env,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 3 and "file name too long" in _clean(result), result.stderr
+    assert result.returncode == 3 and "file name too long" in no_traceback(result), result.stderr
 
 
 @pytest.mark.parametrize("field, value", [
@@ -87,17 +80,11 @@ def test_a_nul_character_fails_config_not_up(quiet: ProjectDir, field: str, valu
     quiet.compose({"a": {"script": "a.py", field: value} if field != "script" else {"script": value}})
     for args in (("config", "-q"), ("up", "-d"), ("run", "a")):
         result = quiet.cli(*args)
-        assert result.returncode == 3 and "NUL character" in _clean(result), (args, result.stderr)
+        assert result.returncode == 3 and "NUL character" in no_traceback(result), (args, result.stderr)
 
 
-def _as_nobody(project: ProjectDir, *args: str) -> subprocess.CompletedProcess:
-    runner = shutil.which("setpriv")
-    if runner is None:
-        pytest.skip("setpriv is not installed")
-    env = {**_env(), "HOME": "/nonexistent", "XDG_RUNTIME_DIR": "", "MESH_COMPOSE_CACHE_DIR": "/nonexistent"}
-    return subprocess.run([runner, "--reuid=65534", "--regid=65534", "--clear-groups",
-                           sys.executable, "-m", "meshcompose", *args],
-                          cwd="/", env=env, capture_output=True, text=True, timeout=60)
+def _as_nobody(*args: str) -> subprocess.CompletedProcess:
+    return as_nobody(*args, cwd="/", MESH_COMPOSE_CACHE_DIR="/nonexistent")
 
 
 def _reachable_by_others(path: Path) -> None:
@@ -114,8 +101,8 @@ def test_a_file_in_a_directory_another_user_cannot_search(quiet: ProjectDir, com
     private = quiet.root / "private"
     private.mkdir(mode=0o700)
     shutil.copy(quiet.root / "mesh-compose.yaml", private / "mesh-compose.yaml")
-    result = _as_nobody(quiet, "-f", str(private / "mesh-compose.yaml"), *command)
-    text = _clean(result)
+    result = _as_nobody("-f", str(private / "mesh-compose.yaml"), *command)
+    text = no_traceback(result)
     assert result.returncode != 0 and "permission denied" in text.lower(), text
 
 
@@ -125,8 +112,8 @@ def test_a_working_dir_another_user_cannot_enter_fails_config(quiet: ProjectDir)
     (quiet.root / "a.py").chmod(0o644)
     (quiet.root / "closed").mkdir(mode=0o700)
     quiet.compose({"a": {"script": "a.py", "working_dir": "closed"}})
-    result = _as_nobody(quiet, "-f", str(quiet.root / "mesh-compose.yaml"), "config", "-q")
-    text = _clean(result)
+    result = _as_nobody("-f", str(quiet.root / "mesh-compose.yaml"), "config", "-q")
+    text = no_traceback(result)
     assert result.returncode == 3 and "working_dir" in text and "cannot be entered" in text, text
 
 
@@ -134,5 +121,5 @@ def test_a_working_dir_another_user_cannot_enter_fails_config(quiet: ProjectDir)
 def test_an_agent_file_argument_too_long_is_an_error(quiet: ProjectDir, command: str) -> None:
     """`up AGENT.py` names a file: one whose name is too long is refused as -f's are."""
     result = quiet.cli(command, *(("-d",) if command == "up" else ()), f"{LONG}.py")
-    text = _clean(result)
+    text = no_traceback(result)
     assert result.returncode in (2, 3) and any(words in text for words in ("file name too long", "unrecognized", "no agent")), text

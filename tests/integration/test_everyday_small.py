@@ -12,16 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import ProjectDir
+from cli_helpers import ProjectDir, sleeper
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-SLEEPER = """
-import signal, sys, time
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-print("sleeper up", flush=True)
-time.sleep(3600)
-"""
+SLEEPER = sleeper("sleeper up")
 
 
 @pytest.fixture

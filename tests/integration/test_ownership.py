@@ -7,26 +7,17 @@ against root's project. Real CLI, real users."""
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import ProjectDir, _env
+from cli_helpers import ProjectDir, as_nobody, no_traceback, root_only
 
 NOBODY = 65534
 QUIET = "import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\nwhile True: time.sleep(0.1)\n"
 
-root_only = pytest.mark.skipif(os.geteuid() != 0, reason="a second user needs root (chown, setpriv)")
-
-
-def _clean(result: subprocess.CompletedProcess) -> str:
-    text = result.stdout + result.stderr
-    assert "Traceback" not in text, text
-    return text
 
 
 @pytest.fixture
@@ -43,7 +34,7 @@ def test_a_state_directory_of_another_user_is_refused(quiet: ProjectDir):
     os.chown(planted, NOBODY, NOBODY)
     for command in (("up", "-d"), ("ps",), ("down",), ("logs",)):
         result = quiet.cli(*command)
-        text = _clean(result)
+        text = no_traceback(result)
         assert result.returncode == 1, (command, text)
         assert "not owned by you" in text, (command, text)
     assert os.stat(planted).st_uid == NOBODY and not list(planted.iterdir())
@@ -55,7 +46,7 @@ def test_a_group_or_world_writable_state_directory_is_refused(quiet: ProjectDir)
     planted.mkdir()
     os.chmod(planted, 0o777)
     result = quiet.cli("up", "-d")
-    assert result.returncode == 1 and "writable by others" in _clean(result), result.stderr
+    assert result.returncode == 1 and "writable by others" in no_traceback(result), result.stderr
 
 
 @root_only
@@ -64,7 +55,7 @@ def test_a_symlinked_state_directory_or_log_is_never_followed(quiet: ProjectDir,
     target.mkdir(mode=0o700)
     (quiet.root / ".mesh-compose").symlink_to(target)
     result = quiet.cli("up", "-d")
-    assert result.returncode == 1 and "symlink" in _clean(result), result.stderr
+    assert result.returncode == 1 and "symlink" in no_traceback(result), result.stderr
     assert not list(target.iterdir())
     (quiet.root / ".mesh-compose").unlink()
     # A symlink planted where an agent's log goes: the agent's output never reaches the target.
@@ -77,16 +68,16 @@ def test_a_symlinked_state_directory_or_log_is_never_followed(quiet: ProjectDir,
     (logs / "quiet.log").symlink_to(secret)
     quiet.script("quiet.py", "print('SECRET', flush=True)\n" + QUIET)
     up = quiet.cli("up", "-d")
-    assert up.returncode == 0, _clean(up)
+    assert up.returncode == 0, no_traceback(up)
     down = quiet.cli("down")
-    assert down.returncode == 0, _clean(down)
+    assert down.returncode == 0, no_traceback(down)
     assert secret.read_text() == "precious\n"
 
 
 @root_only
 def test_every_file_of_a_run_is_private(quiet: ProjectDir):
     up = quiet.cli("up", "-d")
-    assert up.returncode == 0, _clean(up)
+    assert up.returncode == 0, no_traceback(up)
     state = quiet.root / ".mesh-compose"
     try:
         for path in state.rglob("*"):
@@ -104,22 +95,16 @@ def test_a_malformed_state_record_is_refused_cleanly(quiet: ProjectDir):
     (state / "state.json").write_text('{"version": 1, "agents": {"quiet": {"pid": "1", "create_time": []}},'
                                       ' "supervisor": {"pid": [1]}}')
     result = quiet.cli("ps")
-    text = _clean(result)
+    text = no_traceback(result)
     assert result.returncode == 1 and "state file" in text and "corrupt" in text, text
     # `down` says so in one line and goes on without it: nothing of the project runs, so nothing to stop.
     result = quiet.cli("down")
-    text = _clean(result)
+    text = no_traceback(result)
     assert result.returncode == 0 and "state file" in text and "corrupt" in text, text
 
 
 def _as_nobody(project: ProjectDir, *args: str) -> subprocess.CompletedProcess:
-    runner = shutil.which("setpriv")
-    if runner is None:
-        pytest.skip("setpriv is not installed")
-    env = {**_env(), "HOME": "/nonexistent", "XDG_RUNTIME_DIR": ""}
-    return subprocess.run([runner, "--reuid=65534", "--regid=65534", "--clear-groups",
-                           sys.executable, "-m", "meshcompose", *args],
-                          cwd=project.root, env=env, capture_output=True, text=True, timeout=60)
+    return as_nobody(*args, cwd=project.root)
 
 
 @root_only
@@ -130,14 +115,14 @@ def test_another_user_gets_clear_errors_on_roots_project(quiet: ProjectDir, tmp_
             break
         os.chmod(parent, os.stat(parent).st_mode | 0o005)
     up = quiet.cli("up", "-d")
-    assert up.returncode == 0, _clean(up)
+    assert up.returncode == 0, no_traceback(up)
     try:
         probe = _as_nobody(quiet, "--version")
         if probe.returncode != 0:
             pytest.skip(f"nobody cannot run this Python: {probe.stderr.strip()[:200]}")
         for command in (("up", "-d"), ("logs",)):
             result = _as_nobody(quiet, *command)
-            text = _clean(result)
+            text = no_traceback(result)
             # 1: the state is refused; 3: the project file names a path nobody may read. Never a traceback.
             assert result.returncode in (1, 3) and "Traceback" not in text, (command, text)
             assert "has not run here" not in text, (command, text)
@@ -160,7 +145,7 @@ def test_a_directory_the_user_may_not_search_is_a_clear_error(quiet: ProjectDir)
         pytest.skip(f"nobody cannot run this Python: {probe.stderr.strip()[:200]}")
     for command in (("logs",), ("ps",), ("config", "-q"), ("up", "-d")):
         result = _as_nobody(quiet, *command)
-        text = _clean(result)
+        text = no_traceback(result)
         assert result.returncode == 3, (command, text)
         assert f"cannot look for mesh-compose.yaml in {quiet.root}: permission denied" in text, (command, text)
 
@@ -173,7 +158,7 @@ def test_a_read_only_project_directory_is_a_clear_error(quiet: ProjectDir):
         pytest.skip("cannot make the directory read-only for root (no chattr +i here)")
     try:
         result = quiet.cli("up", "-d")
-        text = _clean(result)
+        text = no_traceback(result)
         assert result.returncode == 1 and "cannot create" in text, text
     finally:
         subprocess.run(["chattr", "-i", str(quiet.root)], check=False)

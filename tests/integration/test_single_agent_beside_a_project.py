@@ -10,16 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import ProjectDir, pid_alive
+from cli_helpers import ProjectDir, pid_alive, sleeper
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-SLEEPER = """
-import signal, sys, time
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-print("hello up", flush=True)
-time.sleep(3600)
-"""
+SLEEPER = sleeper("hello up")
 
 
 @pytest.fixture
