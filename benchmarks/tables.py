@@ -43,7 +43,7 @@ def sections(results: Mapping[str, Any]) -> list[Section]:
         found.append((f"A {results['plan']['agents']:,}-agent file", bench_plan.table_text(results["plan"])))
     if results.get("memory"):
         found += memory_tables.sections(results["memory"])
-    found.append(("Budgets (issues #17 and #30)", budgets(results["budgets"])))
+    found.append(("Budgets", budgets(results["budgets"])))
     if results.get("notes"):
         found.append(("Notes", "\n".join(f"- **{tool}**: {note}" for tool, note in results["notes"].items())))
     return [(title, body) for title, body in found if body]
