@@ -35,13 +35,14 @@ from meshcompose.app.options import (
     UpOptions,
 )
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
-from meshcompose.control import protocol, state
+from meshcompose.control import state
+from meshcompose.control.client import ControlClient
 from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import plan_file, state_dir
 from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgentError
 from meshcompose.lifecycle import AgentState
 from meshcompose.mesh import meshplan, registry, tracing
-from meshcompose.model import Condition, Project
+from meshcompose.model import Agent, Condition, Project
 from meshcompose.plan import codec, launch, planner, replicas, runplan
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, RunSettings
@@ -282,7 +283,8 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
     are recreated; running ones are left alone; a dependency that already
     completed successfully is not re-run unless it was named (`kept_done`)."""
     doc = _published_doc(project)
-    running = protocol.request(doc, {"op": "definitions"}).get("agents") or {}
+    control = ControlClient(doc)
+    running = control.definitions()
     new = [name for name in selected if name not in running]
     changed = [name for name in selected if name in running and not same_definition(project, name, running[name])]
     done = kept_done(doc, [name for name in selected if name not in changed], options.names)
@@ -291,13 +293,12 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
                             options.registry, options.install,
                             tracing.published(doc.get("tracing_url"))) if new or changed else {}
     if changed:
-        protocol.request(doc, _definitions_request("recreate", project, changed, launches),
-                         timeout=stop_bound(doc, changed, options.stop_timeout))
+        control.recreate(_agents(project, changed), _launches(launches, changed),
+                         answer_within=stop_bound(doc, changed, options.stop_timeout))
     to_start = [name for name in selected if name not in changed and name not in done]
     started: tuple[str, ...] = ()
     if to_start:  # an empty `start` request means every agent
-        response = protocol.request(doc, {**_definitions_request("start", project, new, launches), "names": to_start})
-        started = tuple(response.get("started") or ())
+        started = control.start(to_start, agents=_agents(project, new), launches=_launches(launches, new))
     timeout = wait_timeout_for(project, selected, options.wait_timeout)
     healthy, completing = awaited(project, selected, options)
     outcome = wait_until_up(project.directory, project.name, selected, healthy, timeout, completing=completing)
@@ -319,13 +320,12 @@ def _published_doc(project: Project) -> state.StateDoc:
             time.sleep(0.1)
 
 
-def _definitions_request(op: str, project: Project, names: Sequence[str],
-                         launches: Mapping[str, LaunchSpec]) -> dict:
-    """A request carrying each agent's definition and launch spec: the
-    supervisor's own model does not have agents added to the file after `up`."""
-    return {"op": op, "names": list(names),
-            "agents": {name: codec.encode(project.agents[name]) for name in names},
-            "launches": {name: launches[name].to_dict() for name in names}}
+def _agents(project: Project, names: Sequence[str]) -> dict[str, Agent]:
+    return {name: project.agents[name] for name in names}
+
+
+def _launches(launches: Mapping[str, LaunchSpec], names: Sequence[str]) -> dict[str, LaunchSpec]:
+    return {name: launches[name] for name in names}
 
 
 def same_definition(project: Project, name: str, running: Mapping[str, Any]) -> bool:
