@@ -114,13 +114,13 @@ def _start(project: Project, doc: state.StateDoc, names: Sequence[str], active: 
            options: ScaleOptions) -> None:
     """Sends each replica's definition and launch spec; the supervisor starts
     them once their dependencies' conditions hold."""
-    from meshcompose.app import up  # interpreters, packages, the registry: only when starting
+    from meshcompose.app.launches import launches_for, registry_url  # interpreters, packages: only when starting
     from meshcompose.mesh import tracing
 
     definitions = _definitions(project, names, [*active, *names])
     with_them = dataclasses.replace(project, agents={**project.agents, **definitions})
-    launches = up.launches_for(with_them, names, up.registry_url(project, options.registry, doc),
-                               options.registry, options.install, tracing.published(doc.get("tracing_url")))
+    launches = launches_for(with_them, names, registry_url(project, options.registry, doc),
+                            options.registry, options.install, tracing.published(doc.get("tracing_url")))
     ControlClient(doc).start(names, agents={name: definitions[name] for name in names},
                              launches={name: launches[name] for name in names})
 

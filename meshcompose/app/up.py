@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,13 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from meshcompose.app import watch as app_watch
-from meshcompose.app.environments import ensure_environments
+from meshcompose.app.launches import launches_for, registry_url
 from meshcompose.app.live import running_doc, stop_bound
 from meshcompose.app.options import (
     DEFAULT_WAIT_TIMEOUT,
     WAIT_PER_WAVE,
-    InstallOptions,
-    RegistryOptions,
     StartOptions,
     UpOptions,
 )
@@ -39,9 +36,9 @@ from meshcompose.control import state
 from meshcompose.control.client import ControlClient
 from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import plan_file, state_dir
-from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgentError
+from meshcompose.errors import AlreadyRunningError, ControlError, NotRunningError, UnknownAgentError
 from meshcompose.lifecycle import AgentState
-from meshcompose.mesh import meshplan, registry, tracing
+from meshcompose.mesh import meshplan, tracing
 from meshcompose.model import Agent, Condition, Project
 from meshcompose.plan import codec, launch, planner, replicas, runplan
 from meshcompose.plan.launch import LaunchSpec
@@ -123,6 +120,17 @@ def _stop_leftovers(project: Project, options: UpOptions) -> None:
         options.notify(f"stopped {plural(len(left), 'agent')} left running by a supervisor that was killed: {names}")
 
 
+def watch(project: Project, options: UpOptions) -> UpResult:
+    """`mesh-compose watch`: `up --watch` in the foreground, as compose's
+    `watch` starts what is not running and then watches."""
+    try:
+        running_doc(project.directory, project.name, "watch")
+    except NotRunningError:
+        return up(project, dataclasses.replace(options, watch=True, detach=False))
+    raise ControlError(f"project '{project.name}' is already running without watching",
+                       hint="stop it with `mesh-compose down`, then `mesh-compose watch` (or `up -d --watch`)")
+
+
 def start(project: Project, options: StartOptions) -> UpResult:
     """`start NAME`: `up NAME` on a project that must already be running."""
     running_doc(project.directory, project.name, "start")  # not running: say so before planning anything
@@ -190,27 +198,6 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
                    published_registry_url=mesh.url if involved else None, settings=settings,
                    tracing_url=traced.url)
 
-
-def registry_url(project: Project, given: RegistryOptions, running: state.StateDoc | None = None) -> str:
-    """The registry agents are told about: the command line's, else the
-    running project's (agents started later join the mesh the others are in),
-    else the environment's, the project file's, or the default."""
-    if running is not None and running.get("registry_url") and not given.given:
-        return running["registry_url"]  # type: ignore[return-value]
-    return registry.resolve_url(project.registry, cli_url=given.url, cli_host=given.host, cli_port=given.port,
-                                environ=os.environ)
-
-
-def launches_for(project: Project, names: Sequence[str], url: str, given: RegistryOptions,
-                 install: InstallOptions, traced: tracing.TracingPlan = tracing.OFF) -> dict[str, LaunchSpec]:
-    """The launch spec of each of `names`, interpreters settled first."""
-    resolved = ensure_environments(project, names, install)
-    mesh_env = meshplan.agent_environments(project, names, url, given.log_level)
-    for name in names:
-        added = tracing.agent_environment(project.agents[name], traced)
-        if added:
-            mesh_env[name] = {**mesh_env.get(name, {}), **added}
-    return launch.build_launches(project, names, resolved, os.environ, mesh_env)
 
 
 
