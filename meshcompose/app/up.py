@@ -104,6 +104,7 @@ def up(project: Project, options: UpOptions) -> UpResult:
             raise NotRunningError(project.name)
         _stop_leftovers(project, options)
         plan = plan_run(project, selected, options)
+        _commit(plan)
         if options.detach:
             return _detach(plan, lock, options)
         return _foreground(plan, options)
@@ -118,6 +119,14 @@ def _stop_leftovers(project: Project, options: UpOptions) -> None:
     if left:
         names = ", ".join(outcome.name for outcome in left)
         options.notify(f"stopped {plural(len(left), 'agent')} left running by a supervisor that was killed: {names}")
+
+
+def _commit(plan: RunPlan) -> None:
+    """The run is decided, every prompt answered: from here on it starts, so
+    what it replaces goes now. A managed registry starts from an empty
+    database (see meshplan.discard_database)."""
+    if meshplan.REGISTRY_AGENT in plan.launches:
+        meshplan.discard_database(plan.project.state_dir)
 
 
 def watch(project: Project, options: UpOptions) -> UpResult:
@@ -180,25 +189,18 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     """Everything the supervisor needs, decided now."""
     launch.preflight([project.agents[name] for name in selected])
     url = registry_url(project, options.registry)
-    mesh = meshplan.plan(project, selected, url=url)
+    decided = meshplan.decide(project, selected, url=url)
     traced = tracing.plan(project.tracing)
-    project, selected = meshplan.with_managed_registry(project, selected, mesh)
-    project, selected = tracing.with_managed_redis(project, selected, traced)
-    if mesh.managed:
-        meshplan.discard_database(project.state_dir)
-    launches = launches_for(project, selected, url, options.registry, options.install, traced)
-    for described in (tracing.describe(traced), meshplan.describe(mesh)):  # after any install prompt
+    project, chosen = tracing.with_managed_redis(decided.project, list(decided.selected), traced)
+    launches = launches_for(project, chosen, url, options.registry, options.install, traced)
+    for described in (tracing.describe(traced), decided.describe()):  # after any install prompt
         if described:
             options.notify(described)
     settings = RunSettings(abort_on_exit=options.abort_on_exit or options.exit_code_from is not None,
                            exit_code_from=options.exit_code_from, stop_timeout=options.stop_timeout,
                            watch=app_watch.settings(options))
-    involved = mesh.needed or mesh.managed or mesh.reused
-    return RunPlan(project, tuple(selected), launches, registry_url=mesh.url,
-                   published_registry_url=mesh.url if involved else None, settings=settings,
-                   tracing_url=traced.url)
-
-
+    return RunPlan(project, tuple(chosen), launches, registry_url=url,
+                   published_registry_url=decided.published_url, settings=settings, tracing_url=traced.url)
 
 
 def healthchecked(project: Project, names: Sequence[str]) -> set[str]:
