@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meshcompose.app import detach
 from meshcompose.app import watch as app_watch
 from meshcompose.app.launches import launches_for, registry_url
 from meshcompose.app.live import running_doc, stop_bound
@@ -232,14 +233,11 @@ def _foreground(plan: RunPlan, options: UpOptions) -> UpResult:
 
 
 def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
-    from meshcompose.app.detach import entry_module
-    from meshcompose.runtime import detached
-
     log_path = plan.project.state_dir / SUPERVISOR_LOG
     plan_path = write_plan(plan)
     child = options.standby.hand(plan_path, lock, log_path) if options.standby is not None else None
     if child is None:
-        child = detached.start(plan_path, lock, log_path, entry_module(options.watch))
+        child = detach.start(plan_path, lock, log_path)
     timeout = wait_timeout_for(plan.project, plan.selected, options.wait_timeout)
     healthy, completing = awaited(plan.project, plan.selected, options)
     outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected, healthy, timeout,

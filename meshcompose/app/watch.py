@@ -5,14 +5,13 @@ settle an agent's packages again on a `rebuild` change, because that is the
 application's launch step (`app.launches`, with the install prompt and
 --install/--no-install). So this module supplies that step as the
 supervisor's `rebuild` callback: with the terminal's prompt in the
-foreground, and in the detached supervisor of `up -d --watch` (`main`),
-which has nobody to ask and follows the policy `up` was given.
+foreground, and in the detached supervisor (`app.detach`), which has nobody
+to ask and follows the policy `up` was given.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,13 +93,3 @@ class _Told:
         if status == "step":  # the installer's own progress line
             self.tell(subject.strip())
 
-
-def main(argv: Sequence[str]) -> int:
-    """`python -m meshcompose.app.watch PLAN`: the detached supervisor with watch mode's rebuild."""
-    from meshcompose.runtime import detached
-
-    return detached.main(argv, rebuild_for=detached_rebuilder)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
