@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from meshcompose.app.live import KILL_ALLOWANCE_SECONDS, MARGIN_SECONDS, alive, stop_bound
 from meshcompose.app.project import ProjectIdentity
 from meshcompose.control import lock, protocol, state
+from meshcompose.control.client import ControlClient
+from meshcompose.control.protocol import RefusedError
 from meshcompose.errors import AlreadyRunningError, ControlError, MeshComposeError, NotRunningError
 from meshcompose.mesh import meshplan
 from meshcompose.proc.identity import wait_process_gone
@@ -111,15 +113,14 @@ def _via_supervisor(project: ProjectIdentity, doc: state.StateDoc, store: state.
     supervisor = doc["supervisor"]
     assert supervisor is not None  # supervisor_alive said so
     try:
-        response = protocol.request(doc, {"op": "down", "timeout": timeout}, check=False)
+        ControlClient(doc).down(timeout=timeout)
+    except RefusedError:
+        raise  # it answered, and refused: its reason stands
     except (NotRunningError, ControlError) as error:  # no socket, no answer: it cannot be asked
         if not state.supervisor_alive(doc):
             return _reap_orphans(project, timeout)  # it died just now
         return _forced(project, doc, store, timeout, f"the supervisor (pid {supervisor['pid']}) did not answer: "
                                                      f"{error.message}")
-    if not response.get("ok"):  # it answered, and refused: its reason stands
-        raise ControlError(str(response.get("error") or "the supervisor refused the request"),
-                           hint=response.get("hint"))
     bound = stop_bound(doc, list(doc["agents"]), timeout)
     if not wait_process_gone(supervisor["pid"], supervisor["create_time"], bound):
         raise ControlError(f"the supervisor (pid {supervisor['pid']}) did not finish stopping within {bound:g}s",
@@ -145,8 +146,7 @@ def _keep_registry(doc: state.StateDoc, timeout: float | None, users: tuple[str,
     names = [name for name, record in doc["agents"].items()
              if name != meshplan.REGISTRY_AGENT and alive(record)]
     if names:
-        protocol.request(doc, {"op": "stop", "names": names, "timeout": timeout},
-                         timeout=stop_bound(doc, names, timeout))
+        ControlClient(doc).stop(names, timeout=timeout, answer_within=stop_bound(doc, names, timeout))
     order = [name for wave in reap.stop_waves({n: doc["agents"][n] for n in names}) for name in wave]
     supervisor = doc["supervisor"]
     return DownResult(DownMode.SUPERVISOR, tuple(StoppedAgent(name) for name in order),

@@ -4,7 +4,7 @@ compose's `run`.
 
 The agent's dependencies are brought up first (detached, or by the running
 supervisor) unless `with_deps` is off. The command then gets exactly what
-the agent would get (`up.launches_for` builds it: interpreter, working
+the agent would get (`app.launches` builds it: interpreter, working
 directory, environment with the mesh variables), plus the interpreter's
 `bin` first on PATH, so `python`, `pytest` or `alembic` are the venv's. It
 runs here with the terminal's stdin/stdout/stderr; its exit code is the
@@ -66,7 +66,7 @@ def run(project: Project, options: RunOptions) -> int:
 
 
 def prepare(project: Project, options: RunOptions) -> Prepared:
-    from meshcompose.app import up
+    from meshcompose.app.launches import launches_for, registry_url
     from meshcompose.control import state
     from meshcompose.mesh import tracing
     from meshcompose.plan import launch, planner
@@ -80,9 +80,9 @@ def prepare(project: Project, options: RunOptions) -> Prepared:
         _start_dependencies(project, dependencies, options)
     launch.preflight([project.agents[options.agent]])
     running = state.StateStore(project.directory, project.name).read()
-    url = up.registry_url(project, options.registry, running)
+    url = registry_url(project, options.registry, running)
     traced = tracing.published(running.get("tracing_url") if running else None)
-    spec = up.launches_for(project, [options.agent], url, options.registry, options.install, traced)[options.agent]
+    spec = launches_for(project, [options.agent], url, options.registry, options.install, traced)[options.agent]
     env = {**spec.env, **options.environment}
     if spec.interpreter:  # the venv's (or the interpreter's) scripts win: `pytest` is the agent's
         env["PATH"] = os.pathsep.join([str(Path(spec.interpreter).parent), env.get("PATH", os.defpath)])

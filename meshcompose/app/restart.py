@@ -10,7 +10,7 @@ from meshcompose.app.live import known_names, running_doc, stop_bound
 from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT
 from meshcompose.app.up import healthchecked
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
-from meshcompose.control import protocol
+from meshcompose.control.client import ControlClient
 from meshcompose.errors import ControlError
 from meshcompose.model import Project
 from meshcompose.names import members
@@ -40,10 +40,10 @@ def restart(project: Project, options: RestartOptions) -> RestartResult:
     if never:
         raise ControlError(f"not started in this run: {', '.join(never)}",
                            hint=f"start it with `mesh-compose start {' '.join(never)}`")
-    response = protocol.request(doc, {"op": "restart", "names": names, "timeout": options.timeout},
-                                timeout=stop_bound(doc, list(doc["agents"]), options.timeout))
-    restarted = list(dict.fromkeys([*names, *(response.get("restarted_with") or ())]))  # restart: true dependents
+    reply = ControlClient(doc).restart(names, timeout=options.timeout,
+                                       answer_within=stop_bound(doc, list(doc["agents"]), options.timeout))
+    restarted = list(dict.fromkeys([*names, *reply.restarted_with]))  # restart: true dependents
     outcome = wait_until_up(project.directory, project.name, restarted, healthchecked(project, restarted),
                             options.wait_timeout)
-    return RestartResult(tuple(restarted), outcome, tuple(response.get("warnings") or ()))
+    return RestartResult(tuple(restarted), outcome, reply.warnings)
 

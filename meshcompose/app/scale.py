@@ -25,7 +25,8 @@ from meshcompose.app.live import running_doc, stop_bound
 from meshcompose.app.options import DEFAULT_WAIT_TIMEOUT, InstallOptions, RegistryOptions
 from meshcompose.app.project import Notify, ignore
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
-from meshcompose.control import protocol, state
+from meshcompose.control import state
+from meshcompose.control.client import ControlClient
 from meshcompose.lifecycle import ENDED_STATES
 from meshcompose.model import Agent, Project
 from meshcompose.names import agent_of, replica_name, replica_number
@@ -80,8 +81,8 @@ def scale(project: Project, options: ScaleOptions) -> ScaleResult:
     plans = [_plan(project, agent, count, list(doc["agents"]), active) for agent, count in options.counts.items()]
     stopping = [name for plan in plans for name in plan.stopped]
     if stopping:
-        protocol.request(doc, {"op": "remove", "names": stopping, "timeout": options.timeout},
-                         timeout=stop_bound(doc, stopping, options.timeout))
+        ControlClient(doc).remove(stopping, timeout=options.timeout,
+                                  answer_within=stop_bound(doc, stopping, options.timeout))
     starting = [name for plan in plans for name in plan.started]
     if not starting:
         return ScaleResult(tuple(plans))
@@ -113,17 +114,15 @@ def _start(project: Project, doc: state.StateDoc, names: Sequence[str], active: 
            options: ScaleOptions) -> None:
     """Sends each replica's definition and launch spec; the supervisor starts
     them once their dependencies' conditions hold."""
-    from meshcompose.app import up  # interpreters, packages, the registry: only when starting
+    from meshcompose.app.launches import launches_for, registry_url  # interpreters, packages: only when starting
     from meshcompose.mesh import tracing
 
     definitions = _definitions(project, names, [*active, *names])
     with_them = dataclasses.replace(project, agents={**project.agents, **definitions})
-    launches = up.launches_for(with_them, names, up.registry_url(project, options.registry, doc),
-                               options.registry, options.install, tracing.published(doc.get("tracing_url")))
-    request = {"op": "start", "names": list(names),
-               "agents": {name: _encode(definitions[name]) for name in names},
-               "launches": {name: launches[name].to_dict() for name in names}}
-    protocol.request(doc, request)
+    launches = launches_for(with_them, names, registry_url(project, options.registry, doc),
+                            options.registry, options.install, tracing.published(doc.get("tracing_url")))
+    ControlClient(doc).start(names, agents={name: definitions[name] for name in names},
+                             launches={name: launches[name] for name in names})
 
 
 def _definitions(project: Project, names: Sequence[str], present: Sequence[str]) -> dict[str, Agent]:
@@ -141,10 +140,4 @@ def _definitions(project: Project, names: Sequence[str], present: Sequence[str])
         assert owner is not None and number is not None  # every name came from `_plan`
         found[name] = replicas.replica(project.agents[owner], number, 1 if name == owner else 2, members)
     return found
-
-
-def _encode(agent: Agent) -> dict:
-    from meshcompose.plan import codec
-
-    return codec.encode(agent)
 

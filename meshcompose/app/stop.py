@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from meshcompose.app.live import alive, known_names, running_doc, stop_bound
 from meshcompose.app.project import ProjectIdentity
-from meshcompose.control import protocol
+from meshcompose.control.client import ControlClient
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,6 @@ def stop(project: ProjectIdentity, options: StopOptions) -> StopResult:
     doc = running_doc(project.directory, project.name, "stop")
     names = known_names(options.names, doc["agents"]) or list(doc["agents"])
     was_running = frozenset(name for name in names if alive(doc["agents"][name]))
-    response = protocol.request(doc, {"op": "stop", "names": names, "timeout": options.timeout},
-                                timeout=stop_bound(doc, names, options.timeout))
-    return StopResult(tuple(response.get("stopped") or names), was_running,
-                      tuple(response.get("warnings") or ()))
+    reply = ControlClient(doc).stop(names, timeout=options.timeout,
+                                    answer_within=stop_bound(doc, names, options.timeout))
+    return StopResult(reply.stopped, was_running, reply.warnings)

@@ -16,32 +16,31 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meshcompose.app import detach
 from meshcompose.app import watch as app_watch
-from meshcompose.app.environments import ensure_environments
+from meshcompose.app.launches import launches_for, registry_url
 from meshcompose.app.live import running_doc, stop_bound
 from meshcompose.app.options import (
     DEFAULT_WAIT_TIMEOUT,
     WAIT_PER_WAVE,
-    InstallOptions,
-    RegistryOptions,
     StartOptions,
     UpOptions,
 )
 from meshcompose.app.waiting import WaitOutcome, wait_until_up
-from meshcompose.control import protocol, state
+from meshcompose.control import state
+from meshcompose.control.client import ControlClient
 from meshcompose.control.lock import ProjectLock
 from meshcompose.control.paths import plan_file, state_dir
-from meshcompose.errors import AlreadyRunningError, NotRunningError, UnknownAgentError
+from meshcompose.errors import AlreadyRunningError, ControlError, NotRunningError, UnknownAgentError
 from meshcompose.lifecycle import AgentState
-from meshcompose.mesh import meshplan, registry, tracing
-from meshcompose.model import Condition, Project
+from meshcompose.mesh import meshplan, tracing
+from meshcompose.model import Agent, Condition, Project
 from meshcompose.plan import codec, launch, planner, replicas, runplan
 from meshcompose.plan.launch import LaunchSpec
 from meshcompose.plan.runplan import RunPlan, RunSettings
@@ -106,6 +105,7 @@ def up(project: Project, options: UpOptions) -> UpResult:
             raise NotRunningError(project.name)
         _stop_leftovers(project, options)
         plan = plan_run(project, selected, options)
+        _commit(plan)
         if options.detach:
             return _detach(plan, lock, options)
         return _foreground(plan, options)
@@ -120,6 +120,25 @@ def _stop_leftovers(project: Project, options: UpOptions) -> None:
     if left:
         names = ", ".join(outcome.name for outcome in left)
         options.notify(f"stopped {plural(len(left), 'agent')} left running by a supervisor that was killed: {names}")
+
+
+def _commit(plan: RunPlan) -> None:
+    """The run is decided, every prompt answered: from here on it starts, so
+    what it replaces goes now. A managed registry starts from an empty
+    database (see meshplan.discard_database)."""
+    if meshplan.REGISTRY_AGENT in plan.launches:
+        meshplan.discard_database(plan.project.state_dir)
+
+
+def watch(project: Project, options: UpOptions) -> UpResult:
+    """`mesh-compose watch`: `up --watch` in the foreground, as compose's
+    `watch` starts what is not running and then watches."""
+    try:
+        running_doc(project.directory, project.name, "watch")
+    except NotRunningError:
+        return up(project, dataclasses.replace(options, watch=True, detach=False))
+    raise ControlError(f"project '{project.name}' is already running without watching",
+                       hint="stop it with `mesh-compose down`, then `mesh-compose watch` (or `up -d --watch`)")
 
 
 def start(project: Project, options: StartOptions) -> UpResult:
@@ -171,46 +190,18 @@ def plan_run(project: Project, selected: Sequence[str], options: UpOptions) -> R
     """Everything the supervisor needs, decided now."""
     launch.preflight([project.agents[name] for name in selected])
     url = registry_url(project, options.registry)
-    mesh = meshplan.plan(project, selected, url=url)
+    decided = meshplan.decide(project, selected, url=url)
     traced = tracing.plan(project.tracing)
-    project, selected = meshplan.with_managed_registry(project, selected, mesh)
-    project, selected = tracing.with_managed_redis(project, selected, traced)
-    if mesh.managed:
-        meshplan.discard_database(project.state_dir)
-    launches = launches_for(project, selected, url, options.registry, options.install, traced)
-    for described in (tracing.describe(traced), meshplan.describe(mesh)):  # after any install prompt
+    project, chosen = tracing.with_managed_redis(decided.project, list(decided.selected), traced)
+    launches = launches_for(project, chosen, url, options.registry, options.install, traced)
+    for described in (tracing.describe(traced), decided.describe()):  # after any install prompt
         if described:
             options.notify(described)
     settings = RunSettings(abort_on_exit=options.abort_on_exit or options.exit_code_from is not None,
                            exit_code_from=options.exit_code_from, stop_timeout=options.stop_timeout,
                            watch=app_watch.settings(options))
-    involved = mesh.needed or mesh.managed or mesh.reused
-    return RunPlan(project, tuple(selected), launches, registry_url=mesh.url,
-                   published_registry_url=mesh.url if involved else None, settings=settings,
-                   tracing_url=traced.url)
-
-
-def registry_url(project: Project, given: RegistryOptions, running: state.StateDoc | None = None) -> str:
-    """The registry agents are told about: the command line's, else the
-    running project's (agents started later join the mesh the others are in),
-    else the environment's, the project file's, or the default."""
-    if running is not None and running.get("registry_url") and not given.given:
-        return running["registry_url"]  # type: ignore[return-value]
-    return registry.resolve_url(project.registry, cli_url=given.url, cli_host=given.host, cli_port=given.port,
-                                environ=os.environ)
-
-
-def launches_for(project: Project, names: Sequence[str], url: str, given: RegistryOptions,
-                 install: InstallOptions, traced: tracing.TracingPlan = tracing.OFF) -> dict[str, LaunchSpec]:
-    """The launch spec of each of `names`, interpreters settled first."""
-    resolved = ensure_environments(project, names, install)
-    mesh_env = meshplan.agent_environments(project, names, url, given.log_level)
-    for name in names:
-        added = tracing.agent_environment(project.agents[name], traced)
-        if added:
-            mesh_env[name] = {**mesh_env.get(name, {}), **added}
-    return launch.build_launches(project, names, resolved, os.environ, mesh_env)
-
+    return RunPlan(project, tuple(chosen), launches, registry_url=url,
+                   published_registry_url=decided.published_url, settings=settings, tracing_url=traced.url)
 
 
 def healthchecked(project: Project, names: Sequence[str]) -> set[str]:
@@ -242,14 +233,11 @@ def _foreground(plan: RunPlan, options: UpOptions) -> UpResult:
 
 
 def _detach(plan: RunPlan, lock: ProjectLock, options: UpOptions) -> UpResult:
-    from meshcompose.app.detach import entry_module
-    from meshcompose.runtime import detached
-
     log_path = plan.project.state_dir / SUPERVISOR_LOG
     plan_path = write_plan(plan)
     child = options.standby.hand(plan_path, lock, log_path) if options.standby is not None else None
     if child is None:
-        child = detached.start(plan_path, lock, log_path, entry_module(options.watch))
+        child = detach.start(plan_path, lock, log_path)
     timeout = wait_timeout_for(plan.project, plan.selected, options.wait_timeout)
     healthy, completing = awaited(plan.project, plan.selected, options)
     outcome = wait_until_up(plan.project.directory, plan.project.name, plan.selected, healthy, timeout,
@@ -282,7 +270,8 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
     are recreated; running ones are left alone; a dependency that already
     completed successfully is not re-run unless it was named (`kept_done`)."""
     doc = _published_doc(project)
-    running = protocol.request(doc, {"op": "definitions"}).get("agents") or {}
+    control = ControlClient(doc)
+    running = control.definitions()
     new = [name for name in selected if name not in running]
     changed = [name for name in selected if name in running and not same_definition(project, name, running[name])]
     done = kept_done(doc, [name for name in selected if name not in changed], options.names)
@@ -291,13 +280,12 @@ def _hand_over(project: Project, selected: Sequence[str], options: UpOptions) ->
                             options.registry, options.install,
                             tracing.published(doc.get("tracing_url"))) if new or changed else {}
     if changed:
-        protocol.request(doc, _definitions_request("recreate", project, changed, launches),
-                         timeout=stop_bound(doc, changed, options.stop_timeout))
+        control.recreate(_agents(project, changed), _launches(launches, changed),
+                         answer_within=stop_bound(doc, changed, options.stop_timeout))
     to_start = [name for name in selected if name not in changed and name not in done]
     started: tuple[str, ...] = ()
     if to_start:  # an empty `start` request means every agent
-        response = protocol.request(doc, {**_definitions_request("start", project, new, launches), "names": to_start})
-        started = tuple(response.get("started") or ())
+        started = control.start(to_start, agents=_agents(project, new), launches=_launches(launches, new))
     timeout = wait_timeout_for(project, selected, options.wait_timeout)
     healthy, completing = awaited(project, selected, options)
     outcome = wait_until_up(project.directory, project.name, selected, healthy, timeout, completing=completing)
@@ -319,13 +307,12 @@ def _published_doc(project: Project) -> state.StateDoc:
             time.sleep(0.1)
 
 
-def _definitions_request(op: str, project: Project, names: Sequence[str],
-                         launches: Mapping[str, LaunchSpec]) -> dict:
-    """A request carrying each agent's definition and launch spec: the
-    supervisor's own model does not have agents added to the file after `up`."""
-    return {"op": op, "names": list(names),
-            "agents": {name: codec.encode(project.agents[name]) for name in names},
-            "launches": {name: launches[name].to_dict() for name in names}}
+def _agents(project: Project, names: Sequence[str]) -> dict[str, Agent]:
+    return {name: project.agents[name] for name in names}
+
+
+def _launches(launches: Mapping[str, LaunchSpec], names: Sequence[str]) -> dict[str, LaunchSpec]:
+    return {name: launches[name] for name in names}
 
 
 def same_definition(project: Project, name: str, running: Mapping[str, Any]) -> bool:

@@ -17,7 +17,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshcompose.control import protocol, state
+from meshcompose.control import state
+from meshcompose.control.client import ControlClient
 from meshcompose.errors import MeshComposeError
 from meshcompose.lifecycle import AgentState
 
@@ -79,8 +80,7 @@ def await_change(doc: state.StateDoc, remaining: float) -> bool:
     CHANGE_WAIT_SECONDS, or `remaining`); False when it cannot be asked."""
     wait = max(0.0, min(CHANGE_WAIT_SECONDS, remaining))
     try:
-        protocol.request(doc, {"op": "changed", "since": doc.get("updated_at") or 0.0, "timeout": wait},
-                         timeout=wait + ANSWER_MARGIN_SECONDS)
+        ControlClient(doc).changed(doc.get("updated_at") or 0.0, wait, answer_within=wait + ANSWER_MARGIN_SECONDS)
     except MeshComposeError:
         return False  # gone, not serving yet, or a supervisor without `changed`: poll the file
     return True

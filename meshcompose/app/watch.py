@@ -1,29 +1,23 @@
-"""Watch mode's application side: `watch`, `up --watch`, `up -d --watch`.
+"""Watch mode's application side, for `watch`, `up --watch` and `up -d --watch`.
 
-`watch` is `up --watch` in the foreground, as docker compose's `watch`
-starts what is not running and then watches. The supervisor watches
-(`runtime.watch`); what it cannot do itself is settle an agent's packages
-again on a `rebuild` change, because that is the application's environment
-step (`app.environments.ensure_environments`, with the install prompt and
+The supervisor watches (`runtime.watch`); what it cannot do itself is
+settle an agent's packages again on a `rebuild` change, because that is the
+application's launch step (`app.launches`, with the install prompt and
 --install/--no-install). So this module supplies that step as the
 supervisor's `rebuild` callback: with the terminal's prompt in the
-foreground, and for `up -d --watch` in the detached supervisor, which runs
-`python -m meshcompose.app.watch` (app.detach.WATCH_ENTRY_MODULE: the
-runtime entry point plus this callback) and, having nobody to ask, follows
-the policy `up` was given.
+foreground, and in the detached supervisor (`app.detach`), which has nobody
+to ask and follows the policy `up` was given.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meshcompose.app.live import running_doc
+from meshcompose.app.launches import launches_for
 from meshcompose.app.options import InstallOptions, InstallPolicy, RegistryOptions, UpOptions
-from meshcompose.errors import ControlError, NotRunningError
 from meshcompose.mesh import tracing
 from meshcompose.model import Project
 from meshcompose.plan.launch import LaunchSpec
@@ -31,20 +25,7 @@ from meshcompose.plan.runplan import RunPlan, WatchSettings
 from meshcompose.pyenv import requirements
 
 if TYPE_CHECKING:
-    from meshcompose.app.up import UpResult
     from meshcompose.runtime.watch import Rebuild
-
-def watch(project: Project, options: UpOptions) -> UpResult:
-    """`mesh-compose watch`: start the project in the foreground and watch it."""
-    from meshcompose.app.up import up
-
-    try:
-        running_doc(project.directory, project.name, "watch")
-    except NotRunningError:
-        return up(project, dataclasses.replace(options, watch=True, detach=False))
-    raise ControlError(f"project '{project.name}' is already running without watching",
-                       hint="stop it with `mesh-compose down`, then `mesh-compose watch` (or `up -d --watch`)")
-
 
 def settings(options: UpOptions) -> WatchSettings | None:
     """What the run plan carries for watching; None without --watch."""
@@ -58,8 +39,6 @@ def rebuilder(plan: RunPlan, install: InstallOptions) -> Rebuild:
     """The supervisor's `rebuild`: the agent's packages (the project file's
     plus those its changed requirements files declare) checked and installed
     as `up` does, then its launch spec built again."""
-    from meshcompose.app.up import launches_for
-
     watched = plan.settings.watch or WatchSettings()
     registry = RegistryOptions(log_level=watched.log_level)
 
@@ -114,13 +93,3 @@ class _Told:
         if status == "step":  # the installer's own progress line
             self.tell(subject.strip())
 
-
-def main(argv: Sequence[str]) -> int:
-    """`python -m meshcompose.app.watch PLAN`: the detached supervisor with watch mode's rebuild."""
-    from meshcompose.runtime import detached
-
-    return detached.main(argv, rebuild_for=detached_rebuilder)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -235,17 +235,22 @@ def request(
     `path_or_state` is a socket path or a state document (whose supervisor
     record gives the socket, or the TCP port and token). Raises NotRunningError
     when nothing serves the project, ControlError when the supervisor cannot
-    be reached in time, and (with `check`) ControlError carrying the server's
-    error and hint when the response is `{"ok": false}`."""
+    be reached in time, and (with `check`) RefusedError, a ControlError,
+    carrying the server's error and hint when the response is `{"ok": false}`."""
     endpoint = _endpoint(path_or_state, token)
     if not isinstance(path_or_state, (str, Path)):
         _check_not_stopped(path_or_state.get("supervisor") or {})
     with _connect(endpoint, timeout) as sock:
         response = _exchange(sock, {**message, **endpoint.credentials()}, timeout)
     if check and not response.get("ok"):
-        raise ControlError(str(response.get("error") or "the supervisor refused the request"),
+        raise RefusedError(str(response.get("error") or "the supervisor refused the request"),
                            hint=response.get("hint"))
     return response
+
+
+class RefusedError(ControlError):
+    """The supervisor answered, and said no: its reason stands (asking
+    again, or around it, would not change it)."""
 
 
 class SupervisorStoppedError(ControlError):

@@ -77,6 +77,42 @@ def plan(
     )
 
 
+@dataclass(frozen=True)
+class RegistryDecision:
+    """The one registry decision of a run: its URL, whether a running
+    registry is reused or mesh-compose starts one, and the project and
+    selection as they run (the managed registry first, every agent depending
+    on it)."""
+
+    mesh: MeshPlan
+    project: model.Project
+    selected: tuple[str, ...]
+
+    @property
+    def published_url(self) -> str | None:
+        """The URL `ps` and agents started later are told, when the run involves a registry."""
+        return self.mesh.url if self.mesh.needed or self.mesh.managed or self.mesh.reused else None
+
+    def describe(self) -> str | None:
+        return describe(self.mesh)
+
+
+def decide(
+    project: model.Project,
+    selected: Sequence[str],
+    *,
+    url: str,
+    health: Callable[[str], bool] = registry.health,
+    which: Callable[[str], str | None] = shutil.which,
+) -> RegistryDecision:
+    """`plan` and `with_managed_registry` in one: decided before anything
+    starts, and before anything is deleted (`discard_database` waits for the
+    run to begin)."""
+    mesh = plan(project, selected, url=url, health=health)
+    project, chosen = with_managed_registry(project, selected, mesh, which=which)
+    return RegistryDecision(mesh, project, tuple(chosen))
+
+
 def with_managed_registry(
     project: model.Project,
     selected: Sequence[str],
@@ -113,7 +149,9 @@ def discard_database(state_dir: Path) -> None:
     """A managed registry starts from an empty database: the old one holds only
     registrations of agents that are gone (stale "healthy" entries, see
     registry_client), and its WAL grows by ~0.4 MB a minute per agent. Only
-    called when nothing answers at the registry URL, so no registry uses it."""
+    called for a run that starts its own registry (nothing answered at its
+    URL, so no registry uses it), once the run is committed: a user who quits
+    at the install prompt keeps the database."""
     for suffix in ("", "-wal", "-shm", "-journal"):
         (state_dir / (registry.DATABASE_FILE + suffix)).unlink(missing_ok=True)
 

@@ -4,7 +4,7 @@
 (probes, the install prompt), decides about the MCP Mesh registry and builds
 every launch spec. The result is this frozen value. The foreground `up`
 hands it to the supervisor in the same process; `up -d` writes it to
-`.mesh-compose/run-plan.json` and starts `python -m meshcompose.runtime
+`.mesh-compose/run-plan.json` and starts `python -m meshcompose.app.detach
 PLAN`, which reads it back and never looks at the project file or probes an
 interpreter again: what was planned is what runs, even if the file changes
 or disappears in between.

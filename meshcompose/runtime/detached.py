@@ -1,7 +1,8 @@
 """The detached supervisor of `up -d`: how it is started, and what it runs.
 
 `up -d` plans the run, writes the plan file, takes the project lock, and
-starts `python -m meshcompose.runtime PLAN` in a new session. The child
+starts the supervisor's entry module (`app.detach`, which brings watch
+mode's rebuild) with PLAN in a new session. The child
 inherits the lock's open file (its descriptor number travels in
 LOCK_FD_VAR), so the lock passes from parent to child without a moment in
 which a second `up` could take it. The child reads the plan and supervises
@@ -49,7 +50,6 @@ LOCK_FD_VAR = "MESH_COMPOSE_LOCK_FD"
 # Set for a standby supervisor: its end of the socket its plan comes through.
 STANDBY_FD_VAR = "MESH_COMPOSE_STANDBY_FD"
 STANDBY_ARG = "--standby"
-ENTRY_MODULE = "meshcompose.runtime"
 SUPERVISOR_LOG_MAX_BYTES = 1024 * 1024
 SUPERVISOR_LOG_BACKUPS = 3
 MAX_BYTES_VAR = "MESH_COMPOSE_SUPERVISOR_LOG_MAX_BYTES"
@@ -58,7 +58,7 @@ MAX_BYTES_VAR = "MESH_COMPOSE_SUPERVISOR_LOG_MAX_BYTES"
 class Standby:
     """A detached supervisor started ahead of its plan (see the module's text)."""
 
-    def __init__(self, entry: str = ENTRY_MODULE) -> None:
+    def __init__(self, entry: str) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.child = subprocess.Popen(
@@ -103,10 +103,9 @@ class Standby:
         self.child.wait()
 
 
-def start(plan_path: Path, lock: ProjectLock, log_path: Path, entry: str = ENTRY_MODULE) -> subprocess.Popen:
+def start(plan_path: Path, lock: ProjectLock, log_path: Path, entry: str) -> subprocess.Popen:
     """Starts the supervisor of `plan_path` in its own session and hands it
-    `lock`. `entry`: the module it runs as (`up -d --watch` names one that
-    brings the application layer's rebuild)."""
+    `lock`. `entry`: the module it runs as, which calls `main`."""
     from meshcompose.logs.logfiles import open_private
 
     env = {**os.environ, LOCK_FD_VAR: str(lock.fileno())}
@@ -132,7 +131,7 @@ def _hand_lock(lock: ProjectLock, supervisor: subprocess.Popen) -> None:
 
 def main(argv: Sequence[str], out: TextIO | None = None,
          rebuild_for: Callable[[RunPlan], Rebuild] | None = None) -> int:
-    """`python -m meshcompose.runtime PLAN`: supervise the plan until `down`.
+    """The supervisor's process (`python -m ENTRY PLAN`): supervise the plan until `down`.
     With STANDBY_ARG instead of PLAN, the plan comes from `up -d` later.
     `rebuild_for`: watch mode's rebuild for the plan, from the caller's layer."""
     from meshcompose.errors import MeshComposeError
@@ -148,7 +147,7 @@ def main(argv: Sequence[str], out: TextIO | None = None,
     elif len(argv) == 1:
         plan_arg, lock_fd = argv[0], _inherited_lock_fd()
     else:
-        out.write("usage: python -m meshcompose.runtime RUN_PLAN\n")
+        out.write(f"usage: RUN_PLAN | {STANDBY_ARG}\n")
         return 2
     try:
         plan = runplan.read(Path(plan_arg))

@@ -6,7 +6,7 @@ the per-agent log files, the control socket (requests answered by
 `control.handler.ControlHandler`), the machine-wide index and periodic
 flushing of buffered output (`Flusher`); then runs it until it ends. The
 foreground `up` calls this with the plan it just made and a console; the
-detached supervisor (`python -m meshcompose.runtime PLAN`) with the plan read
+detached supervisor (`python -m meshcompose.app.detach PLAN`) with the plan read
 back from the file and no console. Either way the caller holds the project
 lock.
 """

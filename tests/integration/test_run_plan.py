@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from cli_helpers import ProjectDir, _env, pid_alive, wait_until
+from meshcompose.app import detach
 from meshcompose.app import project as app_project
 from meshcompose.app import up as app_up
 from meshcompose.app.options import InstallOptions, InstallPolicy, UpOptions
@@ -31,7 +32,6 @@ from meshcompose.app.waiting import wait_until_up
 from meshcompose.control.lock import ProjectLock
 from meshcompose.plan import runplan
 from meshcompose.plan.runplan import RunPlan
-from meshcompose.runtime import detached
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="a shell-script interpreter wrapper and flock")
 
@@ -73,7 +73,7 @@ def start_supervisor(project: ProjectDir, plan_path: Path, plan: RunPlan) -> int
     lock = ProjectLock(project.root, plan.project.name)
     lock.acquire()
     log_path = project.root / ".mesh-compose" / "t" / "supervisor.log"
-    child = detached.start(plan_path, lock, log_path)
+    child = detach.start(plan_path, lock, log_path)
     outcome = wait_until_up(project.root, plan.project.name, plan.selected, set(), 30, child=child, log_path=log_path)
     assert outcome.ok, outcome
     return child.pid
@@ -117,7 +117,7 @@ def test_the_plan_starts_after_the_project_file_is_deleted(planned):
     for name in ("api", "worker"):
         assert wait_for_line(project, name, f"{name} runs agent.py mark planned")
     assert project.read("interpreter-runs.log").splitlines() == probes  # not probed again
-    assert psutil.Process(supervisor).cmdline()[1:] == ["-m", "meshcompose.runtime", str(plan_path)]
+    assert psutil.Process(supervisor).cmdline()[1:] == ["-m", "meshcompose.app.detach", str(plan_path)]
 
 
 @posix_only
@@ -148,7 +148,7 @@ def test_up_d_starts_the_supervisor_from_the_plan_it_wrote(project: ProjectDir):
         assert plan.selected == ("api", "worker") and plan.launches["api"].env["MARK"] == "planned"
         supervisor = json.loads(project.read(".mesh-compose/t/state.json"))["supervisor"]["pid"]
         # The supervisor started before the plan existed (test_standby.py), and was handed this one.
-        assert psutil.Process(supervisor).cmdline()[1:] == ["-m", "meshcompose.runtime", "--standby"]
+        assert psutil.Process(supervisor).cmdline()[1:] == ["-m", "meshcompose.app.detach", "--standby"]
         # One probe per distinct interpreter, in the `up -d` that planned; none in the supervisor.
         assert len(project.read("interpreter-runs.log").splitlines()) == 1
     finally:
@@ -162,7 +162,7 @@ def test_a_damaged_plan_is_a_clear_error_in_the_supervisor_log(project: ProjectD
     document = json.loads(plan_path.read_text())
     document["plan"]["project"]["agents"]["api"]["restart"]["mode"] = "sometimes"
     plan_path.write_text(json.dumps(document))
-    result = subprocess.run([sys.executable, "-m", "meshcompose.runtime", str(plan_path)], cwd=project.root,
+    result = subprocess.run([sys.executable, "-m", "meshcompose.app.detach", str(plan_path)], cwd=project.root,
                             capture_output=True, text=True, timeout=60, env=_env())
     assert result.returncode == 1
     assert "plan.project.agents.api.restart.mode: expected one of 'no'" in result.stdout

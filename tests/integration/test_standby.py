@@ -97,7 +97,7 @@ def test_up_d_hands_the_plan_to_the_supervisor_it_started_before_loading(two_age
     assert trace[2][1] == standby  # handed to the standby itself, not to a new supervisor
     assert supervisor_pid(project) == standby
     assert (project.root / ".mesh-compose" / "t" / "lock").read_text().strip() == str(standby)
-    assert psutil.Process(standby).cmdline()[1:] == ["-m", "meshcompose.runtime", "--standby"]
+    assert psutil.Process(standby).cmdline()[1:] == ["-m", "meshcompose.app.detach", "--standby"]
     rows = [json.loads(line) for line in ok(project.cli("ps", "--format", "json")).stdout.splitlines()]
     assert {row["Name"]: row["State"] for row in rows} == {"api": "running", "worker": "running"}
     assert all(psutil.Process(row["Pid"]).ppid() == standby for row in rows)
@@ -138,5 +138,5 @@ def test_a_standby_that_died_is_replaced_by_a_plain_supervisor(two_agents: Proje
     supervisor = supervisor_pid(project)
     assert supervisor != trace[0][1] and pid_alive(supervisor)
     plan = Path(project.root / ".mesh-compose" / "t" / "run-plan.json")
-    assert psutil.Process(supervisor).cmdline()[1:] == ["-m", "meshcompose.runtime", str(plan)]
+    assert psutil.Process(supervisor).cmdline()[1:] == ["-m", "meshcompose.app.detach", str(plan)]
     assert {row.split()[0] for row in ok(project.cli("ps")).stdout.splitlines()[1:]} == {"api", "worker"}

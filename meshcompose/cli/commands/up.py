@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from meshcompose.app.detach import standby_supervisor
 
     detach = args.detach or args.wait
-    with standby_supervisor(detach, args.watch) as standby:  # first: it starts while the rest loads
+    with standby_supervisor(detach) as standby:  # first: it starts while the rest loads
         from meshcompose.app import up as app_up
         from meshcompose.app.options import UpOptions
         from meshcompose.app.scale import parse_counts

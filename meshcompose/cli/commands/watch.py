@@ -24,12 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshcompose.app import watch as app_watch
+    from meshcompose.app import up as app_up
     from meshcompose.app.options import UpOptions
     from meshcompose.cli import options as cli_options
 
     project = cli_options.load_project(args)
-    result = app_watch.watch(project, UpOptions(
+    result = app_up.watch(project, UpOptions(
         names=tuple(args.names), with_deps=not args.no_deps, stop_timeout=args.timeout,
         registry=cli_options.registry_options(args), install=cli_options.install_options(args),
         console=up_command.console(args, list(project.agents)), notify=up_command.notify, watch=True,

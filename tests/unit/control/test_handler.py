@@ -1,16 +1,24 @@
 """control.handler.ControlHandler against a scripted supervisor: it turns
-requests into supervisor calls and never changes the supervisor's data itself."""
+requests into supervisor calls and never changes the supervisor's data itself.
+
+Well-formed requests come from `control.client.ControlClient`, as the
+application layer sends them (answered in-process); raw dicts are what
+another client could send, which the handler must refuse."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import anyio
 import pytest
 
+from meshcompose.control import client as control_client
+from meshcompose.control.client import ControlClient, Pong, Recreated, Restarted, Stopped
 from meshcompose.control.handler import CHANGED_WAIT_MAX, ControlHandler
+from meshcompose.control.protocol import RefusedError
 from meshcompose.model import Agent, DependsOn, Project, RunKind
 from meshcompose.plan import codec
 from meshcompose.plan.launch import LaunchSpec
@@ -113,37 +121,55 @@ def ask(handler: ControlHandler, request: dict) -> dict:
     return anyio.run(handler, request)
 
 
+def client(handler: ControlHandler) -> ControlClient:
+    """The application's client, answered by `handler` in this process, with
+    what the protocol adds: a refusal raises, a token never reaches it."""
+
+    def send(target: object, request: dict, *, timeout: float, token: str | None) -> dict:
+        response = ask(handler, request)
+        if not response.get("ok"):
+            raise RefusedError(str(response.get("error")), hint=response.get("hint"))
+        return response
+
+    return ControlClient("/unused.sock", send=send)
+
+
+def test_the_client_has_a_method_for_each_operation_of_the_handler():
+    ops = {name[len("op_"):] for name in dir(ControlHandler) if name.startswith("op_")}
+    assert ops == {name for name in ops if callable(getattr(ControlClient, name, None))}
+    assert all(getattr(ControlClient, name).__module__ == control_client.__name__ for name in ops)
+
+
 def test_start_hands_new_launches_to_the_supervisor_and_records_them(handler):
-    spec = LaunchSpec(("python", "new.py"), Path("/p"), {"A": "1"}).to_dict()
-    response = ask(handler, {"op": "start", "names": ["new"], "launches": {"new": spec}})
-    assert response == {"ok": True, "started": ["new"]}
+    spec = LaunchSpec(("python", "new.py"), Path("/p"), {"A": "1"})
+    assert client(handler).start(["new"], launches={"new": spec}) == ("new",)
     assert handler.supervisor.calls == [("add_launches", ["new"]), ("start", ["new"])]
     assert handler.recorder.calls == [("add_agents", "demo", ["new"]), ("mark_starting", ["new"])]
     assert handler.supervisor.launches["new"].env == {"A": "1"}
 
 
 def test_unknown_names_are_refused_before_anything_happens(handler):
-    response = ask(handler, {"op": "stop", "names": ["db", "ghost"]})
-    assert response["ok"] is False and "ghost" in response["error"] and response["hint"]
+    with pytest.raises(RefusedError) as refused:
+        client(handler).stop(["db", "ghost"])
+    assert "ghost" in refused.value.message and refused.value.hint
     assert handler.supervisor.calls == []
 
 
 def test_stop_warns_about_dependents_that_keep_running_and_records_the_end(handler):
-    response = ask(handler, {"op": "stop", "names": ["db"], "timeout": 3})
-    assert response == {"ok": True, "stopped": ["db"], "warnings": ["api depends on db and keeps running"]}
+    reply = client(handler).stop(["db"], timeout=3)
+    assert reply == Stopped(("db",), ("api depends on db and keeps running",))
     assert handler.supervisor.calls == [("stop", ["db"], 3), ("wait_final", ["db"])]
     assert handler.recorder.calls == [("write_now",)]
 
 
 def test_stop_without_names_stops_everything_it_knows(handler):
-    assert ask(handler, {"op": "stop"})["stopped"] == ["db", "api"]
+    assert client(handler).stop().stopped == ("db", "api")
 
 
 def test_restart_is_the_supervisor_s_restart_and_its_warning_is_truthful(handler):
-    response = ask(handler, {"op": "restart", "names": ["api"], "timeout": 2})
-    assert response == {"ok": True, "started": ["api"], "restarted_with": [], "warnings": []}
+    assert client(handler).restart(["api"], timeout=2) == Restarted(("api",))
     assert handler.supervisor.calls == [("restart", ["api"], 2)]
-    warned = ask(handler, {"op": "restart", "names": ["db"]})["warnings"]
+    warned = client(handler).restart(["db"]).warnings
     assert warned and "api depends on db and keeps running while it restarts" in warned[0]
     assert "restart: true" in warned[0]
 
@@ -153,50 +179,49 @@ def test_restart_takes_along_the_dependents_that_ask_for_it(handler):
     supervisor.project = dataclasses.replace(supervisor.project, agents={
         **supervisor.project.agents,
         "api": dataclasses.replace(agent("api"), depends_on=(DependsOn("db", restart=True),))})
-    response = ask(handler, {"op": "restart", "names": ["db"]})
-    assert response["restarted_with"] == ["api"] and response["warnings"] == []
+    reply = client(handler).restart(["db"])
+    assert reply.restarted_with == ("api",) and reply.warnings == ()
 
 
 def test_start_of_an_agent_new_to_the_supervisor_carries_its_definition(handler):
     """An agent added to the file after `up`: the supervisor's model has never seen it."""
-    spec = LaunchSpec(("python", "late.py"), Path("/p"), {}).to_dict()
-    late = codec.encode(agent("late", "db"))
-    assert ask(handler, {"op": "start", "names": ["late"], "launches": {"late": spec}})["ok"] is False
-    response = ask(handler, {"op": "start", "names": ["late"], "launches": {"late": spec}, "agents": {"late": late}})
-    assert response == {"ok": True, "started": ["late"]}
+    spec = LaunchSpec(("python", "late.py"), Path("/p"), {})
+    with pytest.raises(RefusedError, match="no definition sent for late"):
+        client(handler).start(["late"], launches={"late": spec})
+    assert client(handler).start(["late"], launches={"late": spec}, agents={"late": agent("late", "db")}) == ("late",)
     assert handler.supervisor.project.agents["late"].depends_on == (DependsOn("db"),)
 
 
 def test_definitions_and_recreate(handler):
-    listed = ask(handler, {"op": "definitions"})["agents"]
+    listed = client(handler).definitions()
     assert sorted(listed) == ["api", "db"]  # `new` is in the model but was never launched
     assert listed["api"] == codec.encode(PROJECT.agents["api"])
     changed = dataclasses.replace(agent("api", "db"), args=("--fast",))
-    spec = LaunchSpec(("python", "api.py", "--fast"), Path("/p"), {}).to_dict()
-    response = ask(handler, {"op": "recreate", "names": ["api"], "agents": {"api": codec.encode(changed)},
-                             "launches": {"api": spec}})
-    assert response["ok"] and response["recreated"] == ["api"]
+    spec = LaunchSpec(("python", "api.py", "--fast"), Path("/p"), {})
+    assert client(handler).recreate({"api": changed}, {"api": spec}, timeout=4) == Recreated(("api",), ("api",))
+    assert ("recreate", ["api"], 4) in handler.supervisor.calls
     assert handler.supervisor.project.agents["api"].args == ("--fast",)
     assert ask(handler, {"op": "recreate", "agents": {}, "launches": {}})["ok"] is False
 
 
 def test_a_stopping_project_refuses_to_start(handler):
     handler.supervisor.stopping = True
-    assert ask(handler, {"op": "start", "names": ["db"]})["error"] == "the project is stopping"
+    with pytest.raises(RefusedError, match="the project is stopping"):
+        client(handler).start(["db"])
 
 
 def test_down_ping_and_unknown_requests(handler):
-    assert ask(handler, {"op": "down", "timeout": 2}) == {"ok": True}
+    client(handler).down(timeout=2)
     assert handler.supervisor.calls == [("shutdown", 2)]
-    assert ask(handler, {"op": "ping"})["project"] == "demo"
+    assert client(handler).ping() == Pong(os.getpid(), "demo")
     assert ask(handler, {"op": "explode"})["ok"] is False
     assert ask(handler, {"op": 5})["ok"] is False
 
 
 def test_changed_is_held_by_the_recorder_for_at_most_the_cap(handler):
-    control, recorder = handler, handler.recorder
-    assert ask(control, {"op": "changed", "since": 5.0, "timeout": 1}) == {"ok": True, "updated_at": 6.0}
-    ask(control, {"op": "changed", "since": 5, "timeout": 3600})
+    control, recorder = client(handler), handler.recorder
+    assert control.changed(5.0, 1, answer_within=2) == 6.0
+    control.changed(5, 3600, answer_within=2)
     assert recorder.calls[-2:] == [("wait_written", 5.0, 1), ("wait_written", 5, CHANGED_WAIT_MAX)]
 
 

@@ -169,7 +169,7 @@ def test_reading_a_plan_imports_neither_jsonschema_nor_networkx(tmp_path: Path):
 
 def test_the_supervisor_entry_refuses_a_newer_plan_without_a_traceback(tmp_path: Path):
     path = damaged(tmp_path, setitem(["version"], 99))
-    result = subprocess.run([sys.executable, "-m", "meshcompose.runtime", str(path)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "meshcompose.app.detach", str(path)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 1
     assert "error: the run plan" in result.stdout and "plan format 99" in result.stdout
