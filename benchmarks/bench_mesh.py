@@ -255,14 +255,15 @@ def table(results: dict[str, dict[str, list[float | None]]], rounds: int) -> str
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replaces this benchmark's section of `path`, or appends it at the end
-    (after the hand-written marker of docs/benchmarks.md)."""
+def write_section(path: Path, text: str, markers: tuple[str, str] = (SECTION_START, SECTION_END)) -> None:
+    """Replaces a benchmark's section of `path` (between `markers`, this one's by
+    default), or appends it at the end (after the hand-written marker of docs/benchmarks.md)."""
+    start, end = markers
     page = path.read_text() if path.exists() else ""
-    section = f"{SECTION_START}\n{text}\n{SECTION_END}"
-    if SECTION_START in page and SECTION_END in page:
-        head, rest = page.split(SECTION_START, 1)
-        page = head + section + rest.split(SECTION_END, 1)[1]
+    section = f"{start}\n{text}\n{end}"
+    if start in page and end in page:
+        head, rest = page.split(start, 1)
+        page = head + section + rest.split(end, 1)[1]
     else:
         page = page.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(page)

@@ -49,6 +49,8 @@ def project_selection(args: argparse.Namespace, extra_files: Sequence[str] = ())
 
 def _check_paths(paths: Sequence[str], option: str) -> None:
     """Paths the system would refuse (a NUL character, a name too long): an error before any use."""
+    if not paths:
+        return
     from meshcompose.errors import ConfigError, Problem
     from meshcompose.units import path_problem
 
@@ -73,10 +75,11 @@ def load_project(args: argparse.Namespace, extra_files: Sequence[str] = ()) -> P
 def project_identity(args: argparse.Namespace) -> ProjectIdentity:
     """The running project's directory and name, without loading the file."""
     from meshcompose.app import project
-    from meshcompose.cli.render import warn
 
     identity = project.identify(project_selection(args))
     if identity.note:
+        from meshcompose.cli.render import warn
+
         warn(identity.note)
     return identity
 

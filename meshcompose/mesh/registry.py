@@ -23,15 +23,12 @@ mcp-mesh SDK 3.7.1):
 
 from __future__ import annotations
 
-import hashlib
 import re
-import shutil
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from meshcompose import model
 from meshcompose.errors import RegistryError
 from meshcompose.mesh.registry_client import (  # noqa: F401 (re-exported API)
     DEFAULT_TIMEOUT,
@@ -45,6 +42,9 @@ from meshcompose.mesh.registry_client import (  # noqa: F401 (re-exported API)
     is_registered,
     wait_registered,
 )
+
+if TYPE_CHECKING:  # `mesh` and `ps` ask for agent ids only: the model stays unloaded for them
+    from meshcompose import model
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 REGISTRY_BINARY = "mcp-mesh-registry"
@@ -145,6 +145,8 @@ def agent_id(project_name: str, agent_name: str) -> str:
     lossless = project == project_name and agent == agent_name
     if lossless and len(readable) <= MAX_AGENT_ID:
         return readable
+    import hashlib
+
     digest = hashlib.sha256(f"{project_name}\0{agent_name}".encode()).hexdigest()[:8]
     return f"{readable[: MAX_AGENT_ID - 9].rstrip('-')}-{digest}"
 
@@ -177,7 +179,7 @@ def managed_command(
     *,
     url: str,
     state_dir: Path,
-    which: Callable[[str], str | None] = shutil.which,
+    which: Callable[[str], str | None] | None = None,
 ) -> tuple[list[str], dict[str, str]] | None:
     """argv and extra environment to run a managed registry; None if not managed.
 
@@ -194,6 +196,10 @@ def managed_command(
     env = {"HOST": host, "PORT": str(port), "DATABASE_URL": str(state_dir / DATABASE_FILE)}
     if tuple(registry.command) != (AUTO,):
         return list(registry.command), env
+    if which is None:
+        import shutil
+
+        which = shutil.which
     binary = which(REGISTRY_BINARY)
     if not binary:
         raise RegistryError(

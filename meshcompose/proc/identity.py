@@ -11,7 +11,6 @@ liveness through here without paying for the async process layer.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +32,8 @@ EXACT_CREATE_TIME = 0.011
 
 
 def new_token() -> str:
+    import uuid  # only a start needs one: readers of the state file skip the import
+
     return uuid.uuid4().hex
 
 
