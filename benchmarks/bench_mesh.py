@@ -42,7 +42,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "mcp-mesh"
 STACK = Path(os.environ.get("MESH_STACK_DIR") or REPO / ".mesh-stack")
-DEFAULT_MESHCTL = Path("/tmp/m14/meshctl/package/bin/meshctl")
+DEFAULT_MESHCTL = STACK / "bin" / "meshctl"  # scripts/install-mesh.sh puts it there
 REGISTERED_TIMEOUT = 120.0
 STOP_TIMEOUT = 60.0
 READ_EVERY = 0.05

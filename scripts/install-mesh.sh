@@ -2,7 +2,8 @@
 # Installs the real MCP Mesh stack for the `mesh` test tier and the example:
 #   - the Python SDK `mcp-mesh` (import name `mesh`) into a dedicated venv, so
 #     its ~230 MB of dependencies never touch the interpreter mesh-compose uses;
-#   - the registry binary `mcp-mesh-registry`, shipped inside the npm package
+#   - the registry binary `mcp-mesh-registry` and `meshctl` (the benchmarks
+#     compare against it), shipped inside the npm package
 #     @mcpmesh/cli-linux-x64 (no separate download step, so it works offline
 #     against the package registries alone).
 # Idempotent: a second run with everything in place only verifies and prints.
@@ -56,7 +57,7 @@ install_sdk() { # VENV VERSION
 }
 
 registry_installed() {
-    [ -x "$REGISTRY" ] && [ -f "$BIN/.version" ] &&
+    [ -x "$REGISTRY" ] && [ -x "$BIN/meshctl" ] && [ -f "$BIN/.version" ] &&
         [ "$(cat "$BIN/.version")" = "$MCP_MESH_CLI_VERSION" ]
 }
 
@@ -72,6 +73,7 @@ install_registry() {
     tar -xzf "$work"/*.tgz -C "$work"
     mkdir -p "$BIN"
     install -m 0755 "$work/package/bin/mcp-mesh-registry" "$REGISTRY"
+    install -m 0755 "$work/package/bin/meshctl" "$BIN/meshctl"
     echo "$MCP_MESH_CLI_VERSION" >"$BIN/.version"
 }
 
@@ -85,4 +87,5 @@ echo "MCP Mesh stack ready:"
 echo "  SDK python:  $VENV/bin/python (mcp-mesh $MCP_MESH_VERSION)"
 echo "  newest SDK:  $NEWEST_VENV/bin/python (mcp-mesh $MCP_MESH_NEWEST_VERSION)"
 echo "  registry:    $REGISTRY ($MCP_MESH_CLI_VERSION)"
+echo "  meshctl:     $BIN/meshctl ($MCP_MESH_CLI_VERSION)"
 echo "  put the registry on PATH with: export PATH=\"$BIN:\$PATH\""
