@@ -9,8 +9,9 @@ gives every tool a fresh project directory and runs it twice there: cold
 agent count given; the largest count also gets the idle, status and log
 measurements. A tool that does not do the work is skipped from then on, with
 a note in the report. The load average is read at the start, before every
-round and step, and at the end, each time once the load the run itself caused
-has drained (at most 4 minutes): a run whose load stayed above the core count
+round and step, and at the end, each time once the load the run itself (or
+whatever ran just before it) caused has drained (at most 4 minutes): a run
+whose load stayed above the core count
 is not written to a page or the README (`--unpublishable` writes it marked).
 After the rounds come the scale series, the 1,000-agent file
 (`bench_plan.py`) and the memory breakdown (`bench_memory.py`).
@@ -282,7 +283,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.from_json:
         return rerender(args.from_json, args.markdown, args.readme, args.unpublishable)
-    started, load_before = time.time(), os.getloadavg()
+    started, load_before = time.time(), (settled_load(), *os.getloadavg()[1:])
     print("setting up the peers (honcho, supervisor, circus in benchmarks/.work/peers; pm2 in benchmarks/.work/pm2)"
           " ...", file=sys.stderr, flush=True)
     installed = peers.ensure_peers(peers.WORK / "pip.log")
