@@ -20,7 +20,7 @@ from meshcompose import model
 from meshcompose.app.options import Decision, InstallOptions, InstallPolicy, MissingPackages
 from meshcompose.errors import ExternallyManagedError, MissingPackagesError
 from meshcompose.mesh.meshplan import needs_registry
-from meshcompose.pyenv import install, resolve, shadowing
+from meshcompose.pyenv import install, resolve
 from meshcompose.pyenv.resolve import Environment, ResolvedPython
 
 Resolved = dict[str, ResolvedPython]
@@ -32,8 +32,6 @@ def ensure_environments(project: model.Project, names: Sequence[str] | None,
     """The agents' final interpreters (`names` None: every agent)."""
     resolved = resolve.resolve_project(project, names)
     options.report.summary(resolve.environments(resolved))
-    for warning in shadowing.warnings([project.agents[name] for name in resolved], resolved):
-        options.report.message(f"warning: {warning}")
     wanted: set[str] = set()  # agents whose packages the user chose to install
     for env in resolve.environments(resolved):
         if env.missing:

@@ -20,6 +20,7 @@ from meshcompose.mesh import meshplan, registry, tracing
 from meshcompose.model import Project
 from meshcompose.plan import launch
 from meshcompose.plan.launch import LaunchSpec
+from meshcompose.pyenv import shadowing
 
 
 def registry_url(project: Project, given: RegistryOptions, running: state.StateDoc | None = None) -> str:
@@ -33,9 +34,15 @@ def registry_url(project: Project, given: RegistryOptions, running: state.StateD
 
 
 def launches_for(project: Project, names: Sequence[str], url: str, given: RegistryOptions,
-                 install: InstallOptions, traced: tracing.TracingPlan = tracing.OFF) -> dict[str, LaunchSpec]:
-    """The launch spec of each of `names`, interpreters settled first."""
+                 install: InstallOptions, traced: tracing.TracingPlan = tracing.OFF,
+                 *, warn: bool = True) -> dict[str, LaunchSpec]:
+    """The launch spec of each of `names`, interpreters settled first; with
+    `warn`, a script that shadows a module is said once (a rebuild of an
+    agent already started was said when it started)."""
     resolved = ensure_environments(project, names, install)
+    if warn:
+        for warning in shadowing.warnings([project.agents[name] for name in resolved], resolved):
+            install.report.message(f"warning: {warning}")
     mesh_env = meshplan.agent_environments(project, names, url, given.log_level)
     for name in names:
         added = tracing.agent_environment(project.agents[name], traced)

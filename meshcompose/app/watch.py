@@ -46,7 +46,7 @@ def rebuilder(plan: RunPlan, install: InstallOptions) -> Rebuild:
         project = with_packages(plan.project, agent, requirements.declared(files))
         options = install if install.decide is not None else dataclasses.replace(install, report=_Told(tell))
         return launches_for(project, [agent], plan.registry_url, registry, options,
-                            tracing.published(plan.tracing_url))[agent]
+                            tracing.published(plan.tracing_url), warn=False)[agent]
 
     return rebuild
 

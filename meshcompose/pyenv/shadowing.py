@@ -20,14 +20,18 @@ from meshcompose.pyenv.resolve import ResolvedPython
 
 
 def warnings(agents: Sequence[Agent], resolved: Mapping[str, ResolvedPython]) -> list[str]:
-    """One warning per agent whose script shadows a module its interpreter imports."""
-    out = []
+    """One warning per script that shadows a module its interpreter imports,
+    naming every agent that runs it (the replicas of one agent share theirs)."""
+    sharing: dict[tuple[str, str, str], list[str]] = {}
     for agent in agents:
         python = resolved.get(agent.name)
-        if python is None or not python.shadowed_module:
-            continue
-        stem = python.shadowed_module
-        out.append(f"agent '{agent.name}': its script {Path(agent.target).name} is named like the module "
-                   f"'{stem}' that {python.executable} imports; anything importing '{stem}' in the agent gets "
-                   f"the script instead (a second agent starts inside it, or it exits 1): rename the script")
+        if python is not None and python.shadowed_module:
+            key = (agent.target, python.executable, python.shadowed_module)
+            sharing.setdefault(key, []).append(agent.name)
+    out = []
+    for (target, executable, stem), names in sharing.items():
+        who = ("agent " if len(names) == 1 else "agents ") + ", ".join(f"'{name}'" for name in names)
+        out.append(f"{who}: its script {Path(target).name} is named like the module '{stem}' that "
+                   f"{executable} imports; anything importing '{stem}' in the agent gets the script instead "
+                   f"(a second agent starts inside it, or it exits 1): rename the script")
     return out

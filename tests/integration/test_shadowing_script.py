@@ -40,3 +40,32 @@ def test_the_check_asks_the_agents_own_interpreter(project):
     checked = ok(project.cli("config", "-q"))
     assert checked.stderr.count("named like the module 'only_in_extra'") == 1
     assert "agent 'inside'" in checked.stderr and "agent 'outside'" not in checked.stderr
+
+
+def test_replicas_of_a_shadowing_script_are_warned_about_once(project):
+    project.script("wave.py", "import os, time\nprint('replica', os.environ['MESH_COMPOSE_REPLICA'], flush=True)\n"
+                              "time.sleep(60)\n")
+    project.compose({"shadow": {"script": "wave.py", "replicas": 3}})
+    run = project.start("up")
+    output = run.wait_for(lambda text: all(f"replica {n}" in text for n in (1, 2, 3)))
+    assert output.count(SHADOW) == 1, output
+    assert "shadow-1" in output.split(SHADOW)[0].splitlines()[-1]  # the warning names the replicas
+    run.interrupt()
+    assert run.wait(30) in (0, 130)
+
+
+def test_a_watch_rebuild_does_not_warn_again(project):
+    project.script("wave.py", "import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(60)\n")
+    (project.root / "requirements.txt").write_text("# nothing yet\n")
+    project.compose({"shadow": {"script": "wave.py", "stop_grace_period": "5s", "develop": {
+        "watch": [{"path": "requirements.txt", "action": "rebuild"}]}}})
+    run = project.start("watch")
+    run.wait_for("watching")
+    first = run.wait_for("| pid ")
+    assert first.count(SHADOW) == 1
+    (project.root / "requirements.txt").write_text("# still nothing\n")
+    output = run.wait_for(lambda text: text.count("| pid ") >= 2, timeout=60)
+    assert "rebuilding: requirements.txt changed" in output
+    assert output.count(SHADOW) == 1, output
+    run.interrupt()
+    assert run.wait(30) in (0, 130)
