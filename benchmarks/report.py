@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import statistics
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -66,6 +67,26 @@ def assemble(samples: Samples, notes: dict[str, str], *, settings: dict[str, obj
     }
     results["budgets"] = budgets.rows(results)
     return results
+
+
+# The one-minute load average falls from 70 (after the 500-agent step) to 2
+# in about 3.5 minutes once the work that raised it has ended.
+SETTLE_S = 240.0
+
+
+def settled_load(limit: float = SETTLE_S) -> float:
+    """The load average once the load the run itself caused has drained, waiting at most `limit` seconds.
+
+    The log flood and the scale series keep more processes runnable than
+    there are cores, so a reading taken just after them measures the run, not
+    the machine. Load that does not drain within `limit` comes from elsewhere,
+    and the reading then stays above the core count (unpublishable).
+    """
+    cores = os.cpu_count() or 1
+    deadline = time.monotonic() + limit
+    while os.getloadavg()[0] > cores and time.monotonic() < deadline:
+        time.sleep(5.0)
+    return os.getloadavg()[0]
 
 
 def unpublishable(results: Mapping[str, object]) -> str:

@@ -44,26 +44,6 @@ from workloads import Workload  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 STEPS = ("flood", "scale", "plan", "memory")
-# The one-minute load average falls from 70 (after the 500-agent step) to 2
-# in about 3.5 minutes once the work that raised it has ended.
-SETTLE_S = 240.0
-
-
-def settled_load(limit: float = SETTLE_S) -> float:
-    """The load average once the load the run itself caused has drained, waiting at most `limit` seconds.
-
-    The log flood and the scale series keep more processes runnable than
-    there are cores, so a reading taken just after them measures the run, not
-    the machine. Load that does not drain within `limit` comes from elsewhere,
-    and the reading then stays above the core count (unpublishable).
-    """
-    cores = os.cpu_count() or 1
-    deadline = time.monotonic() + limit
-    while os.getloadavg()[0] > cores and time.monotonic() < deadline:
-        time.sleep(5.0)
-    return os.getloadavg()[0]
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", help="agent counts, comma-separated (default 5,50); the largest also gets "
@@ -148,7 +128,7 @@ class Bench:
             self.guarded(tool, self.help_latency, number)
 
     def note_load(self) -> None:
-        self.loads.append(settled_load())
+        self.loads.append(report.settled_load())
 
     def small_lifecycle(self, tool: Tool, number: int, count: int) -> None:
         """Cold and warm up and stop of `count` agents, in a fresh directory of their own."""
@@ -283,7 +263,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.from_json:
         return rerender(args.from_json, args.markdown, args.readme, args.unpublishable)
-    started, load_before = time.time(), (settled_load(), *os.getloadavg()[1:])
+    started, load_before = time.time(), (report.settled_load(), *os.getloadavg()[1:])
     print("setting up the peers (honcho, supervisor, circus in benchmarks/.work/peers; pm2 in benchmarks/.work/pm2)"
           " ...", file=sys.stderr, flush=True)
     installed = peers.ensure_peers(peers.WORK / "pip.log")
@@ -321,7 +301,7 @@ def main(argv: list[str]) -> int:
         imports=bench.imports, extra={**extra, "small": {str(count): report.medians(samples)
                                                           for count, samples in bench.small.items()}},
         timing={"started": started, "seconds": time.time() - started,
-                "load_before": load_before, "load_after": (settled_load(), *os.getloadavg()[1:]),
+                "load_before": load_before, "load_after": (report.settled_load(), *os.getloadavg()[1:]),
                 "load_seen": bench.loads},
     )
     report.write_json(args.json, results)
