@@ -101,3 +101,19 @@ def test_up_on_a_terminal_installs_on_enter_then_starts(venv_project) -> None:
     assert "Choice [i/c/q]:" in output
     assert "✓ installed" in output and "a has tiny_one 1.0" in output, output
     assert status == 0, output
+
+
+def test_a_table_through_a_pipe_keeps_each_row_on_one_line(tmp_path: Path) -> None:
+    """`env | grep` must find a whole interpreter path, however deep the project."""
+    from cli_helpers import ProjectDir
+
+    project = ProjectDir(tmp_path / ("deep-" * 30) / "project")
+    project.root.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project.root / ".venv")], check=True)
+    project.script("a.py", "print('a ran')\n")
+    project.compose({"a": {"script": "a.py"}}, python={})
+    done = project.cli("env")
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.splitlines()
+    assert len(rows) == 2, done.stdout
+    assert str(project.root / ".venv" / "bin" / "python") in rows[1]

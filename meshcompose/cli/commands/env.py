@@ -51,7 +51,8 @@ def _print_table(rows: Sequence[dict[str, Any]], no_color: bool) -> None:
 
     from meshcompose.cli.render import rich_console
 
-    console = rich_console(sys.stdout, no_color, highlight=False, width=None if sys.stdout.isatty() else 200)
+    # Through a pipe each row stays on one line, however long its paths: `env | grep` finds them whole.
+    console = rich_console(sys.stdout, no_color, highlight=False, width=None if sys.stdout.isatty() else 100_000)
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("AGENT", "INTERPRETER", "VERSION", "KIND", "FOUND VIA", "MISSING"):
         table.add_column(column, overflow="fold")
