@@ -37,7 +37,10 @@ run() {
 run "ruff" .venv-test/bin/ruff check --output-format concise .
 run "mypy" .venv-test/bin/mypy meshcompose
 run "import contracts" .venv-test/bin/lint-imports
-run "pytest" .venv-test/bin/python -m pytest "$@"
+# Four workers on two cores: most tests wait on real processes, not the CPU.
+# Each test file stays in one worker, so a module's fixture (one mesh for a
+# file's tests) is made once. `-n 0` after these runs everything in one process.
+run "pytest" .venv-test/bin/python -m pytest -n 4 --dist loadfile "$@"
 # The mesh tier's smoke test again on the newest SDK (test_mesh_view.py runs both already).
 if [[ $# -eq 0 && -x .mesh-stack/venv-3.8.0/bin/python ]]; then
     run "mesh tier, SDK 3.8.0" env MESH_SDK_VENV=venv-3.8.0 .venv-test/bin/python -m pytest \
