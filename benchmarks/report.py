@@ -69,18 +69,19 @@ def assemble(samples: Samples, notes: dict[str, str], *, settings: dict[str, obj
     return results
 
 
-# The one-minute load average falls from 70 (after the 500-agent step) to 2
-# in about 3.5 minutes once the work that raised it has ended.
+# The one-minute load average decays exponentially: from 70 (a benchmark
+# that starts hundreds of processes) it reaches 2 in about 3.5 minutes.
 SETTLE_S = 240.0
 
 
 def settled_load(limit: float = SETTLE_S) -> float:
     """The load average once the load the run itself caused has drained, waiting at most `limit` seconds.
 
-    The log flood and the scale series keep more processes runnable than
-    there are cores, so a reading taken just after them measures the run, not
-    the machine. Load that does not drain within `limit` comes from elsewhere,
-    and the reading then stays above the core count (unpublishable).
+    A benchmark that starts many processes at once keeps more of them
+    runnable than there are cores, so a reading taken just after it measures
+    the benchmark, not the machine. Load that does not drain within `limit`
+    comes from elsewhere, and the reading then stays above the core count
+    (unpublishable).
     """
     cores = os.cpu_count() or 1
     deadline = time.monotonic() + limit
