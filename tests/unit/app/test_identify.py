@@ -62,3 +62,37 @@ def test_without_a_project_file_the_one_project_that_ran_here(tmp_path: Path):
     paths.state_file(tmp_path, "other").write_text('{"version": 1, "agents": {}}')
     with pytest.raises(MeshComposeError, match="several projects ran .*: agent, other"):
         named(tmp_path)
+
+
+# Names that would climb, hide, reach elsewhere or print control characters.
+BAD_NAMES = ["../../..", "..", ".", "a/b", "/abs", "a\0b", "x\x1b]0;pwned\x07\x1b[2J", "n" * 300]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+@pytest.mark.parametrize("source", ["file", "-p", "environment"])
+def test_a_bad_name_from_any_source_is_refused_before_any_path(tmp_path: Path, monkeypatch, name: str,
+                                                               source: str) -> None:
+    """Both ways to a name refuse it: `identify` (ps, down, logs) and the loader (up, config)."""
+    import yaml
+
+    from meshcompose.config import loader
+    from meshcompose.errors import ConfigError
+    from meshcompose.names import InvalidProjectNameError
+
+    if source != "file" and "\0" in name:
+        pytest.skip("a NUL cannot be passed in argv or the environment")
+    file = tmp_path / "mesh-compose.yaml"
+    declared = {"name": name} if source == "file" else {}
+    file.write_text(yaml.safe_dump({**declared, "agents": {"api": {"script": "api.py"}}}))
+    (tmp_path / "api.py").write_text("")
+    given = name if source == "-p" else None
+    if source == "environment":
+        monkeypatch.setenv("MESH_COMPOSE_PROJECT_NAME", name)
+    with pytest.raises(InvalidProjectNameError) as caught:
+        named(tmp_path, name=given)
+    assert "\x1b" not in caught.value.message and "\0" not in caught.value.message
+    refused = r"mesh-compose\.yaml:\d+:\d+: name: " if source == "file" else "invalid project name"
+    with pytest.raises(ConfigError, match=refused):
+        loader.load_project([file], project_name=given or (name if source == "environment" else None),
+                            environ={}, cwd=tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["api.py", "mesh-compose.yaml"]

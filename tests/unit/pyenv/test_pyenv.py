@@ -159,13 +159,21 @@ def test_selection_limits_resolution(tree: Path, tmp_path: Path) -> None:
     assert caught.value.hint == "did you mean 'a'?"
 
 
+def installed_as_pip_leaves_it(venv_python: Path, name: str, version: str) -> None:
+    """The metadata an installer writes into the venv's site-packages, which the probe reads."""
+    [site_packages] = venv_python.parent.parent.glob("lib/python*/site-packages")
+    dist_info = site_packages / f"{name}-{version}.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
 def test_packages_missing_and_version_mismatch(tree: Path, tmp_path: Path) -> None:
     venv = make_venv(tree / ".venv")
-    subprocess.run([str(venv), "-m", "ensurepip"], check=True, capture_output=True)
-    reqs = ("pip>=1", "PIP<1", "definitely-not-installed", "Pip ; python_version < '3'")
+    installed_as_pip_leaves_it(venv, "Tiny_One", "2.0")
+    reqs = ("tiny-one>=1", "TINY.ONE<1", "definitely-not-installed", "tiny_one ; python_version < '3'")
     got = resolve(project(tree, agent("a", tree, python=model.PythonRequirements(packages=reqs))), tmp_path)["a"]
-    assert got.missing == ("PIP<1", "definitely-not-installed")
-    assert "pip" in got.installed
+    assert got.missing == ("TINY.ONE<1", "definitely-not-installed")
+    assert got.installed == {"tiny-one": "2.0"}
 
 
 # --- Windows and macOS layouts behind the Platform seam ----------------------
