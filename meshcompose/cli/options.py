@@ -160,13 +160,16 @@ def index_args(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(extra)
 
 
-def install_options(args: argparse.Namespace, stream: TextIO = sys.stderr, *, ask: Ask | None = None,
+def install_options(args: argparse.Namespace, stream: TextIO | None = None, *, ask: Ask | None = None,
                     interactive: bool | None = None) -> InstallOptions:
-    """--install/--no-install, else the prompt when `stream` and stdin are a
-    terminal (`interactive` and `ask` override both, for tests); reports on `stream`."""
+    """--install/--no-install, else the prompt when `stream` (standard error
+    when None) and stdin are a terminal (`interactive` and `ask` override
+    both, for tests); reports on `stream`."""
     from meshcompose.app.options import InstallOptions, InstallPolicy
     from meshcompose.cli import prompt
     from meshcompose.cli.render import EnvironmentConsole
+
+    stream = stream or sys.stderr
 
     if getattr(args, "install", False):
         policy = InstallPolicy.INSTALL

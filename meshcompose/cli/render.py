@@ -38,9 +38,11 @@ def color_enabled(stream: TextIO, no_color: bool = False) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def print_error(error: MeshComposeError, *, no_color: bool = False, stream: TextIO = sys.stderr) -> None:
-    """The message and hint; whatever of the user's input they quote (a key,
-    a name, a value) reaches the terminal as visible text."""
+def print_error(error: MeshComposeError, *, no_color: bool = False, stream: TextIO | None = None) -> None:
+    """The message and hint, on `stream` (standard error when None); whatever
+    of the user's input they quote (a key, a name, a value) reaches the
+    terminal as visible text."""
+    stream = stream or sys.stderr
     style = Style(color_enabled(stream, no_color))
     stream.write(f"{style.alarm('error:')} {_plain(error.message)}\n")
     if error.hint:
