@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -10,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
@@ -187,13 +190,43 @@ def fuzz_projects(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return roots
 
 
-@pytest.mark.timeout(600)  # 200 processes: ~35 s on an idle 2-core machine, far more on a busy one
-@settings(max_examples=50, deadline=None, derandomize=True, database=None,
+def assert_model_or_located_errors(text: str, code: int, stdout: str, stderr: str) -> None:
+    """`config --format json` on a hostile file: a model (valid JSON, never Infinity) or located errors (exit 3)."""
+    assert code in (0, 3) and "Traceback" not in stderr, (text, stderr)
+    if code == 0:
+        json.loads(stdout, parse_constant=lambda name, text=text: pytest.fail(f"{name} in the JSON of {text!r}"))
+    else:
+        assert "mesh-compose.yaml" in stderr and stdout == "", (text, stderr)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=HOSTILE_TEXTS)
+def test_fuzzed_files_through_the_cli_entry_point(fuzz_projects: list[Path], text: str) -> None:
+    """200 hostile files through the command's own entry point, in this process: the
+    same parse, load and render as the real CLI below, without an interpreter start each."""
+    from meshcompose.cli.main import main
+
+    root = fuzz_projects[0]
+    (root / "mesh-compose.yaml").write_text(text, encoding="utf-8")
+    stdout, stderr, here = io.StringIO(), io.StringIO(), os.getcwd()
+    environ = {**ENVIRON, "MESH_COMPOSE_CACHE_DIR": str(root / "cache"), "NO_COLOR": "1"}
+    try:
+        os.chdir(root)
+        with mock.patch.dict(os.environ, environ), redirect_stdout(stdout), redirect_stderr(stderr):
+            code = main(["config", "--format", "json"])
+    finally:
+        os.chdir(here)
+    assert_model_or_located_errors(text, code, stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.mark.timeout(600)  # 48 processes: ~10 s on an idle 2-core machine, far more on a busy one
+@settings(max_examples=12, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(texts=st.lists(HOSTILE_TEXTS, min_size=CLI_RUNS, max_size=CLI_RUNS))
 def test_fuzzed_files_through_the_real_cli_exit_0_or_3_without_a_traceback(fuzz_projects: list[Path],
                                                                           texts: list[str]) -> None:
-    """200 hostile files in all: a model (valid JSON, never Infinity) or located errors (exit 3)."""
+    """48 hostile files through `python -m meshcompose`, as a user runs it."""
     env = {**os.environ, **ENVIRON, "MESH_COMPOSE_CACHE_DIR": str(fuzz_projects[0] / "cache")}
     runs = []
     for root, text in zip(fuzz_projects, texts):
@@ -202,11 +235,7 @@ def test_fuzzed_files_through_the_real_cli_exit_0_or_3_without_a_traceback(fuzz_
                                      env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     for run, text in zip(runs, texts):
         stdout, stderr = (stream.decode("utf-8", "replace") for stream in run.communicate(timeout=60))
-        assert run.returncode in (0, 3) and "Traceback" not in stderr, (text, stderr)
-        if run.returncode == 0:
-            json.loads(stdout, parse_constant=lambda name, text=text: pytest.fail(f"{name} in the JSON of {text!r}"))
-        else:
-            assert "mesh-compose.yaml" in stderr and stdout == "", (text, stderr)
+        assert_model_or_located_errors(text, run.returncode, stdout, stderr)
 
 
 @pytest.mark.parametrize("command", [("config",), ("up", "-d")])
