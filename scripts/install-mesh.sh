@@ -80,9 +80,20 @@ install_registry() {
 NEWEST_VENV="$STACK/venv-$MCP_MESH_NEWEST_VERSION"
 
 mkdir -p "$STACK"
-install_sdk "$VENV" "$MCP_MESH_VERSION"
-install_sdk "$NEWEST_VENV" "$MCP_MESH_NEWEST_VERSION"
-install_registry
+# The three installs share nothing and mostly wait on the package registries:
+# they run side by side, and any one failing fails the script.
+declare -A jobs
+install_sdk "$VENV" "$MCP_MESH_VERSION" &
+jobs[$!]="the mcp-mesh $MCP_MESH_VERSION SDK"
+install_sdk "$NEWEST_VENV" "$MCP_MESH_NEWEST_VERSION" &
+jobs[$!]="the mcp-mesh $MCP_MESH_NEWEST_VERSION SDK"
+install_registry &
+jobs[$!]="the registry and meshctl $MCP_MESH_CLI_VERSION (npm @mcpmesh/cli-linux-x64)"
+status=0
+for job in "${!jobs[@]}"; do
+    wait "$job" || { status=$?; echo "install-mesh.sh: installing ${jobs[$job]} failed" >&2; }
+done
+((status == 0)) || exit "$status"
 echo "MCP Mesh stack ready:"
 echo "  SDK python:  $VENV/bin/python (mcp-mesh $MCP_MESH_VERSION)"
 echo "  newest SDK:  $NEWEST_VENV/bin/python (mcp-mesh $MCP_MESH_NEWEST_VERSION)"
