@@ -68,8 +68,9 @@ def test_without_a_project_file_the_one_project_that_ran_here(tmp_path: Path):
 BAD_NAMES = ["../../..", "..", ".", "a/b", "/abs", "a\0b", "x\x1b]0;pwned\x07\x1b[2J", "n" * 300]
 
 
-@pytest.mark.parametrize("name", BAD_NAMES)
-@pytest.mark.parametrize("source", ["file", "-p", "environment"])
+@pytest.mark.parametrize("source, name", [(source, name) for source in ("file", "-p", "environment")
+                                           for name in BAD_NAMES
+                                           if source == "file" or "\0" not in name])  # argv and environ hold no NUL
 def test_a_bad_name_from_any_source_is_refused_before_any_path(tmp_path: Path, monkeypatch, name: str,
                                                                source: str) -> None:
     """Both ways to a name refuse it: `identify` (ps, down, logs) and the loader (up, config)."""
@@ -79,8 +80,6 @@ def test_a_bad_name_from_any_source_is_refused_before_any_path(tmp_path: Path, m
     from meshcompose.errors import ConfigError
     from meshcompose.names import InvalidProjectNameError
 
-    if source != "file" and "\0" in name:
-        pytest.skip("a NUL cannot be passed in argv or the environment")
     file = tmp_path / "mesh-compose.yaml"
     declared = {"name": name} if source == "file" else {}
     file.write_text(yaml.safe_dump({**declared, "agents": {"api": {"script": "api.py"}}}))
