@@ -90,8 +90,9 @@ def test_an_sdk_agent_that_lost_its_start_up_race_is_warned_about(tmp_path, mesh
 
     seen = netns.run_scenario(SCENARIO, cwd=tmp_path, env=env, timeout=280)
 
-    # The SDK says where its second server listens: "Starting FastAPI server on 0.0.0.0:PORT".
-    [port] = re.findall(r"^stray .*Starting FastAPI server on 0\.0\.0\.0:(\d+)$", seen["stream"], re.MULTILINE)
+    # The SDK says where its second server listens: "Starting FastAPI server on 0.0.0.0:PORT"
+    # (some runs log each of its lines twice: one port, however often it is said).
+    [port] = set(re.findall(r"^stray .*Starting FastAPI server on 0\.0\.0\.0:(\d+)$", seen["stream"], re.MULTILINE))
     warnings = [line for line in seen["stream"].splitlines() if "warning: listening on" in line]
     assert len(warnings) == 1, seen["stream"]
     assert warnings[0].split()[0] == "stray"
