@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from bad_names import BAD_NAMES
 from cli_helpers import ProjectDir, ok, pid_alive, wait_until
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and unix sockets")
@@ -94,8 +95,6 @@ EXITS = "print('once', flush=True)\n"
 COMMANDS = (("up", "-d", "--no-install"), ("run", "api"), ("down", "-t", "1"), ("ps",), ("ps", "-a"), ("ls", "-a"),
             ("logs",), ("start",), ("stop", "-t", "1"), ("restart", "-t", "1"), ("kill",), ("wait", "api"), ("events",),
             ("top",), ("watch",), ("config",), ("graph",), ("env",), ("export", "kubernetes", "-o", "-"))
-BAD_NAMES = {"up three": "../../..", "up one": "..", "dot": ".", "slash": "a/b", "absolute": "/abs",
-             "NUL": "a\0b", "ESC": "x\x1b]0;pwned\x07\x1b[2J", "300 chars": "n" * 300}
 
 
 def contained_tree(tmp_path) -> ProjectDir:

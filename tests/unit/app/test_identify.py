@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bad_names import BAD_NAMES
 from meshcompose.app.project import ProjectSelection, identify
 from meshcompose.control import paths
 from meshcompose.errors import MeshComposeError, ProjectNotFoundError
@@ -64,12 +65,8 @@ def test_without_a_project_file_the_one_project_that_ran_here(tmp_path: Path):
         named(tmp_path)
 
 
-# Names that would climb, hide, reach elsewhere or print control characters.
-BAD_NAMES = ["../../..", "..", ".", "a/b", "/abs", "a\0b", "x\x1b]0;pwned\x07\x1b[2J", "n" * 300]
-
-
 @pytest.mark.parametrize("source, name", [(source, name) for source in ("file", "-p", "environment")
-                                           for name in BAD_NAMES
+                                           for name in BAD_NAMES.values()
                                            if source == "file" or "\0" not in name])  # argv and environ hold no NUL
 def test_a_bad_name_from_any_source_is_refused_before_any_path(tmp_path: Path, monkeypatch, name: str,
                                                                source: str) -> None:
@@ -92,6 +89,6 @@ def test_a_bad_name_from_any_source_is_refused_before_any_path(tmp_path: Path, m
     assert "\x1b" not in caught.value.message and "\0" not in caught.value.message
     refused = r"mesh-compose\.yaml:\d+:\d+: name: " if source == "file" else "invalid project name"
     with pytest.raises(ConfigError, match=refused):
-        loader.load_project([file], project_name=given or (name if source == "environment" else None),
+        loader.load_project([file], project_name=name if source != "file" else None,
                             environ={}, cwd=tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["api.py", "mesh-compose.yaml"]
