@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv-test
 .venv-test/bin/python -m pip install -q --upgrade pip
 .venv-test/bin/python -m pip install -q -e '.[test]'
+# The bytecode pip writes for a regular install: `pip install -e` writes none,
+# and CI sets PYTHONDONTWRITEBYTECODE, so without it every start of the CLI in
+# the tests compiles the package again (a quarter of the integration tier's CPU).
+.venv-test/bin/python -m compileall -q meshcompose tests/support
 # Debian packages the tests run for real: redis-server (traces) and chromium
 # (the dashboard's browser tests: Playwright never downloads a browser here).
 bash scripts/install-debian-packages.sh redis-server:redis-server chromium:chromium ||
