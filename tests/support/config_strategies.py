@@ -37,6 +37,16 @@ ENV_FILES = {"api.env": "API_KEY=secret\n", "worker.env": "BATCH=10\n", "ok.env"
 ENVIRON = {"X": "5"}
 
 
+def examples(count: int) -> int:
+    """How many examples a fuzz test runs: `count`, or the share of it that
+    MESH_COMPOSE_FUZZ_SHARE names (at least 10). scripts/test-pythons.sh asks
+    for a tenth on the Pythons other than the suite's own, which runs them all:
+    there the fuzz checks that each Python's parsers behave alike, and a
+    smaller derandomized run of the same strategies does that."""
+    share = float(os.environ.get("MESH_COMPOSE_FUZZ_SHARE") or 1)
+    return max(10, round(count * share)) if share < 1 else count
+
+
 def prepare(directory: Path) -> None:
     for name in EXISTING_FILES:
         path = directory / name

@@ -38,6 +38,7 @@ from config_strategies import (
     Case,
     control_char_texts,
     deep_texts,
+    examples,
     flow_documents,
     interpolation_texts,
     mutate,
@@ -98,49 +99,49 @@ def load_or_config_error(path: Path, content: str | bytes | None = None, **kwarg
 # -- one strategy per class of hostile input -------------------------------------------------
 
 
-@settings(FUZZ, max_examples=1000)
+@settings(FUZZ, max_examples=examples(1000))
 @given(text=raw_texts)
 def test_raw_text(workdir: Path, text: str) -> None:
     load_or_config_error(workdir / "raw.yaml", text)
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=examples(400))
 @given(content=raw_bytes)
 def test_raw_bytes(workdir: Path, content: bytes) -> None:
     load_or_config_error(workdir / "bytes.yaml", content)
 
 
-@settings(FUZZ, max_examples=1000)
+@settings(FUZZ, max_examples=examples(1000))
 @given(text=flow_documents())
 def test_yaml_level_problems_mixed_with_wrong_types(workdir: Path, text: str) -> None:
     load_or_config_error(workdir / "flow.yaml", text, profiles=["debug"])
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=examples(600))
 @given(text=control_char_texts())
 def test_characters_yaml_does_not_allow(workdir: Path, text: str) -> None:
     load_or_config_error(workdir / "chars.yaml", text)
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(300))
 @given(text=deep_texts())
 def test_deep_nesting(workdir: Path, text: str) -> None:
     load_or_config_error(workdir / "deep.yaml", text)
 
 
-@settings(FUZZ, max_examples=500)
+@settings(FUZZ, max_examples=examples(500))
 @given(text=overflow_texts())
 def test_numbers_too_large(workdir: Path, text: str) -> None:
     load_or_config_error(workdir / "numbers.yaml", text)
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=examples(600))
 @given(text=interpolation_texts())
 def test_interpolation(workdir: Path, text: str) -> None:
     load_or_config_error(workdir / "dollars.yaml", text)
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(300))
 @given(text=HOSTILE_TEXTS)
 def test_libyaml_and_the_python_parser_read_documents_alike(text: str) -> None:
     """libyaml parses where PyYAML has it; the pure-Python parser elsewhere. Where both read a
@@ -156,7 +157,7 @@ def test_libyaml_and_the_python_parser_read_documents_alike(text: str) -> None:
 
 
 @pytest.mark.skipif("libyaml-composer" not in yamlload.LOADERS, reason="libyaml older than 0.2.6, or none")
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(300))
 @given(text=HOSTILE_TEXTS)
 def test_libyaml_composes_as_the_python_composer_does(text: str) -> None:
     """libyaml's own composer (the default) against the Python composer fed by the same libyaml
@@ -223,7 +224,7 @@ KEYS = vocabulary()
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=examples(400))
 @given(rng=st.randoms(use_true_random=True))
 def test_random_documents(workdir: Path, rng: random.Random) -> None:
     agents = {rng.choice(KEYS): random_value(rng, KEYS) for _ in range(rng.randint(0, 4))}
@@ -232,7 +233,7 @@ def test_random_documents(workdir: Path, rng: random.Random) -> None:
                          profiles=["debug"])
 
 
-@settings(FUZZ, max_examples=500)
+@settings(FUZZ, max_examples=examples(500))
 @given(rng=st.randoms(use_true_random=True))
 def test_mutations_of_the_full_fixture(workdir: Path, rng: random.Random) -> None:
     document = copy.deepcopy(FULL)

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from config_strategies import mutate
+from config_strategies import examples, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,7 +40,7 @@ KEYS = sorted({key for node in [schema(), *schema()["$defs"].values()] for key i
 ODD = ["1\n", "10s\n", "\u0663", "\u0663s", "1\ufeff", "\ufeffA=1", "\x1cA=1", "A=1\u2028", "A=\u2028", "SIGTERM\n",
        "a.b\n", "1 s", " 1", "A=1", "A= 1", "SIG TERM", "pkg.mod", "1.5m", "512MB", "${X}", "-1", "a b=c"]
 FIELDS = ["stop_grace_period", "stop_signal", "module", "environment", "name", "restart"]
-FUZZ = settings(deadline=None, derandomize=True, database=None, max_examples=400,
+FUZZ = settings(deadline=None, derandomize=True, database=None, max_examples=examples(400),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
