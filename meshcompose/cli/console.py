@@ -17,10 +17,12 @@ sets `broken` and drops further output.
 
 A reader that stays but does not read (`up | less`, paused) must never block
 the supervisor: its event loop also serves signals and the control socket.
-`write_in_background()` hands the output to a `BackgroundWriter`: a thread
-that does the blocking writes, behind a bounded buffer (CONSOLE_BUFFER_BYTES).
-What does not fit is dropped and counted, and the reader is told, once it
-reads again, with a line "… N lines dropped: the console is not reading".
+`write_in_background()` hands the output, unless it is a regular file (which
+never stops reading), to a `BackgroundWriter`: a thread that does the blocking
+writes, behind a bounded buffer (CONSOLE_BUFFER_BYTES). Once a write has
+blocked for STALL, what does not fit is dropped and counted, and the reader
+is told, once it reads again, with a line "… N lines dropped: the console is
+not reading". A writer that is only behind, on a busy machine, loses nothing.
 `logs` keeps blocking writes: there a slow reader should slow the reading.
 """
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -48,6 +51,9 @@ _LEVEL_WORD = {"info": "", "warning": "warning: ", "error": "error: "}
 FLUSH_INTERVAL = 0.05
 FLUSH_BYTES = 64 * 1024
 CONSOLE_BUFFER_BYTES = 1024 * 1024
+# How long a full buffer waits for room, and how long a write may block before
+# the reader counts as one that stopped reading.
+STALL = 0.25
 # At the end of a run, how long to wait for a reader that makes no progress.
 DRAIN_PATIENCE = 2.0
 
@@ -55,7 +61,10 @@ DRAIN_PATIENCE = 2.0
 class BackgroundWriter:
     """Blocking writes to `fd` in a daemon thread, behind a bounded buffer.
 
-    `submit` never blocks: data that does not fit is dropped and its lines
+    `submit` waits at most STALL: when the buffer is full it waits for room,
+    since a writer that is only behind (not given the CPU on a busy machine)
+    makes room at once. When a write has blocked for STALL the reader has
+    stopped reading, and data that does not fit is dropped and its lines
     counted; the count is written, as one line, before the next data once the
     reader reads again.
     """
@@ -69,22 +78,32 @@ class BackgroundWriter:
         self._queued = 0
         self._unreported = 0  # dropped lines not yet told to the reader
         self._writing = False
+        self._write_started: float | None = None  # while a write blocks
         self._progress = time.monotonic()
         self._ready = threading.Condition()
         threading.Thread(target=self._run, name="console-writer", daemon=True).start()
 
     def submit(self, data: bytes) -> None:
         with self._ready:
+            deadline = time.monotonic() + STALL
+            while self._queued and self._queued + len(data) > self.limit and not self.broken:
+                now = time.monotonic()
+                if now >= deadline or self._stalled(now):
+                    lines = data.count(b"\n")
+                    self.dropped_lines += lines
+                    self._unreported += lines
+                    return
+                self._ready.wait(deadline - now)
             if self.broken:
-                return
-            if self._queued + len(data) > self.limit:
-                lines = data.count(b"\n")
-                self.dropped_lines += lines
-                self._unreported += lines
                 return
             self._queue.append(data)
             self._queued += len(data)
             self._ready.notify()
+
+    def _stalled(self, now: float) -> bool:
+        """A write has blocked for STALL: the reader stopped reading."""
+        started = self._write_started
+        return started is not None and now - started >= STALL
 
     def _next(self) -> bytes:
         with self._ready:
@@ -96,6 +115,7 @@ class BackgroundWriter:
             data = b"".join(self._queue)
             self._queue.clear()
             self._queued = 0
+            self._ready.notify_all()  # room for a waiting submit
             if self._unreported:
                 note = f"\u2026 {self._unreported} lines dropped: the console is not reading\n"
                 data = note.encode("utf-8", "replace") + data
@@ -107,7 +127,9 @@ class BackgroundWriter:
             view = memoryview(self._next())
             try:
                 while view:
+                    self._write_started = time.monotonic()
                     view = view[os.write(self.fd, view):]
+                    self._write_started = None
                     self._progress = time.monotonic()
             except OSError:
                 with self._ready:
@@ -170,8 +192,11 @@ class ConsoleMux:
         try:
             self.out.flush()
             fd = self.out.fileno()
+            regular_file = stat.S_ISREG(os.fstat(fd).st_mode)
         except (OSError, ValueError, AttributeError):
             return  # not a real file: keep writing through it
+        if regular_file:
+            return  # `up > out.txt`: a file never stops reading, so nothing is dropped
         self._writer = BackgroundWriter(fd)
 
     def drain(self) -> None:

@@ -8,8 +8,9 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 
-from meshcompose.cli.console import PALETTE, ConsoleMux
+from meshcompose.cli.console import CONSOLE_BUFFER_BYTES, PALETTE, ConsoleMux
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 WHEN = 1714564800.123456
@@ -142,3 +143,79 @@ def test_the_first_agents_get_distinct_colours_never_a_normal_bright_pair():
     basic = {code[-1] for code in codes if len(code) == 2}  # 3X and 9X are the same hue
     assert len(basic) == sum(1 for code in codes if len(code) == 2)
     assert not any(code.startswith(("31", "91")) or code.endswith(";196") for code in codes)
+
+
+def test_a_regular_file_gets_every_line_of_a_burst(tmp_path):
+    """`up > out.txt`: a file never stops reading, so a burst far beyond the
+    background buffer (agents writing faster than the writer thread is given
+    the CPU) is never dropped."""
+    piece = "x" * (64 * 1024)
+    with open(tmp_path / "out.txt", "w") as out:
+        mux = ConsoleMux(out, ["api"], color=False)
+        mux.write_in_background()
+        for _ in range(8 * CONSOLE_BUFFER_BYTES // len(piece)):
+            mux.lines("api", [piece])
+        mux.drain()
+    written = (tmp_path / "out.txt").read_text()
+    assert "lines dropped" not in written
+    assert written.count(piece) == 8 * CONSOLE_BUFFER_BYTES // len(piece)
+
+
+def _burst(mux: ConsoleMux, megabytes: int) -> int:
+    """Lines of 64 KiB, as fast as the caller can make them; how many."""
+    piece = "x" * (64 * 1024)
+    count = megabytes * 16
+    for _ in range(count):
+        mux.lines("api", [piece])
+    mux.flush()
+    return count
+
+
+def test_a_pipe_that_is_read_gets_every_line_of_a_burst():
+    """`up | tee`: the writer thread falls behind a burst of 8 times its buffer
+    (the event loop makes lines faster than the thread gets the CPU), and
+    catches up; nothing is dropped while the reader reads."""
+    read_end, write_end = os.pipe()
+    received = []
+    reader = threading.Thread(target=lambda: received.append(_read_all(read_end)))
+    reader.start()
+    with open(write_end, "w", closefd=True) as out:
+        mux = ConsoleMux(out, ["api"], color=False)
+        mux.write_in_background()
+        count = _burst(mux, 8)
+        mux.drain()
+    reader.join(60)
+    text = received[0].decode()
+    assert "lines dropped" not in text
+    assert text.count("x" * (64 * 1024)) == count
+
+
+def test_a_pipe_nobody_reads_drops_lines_and_says_how_many_once_read():
+    """`up | less`, paused: once a write has blocked, lines that do not fit are
+    dropped (the supervisor is never held up), and the reader is told how many
+    when it reads again."""
+    read_end, write_end = os.pipe()
+    with open(write_end, "w", closefd=True) as out:
+        mux = ConsoleMux(out, ["api"], color=False)
+        mux.write_in_background()
+        count = _burst(mux, 4)
+        dropped = mux._writer.dropped_lines
+        assert dropped > 0
+        received = []
+        reader = threading.Thread(target=lambda: received.append(_read_all(read_end)))
+        reader.start()
+        mux.line("api", "after")
+        mux.drain()
+    reader.join(60)
+    text = received[0].decode()
+    assert text.count(f"\u2026 {dropped} lines dropped: the console is not reading\n") == 1
+    assert text.count("x" * (64 * 1024)) == count - dropped
+    assert text.endswith("api | after\n")
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
