@@ -145,30 +145,31 @@ def test_the_first_agents_get_distinct_colours_never_a_normal_bright_pair():
     assert not any(code.startswith(("31", "91")) or code.endswith(";196") for code in codes)
 
 
+PIECE = "x" * (64 * 1024)
+
+
+def _burst(mux: ConsoleMux, buffers: int) -> int:
+    """`buffers` times the background buffer in lines of 64 KiB, as fast as
+    the caller can make them; how many lines."""
+    count = buffers * CONSOLE_BUFFER_BYTES // len(PIECE)
+    for _ in range(count):
+        mux.lines("api", [PIECE])
+    mux.flush()
+    return count
+
+
 def test_a_regular_file_gets_every_line_of_a_burst(tmp_path):
     """`up > out.txt`: a file never stops reading, so a burst far beyond the
     background buffer (agents writing faster than the writer thread is given
     the CPU) is never dropped."""
-    piece = "x" * (64 * 1024)
     with open(tmp_path / "out.txt", "w") as out:
         mux = ConsoleMux(out, ["api"], color=False)
         mux.write_in_background()
-        for _ in range(8 * CONSOLE_BUFFER_BYTES // len(piece)):
-            mux.lines("api", [piece])
+        count = _burst(mux, 8)
         mux.drain()
     written = (tmp_path / "out.txt").read_text()
     assert "lines dropped" not in written
-    assert written.count(piece) == 8 * CONSOLE_BUFFER_BYTES // len(piece)
-
-
-def _burst(mux: ConsoleMux, megabytes: int) -> int:
-    """Lines of 64 KiB, as fast as the caller can make them; how many."""
-    piece = "x" * (64 * 1024)
-    count = megabytes * 16
-    for _ in range(count):
-        mux.lines("api", [piece])
-    mux.flush()
-    return count
+    assert written.count(PIECE) == count
 
 
 def test_a_pipe_that_is_read_gets_every_line_of_a_burst():
@@ -187,7 +188,7 @@ def test_a_pipe_that_is_read_gets_every_line_of_a_burst():
     reader.join(60)
     text = received[0].decode()
     assert "lines dropped" not in text
-    assert text.count("x" * (64 * 1024)) == count
+    assert text.count(PIECE) == count
 
 
 def test_a_pipe_nobody_reads_drops_lines_and_says_how_many_once_read():
@@ -209,7 +210,7 @@ def test_a_pipe_nobody_reads_drops_lines_and_says_how_many_once_read():
     reader.join(60)
     text = received[0].decode()
     assert text.count(f"\u2026 {dropped} lines dropped: the console is not reading\n") == 1
-    assert text.count("x" * (64 * 1024)) == count - dropped
+    assert text.count(PIECE) == count - dropped
     assert text.endswith("api | after\n")
 
 
