@@ -10,9 +10,9 @@ import queue
 import shutil
 import subprocess
 import sys
-import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,42 +21,7 @@ from mesh_helpers import alive, call_tool, free_port, raw_agents, wait_until
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(420)]
 
-AGENT = '''
-import mesh
-from fastmcp import FastMCP
-
-app = FastMCP("{name}")
-
-{tools}
-
-@mesh.agent(name="{name}", auto_run=True)
-class Agent:
-    pass
-'''
-FRONT = '''
-@app.tool()
-@mesh.tool(capability="plan", dependencies=["middle"])
-async def plan(topic: str = "x", middle: mesh.McpMeshTool = None) -> str:
-    return "front(" + await middle(topic=topic) + ")"
-'''
-MIDDLE = '''
-@app.tool()
-@mesh.tool(capability="middle", dependencies=["leaf"])
-async def middle(topic: str = "x", leaf: mesh.McpMeshTool = None) -> str:
-    return "middle(" + await leaf(topic=topic) + ")"
-'''
-LEAF = '''
-@app.tool()
-@mesh.tool(capability="leaf")
-def leaf(topic: str = "x") -> str:
-    return "leaf:" + topic
-
-
-@app.tool()
-@mesh.tool(capability="boom")
-def boom(item: str = "x") -> str:
-    raise ValueError(f"no such item: {item}")
-'''
+CHAIN = Path(__file__).parent / "chain"  # front -> middle -> leaf
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +32,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory, mesh_stack):
         pytest.fail("redis-server is not installed; scripts/test.sh installs it (Debian: apt-get install redis-server)")
     project = tmp_path_factory.mktemp("tracing") / "chain"
     project.mkdir()
-    for name, tools in (("front", FRONT), ("middle", MIDDLE), ("leaf", LEAF)):
-        (project / f"{name}.py").write_text(AGENT.format(name=name, tools=textwrap.dedent(tools)))
+    for name in ("front", "middle", "leaf"):
+        shutil.copy(CHAIN / f"{name}.py", project)
     url = f"http://127.0.0.1:{free_port()}"
     (project / "mesh-compose.yaml").write_text(yaml.safe_dump({
         "name": "chain", "tracing": True,

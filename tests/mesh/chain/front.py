@@ -1,0 +1,17 @@
+"""The chain's head: `plan` calls `middle`, which calls `leaf`."""
+
+import mesh
+from fastmcp import FastMCP
+
+app = FastMCP("front")
+
+
+@app.tool()
+@mesh.tool(capability="plan", dependencies=["middle"])
+async def plan(topic: str = "x", middle: mesh.McpMeshTool = None) -> str:
+    return "front(" + await middle(topic=topic) + ")"
+
+
+@mesh.agent(name="front", auto_run=True)
+class Agent:
+    pass
