@@ -4,6 +4,10 @@ The registry resolves `greeting` to the hello agent and the SDK injects a
 proxy for it into `welcome`; nothing here knows where hello runs.
 """
 
+# FastAPI first: @mesh.agent imports it before it stores this agent's
+# server, and on a busy machine the SDK's start-up pipeline would not wait
+# (docs/mesh.md, "Three traps").
+import fastapi  # noqa: F401
 import mesh
 from fastmcp import FastMCP
 

@@ -5,6 +5,10 @@ mesh-compose.yaml beside it. mesh-compose sets the registry URL, binds the
 agent to loopback and gives it a stable MCP_MESH_AGENT_ID.
 """
 
+# FastAPI first: @mesh.agent imports it before it stores this agent's
+# server, and on a busy machine the SDK's start-up pipeline would not wait
+# (docs/mesh.md, "Three traps").
+import fastapi  # noqa: F401
 import mesh
 from fastmcp import FastMCP
 

@@ -79,10 +79,10 @@ def missing_stack_reason() -> str | None:
 @pytest.fixture(autouse=True)
 def sdk_start_up_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tier runs beside the other tiers' workers: a busy machine, where an
-    SDK agent with the SDK's 1 s start-up delay can lose its own start-up race
-    (docs/mesh.md, "Three traps"). Its agents get the delay that page advises
-    (3 s), unless the caller chose one; test_mesh_listening.py loses the race
-    on purpose."""
+    SDK agent can lose its own start-up race (docs/mesh.md, "Three traps").
+    The tier's agents import FastAPI early, as that page advises
+    (test_mesh_start_up_race.py), and get its 3 s delay as a margin, unless
+    the caller chose one; test_mesh_listening.py loses the race on purpose."""
     if "MCP_MESH_DEBOUNCE_DELAY" not in os.environ:
         monkeypatch.setenv("MCP_MESH_DEBOUNCE_DELAY", "3")
 

@@ -6,9 +6,9 @@ The SDK's own start-up race makes `stray` listen on every interface: its
 pipeline runs MCP_MESH_DEBOUNCE_DELAY after the last mesh decorator, and when
 `@mesh.agent` has not yet stored its server, the pipeline starts a second one
 on 0.0.0.0 and registers that (under load this happens with the default 1 s).
-A delay of 10 ms makes it certain. Everything (supervisor, managed registry on
-127.0.0.1, agents) runs inside a private network namespace, where 0.0.0.0
-exposes nothing.
+A delay of 10 ms, and no early import of FastAPI, make it certain. Everything
+(supervisor, managed registry on 127.0.0.1, agents) runs inside a private
+network namespace, where 0.0.0.0 exposes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from mesh_helpers import EXAMPLE
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(300)]
 
 _REASON = netns.unavailable_reason()
+PRE_IMPORT = "import fastapi  # noqa: F401\n"
 
 PROJECT_FILE = """\
 name: strays
@@ -81,7 +82,10 @@ print(json.dumps({"stream": stream(), "events": events("strays"), "rows": rows})
 def test_an_sdk_agent_that_lost_its_start_up_race_is_warned_about(tmp_path, mesh_stack):
     shutil.copy(EXAMPLE / "hello.py", tmp_path / "hello.py")
     hello = (EXAMPLE / "hello.py").read_text()
-    stray = hello.replace('FastMCP("hello")', 'FastMCP("stray")').replace('name="hello"', 'name="stray"')
+    # Without its early FastAPI import, `stray` leaves @mesh.agent an import to lose the race on.
+    assert PRE_IMPORT in hello
+    stray = (hello.replace(PRE_IMPORT, "").replace('FastMCP("hello")', 'FastMCP("stray")')
+             .replace('name="hello"', 'name="stray"'))
     (tmp_path / "stray.py").write_text(stray)
     (tmp_path / "mesh-compose.yaml").write_text(PROJECT_FILE)
     env = {**os.environ, "PATH": f"{mesh_stack.registry_binary.parent}{os.pathsep}{os.environ['PATH']}",

@@ -1,5 +1,9 @@
 """The chain's middle: `middle` calls `leaf`."""
 
+# FastAPI first: @mesh.agent imports it before it stores this agent's
+# server, and on a busy machine the SDK's start-up pipeline would not wait
+# (docs/mesh.md, "Three traps").
+import fastapi  # noqa: F401
 import mesh
 from fastmcp import FastMCP
 

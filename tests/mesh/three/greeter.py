@@ -1,6 +1,10 @@
 """Declares only hello in the file, but resolves `time` from clock, asks for a
 `weather` nobody offers, and `ping`, which hello and clock both offer."""
 
+# FastAPI first: @mesh.agent imports it before it stores this agent's
+# server, and on a busy machine the SDK's start-up pipeline would not wait
+# (docs/mesh.md, "Three traps").
+import fastapi  # noqa: F401
 import mesh
 from fastmcp import FastMCP
 
