@@ -47,11 +47,6 @@ run "import contracts" .venv-test/bin/lint-imports
 # not make them lose the SDK's start-up race. Extra arguments go to this
 # run (`-n 0`: in one process).
 run "pytest" .venv-test/bin/python -m pytest -n 4 --dist loadfile "$@"
-# The mesh tier's smoke test again on the newest SDK (test_mesh_view.py runs both already).
-if [[ $# -eq 0 && -x .mesh-stack/venv-3.8.0/bin/python ]]; then
-    run "mesh tier, SDK 3.8.0" env MESH_SDK_VENV=venv-3.8.0 .venv-test/bin/python -m pytest \
-        tests/mesh/test_mesh_compose.py tests/mesh/test_mesh_stack.py
-fi
 if ((${#failed[@]} > 0)); then
     printf 'test.sh: FAILED: %s\n' "${failed[@]}" >&2
     exit 1

@@ -2,8 +2,9 @@
 
 Install them with `bash scripts/install-mesh.sh` (into .mesh-stack/, or
 MESH_STACK_DIR). MESH_SDK_VENV=venv-3.8.0 runs the tier against the newest
-SDK instead of the pinned one (tests/mesh/test_mesh_view.py runs both). When they are missing, every test here is skipped with a
-reason that names the missing piece and that command; with
+SDK instead of the pinned one; a module marked `every_sdk` runs against both
+(so does test_mesh_view.py). When they are missing, every test here is
+skipped with a reason that names the missing piece and that command; with
 MESH_COMPOSE_REQUIRE_MESH=1 (for CI, after installing) a missing stack fails
 instead, so the tier can never pass by not running.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_helpers import EXAMPLE, INSTALL_COMMAND, PROJECT, REPO, free_port, wait_until
+from mesh_helpers import EXAMPLE, INSTALL_COMMAND, PROJECT, REPO, SDK_VENVS, free_port, wait_until
 from meshcompose.mesh import registry
 from meshcompose.model import Agent, Registry, RunKind
 
@@ -54,8 +55,8 @@ def sdk_venv() -> str:
     return os.environ.get("MESH_SDK_VENV") or "venv"
 
 
-def _sdk_python() -> Path | None:
-    python = stack_dir() / sdk_venv() / "bin" / "python"
+def _sdk_python(venv: str) -> Path | None:
+    python = stack_dir() / venv / "bin" / "python"
     if not python.exists():
         return None
     check = "import importlib.util as u, sys; sys.exit(u.find_spec('mesh') is None)"
@@ -63,17 +64,24 @@ def _sdk_python() -> Path | None:
     return python if result.returncode == 0 else None
 
 
-def missing_stack_reason() -> str | None:
-    """Why the real stack cannot be used, or None when it can."""
+def missing_stack_reason(venv: str) -> str | None:
+    """Why the real stack cannot be used with the SDK in `venv`, or None when it can."""
     missing = []
     if _find_registry_binary() is None:
         missing.append(f"the registry binary {registry.REGISTRY_BINARY} "
                        f"(not in {stack_dir() / 'bin'} nor on PATH)")
-    if _sdk_python() is None:
-        missing.append(f"the mcp-mesh SDK (no {stack_dir() / sdk_venv() / 'bin/python'} that imports `mesh`)")
+    if _sdk_python(venv) is None:
+        missing.append(f"the mcp-mesh SDK (no {stack_dir() / venv / 'bin/python'} that imports `mesh`)")
     if not missing:
         return None
     return f"MCP Mesh stack not installed: missing {' and '.join(missing)}; install with `{INSTALL_COMMAND}`"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `every_sdk` runs once per SDK the stack installs."""
+    if metafunc.definition.get_closest_marker("every_sdk") and "mesh_stack" in metafunc.fixturenames:
+        metafunc.parametrize("mesh_stack", list(SDK_VENVS.values()), indirect=True, scope="session",
+                             ids=[f"sdk-{version}" for version in SDK_VENVS])
 
 
 @pytest.fixture(autouse=True)
@@ -88,13 +96,14 @@ def sdk_start_up_delay(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def mesh_stack() -> MeshStack:
-    reason = missing_stack_reason()
+def mesh_stack(request: pytest.FixtureRequest) -> MeshStack:
+    venv = getattr(request, "param", None) or sdk_venv()
+    reason = missing_stack_reason(venv)
     if reason:
         if os.environ.get("MESH_COMPOSE_REQUIRE_MESH") == "1":
             pytest.fail(reason + " (MESH_COMPOSE_REQUIRE_MESH=1)", pytrace=False)
         pytest.skip(reason)
-    return MeshStack(_find_registry_binary(), _sdk_python())
+    return MeshStack(_find_registry_binary(), _sdk_python(venv))
 
 
 @dataclass

@@ -17,6 +17,8 @@ INSTALL_COMMAND = "bash scripts/install-mesh.sh"
 PROJECT = "mcp-mesh"  # the example's project name, so agent ids match `up`'s
 HELLO_ID = f"{PROJECT}-hello"  # registry.agent_id(PROJECT, "hello")
 GREETER_ID = f"{PROJECT}-greeter"
+# The SDKs scripts/install-mesh.sh installs, each in its own venv: the pinned one and the newest.
+SDK_VENVS = {"3.7.1": "venv", "3.8.0": "venv-3.8.0"}
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ import pytest
 from mesh_helpers import GREETER_ID, HELLO_ID, PROJECT, alive, free_port, ps_rows, raw_agents, recorded, wait_until
 from meshcompose.mesh import registry
 
-pytestmark = [pytest.mark.mesh, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.mesh, pytest.mark.every_sdk, pytest.mark.timeout(240)]
 
 
 

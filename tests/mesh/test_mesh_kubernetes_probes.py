@@ -22,14 +22,12 @@ from pathlib import Path
 import pytest
 from export_projects import documents, export
 
-from mesh_helpers import EXAMPLE, PROJECT, REPO, free_port, wait_until
+from mesh_helpers import EXAMPLE, PROJECT, REPO, SDK_VENVS, free_port, wait_until
 from meshcompose.mesh import registry
 from meshcompose.model import Agent, RunKind
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(600)]
 
-# The SDKs scripts/install-mesh.sh installs: the pinned one and the newest, each in its own venv.
-SDK_VENVS = {"3.7.1": "venv", "3.8.0": "venv-3.8.0"}
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 
 

@@ -12,7 +12,7 @@ import pytest
 from mesh_helpers import EXAMPLE, PROJECT, alive, call_tool, listening_addresses, wait_until
 from meshcompose.mesh import registry
 
-pytestmark = [pytest.mark.mesh, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.mesh, pytest.mark.every_sdk, pytest.mark.timeout(120)]
 
 HELLO_ID = registry.agent_id(PROJECT, "hello")
 GREETER_ID = registry.agent_id(PROJECT, "greeter")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh_helpers import REPO, free_port, wait_until
+from mesh_helpers import REPO, SDK_VENVS, free_port, wait_until
 
 pytestmark = pytest.mark.mesh
 
@@ -36,7 +36,7 @@ SDK_STREAM_DEFECT = "Unexpected message received: http.request"
 def sdk_pythons() -> list:
     stack = Path(os.environ.get("MESH_STACK_DIR") or REPO / ".mesh-stack")
     found = []
-    for version, venv in (("3.7.1", "venv"), ("3.8.0", "venv-3.8.0")):
+    for version, venv in SDK_VENVS.items():
         python = stack / venv / "bin" / "python"
         found.append(pytest.param(python, id=f"sdk-{version}",
                                   marks=[] if python.exists() else [pytest.mark.skip(reason=f"no {python}")]))
