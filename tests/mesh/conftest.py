@@ -2,8 +2,8 @@
 
 Install them with `bash scripts/install-mesh.sh` (into .mesh-stack/, or
 MESH_STACK_DIR). MESH_SDK_VENV=venv-3.8.0 runs the tier against the newest
-SDK instead of the pinned one; a module marked `every_sdk` runs against both
-(so does test_mesh_view.py). When they are missing, every test here is
+SDK instead of the pinned one; a module marked `every_sdk` runs against both.
+When they are missing, every test here is
 skipped with a reason that names the missing piece and that command; with
 MESH_COMPOSE_REQUIRE_MESH=1 (for CI, after installing) a missing stack fails
 instead, so the tier can never pass by not running.
@@ -55,23 +55,25 @@ def sdk_venv() -> str:
     return os.environ.get("MESH_SDK_VENV") or "venv"
 
 
-def _sdk_python(venv: str) -> Path | None:
+def _sdk_python(venv: str, version: str | None) -> Path | None:
+    """The venv's python when it has mcp-mesh (that `version`, when given)."""
     python = stack_dir() / venv / "bin" / "python"
     if not python.exists():
         return None
-    check = "import importlib.util as u, sys; sys.exit(u.find_spec('mesh') is None)"
-    result = subprocess.run([str(python), "-c", check], capture_output=True, timeout=60)
-    return python if result.returncode == 0 else None
+    check = "import importlib.metadata as m; print(m.version('mcp-mesh'))"
+    result = subprocess.run([str(python), "-c", check], capture_output=True, text=True, timeout=60)
+    found = result.stdout.strip() if result.returncode == 0 else None
+    return python if found and version in (None, found) else None
 
 
-def missing_stack_reason(venv: str) -> str | None:
+def missing_stack_reason(venv: str, version: str | None = None) -> str | None:
     """Why the real stack cannot be used with the SDK in `venv`, or None when it can."""
     missing = []
     if _find_registry_binary() is None:
         missing.append(f"the registry binary {registry.REGISTRY_BINARY} "
                        f"(not in {stack_dir() / 'bin'} nor on PATH)")
-    if _sdk_python(venv) is None:
-        missing.append(f"the mcp-mesh SDK (no {stack_dir() / venv / 'bin/python'} that imports `mesh`)")
+    if _sdk_python(venv, version) is None:
+        missing.append(f"the mcp-mesh SDK {version or ''} (no {stack_dir() / venv / 'bin/python'} that has it)")
     if not missing:
         return None
     return f"MCP Mesh stack not installed: missing {' and '.join(missing)}; install with `{INSTALL_COMMAND}`"
@@ -80,7 +82,7 @@ def missing_stack_reason(venv: str) -> str | None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test marked `every_sdk` runs once per SDK the stack installs."""
     if metafunc.definition.get_closest_marker("every_sdk") and "mesh_stack" in metafunc.fixturenames:
-        metafunc.parametrize("mesh_stack", list(SDK_VENVS.values()), indirect=True, scope="session",
+        metafunc.parametrize("mesh_stack", list(SDK_VENVS), indirect=True, scope="session",
                              ids=[f"sdk-{version}" for version in SDK_VENVS])
 
 
@@ -97,13 +99,16 @@ def sdk_start_up_delay(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def mesh_stack(request: pytest.FixtureRequest) -> MeshStack:
-    venv = getattr(request, "param", None) or sdk_venv()
-    reason = missing_stack_reason(venv)
+    """The registry binary and an SDK python: the one MESH_SDK_VENV names, or,
+    for an `every_sdk` test, the SDK version it is parametrized with."""
+    version = getattr(request, "param", None)
+    venv = SDK_VENVS[version] if version else sdk_venv()
+    reason = missing_stack_reason(venv, version)
     if reason:
         if os.environ.get("MESH_COMPOSE_REQUIRE_MESH") == "1":
             pytest.fail(reason + " (MESH_COMPOSE_REQUIRE_MESH=1)", pytrace=False)
         pytest.skip(reason)
-    return MeshStack(_find_registry_binary(), _sdk_python(venv))
+    return MeshStack(_find_registry_binary(), _sdk_python(venv, version))
 
 
 @dataclass

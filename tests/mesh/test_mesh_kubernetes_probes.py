@@ -22,37 +22,13 @@ from pathlib import Path
 import pytest
 from export_projects import documents, export
 
-from mesh_helpers import EXAMPLE, PROJECT, REPO, SDK_VENVS, free_port, wait_until
+from mesh_helpers import EXAMPLE, PROJECT, free_port, wait_until
 from meshcompose.mesh import registry
 from meshcompose.model import Agent, RunKind
 
 pytestmark = [pytest.mark.mesh, pytest.mark.timeout(600)]
 
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
-
-
-def _installed_version(python: Path) -> str | None:
-    if not python.exists():
-        return None
-    check = "import importlib.metadata as m; print(m.version('mcp-mesh'))"
-    result = subprocess.run([str(python), "-c", check], capture_output=True, text=True, timeout=60)
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-@pytest.fixture(params=sorted(SDK_VENVS))
-def sdk_python(request: pytest.FixtureRequest) -> Path:
-    """Each SDK python present; a missing one skips, or fails with MESH_COMPOSE_REQUIRE_MESH=1."""
-    version = request.param
-    stack = Path(os.environ.get("MESH_STACK_DIR") or REPO / ".mesh-stack")  # as the tier's conftest finds it
-    python = stack / SDK_VENVS[version] / "bin" / "python"
-    found = _installed_version(python)
-    if found != version:
-        reason = (f"mcp-mesh {version} not installed at {python} (found {found or 'nothing'}); "
-                  "install with `bash scripts/install-mesh.sh`")
-        if os.environ.get("MESH_COMPOSE_REQUIRE_MESH") == "1":
-            pytest.fail(reason + " (MESH_COMPOSE_REQUIRE_MESH=1)", pytrace=False)
-        pytest.skip(reason)
-    return python
 
 
 def _exported_probes(agent: str) -> tuple[int, dict[str, str]]:
@@ -93,8 +69,8 @@ def test_the_export_probes_the_example_agents_on_the_sdk_endpoints() -> None:
     assert hello == greeter == {"startupProbe": "/startupz", "livenessProbe": "/livez", "readinessProbe": "/ready"}
 
 
-def test_every_exported_probe_path_answers_200_on_a_running_sdk_agent(driver, sdk_python: Path,
-                                                                        tmp_path: Path) -> None:
+@pytest.mark.every_sdk
+def test_every_exported_probe_path_answers_200_on_a_running_sdk_agent(driver, mesh_stack, tmp_path: Path) -> None:
     _, paths = _exported_probes("hello")
     driver.start_registry()
     for probe, path in _registry_probes().items():
@@ -107,7 +83,7 @@ def test_every_exported_probe_path_answers_200_on_a_running_sdk_agent(driver, sd
            "MCP_MESH_HTTP_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     log = tmp_path / "hello.log"
     with open(log, "wb") as sink:
-        popen = subprocess.Popen([str(sdk_python), "-u", str(script)], env=env, cwd=tmp_path, stdout=sink,
+        popen = subprocess.Popen([str(mesh_stack.python), "-u", str(script)], env=env, cwd=tmp_path, stdout=sink,
                                  stderr=subprocess.STDOUT, start_new_session=True)
     try:
         for probe, path in paths.items():

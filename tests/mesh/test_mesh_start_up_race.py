@@ -1,4 +1,5 @@
-"""The project's SDK agents give the SDK's start-up race nothing to lose.
+"""The project's SDK agents give the SDK's start-up race nothing to lose, on
+each SDK the stack installs.
 
 `@mesh.agent` schedules the SDK's start-up pipeline MCP_MESH_DEBOUNCE_DELAY
 ahead, then imports FastAPI and its kin and stores its server. When the
@@ -21,7 +22,7 @@ import pytest
 
 from mesh_helpers import EXAMPLE
 
-pytestmark = [pytest.mark.mesh, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.mesh, pytest.mark.every_sdk, pytest.mark.timeout(120)]
 
 TESTS = Path(__file__).parent
 AGENTS = sorted([*EXAMPLE.glob("*.py"), *(TESTS / "three").glob("*.py"), *(TESTS / "chain").glob("*.py")])

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from mesh_helpers import REPO, SDK_VENVS, free_port, wait_until
+from mesh_helpers import free_port, wait_until
 
-pytestmark = pytest.mark.mesh
+pytestmark = [pytest.mark.mesh, pytest.mark.every_sdk]
 
 THREE = Path(__file__).parent / "three"
 WARNINGS = {("clock", "unused-dependency", ""), ("greeter", "undeclared-provider", "time"),
@@ -31,16 +31,6 @@ WARNINGS = {("clock", "unused-dependency", ""), ("greeter", "undeclared-provider
 # a streamable-HTTP answer fails inside the agent and the client gets nothing. Seen on
 # every answer of 3.7.1, and on some answers of 3.8.0 under load.
 SDK_STREAM_DEFECT = "Unexpected message received: http.request"
-
-
-def sdk_pythons() -> list:
-    stack = Path(os.environ.get("MESH_STACK_DIR") or REPO / ".mesh-stack")
-    found = []
-    for version, venv in SDK_VENVS.items():
-        python = stack / venv / "bin" / "python"
-        found.append(pytest.param(python, id=f"sdk-{version}",
-                                  marks=[] if python.exists() else [pytest.mark.skip(reason=f"no {python}")]))
-    return found
 
 
 class Mesh:
@@ -67,13 +57,12 @@ class Mesh:
             pytest.xfail(f"the installed SDK's HTTP server fails every MCP answer ({SDK_STREAM_DEFECT})")
 
 
-@pytest.fixture(scope="module", params=sdk_pythons())
-def three(request, mesh_stack, tmp_path_factory):
+@pytest.fixture(scope="module")
+def three(mesh_stack, tmp_path_factory):
     project = tmp_path_factory.mktemp("mesh") / "three"
     shutil.copytree(THREE, project)
-    python = Path(request.param)
     env = {**os.environ, "PATH": f"{mesh_stack.registry_binary.parent}{os.pathsep}{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(python.parent.parent), "NO_COLOR": "1"}
+           "VIRTUAL_ENV": str(mesh_stack.python.parent.parent), "NO_COLOR": "1"}
     env.pop("MCP_MESH_REGISTRY_URL", None)
     port = free_port()
     text = (project / "mesh-compose.yaml").read_text().replace("command: auto", f"command: auto\n  port: {port}")
