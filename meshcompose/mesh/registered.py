@@ -157,7 +157,7 @@ class Registration:
         async def registered() -> bool:
             start = started()
             if seen_for and seen_for[-1] == start:
-                fresh = await self._registered_in(agent_id, start, STEADY, 0.0, wired)
+                fresh = await self._registered_in(agent_id, start, STEADY, 0.0, wired, complete=True)
             else:  # not seen yet: watch for it a while, so `healthy` follows registration closely
                 fresh = await self._registered_in(agent_id, start, FAST, PATIENCE, wired)
             seen_for[:] = [start] if fresh else []
@@ -166,16 +166,32 @@ class Registration:
         return registered
 
     async def _registered_in(self, agent_id: str, start: float | None, max_age: float, patience: float,
-                             wired: bool = False) -> bool:
+                             wired: bool = False, complete: bool = False) -> bool:
         """Whether a read (up to `max_age` old) shows it registered since `start`
         (and, `wired`, with every dependency resolved), reading again every
-        FAST seconds for up to `patience` seconds."""
+        FAST seconds for up to `patience` seconds.
+
+        The registry lists a new registration a moment before its
+        dependencies, so a listing with none counts as wired only when a read
+        taken FAST later still lists none (the registry stores both within one
+        request, in milliseconds), or when this registration's listing is
+        known `complete` (seen before)."""
         give_up = time.monotonic() + patience
+        listed_bare_at: float | None = None  # when a read listed it registered with no dependencies
         while True:
             taken = await poller(self._url()).read(max_age)
-            if taken is not None and taken.registered_since(agent_id, start) and (
-                    not wired or taken.agents[agent_id].wired):
-                return True
+            if taken is not None and taken.registered_since(agent_id, start):
+                info = taken.agents[agent_id]
+                if not wired or (info.resolutions and info.wired) or (complete and not info.resolutions):
+                    return True
+                if not info.resolutions:
+                    if listed_bare_at is None:
+                        listed_bare_at, max_age = taken.taken_at, FAST  # the confirming read is a new one
+                    elif taken.taken_at - listed_bare_at >= FAST:
+                        return True
+                    await anyio.sleep(FAST)
+                    continue
+            listed_bare_at = None
             if time.monotonic() >= give_up:
                 return False
             await anyio.sleep(FAST)

@@ -30,6 +30,7 @@ class FakeRegistry:
         self.broken = False  # answer 200 with a body that is not JSON
         self.health_status = "healthy"
         self.requests: list[str] = []
+        self._second_steps: dict[str, list[dict[str, Any]]] = {}  # agent id -> its dependencies
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
@@ -67,6 +68,14 @@ class FakeRegistry:
                 "last_seen": _rfc3339(time.time() if last_seen is None else last_seen),
             }
 
+    def register_in_two_steps(self, agent_id: str, resolutions: list[dict[str, Any]]) -> None:
+        """As the real registry stores a registration: the next `/agents`
+        answer lists the agent with no dependencies, the ones after it with
+        `resolutions`."""
+        self.register(agent_id)
+        with self._lock:
+            self._second_steps[agent_id] = resolutions
+
     def register_later(self, delay: float, agent_id: str, status: str = "healthy") -> threading.Timer:
         timer = threading.Timer(delay, self.register, args=(agent_id, status))
         timer.daemon = True
@@ -80,6 +89,10 @@ class FakeRegistry:
         if path == "/agents":
             with self._lock:
                 listed = [dict(a) for a in self.agents.values()]
+                for agent_id, resolutions in self._second_steps.items():
+                    self.agents[agent_id].update(dependency_resolutions=resolutions,
+                                                 total_dependencies=len(resolutions))
+                self._second_steps.clear()
             # The real registry says null, not [], when nothing ever registered.
             return {"agents": listed or None, "count": len(listed), "timestamp": now}
         return None

@@ -74,6 +74,20 @@ def test_a_wired_probe_waits_for_every_dependency_to_resolve(fake):
     assert anyio.run(registration.probe("a", wired=True)) is True
 
 
+def test_a_wired_probe_waits_out_a_registration_listed_before_its_dependencies(fake):
+    # The real registry lists a new registration a moment before its
+    # dependencies: one read then shows an agent with dependencies as one without.
+    unresolved = [{"capability": "greeting", "function_name": "welcome", "status": "unresolved"}]
+    fake.register_in_two_steps(registry.agent_id("demo", "a"), unresolved)
+    fake.register(registry.agent_id("demo", "b"))  # one with no dependencies at all
+    registration = Registration(fake.url, "demo")
+
+    async def probes() -> tuple:
+        return await registration.probe("a", wired=True)(), await registration.probe("b", wired=True)()
+
+    assert anyio.run(probes) == (False, True)
+
+
 def test_a_listener_sees_every_new_read_and_causes_none():
     from meshcompose.mesh.registered import RegistryPoller
     from meshcompose.mesh.registry_client import Snapshot
