@@ -4,11 +4,11 @@ each SDK the stack installs.
 `@mesh.agent` schedules the SDK's start-up pipeline MCP_MESH_DEBOUNCE_DELAY
 ahead, then imports FastAPI and its kin and stores its server. When the
 pipeline runs first, it starts a second server on 0.0.0.0 (docs/mesh.md,
-"Three traps"). On a busy machine those imports took longer than the 3 s the
-mesh tier allows (about 1 s beside eight busy loops, 0.13 s on a quiet
-machine). Every agent here imports them before its decorators, so the window
-holds no import: that is checked without timing, so a busy machine cannot
-change the outcome.
+"Three traps"). Those imports take 0.13 s on a quiet machine and about 1 s
+beside eight busy loops; beside the suite's workers they once took longer
+than the 3 s the mesh tier allows. Every agent here imports them before its
+decorators, so the window holds no import. That is checked without timing,
+so a busy machine cannot change the outcome.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ class Recorder:
 
 sys.meta_path.insert(0, Recorder())
 sdk_agent = mesh.agent
-sdk_store = DecoratorRegistry.store_immediate_uvicorn_server
 
 def agent(*args, **kwargs):
     decorate = sdk_agent(*args, **kwargs)
