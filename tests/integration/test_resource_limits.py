@@ -117,7 +117,10 @@ def test_memory_limit_stops_within_two_samples_then_restarts(project):
     up = project.start("up")
     text = up.wait_for("gave up after 1 restart", timeout=40)
     assert up.wait(15) == 1
-    assert re.search(r"memory limit 95\.4 MiB exceeded: 1[6-9]\d\.\d MiB", text), text  # 160 MiB + interpreter
+    # A sample may land while the 160 MiB are still being written: any sum above the limit, and at
+    # most the whole allocation and the interpreter.
+    sampled = [float(value) for value in re.findall(r"memory limit 95\.4 MiB exceeded: ([0-9.]+) MiB", text)]
+    assert len(sampled) == 2 and all(95.4 < value < 200 for value in sampled), text
     allocated, terms = numbers_after("allocated", text), numbers_after("term", text)
     assert len(allocated) == 2 and len(terms) == 2, text  # stopped, restarted, stopped again
     for done, stopped in zip(allocated, terms):
