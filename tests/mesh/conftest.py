@@ -66,14 +66,16 @@ def _sdk_python(venv: str, version: str | None) -> Path | None:
     return python if found and version in (None, found) else None
 
 
-def missing_stack_reason(venv: str, version: str | None = None) -> str | None:
-    """Why the real stack cannot be used with the SDK in `venv`, or None when it can."""
+def missing_stack_reason(python: Path | None, venv: str, version: str | None) -> str | None:
+    """Why the real stack cannot be used with `python` (the SDK in `venv`, as
+    `_sdk_python` found it), or None when it can."""
     missing = []
     if _find_registry_binary() is None:
         missing.append(f"the registry binary {registry.REGISTRY_BINARY} "
                        f"(not in {stack_dir() / 'bin'} nor on PATH)")
-    if _sdk_python(venv, version) is None:
-        missing.append(f"the mcp-mesh SDK {version or ''} (no {stack_dir() / venv / 'bin/python'} that has it)")
+    if python is None:
+        sdk = f"mcp-mesh {version}" if version else "mcp-mesh"
+        missing.append(f"the {sdk} SDK (no {stack_dir() / venv / 'bin/python'} that has it)")
     if not missing:
         return None
     return f"MCP Mesh stack not installed: missing {' and '.join(missing)}; install with `{INSTALL_COMMAND}`"
@@ -103,12 +105,13 @@ def mesh_stack(request: pytest.FixtureRequest) -> MeshStack:
     for an `every_sdk` test, the SDK version it is parametrized with."""
     version = getattr(request, "param", None)
     venv = SDK_VENVS[version] if version else sdk_venv()
-    reason = missing_stack_reason(venv, version)
+    python = _sdk_python(venv, version)
+    reason = missing_stack_reason(python, venv, version)
     if reason:
         if os.environ.get("MESH_COMPOSE_REQUIRE_MESH") == "1":
             pytest.fail(reason + " (MESH_COMPOSE_REQUIRE_MESH=1)", pytrace=False)
         pytest.skip(reason)
-    return MeshStack(_find_registry_binary(), _sdk_python(venv, version))
+    return MeshStack(_find_registry_binary(), python)
 
 
 @dataclass
